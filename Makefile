@@ -1,0 +1,38 @@
+# stakeout — build, test and benchmark. `make test` is what CI runs.
+GO       ?= go
+BIN      := bin
+FUZZTIME ?= 10s
+
+.PHONY: all build test unit fuzz examples bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/stakeout ./cmd/stakeout
+
+# The whole suite: vet, unit and golden tests, a short fuzz of the loader,
+# and the example configuration must validate and pass its own tests.
+test: lint unit fuzz examples
+
+unit:
+	$(GO) test -count=1 ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./internal/config
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/signal
+
+examples:
+	$(GO) run ./cmd/stakeout validate --dir .
+	$(GO) run ./cmd/stakeout test --dir .
+
+# Benchmarks carry their targets in comments next to them.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

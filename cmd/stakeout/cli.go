@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+)
+
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// command is one subcommand: it declares its flags and runs with the
+// arguments left after them, returning the exit code.
+type command interface {
+	name() string
+	synopsis() string
+	flags(fs *flag.FlagSet)
+	run(args []string, io stdio) int
+}
+
+func commands() []command {
+	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &ownersCmd{}}
+}
+
+const usageHead = `stakeout routes ML model alerts to their owners.
+
+Usage: stakeout <command> [flags] [args]
+
+Commands:
+`
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, usageHead)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name(), c.synopsis())
+	}
+	fmt.Fprint(w, "\nRun 'stakeout <command> -h' for a command's flags.\n")
+}
+
+// run parses the command line and delegates to the subcommand. Exit codes:
+// 0 success, 1 the check failed (problems, failing tests, events that could
+// not be routed), 2 usage or I/O errors.
+func run(args []string, io stdio) int {
+	if len(args) == 0 {
+		usage(io.err)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(io.out)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name() != args[0] {
+			continue
+		}
+		fs := flag.NewFlagSet("stakeout "+c.name(), flag.ContinueOnError)
+		fs.SetOutput(io.err)
+		c.flags(fs)
+		if err := fs.Parse(args[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
+		}
+		return c.run(fs.Args(), io)
+	}
+	fmt.Fprintf(io.err, "stakeout: unknown command %q\n\n", args[0])
+	usage(io.err)
+	return 2
+}
+
+// dirFlag is the --dir flag every command takes.
+func dirFlag(fs *flag.FlagSet, dir *string) {
+	fs.StringVar(dir, "dir", ".", "directory holding rules/ and owners/")
+}
+
+// load reads the configuration, printing an error when the directory
+// itself cannot be read.
+func load(dir string, io stdio) (*config.Config, bool) {
+	cfg, err := config.Load(dir)
+	if err != nil {
+		fmt.Fprintf(io.err, "stakeout: load %s: %v\n", dir, err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	if strings.HasSuffix(word, "s") {
+		return fmt.Sprintf("%d %ses", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/route"
+)
+
+type routeCmd struct {
+	dir      string
+	jsonOut  bool
+	showRule bool
+}
+
+func (*routeCmd) name() string { return "route" }
+func (*routeCmd) synopsis() string {
+	return "dry run: say which rules fire on events, and who is told, how and when"
+}
+func (c *routeCmd) flags(fs *flag.FlagSet) {
+	dirFlag(fs, &c.dir)
+	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per event, one per line")
+}
+
+// input is one event to route, with where it came from.
+type input struct {
+	where string
+	raw   []byte
+}
+
+func (c *routeCmd) run(args []string, io stdio) int {
+	if len(args) == 0 {
+		fmt.Fprintln(io.err, "stakeout route: name event files (JSON, or JSON lines), or - for standard input")
+		return 2
+	}
+	cfg, ok := load(c.dir, io)
+	if !ok {
+		return 2
+	}
+	dry := route.NewDryRun(cfg)
+	failed := 0
+	for _, name := range args {
+		inputs, err := readInputs(name, io.in)
+		if err != nil {
+			fmt.Fprintf(io.err, "stakeout route: %v\n", err)
+			return 2
+		}
+		for _, in := range inputs {
+			dec, err := dry.Route(in.raw)
+			if err != nil {
+				failed++
+			}
+			if c.jsonOut {
+				writeJSON(io.out, in.where, dec, err)
+			} else {
+				writeText(io.out, in.where, dec, err)
+			}
+		}
+	}
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
+
+// readInputs reads one file (or stdin for "-"): a single JSON event, or
+// JSON lines, one event per line, named FILE:LINE.
+func readInputs(name string, stdin io.Reader) ([]input, error) {
+	var data []byte
+	var err error
+	if name == "-" {
+		data, err = io.ReadAll(stdin)
+		name = "stdin"
+	} else {
+		data, err = os.ReadFile(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	trimmed := bytes.TrimSpace(data)
+	if json.Valid(trimmed) || !bytes.Contains(trimmed, []byte("\n")) {
+		return []input{{where: name, raw: trimmed}}, nil
+	}
+	var out []input
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		out = append(out, input{where: fmt.Sprintf("%s:%d", name, i+1), raw: line})
+	}
+	return out, nil
+}
+
+func writeJSON(w io.Writer, where string, dec route.Decision, err error) {
+	var v any
+	if err != nil {
+		v = struct {
+			Input string `json:"input"`
+			Error string `json:"error"`
+		}{where, err.Error()}
+	} else {
+		v = struct {
+			Input string `json:"input"`
+			route.Decision
+		}{where, dec}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // "value 0.4 > 0.25" reads better than \u003e
+	enc.Encode(v)
+}
+
+func writeText(w io.Writer, where string, dec route.Decision, err error) {
+	fmt.Fprintf(w, "== %s\n", where)
+	if err != nil {
+		fmt.Fprintf(w, "   error: %v\n\n", err)
+		return
+	}
+	fmt.Fprintf(w, "   %s at %s\n", dec.Series, dec.At.Format("2006-01-02T15:04:05Z07:00"))
+	alerts := map[string]route.Alert{}
+	for _, a := range dec.Alerts {
+		alerts[a.Rule] = a
+	}
+	for _, v := range dec.Rules {
+		a, fired := alerts[v.Rule]
+		if !fired {
+			fmt.Fprintf(w, "   %-7s %s: %s\n", v.Status, v.Rule, v.Why)
+			continue
+		}
+		fmt.Fprintf(w, "   FIRES   %s: %s\n", a.Rule, a.Summary)
+		fmt.Fprintf(w, "           why: %s\n", a.Why)
+		fmt.Fprintf(w, "           %s → role %s → owner %s via %s", a.Severity, a.Role, a.Owner, orNone(a.Notify))
+		if a.AckWithin != "" {
+			fmt.Fprintf(w, ", ack within %s", a.AckWithin)
+		}
+		fmt.Fprintln(w)
+		if len(a.Escalation) > 0 {
+			steps := make([]string, len(a.Escalation))
+			for i, s := range a.Escalation {
+				steps[i] = fmt.Sprintf("%s at +%s (%s)", s.Owner, s.After, s.At.Format("2006-01-02T15:04Z07:00"))
+			}
+			fmt.Fprintf(w, "           escalation: %s\n", strings.Join(steps, ", then "))
+		} else if a.AckWithin != "" {
+			fmt.Fprintf(w, "           escalation: none (%s has no escalation list)\n", a.Owner)
+		}
+		if a.Impact != nil {
+			fmt.Fprintf(w, "           impact: %s per day\n", thousands(*a.Impact))
+		}
+		if a.Runbook != "" {
+			fmt.Fprintf(w, "           runbook: %s\n", a.Runbook)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+func orNone(ss []string) string {
+	if len(ss) == 0 {
+		return "nothing"
+	}
+	return strings.Join(ss, ", ")
+}
+
+// thousands formats money: 1,620,000 — or 12.5 below 1,000.
+func thousands(f float64) string {
+	if f < 1000 && f > -1000 {
+		return expression.FormatNumber(f)
+	}
+	s := fmt.Sprintf("%.0f", f)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+)
+
+type validateCmd struct{ dir string }
+
+func (*validateCmd) name() string { return "validate" }
+func (*validateCmd) synopsis() string {
+	return "check every rules and owners file; print FILE:LINE:COL: message per problem"
+}
+func (c *validateCmd) flags(fs *flag.FlagSet) { dirFlag(fs, &c.dir) }
+
+func (c *validateCmd) run(args []string, io stdio) int {
+	if len(args) > 0 {
+		fmt.Fprintf(io.err, "stakeout validate: unexpected argument %q (use --dir)\n", args[0])
+		return 2
+	}
+	cfg, ok := load(c.dir, io)
+	if !ok {
+		return 2
+	}
+	errs := 0
+	for _, p := range cfg.Problems {
+		fmt.Fprintln(io.out, p)
+		if !p.Warning {
+			errs++
+		}
+	}
+	warns := len(cfg.Problems) - errs
+	models := len(cfg.Models) + len(cfg.Skipped)
+	fmt.Fprintf(io.out, "%s, %s: %s, %s\n", plural(models, "model"), plural(len(cfg.Owners), "owner"),
+		plural(errs, "error"), plural(warns, "warning"))
+	if errs > 0 {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,280 @@
+// Package config loads and checks stakeout's configuration: one
+// rules/<model>.yaml per model, rules/stakes.yaml, and one owners/<id>.yaml
+// per owner. Files are decoded node by node so that every problem — YAML
+// syntax, an unknown key, a type error inside an expression, an owner that
+// does not exist — is reported as FILE:LINE:COL, all at once. Expressions
+// are compiled here, once, so a loaded Config is ready to evaluate.
+//
+// One model's broken file does not stop the others: Load returns every model
+// that loaded cleanly in Models and lists the rest in Skipped, so the router
+// can keep serving them while `stakeout validate` fails the pull request.
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
+)
+
+// The vocabularies of the files.
+var (
+	Tiers      = []string{"low", "medium", "high", "critical"}
+	Severities = []string{"info", "warning", "high", "critical"}
+	Roles      = []string{"data", "model", "platform", "product"}
+	Channels   = []string{"slack", "pagerduty", "digest"}
+)
+
+// Config is a loaded configuration.
+type Config struct {
+	// Models that loaded without errors, by id.
+	Models map[string]*Model
+	// Skipped names each model that did not load, with the reason.
+	Skipped map[string]string
+	// Invalid holds the models that did not load, as far as they decoded,
+	// for reports that show gaps (the ownership matrix).
+	Invalid map[string]*Model
+	// Owners that loaded, by id (including those with problems, so that
+	// references to them are not reported twice).
+	Owners map[string]*Owner
+	// Stakes is the stakes table, from rules/stakes.yaml or built in.
+	Stakes Stakes
+	// StakesBuiltIn is true when rules/stakes.yaml does not exist.
+	StakesBuiltIn bool
+	// Problems are all errors and warnings, sorted by file and position.
+	Problems []Problem
+	// Digest is the SHA-256 of every file read (path and content), so an
+	// audit record can name the exact configuration that decided it.
+	Digest string
+}
+
+// Model is one rules/<model>.yaml.
+type Model struct {
+	File        string
+	ID          string
+	Description string
+	Stakes      string
+	// Owners maps each role to an owner id.
+	Owners   map[string]string
+	Business map[string]float64
+	Expect   []Expectation
+	Match    Match
+	Rules    []*Rule
+	Tests    []*TestCase
+	// Scope is what expressions of this model see besides the event.
+	Scope expression.Scope
+	// HistoryDepth is how many observations per series the rules need.
+	HistoryDepth int
+
+	pos       Pos
+	stakesPos Pos
+	rolePos   map[string]Pos
+	hasExpect bool
+	// ruleNames includes rules that failed to load, so tests naming them
+	// do not add a second, misleading problem.
+	ruleNames []string
+}
+
+// Expectation is a signal that must keep arriving: silence is an alert.
+type Expectation struct {
+	Kind   string
+	Metric string
+	Every  time.Duration
+	Pos    Pos
+}
+
+// Match maps external events onto the model.
+type Match struct {
+	CloudWatchAlarms []string
+}
+
+// Rule is one rule of a model.
+type Rule struct {
+	Name        string
+	Description string
+	When        *expression.Program
+	For         Window
+	Severity    string
+	Role        string
+	Summary     Template
+	Runbook     string
+	Impact      *expression.Program
+
+	pos         Pos
+	severityPos Pos
+	rolePos     Pos
+}
+
+// Window is a rule's `for:`: how long a breach must last before the rule
+// fires — a count of consecutive breaching observations or a duration. The
+// zero Window fires on the first breach.
+type Window struct {
+	Count    int
+	Duration time.Duration
+}
+
+// Owner is one owners/<id>.yaml.
+type Owner struct {
+	File       string
+	ID         string
+	Name       string
+	Timezone   *time.Location
+	Slack      Slack
+	PagerDuty  PagerDuty
+	Escalation []string
+
+	pos           Pos
+	escalationPos []Pos
+	broken        bool
+}
+
+// Slack is where an owner is told.
+type Slack struct {
+	Channel string
+	Mention []string
+	Members []string
+}
+
+// PagerDuty is how an owner is paged. RoutingKey is a secret reference
+// ("secret:NAME"), resolved at send time; the key itself is never in a file.
+type PagerDuty struct {
+	RoutingKey string
+}
+
+// Policy is one cell of the stakes table: how loud and how fast.
+type Policy struct {
+	Notify    []string
+	AckWithin time.Duration
+}
+
+// Stakes maps tier → severity → policy.
+type Stakes map[string]map[string]Policy
+
+// Cell returns the policy for a tier and severity.
+func (s Stakes) Cell(tier, severity string) (Policy, bool) {
+	p, ok := s[tier][severity]
+	return p, ok
+}
+
+// Notifies reports whether the policy sends on channel.
+func (p Policy) Notifies(channel string) bool { return slices.Contains(p.Notify, channel) }
+
+// Load reads the configuration under dir (which holds rules/ and owners/).
+// It returns an error only when dir itself cannot be read; everything wrong
+// inside the files is in Config.Problems.
+func Load(dir string) (*Config, error) {
+	return LoadFS(os.DirFS(dir), dir)
+}
+
+// LoadFS reads the configuration from fsys; display is the directory name
+// shown in problem paths (e.g. "." shows "rules/x.yaml").
+func LoadFS(fsys fs.FS, display string) (*Config, error) {
+	l := &loader{fsys: fsys, display: display, cfg: &Config{
+		Models: map[string]*Model{}, Skipped: map[string]string{}, Invalid: map[string]*Model{}, Owners: map[string]*Owner{},
+	}, hash: sha256.New()}
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	sortProblems(l.cfg.Problems)
+	l.cfg.Digest = hex.EncodeToString(l.hash.Sum(nil))
+	return l.cfg, nil
+}
+
+type hasher interface {
+	Write([]byte) (int, error)
+	Sum([]byte) []byte
+}
+
+type loader struct {
+	fsys    fs.FS
+	display string
+	cfg     *Config
+	hash    hasher
+}
+
+// StakesFile is the stakes table's path inside the configuration directory.
+const StakesFile = "rules/stakes.yaml"
+
+func (l *loader) load() error {
+	owners, err := l.files("owners")
+	if err != nil {
+		return err
+	}
+	rules, err := l.files("rules")
+	if err != nil {
+		return err
+	}
+	if len(owners) == 0 && len(rules) == 0 {
+		return errors.New("no rules/*.yaml or owners/*.yaml files found (is --dir the directory that holds rules/ and owners/?)")
+	}
+	for _, f := range owners {
+		l.loadOwner(f)
+	}
+	l.checkEscalations()
+	if slices.Contains(rules, StakesFile) {
+		l.loadStakes(StakesFile)
+	} else {
+		l.cfg.Stakes, l.cfg.StakesBuiltIn = DefaultStakes(), true
+	}
+	for _, f := range rules {
+		if f != StakesFile {
+			l.loadModel(f)
+		}
+	}
+	return nil
+}
+
+// files lists dir/*.yaml (and .yml), sorted, so loading order, problem order
+// and the digest are deterministic.
+func (l *loader) files(dir string) ([]string, error) {
+	entries, err := fs.ReadDir(l.fsys, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() && (strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+			out = append(out, path.Join(dir, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// read returns a doc for the file and feeds the digest.
+func (l *loader) read(name string) *doc {
+	d := &doc{file: filepath.Join(l.display, filepath.FromSlash(name))}
+	src, err := fs.ReadFile(l.fsys, name)
+	if err != nil {
+		d.errorAt(Pos{1, 1}, "cannot read: %v", err)
+		return d
+	}
+	d.src = src
+	l.hash.Write([]byte(name))
+	l.hash.Write([]byte{0})
+	l.hash.Write(src)
+	l.hash.Write([]byte{0})
+	return d
+}
+
+func (l *loader) report(d *doc) {
+	l.cfg.Problems = append(l.cfg.Problems, d.problems...)
+}
+
+// baseName is the file name without directory and extension.
+func baseName(name string) string {
+	b := path.Base(name)
+	return strings.TrimSuffix(strings.TrimSuffix(b, ".yaml"), ".yml")
+}

@@ -1,0 +1,431 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+)
+
+var (
+	modelID  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
+
+func (l *loader) loadModel(name string) {
+	d := l.read(name)
+	m := &Model{File: d.file, Owners: map[string]string{}, Business: map[string]float64{}, rolePos: map[string]Pos{}}
+	defer func() { l.finishModel(d, m, name) }()
+	root := d.parse()
+	if root == nil {
+		return
+	}
+	m.pos = pos(root)
+	var idNode, rulesNode, testsNode *yaml.Node
+	// business must be decoded before rules, whatever the key order, since
+	// expressions are checked against it.
+	d.mapping(root, "model",
+		field{name: "model", required: true, decode: func(_, v *yaml.Node) { idNode = v; m.ID, _ = d.str(v, "model") }},
+		field{name: "description", decode: func(_, v *yaml.Node) { m.Description, _ = d.str(v, "description") }},
+		field{name: "stakes", required: true, decode: func(_, v *yaml.Node) {
+			m.stakesPos = pos(v)
+			m.Stakes, _ = d.enum(v, "stakes", Tiers)
+		}},
+		field{name: "owners", required: true, decode: func(_, v *yaml.Node) { l.decodeRoles(d, v, m) }},
+		field{name: "business", decode: func(_, v *yaml.Node) { d.decodeBusiness(v, m) }},
+		field{name: "expect", decode: func(_, v *yaml.Node) { m.hasExpect = true; d.decodeExpect(v, m) }},
+		field{name: "match", decode: func(_, v *yaml.Node) { d.decodeMatch(v, m) }},
+		field{name: "rules", required: true, decode: func(_, v *yaml.Node) { rulesNode = v }},
+		field{name: "tests", decode: func(_, v *yaml.Node) { testsNode = v }},
+	)
+	want := baseName(name)
+	if idNode != nil && m.ID != "" {
+		switch {
+		case !modelID.MatchString(m.ID):
+			d.errorf(idNode, "model id %q must be lower-case letters, digits, dots, dashes and underscores", m.ID)
+		case m.ID != want:
+			d.errorf(idNode, "model %q does not match the file name %s.yaml (rename one of them)", m.ID, want)
+		}
+	}
+	if m.ID == "" {
+		m.ID = want
+	}
+	m.Scope = expression.Scope{Business: m.Business, Stakes: m.Stakes}
+	if rulesNode != nil {
+		d.seq(rulesNode, "rules", func(item *yaml.Node) { l.decodeRule(d, item, m) })
+		if len(m.Rules) == 0 && rulesNode.Kind == yaml.SequenceNode && d.errors == 0 {
+			d.warnf(rulesNode, "model %q has no rules: nothing about it will ever alert", m.ID)
+		}
+	}
+	if testsNode != nil {
+		d.seq(testsNode, "tests", func(item *yaml.Node) { l.decodeTest(d, item, m) })
+	}
+	if !m.hasExpect {
+		d.warnf(root, "model %q has no expect: if its monitoring stops sending signals, nobody will notice", m.ID)
+	}
+	l.checkRouting(d, m)
+}
+
+func (l *loader) finishModel(d *doc, m *Model, name string) {
+	l.report(d)
+	if d.errors > 0 {
+		l.cfg.Skipped[m.ID] = fmt.Sprintf("%s has %d error(s)", d.file, d.errors)
+		l.cfg.Invalid[m.ID] = m
+		return
+	}
+	if prev, dup := l.cfg.Models[m.ID]; dup {
+		l.cfg.Skipped[m.ID] = fmt.Sprintf("defined twice (%s and %s)", prev.File, m.File)
+		delete(l.cfg.Models, m.ID)
+		return
+	}
+	for _, role := range Roles {
+		if o := l.cfg.Owners[m.Owners[role]]; o != nil && o.broken {
+			l.cfg.Skipped[m.ID] = fmt.Sprintf("its %s owner %q has errors in %s", role, o.ID, o.File)
+			l.cfg.Invalid[m.ID] = m
+			return
+		}
+	}
+	for _, r := range m.Rules {
+		m.HistoryDepth = max(m.HistoryDepth, r.When.History())
+		if r.Impact != nil {
+			m.HistoryDepth = max(m.HistoryDepth, r.Impact.History())
+		}
+	}
+	l.cfg.Models[m.ID] = m
+}
+
+func (l *loader) decodeRoles(d *doc, v *yaml.Node, m *Model) {
+	fields := make([]field, len(Roles))
+	for i, role := range Roles {
+		fields[i] = field{name: role, decode: func(_, v *yaml.Node) {
+			id, ok := d.str(v, "owners."+role)
+			if !ok {
+				return
+			}
+			m.rolePos[role] = pos(v)
+			if l.cfg.Owners[id] == nil {
+				d.errorf(v, "owners.%s names unknown owner %q%s (no owners/%s.yaml)", role, id, suggestOwner(id, l.cfg.Owners), id)
+				return
+			}
+			m.Owners[role] = id
+		}}
+	}
+	if !d.mapping(v, "owners", fields...) {
+		return
+	}
+	var missing []string
+	for _, role := range Roles {
+		if _, ok := m.rolePos[role]; !ok {
+			missing = append(missing, role)
+		}
+	}
+	if len(missing) > 0 {
+		d.errorf(v, "owners: no owner for role %s: every model needs an owner for each of %s, so no alert lands nowhere",
+			strings.Join(missing, ", "), strings.Join(Roles, ", "))
+	}
+}
+
+func (d *doc) decodeBusiness(v *yaml.Node, m *Model) {
+	v = resolve(v)
+	if v.Kind != yaml.MappingNode {
+		d.errorf(v, "business must be a mapping of names to numbers")
+		return
+	}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		if !identifier.MatchString(k.Value) {
+			d.errorf(k, "business constant %q must be a name usable in expressions (letters, digits, underscores)", k.Value)
+			continue
+		}
+		if _, dup := m.Business[k.Value]; dup {
+			d.errorf(k, "business: key %q appears twice", k.Value)
+			continue
+		}
+		if f, ok := d.number(val, "business."+k.Value); ok {
+			m.Business[k.Value] = f
+		}
+	}
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (d *doc) decodeExpect(v *yaml.Node, m *Model) {
+	d.seq(v, "expect", func(item *yaml.Node) {
+		e := Expectation{Pos: pos(item)}
+		ok := true
+		d.mapping(item, "expect entry",
+			field{name: "kind", required: true, decode: func(_, v *yaml.Node) {
+				var good bool
+				e.Kind, good = d.enum(v, "kind", signal.Kinds)
+				ok = ok && good
+			}},
+			field{name: "metric", decode: func(_, v *yaml.Node) { e.Metric, _ = d.str(v, "metric") }},
+			field{name: "every", required: true, decode: func(_, v *yaml.Node) {
+				var good bool
+				e.Every, good = d.duration(v, "every")
+				ok = ok && good
+			}},
+		)
+		if ok && e.Kind != "" && e.Every > 0 {
+			m.Expect = append(m.Expect, e)
+		}
+	})
+}
+
+func (d *doc) decodeMatch(v *yaml.Node, m *Model) {
+	d.mapping(v, "match", field{name: "cloudwatch_alarms", decode: func(_, v *yaml.Node) {
+		globs, ps := d.strings(v, "match.cloudwatch_alarms")
+		for i, g := range globs {
+			if _, err := path.Match(g, ""); err != nil {
+				d.errorAt(ps[i], "match.cloudwatch_alarms: %q is not a valid glob (use * and ?; [ ] needs its closing bracket)", g)
+				continue
+			}
+			m.Match.CloudWatchAlarms = append(m.Match.CloudWatchAlarms, g)
+		}
+	}})
+}
+
+// MatchesAlarm reports whether one of the model's globs accepts alarmName.
+func (m *Model) MatchesAlarm(alarmName string) bool {
+	for _, g := range m.Match.CloudWatchAlarms {
+		if ok, _ := path.Match(g, alarmName); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
+	r := &Rule{pos: pos(item)}
+	var nameNode, whenNode, summaryNode, impactNode *yaml.Node
+	errorsBefore := d.errors
+	d.mapping(item, "rule",
+		field{name: "name", required: true, decode: func(_, v *yaml.Node) { nameNode = v; r.Name, _ = d.str(v, "name") }},
+		field{name: "description", decode: func(_, v *yaml.Node) { r.Description, _ = d.str(v, "description") }},
+		field{name: "when", required: true, decode: func(_, v *yaml.Node) { whenNode = v }},
+		field{name: "for", decode: func(_, v *yaml.Node) { r.For, _ = d.window(v) }},
+		field{name: "severity", required: true, decode: func(_, v *yaml.Node) {
+			r.severityPos = pos(v)
+			r.Severity, _ = d.enum(v, "severity", Severities)
+		}},
+		field{name: "owner", required: true, decode: func(_, v *yaml.Node) {
+			r.rolePos = pos(v)
+			s, ok := d.str(v, "owner")
+			if !ok {
+				return
+			}
+			if !slices.Contains(Roles, s) {
+				hint := ""
+				for role, id := range m.Owners {
+					if id == s {
+						hint = fmt.Sprintf("; %q is an owner id — write its role, %s", s, role)
+					}
+				}
+				d.errorf(v, "unknown role %q%s (owner names the role that must respond: one of %s%s)", s, expression.Suggest(s, Roles), strings.Join(Roles, ", "), hint)
+				return
+			}
+			r.Role = s
+		}},
+		field{name: "summary", decode: func(_, v *yaml.Node) { summaryNode = v }},
+		field{name: "runbook", decode: func(_, v *yaml.Node) {
+			s, ok := d.str(v, "runbook")
+			if !ok {
+				return
+			}
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				d.errorf(v, "runbook %q must be an http(s) URL", s)
+				return
+			}
+			r.Runbook = s
+		}},
+		field{name: "impact", decode: func(_, v *yaml.Node) { impactNode = v }},
+	)
+	if r.Name != "" {
+		m.ruleNames = append(m.ruleNames, r.Name)
+	}
+	if nameNode != nil && r.Name != "" {
+		switch {
+		case !ruleName.MatchString(r.Name):
+			d.errorf(nameNode, "rule name %q must be lower-case letters, digits and dashes (it is part of alert ids)", r.Name)
+		case slices.ContainsFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name }):
+			prev := m.Rules[slices.IndexFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name })]
+			d.errorf(nameNode, "duplicate rule name %q (first defined at line %d)", r.Name, prev.pos.Line)
+		}
+	}
+	if whenNode != nil {
+		r.When = d.compile(whenNode, "when", expression.Bool, m.Business)
+		if r.When != nil && r.When.NeverFires != "" {
+			d.warnf(whenNode, "rule %q can never fire: %s", r.Name, r.When.NeverFires)
+		}
+	}
+	if impactNode != nil {
+		r.Impact = d.compile(impactNode, "impact", expression.Number, m.Business)
+	}
+	if summaryNode != nil {
+		if s, ok := d.str(summaryNode, "summary"); ok {
+			var errs []templateError
+			r.Summary, errs = parseTemplate(s, func(name string) error { return expression.CheckPlaceholder(name, m.Business) })
+			for _, e := range errs {
+				d.errorAt(d.exprPos(summaryNode, utf8.RuneCountInString(s[:e.offset])), "summary: %s", e.msg)
+			}
+		}
+	}
+	if d.errors == errorsBefore {
+		m.Rules = append(m.Rules, r)
+	}
+}
+
+// window decodes `for:` — a whole count or a duration.
+func (d *doc) window(v *yaml.Node) (Window, bool) {
+	v = resolve(v)
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!int" {
+		var n int
+		if err := v.Decode(&n); err != nil || n < 1 {
+			d.errorf(v, "for: %s must be a positive count of consecutive breaching observations, or a duration like 2h", v.Value)
+			return Window{}, false
+		}
+		if n > expression.MaxHistory {
+			d.errorf(v, "for: %d is more than %d observations", n, expression.MaxHistory)
+			return Window{}, false
+		}
+		return Window{Count: n}, true
+	}
+	dur, ok := d.duration(v, "for")
+	return Window{Duration: dur}, ok
+}
+
+func (d *doc) compile(v *yaml.Node, what string, typ expression.Type, business map[string]float64) *expression.Program {
+	src, ok := d.str(v, what)
+	if !ok {
+		return nil
+	}
+	if strings.TrimSpace(src) == "" {
+		d.errorf(v, "%s is empty", what)
+		return nil
+	}
+	p, err := expression.Compile(src, typ, business)
+	if err != nil {
+		var ee *expression.Error
+		if errors.As(err, &ee) {
+			msg := ee.Msg
+			if typ == expression.Bool && strings.HasPrefix(msg, "expected bool") {
+				msg = "when must be a condition (true or false): " + msg
+			}
+			if typ == expression.Number && strings.HasPrefix(msg, "expected float64") {
+				msg = "impact must be a number (money per day): " + msg
+			}
+			d.errorAt(d.exprPos(v, ee.Offset), "%s: %s", what, msg)
+			return nil
+		}
+		d.errorf(v, "%s: %v", what, err)
+		return nil
+	}
+	return p
+}
+
+// checkRouting checks, for each rule, what the stakes table and the owners
+// make of it: the cell must exist, and every owner the alert can reach (the
+// role's owner, then its escalation chain) must have what the cell uses.
+func (l *loader) checkRouting(d *doc, m *Model) {
+	if m.Stakes == "" {
+		return
+	}
+	stakesFile := "rules/stakes.yaml"
+	if l.cfg.StakesBuiltIn {
+		stakesFile = "the built-in stakes table"
+	}
+	for _, r := range m.Rules {
+		if r.Severity == "" || r.Role == "" {
+			continue
+		}
+		pol, ok := l.cfg.Stakes.Cell(m.Stakes, r.Severity)
+		if !ok {
+			d.errorAt(r.severityPos, "rule %q needs stakes %s × severity %s, which %s does not define", r.Name, m.Stakes, r.Severity, stakesFile)
+			continue
+		}
+		owner := l.cfg.Owners[m.Owners[r.Role]]
+		if owner == nil {
+			continue
+		}
+		chain := []*Owner{owner}
+		if pol.AckWithin > 0 {
+			for _, id := range owner.Escalation {
+				if o := l.cfg.Owners[id]; o != nil {
+					chain = append(chain, o)
+				}
+			}
+		}
+		for i, o := range chain {
+			how := "notifies"
+			if i > 0 {
+				how = fmt.Sprintf("escalates (via %s) to", owner.ID)
+			}
+			if (pol.Notifies("slack") || pol.Notifies("digest")) && o.Slack.Channel == "" && !o.broken {
+				d.errorAt(r.severityPos, "rule %q %s owner %q on Slack (stakes %s × severity %s) but %s has no slack.channel",
+					r.Name, how, o.ID, m.Stakes, r.Severity, o.File)
+			}
+			if pol.Notifies("pagerduty") && o.PagerDuty.RoutingKey == "" && !o.broken {
+				d.errorAt(r.severityPos, "rule %q pages: it %s owner %q on PagerDuty (stakes %s × severity %s) but %s has no pagerduty.routing_key",
+					r.Name, how, o.ID, m.Stakes, r.Severity, o.File)
+			}
+		}
+	}
+}
+
+// nodeJSON converts a YAML node to the JSON a monitor would send, so that
+// test events go through the same decoder as real ones.
+func nodeJSON(n *yaml.Node) (any, error) {
+	n = resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		out := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			v, err := nodeJSON(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			out[n.Content[i].Value] = v
+		}
+		return out, nil
+	case yaml.SequenceNode:
+		out := []any{}
+		for _, c := range n.Content {
+			v, err := nodeJSON(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!int", "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, err
+			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("%s is not a finite number", n.Value)
+			}
+			return f, nil
+		case "!!bool":
+			var b bool
+			err := n.Decode(&b)
+			return b, err
+		case "!!null":
+			return nil, nil
+		}
+		return n.Value, nil
+	}
+	return nil, fmt.Errorf("unsupported YAML node")
+}

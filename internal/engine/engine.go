@@ -1,0 +1,204 @@
+// Package engine evaluates a model's rules against one event and the state
+// of the event's series: it records the observation, runs every rule's
+// condition, keeps each rule's breach streak, and says which rules fire,
+// which are pending on `for:`, and why the others did not. It is the one
+// piece of evaluation shared by the router, `stakeout route`, `test` and
+// `replay`, so a rule behaves the same everywhere.
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/series"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+)
+
+// Status is what a rule made of an event.
+type Status int
+
+const (
+	// Firing: the condition holds and has held long enough for `for:`.
+	Firing Status = iota
+	// Pending: the condition holds but `for:` is not yet satisfied.
+	Pending
+	// Clear: the condition was evaluated and does not hold.
+	Clear
+	// Skipped: the rule was not evaluated (another series, a field the
+	// event lacks, a series too short, an evaluation error): see Verdict.
+	Skipped
+)
+
+func (s Status) String() string {
+	return [...]string{"firing", "pending", "clear", "skipped"}[s]
+}
+
+// Result is one rule's outcome for one event.
+type Result struct {
+	Rule    *config.Rule
+	Status  Status
+	Verdict expression.Verdict
+	// Streak is the rule's breach streak after this event (zero if none).
+	Streak series.Streak
+	// Impact is the rule's impact in money per day, when it has one and it
+	// could be computed (only for Firing and Pending results).
+	Impact    float64
+	HasImpact bool
+	// ImpactErr says why an impact expression could not be computed.
+	ImpactErr string
+}
+
+// Engine evaluates rules. It holds a reusable evaluator, so it is not safe
+// for concurrent use: keep one per goroutine.
+type Engine struct {
+	eval *expression.Evaluator
+	ev   signal.Event
+}
+
+// New returns an Engine.
+func New() *Engine { return &Engine{eval: expression.NewEvaluator()} }
+
+// Observe adds ev to the series state st (sized by the model's history
+// depth) and evaluates every rule of m, appending one Result per rule to out
+// (pass a reused slice to avoid allocation).
+func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, out []Result) []Result {
+	st.Add(series.Observation{At: ev.ObservedAt, Value: ev.Value}, m.HistoryDepth)
+	e.ev = *ev
+	e.eval.Bind(&e.ev, &m.Scope, st)
+	for _, r := range m.Rules {
+		res := Result{Rule: r, Verdict: e.eval.Eval(r.When)}
+		switch res.Verdict.Outcome {
+		case expression.True:
+			res.Streak = st.Breach(r.Name, ev.ObservedAt)
+			res.Status = Pending
+			if Satisfied(r.For, res.Streak, ev.ObservedAt) {
+				res.Status = Firing
+			}
+			if r.Impact != nil {
+				iv := e.eval.Eval(r.Impact)
+				if iv.Outcome == expression.True {
+					res.Impact, res.HasImpact = iv.Value, true
+				} else {
+					res.ImpactErr = iv.Reason()
+				}
+			}
+		case expression.False:
+			st.Clear(r.Name)
+			res.Status = Clear
+		default:
+			res.Status = Skipped
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// Explain puts the last observed event's evaluation of r in words, one
+// clause per top-level condition. Only for dry runs: it compiles on first use.
+func (e *Engine) Explain(r *config.Rule) []expression.Clause {
+	return e.eval.Explain(r.When)
+}
+
+// Satisfied reports whether a streak meets a rule's `for:` at time at.
+func Satisfied(w config.Window, s series.Streak, at time.Time) bool {
+	switch {
+	case s.Count == 0:
+		return false
+	case w.Count > 0:
+		return s.Count >= w.Count
+	case w.Duration > 0:
+		return at.Sub(s.Since) >= w.Duration
+	}
+	return true
+}
+
+// Progress says how far a pending streak is: "1 of 3 consecutive breaching
+// observations", "breaching for 20m of 2h".
+func Progress(w config.Window, s series.Streak, at time.Time) string {
+	if w.Count > 0 {
+		return fmt.Sprintf("%d of %d consecutive breaching observations", s.Count, w.Count)
+	}
+	return fmt.Sprintf("breaching for %s of %s", duration.Format(at.Sub(s.Since)), duration.Format(w.Duration))
+}
+
+// Summary renders the rule's summary for the event (or a default one).
+func Summary(m *config.Model, r *config.Rule, ev *signal.Event, res *Result) string {
+	if r.Summary.Empty() {
+		s := fmt.Sprintf("%s: %s %s = %s", r.Name, ev.Kind, ev.Metric, expression.FormatNumber(ev.Value))
+		if ev.Feature != "" {
+			s += " on " + ev.Feature
+		}
+		if ev.Segment != "" {
+			s += " (" + ev.Segment + ")"
+		}
+		return s
+	}
+	return r.Summary.Render(func(name string) string {
+		switch name {
+		case "model":
+			return m.ID
+		case "rule":
+			return r.Name
+		case "stakes":
+			return m.Stakes
+		case "impact":
+			if res != nil && res.HasImpact {
+				return expression.FormatNumber(res.Impact)
+			}
+			return "?"
+		}
+		if key, ok := strings.CutPrefix(name, "business."); ok {
+			return expression.FormatNumber(m.Business[key])
+		}
+		return fieldText(ev, name)
+	})
+}
+
+func fieldText(ev *signal.Event, name string) string {
+	switch name {
+	case "model":
+		return ev.Model
+	case "kind":
+		return ev.Kind
+	case "metric":
+		return ev.Metric
+	case "value":
+		return expression.FormatNumber(ev.Value)
+	case "observed_at":
+		return ev.ObservedAt.Format(time.RFC3339)
+	case "version":
+		return ev.Version
+	case "environment":
+		return ev.Environment
+	case "baseline":
+		if ev.Baseline != nil {
+			return expression.FormatNumber(*ev.Baseline)
+		}
+	case "feature":
+		return ev.Feature
+	case "segment":
+		return ev.Segment
+	case "sample_size":
+		if ev.SampleSize != nil {
+			return strconv.FormatInt(*ev.SampleSize, 10)
+		}
+	case "window_start":
+		if ev.WindowStart != nil {
+			return ev.WindowStart.Format(time.RFC3339)
+		}
+	case "window_end":
+		if ev.WindowEnd != nil {
+			return ev.WindowEnd.Format(time.RFC3339)
+		}
+	case "labels":
+		return fmt.Sprint(ev.Labels)
+	case "lineage":
+		return fmt.Sprint(ev.Lineage)
+	}
+	return ""
+}

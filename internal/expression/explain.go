@@ -1,0 +1,250 @@
+package expression
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Clause is one top-level conjunct of a condition, evaluated on its own and
+// put in words: "value 0.41 > 0.25", "kind is \"quality\", not \"drift\"".
+type Clause struct {
+	Text  string
+	Holds bool
+	// Filter is true for `field == "literal"` tests, which say which series
+	// a rule is about rather than why it fired.
+	Filter bool
+}
+
+// explainer compiles the sides of each conjunct on first use: explanations
+// are for people running `stakeout route`, so the router never pays for them.
+type explainer struct {
+	once  sync.Once
+	root  ast.Node
+	parts []part
+}
+
+type part struct {
+	src         string
+	op          string // comparison operator, or "" to evaluate the whole conjunct
+	left, right side
+	whole       *vm.Program
+	filter      bool
+	err         error
+}
+
+type side struct {
+	src  string
+	lit  bool
+	prog *vm.Program
+}
+
+var comparisons = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
+
+func newExplainer(root ast.Node) *explainer { return &explainer{root: root} }
+
+func (x *explainer) compile(business map[string]float64) {
+	env := expr.Env(checkEnv(business))
+	for _, c := range conjuncts(x.root) {
+		pt := part{src: c.String()}
+		_, pt.filter = filterOf(c)
+		if b, ok := c.(*ast.BinaryNode); ok {
+			if _, isCmp := comparisons[b.Operator]; isCmp {
+				pt.op = b.Operator
+				pt.left, pt.err = compileSide(b.Left, env)
+				if pt.err == nil {
+					pt.right, pt.err = compileSide(b.Right, env)
+				}
+			}
+		}
+		if pt.op == "" {
+			pt.whole, pt.err = expr.Compile(pt.src, env, expr.DisableBuiltin("now"))
+		}
+		x.parts = append(x.parts, pt)
+	}
+}
+
+func compileSide(n ast.Node, env expr.Option) (side, error) {
+	s := side{src: n.String()}
+	switch n.(type) {
+	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode:
+		s.lit = true
+	}
+	var err error
+	s.prog, err = expr.Compile(s.src, env, expr.DisableBuiltin("now"))
+	return s, err
+}
+
+// Explain evaluates each top-level conjunct of a Bool program against the
+// bound event and puts it in words. Call it after Eval said True or False.
+func (e *Evaluator) Explain(p *Program) []Clause {
+	if p.explain == nil {
+		return nil
+	}
+	p.explain.once.Do(func() { p.explain.compile(e.scope.Business) })
+	if !e.bound {
+		e.fill()
+	}
+	var out []Clause
+	for _, pt := range p.explain.parts {
+		if pt.err != nil {
+			out = append(out, Clause{Text: pt.src + " (cannot explain: " + pt.err.Error() + ")"})
+			continue
+		}
+		if pt.op == "" {
+			v, err := e.machine.Run(pt.whole, e.env)
+			holds := err == nil && v == true
+			text := pt.src + " is " + strconv.FormatBool(holds)
+			if err != nil {
+				text = pt.src + ": " + err.Error()
+			}
+			out = append(out, Clause{Text: text, Holds: holds})
+			continue
+		}
+		l, errL := e.machine.Run(pt.left.prog, e.env)
+		r, errR := e.machine.Run(pt.right.prog, e.env)
+		if errL != nil || errR != nil {
+			out = append(out, Clause{Text: pt.src + ": cannot evaluate"})
+			continue
+		}
+		holds := compare(l, pt.op, r)
+		out = append(out, Clause{Text: describe(pt, l, r, holds), Holds: holds, Filter: pt.filter})
+	}
+	return out
+}
+
+func describe(pt part, l, r any, holds bool) string {
+	if pt.filter {
+		// `kind == "drift"`: say what the event has.
+		val, want := l, r
+		if pt.left.lit {
+			val, want = r, l
+		}
+		if holds {
+			return fmt.Sprintf("%s is %s", sideName(pt.left, pt.right), Format(val))
+		}
+		return fmt.Sprintf("%s is %s, not %s", sideName(pt.left, pt.right), Format(val), Format(want))
+	}
+	op := pt.op
+	if !holds {
+		op = "is not " + op
+	}
+	return fmt.Sprintf("%s %s %s", sideText(pt.left, l), op, sideText(pt.right, r))
+}
+
+func sideName(l, r side) string {
+	if l.lit {
+		return r.src
+	}
+	return l.src
+}
+
+// sideText is "0.25" for a literal, "value 0.41" for a name, and
+// "(baseline - value) = 0.09" for anything computed.
+func sideText(s side, v any) string {
+	if s.lit {
+		return s.src
+	}
+	if isIdent(s.src) {
+		return s.src + " " + Format(v)
+	}
+	return "(" + s.src + ") = " + Format(v)
+}
+
+func isIdent(s string) bool {
+	for _, r := range s {
+		if !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func compare(l any, op string, r any) bool {
+	lf, lok := toFloat(l)
+	rf, rok := toFloat(r)
+	if lok && rok {
+		switch op {
+		case ">":
+			return lf > rf
+		case ">=":
+			return lf >= rf
+		case "<":
+			return lf < rf
+		case "<=":
+			return lf <= rf
+		case "==":
+			return lf == rf
+		case "!=":
+			return lf != rf
+		}
+	}
+	if lt, ok := l.(time.Time); ok {
+		if rt, ok := r.(time.Time); ok {
+			return compare(float64(lt.UnixNano()), op, float64(rt.UnixNano()))
+		}
+	}
+	switch op {
+	case "==":
+		return l == r
+	case "!=":
+		return l != r
+	}
+	return false
+}
+
+func toFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case time.Duration:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// Format renders a value for people: numbers to six significant digits
+// without exponent noise (0.09, not 0.09000000000000008), strings quoted.
+func Format(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return FormatNumber(x)
+	case int:
+		return strconv.Itoa(x)
+	case string:
+		return strconv.Quote(x)
+	case time.Time:
+		return x.Format(time.RFC3339)
+	case []float64:
+		s := "["
+		for i, f := range x {
+			if i > 0 {
+				s += ", "
+			}
+			s += FormatNumber(f)
+		}
+		return s + "]"
+	case nil:
+		return "nil"
+	}
+	return fmt.Sprint(v)
+}
+
+// FormatNumber prints f rounded to six significant digits.
+func FormatNumber(f float64) string {
+	if f == 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 6, 64), 64)
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}

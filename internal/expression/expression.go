@@ -1,0 +1,366 @@
+// Package expression compiles and evaluates the expressions of rules files:
+// `when` conditions and `impact` amounts, written in expr-lang. Every
+// expression is compiled once, at load, against a typed environment (the
+// event fields, the model's business constants, its stakes and the series
+// history functions), so a typo fails `stakeout validate` instead of an
+// evaluation at 2 am. Evaluation never panics: a field the event lacks, a
+// series too short for last(n)/slope(n), or a runtime error all become a
+// reason why the rule did not fire.
+package expression
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// MaxHistory bounds n in last(n) and slope(n): the series state kept per
+// series is sized by the largest n a model uses.
+const MaxHistory = 500
+
+// Type is what an expression must evaluate to.
+type Type int
+
+const (
+	Bool   Type = iota // a `when` condition
+	Number             // an `impact` amount
+)
+
+// field indexes of the event fields, used as bits in a fieldSet.
+const (
+	fModel = iota
+	fKind
+	fMetric
+	fValue
+	fObservedAt
+	fVersion
+	fEnvironment
+	fBaseline
+	fFeature
+	fSegment
+	fSampleSize
+	fWindowStart
+	fWindowEnd
+	fLabels
+	fLineage
+	numFields
+)
+
+// FieldNames are the event fields by their JSON names, indexed as above.
+var FieldNames = [numFields]string{"model", "kind", "metric", "value", "observed_at", "version", "environment",
+	"baseline", "feature", "segment", "sample_size", "window_start", "window_end", "labels", "lineage"}
+
+// optional fields: a rule that reads one the event lacks does not fire.
+// labels and lineage are maps, where a missing key is an ordinary value.
+const optional = 1<<fVersion | 1<<fEnvironment | 1<<fBaseline | 1<<fFeature | 1<<fSegment |
+	1<<fSampleSize | 1<<fWindowStart | 1<<fWindowEnd
+
+type fieldSet uint32
+
+// Names other than the event fields that expressions may use.
+const (
+	nameBusiness = "business"
+	nameStakes   = "stakes"
+	nameLast     = "last"
+	nameSlope    = "slope"
+)
+
+// Error is a compile problem, at a rune offset in the expression source.
+type Error struct {
+	Offset int
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Program is a compiled expression with what static analysis learned of it.
+type Program struct {
+	Source string
+	Type   Type
+
+	prog    *vm.Program
+	needs   fieldSet // optional fields the expression reads
+	history int      // largest n of last(n)/slope(n): observations needed
+	filters []filter // top-level `field == "literal"` conjuncts
+	// NeverFires explains why a condition can never be true, when static
+	// analysis can tell (a kind that does not exist, contradictory tests).
+	NeverFires string
+
+	explain *explainer
+}
+
+// filter is a top-level conjunct `field == "v"` or `field in ["a", "b"]`
+// over a string field. Checking it in Go before running the VM skips most
+// rules of a model for a given event, and says why in plain words.
+type filter struct {
+	field  int
+	values []string
+}
+
+// History is the number of observations the expression needs in the series
+// before it can be evaluated (0 when it uses neither last nor slope).
+func (p *Program) History() int { return p.history }
+
+// Compile compiles src for the given business constants. All problems found
+// are returned; the Program is nil when any is an error.
+func Compile(src string, typ Type, business map[string]float64) (*Program, error) {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return nil, exprError(err)
+	}
+	p := &Program{Source: src, Type: typ}
+	if err := p.analyse(tree.Node, business); err != nil {
+		return nil, err
+	}
+	opts := []expr.Option{expr.Env(checkEnv(business)), expr.DisableBuiltin("now")}
+	if typ == Bool {
+		opts = append(opts, expr.AsBool())
+	} else {
+		opts = append(opts, expr.AsFloat64())
+	}
+	p.prog, err = expr.Compile(src, opts...)
+	if err != nil {
+		return nil, exprError(err)
+	}
+	if typ == Bool && p.NeverFires == "" {
+		if c, ok := p.prog.Node().(*ast.BoolNode); ok && !c.Value {
+			p.NeverFires = "the condition is always false"
+		}
+	}
+	if typ == Bool {
+		p.explain = newExplainer(tree.Node)
+	}
+	return p, nil
+}
+
+// checkEnv is the typed environment expressions are checked against. The
+// values only carry types; evaluation uses an Evaluator's own map.
+func checkEnv(business map[string]float64) map[string]any {
+	if business == nil {
+		business = map[string]float64{}
+	}
+	return map[string]any{
+		"model": "", "kind": "", "metric": "", "value": 0.0, "observed_at": time.Time{},
+		"version": "", "environment": "", "baseline": 0.0, "feature": "", "segment": "",
+		"sample_size": 0, "window_start": time.Time{}, "window_end": time.Time{},
+		"labels": map[string]string{}, "lineage": map[string]any{},
+		nameBusiness: business, nameStakes: "",
+		nameLast: func(int) []float64 { return nil }, nameSlope: func(int) float64 { return 0 },
+	}
+}
+
+// exprError converts expr's errors (with a rune offset) into an *Error,
+// keeping only the message: the caller shows the file position.
+func exprError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		msg := fe.Message
+		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
+			msg = fmt.Sprintf("unknown name %q%s", name, suggest(name, knownNames()))
+		}
+		return &Error{Offset: fe.From, Msg: msg}
+	}
+	return &Error{Msg: err.Error()}
+}
+
+func knownNames() []string {
+	return append(FieldNames[:], nameBusiness, nameStakes, nameLast, nameSlope)
+}
+
+// analyse walks the syntax tree for what expr's type checker cannot see:
+// business keys (a map to the checker), literal history sizes, which optional
+// fields are read, and prefilters.
+func (p *Program) analyse(root ast.Node, business map[string]float64) error {
+	var firstErr error
+	fail := func(n ast.Node, format string, args ...any) {
+		if firstErr == nil {
+			firstErr = &Error{Offset: n.Location().From, Msg: fmt.Sprintf(format, args...)}
+		}
+	}
+	walk(root, func(n ast.Node) {
+		switch n := n.(type) {
+		case *ast.IdentifierNode:
+			if i := slices.Index(FieldNames[:], n.Value); i >= 0 && optional&(1<<i) != 0 {
+				p.needs |= 1 << i
+			}
+		case *ast.MemberNode:
+			id, ok := n.Node.(*ast.IdentifierNode)
+			if !ok || id.Value != nameBusiness {
+				return
+			}
+			key, ok := n.Property.(*ast.StringNode)
+			if !ok {
+				fail(n, "business constants must be named literally, as business.<name>")
+				return
+			}
+			if _, ok := business[key.Value]; !ok {
+				keys := sortedKeys(business)
+				known := "the model declares no business constants"
+				if len(keys) > 0 {
+					known = "declared: " + strings.Join(keys, ", ")
+				}
+				fail(n.Property, "unknown business constant %q%s (%s)", key.Value, suggest(key.Value, keys), known)
+			}
+		case *ast.CallNode:
+			id, ok := n.Callee.(*ast.IdentifierNode)
+			if !ok || (id.Value != nameLast && id.Value != nameSlope) {
+				return
+			}
+			if len(n.Arguments) != 1 {
+				fail(n, "%s takes one argument, the number of observations", id.Value)
+				return
+			}
+			lit, ok := n.Arguments[0].(*ast.IntegerNode)
+			if !ok {
+				fail(n.Arguments[0], "%s(n) needs n written as a whole number, like %s(5): the history kept per series is sized from it", id.Value, id.Value)
+				return
+			}
+			min := 1
+			if id.Value == nameSlope {
+				min = 2
+			}
+			if lit.Value < min || lit.Value > MaxHistory {
+				fail(lit, "%s(%d): n must be between %d and %d", id.Value, lit.Value, min, MaxHistory)
+				return
+			}
+			p.history = max(p.history, lit.Value)
+		}
+	})
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, c := range conjuncts(root) {
+		if f, ok := filterOf(c); ok {
+			p.filters = append(p.filters, f)
+		}
+	}
+	p.NeverFires = contradiction(p.filters)
+	return nil
+}
+
+// walk calls fn on every node of the tree, parents first.
+func walk(root ast.Node, fn func(ast.Node)) {
+	ast.Walk(&root, visitor(fn))
+}
+
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n *ast.Node) { v(*n) }
+
+// conjuncts splits a top-level chain of && into its operands.
+func conjuncts(n ast.Node) []ast.Node {
+	if b, ok := n.(*ast.BinaryNode); ok && (b.Operator == "&&" || b.Operator == "and") {
+		return append(conjuncts(b.Left), conjuncts(b.Right)...)
+	}
+	return []ast.Node{n}
+}
+
+var filterable = map[string]int{"kind": fKind, "metric": fMetric, "feature": fFeature, "segment": fSegment, "environment": fEnvironment}
+
+func filterOf(n ast.Node) (filter, bool) {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return filter{}, false
+	}
+	left, right := b.Left, b.Right
+	if _, ok := left.(*ast.StringNode); ok && b.Operator == "==" {
+		left, right = right, left
+	}
+	id, ok := left.(*ast.IdentifierNode)
+	if !ok {
+		return filter{}, false
+	}
+	field, ok := filterable[id.Value]
+	if !ok {
+		return filter{}, false
+	}
+	switch b.Operator {
+	case "==":
+		if s, ok := right.(*ast.StringNode); ok {
+			return filter{field: field, values: []string{s.Value}}, true
+		}
+	case "in":
+		arr, ok := right.(*ast.ArrayNode)
+		if !ok {
+			return filter{}, false
+		}
+		f := filter{field: field}
+		for _, e := range arr.Nodes {
+			s, ok := e.(*ast.StringNode)
+			if !ok {
+				return filter{}, false
+			}
+			f.values = append(f.values, s.Value)
+		}
+		return f, true
+	}
+	return filter{}, false
+}
+
+// contradiction finds conjunct filters that no event can pass.
+func contradiction(filters []filter) string {
+	kinds := []string{"drift", "prediction", "quality", "data_quality", "freshness", "schema", "fairness", "operational"}
+	allowed := map[int][]string{}
+	for _, f := range filters {
+		if f.field == fKind {
+			for _, v := range f.values {
+				if !slices.Contains(kinds, v) {
+					return fmt.Sprintf("kind %q does not exist%s (kinds: %s)", v, suggest(v, kinds), strings.Join(kinds, ", "))
+				}
+			}
+		}
+		prev, seen := allowed[f.field]
+		if !seen {
+			allowed[f.field] = f.values
+			continue
+		}
+		var both []string
+		for _, v := range f.values {
+			if slices.Contains(prev, v) {
+				both = append(both, v)
+			}
+		}
+		if len(both) == 0 {
+			return fmt.Sprintf("%s cannot be both %s and %s", FieldNames[f.field], quoteList(prev), quoteList(f.values))
+		}
+		allowed[f.field] = both
+	}
+	return ""
+}
+
+func quoteList(vs []string) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return "one of " + strings.Join(q, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// finite reports whether a float result is usable as a measurement.
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+var floatType = reflect.TypeOf(0.0)
+
+var zeroTime = time.Time{}

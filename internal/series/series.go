@@ -1,0 +1,117 @@
+// Package series keeps the recent history of one series — one (model, kind,
+// metric, feature, segment) — and the breach streaks of the rules watching
+// it. It is plain data: the router stores it (with a version for conditional
+// writes), `stakeout test` and `replay` keep it in memory.
+package series
+
+import (
+	"slices"
+	"time"
+)
+
+// Observation is one measurement of the series.
+type Observation struct {
+	At    time.Time `json:"at"`
+	Value float64   `json:"value"`
+}
+
+// Streak counts a rule's consecutive breaching observations of the series.
+type Streak struct {
+	Count int       `json:"count"`
+	Since time.Time `json:"since"` // the first breach of the streak
+}
+
+// State is the series state: bounded history and per-rule streaks.
+type State struct {
+	// Observations are oldest first; at most the depth the model's rules need.
+	Observations []Observation `json:"observations,omitempty"`
+	// Streaks by rule name; a rule with no current breach has no entry.
+	Streaks map[string]Streak `json:"streaks,omitempty"`
+}
+
+// Add records an observation in time order and keeps at most depth of the
+// latest ones. With depth 0 nothing is kept: no rule of the model reads
+// history, so there is nothing to store (and nothing to write).
+func (s *State) Add(o Observation, depth int) {
+	if depth <= 0 {
+		s.Observations = s.Observations[:0]
+		return
+	}
+	i := len(s.Observations)
+	for i > 0 && s.Observations[i-1].At.After(o.At) {
+		i--
+	}
+	s.Observations = slices.Insert(s.Observations, i, o)
+	if n := len(s.Observations); n > depth {
+		s.Observations = slices.Delete(s.Observations, 0, n-depth)
+	}
+}
+
+// Len is the number of observations kept.
+func (s *State) Len() int { return len(s.Observations) }
+
+// Last returns the latest n values, oldest first (fewer if fewer are kept).
+func (s *State) Last(n int) []float64 {
+	obs := s.latest(n)
+	out := make([]float64, len(obs))
+	for i, o := range obs {
+		out[i] = o.Value
+	}
+	return out
+}
+
+// Slope is the least-squares slope of value against time, in value per day,
+// over the latest n observations. It is 0 with fewer than two distinct times.
+func (s *State) Slope(n int) float64 {
+	obs := s.latest(n)
+	if len(obs) < 2 {
+		return 0
+	}
+	t0 := obs[0].At
+	var sx, sy float64
+	for _, o := range obs {
+		sx += o.At.Sub(t0).Hours() / 24
+		sy += o.Value
+	}
+	k := float64(len(obs))
+	mx, my := sx/k, sy/k
+	var num, den float64
+	for _, o := range obs {
+		dx := o.At.Sub(t0).Hours()/24 - mx
+		num += dx * (o.Value - my)
+		den += dx * dx
+	}
+	if den == 0 {
+		return 0
+	}
+	return num / den
+}
+
+func (s *State) latest(n int) []Observation {
+	if n > len(s.Observations) {
+		n = len(s.Observations)
+	}
+	if n < 0 {
+		n = 0
+	}
+	return s.Observations[len(s.Observations)-n:]
+}
+
+// Breach extends the rule's streak with a breaching observation at t.
+func (s *State) Breach(rule string, t time.Time) Streak {
+	if s.Streaks == nil {
+		s.Streaks = make(map[string]Streak)
+	}
+	st := s.Streaks[rule]
+	if st.Count == 0 || t.Before(st.Since) {
+		st.Since = t
+	}
+	st.Count++
+	s.Streaks[rule] = st
+	return st
+}
+
+// Clear ends the rule's streak: the rule was evaluated and did not hold.
+func (s *State) Clear(rule string) {
+	delete(s.Streaks, rule)
+}

@@ -1,0 +1,259 @@
+package signal
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AlarmDetailType is the detail-type CloudWatch uses on EventBridge.
+const AlarmDetailType = "CloudWatch Alarm State Change"
+
+// Alarm tags that steer the mapping, set on the CloudWatch alarm (they reach
+// the event as alarmTags when the alarm has tag propagation enabled).
+const (
+	TagModel   = "stakeout:model"
+	TagKind    = "stakeout:kind"
+	TagMetric  = "stakeout:metric"
+	TagFeature = "stakeout:feature"
+	TagSegment = "stakeout:segment"
+)
+
+// SageMaker Model Monitor publishes to these namespaces; their alarms are
+// drift, quality and bias signals, not operational ones.
+var namespaceKinds = map[string]string{
+	"aws/sagemaker/Endpoints/data-metrics":           "drift",
+	"aws/sagemaker/Endpoints/model-metrics":          "quality",
+	"aws/sagemaker/Endpoints/bias-metrics":           "fairness",
+	"aws/sagemaker/Endpoints/explainability-metrics": "drift",
+	"aws/sagemaker/ModelMonitoring/data-metrics":     "drift",
+}
+
+// Model Monitor names per-feature drift metrics feature_baseline_drift_<feature>.
+const featureDriftPrefix = "feature_baseline_drift_"
+
+// cloudWatchTime is the layout of timestamps inside alarm events
+// ("2019-10-02T17:04:40.985+0000"): not RFC 3339, no colon in the offset.
+const cloudWatchTime = "2006-01-02T15:04:05.000-0700"
+
+// AlarmStateChange is the detail of a "CloudWatch Alarm State Change" event,
+// in the shape AWS documents for single-metric, metric-math and anomaly
+// detection alarms.
+type AlarmStateChange struct {
+	AlarmName     string            `json:"alarmName"`
+	AlarmTags     map[string]string `json:"alarmTags"`
+	Configuration struct {
+		Description string        `json:"description"`
+		Metrics     []AlarmMetric `json:"metrics"`
+	} `json:"configuration"`
+	State         AlarmState `json:"state"`
+	PreviousState AlarmState `json:"previousState"`
+	// Resources is copied from the envelope (the alarm ARN).
+	Resources []string `json:"-"`
+}
+
+// AlarmMetric is one entry of configuration.metrics: a metric or an
+// expression over metrics.
+type AlarmMetric struct {
+	ID         string `json:"id"`
+	Expression string `json:"expression"`
+	Label      string `json:"label"`
+	ReturnData *bool  `json:"returnData"`
+	MetricStat *struct {
+		Metric struct {
+			Name       string            `json:"name"`
+			Namespace  string            `json:"namespace"`
+			Dimensions map[string]string `json:"dimensions"`
+		} `json:"metric"`
+		Period int    `json:"period"`
+		Stat   string `json:"stat"`
+	} `json:"metricStat"`
+}
+
+// AlarmState is state or previousState. ReasonData is itself JSON, encoded
+// as a string inside the event.
+type AlarmState struct {
+	Value      string `json:"value"`
+	Reason     string `json:"reason"`
+	ReasonData string `json:"reasonData"`
+	Timestamp  string `json:"timestamp"`
+}
+
+// ReasonData is the decoded state.reasonData.
+type ReasonData struct {
+	QueryDate             string    `json:"queryDate"`
+	RecentDatapoints      []float64 `json:"recentDatapoints"`
+	RecentLowerThresholds []float64 `json:"recentLowerThresholds"`
+	RecentUpperThresholds []float64 `json:"recentUpperThresholds"`
+	Threshold             *float64  `json:"threshold"`
+	EvaluatedDatapoints   []struct {
+		Timestamp string   `json:"timestamp"`
+		Value     *float64 `json:"value"`
+	} `json:"evaluatedDatapoints"`
+}
+
+// DecodeAlarm decodes the detail of a CloudWatch alarm state change.
+func DecodeAlarm(data []byte) (AlarmStateChange, error) {
+	var a AlarmStateChange
+	if err := json.Unmarshal(data, &a); err != nil {
+		return a, jsonError(data, err)
+	}
+	if a.AlarmName == "" {
+		return a, fmt.Errorf("CloudWatch alarm event has no alarmName")
+	}
+	return a, nil
+}
+
+// Signal maps the alarm to a native event. The model comes from the
+// stakeout:model tag when present, otherwise from the one model whose match
+// globs accept the alarm name; kind, metric and feature from tags, then from
+// the metric itself (SageMaker Model Monitor namespaces and metric names).
+func (a *AlarmStateChange) Signal(modelsFor func(alarmName string) []string) (Event, error) {
+	ev := Event{Model: a.AlarmTags[TagModel]}
+	if ev.Model == "" {
+		models := modelsFor(a.AlarmName)
+		switch len(models) {
+		case 0:
+			return Event{}, fmt.Errorf("CloudWatch alarm %q matches no model: add it to a model's match.cloudwatch_alarms or tag the alarm %s", a.AlarmName, TagModel)
+		case 1:
+			ev.Model = models[0]
+		default:
+			return Event{}, fmt.Errorf("CloudWatch alarm %q matches several models (%s): make the match.cloudwatch_alarms globs disjoint or tag the alarm %s",
+				a.AlarmName, strings.Join(models, ", "), TagModel)
+		}
+	}
+	var rd ReasonData
+	if a.State.ReasonData != "" {
+		if err := json.Unmarshal([]byte(a.State.ReasonData), &rd); err != nil {
+			return Event{}, fmt.Errorf("CloudWatch alarm %q: state.reasonData is not valid JSON: %v", a.AlarmName, err)
+		}
+	}
+	value, at, ok := rd.latest()
+	if !ok {
+		return Event{}, fmt.Errorf("CloudWatch alarm %q is %s with no datapoint in state.reasonData: nothing to evaluate", a.AlarmName, a.State.Value)
+	}
+	if at == "" {
+		at = a.State.Timestamp
+	}
+	var err error
+	if ev.ObservedAt, err = parseCloudWatchTime(at); err != nil {
+		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
+	}
+	ev.Value = value
+
+	m := a.returned()
+	namespace, name := "", ""
+	ev.Labels = map[string]string{"alarm_name": a.AlarmName, "alarm_state": a.State.Value, "source": "cloudwatch"}
+	if a.PreviousState.Value != "" {
+		ev.Labels["previous_state"] = a.PreviousState.Value
+	}
+	if rd.Threshold != nil {
+		ev.Labels["threshold"] = strconv.FormatFloat(*rd.Threshold, 'g', -1, 64)
+	}
+	if n := len(rd.RecentLowerThresholds); n > 0 {
+		ev.Labels["lower_threshold"] = strconv.FormatFloat(rd.RecentLowerThresholds[n-1], 'g', -1, 64)
+	}
+	if n := len(rd.RecentUpperThresholds); n > 0 {
+		ev.Labels["upper_threshold"] = strconv.FormatFloat(rd.RecentUpperThresholds[n-1], 'g', -1, 64)
+	}
+	if m != nil {
+		switch {
+		case m.MetricStat != nil:
+			namespace, name = m.MetricStat.Metric.Namespace, m.MetricStat.Metric.Name
+		case m.Label != "":
+			name = m.Label
+		default:
+			name = m.ID
+		}
+		if m.Expression != "" {
+			ev.Labels["expression"] = m.Expression
+			// An expression's namespace is that of the metrics it reads.
+			namespace = a.firstNamespace()
+		}
+	}
+	if namespace != "" {
+		ev.Labels["namespace"] = namespace
+	}
+	for k, v := range a.dimensions() {
+		ev.Labels["dimension."+k] = v
+	}
+	ev.Kind = namespaceKinds[namespace]
+	if ev.Kind == "" {
+		ev.Kind = "operational"
+	}
+	ev.Metric = name
+	if f, ok := strings.CutPrefix(name, featureDriftPrefix); ok && f != "" {
+		ev.Metric, ev.Feature = strings.TrimSuffix(featureDriftPrefix, "_"), f
+	}
+	for tag, field := range map[string]*string{TagKind: &ev.Kind, TagMetric: &ev.Metric, TagFeature: &ev.Feature, TagSegment: &ev.Segment} {
+		if v := a.AlarmTags[tag]; v != "" {
+			*field = v
+		}
+	}
+	if ev.Metric == "" {
+		ev.Metric = "alarm"
+	}
+	return ev, ev.Check()
+}
+
+// latest returns the most recent datapoint and its timestamp (empty when
+// CloudWatch gave none).
+func (rd *ReasonData) latest() (float64, string, bool) {
+	for _, dp := range rd.EvaluatedDatapoints {
+		// evaluatedDatapoints is newest first.
+		if dp.Value != nil {
+			return *dp.Value, dp.Timestamp, true
+		}
+	}
+	if n := len(rd.RecentDatapoints); n > 0 {
+		return rd.RecentDatapoints[n-1], rd.QueryDate, true
+	}
+	return 0, "", false
+}
+
+// returned is the metric whose data the alarm evaluates: the only one, or
+// the one with returnData true.
+func (a *AlarmStateChange) returned() *AlarmMetric {
+	ms := a.Configuration.Metrics
+	if len(ms) == 1 {
+		return &ms[0]
+	}
+	i := slices.IndexFunc(ms, func(m AlarmMetric) bool { return m.ReturnData != nil && *m.ReturnData })
+	if i < 0 {
+		return nil
+	}
+	return &ms[i]
+}
+
+func (a *AlarmStateChange) firstNamespace() string {
+	for _, m := range a.Configuration.Metrics {
+		if m.MetricStat != nil && m.MetricStat.Metric.Namespace != "" {
+			return m.MetricStat.Metric.Namespace
+		}
+	}
+	return ""
+}
+
+func (a *AlarmStateChange) dimensions() map[string]string {
+	out := map[string]string{}
+	for _, m := range a.Configuration.Metrics {
+		if m.MetricStat != nil {
+			for k, v := range m.MetricStat.Metric.Dimensions {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+func parseCloudWatchTime(s string) (time.Time, error) {
+	for _, layout := range []string{cloudWatchTime, "2006-01-02T15:04:05-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp %q is not in CloudWatch's format (2019-10-02T17:04:40.985+0000)", s)
+}

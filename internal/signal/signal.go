@@ -1,0 +1,280 @@
+// Package signal is the measurement a monitor sends to stakeout: the native
+// "ML Model Signal" event detail, the EventBridge envelope around it, and the
+// adapters that turn other real events (CloudWatch alarm state changes) into
+// the same shape. Decoding errors name the field and, for broken JSON, the
+// line and column, because the person reading them is debugging a monitor.
+package signal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DetailType is the EventBridge detail-type of native events.
+const DetailType = "ML Model Signal"
+
+// Kinds are the measurement kinds a signal may carry.
+var Kinds = []string{"drift", "prediction", "quality", "data_quality", "freshness", "schema", "fairness", "operational"}
+
+// ValidKind reports whether k is one of Kinds.
+func ValidKind(k string) bool { return slices.Contains(Kinds, k) }
+
+// Event is one measurement of one series of one model. Optional fields that
+// can legitimately be zero are pointers so "absent" and "zero" differ: a rule
+// that uses baseline must not fire on an event that has none.
+type Event struct {
+	Model       string            `json:"model"`
+	Kind        string            `json:"kind"`
+	Metric      string            `json:"metric"`
+	Value       float64           `json:"value"`
+	ObservedAt  time.Time         `json:"observed_at"`
+	Version     string            `json:"version,omitempty"`
+	Environment string            `json:"environment,omitempty"`
+	Baseline    *float64          `json:"baseline,omitempty"`
+	Feature     string            `json:"feature,omitempty"`
+	Segment     string            `json:"segment,omitempty"`
+	SampleSize  *int64            `json:"sample_size,omitempty"`
+	WindowStart *time.Time        `json:"window_start,omitempty"`
+	WindowEnd   *time.Time        `json:"window_end,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Lineage     map[string]any    `json:"lineage,omitempty"`
+}
+
+// SeriesKey identifies the series the event belongs to: one (model, kind,
+// metric, feature, segment).
+type SeriesKey struct {
+	Model, Kind, Metric, Feature, Segment string
+}
+
+// Series returns the key of the event's series.
+func (e *Event) Series() SeriesKey {
+	return SeriesKey{e.Model, e.Kind, e.Metric, e.Feature, e.Segment}
+}
+
+// String renders the key as model/kind/metric[/feature][/segment].
+func (k SeriesKey) String() string {
+	s := k.Model + "/" + k.Kind + "/" + k.Metric
+	if k.Feature != "" {
+		s += "/feature=" + k.Feature
+	}
+	if k.Segment != "" {
+		s += "/segment=" + k.Segment
+	}
+	return s
+}
+
+// wire mirrors Event with every field optional so that presence can be
+// checked after decoding (a zero value is a valid measurement).
+type wire struct {
+	Model       *string           `json:"model"`
+	Kind        *string           `json:"kind"`
+	Metric      *string           `json:"metric"`
+	Value       *float64          `json:"value"`
+	ObservedAt  *string           `json:"observed_at"`
+	Version     string            `json:"version"`
+	Environment string            `json:"environment"`
+	Baseline    *float64          `json:"baseline"`
+	Feature     string            `json:"feature"`
+	Segment     string            `json:"segment"`
+	SampleSize  *int64            `json:"sample_size"`
+	WindowStart *string           `json:"window_start"`
+	WindowEnd   *string           `json:"window_end"`
+	Labels      map[string]string `json:"labels"`
+	Lineage     map[string]any    `json:"lineage"`
+}
+
+var fieldNames = []string{"model", "kind", "metric", "value", "observed_at", "version", "environment", "baseline",
+	"feature", "segment", "sample_size", "window_start", "window_end", "labels", "lineage"}
+
+// DecodeDetail decodes a native event detail. When requireModel is false
+// (test cases in a rules file, where the file names the model) the model may
+// be absent. Unknown fields are ignored, so monitors can send more than
+// stakeout reads; they are named in the error when a required field is
+// missing, since a typo is the usual cause.
+func DecodeDetail(data []byte, requireModel bool) (Event, error) {
+	var w wire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return Event{}, jsonError(data, err)
+	}
+	var missing []string
+	req := func(name string, present bool) {
+		if !present {
+			missing = append(missing, name)
+		}
+	}
+	if requireModel {
+		req("model", w.Model != nil && *w.Model != "")
+	}
+	req("kind", w.Kind != nil && *w.Kind != "")
+	req("metric", w.Metric != nil && *w.Metric != "")
+	req("value", w.Value != nil)
+	req("observed_at", w.ObservedAt != nil && *w.ObservedAt != "")
+	if len(missing) > 0 {
+		msg := "missing required field " + strings.Join(quoteAll(missing), ", ")
+		if unknown := unknownFields(data); len(unknown) > 0 {
+			msg += " (unknown field " + strings.Join(quoteAll(unknown), ", ") + " present: a typo?)"
+		}
+		return Event{}, errors.New(msg)
+	}
+	ev := Event{
+		Kind: *w.Kind, Metric: *w.Metric, Value: *w.Value,
+		Version: w.Version, Environment: w.Environment, Baseline: w.Baseline,
+		Feature: w.Feature, Segment: w.Segment, SampleSize: w.SampleSize,
+		Labels: w.Labels, Lineage: w.Lineage,
+	}
+	if w.Model != nil {
+		ev.Model = *w.Model
+	}
+	var err error
+	if ev.ObservedAt, err = parseTime("observed_at", *w.ObservedAt); err != nil {
+		return Event{}, err
+	}
+	if w.WindowStart != nil {
+		t, err := parseTime("window_start", *w.WindowStart)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.WindowStart = &t
+	}
+	if w.WindowEnd != nil {
+		t, err := parseTime("window_end", *w.WindowEnd)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.WindowEnd = &t
+	}
+	return ev, ev.Check()
+}
+
+// Check validates the values of a decoded event (also one built by an
+// adapter): known kind, finite numbers, a consistent window.
+func (e *Event) Check() error {
+	if !ValidKind(e.Kind) {
+		return fieldErr("kind", "unknown kind %q (want one of %s)", e.Kind, strings.Join(Kinds, ", "))
+	}
+	if math.IsNaN(e.Value) || math.IsInf(e.Value, 0) {
+		return fieldErr("value", "%v is not a finite number", e.Value)
+	}
+	if e.Baseline != nil && (math.IsNaN(*e.Baseline) || math.IsInf(*e.Baseline, 0)) {
+		return fieldErr("baseline", "%v is not a finite number", *e.Baseline)
+	}
+	if e.SampleSize != nil && *e.SampleSize < 0 {
+		return fieldErr("sample_size", "%d is negative", *e.SampleSize)
+	}
+	if e.WindowStart != nil && e.WindowEnd != nil && e.WindowEnd.Before(*e.WindowStart) {
+		return fieldErr("window_end", "%s is before window_start %s",
+			e.WindowEnd.Format(time.RFC3339), e.WindowStart.Format(time.RFC3339))
+	}
+	return nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fieldErr(field, "%q is not an RFC 3339 time (like 2026-03-01T00:00:00Z)", s)
+	}
+	return t, nil
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+func unknownFields(data []byte) []string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	var out []string
+	for k := range m {
+		if !slices.Contains(fieldNames, k) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// jsonError turns encoding/json errors into messages that say where the
+// problem is: line and column for syntax errors, the field and the expected
+// type for type errors.
+func jsonError(data []byte, err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		line, col := lineCol(data, syn.Offset)
+		return fmt.Errorf("malformed JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(syn.Error(), "json: "))
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		field := typ.Field
+		if field == "" {
+			return fmt.Errorf("want a JSON object, got %s", article(typ.Value))
+		}
+		return fieldErr(field, "got %s, want %s", article(typ.Value), typeName(typ.Type.String()))
+	}
+	if errors.Is(err, errUnexpectedEnd) || strings.Contains(err.Error(), "unexpected end of JSON input") {
+		line, col := lineCol(data, int64(len(data)))
+		return fmt.Errorf("malformed JSON at line %d, column %d: unexpected end of input (truncated?)", line, col)
+	}
+	return fmt.Errorf("malformed JSON: %w", err)
+}
+
+var errUnexpectedEnd = errors.New("unexpected end of JSON input")
+
+func article(jsonType string) string {
+	switch jsonType {
+	case "object", "array":
+		return "an " + jsonType
+	case "string", "number", "bool":
+		return "a " + jsonType
+	}
+	return jsonType
+}
+
+func typeName(goType string) string {
+	switch {
+	case strings.Contains(goType, "float"), strings.Contains(goType, "int"):
+		return "a number"
+	case strings.Contains(goType, "map"):
+		return "an object"
+	case strings.Contains(goType, "string"):
+		return "a string"
+	}
+	return goType
+}
+
+// lineCol converts a byte offset into a 1-based line and column.
+func lineCol(data []byte, off int64) (int, int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	before := data[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - bytes.LastIndexByte(before, '\n')
+	if col < 1 {
+		col = 1
+	}
+	return line, col
+}
+
+// FieldError is a problem with one field of an event.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Msg) }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/expression"
 )
 
 type stdio struct {
@@ -70,7 +71,11 @@ func run(args []string, io stdio) int {
 		}
 		return c.run(fs.Args(), io)
 	}
-	fmt.Fprintf(io.err, "stakeout: unknown command %q\n\n", args[0])
+	names := make([]string, 0, len(commands()))
+	for _, c := range commands() {
+		names = append(names, c.name())
+	}
+	fmt.Fprintf(io.err, "stakeout: unknown command %q%s\n\n", args[0], expression.Suggest(args[0], names))
 	usage(io.err)
 	return 2
 }

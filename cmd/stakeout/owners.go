@@ -73,15 +73,17 @@ func (c *ownersCmd) run(args []string, io stdio) int {
 			escalatedFrom[next] = append(escalatedFrom[next], oid)
 		}
 	}
-	fmt.Fprintln(io.out)
-	tw = tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "OWNER\tANSWERS FOR\tESCALATES TO\tESCALATED FROM")
 	for _, oid := range sortedIDs(cfg.Owners) {
 		o := cfg.Owners[oid]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oid, orDash(strings.Join(answers[oid], ", ")),
-			orDash(strings.Join(o.Escalation, " → ")), orDash(strings.Join(escalatedFrom[oid], ", ")))
+		title := oid
+		if o.Name != "" {
+			title += " — " + o.Name
+		}
+		fmt.Fprintf(io.out, "\n%s\n", title)
+		fmt.Fprintf(io.out, "  answers for:    %s\n", orDash(strings.Join(answers[oid], ", ")))
+		fmt.Fprintf(io.out, "  escalates to:   %s\n", orDash(strings.Join(o.Escalation, " → ")))
+		fmt.Fprintf(io.out, "  escalated from: %s\n", orDash(strings.Join(escalatedFrom[oid], ", ")))
 	}
-	tw.Flush()
 	if gaps > 0 {
 		fmt.Fprintf(io.out, "\n%s: a role with no owner means alerts for it land nowhere\n", plural(gaps, "gap"))
 		return 1

@@ -70,7 +70,9 @@ func (c *routeCmd) run(args []string, io stdio) int {
 }
 
 // readInputs reads one file (or stdin for "-"): a single JSON event, or
-// JSON lines, one event per line, named FILE:LINE.
+// JSON lines, one event per line, named FILE:LINE. A file is JSON lines when
+// its first line is a whole JSON value by itself; otherwise it is one event,
+// so a truncated pretty-printed event gets one error that says where.
 func readInputs(name string, stdin io.Reader) ([]input, error) {
 	var data []byte
 	var err error
@@ -84,7 +86,8 @@ func readInputs(name string, stdin io.Reader) ([]input, error) {
 		return nil, err
 	}
 	trimmed := bytes.TrimSpace(data)
-	if json.Valid(trimmed) || !bytes.Contains(trimmed, []byte("\n")) {
+	first, _, multi := bytes.Cut(trimmed, []byte("\n"))
+	if !multi || !json.Valid(first) {
 		return []input{{where: name, raw: trimmed}}, nil
 	}
 	var out []input
@@ -126,7 +129,12 @@ func writeText(w io.Writer, where string, dec route.Decision, err error) {
 	for _, a := range dec.Alerts {
 		alerts[a.Rule] = a
 	}
+	var others []string
 	for _, v := range dec.Rules {
+		if v.Status == route.OtherSeries {
+			others = append(others, v.Rule)
+			continue
+		}
 		a, fired := alerts[v.Rule]
 		if !fired {
 			fmt.Fprintf(w, "   %-7s %s: %s\n", v.Status, v.Rule, v.Why)
@@ -154,6 +162,9 @@ func writeText(w io.Writer, where string, dec route.Decision, err error) {
 		if a.Runbook != "" {
 			fmt.Fprintf(w, "           runbook: %s\n", a.Runbook)
 		}
+	}
+	if len(others) > 0 {
+		fmt.Fprintf(w, "   (%s watch other series: %s)\n", plural(len(others), "rule"), strings.Join(others, ", "))
 	}
 	fmt.Fprintln(w)
 }

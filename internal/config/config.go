@@ -71,7 +71,7 @@ type Model struct {
 	Rules    []*Rule
 	Tests    []*TestCase
 	// Scope is what expressions of this model see besides the event.
-	Scope expression.Scope
+	Scope *expression.Scope
 	// HistoryDepth is how many observations per series the rules need.
 	HistoryDepth int
 

@@ -60,7 +60,7 @@ func (l *loader) loadModel(name string) {
 	if m.ID == "" {
 		m.ID = want
 	}
-	m.Scope = expression.Scope{Business: m.Business, Stakes: m.Stakes}
+	m.Scope = expression.NewScope(m.Business, m.Stakes)
 	if rulesNode != nil {
 		d.seq(rulesNode, "rules", func(item *yaml.Node) { l.decodeRule(d, item, m) })
 		if len(m.Rules) == 0 && rulesNode.Kind == yaml.SequenceNode && d.errors == 0 {
@@ -97,8 +97,10 @@ func (l *loader) finishModel(d *doc, m *Model, name string) {
 	}
 	for _, r := range m.Rules {
 		m.HistoryDepth = max(m.HistoryDepth, r.When.History())
+		m.Scope.Include(r.When)
 		if r.Impact != nil {
 			m.HistoryDepth = max(m.HistoryDepth, r.Impact.History())
+			m.Scope.Include(r.Impact)
 		}
 	}
 	l.cfg.Models[m.ID] = m
@@ -130,7 +132,7 @@ func (l *loader) decodeRoles(d *doc, v *yaml.Node, m *Model) {
 		}
 	}
 	if len(missing) > 0 {
-		d.errorf(v, "owners: no owner for role %s: every model needs an owner for each of %s, so no alert lands nowhere",
+		d.errorf(v, "owners: no owner for %s (every model names an owner for each of %s, so that every alert has someone to go to)",
 			strings.Join(missing, ", "), strings.Join(Roles, ", "))
 	}
 }
@@ -151,9 +153,9 @@ func (d *doc) decodeBusiness(v *yaml.Node, m *Model) {
 			d.errorf(k, "business: key %q appears twice", k.Value)
 			continue
 		}
-		if f, ok := d.number(val, "business."+k.Value); ok {
-			m.Business[k.Value] = f
-		}
+		// Declared even when the value is bad, so expressions using it are
+		// not also reported as naming an unknown constant.
+		m.Business[k.Value], _ = d.number(val, "business."+k.Value)
 	}
 }
 
@@ -226,10 +228,14 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			}
 			if !slices.Contains(Roles, s) {
 				hint := ""
-				for role, id := range m.Owners {
-					if id == s {
-						hint = fmt.Sprintf("; %q is an owner id — write its role, %s", s, role)
+				var roles []string
+				for _, role := range Roles {
+					if m.Owners[role] == s {
+						roles = append(roles, role)
 					}
+				}
+				if len(roles) > 0 {
+					hint = fmt.Sprintf("; %q is an owner id — write its role: %s", s, strings.Join(roles, " or "))
 				}
 				d.errorf(v, "unknown role %q%s (owner names the role that must respond: one of %s%s)", s, expression.Suggest(s, Roles), strings.Join(Roles, ", "), hint)
 				return

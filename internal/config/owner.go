@@ -79,9 +79,9 @@ func (l *loader) loadOwner(name string) {
 			d.errorf(idNode, "owner id %q does not match the file name %s.yaml (rename one of them)", o.ID, want)
 		}
 	}
-	if o.ID == "" {
-		o.ID = want
-	}
+	// References resolve by file name, so a mismatch is reported once, here,
+	// and not again at every model and escalation naming the owner.
+	o.ID = want
 	if prev, dup := l.cfg.Owners[o.ID]; dup {
 		d.errorf(root, "owner %q is already defined in %s", o.ID, prev.File)
 		return

@@ -54,30 +54,40 @@ func (l *loader) loadStakes(name string) {
 	d.mapping(root, "stakes", tierFields...)
 }
 
+// policy decodes one cell. A cell with problems is still returned with what
+// decoded (e.g. the valid channels), so that the rules using it are not
+// reported a second time as needing a missing cell.
 func (d *doc) policy(v *yaml.Node, what string) (Policy, bool) {
 	var pol Policy
-	ok := true
 	var notifyNode *yaml.Node
+	var ackNode *yaml.Node
 	d.mapping(v, what,
 		field{name: "notify", required: true, decode: func(_, v *yaml.Node) {
 			notifyNode = v
 			d.seq(v, what+".notify", func(item *yaml.Node) {
-				if ch, good := d.enum(item, "notify channel", Channels); good {
+				if ch, ok := d.enum(item, "notify channel", Channels); ok {
 					pol.Notify = append(pol.Notify, ch)
-				} else {
-					ok = false
 				}
 			})
+			if len(resolve(v).Content) == 0 {
+				d.errorf(v, "%s.notify is empty: an alert would reach nobody (use [digest] for the quietest option)", what)
+			}
 		}},
 		field{name: "ack_within", decode: func(_, v *yaml.Node) {
-			pol.AckWithin, ok = d.duration(v, what+".ack_within")
+			ackNode = v
+			pol.AckWithin, _ = d.duration(v, what+".ack_within")
 		}},
 	)
-	if notifyNode != nil && len(pol.Notify) == 0 && ok {
-		d.errorf(notifyNode, "%s.notify is empty: an alert would reach nobody (use [digest] for the quietest option)", what)
-		ok = false
+	// Escalation is what makes an alert someone's job: a Slack message or a
+	// page without a deadline is one nobody has to answer.
+	loud := pol.Notifies("slack") || pol.Notifies("pagerduty")
+	switch {
+	case loud && ackNode == nil && notifyNode != nil:
+		d.errorf(v, "%s: missing ack_within: an alert sent to slack or pagerduty needs a deadline after which it escalates", what)
+	case !loud && ackNode != nil && len(pol.Notify) > 0:
+		d.errorf(ackNode, "%s: ack_within has no effect on a digest-only cell: digests are not acknowledged or escalated", what)
 	}
-	return pol, ok && notifyNode != nil
+	return pol, notifyNode != nil
 }
 
 func (d *doc) duration(v *yaml.Node, what string) (dur time.Duration, ok bool) {

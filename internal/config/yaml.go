@@ -89,6 +89,9 @@ func (d *doc) mapping(n *yaml.Node, what string, fields ...field) bool {
 		return false
 	}
 	seen := map[string]bool{}
+	// misspelt holds required keys that an unknown key looks like a typo of:
+	// "sevrity" is reported once, not also as a missing "severity".
+	misspelt := map[string]bool{}
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.name
@@ -102,7 +105,13 @@ func (d *doc) mapping(n *yaml.Node, what string, fields ...field) bool {
 		seen[k.Value] = true
 		j := slices.Index(names, k.Value)
 		if j < 0 {
-			d.errorf(k, "%s: unknown field %q%s", what, k.Value, expression.Suggest(k.Value, names))
+			hint := expression.Suggest(k.Value, names)
+			d.errorf(k, "%s: unknown field %q%s", what, k.Value, hint)
+			for _, f := range fields {
+				if hint != "" && strings.Contains(hint, strconv.Quote(f.name)) {
+					misspelt[f.name] = true
+				}
+			}
 			continue
 		}
 		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && fields[j].required {
@@ -116,7 +125,7 @@ func (d *doc) mapping(n *yaml.Node, what string, fields ...field) bool {
 		fields[j].decode(k, v)
 	}
 	for _, f := range fields {
-		if f.required && !seen[f.name] {
+		if f.required && !seen[f.name] && !misspelt[f.name] {
 			d.errorf(n, "%s: missing required field %q", what, f.name)
 		}
 	}

@@ -69,7 +69,7 @@ func New() *Engine { return &Engine{eval: expression.NewEvaluator()} }
 func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, out []Result) []Result {
 	st.Add(series.Observation{At: ev.ObservedAt, Value: ev.Value}, m.HistoryDepth)
 	e.ev = *ev
-	e.eval.Bind(&e.ev, &m.Scope, st)
+	e.eval.Bind(&e.ev, m.Scope, st)
 	for _, r := range m.Rules {
 		res := Result{Rule: r, Verdict: e.eval.Eval(r.When)}
 		switch res.Verdict.Outcome {

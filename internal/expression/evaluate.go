@@ -13,17 +13,42 @@ import (
 type History interface {
 	// Len is the number of observations kept.
 	Len() int
-	// Last returns the latest n values, oldest first.
-	Last(n int) []float64
+	// AppendLast appends the latest n values, oldest first, to buf.
+	AppendLast(buf []float64, n int) []float64
 	// Slope is the least-squares slope per day over the latest n observations.
 	Slope(n int) float64
 }
 
 // Scope is what a model adds to every evaluation: its business constants and
-// stakes. Build one per model at load time.
+// stakes. Build one per model at load time with NewScope, and Include the
+// model's programs.
 type Scope struct {
 	Business map[string]float64
 	Stakes   string
+
+	stakes any // Stakes, boxed once
+	// interned holds the string literals the model's filters compare
+	// against, boxed once: an event whose metric is "psi" then costs no
+	// allocation to put in the environment.
+	interned map[string]any
+}
+
+// NewScope returns the scope of a model.
+func NewScope(business map[string]float64, stakes string) *Scope {
+	return &Scope{Business: business, Stakes: stakes, stakes: stakes}
+}
+
+// Include interns the string literals p compares fields against. It is an
+// optimisation only: evaluation is correct without it.
+func (s *Scope) Include(p *Program) {
+	for _, f := range p.filters {
+		for _, v := range f.values {
+			if s.interned == nil {
+				s.interned = map[string]any{}
+			}
+			s.interned[v] = v
+		}
+	}
 }
 
 // Outcome says how an evaluation ended.
@@ -92,22 +117,32 @@ type Evaluator struct {
 	scope   *Scope
 	hist    History
 	has     fieldSet
-	bound   bool
+	filled  fieldSet // fields put in env since Bind
+	lastBuf []float64
 }
 
 // NewEvaluator returns an Evaluator with the history functions installed.
 func NewEvaluator() *Evaluator {
 	e := &Evaluator{env: make(map[string]any, 24)}
-	e.env[nameLast] = func(n int) []float64 { return e.hist.Last(n) }
+	e.env[nameLast] = func(n int) []float64 {
+		// The slice lives only for one VM run, so one buffer serves all.
+		e.lastBuf = e.hist.AppendLast(e.lastBuf[:0], n)
+		return e.lastBuf
+	}
 	e.env[nameSlope] = func(n int) float64 { return e.hist.Slope(n) }
 	return e
 }
 
 // Bind sets the event, the model's scope and the series history for the next
-// calls. The environment itself is filled lazily, on the first program that
-// gets past its filters.
+// calls. The environment is filled lazily: a field is boxed only when a
+// program that reads it gets past its filters.
 func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
-	e.ev, e.scope, e.hist, e.bound = ev, scope, hist, false
+	e.ev, e.scope, e.hist, e.filled = ev, scope, hist, 0
+	e.env[nameBusiness] = scope.Business
+	if scope.stakes == nil {
+		scope.stakes = scope.Stakes // a Scope built without NewScope
+	}
+	e.env[nameStakes] = scope.stakes
 	var has fieldSet = 1<<fModel | 1<<fKind | 1<<fMetric | 1<<fValue | 1<<fObservedAt | 1<<fLabels | 1<<fLineage
 	set := func(f int, ok bool) {
 		if ok {
@@ -125,28 +160,71 @@ func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
 	e.has = has
 }
 
-func (e *Evaluator) fill() {
+// fill puts the given fields of the event into the environment (each boxed
+// value is an allocation), taking strings the rules compare against
+// pre-boxed from the scope.
+func (e *Evaluator) fill(fields fieldSet) {
+	fields &^= e.filled
+	if fields == 0 {
+		return
+	}
+	e.filled |= fields
 	ev, env := e.ev, e.env
-	env["model"], env["kind"], env["metric"] = ev.Model, ev.Kind, ev.Metric
-	env["value"], env["observed_at"] = ev.Value, ev.ObservedAt
-	env["version"], env["environment"] = ev.Version, ev.Environment
-	env["feature"], env["segment"] = ev.Feature, ev.Segment
-	env["labels"], env["lineage"] = ev.Labels, ev.Lineage
-	env["baseline"], env["sample_size"], env["window_start"], env["window_end"] = 0.0, 0, zeroTime, zeroTime
-	if ev.Baseline != nil {
-		env["baseline"] = *ev.Baseline
+	str := func(f int, v string) {
+		if fields&(1<<f) == 0 {
+			return
+		}
+		if boxed, ok := e.scope.interned[v]; ok {
+			env[FieldNames[f]] = boxed
+		} else {
+			env[FieldNames[f]] = v
+		}
 	}
-	if ev.SampleSize != nil {
-		env["sample_size"] = int(*ev.SampleSize)
+	str(fModel, ev.Model)
+	str(fKind, ev.Kind)
+	str(fMetric, ev.Metric)
+	str(fVersion, ev.Version)
+	str(fEnvironment, ev.Environment)
+	str(fFeature, ev.Feature)
+	str(fSegment, ev.Segment)
+	if fields&(1<<fValue) != 0 {
+		env["value"] = ev.Value
 	}
-	if ev.WindowStart != nil {
-		env["window_start"] = *ev.WindowStart
+	if fields&(1<<fObservedAt) != 0 {
+		env["observed_at"] = ev.ObservedAt
 	}
-	if ev.WindowEnd != nil {
-		env["window_end"] = *ev.WindowEnd
+	if fields&(1<<fLabels) != 0 {
+		env["labels"] = ev.Labels
 	}
-	env[nameBusiness], env[nameStakes] = e.scope.Business, e.scope.Stakes
-	e.bound = true
+	if fields&(1<<fLineage) != 0 {
+		env["lineage"] = ev.Lineage
+	}
+	// Absent optional fields get their zero value: rules reading them are
+	// stopped before running (Missing), but explanations may still look.
+	if fields&(1<<fBaseline) != 0 {
+		env["baseline"] = 0.0
+		if ev.Baseline != nil {
+			env["baseline"] = *ev.Baseline
+		}
+	}
+	if fields&(1<<fSampleSize) != 0 {
+		env["sample_size"] = 0
+		if ev.SampleSize != nil {
+			env["sample_size"] = int(*ev.SampleSize)
+		}
+	}
+	if fields&(1<<fWindowStart) != 0 {
+		env["window_start"] = zeroTime
+		if ev.WindowStart != nil {
+			env["window_start"] = *ev.WindowStart
+		}
+	}
+	if fields&(1<<fWindowEnd) != 0 {
+		env["window_end"] = zeroTime
+		if ev.WindowEnd != nil {
+			env["window_end"] = *ev.WindowEnd
+		}
+	}
 }
 
 // Applies runs only the cheap checks (filters, missing fields, history)
@@ -189,9 +267,7 @@ func (e *Evaluator) Eval(p *Program) Verdict {
 	if v.Outcome != True {
 		return v
 	}
-	if !e.bound {
-		e.fill()
-	}
+	e.fill(p.reads)
 	out, err := e.machine.Run(p.prog, e.env)
 	if err != nil {
 		v.Outcome, v.err = Failed, err

@@ -50,34 +50,34 @@ var comparisons = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", 
 func newExplainer(root ast.Node) *explainer { return &explainer{root: root} }
 
 func (x *explainer) compile(business map[string]float64) {
-	env := expr.Env(checkEnv(business))
+	opts := options(business)
 	for _, c := range conjuncts(x.root) {
 		pt := part{src: c.String()}
 		_, pt.filter = filterOf(c)
 		if b, ok := c.(*ast.BinaryNode); ok {
 			if _, isCmp := comparisons[b.Operator]; isCmp {
 				pt.op = b.Operator
-				pt.left, pt.err = compileSide(b.Left, env)
+				pt.left, pt.err = compileSide(b.Left, opts)
 				if pt.err == nil {
-					pt.right, pt.err = compileSide(b.Right, env)
+					pt.right, pt.err = compileSide(b.Right, opts)
 				}
 			}
 		}
 		if pt.op == "" {
-			pt.whole, pt.err = expr.Compile(pt.src, env, expr.DisableBuiltin("now"))
+			pt.whole, pt.err = expr.Compile(pt.src, opts...)
 		}
 		x.parts = append(x.parts, pt)
 	}
 }
 
-func compileSide(n ast.Node, env expr.Option) (side, error) {
+func compileSide(n ast.Node, opts []expr.Option) (side, error) {
 	s := side{src: n.String()}
 	switch n.(type) {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode:
 		s.lit = true
 	}
 	var err error
-	s.prog, err = expr.Compile(s.src, env, expr.DisableBuiltin("now"))
+	s.prog, err = expr.Compile(s.src, opts...)
 	return s, err
 }
 
@@ -88,9 +88,8 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 		return nil
 	}
 	p.explain.once.Do(func() { p.explain.compile(e.scope.Business) })
-	if !e.bound {
-		e.fill()
-	}
+	// The sides of a conjunct read no more than the whole expression.
+	e.fill(p.reads)
 	var out []Clause
 	for _, pt := range p.explain.parts {
 		if pt.err != nil {
@@ -104,7 +103,7 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 			if err != nil {
 				text = pt.src + ": " + err.Error()
 			}
-			out = append(out, Clause{Text: text, Holds: holds})
+			out = append(out, Clause{Text: text, Holds: holds, Filter: pt.filter})
 			continue
 		}
 		l, errL := e.machine.Run(pt.left.prog, e.env)

@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
@@ -90,13 +90,15 @@ type Program struct {
 
 	prog    *vm.Program
 	needs   fieldSet // optional fields the expression reads
+	reads   fieldSet // every event field the expression reads
 	history int      // largest n of last(n)/slope(n): observations needed
 	filters []filter // top-level `field == "literal"` conjuncts
 	// NeverFires explains why a condition can never be true, when static
 	// analysis can tell (a kind that does not exist, contradictory tests).
 	NeverFires string
 
-	explain *explainer
+	explain  *explainer
+	readsEnv bool // whether any name of the environment appears
 }
 
 // filter is a top-level conjunct `field == "v"` or `field in ["a", "b"]`
@@ -114,7 +116,19 @@ func (p *Program) History() int { return p.history }
 // Compile compiles src for the given business constants. All problems found
 // are returned; the Program is nil when any is an error.
 func Compile(src string, typ Type, business map[string]float64) (*Program, error) {
-	tree, err := parser.Parse(src)
+	opts := options(business)
+	if typ == Bool {
+		opts = append(opts, expr.AsBool())
+	} else {
+		opts = append(opts, expr.AsFloat64())
+	}
+	// Parse with the same configuration Compile uses, so that last and
+	// slope are our history functions, not expr's builtin last(array).
+	c := conf.CreateNew()
+	for _, op := range opts {
+		op(c)
+	}
+	tree, err := parser.ParseWithConfig(src, c)
 	if err != nil {
 		return nil, exprError(err)
 	}
@@ -122,18 +136,13 @@ func Compile(src string, typ Type, business map[string]float64) (*Program, error
 	if err := p.analyse(tree.Node, business); err != nil {
 		return nil, err
 	}
-	opts := []expr.Option{expr.Env(checkEnv(business)), expr.DisableBuiltin("now")}
-	if typ == Bool {
-		opts = append(opts, expr.AsBool())
-	} else {
-		opts = append(opts, expr.AsFloat64())
-	}
 	p.prog, err = expr.Compile(src, opts...)
 	if err != nil {
 		return nil, exprError(err)
 	}
-	if typ == Bool && p.NeverFires == "" {
-		if c, ok := p.prog.Node().(*ast.BoolNode); ok && !c.Value {
+	if typ == Bool && p.NeverFires == "" && !p.readsEnv {
+		// Nothing in it depends on the event: evaluate it once now.
+		if out, err := expr.Run(p.prog, checkEnv(business)); err == nil && out == false {
 			p.NeverFires = "the condition is always false"
 		}
 	}
@@ -141,6 +150,13 @@ func Compile(src string, typ Type, business map[string]float64) (*Program, error
 		p.explain = newExplainer(tree.Node)
 	}
 	return p, nil
+}
+
+// options are the compile options every expression shares. now() is
+// disabled: a rule must depend on the event's time, not the wall clock, or
+// replays and tests would not be reproducible.
+func options(business map[string]float64) []expr.Option {
+	return []expr.Option{expr.Env(checkEnv(business)), expr.DisableBuiltin("now")}
 }
 
 // checkEnv is the typed environment expressions are checked against. The
@@ -190,8 +206,12 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 	walk(root, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.IdentifierNode:
-			if i := slices.Index(FieldNames[:], n.Value); i >= 0 && optional&(1<<i) != 0 {
-				p.needs |= 1 << i
+			p.readsEnv = true
+			if i := slices.Index(FieldNames[:], n.Value); i >= 0 {
+				p.reads |= 1 << i
+				if optional&(1<<i) != 0 {
+					p.needs |= 1 << i
+				}
 			}
 		case *ast.MemberNode:
 			id, ok := n.Node.(*ast.IdentifierNode)
@@ -360,7 +380,5 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // finite reports whether a float result is usable as a measurement.
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-var floatType = reflect.TypeOf(0.0)
 
 var zeroTime = time.Time{}

@@ -62,6 +62,10 @@ func Plan(cfg *config.Config, m *config.Model, r *config.Rule, at time.Time) Ale
 	return a
 }
 
+// OtherSeries is the Verdict status of a rule whose filters (kind ==
+// "quality", feature == "age", ...) say it watches another series.
+const OtherSeries = "other-series"
+
 // Verdict is one rule's outcome for one event, in words.
 type Verdict struct {
 	Rule   string `json:"rule"`
@@ -138,6 +142,9 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 		res := &d.buf[i]
 		r := res.Rule
 		v := Verdict{Rule: r.Name, Status: res.Status.String()}
+		if res.Verdict.Outcome == expression.OtherSeries {
+			v.Status = OtherSeries
+		}
 		switch res.Status {
 		case engine.Firing, engine.Pending, engine.Clear:
 			v.Why = why(d.eng.Explain(r), res.Status != engine.Clear)

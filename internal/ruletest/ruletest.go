@@ -8,8 +8,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
-
-	gocmp "github.com/google/go-cmp/cmp"
+	"strings"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
@@ -29,7 +28,7 @@ type Failure struct {
 }
 
 func (f Failure) String() string {
-	return fmt.Sprintf("%s:%d: %s: %q: open alerts differ (-want +got):\n%s", f.File, f.Line, f.Model, f.Test, f.Diff)
+	return fmt.Sprintf("%s:%d: %s: test %q: open alerts differ (-want +got):\n%s", f.File, f.Line, f.Model, f.Test, f.Diff)
 }
 
 // Report is the result of running every test case.
@@ -60,7 +59,7 @@ func Run(cfg *config.Config) Report {
 		for _, tc := range m.Tests {
 			want, got := expected(tc), Open(cfg, eng, m, tc.Events)
 			got = project(got, want)
-			if diff := gocmp.Diff(want, got); diff != "" {
+			if diff := Diff(want, got); diff != "" {
 				rep.Failures = append(rep.Failures, Failure{File: m.File, Line: tc.Line, Model: m.ID, Test: tc.Name, Diff: diff})
 				continue
 			}
@@ -164,4 +163,61 @@ func sortAlerts(as []config.ExpectedAlert) {
 	slices.SortFunc(as, func(a, b config.ExpectedAlert) int {
 		return cmp.Or(cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Feature, b.Feature), cmp.Compare(a.Segment, b.Segment))
 	})
+}
+
+// Diff compares two sorted alert lists line by line, each alert written as
+// in a rules file ({rule: x, severity: high, owner: y}): "-" lines are
+// expected but not open, "+" lines open but not expected. It is "" when
+// they are equal.
+func Diff(want, got []config.ExpectedAlert) string {
+	w, g := lines(want), lines(got)
+	var b strings.Builder
+	same := true
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		switch {
+		case j == len(g) || i < len(w) && w[i] < g[j]:
+			fmt.Fprintf(&b, "  - %s\n", w[i])
+			i, same = i+1, false
+		case i == len(w) || g[j] < w[i]:
+			fmt.Fprintf(&b, "  + %s\n", g[j])
+			j, same = j+1, false
+		default:
+			fmt.Fprintf(&b, "    %s\n", w[i])
+			i, j = i+1, j+1
+		}
+	}
+	if same {
+		return ""
+	}
+	if len(w) == 0 {
+		b.WriteString("  (expected no open alert)\n")
+	}
+	if len(g) == 0 {
+		b.WriteString("  (no alert open)\n")
+	}
+	return b.String()
+}
+
+func lines(as []config.ExpectedAlert) []string {
+	out := make([]string, len(as))
+	for i, a := range as {
+		parts := []string{"rule: " + a.Rule}
+		add := func(k, v string) {
+			if v != "" {
+				parts = append(parts, k+": "+v)
+			}
+		}
+		add("severity", a.Severity)
+		add("owner", a.Owner)
+		add("role", a.Role)
+		if a.Notify != nil {
+			parts = append(parts, "notify: ["+strings.Join(a.Notify, ", ")+"]")
+		}
+		add("feature", a.Feature)
+		add("segment", a.Segment)
+		out[i] = "{" + strings.Join(parts, ", ") + "}"
+	}
+	slices.Sort(out)
+	return out
 }

@@ -51,13 +51,14 @@ func (s *State) Add(o Observation, depth int) {
 func (s *State) Len() int { return len(s.Observations) }
 
 // Last returns the latest n values, oldest first (fewer if fewer are kept).
-func (s *State) Last(n int) []float64 {
-	obs := s.latest(n)
-	out := make([]float64, len(obs))
-	for i, o := range obs {
-		out[i] = o.Value
+func (s *State) Last(n int) []float64 { return s.AppendLast(nil, n) }
+
+// AppendLast appends the latest n values, oldest first, to buf.
+func (s *State) AppendLast(buf []float64, n int) []float64 {
+	for _, o := range s.latest(n) {
+		buf = append(buf, o.Value)
 	}
-	return out
+	return buf
 }
 
 // Slope is the least-squares slope of value against time, in value per day,

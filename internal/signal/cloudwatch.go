@@ -85,6 +85,8 @@ type AlarmState struct {
 // ReasonData is the decoded state.reasonData.
 type ReasonData struct {
 	QueryDate             string    `json:"queryDate"`
+	StartDate             string    `json:"startDate"`
+	Period                int       `json:"period"`
 	RecentDatapoints      []float64 `json:"recentDatapoints"`
 	RecentLowerThresholds []float64 `json:"recentLowerThresholds"`
 	RecentUpperThresholds []float64 `json:"recentUpperThresholds"`
@@ -209,6 +211,12 @@ func (rd *ReasonData) latest() (float64, string, bool) {
 		}
 	}
 	if n := len(rd.RecentDatapoints); n > 0 {
+		// One datapoint per period from startDate: the last one measured
+		// the last period. Without those, the query time is the best guess.
+		if start, err := parseCloudWatchTime(rd.StartDate); err == nil && rd.Period > 0 {
+			at := start.Add(time.Duration((n-1)*rd.Period) * time.Second)
+			return rd.RecentDatapoints[n-1], at.Format(cloudWatchTime), true
+		}
 		return rd.RecentDatapoints[n-1], rd.QueryDate, true
 	}
 	return 0, "", false

@@ -211,7 +211,8 @@ func unknownFields(data []byte) []string {
 func jsonError(data []byte, err error) error {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		line, col := lineCol(data, syn.Offset)
+		// Offset counts the offending byte itself: point at it, not after.
+		line, col := lineCol(data, syn.Offset-1)
 		return fmt.Errorf("malformed JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(syn.Error(), "json: "))
 	}
 	var typ *json.UnmarshalTypeError
@@ -255,9 +256,7 @@ func typeName(goType string) string {
 
 // lineCol converts a byte offset into a 1-based line and column.
 func lineCol(data []byte, off int64) (int, int) {
-	if off > int64(len(data)) {
-		off = int64(len(data))
-	}
+	off = min(max(off, 0), int64(len(data)))
 	before := data[:off]
 	line := bytes.Count(before, []byte("\n")) + 1
 	col := int(off) - bytes.LastIndexByte(before, '\n')

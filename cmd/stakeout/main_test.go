@@ -1,0 +1,80 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
+
+// TestCommands runs the CLI in the repository root (the example
+// configuration) and compares stdout with testdata/golden/<name>.txt.
+func TestCommands(t *testing.T) {
+	events := func(pattern string) []string {
+		files, err := filepath.Glob(filepath.Join("../..", pattern))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no files match %s", pattern)
+		}
+		for i, f := range files {
+			files[i], _ = filepath.Rel("../..", f)
+		}
+		return files
+	}
+	var allEvents []string
+	for _, dir := range []string{"native", "envelope", "cloudwatch", "bad", "sequence"} {
+		allEvents = append(allEvents, events("testdata/events/"+dir+"/*.json*")...)
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantExit int
+	}{
+		{name: "validate-example", args: []string{"validate"}},
+		{name: "validate-invalid", args: []string{"validate", "--dir", "testdata/invalid/pagerduty-missing-key"}, wantExit: 1},
+		{name: "validate-warnings", args: []string{"validate", "--dir", "testdata/invalid/warning-no-expect"}},
+		{name: "test-example", args: []string{"test"}},
+		{name: "test-broken-model", args: []string{"test", "--dir", "testdata/invalid/unknown-role"}, wantExit: 1},
+		{name: "test-failing-case", args: []string{"test", "--dir", "testdata/failing-test"}, wantExit: 1},
+		{name: "route-json", args: append([]string{"route", "--json"}, allEvents...), wantExit: 1},
+		{name: "route-text", args: append([]string{"route"}, allEvents...), wantExit: 1},
+		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
+		{name: "owners", args: []string{"owners"}},
+		{name: "owners-gap", args: []string{"owners", "--dir", "testdata/invalid/model-missing-role"}, wantExit: 1},
+		{name: "unknown-command", args: []string{"rout"}, wantExit: 2},
+		{name: "route-no-files", args: []string{"route"}, wantExit: 2},
+		{name: "missing-dir", args: []string{"validate", "--dir", "testdata/no-such-dir"}, wantExit: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Chdir("../..")
+			var out, errOut bytes.Buffer
+			code := run(tc.args, stdio{in: strings.NewReader(tc.stdin), out: &out, err: &errOut})
+			if code != tc.wantExit {
+				t.Errorf("stakeout %s exited %d, want %d; stderr:\n%s", strings.Join(tc.args, " "), code, tc.wantExit, errOut.String())
+			}
+			got := out.String()
+			if tc.wantExit == 2 {
+				got = errOut.String()
+			}
+			golden := filepath.Join("testdata", "golden", tc.name+".txt")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("read golden file (run go test -update): %v", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("stakeout %s output differs from %s (-want +got):\n%s", tc.name, golden, diff)
+			}
+		})
+	}
+}

@@ -1,0 +1,151 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/series"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+)
+
+const owner = `id: team
+slack: {channel: C0TEAM0001}
+pagerduty: {routing_key: "secret:stakeout/pagerduty/team"}
+`
+
+// load builds a one-model configuration from the given rules YAML.
+func load(tb testing.TB, rules string) *config.Model {
+	tb.Helper()
+	model := "model: m\nstakes: critical\nowners: {data: team, model: team, platform: team, product: team}\n" +
+		"business: {daily: 1000}\nexpect: [{kind: drift, every: 1d}]\nrules:\n" + rules
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml":     {Data: []byte(model)},
+		"owners/team.yaml": {Data: []byte(owner)},
+	}, ".")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if errs := cfg.Errors(); len(errs) > 0 {
+		tb.Fatalf("config errors: %v", errs)
+	}
+	return cfg.Models["m"]
+}
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func drift(v float64, at time.Duration) signal.Event {
+	return signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "income", Value: v, ObservedAt: t0.Add(at)}
+}
+
+func statuses(t *testing.T, m *config.Model, events ...signal.Event) []string {
+	t.Helper()
+	eng, st := New(), &series.State{}
+	var out []string
+	for i := range events {
+		res := eng.Observe(m, &events[i], st, nil)
+		out = append(out, res[0].Status.String())
+	}
+	return out
+}
+
+func TestForCount(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'value > 0.2', for: 3, severity: high, owner: data}\n")
+	got := statuses(t, m, drift(0.3, 0), drift(0.3, time.Hour), drift(0.1, 2*time.Hour), drift(0.3, 3*time.Hour),
+		drift(0.3, 4*time.Hour), drift(0.3, 5*time.Hour))
+	want := "pending pending clear pending pending firing"
+	if strings.Join(got, " ") != want {
+		t.Errorf("statuses = %v, want %s (a clean reading restarts the count)", got, want)
+	}
+}
+
+func TestForDuration(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'value > 0.2', for: 2h, severity: high, owner: data}\n")
+	got := statuses(t, m, drift(0.3, 0), drift(0.3, time.Hour), drift(0.3, 2*time.Hour))
+	if want := "pending pending firing"; strings.Join(got, " ") != want {
+		t.Errorf("statuses = %v, want %s", got, want)
+	}
+}
+
+func TestOtherSeriesLeavesStreakAlone(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'kind == \"drift\" && value > 0.2', for: 2, severity: high, owner: data}\n")
+	eng, st := New(), &series.State{}
+	ev := drift(0.3, 0)
+	eng.Observe(m, &ev, st, nil)
+	q := signal.Event{Model: "m", Kind: "quality", Metric: "auc", Value: 0.1, ObservedAt: t0.Add(time.Hour)}
+	if got := eng.Observe(m, &q, &series.State{}, nil)[0].Status; got != Skipped {
+		t.Errorf("quality event status = %v, want skipped", got)
+	}
+	ev = drift(0.3, 2*time.Hour)
+	if got := eng.Observe(m, &ev, st, nil)[0].Status; got != Firing {
+		t.Errorf("second drift breach status = %v, want firing", got)
+	}
+}
+
+func TestImpactAndSummary(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'baseline - value > 0.03', severity: critical, owner: model,"+
+		" impact: '(baseline - value) * business.daily', summary: 'accuracy {{value}} vs {{baseline}}, {{impact}}/day on {{model}}'}\n")
+	b := 0.9
+	ev := signal.Event{Model: "m", Kind: "quality", Metric: "accuracy", Value: 0.8, Baseline: &b, ObservedAt: t0}
+	res := New().Observe(m, &ev, &series.State{}, nil)[0]
+	if res.Status != Firing || !res.HasImpact {
+		t.Fatalf("Observe = %v (impact %v), want firing with impact", res.Status, res.HasImpact)
+	}
+	if got, want := Summary(m, m.Rules[0], &ev, &res), "accuracy 0.8 vs 0.9, 100/day on m"; got != want {
+		t.Errorf("Summary = %q, want %q", got, want)
+	}
+}
+
+// benchModel has 20 rules as a real model would: per-feature drift rules,
+// quality rules against a baseline with impact, freshness, schema and a
+// history rule.
+func benchModel(b *testing.B) *config.Model {
+	var rules strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&rules, "  - {name: psi-f%d, when: 'kind == \"drift\" && metric == \"psi\" && feature == \"f%d\" && value > 0.2', for: 3, severity: high, owner: data, summary: 'PSI {{value}} on {{feature}}'}\n", i, i)
+	}
+	for i := range 5 {
+		fmt.Fprintf(&rules, "  - {name: acc-%d, when: 'kind == \"quality\" && metric == \"accuracy\" && baseline - value > 0.0%d', severity: critical, owner: model, impact: '(baseline - value) * business.daily'}\n", i, i+1)
+	}
+	rules.WriteString("  - {name: any-drift, when: 'kind == \"drift\" && value > 0.5', severity: warning, owner: model}\n")
+	rules.WriteString("  - {name: trend, when: 'kind == \"drift\" && metric == \"psi\" && mean(last(5)) > 0.15', severity: warning, owner: model}\n")
+	rules.WriteString("  - {name: lag, when: 'kind == \"freshness\" && value > 7200', severity: high, owner: data}\n")
+	rules.WriteString("  - {name: schema, when: 'kind == \"schema\" && value > 0', severity: critical, owner: data}\n")
+	rules.WriteString("  - {name: nulls, when: 'kind == \"data_quality\" && metric == \"null_rate\" && value > 0.05', severity: high, owner: data}\n")
+	return load(b, rules.String())
+}
+
+// BenchmarkEvaluate: all rules of one model (20 rules) against one event.
+// Target: ≤ 5 µs and ≤ 10 allocations per event.
+func BenchmarkEvaluate(b *testing.B) {
+	m := benchModel(b)
+	eng, st := New(), &series.State{}
+	ev := signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "f3", Value: 0.3, ObservedAt: t0}
+	buf := make([]Result, 0, len(m.Rules))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		ev.ObservedAt = t0.Add(time.Duration(i) * time.Minute)
+		buf = eng.Observe(m, &ev, st, buf[:0])
+	}
+}
+
+// BenchmarkEvaluateUnfiltered is the worst case: 20 rules with no
+// kind/metric filter, so every rule runs in the VM. Reported, no target.
+func BenchmarkEvaluateUnfiltered(b *testing.B) {
+	var rules strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&rules, "  - {name: r%d, when: 'value > 0.%02d && value < 10', severity: high, owner: data}\n", i, i+10)
+	}
+	m := load(b, rules.String())
+	eng, st := New(), &series.State{}
+	ev := signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "f3", Value: 0.3, ObservedAt: t0}
+	buf := make([]Result, 0, len(m.Rules))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		ev.ObservedAt = t0.Add(time.Duration(i) * time.Minute)
+		buf = eng.Observe(m, &ev, st, buf[:0])
+	}
+}

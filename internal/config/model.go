@@ -22,13 +22,16 @@ var (
 	ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 )
 
-func (l *loader) loadModel(name string) {
-	d := l.read(name)
-	m := &Model{File: d.file, Owners: map[string]string{}, Business: map[string]float64{}, rolePos: map[string]Pos{}}
-	defer func() { l.finishModel(d, m, name) }()
+// decodeModel decodes one rules file. It reads the loaded owners and stakes
+// but changes nothing shared, so model files are decoded in parallel.
+func (l *loader) decodeModel(d *doc, name string) *Model {
+	m := &Model{File: d.file, ID: baseName(name), Owners: map[string]string{}, Business: map[string]float64{}, rolePos: map[string]Pos{}}
+	if d.src == nil {
+		return m
+	}
 	root := d.parse()
 	if root == nil {
-		return
+		return m
 	}
 	m.pos = pos(root)
 	var idNode, rulesNode, testsNode *yaml.Node
@@ -74,9 +77,11 @@ func (l *loader) loadModel(name string) {
 		d.warnf(root, "model %q has no expect: if its monitoring stops sending signals, nobody will notice", m.ID)
 	}
 	l.checkRouting(d, m)
+	return m
 }
 
-func (l *loader) finishModel(d *doc, m *Model, name string) {
+// finishModel files a decoded model in the configuration, or in Skipped.
+func (l *loader) finishModel(d *doc, m *Model) {
 	l.report(d)
 	if d.errors > 0 {
 		l.cfg.Skipped[m.ID] = fmt.Sprintf("%s has %d error(s)", d.file, d.errors)
@@ -310,6 +315,15 @@ func (d *doc) window(v *yaml.Node) (Window, bool) {
 	return Window{Duration: dur}, ok
 }
 
+// compiler returns the expression compiler for the model being decoded: one
+// per file, since a model's expressions share its business constants.
+func (d *doc) compiler(business map[string]float64) *expression.Compiler {
+	if d.exprCompiler == nil {
+		d.exprCompiler = expression.NewCompiler(business)
+	}
+	return d.exprCompiler
+}
+
 func (d *doc) compile(v *yaml.Node, what string, typ expression.Type, business map[string]float64) *expression.Program {
 	src, ok := d.str(v, what)
 	if !ok {
@@ -319,7 +333,7 @@ func (d *doc) compile(v *yaml.Node, what string, typ expression.Type, business m
 		d.errorf(v, "%s is empty", what)
 		return nil
 	}
-	p, err := expression.Compile(src, typ, business)
+	p, err := d.compiler(business).Compile(src, typ)
 	if err != nil {
 		var ee *expression.Error
 		if errors.As(err, &ee) {

@@ -20,6 +20,8 @@ type doc struct {
 	src      []byte
 	problems []Problem
 	errors   int
+
+	exprCompiler *expression.Compiler
 }
 
 func (d *doc) errorf(n *yaml.Node, format string, args ...any) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/conf"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -26,7 +28,7 @@ type Clause struct {
 // are for people running `stakeout route`, so the router never pays for them.
 type explainer struct {
 	once  sync.Once
-	root  ast.Node
+	src   string
 	parts []part
 }
 
@@ -47,11 +49,21 @@ type side struct {
 
 var comparisons = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "=="}
 
-func newExplainer(root ast.Node) *explainer { return &explainer{root: root} }
-
+// compile re-parses the source (the compiled tree has been optimised, and
+// its conjuncts no longer read as the user wrote them) and compiles each
+// side of each top-level conjunct.
 func (x *explainer) compile(business map[string]float64) {
 	opts := options(business)
-	for _, c := range conjuncts(x.root) {
+	c := conf.CreateNew()
+	for _, op := range opts {
+		op(c)
+	}
+	tree, err := parser.ParseWithConfig(x.src, c)
+	if err != nil {
+		x.parts = []part{{src: x.src, err: err}}
+		return
+	}
+	for _, c := range conjuncts(tree.Node) {
 		pt := part{src: c.String()}
 		_, pt.filter = filterOf(c)
 		if b, ok := c.(*ast.BinaryNode); ok {

@@ -71,7 +71,9 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 	e.ev = *ev
 	e.eval.Bind(&e.ev, m.Scope, st)
 	for _, r := range m.Rules {
-		res := Result{Rule: r, Verdict: e.eval.Eval(r.When)}
+		// Built in place: a Result is a few hundred bytes, 20 copies add up.
+		out = append(out, Result{Rule: r, Verdict: e.eval.Eval(r.When)})
+		res := &out[len(out)-1]
 		switch res.Verdict.Outcome {
 		case expression.True:
 			res.Streak = st.Breach(r.Name, ev.ObservedAt)
@@ -93,7 +95,6 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		default:
 			res.Status = Skipped
 		}
-		out = append(out, res)
 	}
 	return out
 }

@@ -115,21 +115,15 @@ type Evaluator struct {
 	env     map[string]any
 	ev      *signal.Event
 	scope   *Scope
-	hist    History
 	has     fieldSet
 	filled  fieldSet // fields put in env since Bind
-	lastBuf []float64
+	hist    historyRef
 }
 
 // NewEvaluator returns an Evaluator with the history functions installed.
 func NewEvaluator() *Evaluator {
 	e := &Evaluator{env: make(map[string]any, 24)}
-	e.env[nameLast] = func(n int) []float64 {
-		// The slice lives only for one VM run, so one buffer serves all.
-		e.lastBuf = e.hist.AppendLast(e.lastBuf[:0], n)
-		return e.lastBuf
-	}
-	e.env[nameSlope] = func(n int) float64 { return e.hist.Slope(n) }
+	e.env[nameHistory] = &e.hist
 	return e
 }
 
@@ -137,7 +131,7 @@ func NewEvaluator() *Evaluator {
 // calls. The environment is filled lazily: a field is boxed only when a
 // program that reads it gets past its filters.
 func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
-	e.ev, e.scope, e.hist, e.filled = ev, scope, hist, 0
+	e.ev, e.scope, e.hist.h, e.filled = ev, scope, hist, 0
 	e.env[nameBusiness] = scope.Business
 	if scope.stakes == nil {
 		scope.stakes = scope.Stakes // a Scope built without NewScope
@@ -251,10 +245,10 @@ func (e *Evaluator) precheck(p *Program) Verdict {
 			}
 		}
 	}
-	if p.history > 0 && (e.hist == nil || e.hist.Len() < p.history) {
+	if p.history > 0 && (e.hist.h == nil || e.hist.h.Len() < p.history) {
 		have := 0
-		if e.hist != nil {
-			have = e.hist.Len()
+		if e.hist.h != nil {
+			have = e.hist.h.Len()
 		}
 		return Verdict{Outcome: ShortHistory, p: p, ev: e.ev, have: have}
 	}

@@ -193,7 +193,51 @@ func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
 // disabled: a rule must depend on the event's time, not the wall clock, or
 // replays and tests would not be reproducible.
 func options(business map[string]float64) []expr.Option {
-	return []expr.Option{expr.Env(checkEnv(business)), expr.DisableBuiltin("now")}
+	return []expr.Option{
+		expr.Env(checkEnv(business)),
+		expr.DisableBuiltin("now"),
+		// last and slope are called without reflection (expr calls
+		// registered functions directly), with the series passed as a
+		// hidden argument the patch below appends.
+		expr.Function(nameLast, lastFunc, new(func(int, *historyRef) []float64)),
+		expr.Function(nameSlope, slopeFunc, new(func(int, *historyRef) float64)),
+		expr.Patch(historyPatch{}),
+	}
+}
+
+// nameHistory is the environment entry holding the series being evaluated.
+const nameHistory = "__history__"
+
+// historyRef is the series an Evaluator is bound to, with a buffer for
+// last(n): the list lives only for one VM run, so one buffer serves all.
+type historyRef struct {
+	h   History
+	buf []float64
+}
+
+func lastFunc(params ...any) (any, error) {
+	n, ref := params[0].(int), params[1].(*historyRef)
+	ref.buf = ref.h.AppendLast(ref.buf[:0], n)
+	return ref.buf, nil
+}
+
+func slopeFunc(params ...any) (any, error) {
+	return params[1].(*historyRef).h.Slope(params[0].(int)), nil
+}
+
+// historyPatch rewrites last(n) and slope(n) into last(n, __history__).
+type historyPatch struct{}
+
+func (historyPatch) Visit(node *ast.Node) {
+	call, ok := (*node).(*ast.CallNode)
+	if !ok || len(call.Arguments) != 1 {
+		return
+	}
+	if id, ok := call.Callee.(*ast.IdentifierNode); ok && (id.Value == nameLast || id.Value == nameSlope) {
+		hist := &ast.IdentifierNode{Value: nameHistory}
+		hist.SetLocation(call.Location())
+		call.Arguments = append(call.Arguments, hist)
+	}
 }
 
 // checkEnv is the typed environment expressions are checked against. The
@@ -208,7 +252,7 @@ func checkEnv(business map[string]float64) map[string]any {
 		"sample_size": 0, "window_start": time.Time{}, "window_end": time.Time{},
 		"labels": map[string]string{}, "lineage": map[string]any{},
 		nameBusiness: business, nameStakes: "",
-		nameLast: func(int) []float64 { return nil }, nameSlope: func(int) float64 { return 0 },
+		nameHistory: (*historyRef)(nil),
 	}
 }
 
@@ -243,6 +287,10 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 	walk(root, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.IdentifierNode:
+			if n.Value == nameHistory {
+				fail(n, "unknown name %q", n.Value)
+				return
+			}
 			p.readsEnv = true
 			if i := slices.Index(FieldNames[:], n.Value); i >= 0 {
 				p.reads |= 1 << i

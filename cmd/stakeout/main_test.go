@@ -45,6 +45,7 @@ func TestCommands(t *testing.T) {
 		{name: "route-json", args: append([]string{"route", "--json"}, allEvents...), wantExit: 1},
 		{name: "route-text", args: append([]string{"route"}, allEvents...), wantExit: 1},
 		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
+		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 1},
 		{name: "owners", args: []string{"owners"}},
 		{name: "owners-gap", args: []string{"owners", "--dir", "testdata/invalid/model-missing-role"}, wantExit: 1},
 		{name: "unknown-command", args: []string{"rout"}, wantExit: 2},

@@ -31,7 +31,7 @@ func (c *ownersCmd) run(args []string, io stdio) int {
 	for id, m := range cfg.Models {
 		models[id] = m
 	}
-	for id, m := range cfg.Invalid {
+	for id, m := range cfg.Broken {
 		models[id] = m
 	}
 	ids := sortedIDs(models)
@@ -42,7 +42,7 @@ func (c *ownersCmd) run(args []string, io stdio) int {
 	for _, id := range ids {
 		m := models[id]
 		row := []string{id, orDash(m.Stakes)}
-		if _, bad := cfg.Invalid[id]; bad {
+		if m.Broken != "" {
 			row[0] += " (errors)"
 		}
 		for _, role := range config.Roles {

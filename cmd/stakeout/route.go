@@ -8,15 +8,15 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/route"
 )
 
 type routeCmd struct {
-	dir      string
-	jsonOut  bool
-	showRule bool
+	dir     string
+	jsonOut bool
 }
 
 func (*routeCmd) name() string { return "route" }
@@ -45,22 +45,26 @@ func (c *routeCmd) run(args []string, io stdio) int {
 	}
 	dry := route.NewDryRun(cfg)
 	failed := 0
+	report := func(where string, dec route.Decision, err error) {
+		if err != nil {
+			failed++
+		}
+		if c.jsonOut {
+			writeJSON(io.out, where, dec, err)
+		} else {
+			writeText(io.out, where, dec, err)
+		}
+	}
 	for _, name := range args {
 		inputs, err := readInputs(name, io.in)
 		if err != nil {
-			fmt.Fprintf(io.err, "stakeout route: %v\n", err)
-			return 2
+			// One unreadable file does not stop the others.
+			report(name, route.Decision{}, err)
+			continue
 		}
 		for _, in := range inputs {
 			dec, err := dry.Route(in.raw)
-			if err != nil {
-				failed++
-			}
-			if c.jsonOut {
-				writeJSON(io.out, in.where, dec, err)
-			} else {
-				writeText(io.out, in.where, dec, err)
-			}
+			report(in.where, dec, err)
 		}
 	}
 	if failed > 0 {
@@ -70,9 +74,11 @@ func (c *routeCmd) run(args []string, io stdio) int {
 }
 
 // readInputs reads one file (or stdin for "-"): a single JSON event, or
-// JSON lines, one event per line, named FILE:LINE. A file is JSON lines when
-// its first line is a whole JSON value by itself; otherwise it is one event,
-// so a truncated pretty-printed event gets one error that says where.
+// JSON lines, one event per line, named FILE:LINE. A file is JSON lines
+// when it has several lines and its first line holds a whole object (it
+// starts with { and ends with }, valid or not: a bad first line must not
+// hide the good ones). A pretty-printed event starts with a lone {, so a
+// truncated one gets one error that says where.
 func readInputs(name string, stdin io.Reader) ([]input, error) {
 	var data []byte
 	var err error
@@ -87,7 +93,8 @@ func readInputs(name string, stdin io.Reader) ([]input, error) {
 	}
 	trimmed := bytes.TrimSpace(data)
 	first, _, multi := bytes.Cut(trimmed, []byte("\n"))
-	if !multi || !json.Valid(first) {
+	first = bytes.TrimSpace(first)
+	if !multi || len(first) < 2 || first[0] != '{' || first[len(first)-1] != '}' {
 		return []input{{where: name, raw: trimmed}}, nil
 	}
 	var out []input
@@ -124,7 +131,10 @@ func writeText(w io.Writer, where string, dec route.Decision, err error) {
 		fmt.Fprintf(w, "   error: %v\n\n", err)
 		return
 	}
-	fmt.Fprintf(w, "   %s at %s\n", dec.Series, dec.At.Format("2006-01-02T15:04:05Z07:00"))
+	fmt.Fprintf(w, "   %s at %s\n", dec.Series, dec.At.Format(time.RFC3339))
+	if dec.Late {
+		fmt.Fprintln(w, "   late: no newer than the latest reading of this series; recorded, but opens and resolves nothing")
+	}
 	alerts := map[string]route.Alert{}
 	for _, a := range dec.Alerts {
 		alerts[a.Rule] = a
@@ -164,7 +174,11 @@ func writeText(w io.Writer, where string, dec route.Decision, err error) {
 		}
 	}
 	if len(others) > 0 {
-		fmt.Fprintf(w, "   (%s watch other series: %s)\n", plural(len(others), "rule"), strings.Join(others, ", "))
+		verb := "watch"
+		if len(others) == 1 {
+			verb = "watches"
+		}
+		fmt.Fprintf(w, "   (%s %s other series: %s)\n", plural(len(others), "rule"), verb, strings.Join(others, ", "))
 	}
 	fmt.Fprintln(w)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 type validateCmd struct{ dir string }
@@ -30,9 +32,13 @@ func (c *validateCmd) run(args []string, io stdio) int {
 		}
 	}
 	warns := len(cfg.Problems) - errs
-	models := len(cfg.Models) + len(cfg.Skipped)
+	models := len(cfg.Models) + len(cfg.Broken)
 	fmt.Fprintf(io.out, "%s, %s: %s, %s\n", plural(models, "model"), plural(len(cfg.Owners), "owner"),
 		plural(errs, "error"), plural(warns, "warning"))
+	// Say what the router would not serve: the cost of merging as is.
+	for _, id := range slices.Sorted(maps.Keys(cfg.Broken)) {
+		fmt.Fprintf(io.out, "not loaded: %s (%s)\n", id, cfg.Broken[id].Broken)
+	}
 	if errs > 0 {
 		return 1
 	}

@@ -6,7 +6,7 @@
 // are compiled here, once, so a loaded Config is ready to evaluate.
 //
 // One model's broken file does not stop the others: Load returns every model
-// that loaded cleanly in Models and lists the rest in Skipped, so the router
+// that loaded cleanly in Models and the rest in Broken, so the router
 // can keep serving them while `stakeout validate` fails the pull request.
 package config
 
@@ -41,11 +41,9 @@ var (
 type Config struct {
 	// Models that loaded without errors, by id.
 	Models map[string]*Model
-	// Skipped names each model that did not load, with the reason.
-	Skipped map[string]string
-	// Invalid holds the models that did not load, as far as they decoded,
-	// for reports that show gaps (the ownership matrix).
-	Invalid map[string]*Model
+	// Broken holds the models whose file has errors, as far as they
+	// decoded, with the reason in Model.Broken. They are not served.
+	Broken map[string]*Model
 	// Owners that loaded, by id (including those with problems, so that
 	// references to them are not reported twice).
 	Owners map[string]*Owner
@@ -77,6 +75,8 @@ type Model struct {
 	Scope *expression.Scope
 	// HistoryDepth is how many observations per series the rules need.
 	HistoryDepth int
+	// Broken says why the model is not served ("" for a loaded model).
+	Broken string
 
 	pos       Pos
 	stakesPos Pos
@@ -191,7 +191,7 @@ func LoadFS(fsys fs.FS, display string) (*Config, error) {
 		defer debug.SetGCPercent(old)
 	}
 	l := &loader{fsys: fsys, display: display, cfg: &Config{
-		Models: map[string]*Model{}, Skipped: map[string]string{}, Invalid: map[string]*Model{}, Owners: map[string]*Owner{},
+		Models: map[string]*Model{}, Broken: map[string]*Model{}, Owners: map[string]*Owner{},
 	}, hash: sha256.New()}
 	if err := l.load(); err != nil {
 		return nil, err

@@ -75,8 +75,8 @@ func TestValidConfigurationsHaveNoProblems(t *testing.T) {
 			for _, p := range cfg.Problems {
 				t.Errorf("unexpected problem: %s", p)
 			}
-			if len(cfg.Skipped) > 0 {
-				t.Errorf("Skipped = %v, want none", cfg.Skipped)
+			if len(cfg.Broken) > 0 {
+				t.Errorf("Broken = %v, want none", cfg.Broken)
 			}
 		})
 	}
@@ -91,10 +91,10 @@ func TestBrokenModelDoesNotStopOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Models["model-a"] == nil {
-		t.Errorf("model-a not loaded; Skipped = %v", cfg.Skipped)
+		t.Errorf("model-a not loaded; Broken = %v", cfg.Broken)
 	}
-	if _, ok := cfg.Skipped["model-b"]; !ok {
-		t.Errorf("model-b not in Skipped (%v)", cfg.Skipped)
+	if cfg.Broken["model-b"] == nil {
+		t.Errorf("model-b not in Broken (%v)", cfg.Broken)
 	}
 	if len(cfg.Errors()) == 0 {
 		t.Errorf("no error reported for model-b")

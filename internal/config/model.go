@@ -18,8 +18,9 @@ import (
 )
 
 var (
-	modelID  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
-	ruleName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	// Ids are kebab-case: they are parts of alert ids and storage keys.
+	modelID  = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	ruleName = modelID
 )
 
 // decodeModel decodes one rules file. It reads the loaded owners and stakes
@@ -55,7 +56,7 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 	if idNode != nil && m.ID != "" {
 		switch {
 		case !modelID.MatchString(m.ID):
-			d.errorf(idNode, "model id %q must be lower-case letters, digits, dots, dashes and underscores", m.ID)
+			d.errorf(idNode, "model id %q must be lower-case words joined by dashes, like credit-approval", m.ID)
 		case m.ID != want:
 			d.errorf(idNode, "model %q does not match the file name %s.yaml (rename one of them)", m.ID, want)
 		}
@@ -80,25 +81,29 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 	return m
 }
 
-// finishModel files a decoded model in the configuration, or in Skipped.
+// finishModel files a decoded model in the configuration, or in Broken.
+// An owner with errors does not unload the models it serves: one team's
+// typo must not silence everyone's alerts (validate still fails).
 func (l *loader) finishModel(d *doc, m *Model) {
+	prev := l.cfg.Models[m.ID]
+	if prev == nil {
+		prev = l.cfg.Broken[m.ID]
+	}
+	if prev != nil {
+		d.errorAt(Pos{1, 1}, "model %q is already defined in %s", m.ID, prev.File)
+	}
 	l.report(d)
 	if d.errors > 0 {
-		l.cfg.Skipped[m.ID] = fmt.Sprintf("%s has %d error(s)", d.file, d.errors)
-		l.cfg.Invalid[m.ID] = m
-		return
-	}
-	if prev, dup := l.cfg.Models[m.ID]; dup {
-		l.cfg.Skipped[m.ID] = fmt.Sprintf("defined twice (%s and %s)", prev.File, m.File)
-		delete(l.cfg.Models, m.ID)
-		return
-	}
-	for _, role := range Roles {
-		if o := l.cfg.Owners[m.Owners[role]]; o != nil && o.broken {
-			l.cfg.Skipped[m.ID] = fmt.Sprintf("its %s owner %q has errors in %s", role, o.ID, o.File)
-			l.cfg.Invalid[m.ID] = m
+		m.Broken = fmt.Sprintf("%s has %d error(s)", d.file, d.errors)
+		if prev != nil {
+			m.Broken = fmt.Sprintf("defined twice, in %s and %s", prev.File, m.File)
+			prev.Broken = m.Broken
+			delete(l.cfg.Models, m.ID)
+			l.cfg.Broken[m.ID] = prev
 			return
 		}
+		l.cfg.Broken[m.ID] = m
+		return
 	}
 	for _, r := range m.Rules {
 		m.HistoryDepth = max(m.HistoryDepth, r.When.History())
@@ -267,7 +272,7 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 	if nameNode != nil && r.Name != "" {
 		switch {
 		case !ruleName.MatchString(r.Name):
-			d.errorf(nameNode, "rule name %q must be lower-case letters, digits and dashes (it is part of alert ids)", r.Name)
+			d.errorf(nameNode, "rule name %q must be lower-case words joined by dashes, like income-drift (it is part of alert ids)", r.Name)
 		case slices.ContainsFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name }):
 			prev := m.Rules[slices.IndexFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name })]
 			d.errorf(nameNode, "duplicate rule name %q (first defined at line %d)", r.Name, prev.pos.Line)
@@ -360,7 +365,7 @@ func (l *loader) checkRouting(d *doc, m *Model) {
 	if m.Stakes == "" {
 		return
 	}
-	stakesFile := "rules/stakes.yaml"
+	stakesFile := StakesFile
 	if l.cfg.StakesBuiltIn {
 		stakesFile = "the built-in stakes table"
 	}

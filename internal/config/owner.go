@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -18,7 +19,8 @@ var (
 	slackChannelID = regexp.MustCompile(`^[CG][A-Z0-9]{8,}$`)
 	slackUserID    = regexp.MustCompile(`^[UW][A-Z0-9]{8,}$`)
 	slackMentionID = regexp.MustCompile(`^[UWS][A-Z0-9]{8,}$`)
-	ownerID        = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	ownerID        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	secretRef      = regexp.MustCompile(`^secret:[A-Za-z0-9][A-Za-z0-9/_+=.@-]*$`)
 )
 
 // SecretPrefix starts a secret reference: secret:<name in Secrets Manager>.
@@ -29,6 +31,11 @@ func (l *loader) loadOwner(name string) {
 	defer l.report(d)
 	root := d.parse()
 	if root == nil {
+		// Known by its file name, so that models naming it are not also
+		// reported as naming an unknown owner.
+		if l.cfg.Owners[baseName(name)] == nil {
+			l.cfg.Owners[baseName(name)] = &Owner{File: d.file, ID: baseName(name), broken: true}
+		}
 		return
 	}
 	o := &Owner{File: d.file, pos: pos(root)}
@@ -58,9 +65,8 @@ func (l *loader) loadOwner(name string) {
 				}
 				// Never echo the value: if it is a real key, it must not
 				// reach CI logs as well.
-				ref, isRef := strings.CutPrefix(s, SecretPrefix)
-				if !isRef || ref == "" {
-					d.errorf(v, "routing_key must be a secret reference like secret:stakeout/pagerduty/%s, not the key itself (keys in files leak; store it in Secrets Manager)", cmpOr(o.ID, baseName(name)))
+				if !secretRef.MatchString(s) {
+					d.errorf(v, "routing_key must be a secret reference like secret:stakeout/pagerduty/%s, not the key itself (keys in files leak; store it in Secrets Manager)", cmp.Or(o.ID, baseName(name)))
 					return
 				}
 				o.PagerDuty.RoutingKey = s
@@ -74,7 +80,7 @@ func (l *loader) loadOwner(name string) {
 	if idNode != nil && o.ID != "" {
 		switch {
 		case !ownerID.MatchString(o.ID):
-			d.errorf(idNode, "owner id %q must be lower-case letters, digits and dashes", o.ID)
+			d.errorf(idNode, "owner id %q must be lower-case words joined by dashes, like credit-ds", o.ID)
 		case o.ID != want:
 			d.errorf(idNode, "owner id %q does not match the file name %s.yaml (rename one of them)", o.ID, want)
 		}
@@ -235,11 +241,4 @@ func rotate(cycle []string) []string {
 
 func suggestOwner(id string, owners map[string]*Owner) string {
 	return suggestFrom(id, sortedKeys(owners))
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

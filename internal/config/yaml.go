@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -40,27 +43,86 @@ func (d *doc) warnf(n *yaml.Node, format string, args ...any) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// maxExpandedNodes bounds what aliases may expand to: the walker follows
+// aliases, so a "billion laughs" file of a few hundred bytes would otherwise
+// expand to billions of nodes.
+const maxExpandedNodes = 100_000
+
 // parse reads the file's single document. A syntax error is reported at its
-// line (yaml.v3 does not give the column) and yields nil.
+// line (yaml.v3 does not give the column) and yields nil; so do a second
+// document (silently ignoring it would hide its rules from validation) and
+// excessive aliasing.
 func (d *doc) parse() *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(d.src))
 	var root yaml.Node
-	if err := yaml.Unmarshal(d.src, &root); err != nil {
-		line, msg := 1, err.Error()
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-		} else {
-			msg = strings.TrimPrefix(msg, "yaml: ")
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.errorAt(Pos{1, 1}, "file is empty")
+			return nil
 		}
-		d.errors++
-		d.problems = append(d.problems, Problem{File: d.file, Line: line, Col: 1, Msg: "YAML syntax: " + msg})
+		d.syntaxError(err)
+		return nil
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		d.errorAt(Pos{next.Line, next.Column}, "a second YAML document (after ---): one file holds one %s; move it to its own file", d.what())
+		return nil
+	case !errors.Is(err, io.EOF):
+		d.syntaxError(err)
 		return nil
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		d.errorAt(Pos{1, 1}, "file is empty")
 		return nil
 	}
+	if n := expandedSize(root.Content[0], map[*yaml.Node]int{}); n > maxExpandedNodes {
+		d.errorAt(Pos{1, 1}, "aliases expand to more than %d nodes: write the values out", maxExpandedNodes)
+		return nil
+	}
 	return root.Content[0]
+}
+
+func (d *doc) what() string {
+	if strings.Contains(d.file, "owners") {
+		return "owner"
+	}
+	return "model"
+}
+
+func (d *doc) syntaxError(err error) {
+	line, msg := 1, err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	d.errorAt(Pos{line, 1}, "YAML syntax: %s", msg)
+}
+
+// expandedSize counts the nodes n stands for once aliases are followed,
+// memoised so that the count itself stays linear in the file.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	memo[n] = 1 // an alias cycle counts once
+	size := 1
+	if n.Kind == yaml.AliasNode {
+		size = expandedSize(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		size += expandedSize(c, memo)
+		if size > maxExpandedNodes {
+			break
+		}
+	}
+	memo[n] = size
+	return size
 }
 
 func resolve(n *yaml.Node) *yaml.Node {
@@ -106,6 +168,13 @@ func (d *doc) mapping(n *yaml.Node, what string, fields ...field) bool {
 		}
 		seen[k.Value] = true
 		j := slices.Index(names, k.Value)
+		if k.Value == "<<" {
+			d.errorf(k, "%s: merge keys (<<) are not supported: write the keys out", what)
+			for _, f := range fields {
+				misspelt[f.name] = true // the merged keys may be the missing ones
+			}
+			continue
+		}
 		if j < 0 {
 			hint := expression.Suggest(k.Value, names)
 			d.errorf(k, "%s: unknown field %q%s", what, k.Value, hint)
@@ -194,38 +263,97 @@ func (d *doc) strings(n *yaml.Node, what string) ([]string, []Pos) {
 	return out, ps
 }
 
-// exprPos maps a rune offset inside the expression held by scalar n to a
-// position in the file. Block scalars (| and >) keep their lines in the file
-// with an indentation; quoted scalars start one column after the quote.
+// exprPos maps a rune offset inside the value of scalar n to its position
+// in the file, by walking the source the way YAML reads each style.
 func (d *doc) exprPos(n *yaml.Node, offset int) Pos {
+	ps := scalarPositions(d.src, n)
+	switch {
+	case len(ps) == 0:
+		return pos(n)
+	case offset < len(ps):
+		return ps[offset]
+	}
+	last := ps[len(ps)-1]
+	return Pos{last.Line, last.Col + 1}
+}
+
+// scalarPositions returns the file position of each rune of n's value.
+// Plain and quoted scalars fold a line break into one space and skip the
+// next line's indentation; double quotes have escapes, single quotes ”.
+// Block scalars (| and >) start on the line after the indicator, at the
+// indentation of their first line; a folded line break is one space, or
+// one newline per blank line it spans. Windows line ends count as one.
+func scalarPositions(src []byte, n *yaml.Node) []Pos {
+	value := []rune(n.Value)
+	text := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(src))
+	lines := strings.Split(text, "\n")
+	if n.Line < 1 || n.Line > len(lines) {
+		return nil
+	}
+	out := make([]Pos, 0, len(value))
+	emit := func(line, col, count int) {
+		for range count {
+			out = append(out, Pos{line, col})
+		}
+	}
 	switch n.Style {
 	case yaml.LiteralStyle, yaml.FoldedStyle:
-		lines := strings.Split(string(d.src), "\n")
-		line := n.Line // the indicator line; content starts below it
-		indent := -1
-		for line < len(lines) {
-			text := lines[line]
-			if strings.TrimSpace(text) == "" {
-				line++
-				offset--
+		indent, blank := -1, 0
+		for l := n.Line; l < len(lines) && len(out) < len(value); l++ {
+			row := []rune(lines[l])
+			if strings.TrimSpace(lines[l]) == "" {
+				blank++
 				continue
 			}
 			if indent < 0 {
-				indent = len(text) - len(strings.TrimLeft(text, " "))
+				indent = len(row) - len([]rune(strings.TrimLeft(lines[l], " ")))
+			} else {
+				// The break(s) before this line: literal keeps each; folded
+				// turns one into a space, or keeps the blank lines' breaks.
+				breaks := blank + 1
+				if n.Style == yaml.FoldedStyle && blank > 0 {
+					breaks = blank
+				}
+				emit(l, len(row)+1, breaks)
 			}
-			content := []rune(text)
-			if indent <= len(content) {
-				content = content[indent:]
+			blank = 0
+			for c := indent; c < len(row); c++ {
+				emit(l+1, c+1, 1)
 			}
-			if offset <= len(content) {
-				return Pos{line + 1, indent + offset + 1}
-			}
-			offset -= len(content) + 1
-			line++
 		}
-		return Pos{n.Line, n.Column}
-	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
-		return Pos{n.Line, n.Column + 1 + offset}
+	default:
+		l, c := n.Line-1, n.Column-1
+		row := []rune(lines[l])
+		quote := rune(0)
+		if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
+			quote, c = row[c], c+1
+		}
+		for len(out) < len(value) && l < len(lines) {
+			if c >= len(row) {
+				// A line break folds into one space; the next line's
+				// indentation is not part of the value.
+				l++
+				if l >= len(lines) {
+					break
+				}
+				row = []rune(lines[l])
+				c = len(row) - len([]rune(strings.TrimLeft(lines[l], " \t")))
+				emit(l+1, c+1, 1)
+				continue
+			}
+			width := 1
+			switch {
+			case quote == '"' && row[c] == '\\' && c+1 < len(row):
+				width = map[rune]int{'x': 4, 'u': 6, 'U': 10}[row[c+1]]
+				width = max(width, 2)
+			case quote == '\'' && row[c] == '\'' && c+1 < len(row) && row[c+1] == '\'':
+				width = 2
+			case quote != 0 && row[c] == quote:
+				return out
+			}
+			emit(l+1, c+1, 1)
+			c += width
+		}
 	}
-	return Pos{n.Line, n.Column + offset}
+	return out
 }

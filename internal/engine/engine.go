@@ -45,6 +45,10 @@ type Result struct {
 	Verdict expression.Verdict
 	// Streak is the rule's breach streak after this event (zero if none).
 	Streak series.Streak
+	// Late is set when the event is no newer than the series' latest
+	// reading (a redelivery, or out of order): it must not open or resolve
+	// an alert.
+	Late bool
 	// Impact is the rule's impact in money per day, when it has one and it
 	// could be computed (only for Firing and Pending results).
 	Impact    float64
@@ -68,15 +72,19 @@ func New() *Engine { return &Engine{eval: expression.NewEvaluator()} }
 // (pass a reused slice to avoid allocation).
 func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, out []Result) []Result {
 	st.Add(series.Observation{At: ev.ObservedAt, Value: ev.Value}, m.HistoryDepth)
+	late := st.Late(ev.ObservedAt)
+	if !late {
+		st.Latest = ev.ObservedAt
+	}
 	e.ev = *ev
 	e.eval.Bind(&e.ev, m.Scope, st)
 	for _, r := range m.Rules {
 		// Built in place: a Result is a few hundred bytes, 20 copies add up.
-		out = append(out, Result{Rule: r, Verdict: e.eval.Eval(r.When)})
+		out = append(out, Result{Rule: r, Verdict: e.eval.Eval(r.When), Late: late})
 		res := &out[len(out)-1]
 		switch res.Verdict.Outcome {
 		case expression.True:
-			res.Streak = st.Breach(r.Name, ev.ObservedAt)
+			res.Streak, _ = st.Breach(r.Name, ev.ObservedAt)
 			res.Status = Pending
 			if Satisfied(r.For, res.Streak, ev.ObservedAt) {
 				res.Status = Firing
@@ -90,7 +98,7 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 				}
 			}
 		case expression.False:
-			st.Clear(r.Name)
+			st.Clear(r.Name, ev.ObservedAt)
 			res.Status = Clear
 		default:
 			res.Status = Skipped

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -59,6 +60,28 @@ func TestForCount(t *testing.T) {
 	want := "pending pending clear pending pending firing"
 	if strings.Join(got, " ") != want {
 		t.Errorf("statuses = %v, want %s (a clean reading restarts the count)", got, want)
+	}
+}
+
+// At-least-once delivery: the same reading three times is one breach, and
+// a late clean reading does not reset a streak built on newer ones.
+func TestRedeliveryAndLateEvents(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'value > 0.2', for: 3, severity: high, owner: data}\n")
+	got := statuses(t, m, drift(0.3, 0), drift(0.3, 0), drift(0.3, 0), drift(0.3, time.Hour), drift(0.1, 30*time.Minute), drift(0.3, 2*time.Hour))
+	if want := "pending pending pending pending clear firing"; strings.Join(got, " ") != want {
+		t.Errorf("statuses = %v, want %s", got, want)
+	}
+}
+
+func TestLateResultsAreMarked(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'value > 0.2', severity: high, owner: data}\n")
+	eng, st := New(), &series.State{}
+	var late []bool
+	for _, ev := range []signal.Event{drift(0.3, time.Hour), drift(0.3, time.Hour), drift(0.1, 0), drift(0.1, 2*time.Hour)} {
+		late = append(late, eng.Observe(m, &ev, st, nil)[0].Late)
+	}
+	if want := []bool{false, true, true, false}; !slices.Equal(late, want) {
+		t.Errorf("Late = %v, want %v (a redelivery and an older reading are late)", late, want)
 	}
 }
 

@@ -82,6 +82,9 @@ type Decision struct {
 	Pending []Verdict `json:"pending"`
 	// Rules is every rule's verdict, for the human output.
 	Rules []Verdict `json:"-"`
+	// Late is set when the reading is no newer than the series' latest: it
+	// enters the history but opens and resolves nothing.
+	Late bool `json:"late,omitempty"`
 }
 
 // DryRun routes events one after another, keeping each series' history so
@@ -100,10 +103,14 @@ func NewDryRun(cfg *config.Config) *DryRun {
 
 // ModelsForAlarm returns the models whose match globs accept alarmName.
 func ModelsForAlarm(cfg *config.Config, alarmName string) []string {
+	// Broken models count: an alarm for one is "not loaded", not "matches
+	// no model" (whose advice, to add a glob, would be wrong).
 	var out []string
-	for id, m := range cfg.Models {
-		if m.MatchesAlarm(alarmName) {
-			out = append(out, id)
+	for _, models := range []map[string]*config.Model{cfg.Models, cfg.Broken} {
+		for id, m := range models {
+			if m.MatchesAlarm(alarmName) {
+				out = append(out, id)
+			}
 		}
 	}
 	slices.Sort(out)
@@ -140,23 +147,28 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 	dec := Decision{Model: m.ID, Series: key.String(), At: ev.ObservedAt.UTC(), Alerts: []Alert{}, Pending: []Verdict{}}
 	for i := range d.buf {
 		res := &d.buf[i]
+		dec.Late = res.Late
 		r := res.Rule
 		v := Verdict{Rule: r.Name, Status: res.Status.String()}
 		if res.Verdict.Outcome == expression.OtherSeries {
 			v.Status = OtherSeries
+		} else if res.Late && res.Status != engine.Skipped {
+			v.Status = "late"
 		}
 		switch res.Status {
 		case engine.Firing, engine.Pending, engine.Clear:
 			v.Why = why(d.eng.Explain(r), res.Status != engine.Clear)
-			if res.Status == engine.Pending {
+			if res.Status == engine.Pending && !res.Late {
 				v.Why += "; " + engine.Progress(r.For, res.Streak, ev.ObservedAt)
 			}
 		default:
 			v.Why = res.Verdict.Reason()
 		}
 		dec.Rules = append(dec.Rules, v)
-		switch res.Status {
-		case engine.Firing:
+		switch {
+		case res.Late:
+			// Reported in Rules, but neither an alert nor pending.
+		case res.Status == engine.Firing:
 			a := Plan(d.cfg, m, r, ev.ObservedAt)
 			a.Feature, a.Segment = ev.Feature, ev.Segment
 			a.Summary = engine.Summary(m, r, ev, res)
@@ -168,7 +180,7 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 				a.Impact = &impact
 			}
 			dec.Alerts = append(dec.Alerts, a)
-		case engine.Pending:
+		case res.Status == engine.Pending:
 			dec.Pending = append(dec.Pending, v)
 		}
 	}
@@ -181,8 +193,8 @@ func Find(cfg *config.Config, id string) (*config.Model, error) {
 	if m := cfg.Models[id]; m != nil {
 		return m, nil
 	}
-	if reason, ok := cfg.Skipped[id]; ok {
-		return nil, &UnknownModelError{ID: id, Broken: reason}
+	if m := cfg.Broken[id]; m != nil {
+		return nil, &UnknownModelError{ID: id, Broken: m.Broken}
 	}
 	known := make([]string, 0, len(cfg.Models))
 	for k := range cfg.Models {

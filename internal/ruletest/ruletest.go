@@ -45,8 +45,8 @@ func (r Report) Failed() int { return len(r.Failures) + len(r.Untested) }
 // Run runs the test cases of every loaded model, in model order.
 func Run(cfg *config.Config) Report {
 	rep := Report{Untested: map[string]string{}}
-	for id, reason := range cfg.Skipped {
-		rep.Untested[id] = reason
+	for id, m := range cfg.Broken {
+		rep.Untested[id] = m.Broken
 	}
 	eng := engine.New()
 	ids := make([]string, 0, len(cfg.Models))
@@ -72,12 +72,20 @@ func Run(cfg *config.Config) Report {
 // alertKey identifies an alert: model, rule, feature and segment.
 type alertKey struct{ rule, feature, segment string }
 
+// openAlert is an open alert and the series whose breach opened it: only a
+// clean reading of that series resolves it (a rule without a metric filter
+// may see a psi breach and a clean ks reading of the same feature).
+type openAlert struct {
+	alert  config.ExpectedAlert
+	series signal.SeriesKey
+}
+
 // Open replays events on fresh state and returns the alerts open after the
 // last one: an alert opens when its rule fires and resolves on the next
 // clean observation of its series.
 func Open(cfg *config.Config, eng *engine.Engine, m *config.Model, events []signal.Event) []config.ExpectedAlert {
 	states := map[signal.SeriesKey]*series.State{}
-	open := map[alertKey]config.ExpectedAlert{}
+	open := map[alertKey]openAlert{}
 	var buf []engine.Result
 	for i := range events {
 		ev := &events[i]
@@ -88,20 +96,25 @@ func Open(cfg *config.Config, eng *engine.Engine, m *config.Model, events []sign
 		}
 		buf = eng.Observe(m, ev, st, buf[:0])
 		for _, res := range buf {
+			if res.Late {
+				continue
+			}
 			k := alertKey{res.Rule.Name, ev.Feature, ev.Segment}
 			switch res.Status {
 			case engine.Firing:
 				a := route.Plan(cfg, m, res.Rule, ev.ObservedAt)
-				open[k] = config.ExpectedAlert{Rule: a.Rule, Severity: a.Severity, Owner: a.Owner, Role: a.Role,
-					Notify: a.Notify, Feature: ev.Feature, Segment: ev.Segment}
+				open[k] = openAlert{series: ev.Series(), alert: config.ExpectedAlert{Rule: a.Rule, Severity: a.Severity,
+					Owner: a.Owner, Role: a.Role, Notify: a.Notify, Feature: ev.Feature, Segment: ev.Segment}}
 			case engine.Clear:
-				delete(open, k)
+				if open[k].series == ev.Series() {
+					delete(open, k)
+				}
 			}
 		}
 	}
 	out := make([]config.ExpectedAlert, 0, len(open))
 	for _, a := range open {
-		out = append(out, a)
+		out = append(out, a.alert)
 	}
 	sortAlerts(out)
 	return out

@@ -19,6 +19,7 @@ type Observation struct {
 type Streak struct {
 	Count int       `json:"count"`
 	Since time.Time `json:"since"` // the first breach of the streak
+	Last  time.Time `json:"last"`  // the latest breach of the streak
 }
 
 // State is the series state: bounded history and per-rule streaks.
@@ -27,24 +28,43 @@ type State struct {
 	Observations []Observation `json:"observations,omitempty"`
 	// Streaks by rule name; a rule with no current breach has no entry.
 	Streaks map[string]Streak `json:"streaks,omitempty"`
+	// Latest is the time of the newest observation ever seen, kept even
+	// when no history is: a reading older than it is late.
+	Latest time.Time `json:"latest,omitzero"`
+}
+
+// Late reports whether an observation at t is no newer than the latest one
+// seen: a redelivery or an event that arrived out of order. Late readings
+// still enter the history, but say nothing about whether an alert should
+// open or resolve now.
+func (s *State) Late(t time.Time) bool {
+	return !s.Latest.IsZero() && !t.After(s.Latest)
 }
 
 // Add records an observation in time order and keeps at most depth of the
 // latest ones. With depth 0 nothing is kept: no rule of the model reads
-// history, so there is nothing to store (and nothing to write).
-func (s *State) Add(o Observation, depth int) {
+// history, so there is nothing to store (and nothing to write). An
+// observation identical to one kept (a redelivered event) is not added
+// twice; Add reports whether it added o.
+func (s *State) Add(o Observation, depth int) bool {
 	if depth <= 0 {
 		s.Observations = s.Observations[:0]
-		return
+		return false
 	}
 	i := len(s.Observations)
 	for i > 0 && s.Observations[i-1].At.After(o.At) {
 		i--
 	}
+	for j := i - 1; j >= 0 && s.Observations[j].At.Equal(o.At); j-- {
+		if s.Observations[j].Value == o.Value {
+			return false
+		}
+	}
 	s.Observations = slices.Insert(s.Observations, i, o)
 	if n := len(s.Observations); n > depth {
 		s.Observations = slices.Delete(s.Observations, 0, n-depth)
 	}
+	return true
 }
 
 // Len is the number of observations kept.
@@ -98,21 +118,35 @@ func (s *State) latest(n int) []Observation {
 	return s.Observations[len(s.Observations)-n:]
 }
 
-// Breach extends the rule's streak with a breaching observation at t.
-func (s *State) Breach(rule string, t time.Time) Streak {
+// Breach extends the rule's streak with a breaching observation at t. A
+// breach no later than the streak's latest one (the same event delivered
+// again, or a late one) does not count: at-least-once delivery must not
+// turn one reading into three. Breach reports whether the streak changed.
+func (s *State) Breach(rule string, t time.Time) (Streak, bool) {
+	st := s.Streaks[rule]
+	if st.Count > 0 && !t.After(st.Last) {
+		return st, false
+	}
 	if s.Streaks == nil {
 		s.Streaks = make(map[string]Streak)
 	}
-	st := s.Streaks[rule]
-	if st.Count == 0 || t.Before(st.Since) {
+	if st.Count == 0 {
 		st.Since = t
 	}
 	st.Count++
+	st.Last = t
 	s.Streaks[rule] = st
-	return st
+	return st, true
 }
 
-// Clear ends the rule's streak: the rule was evaluated and did not hold.
-func (s *State) Clear(rule string) {
+// Clear ends the rule's streak after a clean observation at t, unless the
+// reading is older than the streak's latest breach (a late event says
+// nothing about now). Clear reports whether the streak ended.
+func (s *State) Clear(rule string, t time.Time) bool {
+	st, ok := s.Streaks[rule]
+	if !ok || !t.After(st.Last) {
+		return false
+	}
 	delete(s.Streaks, rule)
+	return true
 }

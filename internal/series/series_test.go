@@ -48,12 +48,33 @@ func TestSlopePerDay(t *testing.T) {
 func TestStreaks(t *testing.T) {
 	var s State
 	s.Breach("r", day(1))
-	got := s.Breach("r", day(2))
-	if diff := cmp.Diff(Streak{Count: 2, Since: day(1)}, got); diff != "" {
+	got, changed := s.Breach("r", day(2))
+	if diff := cmp.Diff(Streak{Count: 2, Since: day(1), Last: day(2)}, got); diff != "" || !changed {
 		t.Errorf("Breach (-want +got):\n%s", diff)
 	}
-	s.Clear("r")
-	if got := s.Breach("r", day(3)); got.Count != 1 || !got.Since.Equal(day(3)) {
-		t.Errorf("Breach after Clear = %+v, want count 1 since day 3", got)
+	if _, changed := s.Breach("r", day(2)); changed {
+		t.Errorf("the same breach delivered twice changed the streak")
+	}
+	if _, changed := s.Breach("r", day(1)); changed {
+		t.Errorf("a late breach changed the streak")
+	}
+	if s.Clear("r", day(1)) {
+		t.Errorf("a late clean reading ended the streak")
+	}
+	if !s.Clear("r", day(3)) {
+		t.Errorf("a clean reading after the streak did not end it")
+	}
+	if got, _ := s.Breach("r", day(4)); got.Count != 1 || !got.Since.Equal(day(4)) {
+		t.Errorf("Breach after Clear = %+v, want count 1 since day 4", got)
+	}
+}
+
+func TestAddSkipsRedeliveredObservation(t *testing.T) {
+	var s State
+	if !s.Add(Observation{At: day(1), Value: 1}, 5) || s.Add(Observation{At: day(1), Value: 1}, 5) {
+		t.Errorf("Add of the same observation twice: want true then false")
+	}
+	if !s.Add(Observation{At: day(1), Value: 2}, 5) || s.Len() != 2 {
+		t.Errorf("a different value at the same time must be kept (Len = %d)", s.Len())
 	}
 }

@@ -31,6 +31,8 @@ examples:
 # Benchmarks carry their targets in comments next to them.
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	@echo "BenchmarkLoad as cmd/stakeout runs it (GOGC=400):"
+	GOGC=400 $(GO) test -run='^$$' -bench='^BenchmarkLoad$$' -benchmem ./internal/config
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

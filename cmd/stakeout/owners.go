@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -34,7 +35,7 @@ func (c *ownersCmd) run(args []string, io stdio) int {
 	for id, m := range cfg.Broken {
 		models[id] = m
 	}
-	ids := sortedIDs(models)
+	ids := slices.Sorted(maps.Keys(models))
 
 	tw := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODEL\tSTAKES\t"+strings.ToUpper(strings.Join(config.Roles, "\t")))
@@ -68,12 +69,12 @@ func (c *ownersCmd) run(args []string, io stdio) int {
 		}
 	}
 	escalatedFrom := map[string][]string{}
-	for _, oid := range sortedIDs(cfg.Owners) {
+	for _, oid := range slices.Sorted(maps.Keys(cfg.Owners)) {
 		for _, next := range cfg.Owners[oid].Escalation {
 			escalatedFrom[next] = append(escalatedFrom[next], oid)
 		}
 	}
-	for _, oid := range sortedIDs(cfg.Owners) {
+	for _, oid := range slices.Sorted(maps.Keys(cfg.Owners)) {
 		o := cfg.Owners[oid]
 		title := oid
 		if o.Name != "" {
@@ -89,15 +90,6 @@ func (c *ownersCmd) run(args []string, io stdio) int {
 		return 1
 	}
 	return 0
-}
-
-func sortedIDs[V any](m map[string]V) []string {
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 func orDash(s string) string {

@@ -166,8 +166,11 @@ func writeText(w io.Writer, where string, dec route.Decision, err error) {
 		} else if a.AckWithin != "" {
 			fmt.Fprintf(w, "           escalation: none (%s has no escalation list)\n", a.Owner)
 		}
-		if a.Impact != nil {
+		switch {
+		case a.Impact != nil:
 			fmt.Fprintf(w, "           impact: %s per day\n", thousands(*a.Impact))
+		case a.ImpactError != "":
+			fmt.Fprintf(w, "           impact: not computed: %s\n", a.ImpactError)
 		}
 		if a.Runbook != "" {
 			fmt.Fprintf(w, "           runbook: %s\n", a.Runbook)

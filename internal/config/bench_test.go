@@ -33,7 +33,8 @@ func loadFixture(models, rules int) fstest.MapFS {
 }
 
 // BenchmarkLoad: load and compile 200 models × 10 rules.
-// Target: ≤ 100 ms per load (a Lambda cold start pays it once).
+// Target: ≤ 100 ms per load (a Lambda cold start pays it once). Run with
+// GOGC=400 as cmd/stakeout runs (see its main); the default GOGC costs ~30%.
 func BenchmarkLoad(b *testing.B) {
 	fsys := loadFixture(200, 10)
 	b.ReportAllocs()

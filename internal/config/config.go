@@ -14,12 +14,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -181,15 +181,6 @@ func Load(dir string) (*Config, error) {
 // LoadFS reads the configuration from fsys; display is the directory name
 // shown in problem paths (e.g. "." shows "rules/x.yaml").
 func LoadFS(fsys fs.FS, display string) (*Config, error) {
-	// Loading is a burst of short-lived garbage (YAML nodes, expression
-	// trees: ~150 KB per model) at process start, where a third of the time
-	// went to collecting it. Let the heap grow during the burst; keep the
-	// caller's setting if it is already laxer (or off).
-	if old := debug.SetGCPercent(loadGCPercent); old < 0 || old > loadGCPercent {
-		debug.SetGCPercent(old)
-	} else {
-		defer debug.SetGCPercent(old)
-	}
 	l := &loader{fsys: fsys, display: display, cfg: &Config{
 		Models: map[string]*Model{}, Broken: map[string]*Model{}, Owners: map[string]*Owner{},
 	}, hash: sha256.New()}
@@ -201,18 +192,11 @@ func LoadFS(fsys fs.FS, display string) (*Config, error) {
 	return l.cfg, nil
 }
 
-const loadGCPercent = 400
-
-type hasher interface {
-	Write([]byte) (int, error)
-	Sum([]byte) []byte
-}
-
 type loader struct {
 	fsys    fs.FS
 	display string
 	cfg     *Config
-	hash    hasher
+	hash    hash.Hash
 }
 
 // StakesFile is the stakes table's path inside the configuration directory.

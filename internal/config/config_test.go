@@ -101,6 +101,22 @@ func TestBrokenModelDoesNotStopOthers(t *testing.T) {
 	}
 }
 
+// An owner file with errors must not silence the models it serves.
+func TestBrokenOwnerDoesNotUnloadModels(t *testing.T) {
+	fsys := minimalFS(t)
+	fsys["owners/team.yaml"].Data = append(fsys["owners/team.yaml"].Data, []byte("nmae: typo\n")...)
+	cfg, err := LoadFS(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Errors()) != 1 {
+		t.Errorf("Errors() = %v, want the one typo", cfg.Errors())
+	}
+	if cfg.Models["model-a"] == nil {
+		t.Errorf("model-a not loaded; Broken = %v", cfg.Broken)
+	}
+}
+
 func TestBuiltInStakesWhenFileAbsent(t *testing.T) {
 	cfg, err := LoadFS(minimalFS(t), ".")
 	if err != nil {

@@ -287,6 +287,11 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 	if impactNode != nil {
 		r.Impact = d.compile(impactNode, "impact", expression.Number, m.Business)
 	}
+	if r.When != nil && r.Impact != nil {
+		if extra := without(r.Impact.Needs(), r.When.Needs()); len(extra) > 0 {
+			d.warnf(impactNode, "impact reads %s, which when does not require: alerts on events without it will have no impact", strings.Join(extra, ", "))
+		}
+	}
 	if summaryNode != nil {
 		if s, ok := d.str(summaryNode, "summary"); ok {
 			var errs []templateError
@@ -294,6 +299,7 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			for _, e := range errs {
 				d.errorAt(d.exprPos(summaryNode, utf8.RuneCountInString(s[:e.offset])), "summary: %s", e.msg)
 			}
+
 		}
 	}
 	if d.errors == errorsBefore {
@@ -315,6 +321,10 @@ func (d *doc) window(v *yaml.Node) (Window, bool) {
 			return Window{}, false
 		}
 		return Window{Count: n}, true
+	}
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!float" {
+		d.errorf(v, "for: %s must be a whole count of consecutive breaching observations, or a duration like 2h", v.Value)
+		return Window{}, false
 	}
 	dur, ok := d.duration(v, "for")
 	return Window{Duration: dur}, ok
@@ -453,4 +463,15 @@ func nodeJSON(n *yaml.Node) (any, error) {
 		return n.Value, nil
 	}
 	return nil, fmt.Errorf("unsupported YAML node")
+}
+
+// without returns the items of a that are not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }

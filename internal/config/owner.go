@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	_ "time/tzdata" // owners name IANA zones; Lambda images have no zoneinfo
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
 )
 
 // Slack ids: channels are C… (public) or G… (private), users U… or W…
@@ -152,7 +155,7 @@ func (l *loader) checkEscalations() {
 		}
 		return problems[o.ID]
 	}
-	ids := sortedKeys(owners)
+	ids := slices.Sorted(maps.Keys(owners))
 	for _, id := range ids {
 		o := owners[id]
 		for i, next := range o.Escalation {
@@ -240,5 +243,5 @@ func rotate(cycle []string) []string {
 }
 
 func suggestOwner(id string, owners map[string]*Owner) string {
-	return suggestFrom(id, sortedKeys(owners))
+	return expression.Suggest(id, slices.Sorted(maps.Keys(owners)))
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 )
 
@@ -106,7 +107,7 @@ func (l *loader) expectedAlert(d *doc, n *yaml.Node, m *Model) (ExpectedAlert, b
 			check(good)
 			a.Rule = s
 			if good && !slices.Contains(m.ruleNames, s) {
-				d.errorf(v, "expected alert names unknown rule %q%s", s, suggestFrom(s, m.ruleNames))
+				d.errorf(v, "expected alert names unknown rule %q%s", s, expression.Suggest(s, m.ruleNames))
 				ok = false
 			}
 		}},

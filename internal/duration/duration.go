@@ -13,6 +13,9 @@ import (
 const (
 	Day  = 24 * time.Hour
 	Week = 7 * Day
+	// maxDuration is far beyond any sensible deadline or interval, and far
+	// from time.Duration's overflow at ~292 years.
+	maxDuration = 10 * 365 * Day
 )
 
 // Parse reads a positive duration. It accepts a sequence of number+unit pairs
@@ -50,6 +53,9 @@ func Parse(s string) (time.Duration, error) {
 			if unit == "w" {
 				u = Week
 			}
+			if n > int(maxDuration/u) {
+				return 0, fmt.Errorf("invalid duration %q: longer than %d days", s, maxDuration/Day)
+			}
 			total += time.Duration(n) * u
 		case "h", "m", "s", "ms":
 			d, err := time.ParseDuration(num + unit)
@@ -62,6 +68,9 @@ func Parse(s string) (time.Duration, error) {
 		default:
 			return 0, fmt.Errorf("invalid duration %q: unknown unit %q (use w, d, h, m, s)", s, unit)
 		}
+	}
+	if total > maxDuration || total < 0 {
+		return 0, fmt.Errorf("invalid duration %q: longer than %d days", s, maxDuration/Day)
 	}
 	if total <= 0 {
 		return 0, fmt.Errorf("invalid duration %q: must be greater than zero", s)

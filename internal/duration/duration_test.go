@@ -25,6 +25,9 @@ func TestParse(t *testing.T) {
 		{in: "0m", wantErr: true},
 		{in: "-5m", wantErr: true},
 		{in: "h", wantErr: true},
+		{in: "99999999999d", wantErr: true},
+		{in: "300000w", wantErr: true},
+		{in: "3650d", want: 3650 * Day},
 	} {
 		got, err := Parse(tc.in)
 		if (err != nil) != tc.wantErr {

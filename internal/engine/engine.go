@@ -164,7 +164,19 @@ func Summary(m *config.Model, r *config.Rule, ev *signal.Event, res *Result) str
 		if key, ok := strings.CutPrefix(name, "business."); ok {
 			return expression.FormatNumber(m.Business[key])
 		}
-		return fieldText(ev, name)
+		if key, ok := strings.CutPrefix(name, "labels."); ok {
+			return ev.Labels[key]
+		}
+		if key, ok := strings.CutPrefix(name, "lineage."); ok {
+			if v, ok := ev.Lineage[key]; ok {
+				return fmt.Sprint(v)
+			}
+			return ""
+		}
+		if text := fieldText(ev, name); text != "" {
+			return text
+		}
+		return "-" // an optional field the event lacks
 	})
 }
 
@@ -204,10 +216,6 @@ func fieldText(ev *signal.Event, name string) string {
 		if ev.WindowEnd != nil {
 			return ev.WindowEnd.Format(time.RFC3339)
 		}
-	case "labels":
-		return fmt.Sprint(ev.Labels)
-	case "lineage":
-		return fmt.Sprint(ev.Lineage)
 	}
 	return ""
 }

@@ -108,6 +108,16 @@ func TestOtherSeriesLeavesStreakAlone(t *testing.T) {
 	}
 }
 
+func TestSummaryPlaceholders(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'value > 0.2', severity: high, owner: data, summary: '{{labels.detector}} says {{value}} on {{feature}} ({{segment}})'}\n")
+	ev := drift(0.3, 0)
+	ev.Labels = map[string]string{"detector": "nannyml"}
+	res := New().Observe(m, &ev, &series.State{}, nil)[0]
+	if got, want := Summary(m, m.Rules[0], &ev, &res), "nannyml says 0.3 on income (-)"; got != want {
+		t.Errorf("Summary = %q, want %q (an absent segment shows as -)", got, want)
+	}
+}
+
 func TestImpactAndSummary(t *testing.T) {
 	m := load(t, "  - {name: r, when: 'baseline - value > 0.03', severity: critical, owner: model,"+
 		" impact: '(baseline - value) * business.daily', summary: 'accuracy {{value}} vs {{baseline}}, {{impact}}/day on {{model}}'}\n")

@@ -2,6 +2,8 @@ package expression
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr/vm"
@@ -133,10 +135,11 @@ func NewEvaluator() *Evaluator {
 func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
 	e.ev, e.scope, e.hist.h, e.filled = ev, scope, hist, 0
 	e.env[nameBusiness] = scope.Business
-	if scope.stakes == nil {
-		scope.stakes = scope.Stakes // a Scope built without NewScope
+	if scope.stakes != nil {
+		e.env[nameStakes] = scope.stakes
+	} else {
+		e.env[nameStakes] = scope.Stakes // a Scope built without NewScope
 	}
-	e.env[nameStakes] = scope.stakes
 	var has fieldSet = 1<<fModel | 1<<fKind | 1<<fMetric | 1<<fValue | 1<<fObservedAt | 1<<fLabels | 1<<fLineage
 	set := func(f int, ok bool) {
 		if ok {
@@ -307,11 +310,21 @@ func fieldString(ev *signal.Event, f int) string {
 // fields.
 var Placeholders = []string{"model", "rule", "stakes", "impact"}
 
-// CheckPlaceholder reports whether name may appear as {{name}} in a summary.
+// CheckPlaceholder reports whether name may appear as {{name}} in a summary:
+// an event field, a label or lineage entry (labels.detector), or one of
+// Placeholders. Whole maps are refused: they would render as Go syntax.
 func CheckPlaceholder(name string, business map[string]float64) error {
+	for _, m := range []string{"labels", "lineage"} {
+		if key, ok := strings.CutPrefix(name, m+"."); ok && key != "" {
+			return nil
+		}
+		if name == m {
+			return fmt.Errorf("{{%s}} is a map: name one entry, like {{%s.detector}}", m, m)
+		}
+	}
 	if key, ok := strings.CutPrefix(name, "business."); ok {
 		if _, ok := business[key]; !ok {
-			return fmt.Errorf("unknown business constant %q%s", key, suggest(key, sortedKeys(business)))
+			return fmt.Errorf("unknown business constant %q%s", key, suggest(key, slices.Sorted(maps.Keys(business))))
 		}
 		return nil
 	}
@@ -326,5 +339,5 @@ func CheckPlaceholder(name string, business map[string]float64) error {
 		}
 	}
 	all := append(FieldNames[:], Placeholders...)
-	return fmt.Errorf("unknown placeholder {{%s}}%s (use an event field, model, rule, stakes, impact or business.<name>)", name, suggest(name, all))
+	return fmt.Errorf("unknown placeholder {{%s}}%s (use an event field, labels.<key>, lineage.<key>, model, rule, stakes, impact or business.<name>)", name, suggest(name, all))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,6 +195,21 @@ func compare(l any, op string, r any) bool {
 			return lf == rf
 		case "!=":
 			return lf != rf
+		}
+	}
+	if ls, ok := l.(string); ok {
+		if rs, ok := r.(string); ok {
+			c := strings.Compare(ls, rs)
+			switch op {
+			case ">":
+				return c > 0
+			case ">=":
+				return c >= 0
+			case "<":
+				return c < 0
+			case "<=":
+				return c <= 0
+			}
 		}
 	}
 	if lt, ok := l.(time.Time); ok {

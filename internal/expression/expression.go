@@ -11,6 +11,7 @@ package expression
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -25,6 +26,8 @@ import (
 	"github.com/expr-lang/expr/optimizer"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+
+	"github.com/stakeout-ml/stakeout/internal/signal"
 )
 
 // MaxHistory bounds n in last(n) and slope(n): the series state kept per
@@ -60,8 +63,7 @@ const (
 )
 
 // FieldNames are the event fields by their JSON names, indexed as above.
-var FieldNames = [numFields]string{"model", "kind", "metric", "value", "observed_at", "version", "environment",
-	"baseline", "feature", "segment", "sample_size", "window_start", "window_end", "labels", "lineage"}
+var FieldNames = [numFields]string(signal.FieldNames)
 
 // optional fields: a rule that reads one the event lacks does not fire.
 // labels and lineage are maps, where a missing key is an ordinary value.
@@ -112,6 +114,18 @@ type filter struct {
 	values []string
 }
 
+// Needs returns the optional event fields the expression reads: without
+// any of them it is not evaluated.
+func (p *Program) Needs() []string {
+	var out []string
+	for f := range numFields {
+		if p.needs&(1<<f) != 0 {
+			out = append(out, FieldNames[f])
+		}
+	}
+	return out
+}
+
 // History is the number of observations the expression needs in the series
 // before it can be evaluated (0 when it uses neither last nor slope).
 func (p *Program) History() int { return p.history }
@@ -140,12 +154,6 @@ func NewCompiler(business map[string]float64) *Compiler {
 	num := *cf
 	expr.AsFloat64()(&num)
 	return &Compiler{business: business, conf: [2]*conf.Config{Bool: cf, Number: &num}}
-}
-
-// Compile compiles src for the given business constants. See
-// Compiler.Compile; use a Compiler to compile many expressions.
-func Compile(src string, typ Type, business map[string]float64) (*Program, error) {
-	return NewCompiler(business).Compile(src, typ)
 }
 
 // Compile parses, analyses, type-checks and compiles src — the steps of
@@ -309,7 +317,7 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 				return
 			}
 			if _, ok := business[key.Value]; !ok {
-				keys := sortedKeys(business)
+				keys := slices.Sorted(maps.Keys(business))
 				known := "the model declares no business constants"
 				if len(keys) > 0 {
 					known = "declared: " + strings.Join(keys, ", ")
@@ -414,7 +422,7 @@ func filterOf(n ast.Node) (filter, bool) {
 
 // contradiction finds conjunct filters that no event can pass.
 func contradiction(filters []filter) string {
-	kinds := []string{"drift", "prediction", "quality", "data_quality", "freshness", "schema", "fairness", "operational"}
+	kinds := signal.Kinds
 	allowed := map[int][]string{}
 	for _, f := range filters {
 		if f.field == fKind {
@@ -452,15 +460,6 @@ func quoteList(vs []string) string {
 		return q[0]
 	}
 	return "one of " + strings.Join(q, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // finite reports whether a float result is usable as a measurement.

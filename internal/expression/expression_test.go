@@ -16,7 +16,7 @@ var business = map[string]float64{"daily_decisions": 20000, "cost_usd": 900}
 
 func mustCompile(t *testing.T, src string, typ Type) *Program {
 	t.Helper()
-	p, err := Compile(src, typ, business)
+	p, err := NewCompiler(business).Compile(src, typ)
 	if err != nil {
 		t.Fatalf("Compile(%q): %v", src, err)
 	}
@@ -44,7 +44,7 @@ func TestCompileErrors(t *testing.T) {
 		{"now is disabled", `observed_at < now()`, Bool, "unknown name", 14},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Compile(tc.src, tc.typ, business)
+			_, err := NewCompiler(business).Compile(tc.src, tc.typ)
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Compile(%q) error = %v, want *Error", tc.src, err)
@@ -155,11 +155,24 @@ func TestExplain(t *testing.T) {
 	}
 }
 
+func TestExplainComparesStrings(t *testing.T) {
+	p := mustCompile(t, `lineage.trained_through < "2025-01-01"`, Bool)
+	e := NewEvaluator()
+	ev := signal.Event{Kind: "drift", Metric: "psi", ObservedAt: t0, Lineage: map[string]any{"trained_through": "2024-06-01"}}
+	e.Bind(&ev, NewScope(business, "high"), nil)
+	if got := e.Eval(p).Outcome; got != True {
+		t.Fatalf("Eval = %v, want True", got)
+	}
+	if got := e.Explain(p); len(got) != 1 || !got[0].Holds || strings.Contains(got[0].Text, "is not") {
+		t.Errorf("Explain = %+v, want one clause that holds", got)
+	}
+}
+
 func TestCheckPlaceholder(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		ok   bool
-	}{{"value", true}, {"feature", true}, {"impact", true}, {"business.cost_usd", true}, {"business.nope", false}, {"featur", false}} {
+	}{{"value", true}, {"feature", true}, {"impact", true}, {"business.cost_usd", true}, {"business.nope", false}, {"featur", false}, {"labels.detector", true}, {"lineage.training_data", true}, {"labels", false}} {
 		if err := CheckPlaceholder(tc.name, business); (err == nil) != tc.ok {
 			t.Errorf("CheckPlaceholder(%q) = %v, want ok %v", tc.name, err, tc.ok)
 		}

@@ -30,11 +30,13 @@ type Alert struct {
 	AckWithin  string   `json:"ack_within,omitempty"`
 	Escalation []Step   `json:"escalation"`
 	Impact     *float64 `json:"impact,omitempty"`
-	Summary    string   `json:"summary"`
-	Runbook    string   `json:"runbook,omitempty"`
-	Feature    string   `json:"feature,omitempty"`
-	Segment    string   `json:"segment,omitempty"`
-	Why        string   `json:"why"`
+	// ImpactError says why the rule's impact could not be computed.
+	ImpactError string `json:"impact_error,omitempty"`
+	Summary     string `json:"summary"`
+	Runbook     string `json:"runbook,omitempty"`
+	Feature     string `json:"feature,omitempty"`
+	Segment     string `json:"segment,omitempty"`
+	Why         string `json:"why"`
 }
 
 // Step is one escalation step: who is told, and when if nobody acknowledged.
@@ -173,6 +175,7 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 			a.Feature, a.Segment = ev.Feature, ev.Segment
 			a.Summary = engine.Summary(m, r, ev, res)
 			a.Why = v.Why
+			a.ImpactError = res.ImpactErr
 			if res.HasImpact {
 				// Money per day: cents are precision enough, and spare
 				// readers 1619999.9999999993.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -89,7 +90,9 @@ type wire struct {
 	Lineage     map[string]any    `json:"lineage"`
 }
 
-var fieldNames = []string{"model", "kind", "metric", "value", "observed_at", "version", "environment", "baseline",
+// FieldNames are the detail's fields by their JSON names, in the order the
+// brief lists them (the expression package indexes them in this order).
+var FieldNames = [...]string{"model", "kind", "metric", "value", "observed_at", "version", "environment", "baseline",
 	"feature", "segment", "sample_size", "window_start", "window_end", "labels", "lineage"}
 
 // DecodeDetail decodes a native event detail. When requireModel is false
@@ -98,6 +101,13 @@ var fieldNames = []string{"model", "kind", "metric", "value", "observed_at", "ve
 // stakeout reads; they are named in the error when a required field is
 // missing, since a typo is the usual cause.
 func DecodeDetail(data []byte, requireModel bool) (Event, error) {
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] != '{' {
+		var v any
+		if err := json.Unmarshal(t, &v); err != nil {
+			return Event{}, jsonError(data, err)
+		}
+		return Event{}, fmt.Errorf("want a JSON object, got %s", jsonKind(v))
+	}
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
 		return Event{}, jsonError(data, err)
@@ -197,7 +207,7 @@ func unknownFields(data []byte) []string {
 	}
 	var out []string
 	for k := range m {
-		if !slices.Contains(fieldNames, k) {
+		if !slices.Contains(FieldNames[:], k) {
 			out = append(out, k)
 		}
 	}
@@ -221,16 +231,22 @@ func jsonError(data []byte, err error) error {
 		if field == "" {
 			return fmt.Errorf("want a JSON object, got %s", article(typ.Value))
 		}
-		return fieldErr(field, "got %s, want %s", article(typ.Value), typeName(typ.Type.String()))
+		want := typeName(typ.Type)
+		// encoding/json says "number 1.5" for a number that does not fit.
+		if num, ok := strings.CutPrefix(typ.Value, "number "); ok {
+			if want == "a whole number" {
+				return fieldErr(field, "%s is not a whole number", num)
+			}
+			return fieldErr(field, "%s is out of range", num)
+		}
+		return fieldErr(field, "got %s, want %s", article(typ.Value), want)
 	}
-	if errors.Is(err, errUnexpectedEnd) || strings.Contains(err.Error(), "unexpected end of JSON input") {
+	if strings.Contains(err.Error(), "unexpected end of JSON input") {
 		line, col := lineCol(data, int64(len(data)))
 		return fmt.Errorf("malformed JSON at line %d, column %d: unexpected end of input (truncated?)", line, col)
 	}
 	return fmt.Errorf("malformed JSON: %w", err)
 }
-
-var errUnexpectedEnd = errors.New("unexpected end of JSON input")
 
 func article(jsonType string) string {
 	switch jsonType {
@@ -242,16 +258,23 @@ func article(jsonType string) string {
 	return jsonType
 }
 
-func typeName(goType string) string {
-	switch {
-	case strings.Contains(goType, "float"), strings.Contains(goType, "int"):
-		return "a number"
-	case strings.Contains(goType, "map"):
-		return "an object"
-	case strings.Contains(goType, "string"):
-		return "a string"
+func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
-	return goType
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return t.String()
 }
 
 // lineCol converts a byte offset into a 1-based line and column.
@@ -276,4 +299,21 @@ func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// jsonKind names the JSON type of a decoded value.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a bool"
+	case float64:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "an array"
+	}
+	return "an object"
 }

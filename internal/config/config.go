@@ -69,6 +69,8 @@ type Model struct {
 	Business map[string]float64
 	Expect   []Expectation
 	Match    Match
+	// Inhibit says which alert kinds suppress which while they fire.
+	Inhibit  Inhibit
 	Rules    []*Rule
 	Tests    []*TestCase
 	// Scope is what expressions of this model see besides the event.
@@ -95,6 +97,19 @@ type Expectation struct {
 	Pos    Pos
 }
 
+// Inhibit is a model's inhibition: while an alert of a Sources kind fires,
+// new alerts of a Targets kind are recorded as suppressed, not notified.
+type Inhibit struct {
+	Sources []string
+	Targets []string
+}
+
+// DefaultInhibit: a broken feed (stale, malformed or low-quality data) makes
+// drift, prediction and quality signals meaningless; its owner is told once.
+func DefaultInhibit() Inhibit {
+	return Inhibit{Sources: []string{"freshness", "schema", "data_quality"}, Targets: []string{"drift", "prediction", "quality"}}
+}
+
 // Match maps external events onto the model.
 type Match struct {
 	CloudWatchAlarms []string
@@ -111,6 +126,9 @@ type Rule struct {
 	Summary     Template
 	Runbook     string
 	Impact      *expression.Program
+	// ResolveAfter is how many consecutive clean readings resolve an
+	// alert of the rule (default 1).
+	ResolveAfter int
 
 	pos         Pos
 	severityPos Pos

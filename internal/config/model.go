@@ -26,7 +26,8 @@ var (
 // decodeModel decodes one rules file. It reads the loaded owners and stakes
 // but changes nothing shared, so model files are decoded in parallel.
 func (l *loader) decodeModel(d *doc, name string) *Model {
-	m := &Model{File: d.file, ID: baseName(name), Owners: map[string]string{}, Business: map[string]float64{}, rolePos: map[string]Pos{}}
+	m := &Model{File: d.file, ID: baseName(name), Owners: map[string]string{}, Business: map[string]float64{}, rolePos: map[string]Pos{},
+		Inhibit: DefaultInhibit()}
 	if d.src == nil {
 		return m
 	}
@@ -49,6 +50,7 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		field{name: "business", decode: func(_, v *yaml.Node) { d.decodeBusiness(v, m) }},
 		field{name: "expect", decode: func(_, v *yaml.Node) { m.hasExpect = true; d.decodeExpect(v, m) }},
 		field{name: "match", decode: func(_, v *yaml.Node) { d.decodeMatch(v, m) }},
+		field{name: "inhibit", decode: func(_, v *yaml.Node) { d.decodeInhibit(v, m) }},
 		field{name: "rules", required: true, decode: func(_, v *yaml.Node) { rulesNode = v }},
 		field{name: "tests", decode: func(_, v *yaml.Node) { testsNode = v }},
 	)
@@ -207,6 +209,35 @@ func (d *doc) decodeMatch(v *yaml.Node, m *Model) {
 	}})
 }
 
+func (d *doc) decodeInhibit(v *yaml.Node, m *Model) {
+	var inh Inhibit
+	kinds := func(what string) func(_, v *yaml.Node) {
+		return func(_, v *yaml.Node) {
+			var out []string
+			d.seq(v, "inhibit."+what, func(item *yaml.Node) {
+				if k, ok := d.enum(item, "kind", signal.Kinds); ok {
+					out = append(out, k)
+				}
+			})
+			if what == "sources" {
+				inh.Sources = out
+			} else {
+				inh.Targets = out
+			}
+		}
+	}
+	if !d.mapping(v, "inhibit", field{name: "sources", required: true, decode: kinds("sources")},
+		field{name: "targets", required: true, decode: kinds("targets")}) {
+		return
+	}
+	for _, k := range inh.Targets {
+		if slices.Contains(inh.Sources, k) {
+			d.errorf(v, "inhibit: kind %q is both a source and a target: its alerts would suppress each other", k)
+		}
+	}
+	m.Inhibit = inh
+}
+
 // MatchesAlarm reports whether one of the model's globs accepts alarmName.
 func (m *Model) MatchesAlarm(alarmName string) bool {
 	for _, g := range m.Match.CloudWatchAlarms {
@@ -218,7 +249,7 @@ func (m *Model) MatchesAlarm(alarmName string) bool {
 }
 
 func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
-	r := &Rule{pos: pos(item)}
+	r := &Rule{pos: pos(item), ResolveAfter: 1}
 	var nameNode, whenNode, summaryNode, impactNode *yaml.Node
 	errorsBefore := d.errors
 	d.mapping(item, "rule",
@@ -265,6 +296,14 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			r.Runbook = s
 		}},
 		field{name: "impact", decode: func(_, v *yaml.Node) { impactNode = v }},
+		field{name: "resolve_after", decode: func(_, v *yaml.Node) {
+			var n int
+			if v.Tag != "!!int" || v.Decode(&n) != nil || n < 1 || n > expression.MaxHistory {
+				d.errorf(v, "resolve_after must be a whole number of clean readings from 1 to %d", expression.MaxHistory)
+				return
+			}
+			r.ResolveAfter = n
+		}},
 	)
 	if r.Name != "" {
 		m.ruleNames = append(m.ruleNames, r.Name)

@@ -1,0 +1,171 @@
+// Package state defines what the router persists and the atomic change set
+// a store applies for one event. The series item is the unit of
+// consistency: every event reads its series once and, when anything changes,
+// writes it back conditionally on its version, in one transaction with the
+// alert, group, inhibitor, outbox, audit and idempotency records the event
+// produced. Two deliveries of one event, or two events of one series
+// processed at once, therefore cannot both apply.
+package state
+
+import (
+	"errors"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/series"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+)
+
+// ErrConflict: a record changed since it was read (its version moved).
+// Re-read and re-apply the event.
+var ErrConflict = errors.New("state changed concurrently")
+
+// ErrDuplicate: the event was already applied.
+var ErrDuplicate = errors.New("event already applied")
+
+// Series is one series' state with the lifecycle of the alerts it opened.
+type Series struct {
+	Key   signal.SeriesKey `json:"key"`
+	State series.State     `json:"state"`
+	// Alerts holds, by rule, the alerts this series opened that have not
+	// resolved: what the router needs to decide, without reading alerts.
+	Alerts map[string]AlertRef `json:"alerts,omitempty"`
+	// Recent are the ids of the latest events applied, newest last: a
+	// redelivery is recognised from the series read alone.
+	Recent []string `json:"recent,omitempty"`
+	// Version is the stored version (0: never stored). A Commit carries the
+	// version it read; the store writes Version+1 if it still matches.
+	Version int64 `json:"version"`
+}
+
+// MaxRecent bounds Series.Recent. Older redeliveries are still caught by
+// the idempotency record written with every commit.
+const MaxRecent = 32
+
+// AlertRef is the router's view of an unresolved alert of a series.
+type AlertRef struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+	// Clean counts consecutive clean readings since the last breach.
+	Clean int `json:"clean,omitempty"`
+}
+
+// Alert statuses.
+const (
+	Open       = "open"
+	Suppressed = "suppressed"
+	Resolved   = "resolved"
+)
+
+// Alert is one alert: a model's rule firing for one feature and segment.
+type Alert struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Rule    string `json:"rule"`
+	Kind    string `json:"kind"`
+	Metric  string `json:"metric"`
+	Feature string `json:"feature,omitempty"`
+	Segment string `json:"segment,omitempty"`
+	Status  string `json:"status"`
+
+	Severity  string   `json:"severity"`
+	Role      string   `json:"role"`
+	Owner     string   `json:"owner"`
+	Notify    []string `json:"notify"`
+	AckWithin string   `json:"ack_within,omitempty"`
+	Group     string   `json:"group,omitempty"`
+	// InhibitedBy names the alert that suppresses this one.
+	InhibitedBy string `json:"inhibited_by,omitempty"`
+
+	Summary      string   `json:"summary"`
+	Runbook      string   `json:"runbook,omitempty"`
+	Value        float64  `json:"value"`
+	Baseline     *float64 `json:"baseline,omitempty"`
+	Impact       *float64 `json:"impact,omitempty"`
+	ModelVersion string   `json:"model_version,omitempty"`
+
+	OpenedAt   time.Time `json:"opened_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"`
+	// Opens counts how often the alert has opened (it can reopen).
+	Opens int `json:"opens"`
+
+	// AuditSeq and AuditHash are the head of the alert's audit chain.
+	AuditSeq  int    `json:"audit_seq"`
+	AuditHash string `json:"audit_hash"`
+	Version   int64  `json:"version"`
+}
+
+// Group gathers the alerts of one model and rule that open close together:
+// twenty drifting features make one notification, not twenty.
+type Group struct {
+	ID      string    `json:"id"`
+	Model   string    `json:"model"`
+	Rule    string    `json:"rule"`
+	Opened  time.Time `json:"opened"`
+	Members []string  `json:"members"`
+	// Open counts members not resolved; at 0 the group is over.
+	Open int `json:"open"`
+	// Notices numbers the group's notifications (outbox ids derive from it,
+	// so a retried commit cannot queue one twice).
+	Notices int   `json:"notices"`
+	Version int64 `json:"version"`
+}
+
+// Inhibitors are a model's firing alerts that suppress others (by default
+// freshness, schema and data-quality alerts suppress drift, prediction and
+// quality ones: a broken feed goes to the data owner once).
+type Inhibitors struct {
+	Model string `json:"model"`
+	// Active maps alert id to its kind.
+	Active  map[string]string `json:"active,omitempty"`
+	Version int64             `json:"version"`
+}
+
+// Notification kinds.
+const (
+	NoticeOpened   = "opened"   // a group's first alert: tell the owner
+	NoticeUpdated  = "updated"  // a new member, a reopened or un-suppressed alert
+	NoticeResolved = "resolved" // the group's last open alert resolved
+)
+
+// Notification is an outbox item: recorded in the same commit as the change
+// that caused it, sent after. Its ID is deterministic.
+type Notification struct {
+	ID       string    `json:"id"`
+	Kind     string    `json:"kind"`
+	Group    string    `json:"group"`
+	Model    string    `json:"model"`
+	Rule     string    `json:"rule"`
+	Owner    string    `json:"owner"`
+	Role     string    `json:"role"`
+	Channels []string  `json:"channels"`
+	Alert    Alert     `json:"alert"` // the alert whose change caused it
+	Members  int       `json:"members"`
+	Created  time.Time `json:"created"`
+	Sent     time.Time `json:"sent,omitzero"`
+}
+
+// Quarantined is an event that can never be processed, kept with the
+// reason instead of being retried forever or dropped.
+type Quarantined struct {
+	ID       string    `json:"id"` // the EventBridge id, or a hash of the body
+	Received time.Time `json:"received"`
+	Reason   string    `json:"reason"`
+	Body     string    `json:"body"`
+}
+
+// Commit is everything one event changes, applied atomically.
+type Commit struct {
+	// EventID is recorded (until EventExpires) so that a late redelivery
+	// of the event is refused with ErrDuplicate.
+	EventID      string
+	EventExpires time.Time
+	// Series is written if its Version still matches the stored one.
+	Series     *Series
+	Alerts     []*Alert
+	Groups     []*Group
+	Inhibitors *Inhibitors
+	Outbox     []*Notification
+	Audit      []audit.Record
+}

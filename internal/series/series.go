@@ -29,9 +29,16 @@ type State struct {
 	// Streaks by rule name; a rule with no current breach has no entry.
 	Streaks map[string]Streak `json:"streaks,omitempty"`
 	// Latest is the time of the newest observation ever seen, kept even
-	// when no history is: a reading older than it is late.
+	// when no history is: a reading older than it is late. (It is stored
+	// only with other changes: on its own it is not worth a write.)
 	Latest time.Time `json:"latest,omitzero"`
+
+	dirty bool // history or streaks changed since the state was read
 }
+
+// Dirty reports whether the history or a streak changed since the state
+// was read (or cloned): whether it needs writing back.
+func (s *State) Dirty() bool { return s.dirty }
 
 // Late reports whether an observation at t is no newer than the latest one
 // seen: a redelivery or an event that arrived out of order. Late readings
@@ -61,6 +68,7 @@ func (s *State) Add(o Observation, depth int) bool {
 		}
 	}
 	s.Observations = slices.Insert(s.Observations, i, o)
+	s.dirty = true
 	if n := len(s.Observations); n > depth {
 		s.Observations = slices.Delete(s.Observations, 0, n-depth)
 	}
@@ -136,6 +144,7 @@ func (s *State) Breach(rule string, t time.Time) (Streak, bool) {
 	st.Count++
 	st.Last = t
 	s.Streaks[rule] = st
+	s.dirty = true
 	return st, true
 }
 
@@ -148,5 +157,18 @@ func (s *State) Clear(rule string, t time.Time) bool {
 		return false
 	}
 	delete(s.Streaks, rule)
+	s.dirty = true
 	return true
+}
+
+// Clone returns a deep copy of the state.
+func (s *State) Clone() State {
+	c := State{Latest: s.Latest, Observations: slices.Clone(s.Observations)}
+	if s.Streaks != nil {
+		c.Streaks = make(map[string]Streak, len(s.Streaks))
+		for k, v := range s.Streaks {
+			c.Streaks[k] = v
+		}
+	}
+	return c
 }

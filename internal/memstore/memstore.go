@@ -1,0 +1,337 @@
+// Package memstore is the embedded store: the router's state in memory,
+// with the same conditional-write and idempotency semantics as the DynamoDB
+// store (both pass storetest), optionally saved to a JSON file so that a
+// local replay can be audited afterwards. It is what `stakeout replay` runs
+// on: no AWS account needed.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is the embedded store. It is safe for concurrent use.
+type Store struct {
+	mu         sync.Mutex
+	now        func() time.Time
+	series     map[signal.SeriesKey]*state.Series
+	alerts     map[string]*state.Alert
+	groups     map[string]*state.Group // current group by model/rule
+	inhibitors map[string]*state.Inhibitors
+	events     map[string]time.Time // applied event ids → expiry
+	outbox     []*state.Notification
+	audit      map[string][]audit.Record
+	quarantine []state.Quarantined
+}
+
+// New returns an empty store. now tells when idempotency records expire
+// (replays pass the event clock).
+func New(now func() time.Time) *Store {
+	return &Store{
+		now:        now,
+		series:     map[signal.SeriesKey]*state.Series{},
+		alerts:     map[string]*state.Alert{},
+		groups:     map[string]*state.Group{},
+		inhibitors: map[string]*state.Inhibitors{},
+		events:     map[string]time.Time{},
+		audit:      map[string][]audit.Record{},
+	}
+}
+
+func groupKey(model, rule string) string { return model + "/" + rule }
+
+// GetSeries returns a copy of the series (Version 0 when never stored).
+func (s *Store) GetSeries(_ context.Context, key signal.SeriesKey) (*state.Series, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.series[key]; v != nil {
+		return v.Clone(), nil
+	}
+	return &state.Series{Key: key}, nil
+}
+
+// GetAlert returns a copy of the alert, or nil.
+func (s *Store) GetAlert(_ context.Context, id string) (*state.Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.alerts[id]; a != nil {
+		return a.Clone(), nil
+	}
+	return nil, nil
+}
+
+// GetGroup returns a copy of the model's current group for the rule, or nil.
+func (s *Store) GetGroup(_ context.Context, model, rule string) (*state.Group, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.groups[groupKey(model, rule)]; g != nil {
+		return g.Clone(), nil
+	}
+	return nil, nil
+}
+
+// GetInhibitors returns a copy of the model's firing inhibitors.
+func (s *Store) GetInhibitors(_ context.Context, model string) (*state.Inhibitors, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if in := s.inhibitors[model]; in != nil {
+		return in.Clone(), nil
+	}
+	return &state.Inhibitors{Model: model}, nil
+}
+
+// Commit applies c atomically: every record's version must match the
+// stored one (0 for a new record), and the event must not have been applied.
+func (s *Store) Commit(_ context.Context, c *state.Commit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.EventID != "" {
+		if exp, ok := s.events[c.EventID]; ok && s.now().Before(exp) {
+			return state.ErrDuplicate
+		}
+	}
+	// Check everything before changing anything.
+	if c.Series != nil && c.Series.Version != version(s.series[c.Series.Key]) {
+		return fmt.Errorf("series %s: %w", c.Series.Key, state.ErrConflict)
+	}
+	for _, a := range c.Alerts {
+		if a.Version != version(s.alerts[a.ID]) {
+			return fmt.Errorf("alert %s: %w", a.ID, state.ErrConflict)
+		}
+	}
+	for _, g := range c.Groups {
+		if g.Version != version(s.groups[groupKey(g.Model, g.Rule)]) {
+			return fmt.Errorf("group %s: %w", g.ID, state.ErrConflict)
+		}
+	}
+	if in := c.Inhibitors; in != nil && in.Version != version(s.inhibitors[in.Model]) {
+		return fmt.Errorf("inhibitors of %s: %w", in.Model, state.ErrConflict)
+	}
+	for _, r := range c.Audit {
+		// The chain must continue from the stored head.
+		if recs := s.audit[r.Alert]; r.Seq != len(recs)+1+countBefore(c.Audit, r) {
+			return fmt.Errorf("audit of %s: %w", r.Alert, state.ErrConflict)
+		}
+	}
+	if c.EventID != "" {
+		s.events[c.EventID] = c.EventExpires
+	}
+	if c.Series != nil {
+		n := c.Series.Clone()
+		n.Version++
+		s.series[n.Key] = n
+	}
+	for _, a := range c.Alerts {
+		n := a.Clone()
+		n.Version++
+		s.alerts[n.ID] = n
+	}
+	for _, g := range c.Groups {
+		n := g.Clone()
+		n.Version++
+		s.groups[groupKey(n.Model, n.Rule)] = n
+	}
+	if c.Inhibitors != nil {
+		n := c.Inhibitors.Clone()
+		n.Version++
+		s.inhibitors[n.Model] = n
+	}
+	for _, n := range c.Outbox {
+		s.outbox = append(s.outbox, n.Clone())
+	}
+	for _, r := range c.Audit {
+		s.audit[r.Alert] = append(s.audit[r.Alert], r)
+	}
+	return nil
+}
+
+// countBefore counts the records of r's alert that precede r in the commit.
+func countBefore(recs []audit.Record, r audit.Record) int {
+	n := 0
+	for _, o := range recs {
+		if o.Alert == r.Alert && o.Seq < r.Seq {
+			n++
+		}
+	}
+	return n
+}
+
+type versioned interface {
+	*state.Series | *state.Alert | *state.Group | *state.Inhibitors
+}
+
+func version[T versioned](v T) int64 {
+	if v == nil {
+		return 0
+	}
+	switch x := any(v).(type) {
+	case *state.Series:
+		return x.Version
+	case *state.Alert:
+		return x.Version
+	case *state.Group:
+		return x.Version
+	case *state.Inhibitors:
+		return x.Version
+	}
+	return 0
+}
+
+// Quarantine keeps an event that can never be processed.
+func (s *Store) Quarantine(_ context.Context, q state.Quarantined) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.quarantine = append(s.quarantine, q)
+	return nil
+}
+
+// Quarantined returns the quarantined events, oldest first.
+func (s *Store) Quarantined(context.Context) ([]state.Quarantined, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.quarantine), nil
+}
+
+// Pending returns up to limit unsent notifications, oldest first.
+func (s *Store) Pending(_ context.Context, limit int) ([]*state.Notification, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*state.Notification
+	for _, n := range s.outbox {
+		if n.Sent.IsZero() && len(out) < limit {
+			out = append(out, n.Clone())
+		}
+	}
+	return out, nil
+}
+
+// MarkSent records that a notification was delivered.
+func (s *Store) MarkSent(_ context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range s.outbox {
+		if n.ID == id {
+			n.Sent = at
+			return nil
+		}
+	}
+	return fmt.Errorf("notification %s: not in the outbox", id)
+}
+
+// AlertRecords returns an alert's audit trail in order.
+func (s *Store) AlertRecords(_ context.Context, id string) ([]audit.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.audit[id]), nil
+}
+
+// ModelRecords returns the audit records of a model's alerts with At in
+// [since, until), ordered by time.
+func (s *Store) ModelRecords(_ context.Context, model string, since, until time.Time) ([]audit.Record, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []audit.Record
+	for _, recs := range s.audit {
+		for _, r := range recs {
+			if r.Model == model && !r.At.Before(since) && r.At.Before(until) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b audit.Record) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Alert, b.Alert), cmp.Compare(a.Seq, b.Seq))
+	})
+	return out, nil
+}
+
+// snapshot is the file format of a saved store.
+type snapshot struct {
+	Series     []*state.Series           `json:"series"`
+	Alerts     []*state.Alert            `json:"alerts"`
+	Groups     []*state.Group            `json:"groups"`
+	Inhibitors []*state.Inhibitors       `json:"inhibitors"`
+	Events     map[string]time.Time      `json:"events"`
+	Outbox     []*state.Notification     `json:"outbox"`
+	Audit      map[string][]audit.Record `json:"audit"`
+	Quarantine []state.Quarantined       `json:"quarantine"`
+}
+
+// Save writes the store to path (atomically: a crash leaves the old file).
+func (s *Store) Save(path string) error {
+	s.mu.Lock()
+	snap := snapshot{Events: s.events, Outbox: s.outbox, Audit: s.audit, Quarantine: s.quarantine}
+	for _, v := range s.series {
+		snap.Series = append(snap.Series, v)
+	}
+	for _, v := range s.alerts {
+		snap.Alerts = append(snap.Alerts, v)
+	}
+	for _, v := range s.groups {
+		snap.Groups = append(snap.Groups, v)
+	}
+	for _, v := range s.inhibitors {
+		snap.Inhibitors = append(snap.Inhibitors, v)
+	}
+	data, err := json.Marshal(snap)
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// Open returns a store loaded from path, or an empty one if path does not
+// exist yet.
+func Open(path string, now func() time.Time) (*Store, error) {
+	s := New(now)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil {
+		return nil, fmt.Errorf("open state %s: not a stakeout state file: %w", path, err)
+	}
+	for _, v := range snap.Series {
+		s.series[v.Key] = v
+	}
+	for _, v := range snap.Alerts {
+		s.alerts[v.ID] = v
+	}
+	for _, v := range snap.Groups {
+		s.groups[groupKey(v.Model, v.Rule)] = v
+	}
+	for _, v := range snap.Inhibitors {
+		s.inhibitors[v.Model] = v
+	}
+	if snap.Events != nil {
+		s.events = snap.Events
+	}
+	if snap.Audit != nil {
+		s.audit = snap.Audit
+	}
+	s.outbox, s.quarantine = snap.Outbox, snap.Quarantine
+	return s, nil
+}

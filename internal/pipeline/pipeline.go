@@ -1,0 +1,215 @@
+// Package pipeline is the router's one processing path, shared by the
+// Lambda, `stakeout replay` and the tests: decode → series state → rule
+// evaluation → alert lifecycle → grouping → inhibition → notification outbox
+// → audit. Each event is applied as one atomic commit conditioned on the
+// versions it read, so EventBridge's at-least-once delivery and concurrent
+// invocations can neither lose an observation nor notify twice.
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/engine"
+	"github.com/stakeout-ml/stakeout/internal/route"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is what the pipeline needs of a store.
+type Store interface {
+	GetSeries(ctx context.Context, key signal.SeriesKey) (*state.Series, error)
+	GetAlert(ctx context.Context, id string) (*state.Alert, error)
+	GetGroup(ctx context.Context, model, rule string) (*state.Group, error)
+	GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error)
+	Commit(ctx context.Context, c *state.Commit) error
+	Quarantine(ctx context.Context, q state.Quarantined) error
+}
+
+// Limits on what an event may carry: beyond them it is quarantined with
+// the reason, not processed.
+const (
+	MaxEventBytes   = 64 << 10
+	MaxLabels       = 64
+	MaxLabelLength  = 1024
+	MaxFutureSkew   = time.Hour // a clock ahead by more than this is a broken monitor
+	DefaultEventTTL = 7 * 24 * time.Hour
+	// DefaultGroupWindow: alerts of one rule opening within this time of the
+	// group's first join it while it has open members.
+	DefaultGroupWindow = time.Hour
+	maxAttempts        = 8
+)
+
+// Processor applies events.
+type Processor struct {
+	Config *config.Config
+	Store  Store
+	// Now is the wall clock, for the future-skew check and when records
+	// were written. Nil means "take the time from the events" (replay).
+	Now         func() time.Time
+	Log         *slog.Logger
+	GroupWindow time.Duration
+	EventTTL    time.Duration
+
+	engines sync.Pool
+}
+
+// Change is one alert state change, as replay prints it.
+type Change struct {
+	At          time.Time `json:"at"`
+	Alert       string    `json:"alert"`
+	Model       string    `json:"model"`
+	Rule        string    `json:"rule"`
+	State       string    `json:"state"`
+	Severity    string    `json:"severity"`
+	Owner       string    `json:"owner"`
+	Notify      []string  `json:"notify"`
+	Value       float64   `json:"value"`
+	InhibitedBy string    `json:"inhibited_by,omitempty"`
+	Group       string    `json:"group,omitempty"`
+	Summary     string    `json:"summary,omitempty"`
+}
+
+// Outcome says what became of one event.
+type Outcome struct {
+	EventID string
+	Model   string
+	// Duplicate: the event had been applied already; nothing changed.
+	Duplicate bool
+	// Quarantined is the reason the event was set aside ("" if it was not).
+	Quarantined string
+	// Wrote is false when the event changed nothing worth storing.
+	Wrote   bool
+	Changes []Change
+	Queued  []*state.Notification
+}
+
+// Process applies one raw EventBridge event (or bare detail). It returns an
+// error only for transient faults — the caller retries the whole event —
+// and quarantines, with the reason, an event that can never succeed.
+func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
+	id := eventIDFromBody(raw)
+	if len(raw) > MaxEventBytes {
+		return p.quarantine(ctx, id, raw, fmt.Sprintf("event is %d bytes, more than the %d a signal may have", len(raw), MaxEventBytes))
+	}
+	in, err := signal.Parse(raw)
+	if in.ID != "" {
+		id = in.ID
+	}
+	if err != nil {
+		return p.quarantine(ctx, id, raw, err.Error())
+	}
+	ev, err := in.Resolve(func(name string) []string { return route.ModelsForAlarm(p.Config, name) })
+	if err != nil {
+		return p.quarantine(ctx, id, raw, err.Error())
+	}
+	m, err := route.Find(p.Config, ev.Model)
+	if err != nil {
+		return p.quarantine(ctx, id, raw, err.Error())
+	}
+	if reason := p.implausible(&ev); reason != "" {
+		return p.quarantine(ctx, id, raw, reason)
+	}
+	return p.apply(ctx, id, m, &ev)
+}
+
+// eventIDFromBody names an event without an EventBridge id (a bare detail
+// in a replay): identical bodies are the same event.
+func eventIDFromBody(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return "sha256:" + hex.EncodeToString(sum[:12])
+}
+
+// implausible checks what decoding cannot: sizes and the clock.
+func (p *Processor) implausible(ev *signal.Event) string {
+	if len(ev.Labels) > MaxLabels {
+		return fmt.Sprintf("event has %d labels, more than %d", len(ev.Labels), MaxLabels)
+	}
+	for k, v := range ev.Labels {
+		if len(k) > MaxLabelLength || len(v) > MaxLabelLength {
+			return fmt.Sprintf("label %.40q is longer than %d characters", k, MaxLabelLength)
+		}
+	}
+	if p.Now != nil {
+		if now := p.Now(); ev.ObservedAt.After(now.Add(MaxFutureSkew)) {
+			return fmt.Sprintf("observed_at %s is %s in the future: the monitor's clock or time zone is wrong",
+				ev.ObservedAt.UTC().Format(time.RFC3339), ev.ObservedAt.Sub(now).Round(time.Minute))
+		}
+	}
+	if math.IsNaN(ev.Value) || math.IsInf(ev.Value, 0) {
+		return "value is not a finite number"
+	}
+	return ""
+}
+
+func (p *Processor) quarantine(ctx context.Context, id string, raw []byte, reason string) (Outcome, error) {
+	q := state.Quarantined{ID: id, Received: p.wallClock(time.Time{}), Reason: reason, Body: string(raw)}
+	if err := p.Store.Quarantine(ctx, q); err != nil {
+		// Not stored means not kept: retry rather than lose the event.
+		return Outcome{}, fmt.Errorf("quarantine event %s: %w", id, err)
+	}
+	if p.Log != nil {
+		p.Log.WarnContext(ctx, "event quarantined", "event_id", id, "reason", reason)
+	}
+	return Outcome{EventID: id, Quarantined: reason}, nil
+}
+
+func (p *Processor) wallClock(eventTime time.Time) time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return eventTime
+}
+
+// apply reads the series, decides, and commits, re-reading on conflict.
+func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *signal.Event) (Outcome, error) {
+	eng, _ := p.engines.Get().(*engine.Engine)
+	if eng == nil {
+		eng = engine.New()
+	}
+	defer p.engines.Put(eng)
+	out := Outcome{EventID: id, Model: m.ID}
+	for range maxAttempts {
+		s, err := p.Store.GetSeries(ctx, ev.Series())
+		if err != nil {
+			return out, fmt.Errorf("read series %s: %w", ev.Series(), err)
+		}
+		if slices.Contains(s.Recent, id) {
+			out.Duplicate = true
+			return out, nil
+		}
+		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt,
+			read: map[string]*state.Alert{}, alerts: map[string]*state.Alert{},
+			groups: map[string]*state.Group{}, groupDirty: map[string]bool{}}
+		if err := d.decide(eng); err != nil {
+			return out, err
+		}
+		c := d.commit()
+		if c == nil {
+			out.Changes = d.changes
+			return out, nil
+		}
+		switch err := p.Store.Commit(ctx, c); {
+		case err == nil:
+			out.Wrote, out.Changes, out.Queued = true, d.changes, c.Outbox
+			return out, nil
+		case errors.Is(err, state.ErrDuplicate):
+			out.Duplicate = true
+			return out, nil
+		case errors.Is(err, state.ErrConflict):
+			continue // someone else changed what we read: decide again
+		default:
+			return out, fmt.Errorf("commit event %s: %w", id, err)
+		}
+	}
+	return out, fmt.Errorf("commit event %s: %d attempts conflicted: %w", id, maxAttempts, state.ErrConflict)
+}

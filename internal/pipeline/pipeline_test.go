@@ -1,0 +1,268 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+const testModel = `model: m
+stakes: critical
+owners: {data: data-team, model: ds-team, platform: data-team, product: ds-team}
+expect: [{kind: drift, every: 1d}]
+rules:
+  - name: psi
+    when: kind == "drift" && metric == "psi" && value > 0.25
+    severity: high
+    owner: model
+  - name: lag
+    when: kind == "freshness" && value > 3600
+    severity: critical
+    owner: data
+  - name: auc
+    when: kind == "quality" && metric == "auc" && value < 0.7
+    severity: warning
+    owner: model
+    resolve_after: 2
+  - name: nulls
+    when: kind == "data_quality" && value > 0.1
+    for: 2
+    severity: high
+    owner: data
+`
+
+const owner = `id: %s
+slack: {channel: C0TEAM0001}
+pagerduty: {routing_key: "secret:stakeout/pagerduty/%s"}
+`
+
+func testConfig(t testing.TB) *config.Config { return configFrom(t, testModel) }
+
+func configFrom(t testing.TB, model string) *config.Config {
+	t.Helper()
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml":          {Data: []byte(model)},
+		"owners/data-team.yaml": {Data: []byte(fmt.Sprintf(owner, "data-team", "data-team"))},
+		"owners/ds-team.yaml":   {Data: []byte(fmt.Sprintf(owner, "ds-team", "ds-team"))},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	return cfg
+}
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// event is an EventBridge envelope with an id, as the router receives it.
+func event(id, kind, metric, feature string, value float64, at time.Duration) []byte {
+	f := ""
+	if feature != "" {
+		f = fmt.Sprintf(`,"feature":%q`, feature)
+	}
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"m","kind":%q,"metric":%q,"value":%v,"observed_at":%q%s}}`,
+		id, kind, metric, value, t0.Add(at).Format(time.RFC3339), f))
+}
+
+// countingStore counts the calls that reach the store.
+type countingStore struct {
+	*memstore.Store
+	reads, commits atomic.Int64
+}
+
+func (c *countingStore) GetSeries(ctx context.Context, k signal.SeriesKey) (*state.Series, error) {
+	c.reads.Add(1)
+	return c.Store.GetSeries(ctx, k)
+}
+
+func (c *countingStore) Commit(ctx context.Context, cm *state.Commit) error {
+	c.commits.Add(1)
+	return c.Store.Commit(ctx, cm)
+}
+
+func newProcessor(t testing.TB) (*Processor, *countingStore) {
+	st := &countingStore{Store: memstore.New(func() time.Time { return t0.Add(24 * time.Hour) })}
+	return &Processor{Config: testConfig(t), Store: st, Now: func() time.Time { return t0.Add(24 * time.Hour) }}, st
+}
+
+func process(t *testing.T, p *Processor, raw []byte) Outcome {
+	t.Helper()
+	out, err := p.Process(context.Background(), raw)
+	if err != nil {
+		t.Fatalf("Process: %v", err)
+	}
+	return out
+}
+
+func states(out Outcome) string {
+	var s []string
+	for _, c := range out.Changes {
+		s = append(s, c.Rule+":"+c.State)
+	}
+	return strings.Join(s, " ")
+}
+
+func TestRedeliveryNeverNotifiesTwice(t *testing.T) {
+	p, st := newProcessor(t)
+	ev := event("e1", "drift", "psi", "income", 0.4, 0)
+	first := process(t, p, ev)
+	if states(first) != "psi:opened" || len(first.Queued) != 1 {
+		t.Fatalf("first delivery: changes %q, %d queued; want psi opened and one notification", states(first), len(first.Queued))
+	}
+	again := process(t, p, ev)
+	if !again.Duplicate || len(again.Changes) != 0 {
+		t.Errorf("second delivery: %+v, want a duplicate that changes nothing", again)
+	}
+	pending, _ := st.Pending(context.Background(), 100)
+	if len(pending) != 1 {
+		t.Errorf("outbox has %d notifications, want 1", len(pending))
+	}
+}
+
+func TestGroupingAndResolution(t *testing.T) {
+	p, st := newProcessor(t)
+	for i, f := range []string{"income", "age", "tenure"} {
+		process(t, p, event(fmt.Sprintf("o%d", i), "drift", "psi", f, 0.4, time.Duration(i)*time.Minute))
+	}
+	pending, _ := st.Pending(context.Background(), 100)
+	var kinds []string
+	groups := map[string]bool{}
+	for _, n := range pending {
+		kinds = append(kinds, n.Kind)
+		groups[n.Group] = true
+	}
+	if got := strings.Join(kinds, " "); got != "opened updated updated" || len(groups) != 1 {
+		t.Errorf("notifications %q in %d groups, want one group: opened updated updated", got, len(groups))
+	}
+	for i, f := range []string{"income", "age", "tenure"} {
+		out := process(t, p, event(fmt.Sprintf("c%d", i), "drift", "psi", f, 0.1, time.Hour+time.Duration(i)*time.Minute))
+		if states(out) != "psi:resolved" {
+			t.Errorf("clean reading of %s: %q, want psi resolved", f, states(out))
+		}
+	}
+	pending, _ = st.Pending(context.Background(), 100)
+	if last := pending[len(pending)-1]; last.Kind != state.NoticeResolved || len(pending) != 4 {
+		t.Errorf("after the last member resolved: %d notifications, last %q; want 4, the last resolved", len(pending), last.Kind)
+	}
+}
+
+func TestInhibition(t *testing.T) {
+	p, st := newProcessor(t)
+	if s := states(process(t, p, event("f1", "freshness", "lag_seconds", "", 7200, 0))); s != "lag:opened" {
+		t.Fatalf("stale feed: %q, want lag opened", s)
+	}
+	out := process(t, p, event("d1", "drift", "psi", "income", 0.4, time.Minute))
+	if states(out) != "psi:suppressed" || out.Changes[0].InhibitedBy != "m/lag" || len(out.Queued) != 0 {
+		t.Fatalf("drift during a stale feed: %+v, want psi suppressed by m/lag, nothing queued", out.Changes)
+	}
+	process(t, p, event("f2", "freshness", "lag_seconds", "", 60, 2*time.Hour))
+	out = process(t, p, event("d2", "drift", "psi", "income", 0.45, 3*time.Hour))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 {
+		t.Errorf("drift after the feed recovered: %q with %d queued, want psi opened and notified", states(out), len(out.Queued))
+	}
+	pending, _ := st.Pending(context.Background(), 100)
+	owners := []string{}
+	for _, n := range pending {
+		owners = append(owners, n.Owner+":"+n.Kind)
+	}
+	if got := strings.Join(owners, " "); got != "data-team:opened data-team:resolved ds-team:opened" {
+		t.Errorf("notifications %q", got)
+	}
+}
+
+func TestResolveAfterAndFor(t *testing.T) {
+	p, _ := newProcessor(t)
+	var got []string
+	for i, v := range []float64{0.6, 0.8, 0.65, 0.8, 0.8} {
+		got = append(got, states(process(t, p, event(fmt.Sprintf("a%d", i), "quality", "auc", "", v, time.Duration(i)*time.Hour))))
+	}
+	if want := "auc:opened||auc:updated||auc:resolved"; strings.Join(got, "|") != want {
+		t.Errorf("auc timeline %q, want %q (two clean readings resolve; a breach resets the count)", strings.Join(got, "|"), want)
+	}
+	got = nil
+	for i, v := range []float64{0.2, 0.2, 0.2} {
+		got = append(got, states(process(t, p, event(fmt.Sprintf("n%d", i), "data_quality", "null_rate", "", v, time.Duration(i)*time.Hour))))
+	}
+	if want := "|nulls:opened|nulls:updated"; strings.Join(got, "|") != want {
+		t.Errorf("nulls timeline %q, want %q (for: 2)", strings.Join(got, "|"), want)
+	}
+}
+
+func TestAuditTrail(t *testing.T) {
+	p, st := newProcessor(t)
+	process(t, p, event("e1", "drift", "psi", "income", 0.4, 0))
+	process(t, p, event("e2", "drift", "psi", "income", 0.5, time.Hour))
+	process(t, p, event("e3", "drift", "psi", "income", 0.1, 2*time.Hour))
+	recs, _ := st.AlertRecords(context.Background(), "m/psi/feature=income")
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+		if r.ConfigDigest != p.Config.Digest || r.EventID == "" || r.Actor != "router" {
+			t.Errorf("record %d: digest %q, event %q, actor %q", r.Seq, r.ConfigDigest, r.EventID, r.Actor)
+		}
+	}
+	// The last "queued" is the group's resolved notice.
+	if got := strings.Join(actions, " "); got != "opened queued updated resolved queued" {
+		t.Errorf("actions %q", got)
+	}
+	if err := audit.Verify(recs); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+// An event that changes nothing costs one read and no write.
+func TestQuietEventsDoNotWrite(t *testing.T) {
+	p, st := newProcessor(t)
+	for i := range 10 {
+		process(t, p, event(fmt.Sprintf("q%d", i), "drift", "psi", "income", 0.1, time.Duration(i)*time.Hour))
+	}
+	if r, c := st.reads.Load(), st.commits.Load(); r != 10 || c != 0 {
+		t.Errorf("10 clean readings of a history-less model: %d reads, %d commits; want 10 and 0", r, c)
+	}
+	process(t, p, event("x", "drift", "psi", "income", 0.4, 20*time.Hour))
+	if r, c := st.reads.Load(), st.commits.Load(); r != 11 || c != 1 {
+		t.Errorf("an opening breach: %d reads, %d commits in all; want 11 and 1", r, c)
+	}
+}
+
+func TestQuarantine(t *testing.T) {
+	big := strings.Repeat("x", 300<<10)
+	labels := make([]string, 100)
+	for i := range labels {
+		labels[i] = fmt.Sprintf(`"l%d":"v"`, i)
+	}
+	for _, tc := range []struct{ name, raw, want string }{
+		{"malformed", `{"detail-type":"ML Model Signal","id":"b1","detail":{"model":`, "malformed JSON"},
+		{"unknown model", `{"model":"nope","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z"}`, `unknown model "nope"`},
+		{"missing field", `{"model":"m","kind":"drift","value":1,"observed_at":"2026-03-01T00:00:00Z"}`, `missing required field "metric"`},
+		{"wrong type", `{"model":"m","kind":"drift","metric":"psi","value":"high","observed_at":"2026-03-01T00:00:00Z"}`, `field "value"`},
+		{"far future", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2027-03-01T00:00:00Z"}`, "in the future"},
+		{"too many labels", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","labels":{` + strings.Join(labels, ",") + `}}`, "100 labels"},
+		{"oversized label", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","labels":{"note":"` + strings.Repeat("y", 5000) + `"}}`, "longer than"},
+		{"256 KB detail", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","labels":{"x":"` + big + `"}}`, "bytes, more than"},
+		{"infinite value", `{"model":"m","kind":"drift","metric":"psi","value":1e999,"observed_at":"2026-03-01T00:00:00Z"}`, "out of range"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, st := newProcessor(t)
+			out := process(t, p, []byte(tc.raw))
+			if !strings.Contains(out.Quarantined, tc.want) {
+				t.Errorf("Quarantined = %q, want it to contain %q", out.Quarantined, tc.want)
+			}
+			q, _ := st.Quarantined(context.Background())
+			if len(q) != 1 || q[0].Reason != out.Quarantined || q[0].Body != tc.raw {
+				t.Errorf("store holds %d quarantined events, want this one with its reason and body", len(q))
+			}
+		})
+	}
+}
+
+type seriesKey = signal.SeriesKey

@@ -70,9 +70,9 @@ type Model struct {
 	Expect   []Expectation
 	Match    Match
 	// Inhibit says which alert kinds suppress which while they fire.
-	Inhibit  Inhibit
-	Rules    []*Rule
-	Tests    []*TestCase
+	Inhibit Inhibit
+	Rules   []*Rule
+	Tests   []*TestCase
 	// Scope is what expressions of this model see besides the event.
 	Scope *expression.Scope
 	// HistoryDepth is how many observations per series the rules need.

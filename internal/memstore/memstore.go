@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -187,6 +188,17 @@ func version[T versioned](v T) int64 {
 		return x.Version
 	}
 	return 0
+}
+
+// Alerts returns copies of all alerts, by id.
+func (s *Store) Alerts(context.Context) ([]*state.Alert, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*state.Alert, 0, len(s.alerts))
+	for _, id := range slices.Sorted(maps.Keys(s.alerts)) {
+		out = append(out, s.alerts[id].Clone())
+	}
+	return out, nil
 }
 
 // Quarantine keeps an event that can never be processed.

@@ -112,14 +112,27 @@ func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
+	return p.processEvent(ctx, id, raw, &ev)
+}
+
+// ProcessEvent applies an event that is already decoded (a test case's,
+// say); id names it for idempotency.
+func (p *Processor) ProcessEvent(ctx context.Context, id string, ev signal.Event) (Outcome, error) {
+	if err := ev.Check(); err != nil {
+		return p.quarantine(ctx, id, nil, err.Error())
+	}
+	return p.processEvent(ctx, id, nil, &ev)
+}
+
+func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev *signal.Event) (Outcome, error) {
 	m, err := route.Find(p.Config, ev.Model)
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
-	if reason := p.implausible(&ev); reason != "" {
+	if reason := p.implausible(ev); reason != "" {
 		return p.quarantine(ctx, id, raw, reason)
 	}
-	return p.apply(ctx, id, m, &ev)
+	return p.apply(ctx, id, m, ev)
 }
 
 // eventIDFromBody names an event without an EventBridge id (a bare detail

@@ -1,20 +1,22 @@
 // Package ruletest runs the `tests:` cases of rules files: each case's
-// events go, in order and on fresh series state, through the same engine
-// and routing the router uses, and the alerts open after the last event are
-// compared with the case's expectations.
+// events go, in order, through the router's own pipeline on a fresh
+// embedded store, and the alerts open after the last event are compared
+// with the case's expectations.
 package ruletest
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
-	"github.com/stakeout-ml/stakeout/internal/engine"
-	"github.com/stakeout-ml/stakeout/internal/route"
-	"github.com/stakeout-ml/stakeout/internal/series"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // Failure is a test case whose open alerts differ from its expectation.
@@ -48,7 +50,6 @@ func Run(cfg *config.Config) Report {
 	for id, m := range cfg.Broken {
 		rep.Untested[id] = m.Broken
 	}
-	eng := engine.New()
 	ids := make([]string, 0, len(cfg.Models))
 	for id := range cfg.Models {
 		ids = append(ids, id)
@@ -57,7 +58,12 @@ func Run(cfg *config.Config) Report {
 	for _, id := range ids {
 		m := cfg.Models[id]
 		for _, tc := range m.Tests {
-			want, got := expected(tc), Open(cfg, eng, m, tc.Events)
+			want := expected(tc)
+			got, err := Open(cfg, m, tc.Events)
+			if err != nil {
+				rep.Failures = append(rep.Failures, Failure{File: m.File, Line: tc.Line, Model: m.ID, Test: tc.Name, Diff: "  " + err.Error() + "\n"})
+				continue
+			}
 			got = project(got, want)
 			if diff := Diff(want, got); diff != "" {
 				rep.Failures = append(rep.Failures, Failure{File: m.File, Line: tc.Line, Model: m.ID, Test: tc.Name, Diff: diff})
@@ -69,55 +75,35 @@ func Run(cfg *config.Config) Report {
 	return rep
 }
 
-// alertKey identifies an alert: model, rule, feature and segment.
-type alertKey struct{ rule, feature, segment string }
-
-// openAlert is an open alert and the series whose breach opened it: only a
-// clean reading of that series resolves it (a rule without a metric filter
-// may see a psi breach and a clean ks reading of the same feature).
-type openAlert struct {
-	alert  config.ExpectedAlert
-	series signal.SeriesKey
-}
-
-// Open replays events on fresh state and returns the alerts open after the
-// last one: an alert opens when its rule fires and resolves on the next
-// clean observation of its series.
-func Open(cfg *config.Config, eng *engine.Engine, m *config.Model, events []signal.Event) []config.ExpectedAlert {
-	states := map[signal.SeriesKey]*series.State{}
-	open := map[alertKey]openAlert{}
-	var buf []engine.Result
-	for i := range events {
-		ev := &events[i]
-		st := states[ev.Series()]
-		if st == nil {
-			st = &series.State{}
-			states[ev.Series()] = st
+// Open replays events through the router's pipeline on a fresh embedded
+// store, with time taken from the events, and returns the alerts open
+// after the last one (suppressed alerts are not open: nobody was told).
+func Open(cfg *config.Config, m *config.Model, events []signal.Event) ([]config.ExpectedAlert, error) {
+	ctx := context.Background()
+	st := memstore.New(func() time.Time { return time.Time{} })
+	p := &pipeline.Processor{Config: cfg, Store: st}
+	for i, ev := range events {
+		out, err := p.ProcessEvent(ctx, fmt.Sprintf("test-event-%d", i+1), ev)
+		if err != nil {
+			return nil, err
 		}
-		buf = eng.Observe(m, ev, st, buf[:0])
-		for _, res := range buf {
-			if res.Late {
-				continue
-			}
-			k := alertKey{res.Rule.Name, ev.Feature, ev.Segment}
-			switch res.Status {
-			case engine.Firing:
-				a := route.Plan(cfg, m, res.Rule, ev.ObservedAt)
-				open[k] = openAlert{series: ev.Series(), alert: config.ExpectedAlert{Rule: a.Rule, Severity: a.Severity,
-					Owner: a.Owner, Role: a.Role, Notify: a.Notify, Feature: ev.Feature, Segment: ev.Segment}}
-			case engine.Clear:
-				if open[k].series == ev.Series() {
-					delete(open, k)
-				}
-			}
+		if out.Quarantined != "" {
+			return nil, fmt.Errorf("event %d: %s", i+1, out.Quarantined)
 		}
 	}
-	out := make([]config.ExpectedAlert, 0, len(open))
-	for _, a := range open {
-		out = append(out, a.alert)
+	alerts, err := st.Alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []config.ExpectedAlert{}
+	for _, a := range alerts {
+		if a.Model == m.ID && a.Status == state.Open {
+			out = append(out, config.ExpectedAlert{Rule: a.Rule, Severity: a.Severity, Owner: a.Owner, Role: a.Role,
+				Notify: a.Notify, Feature: a.Feature, Segment: a.Segment})
+		}
 	}
 	sortAlerts(out)
-	return out
+	return out, nil
 }
 
 func expected(tc *config.TestCase) []config.ExpectedAlert {

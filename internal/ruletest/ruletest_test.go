@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
-	"github.com/stakeout-ml/stakeout/internal/engine"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 )
 
@@ -45,7 +44,11 @@ func TestOpen(t *testing.T) {
 		{"a late clean reading does not resolve", []signal.Event{ev("psi", 0.3, 2), ev("psi", 0.1, 1)}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Open(cfg, engine.New(), m, tc.events); len(got) != tc.want {
+			got, err := Open(cfg, m, tc.events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.want {
 				t.Errorf("Open = %v, want %d open", got, tc.want)
 			}
 		})

@@ -30,12 +30,8 @@ func TestCommands(t *testing.T) {
 	for _, dir := range []string{"native", "envelope", "cloudwatch", "bad", "sequence"} {
 		allEvents = append(allEvents, events("testdata/events/"+dir+"/*.json*")...)
 	}
-	for _, tc := range []struct {
-		name     string
-		args     []string
-		stdin    string
-		wantExit int
-	}{
+	var tests []testCase
+	for _, tc := range []testCase{
 		{name: "validate-example", args: []string{"validate"}},
 		{name: "validate-invalid", args: []string{"validate", "--dir", "testdata/invalid/pagerduty-missing-key"}, wantExit: 1},
 		{name: "validate-warnings", args: []string{"validate", "--dir", "testdata/invalid/warning-no-expect"}},
@@ -46,12 +42,23 @@ func TestCommands(t *testing.T) {
 		{name: "route-text", args: append([]string{"route"}, allEvents...), wantExit: 1},
 		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
 		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 1},
+		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}},
+		{name: "replay-stdin-json", args: []string{"replay", "--json", "-"}, stdin: string(mustRead(t, "../../testdata/events/sequence/credit-approval-income-drift.jsonl"))},
+		{name: "replay-no-file", args: []string{"replay"}, wantExit: 2},
 		{name: "owners", args: []string{"owners"}},
 		{name: "owners-gap", args: []string{"owners", "--dir", "testdata/invalid/model-missing-role"}, wantExit: 1},
 		{name: "unknown-command", args: []string{"rout"}, wantExit: 2},
 		{name: "route-no-files", args: []string{"route"}, wantExit: 2},
 		{name: "missing-dir", args: []string{"validate", "--dir", "testdata/no-such-dir"}, wantExit: 2},
 	} {
+		tests = append(tests, tc)
+	}
+	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift"} {
+		file := "testdata/scenarios/" + scenario + ".jsonl"
+		tests = append(tests, testCase{name: "replay-" + scenario, args: []string{"replay", file}},
+			testCase{name: "replay-" + scenario + "-json", args: []string{"replay", "--json", file}})
+	}
+	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Chdir("../..")
 			var out, errOut bytes.Buffer
@@ -60,8 +67,8 @@ func TestCommands(t *testing.T) {
 				t.Errorf("stakeout %s exited %d, want %d; stderr:\n%s", strings.Join(tc.args, " "), code, tc.wantExit, errOut.String())
 			}
 			got := out.String()
-			if tc.wantExit == 2 {
-				got = errOut.String()
+			if errOut.Len() > 0 {
+				got += "--- stderr ---\n" + errOut.String()
 			}
 			golden := filepath.Join("testdata", "golden", tc.name+".txt")
 			if *update {
@@ -78,4 +85,20 @@ func TestCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+type testCase struct {
+	name     string
+	args     []string
+	stdin    string
+	wantExit int
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

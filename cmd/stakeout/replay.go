@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
+)
+
+type replayCmd struct {
+	dir, statePath string
+	jsonOut        bool
+}
+
+func (*replayCmd) name() string { return "replay" }
+func (*replayCmd) synopsis() string {
+	return "run the router over a stream of events on the embedded store and print the alert timeline"
+}
+func (c *replayCmd) flags(fs *flag.FlagSet) {
+	dirFlag(fs, &c.dir)
+	fs.StringVar(&c.statePath, "state", "", "load the store from this file if it exists, and save it there after (for stakeout audit)")
+	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per alert state change, one per line")
+}
+
+// progressEvery is how often the progress line on a terminal is redrawn.
+const progressEvery = 5000
+
+func (c *replayCmd) run(args []string, io stdio) int {
+	if len(args) != 1 {
+		fmt.Fprintln(io.err, "stakeout replay: name one file of events (JSON lines), or - for standard input")
+		return 2
+	}
+	cfg, ok := load(c.dir, io)
+	if !ok {
+		return 2
+	}
+	in, name, err := openInput(args[0], io.in)
+	if err != nil {
+		fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+		return 2
+	}
+	defer in.Close()
+
+	// Time comes from the events: idempotency records expire relative to
+	// the latest event replayed, and audit records carry event times.
+	var clock time.Time
+	st := memstore.New(func() time.Time { return clock })
+	if c.statePath != "" {
+		if st, err = memstore.Open(c.statePath, func() time.Time { return clock }); err != nil {
+			fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+			return 2
+		}
+	}
+	p := &pipeline.Processor{Config: cfg, Store: st}
+	sum := newSummary()
+	progress := isTerminal(io.err)
+	ctx := context.Background()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		raw := sc.Bytes()
+		if len(strings.TrimSpace(string(raw))) == 0 {
+			continue
+		}
+		if progress && line%progressEvery == 0 {
+			fmt.Fprintf(io.err, "\r%d events…", line)
+		}
+		out, err := p.Process(ctx, append([]byte(nil), raw...))
+		if err != nil {
+			fmt.Fprintf(io.err, "stakeout replay: %s:%d: %v\n", name, line, err)
+			return 1
+		}
+		sum.events++
+		switch {
+		case out.Quarantined != "":
+			sum.skipped++
+			fmt.Fprintf(io.err, "%s:%d: skipped: %s\n", name, line, out.Quarantined)
+			continue
+		case out.Duplicate:
+			sum.duplicates++
+			continue
+		}
+		for _, ch := range out.Changes {
+			clock = maxTime(clock, ch.At)
+			sum.add(ch)
+			switch {
+			case c.jsonOut:
+				writeChange(io.out, ch)
+			case ch.State != "updated": // every further breach: --json has them
+				writeTimeline(io.out, ch)
+			}
+		}
+		// The console notifier: until Slack and PagerDuty are wired, the
+		// outbox is drained here, so each notice shows where it happens.
+		for _, n := range out.Queued {
+			if !c.jsonOut {
+				fmt.Fprintf(io.out, "%s%s notice %s to %s via %s\n", strings.Repeat(" ", 19), n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
+			}
+			if err := st.MarkSent(ctx, n.ID, n.Created); err != nil {
+				fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+				return 1
+			}
+			sum.notices++
+		}
+	}
+	if progress && line >= progressEvery {
+		fmt.Fprint(io.err, "\r\033[K")
+	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(io.err, "stakeout replay: read %s: %v\n", name, err)
+		return 2
+	}
+	if c.statePath != "" {
+		if err := st.Save(c.statePath); err != nil {
+			fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+			return 2
+		}
+	}
+	if !c.jsonOut {
+		sum.write(io.out)
+		if c.statePath != "" {
+			fmt.Fprintf(io.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
+		}
+	}
+	return 0
+}
+
+func openInput(name string, stdin io.Reader) (io.ReadCloser, string, error) {
+	if name == "-" {
+		return io.NopCloser(stdin), "stdin", nil
+	}
+	f, err := os.Open(name)
+	return f, name, err
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func writeChange(w io.Writer, ch pipeline.Change) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(ch)
+}
+
+func writeTimeline(w io.Writer, ch pipeline.Change) {
+	what := fmt.Sprintf("%s → %s via %s", ch.Severity, ch.Owner, orNone(ch.Notify))
+	switch ch.State {
+	case "suppressed":
+		what = fmt.Sprintf("%s, inhibited by %s: nobody told", ch.Severity, ch.InhibitedBy)
+	case "resolved":
+		what = "value " + expression.FormatNumber(ch.Value)
+	}
+	fmt.Fprintf(w, "%s  %-10s %s  %s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State), ch.Alert, what)
+	if ch.State != "resolved" && ch.Summary != "" {
+		fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", 19), ch.Summary)
+	}
+}
+
+// summary counts what a replay did.
+type summary struct {
+	events, duplicates, skipped, notices, updates int
+	byModel, byOwner                              map[string]*counts
+}
+
+type counts struct{ opened, resolved, suppressed int }
+
+func newSummary() *summary {
+	return &summary{byModel: map[string]*counts{}, byOwner: map[string]*counts{}}
+}
+
+func (s *summary) add(ch pipeline.Change) {
+	if ch.State == "updated" {
+		s.updates++
+	}
+	for _, c := range []*counts{s.get(s.byModel, ch.Model), s.get(s.byOwner, ch.Owner)} {
+		switch ch.State {
+		case "opened", "reopened":
+			c.opened++
+		case "resolved":
+			c.resolved++
+		case "suppressed":
+			c.suppressed++
+		}
+	}
+}
+
+func (s *summary) get(m map[string]*counts, k string) *counts {
+	if m[k] == nil {
+		m[k] = &counts{}
+	}
+	return m[k]
+}
+
+func (s *summary) write(w io.Writer) {
+	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped; %s queued; %s of open alerts (shown with --json)\n",
+		plural(s.events, "event"), s.duplicates, s.skipped, plural(s.notices, "notification"), plural(s.updates, "update"))
+	for _, part := range []struct {
+		title string
+		m     map[string]*counts
+	}{{"model", s.byModel}, {"owner", s.byOwner}} {
+		for _, k := range slices.Sorted(maps.Keys(part.m)) {
+			c := part.m[k]
+			fmt.Fprintf(w, "  %-6s %-24s %d opened, %d resolved, %d suppressed\n", part.title, k, c.opened, c.resolved, c.suppressed)
+		}
+	}
+}

@@ -23,6 +23,7 @@ FUZZFLAGS = -run='^$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=200x
 fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzLoad$$' ./internal/config
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/signal
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecoders$$' ./internal/signal
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

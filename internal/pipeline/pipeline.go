@@ -97,13 +97,13 @@ type Outcome struct {
 // error only for transient faults — the caller retries the whole event —
 // and quarantines, with the reason, an event that can never succeed.
 func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
-	id := eventIDFromBody(raw)
 	if len(raw) > MaxEventBytes {
-		return p.quarantine(ctx, id, raw, fmt.Sprintf("event is %d bytes, more than the %d a signal may have", len(raw), MaxEventBytes))
+		return p.quarantine(ctx, eventIDFromBody(raw), raw, fmt.Sprintf("event is %d bytes, more than the %d a signal may have", len(raw), MaxEventBytes))
 	}
 	in, err := signal.Parse(raw)
-	if in.ID != "" {
-		id = in.ID
+	id := in.ID
+	if id == "" {
+		id = eventIDFromBody(raw)
 	}
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())

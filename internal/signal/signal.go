@@ -112,6 +112,13 @@ func DecodeDetail(data []byte, requireModel bool) (Event, error) {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return Event{}, jsonError(data, err)
 	}
+	return w.event(func() []byte { return data }, requireModel)
+}
+
+// event checks a decoded detail and converts it; data returns the detail's
+// JSON, read again only to name unknown fields when a required one is
+// missing (the rare, slow path).
+func (w *wire) event(data func() []byte, requireModel bool) (Event, error) {
 	var missing []string
 	req := func(name string, present bool) {
 		if !present {
@@ -127,7 +134,7 @@ func DecodeDetail(data []byte, requireModel bool) (Event, error) {
 	req("observed_at", w.ObservedAt != nil && *w.ObservedAt != "")
 	if len(missing) > 0 {
 		msg := "missing required field " + strings.Join(quoteAll(missing), ", ")
-		if unknown := unknownFields(data); len(unknown) > 0 {
+		if unknown := unknownFields(data()); len(unknown) > 0 {
 			msg += " (unknown field " + strings.Join(quoteAll(unknown), ", ") + " present: a typo?)"
 		}
 		return Event{}, errors.New(msg)
@@ -227,7 +234,7 @@ func jsonError(data []byte, err error) error {
 	}
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
-		field := typ.Field
+		field := publicPath(typ.Field)
 		if field == "" {
 			return fmt.Errorf("want a JSON object, got %s", article(typ.Value))
 		}
@@ -316,4 +323,17 @@ func jsonKind(v any) string {
 		return "an array"
 	}
 	return "an object"
+}
+
+// publicPath drops the names of embedded Go structs that encoding/json puts
+// in a field path ("detail.wire.value" → "detail.value").
+func publicPath(field string) string {
+	parts := strings.Split(field, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "wire" && p != "AlarmStateChange" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
 }

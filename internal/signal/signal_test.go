@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,8 @@ func TestBadEvents(t *testing.T) {
 		{"fraction for a whole number", `{"model":"m","kind":"drift","metric":"psi","value":1,"sample_size":1.5,"observed_at":"2026-03-01T00:00:00Z"}`, `field "sample_size": 1.5 is not a whole number`},
 		{"number out of range", `{"model":"m","kind":"drift","metric":"psi","value":1e400,"observed_at":"2026-03-01T00:00:00Z"}`, `field "value": 1e400 is out of range`},
 		{"array for an object", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","lineage":[1]}`, `field "lineage": got an array, want an object`},
-		{"null detail", `{"detail-type":"ML Model Signal","id":"x","detail":null}`, `detail: want a JSON object, got null`},
+		{"null detail", `{"detail-type":"ML Model Signal","id":"x","detail":null}`, `has no detail`},
+		{"type error inside an envelope", `{"detail-type":"ML Model Signal","id":"x","detail":{"model":"m","kind":"drift","metric":"psi","value":"1","observed_at":"2026-03-01T00:00:00Z"}}`, `detail: field "value": got a string, want a number`},
 		{"unknown kind", `{"model":"m","kind":"latency","metric":"p99","value":1,"observed_at":"2026-03-01T00:00:00Z"}`, `unknown kind "latency"`},
 		{"bad time", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"yesterday"}`, `field "observed_at": "yesterday" is not an RFC 3339 time`},
 		{"window backwards", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","window_start":"2026-03-02T00:00:00Z","window_end":"2026-03-01T00:00:00Z"}`, `field "window_end"`},
@@ -207,6 +209,28 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := ev.Check(); err != nil {
 			t.Errorf("resolved event fails Check: %v", err)
+		}
+	})
+}
+
+// FuzzDecoders holds the fast decoder to encoding/json: on every input they
+// must agree on whether it decodes, and on what it decodes to. The router
+// relies on the fast one; messages and the rest of the code on the other.
+func FuzzDecoders(f *testing.F) {
+	files, _ := filepath.Glob("../../testdata/events/*/*.json")
+	for _, file := range files {
+		if data, err := os.ReadFile(file); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast, std anyEvent
+		errFast, errStd := fastDecode(data, &fast), json.Unmarshal(data, &std)
+		if (errFast == nil) != (errStd == nil) {
+			t.Fatalf("decoders disagree on %q: fast %v, encoding/json %v", data, errFast, errStd)
+		}
+		if errFast == nil && !reflect.DeepEqual(fast, std) {
+			t.Fatalf("decoders decode %q differently:\nfast %+v\nstd  %+v", data, fast, std)
 		}
 	})
 }

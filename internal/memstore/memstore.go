@@ -33,6 +33,7 @@ type Store struct {
 	inhibitors map[string]*state.Inhibitors
 	events     map[string]time.Time // applied event ids → expiry
 	outbox     []*state.Notification
+	queued     map[string]bool // outbox ids
 	audit      map[string][]audit.Record
 	quarantine []state.Quarantined
 }
@@ -47,6 +48,7 @@ func New(now func() time.Time) *Store {
 		groups:     map[string]*state.Group{},
 		inhibitors: map[string]*state.Inhibitors{},
 		events:     map[string]time.Time{},
+		queued:     map[string]bool{},
 		audit:      map[string][]audit.Record{},
 	}
 }
@@ -120,6 +122,11 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 	if in := c.Inhibitors; in != nil && in.Version != version(s.inhibitors[in.Model]) {
 		return fmt.Errorf("inhibitors of %s: %w", in.Model, state.ErrConflict)
 	}
+	for _, n := range c.Outbox {
+		if s.queued[n.ID] {
+			return fmt.Errorf("notification %s: %w", n.ID, state.ErrConflict)
+		}
+	}
 	for _, r := range c.Audit {
 		// The chain must continue from the stored head.
 		if recs := s.audit[r.Alert]; r.Seq != len(recs)+1+countBefore(c.Audit, r) {
@@ -151,6 +158,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 	}
 	for _, n := range c.Outbox {
 		s.outbox = append(s.outbox, n.Clone())
+		s.queued[n.ID] = true
 	}
 	for _, r := range c.Audit {
 		s.audit[r.Alert] = append(s.audit[r.Alert], r)
@@ -207,6 +215,19 @@ func (s *Store) Quarantine(_ context.Context, q state.Quarantined) error {
 	defer s.mu.Unlock()
 	s.quarantine = append(s.quarantine, q)
 	return nil
+}
+
+// QuarantinedOn returns the events quarantined on the (UTC) day of day.
+func (s *Store) QuarantinedOn(_ context.Context, day time.Time) ([]state.Quarantined, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.Quarantined
+	for _, q := range s.quarantine {
+		if q.Received.UTC().Format(time.DateOnly) == day.UTC().Format(time.DateOnly) {
+			out = append(out, q)
+		}
+	}
+	return out, nil
 }
 
 // Quarantined returns the quarantined events, oldest first.
@@ -345,5 +366,8 @@ func Open(path string, now func() time.Time) (*Store, error) {
 		s.audit = snap.Audit
 	}
 	s.outbox, s.quarantine = snap.Outbox, snap.Quarantine
+	for _, n := range s.outbox {
+		s.queued[n.ID] = true
+	}
 	return s, nil
 }

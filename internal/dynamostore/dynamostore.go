@@ -1,0 +1,418 @@
+// Package dynamostore keeps the router's state in one DynamoDB table.
+//
+// Single-table design (every key is a string; records are stored as JSON
+// in attribute "data", with a numeric "v" where writes are conditional):
+//
+//	item                PK                          SK                 GSI1 (PK / SK)                         GSI2 (PK / SK)
+//	series state        SERIES#<model/kind/metric…>  STATE
+//	alert               ALERT#<alert id>            ALERT
+//	audit record        ALERT#<alert id>            AUDIT#<seq:08d>    MODEL#<model> / <at>#<alert id>#<seq>
+//	current group       GROUP#<model>/<rule>        CURRENT
+//	inhibitors          MODEL#<model>               INHIBITORS
+//	outbox notification NOTICE#<id>                 NOTICE                                                  PENDING / <created>#<id> (removed when sent)
+//	applied event       EVENT#<event id>            EVENT              ("expires": TTL attribute, epoch seconds)
+//	quarantined event   QUARANTINE#<yyyy-mm-dd>     <received>#<id>
+//
+// GSI1 answers "a model's audit records over a time range"; GSI2 is sparse
+// and holds only unsent notifications, so draining the outbox never scans.
+// Applied-event records expire by TTL after the idempotency window.
+//
+// An event's changes go in one TransactWriteItems: each record conditioned
+// on the version read (absent for new ones), audit records and
+// notifications on not existing yet, and the event record on not existing
+// (or having expired). A cancelled transaction is a duplicate when the
+// event record's condition failed, a conflict otherwise.
+package dynamostore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store is the DynamoDB store.
+type Store struct {
+	db    API
+	table string
+	now   func() time.Time
+}
+
+// New returns a store on an existing table. now is the wall clock (for
+// expired idempotency records not yet deleted by TTL).
+func New(db API, table string, now func() time.Time) *Store {
+	return &Store{db: db, table: table, now: now}
+}
+
+// MaxItemsPerCommit is DynamoDB's limit on a transaction.
+const MaxItemsPerCommit = 100
+
+const (
+	attrPK, attrSK         = "PK", "SK"
+	attrGSI1PK, attrGSI1SK = "GSI1PK", "GSI1SK"
+	attrGSI2PK, attrGSI2SK = "GSI2PK", "GSI2SK"
+	attrData, attrVersion  = "data", "v"
+	attrExpires            = "expires"
+	indexByModel           = "GSI1"
+	indexPending           = "GSI2"
+	pending                = "PENDING"
+)
+
+func seriesKey(k signal.SeriesKey) (string, string) { return "SERIES#" + k.String(), "STATE" }
+func alertKey(id string) (string, string)           { return "ALERT#" + id, "ALERT" }
+func groupKey(model, rule string) (string, string)  { return "GROUP#" + model + "/" + rule, "CURRENT" }
+func inhibitorsKey(model string) (string, string)   { return "MODEL#" + model, "INHIBITORS" }
+func noticeKey(id string) (string, string)          { return "NOTICE#" + id, "NOTICE" }
+func eventKey(id string) (string, string)           { return "EVENT#" + id, "EVENT" }
+func auditSK(seq int) string                        { return fmt.Sprintf("AUDIT#%08d", seq) }
+
+func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}
+}
+
+// get reads one item's data into v; found is false when it does not exist.
+func (s *Store) get(ctx context.Context, pk, sk string, v any) (bool, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return false, fmt.Errorf("get %s: %w", pk, err)
+	}
+	data, ok := out.Item[attrData].(*types.AttributeValueMemberS)
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal([]byte(data.Value), v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", pk, err)
+	}
+	if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
+		ver, _ := strconv.ParseInt(n.Value, 10, 64)
+		setVersion(v, ver)
+	}
+	return true, nil
+}
+
+// The stored "v" is authoritative: the JSON copy is written before the
+// version is bumped, so it lags by one.
+func setVersion(v any, ver int64) {
+	switch x := v.(type) {
+	case *state.Series:
+		x.Version = ver
+	case *state.Alert:
+		x.Version = ver
+	case *state.Group:
+		x.Version = ver
+	case *state.Inhibitors:
+		x.Version = ver
+	}
+}
+
+// GetSeries returns the series (Version 0 when never stored).
+func (s *Store) GetSeries(ctx context.Context, k signal.SeriesKey) (*state.Series, error) {
+	var v state.Series
+	pk, sk := seriesKey(k)
+	found, err := s.get(ctx, pk, sk, &v)
+	if err != nil || !found {
+		return &state.Series{Key: k}, err
+	}
+	return &v, nil
+}
+
+// GetAlert returns the alert, or nil.
+func (s *Store) GetAlert(ctx context.Context, id string) (*state.Alert, error) {
+	var v state.Alert
+	pk, sk := alertKey(id)
+	found, err := s.get(ctx, pk, sk, &v)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// GetGroup returns the model's current group for the rule, or nil.
+func (s *Store) GetGroup(ctx context.Context, model, rule string) (*state.Group, error) {
+	var v state.Group
+	pk, sk := groupKey(model, rule)
+	found, err := s.get(ctx, pk, sk, &v)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// GetInhibitors returns the model's firing inhibitors.
+func (s *Store) GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error) {
+	v := state.Inhibitors{Model: model}
+	pk, sk := inhibitorsKey(model)
+	_, err := s.get(ctx, pk, sk, &v)
+	return &v, err
+}
+
+// Commit applies c in one transaction.
+func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
+	var items []types.TransactWriteItem
+	add := func(item types.TransactWriteItem) { items = append(items, item) }
+	if c.EventID != "" {
+		pk, sk := eventKey(c.EventID)
+		it := key(pk, sk)
+		it[attrExpires] = num(c.EventExpires.Unix())
+		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it,
+			ConditionExpression:       aws.String("attribute_not_exists(PK) OR #exp < :now"),
+			ExpressionAttributeNames:  map[string]string{"#exp": attrExpires},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.now().Unix())}}})
+	}
+	versioned := func(pk, sk string, version int64, v any) error {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", pk, err)
+		}
+		it := key(pk, sk)
+		it[attrData], it[attrVersion] = str(string(data)), num(version+1)
+		put := &types.Put{TableName: &s.table, Item: it}
+		if version == 0 {
+			put.ConditionExpression = aws.String("attribute_not_exists(PK)")
+		} else {
+			put.ConditionExpression = aws.String("#v = :v")
+			put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+			put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(version)}
+		}
+		add(types.TransactWriteItem{Put: put})
+		return nil
+	}
+	if c.Series != nil {
+		pk, sk := seriesKey(c.Series.Key)
+		if err := versioned(pk, sk, c.Series.Version, c.Series); err != nil {
+			return err
+		}
+	}
+	for _, a := range c.Alerts {
+		pk, sk := alertKey(a.ID)
+		if err := versioned(pk, sk, a.Version, a); err != nil {
+			return err
+		}
+	}
+	for _, g := range c.Groups {
+		pk, sk := groupKey(g.Model, g.Rule)
+		if err := versioned(pk, sk, g.Version, g); err != nil {
+			return err
+		}
+	}
+	if in := c.Inhibitors; in != nil {
+		pk, sk := inhibitorsKey(in.Model)
+		if err := versioned(pk, sk, in.Version, in); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.Outbox {
+		data, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encode notification %s: %w", n.ID, err)
+		}
+		pk, sk := noticeKey(n.ID)
+		it := key(pk, sk)
+		it[attrData] = str(string(data))
+		if n.Sent.IsZero() {
+			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(n.Created.UTC().Format(time.RFC3339Nano)+"#"+n.ID)
+		}
+		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+	}
+	for _, r := range c.Audit {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encode audit record: %w", err)
+		}
+		pk, _ := alertKey(r.Alert)
+		it := key(pk, auditSK(r.Seq))
+		it[attrData] = str(string(data))
+		it[attrGSI1PK] = str("MODEL#" + r.Model)
+		it[attrGSI1SK] = str(fmt.Sprintf("%s#%s#%08d", r.At.UTC().Format(time.RFC3339Nano), r.Alert, r.Seq))
+		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	if len(items) > MaxItemsPerCommit {
+		return fmt.Errorf("commit of event %s has %d items, more than DynamoDB's %d per transaction", c.EventID, len(items), MaxItemsPerCommit)
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		// Reasons come in item order; the event record, when present, is first.
+		if c.EventID != "" && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
+			return state.ErrDuplicate
+		}
+		return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("commit event %s: %w", c.EventID, err)
+	}
+	return nil
+}
+
+// Quarantine keeps an event that can never be processed.
+func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
+	data, err := json.Marshal(q)
+	if err != nil {
+		return err
+	}
+	it := key("QUARANTINE#"+q.Received.UTC().Format("2006-01-02"), q.Received.UTC().Format(time.RFC3339Nano)+"#"+q.ID)
+	it[attrData] = str(string(data))
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.ID, err)
+	}
+	return nil
+}
+
+// Quarantined returns the events quarantined on the day of t.
+func (s *Store) QuarantinedOn(ctx context.Context, day time.Time) ([]state.Quarantined, error) {
+	var out []state.Quarantined
+	err := s.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("QUARANTINE#" + day.UTC().Format("2006-01-02"))},
+	}, func(data []byte) error {
+		var q state.Quarantined
+		err := json.Unmarshal(data, &q)
+		out = append(out, q)
+		return err
+	})
+	return out, err
+}
+
+// query runs a query through every page, decoding each item's data.
+func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, each func(data []byte) error) error {
+	in.TableName = &s.table
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return fmt.Errorf("query: %w", err)
+		}
+		for _, it := range out.Items {
+			if d, ok := it[attrData].(*types.AttributeValueMemberS); ok {
+				if err := each([]byte(d.Value)); err != nil {
+					return err
+				}
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 || (in.Limit != nil && len(out.Items) >= int(*in.Limit)) {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// Pending returns up to limit unsent notifications, oldest first.
+func (s *Store) Pending(ctx context.Context, limit int) ([]*state.Notification, error) {
+	var out []*state.Notification
+	err := s.query(ctx, &dynamodb.QueryInput{IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
+		KeyConditionExpression:    aws.String("GSI2PK = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pending)},
+	}, func(data []byte) error {
+		var n state.Notification
+		err := json.Unmarshal(data, &n)
+		out = append(out, &n)
+		return err
+	})
+	return out, err
+}
+
+// MarkSent records that a notification was delivered, taking it out of
+// the pending index.
+func (s *Store) MarkSent(ctx context.Context, id string, at time.Time) error {
+	pk, sk := noticeKey(id)
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
+		UpdateExpression:          aws.String("SET sent = :at REMOVE GSI2PK, GSI2SK"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(at.UTC().Format(time.RFC3339Nano))}})
+	if err != nil {
+		return fmt.Errorf("mark notification %s sent: %w", id, err)
+	}
+	return nil
+}
+
+// AlertRecords returns an alert's audit trail in order.
+func (s *Store) AlertRecords(ctx context.Context, id string) ([]audit.Record, error) {
+	pk, _ := alertKey(id)
+	var out []audit.Record
+	err := s.query(ctx, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :a)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":a": str("AUDIT#")},
+	}, func(data []byte) error {
+		var r audit.Record
+		err := json.Unmarshal(data, &r)
+		out = append(out, r)
+		return err
+	})
+	return out, err
+}
+
+// ModelRecords returns the audit records of a model's alerts with At in
+// [since, until), ordered by time.
+func (s *Store) ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error) {
+	var out []audit.Record
+	err := s.query(ctx, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
+		KeyConditionExpression: aws.String("GSI1PK = :m AND GSI1SK BETWEEN :a AND :b"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": str("MODEL#" + model),
+			":a": str(since.UTC().Format(time.RFC3339Nano)), ":b": str(until.UTC().Add(-time.Nanosecond).Format(time.RFC3339Nano) + "#\uffff")},
+	}, func(data []byte) error {
+		var r audit.Record
+		err := json.Unmarshal(data, &r)
+		out = append(out, r)
+		return err
+	})
+	return out, err
+}
+
+// CreateTable creates the table with its indexes (on-demand capacity), and
+// waits until it is active. The SAM template declares the same table.
+func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
+	attr := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	ks := func(pk, sk string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}, {AttributeName: aws.String(sk), KeyType: types.KeyTypeRange}}
+	}
+	all := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            &table,
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{attr(attrPK), attr(attrSK), attr(attrGSI1PK), attr(attrGSI1SK), attr(attrGSI2PK), attr(attrGSI2SK)},
+		KeySchema:            ks(attrPK, attrSK),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{
+			{IndexName: aws.String(indexByModel), KeySchema: ks(attrGSI1PK, attrGSI1SK), Projection: all},
+			{IndexName: aws.String(indexPending), KeySchema: ks(attrGSI2PK, attrGSI2SK), Projection: all},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	if err := dynamodb.NewTableExistsWaiter(db).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, time.Minute); err != nil {
+		return fmt.Errorf("wait for table %s: %w", table, err)
+	}
+	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &table,
+		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(attrExpires), Enabled: aws.Bool(true)}})
+	if err != nil {
+		return fmt.Errorf("enable TTL on %s: %w", table, err)
+	}
+	return nil
+}

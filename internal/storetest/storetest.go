@@ -1,0 +1,259 @@
+// Package storetest is the conformance suite every store passes (the
+// embedded one and DynamoDB): the same conditional writes, atomicity,
+// idempotency and queries, so that what `stakeout replay` shows is what the
+// router does. It also holds the at-least-once reliability scenario run
+// against each store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/series"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is everything the suite exercises.
+type Store interface {
+	pipeline.Store
+	Pending(ctx context.Context, limit int) ([]*state.Notification, error)
+	MarkSent(ctx context.Context, id string, at time.Time) error
+	AlertRecords(ctx context.Context, id string) ([]audit.Record, error)
+	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
+	QuarantinedOn(ctx context.Context, day time.Time) ([]state.Quarantined, error)
+}
+
+// Now is the clock the suite gives stores: far enough ahead of the records'
+// times that nothing looks future-dated.
+var Now = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+
+var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+var key = signal.SeriesKey{Model: "m", Kind: "drift", Metric: "psi", Feature: "income"}
+
+func newSeries() *state.Series {
+	s := &state.Series{Key: key, Alerts: map[string]state.AlertRef{"r": {ID: "m/r/feature=income", Status: state.Open}}}
+	s.State.Add(series.Observation{At: t0, Value: 0.3}, 10)
+	return s
+}
+
+func record(alert string, seq int, at time.Time) audit.Record {
+	r := audit.Record{Alert: alert, At: at, Recorded: at, Action: audit.Opened, Actor: "router", Model: "m", Rule: "r", ConfigDigest: "d"}
+	r.Seal(seq-1, "")
+	return r
+}
+
+// Run runs the conformance suite; newStore returns an empty store.
+func Run(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	t.Run("a new series has version 0 and each commit adds one", func(t *testing.T) {
+		st := newStore(t)
+		s, err := st.GetSeries(ctx, key)
+		if err != nil || s.Version != 0 || s.Key != key {
+			t.Fatalf("GetSeries(new) = %+v, %v; want version 0", s, err)
+		}
+		want := newSeries()
+		for v := range int64(3) {
+			want.Version = v
+			if err := st.Commit(ctx, &state.Commit{Series: want}); err != nil {
+				t.Fatalf("Commit at version %d: %v", v, err)
+			}
+		}
+		got, err := st.GetSeries(ctx, key)
+		if err != nil || got.Version != 3 {
+			t.Fatalf("GetSeries = version %d, %v; want 3", got.Version, err)
+		}
+		want.Version = 3
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(series.State{})); diff != "" {
+			t.Errorf("series read back (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a stale version is a conflict", func(t *testing.T) {
+		st := newStore(t)
+		s := newSeries()
+		if err := st.Commit(ctx, &state.Commit{Series: s}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, &state.Commit{Series: s}); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("Commit with the version read before another commit = %v, want ErrConflict", err)
+		}
+	})
+	t.Run("a conflict on one record applies nothing", func(t *testing.T) {
+		st := newStore(t)
+		a := &state.Alert{ID: "m/r", Model: "m", Rule: "r", Status: state.Open}
+		if err := st.Commit(ctx, &state.Commit{Alerts: []*state.Alert{a}}); err != nil {
+			t.Fatal(err)
+		}
+		err := st.Commit(ctx, &state.Commit{EventID: "e1", EventExpires: Now.Add(time.Hour), Series: newSeries(),
+			Alerts: []*state.Alert{a}, Audit: []audit.Record{record("m/r", 1, t0)}}) // a is stale now
+		if !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("Commit = %v, want ErrConflict", err)
+		}
+		if s, _ := st.GetSeries(ctx, key); s.Version != 0 {
+			t.Errorf("series was written by a failed commit (version %d)", s.Version)
+		}
+		if recs, _ := st.AlertRecords(ctx, "m/r"); len(recs) != 0 {
+			t.Errorf("audit record was written by a failed commit")
+		}
+		if err := st.Commit(ctx, &state.Commit{EventID: "e1", EventExpires: Now.Add(time.Hour)}); err != nil {
+			t.Errorf("the event of a failed commit counts as applied: %v", err)
+		}
+	})
+	t.Run("an applied event is a duplicate until it expires", func(t *testing.T) {
+		st := newStore(t)
+		if err := st.Commit(ctx, &state.Commit{EventID: "e1", EventExpires: Now.Add(time.Hour), Series: newSeries()}); err != nil {
+			t.Fatal(err)
+		}
+		again := newSeries()
+		again.Version = 1
+		if err := st.Commit(ctx, &state.Commit{EventID: "e1", EventExpires: Now.Add(time.Hour), Series: again}); !errors.Is(err, state.ErrDuplicate) {
+			t.Errorf("second commit of e1 = %v, want ErrDuplicate", err)
+		}
+		if s, _ := st.GetSeries(ctx, key); s.Version != 1 {
+			t.Errorf("a duplicate commit changed the series (version %d)", s.Version)
+		}
+		if err := st.Commit(ctx, &state.Commit{EventID: "old", EventExpires: Now.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, &state.Commit{EventID: "old", EventExpires: Now.Add(time.Hour)}); err != nil {
+			t.Errorf("an expired event id is refused: %v", err)
+		}
+	})
+	t.Run("alerts, groups and inhibitors round trip with versions", func(t *testing.T) {
+		st := newStore(t)
+		impact := 1000.0
+		a := &state.Alert{ID: "m/r/feature=income", Model: "m", Rule: "r", Feature: "income", Status: state.Open,
+			Severity: "high", Owner: "team", Notify: []string{"slack"}, Impact: &impact, OpenedAt: t0, UpdatedAt: t0, Opens: 1}
+		g := &state.Group{ID: "m/r@1", Model: "m", Rule: "r", Opened: t0, Members: []string{a.ID}, Open: 1, Notices: 1}
+		in := &state.Inhibitors{Model: "m", Active: map[string]string{"m/lag": "freshness"}}
+		if err := st.Commit(ctx, &state.Commit{Alerts: []*state.Alert{a}, Groups: []*state.Group{g}, Inhibitors: in}); err != nil {
+			t.Fatal(err)
+		}
+		gotA, _ := st.GetAlert(ctx, a.ID)
+		gotG, _ := st.GetGroup(ctx, "m", "r")
+		gotI, _ := st.GetInhibitors(ctx, "m")
+		a.Version, g.Version, in.Version = 1, 1, 1
+		for _, c := range []struct{ want, got any }{{a, gotA}, {g, gotG}, {in, gotI}} {
+			if diff := cmp.Diff(c.want, c.got); diff != "" {
+				t.Errorf("read back (-want +got):\n%s", diff)
+			}
+		}
+		if missing, err := st.GetAlert(ctx, "nope"); missing != nil || err != nil {
+			t.Errorf("GetAlert(absent) = %v, %v; want nil, nil", missing, err)
+		}
+		if none, err := st.GetInhibitors(ctx, "other"); err != nil || len(none.Active) != 0 || none.Version != 0 {
+			t.Errorf("GetInhibitors(absent) = %+v, %v", none, err)
+		}
+	})
+	t.Run("the outbox drains in order and never twice", func(t *testing.T) {
+		st := newStore(t)
+		var outbox []*state.Notification
+		for i := range 3 {
+			outbox = append(outbox, &state.Notification{ID: fmt.Sprintf("g#%d", i+1), Kind: state.NoticeOpened, Group: "g",
+				Owner: "team", Channels: []string{"slack"}, Created: t0.Add(time.Duration(i) * time.Minute)})
+		}
+		if err := st.Commit(ctx, &state.Commit{Outbox: outbox}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, &state.Commit{Outbox: outbox[:1]}); err == nil {
+			t.Errorf("queueing a notification id twice succeeded, want a conflict")
+		}
+		if err := st.MarkSent(ctx, "g#1", t0); err != nil {
+			t.Fatal(err)
+		}
+		pending, err := st.Pending(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, n := range pending {
+			ids = append(ids, n.ID)
+		}
+		if diff := cmp.Diff([]string{"g#2", "g#3"}, ids); diff != "" {
+			t.Errorf("pending (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("audit records: chains, model ranges, no overwrite", func(t *testing.T) {
+		st := newStore(t)
+		var recs []audit.Record
+		seq, hash := 0, ""
+		for i := range 3 {
+			r := audit.Record{Alert: "m/a", At: t0.Add(time.Duration(i) * time.Hour), Action: audit.Updated, Actor: "router", Model: "m", Rule: "a", ConfigDigest: "d"}
+			seq, hash = r.Seal(seq, hash)
+			recs = append(recs, r)
+		}
+		other := record("m/b", 1, t0.Add(90*time.Minute))
+		if err := st.Commit(ctx, &state.Commit{Audit: append(recs, other)}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.AlertRecords(ctx, "m/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := audit.Verify(got); err != nil || len(got) != 3 {
+			t.Errorf("AlertRecords: %d records, Verify = %v", len(got), err)
+		}
+		ranged, err := st.ModelRecords(ctx, "m", t0.Add(time.Hour), t0.Add(2*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		for _, r := range ranged {
+			seen = append(seen, fmt.Sprintf("%s#%d", r.Alert, r.Seq))
+		}
+		if diff := cmp.Diff([]string{"m/a#2", "m/b#1"}, seen); diff != "" {
+			t.Errorf("ModelRecords [1h, 2h) (-want +got):\n%s", diff)
+		}
+		if err := st.Commit(ctx, &state.Commit{Audit: []audit.Record{record("m/b", 1, t0)}}); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("rewriting record m/b#1 = %v, want ErrConflict (the trail is append-only)", err)
+		}
+	})
+	t.Run("quarantined events are kept with their reason", func(t *testing.T) {
+		st := newStore(t)
+		q := state.Quarantined{ID: "bad-1", Received: t0, Reason: "malformed JSON at line 1, column 9", Body: `{"model":`}
+		if err := st.Quarantine(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.QuarantinedOn(ctx, t0)
+		if err != nil || len(got) != 1 || !got[0].Received.Equal(q.Received) || got[0].Reason != q.Reason || got[0].Body != q.Body {
+			t.Errorf("QuarantinedOn = %+v, %v; want the event", got, err)
+		}
+	})
+	t.Run("concurrent commits of one version: exactly one wins", func(t *testing.T) {
+		st := newStore(t)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wins, conflicts := 0, 0
+		for i := range 8 {
+			wg.Go(func() {
+				s := newSeries()
+				s.Recent = []string{fmt.Sprint(i)}
+				err := st.Commit(ctx, &state.Commit{EventID: fmt.Sprintf("c%d", i), EventExpires: Now.Add(time.Hour), Series: s})
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					wins++
+				case errors.Is(err, state.ErrConflict):
+					conflicts++
+				default:
+					t.Errorf("Commit: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if wins != 1 || conflicts != 7 {
+			t.Errorf("%d commits won and %d conflicted, want 1 and 7", wins, conflicts)
+		}
+	})
+}

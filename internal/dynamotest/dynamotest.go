@@ -58,6 +58,12 @@ func NewClient(ep string) *dynamodb.Client {
 	})
 }
 
+// Endpoint returns the running instance's URL ("" before Main starts it).
+func Endpoint() string {
+	ep, _ := endpoint.Load().(string)
+	return ep
+}
+
 // TableName returns a table name unique to the test, so tests can share
 // the instance.
 func TableName(t testing.TB) string {

@@ -11,7 +11,11 @@ import (
 	"strings"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 )
@@ -23,9 +27,10 @@ type auditReader interface {
 }
 
 type auditCmd struct {
-	statePath, model, since, until string
-	verify, jsonOut                bool
-	alert                          string
+	statePath, table, endpoint string
+	model, since, until        string
+	verify, jsonOut            bool
+	alert                      string
 }
 
 func (*auditCmd) name() string { return "audit" }
@@ -34,6 +39,8 @@ func (*auditCmd) synopsis() string {
 }
 func (c *auditCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.statePath, "state", "", "the embedded store saved by stakeout replay --state")
+	fs.StringVar(&c.table, "table", "", "the router's DynamoDB table (with the usual AWS configuration)")
+	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
 	fs.StringVar(&c.model, "model", "", "show the records of this model's alerts (instead of one alert)")
 	fs.StringVar(&c.since, "since", "", "with --model: from this RFC 3339 time (default: the beginning)")
 	fs.StringVar(&c.until, "until", "", "with --model: until this RFC 3339 time (default: now)")
@@ -49,11 +56,11 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	if len(args) == 1 {
 		c.alert = args[0]
 	}
-	if c.statePath == "" {
-		fmt.Fprintln(io.err, "stakeout audit: --state FILE is required (the DynamoDB table is not supported yet)")
+	if (c.statePath == "") == (c.table == "") {
+		fmt.Fprintln(io.err, "stakeout audit: name the store: --state FILE (a replay's) or --table NAME (the router's)")
 		return 2
 	}
-	st, err := memstore.Open(c.statePath, time.Now)
+	st, err := c.open(context.Background())
 	if err != nil {
 		fmt.Fprintf(io.err, "stakeout audit: %v\n", err)
 		return 2
@@ -97,6 +104,22 @@ func (c *auditCmd) run(args []string, io stdio) int {
 		}
 	}
 	return code
+}
+
+func (c *auditCmd) open(ctx context.Context) (auditReader, error) {
+	if c.statePath != "" {
+		return memstore.Open(c.statePath, time.Now)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if c.endpoint != "" {
+			o.BaseEndpoint = &c.endpoint
+		}
+	})
+	return dynamostore.New(client, c.table, time.Now), nil
 }
 
 func (c *auditCmd) records(ctx context.Context, st auditReader) ([]audit.Record, error) {

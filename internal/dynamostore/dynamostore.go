@@ -233,7 +233,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		it := key(pk, sk)
 		it[attrData] = str(string(data))
 		if n.Sent.IsZero() {
-			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(n.Created.UTC().Format(time.RFC3339Nano)+"#"+n.ID)
+			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(sortKey(n.Created)+"#"+n.ID)
 		}
 		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
 	}
@@ -246,7 +246,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		it := key(pk, auditSK(r.Seq))
 		it[attrData] = str(string(data))
 		it[attrGSI1PK] = str("MODEL#" + r.Model)
-		it[attrGSI1SK] = str(fmt.Sprintf("%s#%s#%08d", r.At.UTC().Format(time.RFC3339Nano), r.Alert, r.Seq))
+		it[attrGSI1SK] = str(fmt.Sprintf("%s#%s#%08d", sortKey(r.At), r.Alert, r.Seq))
 		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
 	}
 	if len(items) == 0 {
@@ -276,7 +276,7 @@ func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
 	if err != nil {
 		return err
 	}
-	it := key("QUARANTINE#"+q.Received.UTC().Format("2006-01-02"), q.Received.UTC().Format(time.RFC3339Nano)+"#"+q.ID)
+	it := key("QUARANTINE#"+q.Received.UTC().Format("2006-01-02"), sortKey(q.Received)+"#"+q.ID)
 	it[attrData] = str(string(data))
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
 		return fmt.Errorf("quarantine %s: %w", q.ID, err)
@@ -284,38 +284,37 @@ func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
 	return nil
 }
 
-// Quarantined returns the events quarantined on the day of t.
+// QuarantinedOn returns the events quarantined on the (UTC) day of day.
 func (s *Store) QuarantinedOn(ctx context.Context, day time.Time) ([]state.Quarantined, error) {
-	var out []state.Quarantined
-	err := s.query(ctx, &dynamodb.QueryInput{
+	return query[state.Quarantined](ctx, s, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("QUARANTINE#" + day.UTC().Format("2006-01-02"))},
-	}, func(data []byte) error {
-		var q state.Quarantined
-		err := json.Unmarshal(data, &q)
-		out = append(out, q)
-		return err
 	})
-	return out, err
 }
 
-// query runs a query through every page, decoding each item's data.
-func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, each func(data []byte) error) error {
+// query runs a query through every page (up to in.Limit items), decoding
+// each item's data into a T.
+func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput) ([]T, error) {
 	in.TableName = &s.table
+	var items []T
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return fmt.Errorf("query: %w", err)
+			return nil, fmt.Errorf("query: %w", err)
 		}
 		for _, it := range out.Items {
-			if d, ok := it[attrData].(*types.AttributeValueMemberS); ok {
-				if err := each([]byte(d.Value)); err != nil {
-					return err
-				}
+			d, ok := it[attrData].(*types.AttributeValueMemberS)
+			if !ok {
+				continue
 			}
+			var v T
+			if err := json.Unmarshal([]byte(d.Value), &v); err != nil {
+				return nil, fmt.Errorf("decode %v: %w", it[attrPK], err)
+			}
+			items = append(items, v)
 		}
-		if len(out.LastEvaluatedKey) == 0 || (in.Limit != nil && len(out.Items) >= int(*in.Limit)) {
-			return nil
+		if len(out.LastEvaluatedKey) == 0 || (in.Limit != nil && len(items) >= int(*in.Limit)) {
+			return items, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
@@ -323,17 +322,10 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, each func(da
 
 // Pending returns up to limit unsent notifications, oldest first.
 func (s *Store) Pending(ctx context.Context, limit int) ([]*state.Notification, error) {
-	var out []*state.Notification
-	err := s.query(ctx, &dynamodb.QueryInput{IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
+	return query[*state.Notification](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
 		KeyConditionExpression:    aws.String("GSI2PK = :p"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pending)},
-	}, func(data []byte) error {
-		var n state.Notification
-		err := json.Unmarshal(data, &n)
-		out = append(out, &n)
-		return err
 	})
-	return out, err
 }
 
 // MarkSent records that a notification was delivered, taking it out of
@@ -353,34 +345,20 @@ func (s *Store) MarkSent(ctx context.Context, id string, at time.Time) error {
 // AlertRecords returns an alert's audit trail in order.
 func (s *Store) AlertRecords(ctx context.Context, id string) ([]audit.Record, error) {
 	pk, _ := alertKey(id)
-	var out []audit.Record
-	err := s.query(ctx, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),
+	return query[audit.Record](ctx, s, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :a)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":a": str("AUDIT#")},
-	}, func(data []byte) error {
-		var r audit.Record
-		err := json.Unmarshal(data, &r)
-		out = append(out, r)
-		return err
 	})
-	return out, err
 }
 
 // ModelRecords returns the audit records of a model's alerts with At in
 // [since, until), ordered by time.
 func (s *Store) ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error) {
-	var out []audit.Record
-	err := s.query(ctx, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
+	return query[audit.Record](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
 		KeyConditionExpression: aws.String("GSI1PK = :m AND GSI1SK BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":m": str("MODEL#" + model),
-			":a": str(since.UTC().Format(time.RFC3339Nano)), ":b": str(until.UTC().Add(-time.Nanosecond).Format(time.RFC3339Nano) + "#\uffff")},
-	}, func(data []byte) error {
-		var r audit.Record
-		err := json.Unmarshal(data, &r)
-		out = append(out, r)
-		return err
+			":a": str(sortKey(since)), ":b": str(sortKey(until.Add(-time.Nanosecond)) + "#\uffff")},
 	})
-	return out, err
 }
 
 // CreateTable creates the table with its indexes (on-demand capacity), and
@@ -416,3 +394,9 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 	}
 	return nil
 }
+
+// sortable formats times in sort keys: fixed width, so that string order is
+// time order (RFC 3339 with trimmed fractions is not: "…00Z" > "…00.5Z").
+const sortable = "2006-01-02T15:04:05.000000000Z"
+
+func sortKey(t time.Time) string { return t.UTC().Format(sortable) }

@@ -228,18 +228,17 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	return nil
 }
 
-// join puts an opening alert in its rule's current group, or starts a
-// group, and queues the notification.
+// join puts an opening alert in its rule's current group while that group
+// has open members (twenty drifting features: one message, updated), or
+// starts a new group once the last one is over, and queues the
+// notification. A group is never replaced while it has open members, so
+// every member's resolution counts down the group it belongs to.
 func (d *decision) join(a *state.Alert, r *config.Rule) error {
 	g, err := d.group(r.Name)
 	if err != nil {
 		return err
 	}
-	window := d.p.GroupWindow
-	if window == 0 {
-		window = DefaultGroupWindow
-	}
-	if g != nil && g.Open > 0 && !d.at.Before(g.Opened) && d.at.Sub(g.Opened) <= window {
+	if g != nil && g.Open > 0 {
 		if !slices.Contains(g.Members, a.ID) {
 			g.Members = append(g.Members, a.ID)
 		}
@@ -249,8 +248,8 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 		d.notice(g, a, state.NoticeUpdated)
 		return nil
 	}
-	// A new group replaces the rule's current one (conditionally on the
-	// version read, like any other record).
+	// The new group takes the place of the rule's finished one
+	// (conditionally on the version read, like any other record).
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z")),
 		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1}
 	if g != nil {

@@ -43,10 +43,7 @@ const (
 	MaxLabelLength  = 1024
 	MaxFutureSkew   = time.Hour // a clock ahead by more than this is a broken monitor
 	DefaultEventTTL = 7 * 24 * time.Hour
-	// DefaultGroupWindow: alerts of one rule opening within this time of the
-	// group's first join it while it has open members.
-	DefaultGroupWindow = time.Hour
-	maxAttempts        = 8
+	maxAttempts     = 8
 )
 
 // Processor applies events.
@@ -55,10 +52,9 @@ type Processor struct {
 	Store  Store
 	// Now is the wall clock, for the future-skew check and when records
 	// were written. Nil means "take the time from the events" (replay).
-	Now         func() time.Time
-	Log         *slog.Logger
-	GroupWindow time.Duration
-	EventTTL    time.Duration
+	Now      func() time.Time
+	Log      *slog.Logger
+	EventTTL time.Duration
 
 	engines sync.Pool
 }

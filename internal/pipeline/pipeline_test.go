@@ -155,6 +155,32 @@ func TestGroupingAndResolution(t *testing.T) {
 	}
 }
 
+// A rule's group lives while any member is open, however long: each
+// member's resolution counts it down, and the last one resolves it.
+func TestGroupOutlivesItsFirstHours(t *testing.T) {
+	p, st := newProcessor(t)
+	process(t, p, event("a1", "drift", "psi", "income", 0.4, 0))
+	process(t, p, event("b1", "drift", "psi", "age", 0.4, 3*time.Hour)) // long after the first
+	process(t, p, event("a2", "drift", "psi", "income", 0.1, 4*time.Hour))
+	out := process(t, p, event("b2", "drift", "psi", "age", 0.1, 5*time.Hour))
+	if len(out.Queued) != 1 || out.Queued[0].Kind != state.NoticeResolved {
+		t.Fatalf("last member resolving queued %+v, want the group's resolved notice", out.Queued)
+	}
+	pending, _ := st.Pending(context.Background(), 10)
+	groups := map[string]bool{}
+	for _, n := range pending {
+		groups[n.Group] = true
+	}
+	if len(pending) != 3 || len(groups) != 1 {
+		t.Errorf("%d notifications in %d groups, want opened, updated, resolved of one group", len(pending), len(groups))
+	}
+	process(t, p, event("c1", "drift", "psi", "tenure", 0.4, 6*time.Hour))
+	pending, _ = st.Pending(context.Background(), 10)
+	if last := pending[len(pending)-1]; last.Kind != state.NoticeOpened || groups[last.Group] {
+		t.Errorf("an alert after the group ended: %+v, want a new group opened", last)
+	}
+}
+
 func TestInhibition(t *testing.T) {
 	p, st := newProcessor(t)
 	if s := states(process(t, p, event("f1", "freshness", "lag_seconds", "", 7200, 0))); s != "lag:opened" {

@@ -25,6 +25,7 @@
 package dynamostore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -77,7 +78,7 @@ const (
 	pending                = "PENDING"
 )
 
-func seriesKey(k signal.SeriesKey) (string, string) { return "SERIES#" + k.String(), "STATE" }
+func seriesKey(k signal.SeriesKey) (string, string) { return "SERIES#" + k.ID(), "STATE" }
 func alertKey(id string) (string, string)           { return "ALERT#" + id, "ALERT" }
 func groupKey(model, rule string) (string, string)  { return "GROUP#" + model + "/" + rule, "CURRENT" }
 func inhibitorsKey(model string) (string, string)   { return "MODEL#" + model, "INHIBITORS" }
@@ -224,6 +225,16 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 			return err
 		}
 	}
+	if in := c.InhibitorsRead; in != nil {
+		pk, sk := inhibitorsKey(in.Model)
+		check := &types.ConditionCheck{TableName: &s.table, Key: key(pk, sk), ConditionExpression: aws.String("attribute_not_exists(PK)")}
+		if in.Version != 0 {
+			check.ConditionExpression = aws.String("#v = :v")
+			check.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+			check.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(in.Version)}
+		}
+		add(types.TransactWriteItem{ConditionCheck: check})
+	}
 	for _, n := range c.Outbox {
 		data, err := json.Marshal(n)
 		if err != nil {
@@ -258,11 +269,22 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
-		// Reasons come in item order; the event record, when present, is first.
-		if c.EventID != "" && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-			return state.ErrDuplicate
+		// Reasons come in item order; the event record, when present, is
+		// first. Only failed conditions and conflicting transactions mean
+		// "re-read and decide again"; anything else (throttling, a
+		// validation error) is returned as it is.
+		for i, r := range tce.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				if i == 0 && c.EventID != "" {
+					return state.ErrDuplicate
+				}
+				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
+			case "TransactionConflict":
+				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
+			}
 		}
-		return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
+		return fmt.Errorf("commit event %s: %w", c.EventID, err)
 	}
 	if err != nil {
 		return fmt.Errorf("commit event %s: %w", c.EventID, err)
@@ -272,10 +294,14 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 
 // Quarantine keeps an event that can never be processed.
 func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
-	data, err := json.Marshal(q)
-	if err != nil {
+	// Without HTML escaping: a body of <> would grow six-fold.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(q); err != nil {
 		return err
 	}
+	data := bytes.TrimSpace(buf.Bytes())
 	it := key("QUARANTINE#"+q.Received.UTC().Format("2006-01-02"), sortKey(q.Received)+"#"+q.ID)
 	it[attrData] = str(string(data))
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {

@@ -119,8 +119,13 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			return fmt.Errorf("group %s: %w", g.ID, state.ErrConflict)
 		}
 	}
-	if in := c.Inhibitors; in != nil && in.Version != version(s.inhibitors[in.Model]) {
-		return fmt.Errorf("inhibitors of %s: %w", in.Model, state.ErrConflict)
+	for _, in := range []*state.Inhibitors{c.Inhibitors, c.InhibitorsRead} {
+		if in != nil && in.Version != version(s.inhibitors[in.Model]) {
+			return fmt.Errorf("inhibitors of %s: %w", in.Model, state.ErrConflict)
+		}
+	}
+	if n := c.Items(); n > state.MaxCommitItems {
+		return fmt.Errorf("commit of event %s has %d items, more than %d", c.EventID, n, state.MaxCommitItems)
 	}
 	for _, n := range c.Outbox {
 		if s.queued[n.ID] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -16,14 +17,16 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
-// AlertID identifies an alert: model, rule, feature and segment.
+// AlertID identifies an alert: model, rule, feature and segment. Model and
+// rule ids are kebab-case by validation; feature and segment come from
+// events and are escaped, so that no two alerts share an id.
 func AlertID(model, rule, feature, segment string) string {
 	id := model + "/" + rule
 	if feature != "" {
-		id += "/feature=" + feature
+		id += "/feature=" + url.QueryEscape(feature)
 	}
 	if segment != "" {
-		id += "/segment=" + segment
+		id += "/segment=" + url.QueryEscape(segment)
 	}
 	return id
 }
@@ -250,14 +253,15 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 	}
 	// The new group takes the place of the rule's finished one
 	// (conditionally on the version read, like any other record).
-	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z")),
-		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1}
+	// The id counts the rule's groups (the record's version is bumped by
+	// every write, so it never repeats); the time is for people. A retried
+	// commit reads the same version and derives the same id.
+	var version int64
 	if g != nil {
-		ng.Version = g.Version
-		if g.ID == ng.ID {
-			ng.ID += fmt.Sprintf("-%d", g.Version+1)
-		}
+		version = g.Version
 	}
+	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z"), version+1),
+		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1, Version: version}
 	d.groups[r.Name] = ng
 	d.groupDirty[r.Name] = true
 	a.Group = ng.ID
@@ -378,8 +382,11 @@ func (d *decision) commit() *state.Commit {
 	for _, rule := range slices.Sorted(maps.Keys(d.groupDirty)) {
 		c.Groups = append(c.Groups, d.groups[rule])
 	}
-	if d.inhibDirty {
+	switch {
+	case d.inhibDirty:
 		c.Inhibitors = d.inhib
+	case d.inhib != nil:
+		c.InhibitorsRead = d.inhib
 	}
 	return c
 }

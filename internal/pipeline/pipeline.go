@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,9 +40,12 @@ type Store interface {
 // Limits on what an event may carry: beyond them it is quarantined with
 // the reason, not processed.
 const (
-	MaxEventBytes   = 64 << 10
-	MaxLabels       = 64
-	MaxLabelLength  = 1024
+	MaxEventBytes  = 64 << 10
+	MaxLabels      = 64
+	MaxLabelLength = 1024
+	// MaxNameLength bounds model, kind, metric, feature and segment: they
+	// become parts of storage keys (DynamoDB caps a sort key at 1 KiB).
+	MaxNameLength   = 200
 	MaxFutureSkew   = time.Hour // a clock ahead by more than this is a broken monitor
 	DefaultEventTTL = 7 * 24 * time.Hour
 	maxAttempts     = 8
@@ -140,6 +145,11 @@ func eventIDFromBody(raw []byte) string {
 
 // implausible checks what decoding cannot: sizes and the clock.
 func (p *Processor) implausible(ev *signal.Event) string {
+	for name, v := range map[string]string{"model": ev.Model, "kind": ev.Kind, "metric": ev.Metric, "feature": ev.Feature, "segment": ev.Segment} {
+		if len(v) > MaxNameLength {
+			return fmt.Sprintf("%s is %d bytes long, more than %d", name, len(v), MaxNameLength)
+		}
+	}
 	if len(ev.Labels) > MaxLabels {
 		return fmt.Sprintf("event has %d labels, more than %d", len(ev.Labels), MaxLabels)
 	}
@@ -160,8 +170,16 @@ func (p *Processor) implausible(ev *signal.Event) string {
 	return ""
 }
 
+// maxQuarantinedBody is how much of a quarantined event is kept: enough to
+// see what was wrong, and far from DynamoDB's 400 KB item limit.
+const maxQuarantinedBody = 32 << 10
+
 func (p *Processor) quarantine(ctx context.Context, id string, raw []byte, reason string) (Outcome, error) {
-	q := state.Quarantined{ID: id, Received: p.wallClock(time.Time{}), Reason: reason, Body: string(raw)}
+	body := string(raw)
+	if len(body) > maxQuarantinedBody {
+		body = fmt.Sprintf("%s… (truncated: %d bytes in all)", strings.ToValidUTF8(body[:maxQuarantinedBody], ""), len(raw))
+	}
+	q := state.Quarantined{ID: id, Received: p.wallClock(time.Time{}), Reason: reason, Body: body}
 	if err := p.Store.Quarantine(ctx, q); err != nil {
 		// Not stored means not kept: retry rather than lose the event.
 		return Outcome{}, fmt.Errorf("quarantine event %s: %w", id, err)
@@ -187,6 +205,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 	}
 	defer p.engines.Put(eng)
 	out := Outcome{EventID: id, Model: m.ID}
+	attempt := 0
 	for range maxAttempts {
 		s, err := p.Store.GetSeries(ctx, ev.Series())
 		if err != nil {
@@ -207,6 +226,11 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			out.Changes = d.changes
 			return out, nil
 		}
+		if n := c.Items(); n > state.MaxCommitItems {
+			// It would never commit, however often it is retried.
+			return p.quarantine(ctx, id, nil, fmt.Sprintf("the event changes %d records at once, more than the %d one commit can hold: "+
+				"too many rules of %s fire on one reading (split them by kind or metric)", n, state.MaxCommitItems, m.ID))
+		}
 		switch err := p.Store.Commit(ctx, c); {
 		case err == nil:
 			out.Wrote, out.Changes, out.Queued = true, d.changes, c.Outbox
@@ -215,7 +239,11 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			out.Duplicate = true
 			return out, nil
 		case errors.Is(err, state.ErrConflict):
-			continue // someone else changed what we read: decide again
+			// Someone else changed what we read: decide again, after a
+			// short random pause so that contenders spread out.
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
+			attempt++
+			continue
 		default:
 			return out, fmt.Errorf("commit event %s: %w", id, err)
 		}

@@ -111,6 +111,21 @@ func states(out Outcome) string {
 	return strings.Join(s, " ")
 }
 
+// An event that would need more records than one commit holds can never
+// succeed: it is quarantined, not retried forever.
+func TestTooManyChangesAreQuarantined(t *testing.T) {
+	rules := ""
+	for i := range 25 {
+		rules += fmt.Sprintf("  - {name: r%d, when: 'value > 0.%d', severity: high, owner: model}\n", i, i)
+	}
+	p := &Processor{Config: configFrom(t, strings.Split(testModel, "rules:\n")[0]+"rules:\n"+rules),
+		Store: memstore.New(func() time.Time { return t0 }), Now: func() time.Time { return t0.Add(time.Hour) }}
+	out := process(t, p, event("many", "drift", "psi", "income", 0.99, 0))
+	if !strings.Contains(out.Quarantined, "more than the 100 one commit can hold") {
+		t.Errorf("Quarantined = %q, want the commit size named", out.Quarantined)
+	}
+}
+
 func TestRedeliveryNeverNotifiesTwice(t *testing.T) {
 	p, st := newProcessor(t)
 	ev := event("e1", "drift", "psi", "income", 0.4, 0)
@@ -275,6 +290,7 @@ func TestQuarantine(t *testing.T) {
 		{"too many labels", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","labels":{` + strings.Join(labels, ",") + `}}`, "100 labels"},
 		{"oversized label", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","labels":{"note":"` + strings.Repeat("y", 5000) + `"}}`, "longer than"},
 		{"256 KB detail", `{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","labels":{"x":"` + big + `"}}`, "bytes, more than"},
+		{"feature name too long", `{"model":"m","kind":"drift","metric":"psi","feature":"` + strings.Repeat("f", 1100) + `","value":1,"observed_at":"2026-03-01T00:00:00Z"}`, "feature is 1100 bytes long"},
 		{"infinite value", `{"model":"m","kind":"drift","metric":"psi","value":1e999,"observed_at":"2026-03-01T00:00:00Z"}`, "out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,7 +300,8 @@ func TestQuarantine(t *testing.T) {
 				t.Errorf("Quarantined = %q, want it to contain %q", out.Quarantined, tc.want)
 			}
 			q, _ := st.Quarantined(context.Background())
-			if len(q) != 1 || q[0].Reason != out.Quarantined || q[0].Body != tc.raw {
+			kept := q[0].Body == tc.raw || (len(tc.raw) > 32<<10 && strings.HasPrefix(tc.raw, strings.TrimSuffix(q[0].Body[:100], "…")) && strings.Contains(q[0].Body, "truncated"))
+			if len(q) != 1 || q[0].Reason != out.Quarantined || !kept {
 				t.Errorf("store holds %d quarantined events, want this one with its reason and body", len(q))
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -56,6 +57,17 @@ type SeriesKey struct {
 // Series returns the key of the event's series.
 func (e *Event) Series() SeriesKey {
 	return SeriesKey{e.Model, e.Kind, e.Metric, e.Feature, e.Segment}
+}
+
+// ID renders the key unambiguously, for storage: every part escaped, every
+// part present, so that no two keys share an ID (feature "x" with segment
+// "y" is not feature "x/segment=y").
+func (k SeriesKey) ID() string {
+	parts := []string{k.Model, k.Kind, k.Metric, k.Feature, k.Segment}
+	for i, p := range parts {
+		parts[i] = url.QueryEscape(p)
+	}
+	return strings.Join(parts, "/")
 }
 
 // String renders the key as model/kind/metric[/feature][/segment].

@@ -155,6 +155,22 @@ type Quarantined struct {
 	Body     string    `json:"body"`
 }
 
+// MaxCommitItems is how many records one commit may write: DynamoDB's
+// limit on a transaction, held by every store so that what replays locally
+// also commits in production.
+const MaxCommitItems = 100
+
+// Items counts the records c writes or checks.
+func (c *Commit) Items() int {
+	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit)
+	for _, present := range []bool{c.EventID != "", c.Series != nil, c.Inhibitors != nil, c.InhibitorsRead != nil} {
+		if present {
+			n++
+		}
+	}
+	return n
+}
+
 // Commit is everything one event changes, applied atomically.
 type Commit struct {
 	// EventID is recorded (until EventExpires) so that a late redelivery
@@ -166,6 +182,10 @@ type Commit struct {
 	Alerts     []*Alert
 	Groups     []*Group
 	Inhibitors *Inhibitors
-	Outbox     []*Notification
-	Audit      []audit.Record
+	// InhibitorsRead, when set, is the inhibitors record the decision read
+	// without changing it: the commit fails if its version moved (a
+	// freshness alert opening or resolving meanwhile changes the outcome).
+	InhibitorsRead *Inhibitors
+	Outbox         []*Notification
+	Audit          []audit.Record
 }

@@ -109,6 +109,25 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Errorf("the event of a failed commit counts as applied: %v", err)
 		}
 	})
+	t.Run("inhibitors read but not written still guard the commit", func(t *testing.T) {
+		st := newStore(t)
+		read, err := st.GetInhibitors(ctx, "m") // nothing firing yet
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Meanwhile a freshness alert starts firing.
+		if err := st.Commit(ctx, &state.Commit{Inhibitors: &state.Inhibitors{Model: "m", Active: map[string]string{"m/lag": "freshness"}}}); err != nil {
+			t.Fatal(err)
+		}
+		err = st.Commit(ctx, &state.Commit{Series: newSeries(), InhibitorsRead: read})
+		if !errors.Is(err, state.ErrConflict) {
+			t.Errorf("commit decided on stale inhibitors = %v, want ErrConflict", err)
+		}
+		fresh, _ := st.GetInhibitors(ctx, "m")
+		if err := st.Commit(ctx, &state.Commit{Series: newSeries(), InhibitorsRead: fresh}); err != nil {
+			t.Errorf("commit on current inhibitors = %v", err)
+		}
+	})
 	t.Run("an applied event is a duplicate until it expires", func(t *testing.T) {
 		st := newStore(t)
 		if err := st.Commit(ctx, &state.Commit{EventID: "e1", EventExpires: Now.Add(time.Hour), Series: newSeries()}); err != nil {
@@ -224,6 +243,17 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if err := st.Commit(ctx, &state.Commit{Audit: []audit.Record{record("m/b", 1, t0)}}); !errors.Is(err, state.ErrConflict) {
 			t.Errorf("rewriting record m/b#1 = %v, want ErrConflict (the trail is append-only)", err)
+		}
+	})
+	t.Run("series whose parts join alike are kept apart", func(t *testing.T) {
+		st := newStore(t)
+		a := signal.SeriesKey{Model: "m", Kind: "drift", Metric: "psi", Feature: "x", Segment: "y"}
+		b := signal.SeriesKey{Model: "m", Kind: "drift", Metric: "psi", Feature: "x/segment=y"}
+		if err := st.Commit(ctx, &state.Commit{Series: &state.Series{Key: a}}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.GetSeries(ctx, b); err != nil || got.Version != 0 || got.Key != b {
+			t.Errorf("GetSeries(%v) = version %d, key %v, %v; want a new series", b, got.Version, got.Key, err)
 		}
 	})
 	t.Run("quarantined events are kept with their reason", func(t *testing.T) {

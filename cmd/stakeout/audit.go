@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -108,6 +109,11 @@ func (c *auditCmd) run(args []string, io stdio) int {
 
 func (c *auditCmd) open(ctx context.Context) (auditReader, error) {
 	if c.statePath != "" {
+		// Open treats a missing file as an empty store (for replay); here a
+		// missing file is a mistake to report.
+		if _, err := os.Stat(c.statePath); err != nil {
+			return nil, err
+		}
 		return memstore.Open(c.statePath, time.Now)
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)

@@ -63,13 +63,14 @@ func run(args []string, io stdio) int {
 		fs := flag.NewFlagSet("stakeout "+c.name(), flag.ContinueOnError)
 		fs.SetOutput(io.err)
 		c.flags(fs)
-		if err := fs.Parse(args[1:]); err != nil {
+		positional, err := parseInterspersed(fs, args[1:])
+		if err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return 0
 			}
 			return 2
 		}
-		return c.run(fs.Args(), io)
+		return c.run(positional, io)
 	}
 	names := make([]string, 0, len(commands()))
 	for _, c := range commands() {
@@ -78,6 +79,28 @@ func run(args []string, io stdio) int {
 	fmt.Fprintf(io.err, "stakeout: unknown command %q%s\n\n", args[0], expression.Suggest(args[0], names))
 	usage(io.err)
 	return 2
+}
+
+// parseInterspersed parses flags wherever they stand among the positional
+// arguments (`audit ID --verify` as well as `audit --verify ID`); the flag
+// package alone stops at the first positional one. After "--", everything
+// is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 // dirFlag is the --dir flag every command takes.

@@ -45,6 +45,8 @@ func TestCommands(t *testing.T) {
 		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}},
 		{name: "replay-stdin-json", args: []string{"replay", "--json", "-"}, stdin: string(mustRead(t, "../../testdata/events/sequence/credit-approval-income-drift.jsonl"))},
 		{name: "replay-no-file", args: []string{"replay"}, wantExit: 2},
+		{name: "flags-after-arguments", args: []string{"route", "testdata/events/native/credit-approval-accuracy-drop.json", "--json"}},
+		{name: "audit-missing-state", args: []string{"audit", "x/y", "--state", "testdata/no-such-state.json"}, wantExit: 2},
 		{name: "owners", args: []string{"owners"}},
 		{name: "owners-gap", args: []string{"owners", "--dir", "testdata/invalid/model-missing-role"}, wantExit: 1},
 		{name: "unknown-command", args: []string{"rout"}, wantExit: 2},

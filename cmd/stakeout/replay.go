@@ -36,18 +36,18 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 // progressEvery is how often the progress line on a terminal is redrawn.
 const progressEvery = 5000
 
-func (c *replayCmd) run(args []string, io stdio) int {
+func (c *replayCmd) run(args []string, std stdio) int {
 	if len(args) != 1 {
-		fmt.Fprintln(io.err, "stakeout replay: name one file of events (JSON lines), or - for standard input")
+		fmt.Fprintln(std.err, "stakeout replay: name one file of events (JSON lines), or - for standard input")
 		return 2
 	}
-	cfg, ok := load(c.dir, io)
+	cfg, ok := load(c.dir, std)
 	if !ok {
 		return 2
 	}
-	in, name, err := openInput(args[0], io.in)
+	in, name, err := openInput(args[0], std.in)
 	if err != nil {
-		fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+		fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 		return 2
 	}
 	defer in.Close()
@@ -58,36 +58,45 @@ func (c *replayCmd) run(args []string, io stdio) int {
 	st := memstore.New(func() time.Time { return clock })
 	if c.statePath != "" {
 		if st, err = memstore.Open(c.statePath, func() time.Time { return clock }); err != nil {
-			fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+			fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 			return 2
 		}
 	}
 	p := &pipeline.Processor{Config: cfg, Store: st}
 	sum := newSummary()
-	progress := isTerminal(io.err)
+	progress := isTerminal(std.err)
 	ctx := context.Background()
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	// bufio.Reader, not Scanner: a line of any length is one bad event to
+	// skip, not the end of the replay.
+	r := bufio.NewReaderSize(in, 64<<10)
 	line := 0
-	for sc.Scan() {
+	var readErr error
+	for readErr == nil {
+		var raw []byte
+		raw, readErr = r.ReadBytes('\n')
+		if readErr != nil && readErr != io.EOF {
+			break
+		}
+		if len(raw) == 0 && readErr == io.EOF {
+			break
+		}
 		line++
-		raw := sc.Bytes()
 		if len(strings.TrimSpace(string(raw))) == 0 {
 			continue
 		}
 		if progress && line%progressEvery == 0 {
-			fmt.Fprintf(io.err, "\r%d events…", line)
+			fmt.Fprintf(std.err, "\r%d events…", line)
 		}
-		out, err := p.Process(ctx, append([]byte(nil), raw...))
+		out, err := p.Process(ctx, raw)
 		if err != nil {
-			fmt.Fprintf(io.err, "stakeout replay: %s:%d: %v\n", name, line, err)
+			fmt.Fprintf(std.err, "stakeout replay: %s:%d: %v\n", name, line, err)
 			return 1
 		}
 		sum.events++
 		switch {
 		case out.Quarantined != "":
 			sum.skipped++
-			fmt.Fprintf(io.err, "%s:%d: skipped: %s\n", name, line, out.Quarantined)
+			fmt.Fprintf(std.err, "%s:%d: skipped: %s\n", name, line, out.Quarantined)
 			continue
 		case out.Duplicate:
 			sum.duplicates++
@@ -98,41 +107,41 @@ func (c *replayCmd) run(args []string, io stdio) int {
 			sum.add(ch)
 			switch {
 			case c.jsonOut:
-				writeChange(io.out, ch)
+				writeChange(std.out, ch)
 			case ch.State != "updated": // every further breach: --json has them
-				writeTimeline(io.out, ch)
+				writeTimeline(std.out, ch)
 			}
 		}
 		// The console notifier: until Slack and PagerDuty are wired, the
 		// outbox is drained here, so each notice shows where it happens.
 		for _, n := range out.Queued {
 			if !c.jsonOut {
-				fmt.Fprintf(io.out, "%s%s notice %s to %s via %s\n", strings.Repeat(" ", 19), n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
+				fmt.Fprintf(std.out, "%s%s notice %s to %s via %s\n", strings.Repeat(" ", 19), n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
 			}
 			if err := st.MarkSent(ctx, n.ID, n.Created); err != nil {
-				fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+				fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 				return 1
 			}
 			sum.notices++
 		}
 	}
 	if progress && line >= progressEvery {
-		fmt.Fprint(io.err, "\r\033[K")
+		fmt.Fprint(std.err, "\r\033[K")
 	}
-	if err := sc.Err(); err != nil {
-		fmt.Fprintf(io.err, "stakeout replay: read %s: %v\n", name, err)
+	if readErr != nil && readErr != io.EOF {
+		fmt.Fprintf(std.err, "stakeout replay: read %s: %v\n", name, readErr)
 		return 2
 	}
 	if c.statePath != "" {
 		if err := st.Save(c.statePath); err != nil {
-			fmt.Fprintf(io.err, "stakeout replay: %v\n", err)
+			fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 			return 2
 		}
 	}
 	if !c.jsonOut {
-		sum.write(io.out)
+		sum.write(std.out)
 		if c.statePath != "" {
-			fmt.Fprintf(io.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
+			fmt.Fprintf(std.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
 		}
 	}
 	return 0

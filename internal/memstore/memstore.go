@@ -307,8 +307,15 @@ type snapshot struct {
 }
 
 // Save writes the store to path (atomically: a crash leaves the old file).
+// Expired event records are dropped, as DynamoDB's TTL would.
 func (s *Store) Save(path string) error {
 	s.mu.Lock()
+	now := s.now()
+	for id, exp := range s.events {
+		if !now.Before(exp) {
+			delete(s.events, id)
+		}
+	}
 	snap := snapshot{Events: s.events, Outbox: s.outbox, Audit: s.audit, Quarantine: s.quarantine}
 	for _, v := range s.series {
 		snap.Series = append(snap.Series, v)

@@ -307,8 +307,12 @@ func (d *decision) record(a *state.Alert, action, detail string) {
 }
 
 func (d *decision) change(a *state.Alert, st string) {
+	notify := a.Notify
+	if a.Status == state.Suppressed {
+		notify = []string{} // nobody is told of a suppressed alert
+	}
 	d.changes = append(d.changes, Change{At: d.at, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: st,
-		Severity: a.Severity, Owner: a.Owner, Notify: a.Notify, Value: a.Value, InhibitedBy: a.InhibitedBy,
+		Severity: a.Severity, Owner: a.Owner, Notify: notify, Value: a.Value, InhibitedBy: a.InhibitedBy,
 		Group: a.Group, Summary: a.Summary})
 }
 

@@ -30,8 +30,7 @@ func TestCommands(t *testing.T) {
 	for _, dir := range []string{"native", "envelope", "cloudwatch", "bad", "sequence"} {
 		allEvents = append(allEvents, events("testdata/events/"+dir+"/*.json*")...)
 	}
-	var tests []testCase
-	for _, tc := range []testCase{
+	tests := []testCase{
 		{name: "validate-example", args: []string{"validate"}},
 		{name: "validate-invalid", args: []string{"validate", "--dir", "testdata/invalid/pagerduty-missing-key"}, wantExit: 1},
 		{name: "validate-warnings", args: []string{"validate", "--dir", "testdata/invalid/warning-no-expect"}},
@@ -52,8 +51,6 @@ func TestCommands(t *testing.T) {
 		{name: "unknown-command", args: []string{"rout"}, wantExit: 2},
 		{name: "route-no-files", args: []string{"route"}, wantExit: 2},
 		{name: "missing-dir", args: []string{"validate", "--dir", "testdata/no-such-dir"}, wantExit: 2},
-	} {
-		tests = append(tests, tc)
 	}
 	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"

@@ -95,7 +95,9 @@ func key(pk, sk string) map[string]types.AttributeValue {
 }
 
 // get reads one item's data into v; found is false when it does not exist.
-func (s *Store) get(ctx context.Context, pk, sk string, v any) (bool, error) {
+// The stored "v" attribute is authoritative: the JSON copy is written
+// before the version is bumped, so it lags by one.
+func (s *Store) get(ctx context.Context, pk, sk string, v state.Versioned) (bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
 		return false, fmt.Errorf("get %s: %w", pk, err)
@@ -109,24 +111,9 @@ func (s *Store) get(ctx context.Context, pk, sk string, v any) (bool, error) {
 	}
 	if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
 		ver, _ := strconv.ParseInt(n.Value, 10, 64)
-		setVersion(v, ver)
+		v.SetVersion(ver)
 	}
 	return true, nil
-}
-
-// The stored "v" is authoritative: the JSON copy is written before the
-// version is bumped, so it lags by one.
-func setVersion(v any, ver int64) {
-	switch x := v.(type) {
-	case *state.Series:
-		x.Version = ver
-	case *state.Alert:
-		x.Version = ver
-	case *state.Group:
-		x.Version = ver
-	case *state.Inhibitors:
-		x.Version = ver
-	}
 }
 
 // GetSeries returns the series (Version 0 when never stored).

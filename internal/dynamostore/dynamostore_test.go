@@ -52,7 +52,6 @@ func newCountedStore(t *testing.T) (*dynamostore.Store, *calls) {
 		t.Fatal(err)
 	}
 	counted := &calls{n: map[string]int{}}
-	client := dynamotest.Client(t)
 	count := func(o *dynamodb.Options) {
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 			return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("count", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
@@ -63,29 +62,7 @@ func newCountedStore(t *testing.T) (*dynamostore.Store, *calls) {
 			}), middleware.After)
 		})
 	}
-	return dynamostore.New(withOptions{client, count}, table, func() time.Time { return storetest.Now }), counted
-}
-
-// withOptions applies client options to every call.
-type withOptions struct {
-	*dynamodb.Client
-	opt func(*dynamodb.Options)
-}
-
-func (w withOptions) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	return w.Client.GetItem(ctx, in, append(opts, w.opt)...)
-}
-func (w withOptions) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	return w.Client.PutItem(ctx, in, append(opts, w.opt)...)
-}
-func (w withOptions) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	return w.Client.UpdateItem(ctx, in, append(opts, w.opt)...)
-}
-func (w withOptions) Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	return w.Client.Query(ctx, in, append(opts, w.opt)...)
-}
-func (w withOptions) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	return w.Client.TransactWriteItems(ctx, in, append(opts, w.opt)...)
+	return dynamostore.New(dynamotest.Client(t, count), table, func() time.Time { return storetest.Now }), counted
 }
 
 func TestConformance(t *testing.T) { storetest.Run(t, newStore) }

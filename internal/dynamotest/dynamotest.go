@@ -38,24 +38,25 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// Client returns a DynamoDB client for the running instance.
-func Client(t testing.TB) *dynamodb.Client {
+// Client returns a DynamoDB client for the running instance, with optFns
+// applied (middleware that counts calls, say).
+func Client(t testing.TB, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	t.Helper()
 	ep, _ := endpoint.Load().(string)
 	if ep == "" {
 		t.Fatal("dynamotest: DynamoDB Local is not running (call dynamotest.Main from TestMain)")
 	}
-	return NewClient(ep)
+	return NewClient(ep, optFns...)
 }
 
 // NewClient returns a client for a DynamoDB Local endpoint. DynamoDB Local
 // accepts any credentials; these are placeholders, not secrets.
-func NewClient(ep string) *dynamodb.Client {
+func NewClient(ep string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(ep),
 		Credentials:  credentials.NewStaticCredentialsProvider("local", "local", ""),
-	})
+	}, optFns...)
 }
 
 // Endpoint returns the running instance's URL ("" before Main starts it).

@@ -106,21 +106,21 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		}
 	}
 	// Check everything before changing anything.
-	if c.Series != nil && c.Series.Version != version(s.series[c.Series.Key]) {
+	if c.Series != nil && c.Series.Version != s.series[c.Series.Key].StoredVersion() {
 		return fmt.Errorf("series %s: %w", c.Series.Key, state.ErrConflict)
 	}
 	for _, a := range c.Alerts {
-		if a.Version != version(s.alerts[a.ID]) {
+		if a.Version != s.alerts[a.ID].StoredVersion() {
 			return fmt.Errorf("alert %s: %w", a.ID, state.ErrConflict)
 		}
 	}
 	for _, g := range c.Groups {
-		if g.Version != version(s.groups[groupKey(g.Model, g.Rule)]) {
+		if g.Version != s.groups[groupKey(g.Model, g.Rule)].StoredVersion() {
 			return fmt.Errorf("group %s: %w", g.ID, state.ErrConflict)
 		}
 	}
 	for _, in := range []*state.Inhibitors{c.Inhibitors, c.InhibitorsRead} {
-		if in != nil && in.Version != version(s.inhibitors[in.Model]) {
+		if in != nil && in.Version != s.inhibitors[in.Model].StoredVersion() {
 			return fmt.Errorf("inhibitors of %s: %w", in.Model, state.ErrConflict)
 		}
 	}
@@ -180,27 +180,6 @@ func countBefore(recs []audit.Record, r audit.Record) int {
 		}
 	}
 	return n
-}
-
-type versioned interface {
-	*state.Series | *state.Alert | *state.Group | *state.Inhibitors
-}
-
-func version[T versioned](v T) int64 {
-	if v == nil {
-		return 0
-	}
-	switch x := any(v).(type) {
-	case *state.Series:
-		return x.Version
-	case *state.Alert:
-		return x.Version
-	case *state.Group:
-		return x.Version
-	case *state.Inhibitors:
-		return x.Version
-	}
-	return 0
 }
 
 // Alerts returns copies of all alerts, by id.

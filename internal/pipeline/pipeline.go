@@ -145,9 +145,10 @@ func eventIDFromBody(raw []byte) string {
 
 // implausible checks what decoding cannot: sizes and the clock.
 func (p *Processor) implausible(ev *signal.Event) string {
-	for name, v := range map[string]string{"model": ev.Model, "kind": ev.Kind, "metric": ev.Metric, "feature": ev.Feature, "segment": ev.Segment} {
-		if len(v) > MaxNameLength {
-			return fmt.Sprintf("%s is %d bytes long, more than %d", name, len(v), MaxNameLength)
+	for _, f := range [...]struct{ name, v string }{{"model", ev.Model}, {"kind", ev.Kind}, {"metric", ev.Metric},
+		{"feature", ev.Feature}, {"segment", ev.Segment}} {
+		if len(f.v) > MaxNameLength {
+			return fmt.Sprintf("%s is %d bytes long, more than %d", f.name, len(f.v), MaxNameLength)
 		}
 	}
 	if len(ev.Labels) > MaxLabels {

@@ -307,5 +307,3 @@ func TestQuarantine(t *testing.T) {
 		})
 	}
 }
-
-type seriesKey = signal.SeriesKey

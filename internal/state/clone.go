@@ -53,3 +53,53 @@ func (n *Notification) Clone() *Notification {
 	c.Alert = *n.Alert.Clone()
 	return &c
 }
+
+// Versioned is a record written conditionally on its version.
+type Versioned interface {
+	StoredVersion() int64
+	SetVersion(int64)
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (s *Series) StoredVersion() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.Version
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (a *Alert) StoredVersion() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.Version
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (g *Group) StoredVersion() int64 {
+	if g == nil {
+		return 0
+	}
+	return g.Version
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (in *Inhibitors) StoredVersion() int64 {
+	if in == nil {
+		return 0
+	}
+	return in.Version
+}
+
+// SetVersion sets the version (stores set it from what they hold).
+func (s *Series) SetVersion(v int64) { s.Version = v }
+
+// SetVersion sets the version.
+func (a *Alert) SetVersion(v int64) { a.Version = v }
+
+// SetVersion sets the version.
+func (g *Group) SetVersion(v int64) { g.Version = v }
+
+// SetVersion sets the version.
+func (in *Inhibitors) SetVersion(v int64) { in.Version = v }

@@ -13,14 +13,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 )
 
 type replayCmd struct {
 	dir, statePath string
 	jsonOut        bool
+	slackChannel   string
 }
 
 func (*replayCmd) name() string { return "replay" }
@@ -31,6 +36,7 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 	dirFlag(fs, &c.dir)
 	fs.StringVar(&c.statePath, "state", "", "load the store from this file if it exists, and save it there after (for stakeout audit)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per alert state change, one per line")
+	fs.StringVar(&c.slackChannel, "slack-channel", "", "with SLACK_BOT_TOKEN set: post every message to this channel id instead of the owners' channels")
 }
 
 // progressEvery is how often the progress line on a terminal is redrawn.
@@ -63,6 +69,21 @@ func (c *replayCmd) run(args []string, std stdio) int {
 		}
 	}
 	p := &pipeline.Processor{Config: cfg, Store: st}
+	// Notifications are delivered as they are queued, through the real
+	// sender: shown as text, and posted for real when a bot token is set.
+	shown := std.out
+	if c.jsonOut {
+		shown = io.Discard
+	}
+	slackOut := &previewSlack{w: shown}
+	if token := os.Getenv("SLACK_BOT_TOKEN"); token != "" {
+		slackOut.next = slacknotify.NewClient(secret.New(token), os.Getenv("STAKEOUT_SLACK_API_URL"), notify.DefaultPolicy)
+	} else if c.slackChannel != "" {
+		fmt.Fprintln(std.err, "stakeout replay: --slack-channel needs SLACK_BOT_TOKEN (a bot token with chat:write and channels:history)")
+		return 2
+	}
+	sender := &deliver.Sender{Config: cfg, Store: st, Slack: slackOut, Pager: &previewPager{w: shown},
+		Now: func() time.Time { return clock }, SlackChannel: c.slackChannel}
 	sum := newSummary()
 	progress := isTerminal(std.err)
 	ctx := context.Background()
@@ -112,17 +133,19 @@ func (c *replayCmd) run(args []string, std stdio) int {
 				writeTimeline(std.out, ch)
 			}
 		}
-		// The console notifier: until Slack and PagerDuty are wired, the
-		// outbox is drained here, so each notice shows where it happens.
 		for _, n := range out.Queued {
-			if !c.jsonOut {
-				fmt.Fprintf(std.out, "%s%s notice %s to %s via %s\n", strings.Repeat(" ", 19), n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
-			}
-			if err := st.MarkSent(ctx, n.ID, n.Created); err != nil {
+			fmt.Fprintf(shown, "%s%s notification %s to %s via %s\n", indent, n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
+			rep, err := sender.Deliver(ctx, []string{n.ID})
+			if err != nil {
 				fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 				return 1
 			}
+			if slices.Contains(n.Channels, "digest") {
+				fmt.Fprintf(shown, "%sdigest → kept for the daily digest of %s\n", indent, n.Owner)
+			}
 			sum.notices++
+			sum.waiting += rep.Waiting
+			sum.failed += rep.Failed
 		}
 	}
 	if progress && line >= progressEvery {
@@ -194,6 +217,7 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 // summary counts what a replay did.
 type summary struct {
 	events, duplicates, skipped, notices, updates int
+	waiting, failed                               int
 	byModel, byOwner                              map[string]*counts
 }
 
@@ -227,8 +251,11 @@ func (s *summary) get(m map[string]*counts, k string) *counts {
 }
 
 func (s *summary) write(w io.Writer) {
-	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped; %s queued; %s of open alerts (shown with --json)\n",
+	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped; %s; %s of open alerts (shown with --json)\n",
 		plural(s.events, "event"), s.duplicates, s.skipped, plural(s.notices, "notification"), plural(s.updates, "update"))
+	if s.waiting > 0 || s.failed > 0 {
+		fmt.Fprintf(w, "  %d notification(s) not delivered yet (left in the outbox), %d channel(s) refused for good (see the log above)\n", s.waiting, s.failed)
+	}
 	for _, part := range []struct {
 		title string
 		m     map[string]*counts

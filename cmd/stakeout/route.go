@@ -168,7 +168,7 @@ func writeText(w io.Writer, where string, dec route.Decision, err error) {
 		}
 		switch {
 		case a.Impact != nil:
-			fmt.Fprintf(w, "           impact: %s per day\n", thousands(*a.Impact))
+			fmt.Fprintf(w, "           impact: %s per day\n", expression.FormatThousands(*a.Impact))
 		case a.ImpactError != "":
 			fmt.Fprintf(w, "           impact: not computed: %s\n", a.ImpactError)
 		}
@@ -194,22 +194,3 @@ func orNone(ss []string) string {
 }
 
 // thousands formats money: 1,620,000 — or 12.5 below 1,000.
-func thousands(f float64) string {
-	if f < 1000 && f > -1000 {
-		return expression.FormatNumber(f)
-	}
-	s := fmt.Sprintf("%.0f", f)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}

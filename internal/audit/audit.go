@@ -21,6 +21,12 @@ const (
 	Suppressed = "suppressed"
 	Resolved   = "resolved"
 	Queued     = "queued" // a notification was put in the outbox
+	// Notified: a notification reached a channel (the detail says where:
+	// Slack channel and message ts, PagerDuty dedup key, digest).
+	Notified = "notified"
+	// DeliveryFailed: a channel refused a notification for good (the
+	// detail has the reason and who was told instead).
+	DeliveryFailed = "delivery-failed"
 )
 
 // Record is one entry of an alert's trail.

@@ -10,12 +10,17 @@
 //	current group       GROUP#<model>/<rule>        CURRENT
 //	inhibitors          MODEL#<model>               INHIBITORS
 //	outbox notification NOTICE#<id>                 NOTICE                                                  PENDING / <created>#<id> (removed when sent)
+//	group delivery      DELIVERY#<group id>         DELIVERY
+//	digest entry        DIGEST#<owner>              <created>#<notification id>
 //	applied event       EVENT#<event id>            EVENT              ("expires": TTL attribute, epoch seconds)
 //	quarantined event   QUARANTINE#<yyyy-mm-dd>     <received>#<id>
 //
 // GSI1 answers "a model's audit records over a time range"; GSI2 is sparse
 // and holds only unsent notifications, so draining the outbox never scans.
 // Applied-event records expire by TTL after the idempotency window.
+// Notifications are versioned like state: the router writes version 1, and
+// a sender's claim and progress are conditional writes on the version, so
+// two senders can never both hold one notification.
 //
 // An event's changes go in one TransactWriteItems: each record conditioned
 // on the version read (absent for new ones), audit records and
@@ -30,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -83,6 +89,7 @@ func alertKey(id string) (string, string)           { return "ALERT#" + id, "ALE
 func groupKey(model, rule string) (string, string)  { return "GROUP#" + model + "/" + rule, "CURRENT" }
 func inhibitorsKey(model string) (string, string)   { return "MODEL#" + model, "INHIBITORS" }
 func noticeKey(id string) (string, string)          { return "NOTICE#" + id, "NOTICE" }
+func deliveryKey(group string) (string, string)     { return "DELIVERY#" + group, "DELIVERY" }
 func eventKey(id string) (string, string)           { return "EVENT#" + id, "EVENT" }
 func auditSK(seq int) string                        { return fmt.Sprintf("AUDIT#%08d", seq) }
 
@@ -222,18 +229,38 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		}
 		add(types.TransactWriteItem{ConditionCheck: check})
 	}
-	for _, n := range c.Outbox {
-		data, err := json.Marshal(n)
-		if err != nil {
-			return fmt.Errorf("encode notification %s: %w", n.ID, err)
-		}
+	for _, n := range append(slices.Clone(c.Outbox), c.Notices...) {
 		pk, sk := noticeKey(n.ID)
-		it := key(pk, sk)
-		it[attrData] = str(string(data))
+		if err := versioned(pk, sk, n.Version, n); err != nil {
+			return err
+		}
 		if n.Sent.IsZero() {
+			// Unsent: in the sparse pending index (a Put replaces the
+			// whole item, so a sent notification drops out of it).
+			it := items[len(items)-1].Put.Item
 			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(sortKey(n.Created)+"#"+n.ID)
 		}
-		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+	}
+	for _, d := range c.Deliveries {
+		pk, sk := deliveryKey(d.Group)
+		if err := versioned(pk, sk, d.Version, d); err != nil {
+			return err
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range c.Digest {
+		if seen[e.Owner+"\x00"+e.Notice.ID] {
+			continue // one transaction may not write an item twice
+		}
+		seen[e.Owner+"\x00"+e.Notice.ID] = true
+		data, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode digest entry %s: %w", e.Notice.ID, err)
+		}
+		// Unconditional: writing an entry twice writes the same item.
+		it := key("DIGEST#"+e.Owner, sortKey(e.Notice.Created)+"#"+e.Notice.ID)
+		it[attrData] = str(string(data))
+		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}})
 	}
 	for _, r := range c.Audit {
 		data, err := json.Marshal(r)
@@ -341,18 +368,34 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]*state.Notification, 
 	})
 }
 
-// MarkSent records that a notification was delivered, taking it out of
-// the pending index.
-func (s *Store) MarkSent(ctx context.Context, id string, at time.Time) error {
+// GetNotice returns an outbox notification, or nil (a consistent read:
+// senders claim from what it returns).
+func (s *Store) GetNotice(ctx context.Context, id string) (*state.Notification, error) {
+	var v state.Notification
 	pk, sk := noticeKey(id)
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
-		UpdateExpression:          aws.String("SET sent = :at REMOVE GSI2PK, GSI2SK"),
-		ConditionExpression:       aws.String("attribute_exists(PK)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": str(at.UTC().Format(time.RFC3339Nano))}})
-	if err != nil {
-		return fmt.Errorf("mark notification %s sent: %w", id, err)
+	found, err := s.get(ctx, pk, sk, &v)
+	if err != nil || !found {
+		return nil, err
 	}
-	return nil
+	return &v, nil
+}
+
+// GetDelivery returns what was sent for a group (Version 0 when nothing).
+func (s *Store) GetDelivery(ctx context.Context, group string) (*state.Delivery, error) {
+	v := state.Delivery{Group: group}
+	pk, sk := deliveryKey(group)
+	_, err := s.get(ctx, pk, sk, &v)
+	return &v, err
+}
+
+// Digest returns an owner's digest entries created in [since, until),
+// oldest first.
+func (s *Store) Digest(ctx context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error) {
+	return query[state.DigestEntry](ctx, s, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :a AND :b"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("DIGEST#" + owner),
+			":a": str(sortKey(since)), ":b": str(sortKey(until.Add(-time.Nanosecond)) + "#\uffff")},
+	})
 }
 
 // AlertRecords returns an alert's audit trail in order.

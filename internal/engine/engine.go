@@ -113,6 +113,34 @@ func (e *Engine) Explain(r *config.Rule) []expression.Clause {
 	return e.eval.Explain(r.When)
 }
 
+// Why says in words why r fired (breach) or did not, from the last
+// observed event: the clauses that decided it, with the values seen —
+// "value 0.41 > 0.25", "(baseline - value) = 0.09 > 0.03".
+func (e *Engine) Why(r *config.Rule, breach bool) string {
+	return Why(e.Explain(r), breach)
+}
+
+// Why puts explained clauses together: for a breach the non-filter
+// clauses (they say what was exceeded), otherwise the ones that failed.
+func Why(clauses []expression.Clause, breach bool) string {
+	var parts []string
+	for _, c := range clauses {
+		switch {
+		case breach && !c.Filter:
+			parts = append(parts, c.Text)
+		case !breach && !c.Holds:
+			parts = append(parts, c.Text)
+		}
+	}
+	if len(parts) == 0 && len(clauses) > 0 {
+		if breach {
+			return "condition holds"
+		}
+		return "condition is false"
+	}
+	return strings.Join(parts, " and ")
+}
+
 // Satisfied reports whether a streak meets a rule's `for:` at time at.
 func Satisfied(w config.Window, s series.Streak, at time.Time) bool {
 	switch {

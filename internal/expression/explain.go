@@ -275,3 +275,25 @@ func FormatNumber(f float64) string {
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 6, 64), 64)
 	return strconv.FormatFloat(r, 'f', -1, 64)
 }
+
+// FormatThousands prints f for money: whole units with thousands
+// separators from 1,000 up ("1,620,000"), six significant digits below.
+func FormatThousands(f float64) string {
+	if f < 1000 && f > -1000 {
+		return FormatNumber(f)
+	}
+	s := fmt.Sprintf("%.0f", f)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

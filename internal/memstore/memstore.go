@@ -31,9 +31,11 @@ type Store struct {
 	alerts     map[string]*state.Alert
 	groups     map[string]*state.Group // current group by model/rule
 	inhibitors map[string]*state.Inhibitors
-	events     map[string]time.Time // applied event ids → expiry
-	outbox     []*state.Notification
-	queued     map[string]bool // outbox ids
+	events     map[string]time.Time  // applied event ids → expiry
+	outbox     []*state.Notification // in the order queued
+	queued     map[string]*state.Notification
+	deliveries map[string]*state.Delivery
+	digest     map[string][]state.DigestEntry // by owner
 	audit      map[string][]audit.Record
 	quarantine []state.Quarantined
 }
@@ -48,7 +50,9 @@ func New(now func() time.Time) *Store {
 		groups:     map[string]*state.Group{},
 		inhibitors: map[string]*state.Inhibitors{},
 		events:     map[string]time.Time{},
-		queued:     map[string]bool{},
+		queued:     map[string]*state.Notification{},
+		deliveries: map[string]*state.Delivery{},
+		digest:     map[string][]state.DigestEntry{},
 		audit:      map[string][]audit.Record{},
 	}
 }
@@ -128,8 +132,18 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		return fmt.Errorf("commit of event %s has %d items, more than %d", c.EventID, n, state.MaxCommitItems)
 	}
 	for _, n := range c.Outbox {
-		if s.queued[n.ID] {
+		if s.queued[n.ID] != nil {
 			return fmt.Errorf("notification %s: %w", n.ID, state.ErrConflict)
+		}
+	}
+	for _, n := range c.Notices {
+		if q := s.queued[n.ID]; q == nil || n.Version != q.Version {
+			return fmt.Errorf("notification %s: %w", n.ID, state.ErrConflict)
+		}
+	}
+	for _, d := range c.Deliveries {
+		if d.Version != s.deliveries[d.Group].StoredVersion() {
+			return fmt.Errorf("delivery of %s: %w", d.Group, state.ErrConflict)
 		}
 	}
 	for _, r := range c.Audit {
@@ -162,8 +176,25 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.inhibitors[n.Model] = n
 	}
 	for _, n := range c.Outbox {
-		s.outbox = append(s.outbox, n.Clone())
-		s.queued[n.ID] = true
+		q := n.Clone()
+		q.Version++
+		s.outbox = append(s.outbox, q)
+		s.queued[n.ID] = q
+	}
+	for _, n := range c.Notices {
+		*s.queued[n.ID] = *n.Clone()
+		s.queued[n.ID].Version++
+	}
+	for _, d := range c.Deliveries {
+		n := d.Clone()
+		n.Version++
+		s.deliveries[n.Group] = n
+	}
+	for _, e := range c.Digest {
+		entries := s.digest[e.Owner]
+		if !slices.ContainsFunc(entries, func(o state.DigestEntry) bool { return o.Notice.ID == e.Notice.ID }) {
+			s.digest[e.Owner] = append(entries, state.DigestEntry{Owner: e.Owner, Notice: *e.Notice.Clone()})
+		}
 	}
 	for _, r := range c.Audit {
 		s.audit[r.Alert] = append(s.audit[r.Alert], r)
@@ -234,17 +265,40 @@ func (s *Store) Pending(_ context.Context, limit int) ([]*state.Notification, er
 	return out, nil
 }
 
-// MarkSent records that a notification was delivered.
-func (s *Store) MarkSent(_ context.Context, id string, at time.Time) error {
+// GetNotice returns a copy of an outbox notification, or nil.
+func (s *Store) GetNotice(_ context.Context, id string) (*state.Notification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, n := range s.outbox {
-		if n.ID == id {
-			n.Sent = at
-			return nil
+	if n := s.queued[id]; n != nil {
+		return n.Clone(), nil
+	}
+	return nil, nil
+}
+
+// GetDelivery returns a copy of what was sent for a group (Version 0 when
+// nothing was).
+func (s *Store) GetDelivery(_ context.Context, group string) (*state.Delivery, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.deliveries[group]; d != nil {
+		return d.Clone(), nil
+	}
+	return &state.Delivery{Group: group}, nil
+}
+
+// Digest returns an owner's digest entries created in [since, until),
+// oldest first.
+func (s *Store) Digest(_ context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.DigestEntry
+	for _, e := range s.digest[owner] {
+		if !e.Notice.Created.Before(since) && e.Notice.Created.Before(until) {
+			out = append(out, state.DigestEntry{Owner: e.Owner, Notice: *e.Notice.Clone()})
 		}
 	}
-	return fmt.Errorf("notification %s: not in the outbox", id)
+	slices.SortStableFunc(out, func(a, b state.DigestEntry) int { return a.Notice.Created.Compare(b.Notice.Created) })
+	return out, nil
 }
 
 // AlertRecords returns an alert's audit trail in order.
@@ -275,14 +329,16 @@ func (s *Store) ModelRecords(_ context.Context, model string, since, until time.
 
 // snapshot is the file format of a saved store.
 type snapshot struct {
-	Series     []*state.Series           `json:"series"`
-	Alerts     []*state.Alert            `json:"alerts"`
-	Groups     []*state.Group            `json:"groups"`
-	Inhibitors []*state.Inhibitors       `json:"inhibitors"`
-	Events     map[string]time.Time      `json:"events"`
-	Outbox     []*state.Notification     `json:"outbox"`
-	Audit      map[string][]audit.Record `json:"audit"`
-	Quarantine []state.Quarantined       `json:"quarantine"`
+	Series     []*state.Series                `json:"series"`
+	Alerts     []*state.Alert                 `json:"alerts"`
+	Groups     []*state.Group                 `json:"groups"`
+	Inhibitors []*state.Inhibitors            `json:"inhibitors"`
+	Events     map[string]time.Time           `json:"events"`
+	Outbox     []*state.Notification          `json:"outbox"`
+	Deliveries []*state.Delivery              `json:"deliveries,omitempty"`
+	Digest     map[string][]state.DigestEntry `json:"digest,omitempty"`
+	Audit      map[string][]audit.Record      `json:"audit"`
+	Quarantine []state.Quarantined            `json:"quarantine"`
 }
 
 // Save writes the store to path (atomically: a crash leaves the old file).
@@ -295,7 +351,10 @@ func (s *Store) Save(path string) error {
 			delete(s.events, id)
 		}
 	}
-	snap := snapshot{Events: s.events, Outbox: s.outbox, Audit: s.audit, Quarantine: s.quarantine}
+	snap := snapshot{Events: s.events, Outbox: s.outbox, Digest: s.digest, Audit: s.audit, Quarantine: s.quarantine}
+	for _, id := range slices.Sorted(maps.Keys(s.deliveries)) {
+		snap.Deliveries = append(snap.Deliveries, s.deliveries[id])
+	}
 	for _, v := range s.series {
 		snap.Series = append(snap.Series, v)
 	}
@@ -358,7 +417,13 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	}
 	s.outbox, s.quarantine = snap.Outbox, snap.Quarantine
 	for _, n := range s.outbox {
-		s.queued[n.ID] = true
+		s.queued[n.ID] = n
+	}
+	for _, d := range snap.Deliveries {
+		s.deliveries[d.Group] = d
+	}
+	if snap.Digest != nil {
+		s.digest = snap.Digest
 	}
 	return s, nil
 }

@@ -31,6 +31,24 @@ func AlertID(model, rule, feature, segment string) string {
 	return id
 }
 
+// Subject says what an alert is about, from its id: "feature=income",
+// "feature=income segment=region=eu", or "" for a model-wide alert.
+func Subject(alertID string) string {
+	segs := strings.Split(alertID, "/")
+	if len(segs) < 3 {
+		return ""
+	}
+	var parts []string
+	for _, p := range segs[2:] {
+		k, v, _ := strings.Cut(p, "=")
+		if u, err := url.QueryUnescape(v); err == nil {
+			v = u
+		}
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, " ")
+}
+
 // decision is the working set of one attempt at one event: what was read,
 // what changed, and the commit that follows.
 type decision struct {
@@ -42,6 +60,7 @@ type decision struct {
 	at     time.Time
 	series *state.Series
 
+	eng         *engine.Engine
 	seriesDirty bool
 	read        map[string]*state.Alert // alerts read, by id (nil: absent)
 	alerts      map[string]*state.Alert // alerts changed, by id
@@ -59,6 +78,7 @@ func (d *decision) decide(eng *engine.Engine) error {
 	if d.series.Alerts == nil {
 		d.series.Alerts = map[string]state.AlertRef{}
 	}
+	d.eng = eng
 	d.results = eng.Observe(d.m, d.ev, &d.series.State, d.results[:0])
 	d.seriesDirty = d.series.State.Dirty()
 	for i := range d.results {
@@ -110,6 +130,7 @@ func (d *decision) open(res *engine.Result) error {
 	a.Opens++
 	plan := route.Plan(d.p.Config, d.m, r, d.at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
+	a.Stakes = d.m.Stakes
 
 	a.Status = state.Open
 	if slices.Contains(d.m.Inhibit.Targets, d.ev.Kind) {
@@ -277,6 +298,9 @@ func (d *decision) notice(g *state.Group, a *state.Alert, kind string) {
 	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
 		Rule: a.Rule, Owner: a.Owner, Role: a.Role, Channels: slices.Clone(a.Notify), Members: len(g.Members),
 		Created: d.p.wallClock(d.at)}
+	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
+		n.Subjects = append(n.Subjects, Subject(id))
+	}
 	d.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, a.Owner, strings.Join(a.Notify, ", ")))
 	n.Alert = *a.Clone()
 	d.outbox = append(d.outbox, n)
@@ -291,6 +315,20 @@ func (d *decision) refresh(a *state.Alert, res *engine.Result) {
 		a.Impact = &impact
 	}
 	a.Summary = engine.Summary(d.m, res.Rule, d.ev, res)
+	// Only when something opens or breaches again: explaining evaluates
+	// the condition's clauses once more, which quiet events never pay for.
+	a.Why = d.eng.Why(res.Rule, true)
+	a.Lineage = d.ev.Lineage
+	// The trend a person sees: the history the series keeps for its rules,
+	// or, for a model that keeps none, the values this alert has seen.
+	if d.series.State.Len() > 1 {
+		a.Recent = d.series.State.AppendLast(a.Recent[:0], state.MaxRecentValues)
+	} else {
+		a.Recent = append(a.Recent, d.ev.Value)
+		if n := len(a.Recent); n > state.MaxRecentValues {
+			a.Recent = append(a.Recent[:0], a.Recent[n-state.MaxRecentValues:]...)
+		}
+	}
 }
 
 // record appends an audit record to the alert's chain.

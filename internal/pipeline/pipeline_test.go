@@ -307,3 +307,16 @@ func TestQuarantine(t *testing.T) {
 		})
 	}
 }
+
+func TestSubject(t *testing.T) {
+	for _, tc := range []struct{ feature, segment, want string }{
+		{"", "", ""},
+		{"income", "", "feature=income"},
+		{"a/b c", "region=eu", "feature=a/b c segment=region=eu"},
+	} {
+		id := AlertID("m", "r", tc.feature, tc.segment)
+		if got := Subject(id); got != tc.want {
+			t.Errorf("Subject(%q) = %q, want %q", id, got, tc.want)
+		}
+	}
+}

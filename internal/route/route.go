@@ -159,7 +159,7 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 		}
 		switch res.Status {
 		case engine.Firing, engine.Pending, engine.Clear:
-			v.Why = why(d.eng.Explain(r), res.Status != engine.Clear)
+			v.Why = d.eng.Why(r, res.Status != engine.Clear)
 			if res.Status == engine.Pending && !res.Late {
 				v.Why += "; " + engine.Progress(r.For, res.Streak, ev.ObservedAt)
 			}
@@ -229,25 +229,3 @@ func (e *UnknownModelError) Error() string {
 }
 
 func quote(s string) string { return `"` + s + `"` }
-
-// why joins the clauses that explain a verdict: for a breach, the measured
-// comparisons (the series filters go without saying); for a clean reading,
-// the clauses that failed.
-func why(clauses []expression.Clause, breach bool) string {
-	var parts []string
-	for _, c := range clauses {
-		switch {
-		case breach && !c.Filter:
-			parts = append(parts, c.Text)
-		case !breach && !c.Holds:
-			parts = append(parts, c.Text)
-		}
-	}
-	if len(parts) == 0 && len(clauses) > 0 {
-		if breach {
-			return "condition holds"
-		}
-		return "condition is false"
-	}
-	return strings.Join(parts, " and ")
-}

@@ -21,6 +21,8 @@ func (s *Series) Clone() *Series {
 func (a *Alert) Clone() *Alert {
 	c := *a
 	c.Notify = slices.Clone(a.Notify)
+	c.Recent = slices.Clone(a.Recent)
+	c.Lineage = maps.Clone(a.Lineage)
 	if a.Baseline != nil {
 		b := *a.Baseline
 		c.Baseline = &b
@@ -50,7 +52,20 @@ func (in *Inhibitors) Clone() *Inhibitors {
 func (n *Notification) Clone() *Notification {
 	c := *n
 	c.Channels = slices.Clone(n.Channels)
+	c.Subjects = slices.Clone(n.Subjects)
+	c.Done = maps.Clone(n.Done)
 	c.Alert = *n.Alert.Clone()
+	return &c
+}
+
+// Clone returns a deep copy.
+func (d *Delivery) Clone() *Delivery {
+	c := *d
+	c.Slack = maps.Clone(d.Slack)
+	if d.PagerDuty != nil {
+		p := *d.PagerDuty
+		c.PagerDuty = &p
+	}
 	return &c
 }
 
@@ -91,6 +106,28 @@ func (in *Inhibitors) StoredVersion() int64 {
 	}
 	return in.Version
 }
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (n *Notification) StoredVersion() int64 {
+	if n == nil {
+		return 0
+	}
+	return n.Version
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (d *Delivery) StoredVersion() int64 {
+	if d == nil {
+		return 0
+	}
+	return d.Version
+}
+
+// SetVersion sets the version.
+func (n *Notification) SetVersion(v int64) { n.Version = v }
+
+// SetVersion sets the version.
+func (d *Delivery) SetVersion(v int64) { d.Version = v }
 
 // SetVersion sets the version (stores set it from what they hold).
 func (s *Series) SetVersion(v int64) { s.Version = v }

@@ -9,6 +9,8 @@ package state
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
@@ -77,12 +79,20 @@ type Alert struct {
 	// InhibitedBy names the alert that suppresses this one.
 	InhibitedBy string `json:"inhibited_by,omitempty"`
 
-	Summary      string   `json:"summary"`
-	Runbook      string   `json:"runbook,omitempty"`
-	Value        float64  `json:"value"`
-	Baseline     *float64 `json:"baseline,omitempty"`
-	Impact       *float64 `json:"impact,omitempty"`
-	ModelVersion string   `json:"model_version,omitempty"`
+	Stakes  string `json:"stakes,omitempty"`
+	Summary string `json:"summary"`
+	// Why is the firing condition in words, with the values it saw:
+	// "value 0.41 > 0.25".
+	Why      string   `json:"why,omitempty"`
+	Runbook  string   `json:"runbook,omitempty"`
+	Value    float64  `json:"value"`
+	Baseline *float64 `json:"baseline,omitempty"`
+	// Recent are the series' latest values, oldest first, the current one
+	// last (at most MaxRecentValues): the trend a person sees.
+	Recent       []float64      `json:"recent,omitempty"`
+	Impact       *float64       `json:"impact,omitempty"`
+	ModelVersion string         `json:"model_version,omitempty"`
+	Lineage      map[string]any `json:"lineage,omitempty"`
 
 	OpenedAt   time.Time `json:"opened_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
@@ -122,6 +132,9 @@ type Inhibitors struct {
 	Version int64             `json:"version"`
 }
 
+// MaxRecentValues bounds Alert.Recent.
+const MaxRecentValues = 24
+
 // Notification kinds.
 const (
 	NoticeOpened   = "opened"   // a group's first alert: tell the owner
@@ -132,18 +145,87 @@ const (
 // Notification is an outbox item: recorded in the same commit as the change
 // that caused it, sent after. Its ID is deterministic.
 type Notification struct {
-	ID       string    `json:"id"`
-	Kind     string    `json:"kind"`
-	Group    string    `json:"group"`
-	Model    string    `json:"model"`
-	Rule     string    `json:"rule"`
-	Owner    string    `json:"owner"`
-	Role     string    `json:"role"`
-	Channels []string  `json:"channels"`
-	Alert    Alert     `json:"alert"` // the alert whose change caused it
-	Members  int       `json:"members"`
+	ID       string   `json:"id"`
+	Kind     string   `json:"kind"`
+	Group    string   `json:"group"`
+	Model    string   `json:"model"`
+	Rule     string   `json:"rule"`
+	Owner    string   `json:"owner"`
+	Role     string   `json:"role"`
+	Channels []string `json:"channels"`
+	Alert    Alert    `json:"alert"` // the alert whose change caused it
+	Members  int      `json:"members"`
+	// Subjects are what the group's members are about ("income",
+	// "region=eu"), in the order they joined, at most MaxSubjects.
+	Subjects []string  `json:"subjects,omitempty"`
 	Created  time.Time `json:"created"`
 	Sent     time.Time `json:"sent,omitzero"`
+
+	// Delivery progress, written by the sender (never by the router).
+	// Claim is the token of the sender holding the notification until
+	// ClaimedUntil; a sender that gives up leaves ClaimedUntil as the
+	// earliest next attempt.
+	Claim        string    `json:"claim,omitempty"`
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
+	Attempts     int       `json:"attempts,omitempty"`
+	// Done maps each finished channel to its outcome ("posted 1700…",
+	// "failed: channel_not_found; told ml-platform"): a channel done is
+	// never sent again, whatever happens to the rest.
+	Done map[string]string `json:"done,omitempty"`
+	// Version is the stored version: the router writes version 1, every
+	// claim and every progress record moves it.
+	Version int64 `json:"version"`
+}
+
+// Seq is the notification's number within its group (ids are
+// "<group>#<n>"); 0 if the id has no number.
+func (n *Notification) Seq() int {
+	i := strings.LastIndexByte(n.ID, '#')
+	if i < 0 {
+		return 0
+	}
+	seq, _ := strconv.Atoi(n.ID[i+1:])
+	return seq
+}
+
+// MaxSubjects bounds Notification.Subjects.
+const MaxSubjects = 20
+
+// Delivery is what has been sent for one alert group: the Slack message
+// of each channel (updated in place, replied to in its thread) and the
+// PagerDuty incident. Senders read it before every external call and write
+// it after each, so a retry never posts what was already posted.
+type Delivery struct {
+	Group string `json:"group"`
+	// Slack maps a channel id to the group's message there.
+	Slack map[string]SlackMessage `json:"slack,omitempty"`
+	// PagerDuty is the incident, once triggered.
+	PagerDuty *Page `json:"pagerduty,omitempty"`
+	// Applied is the number of the group's last notification handled (sent
+	// or failed for good): a group's notifications go out in order, so an
+	// update never reaches Slack before the message it updates.
+	Applied int   `json:"applied"`
+	Version int64 `json:"version"`
+}
+
+// SlackMessage is a group's message in one channel.
+type SlackMessage struct {
+	TS    string `json:"ts"`
+	Owner string `json:"owner"`
+}
+
+// Page is a group's PagerDuty incident.
+type Page struct {
+	DedupKey string `json:"dedup_key"`
+	// RoutingKey is the owner's secret reference (never the key).
+	RoutingKey string `json:"routing_key"`
+	Status     string `json:"status"` // triggered, resolved
+}
+
+// DigestEntry is a notification kept for its owner's daily digest.
+type DigestEntry struct {
+	Owner  string       `json:"owner"`
+	Notice Notification `json:"notice"`
 }
 
 // Quarantined is an event that can never be processed, kept with the
@@ -162,7 +244,7 @@ const MaxCommitItems = 100
 
 // Items counts the records c writes or checks.
 func (c *Commit) Items() int {
-	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit)
+	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit) + len(c.Deliveries) + len(c.Notices) + len(c.Digest)
 	for _, present := range []bool{c.EventID != "", c.Series != nil, c.Inhibitors != nil, c.InhibitorsRead != nil} {
 		if present {
 			n++
@@ -188,4 +270,13 @@ type Commit struct {
 	InhibitorsRead *Inhibitors
 	Outbox         []*Notification
 	Audit          []audit.Record
+
+	// What senders write (the router writes none of these).
+	// Notices are outbox items changed by a sender (claimed, progressed,
+	// sent), written if their Version still matches.
+	Notices []*Notification
+	// Deliveries are written if their Version still matches.
+	Deliveries []*Delivery
+	// Digest entries are written once each (by owner and notification id).
+	Digest []DigestEntry
 }

@@ -27,7 +27,9 @@ import (
 type Store interface {
 	pipeline.Store
 	Pending(ctx context.Context, limit int) ([]*state.Notification, error)
-	MarkSent(ctx context.Context, id string, at time.Time) error
+	GetNotice(ctx context.Context, id string) (*state.Notification, error)
+	GetDelivery(ctx context.Context, group string) (*state.Delivery, error)
+	Digest(ctx context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error)
 	AlertRecords(ctx context.Context, id string) ([]audit.Record, error)
 	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
 	QuarantinedOn(ctx context.Context, day time.Time) ([]state.Quarantined, error)
@@ -187,7 +189,12 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		if err := st.Commit(ctx, &state.Commit{Outbox: outbox[:1]}); err == nil {
 			t.Errorf("queueing a notification id twice succeeded, want a conflict")
 		}
-		if err := st.MarkSent(ctx, "g#1", t0); err != nil {
+		n, err := st.GetNotice(ctx, "g#1")
+		if err != nil || n == nil || n.Version != 1 {
+			t.Fatalf("GetNotice(g#1) = %+v, %v; want version 1", n, err)
+		}
+		n.Sent = t0
+		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
 			t.Fatal(err)
 		}
 		pending, err := st.Pending(ctx, 10)
@@ -200,6 +207,58 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if diff := cmp.Diff([]string{"g#2", "g#3"}, ids); diff != "" {
 			t.Errorf("pending (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a notification is claimed by one sender only", func(t *testing.T) {
+		st := newStore(t)
+		if err := st.Commit(ctx, &state.Commit{Outbox: []*state.Notification{{ID: "g#1", Kind: state.NoticeOpened, Group: "g", Created: t0}}}); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := st.GetNotice(ctx, "g#1")
+		b, _ := st.GetNotice(ctx, "g#1")
+		a.Claim, b.Claim = "a", "b"
+		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{a}}); err != nil {
+			t.Fatalf("first claim: %v", err)
+		}
+		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{b}}); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("second claim on the same version = %v, want ErrConflict", err)
+		}
+		got, _ := st.GetNotice(ctx, "g#1")
+		if got.Claim != "a" || got.Version != 2 {
+			t.Errorf("after the claims: claim %q version %d, want a, 2", got.Claim, got.Version)
+		}
+		if missing, err := st.GetNotice(ctx, "nope"); missing != nil || err != nil {
+			t.Errorf("GetNotice(absent) = %v, %v; want nil, nil", missing, err)
+		}
+	})
+	t.Run("deliveries are versioned; digest entries are kept once per owner", func(t *testing.T) {
+		st := newStore(t)
+		d, err := st.GetDelivery(ctx, "m/r@1")
+		if err != nil || d.Version != 0 || d.Group != "m/r@1" {
+			t.Fatalf("GetDelivery(absent) = %+v, %v", d, err)
+		}
+		d.Slack = map[string]state.SlackMessage{"C1": {TS: "1.000100", Owner: "team"}}
+		d.Applied = 1
+		entry := state.DigestEntry{Owner: "team", Notice: state.Notification{ID: "m/r@1#1", Group: "m/r@1", Created: t0.Add(90 * time.Minute)}}
+		if err := st.Commit(ctx, &state.Commit{Deliveries: []*state.Delivery{d}, Digest: []state.DigestEntry{entry, entry}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, &state.Commit{Deliveries: []*state.Delivery{d}}); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("writing a delivery on a stale version = %v, want ErrConflict", err)
+		}
+		got, _ := st.GetDelivery(ctx, "m/r@1")
+		if got.Version != 1 || got.Slack["C1"].TS != "1.000100" || got.Applied != 1 {
+			t.Errorf("GetDelivery = %+v", got)
+		}
+		day, err := st.Digest(ctx, "team", t0, t0.Add(24*time.Hour))
+		if err != nil || len(day) != 1 || day[0].Notice.ID != "m/r@1#1" {
+			t.Errorf("Digest(day) = %+v, %v; want the one entry", day, err)
+		}
+		if before, _ := st.Digest(ctx, "team", t0, t0.Add(time.Hour)); len(before) != 0 {
+			t.Errorf("Digest(first hour) = %+v, want none", before)
+		}
+		if other, _ := st.Digest(ctx, "other", t0, t0.Add(24*time.Hour)); len(other) != 0 {
+			t.Errorf("Digest(other owner) = %+v, want none", other)
 		}
 	})
 	t.Run("audit records: chains, model ranges, no overwrite", func(t *testing.T) {

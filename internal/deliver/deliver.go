@@ -1,0 +1,518 @@
+// Package deliver sends the router's outbox: each notification to its
+// owner's channels — the group's Slack message (posted once, then updated
+// in place with a thread reply per change), the PagerDuty incident, the
+// owner's digest — exactly once, whatever retries, crashes and concurrent
+// senders do.
+//
+// How "exactly once" holds, step by step:
+//
+//  1. A sender claims a notification with a conditional write on its
+//     version, for a lease; a second sender's claim fails.
+//  2. A group's notifications go out in order (Delivery.Applied), so an
+//     update never reaches Slack before the message it updates.
+//  3. Before every external call the sender reads what was already done
+//     (the notification's Done channels, the group's Slack ts and
+//     PagerDuty incident); after every call it records the result — with
+//     an audit record on the alert — in one conditional write.
+//  4. The one gap left is a call whose answer was lost (or a crash between
+//     the call and the write). PagerDuty is idempotent by dedup key and a
+//     Slack update by ts; a Slack post carries the notification id in its
+//     message metadata, and a retry looks for it before posting again.
+//
+// Transient failures (rate limits, 5xx, timeouts) are retried with backoff
+// within the caller's deadline, then left in the outbox for a later run,
+// not before ClaimedUntil. Permanent ones (a channel that does not exist, an
+// invalid routing key) are recorded on the alert's audit trail and sent to
+// the model's platform owner instead — never dropped in silence.
+package deliver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/PagerDuty/go-pagerduty"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/pdnotify"
+	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is what delivery needs of a store.
+type Store interface {
+	Pending(ctx context.Context, limit int) ([]*state.Notification, error)
+	GetNotice(ctx context.Context, id string) (*state.Notification, error)
+	GetDelivery(ctx context.Context, group string) (*state.Delivery, error)
+	GetAlert(ctx context.Context, id string) (*state.Alert, error)
+	Commit(ctx context.Context, c *state.Commit) error
+}
+
+// Slack posts and updates messages (slacknotify.Client, or a printer).
+type Slack interface {
+	// Post posts m (in threadTS's thread when set), tagged with key; when
+	// mayExist, it first looks for a message tagged with key since `since`.
+	Post(ctx context.Context, channel, threadTS string, m slacknotify.Message, key string, since time.Time, mayExist bool) (string, error)
+	Update(ctx context.Context, channel, ts string, m slacknotify.Message) error
+}
+
+// Pager sends PagerDuty events (pdnotify.Client, or a printer).
+type Pager interface {
+	Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V2Event) error
+}
+
+// Sender delivers notifications.
+type Sender struct {
+	Config *config.Config
+	Store  Store
+	Slack  Slack
+	Pager  Pager
+	// Now is the clock (replay passes the events' clock).
+	Now func() time.Time
+	Log *slog.Logger
+	// Lease is how long a claim holds a notification: longer than any one
+	// delivery can take (retries stop before the caller's deadline).
+	Lease time.Duration
+	// RetryIn is how long a notification waits after a transient failure.
+	RetryIn time.Duration
+	// SlackChannel, when set, replaces every owner's channel (to try the
+	// messages in one's own workspace).
+	SlackChannel string
+	// SlackTeam, when set, makes message links (for PagerDuty) point into
+	// the workspace: https://<team>.slack.com/archives/…
+	SlackTeam string
+}
+
+// Defaults for Sender's durations.
+const (
+	DefaultLease   = 5 * time.Minute
+	DefaultRetryIn = time.Minute
+	// notReadyIn is how long a notification waits for an earlier one of
+	// its group to go out first.
+	notReadyIn = 5 * time.Second
+	// commitTries bounds re-reads after a concurrent change (the router
+	// updating the alert meanwhile, say).
+	commitTries = 8
+)
+
+// Report counts what a run did.
+type Report struct {
+	// Sent: every channel of the notification is done (delivered, or
+	// failed for good and reported to the platform owner).
+	Sent int
+	// Waiting: left in the outbox for a later run (a transient failure,
+	// the deadline, an earlier notification of the group still pending).
+	Waiting int
+	// Skipped: sent already, or held by another sender.
+	Skipped int
+	// Failed counts channels that failed for good.
+	Failed int
+}
+
+func (r *Report) add(o Report) {
+	r.Sent, r.Waiting, r.Skipped, r.Failed = r.Sent+o.Sent, r.Waiting+o.Waiting, r.Skipped+o.Skipped, r.Failed+o.Failed
+}
+
+// Deliver sends the notifications with these ids (the router passes what
+// its commit queued), in order. The error is for store failures only;
+// delivery failures are in the report and on the audit trail.
+func (s *Sender) Deliver(ctx context.Context, ids []string) (Report, error) {
+	var rep Report
+	for _, id := range ids {
+		r, err := s.deliver(ctx, id)
+		rep.add(r)
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// Drain sends up to limit pending notifications, oldest first.
+func (s *Sender) Drain(ctx context.Context, limit int) (Report, error) {
+	pending, err := s.Store.Pending(ctx, limit)
+	if err != nil {
+		return Report{}, fmt.Errorf("read the outbox: %w", err)
+	}
+	ids := make([]string, len(pending))
+	for i, n := range pending {
+		ids[i] = n.ID
+	}
+	// Groups in the order of their oldest pending notification; within a
+	// group, in order.
+	first := map[string]int{}
+	for i, id := range ids {
+		if _, ok := first[groupOf(id)]; !ok {
+			first[groupOf(id)] = i
+		}
+	}
+	slices.SortStableFunc(ids, func(a, b string) int {
+		if d := first[groupOf(a)] - first[groupOf(b)]; d != 0 {
+			return d
+		}
+		return seqOf(a) - seqOf(b)
+	})
+	return s.Deliver(ctx, ids)
+}
+
+func groupOf(id string) string {
+	if i := strings.LastIndexByte(id, '#'); i >= 0 {
+		return id[:i]
+	}
+	return id
+}
+
+func seqOf(id string) int { return (&state.Notification{ID: id}).Seq() }
+
+func (s *Sender) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Sender) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// job is one notification being delivered by this sender.
+type job struct {
+	s *Sender
+	n *state.Notification
+	d *state.Delivery
+	// dChanged: d has something to write.
+	dChanged bool
+	view     *notify.View
+	log      *slog.Logger
+}
+
+func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
+	n, err := s.Store.GetNotice(ctx, id)
+	if err != nil {
+		return Report{}, fmt.Errorf("read notification %s: %w", id, err)
+	}
+	now := s.now()
+	if n == nil || !n.Sent.IsZero() || n.ClaimedUntil.After(now) {
+		return Report{Skipped: 1}, nil
+	}
+	n.Claim = token()
+	n.ClaimedUntil = now.Add(cmpDur(s.Lease, DefaultLease))
+	n.Attempts++
+	if err := s.Store.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
+		if errors.Is(err, state.ErrConflict) {
+			return Report{Skipped: 1}, nil // another sender has it
+		}
+		return Report{}, fmt.Errorf("claim notification %s: %w", id, err)
+	}
+	n.Version++
+	j := &job{s: s, n: n, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model)}
+	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
+		return Report{}, fmt.Errorf("read delivery of %s: %w", n.Group, err)
+	}
+	seq := n.Seq()
+	if seq > 0 && j.d.Applied >= seq {
+		// Handled already (a crash after the group's record was written).
+		n.Sent, n.Claim = now, ""
+		return Report{Skipped: 1}, j.save(ctx, nil)
+	}
+	if seq > 1 && j.d.Applied < seq-1 {
+		// An earlier notification of the group has not gone out yet.
+		n.Claim, n.ClaimedUntil = "", now.Add(notReadyIn)
+		return Report{Waiting: 1}, j.save(ctx, nil)
+	}
+	j.view = notify.NewView(s.Config, n)
+	var rep Report
+	for _, ch := range n.Channels {
+		if _, done := n.Done[ch]; done {
+			continue
+		}
+		outcome, rec, err := j.send(ctx, ch)
+		switch {
+		case err == nil:
+		case notify.Permanent(err):
+			if outcome, rec, err = j.failed(ctx, ch, err); err == nil {
+				rep.Failed++
+				break
+			}
+			fallthrough // the platform owner could not be told yet
+		default:
+			// Transient, retries spent: leave it for a later run.
+			j.log.Warn("delivery postponed", "channel", ch, "reason", notify.Reason(err), "error", err)
+			n.Claim, n.ClaimedUntil = "", s.now().Add(cmpDur(s.RetryIn, DefaultRetryIn))
+			if err := j.save(ctx, nil); err != nil {
+				return rep, err
+			}
+			rep.Waiting++
+			return rep, nil
+		}
+		if n.Done == nil {
+			n.Done = map[string]string{}
+		}
+		n.Done[ch] = outcome
+		if err := j.save(ctx, rec); err != nil {
+			return rep, err
+		}
+	}
+	n.Sent, n.Claim = s.now(), ""
+	if seq > j.d.Applied {
+		j.d.Applied, j.dChanged = seq, true
+	}
+	if err := j.save(ctx, nil); err != nil {
+		return rep, err
+	}
+	rep.Sent++
+	return rep, nil
+}
+
+// record is an audit record to append to the alert's trail.
+type record struct{ action, channel, detail string }
+
+// send delivers the notification on one channel and says what happened.
+func (j *job) send(ctx context.Context, ch string) (string, *record, error) {
+	switch ch {
+	case "slack":
+		return j.slack(ctx)
+	case "pagerduty":
+		return j.page(ctx)
+	case "digest":
+		// Kept for the owner's daily digest (sent by the escalator).
+		return "kept for the digest of " + j.n.Owner, &record{audit.Notified, ch, "kept for the daily digest of " + j.n.Owner}, nil
+	}
+	return "", nil, &notify.Error{Reason: "unknown channel " + ch, Err: fmt.Errorf("unknown channel %q", ch)}
+}
+
+func (j *job) slack(ctx context.Context) (string, *record, error) {
+	s, n, v := j.s, j.n, j.view
+	if s.Slack == nil {
+		return "", nil, &notify.Error{Reason: "slack is not configured", Err: errors.New("slack is not configured (no bot token)")}
+	}
+	channel := cmpStr(s.SlackChannel, v.Owner.Channel)
+	if channel == "" {
+		return "", nil, &notify.Error{Reason: "no slack channel", Err: fmt.Errorf("owner %s has no slack channel", n.Owner)}
+	}
+	msg := slacknotify.Render(v)
+	prev, posted := j.d.Slack[channel]
+	if !posted {
+		// The group's first message here (an update whose opening went
+		// elsewhere, or failed, starts one too).
+		ts, err := s.Slack.Post(ctx, channel, "", msg, n.ID, n.Created, n.Attempts > 1)
+		if err != nil {
+			return "", nil, err
+		}
+		if j.d.Slack == nil {
+			j.d.Slack = map[string]state.SlackMessage{}
+		}
+		j.d.Slack[channel] = state.SlackMessage{TS: ts, Owner: n.Owner}
+		j.dChanged = true
+		return "posted " + channel + " " + ts, &record{audit.Notified, "slack", fmt.Sprintf("posted to %s, message %s", channel, ts)}, nil
+	}
+	// Updating is idempotent, and the reply is tagged like a post: a
+	// retry of both changes nothing twice.
+	if err := s.Slack.Update(ctx, channel, prev.TS, msg); err != nil {
+		return "", nil, err
+	}
+	reply, err := s.Slack.Post(ctx, channel, prev.TS, slacknotify.Reply(v), n.ID, n.Created, n.Attempts > 1)
+	if err != nil {
+		return "", nil, err
+	}
+	return "updated " + channel + " " + prev.TS + ", replied " + reply,
+		&record{audit.Notified, "slack", fmt.Sprintf("updated message %s in %s, thread reply %s", prev.TS, channel, reply)}, nil
+}
+
+func (j *job) page(ctx context.Context) (string, *record, error) {
+	s, n, v := j.s, j.n, j.view
+	if ts, ok := j.d.Slack[cmpStr(s.SlackChannel, v.Owner.Channel)]; ok {
+		v.SlackLink = slackLink(s.SlackTeam, cmpStr(s.SlackChannel, v.Owner.Channel), ts.TS)
+	}
+	ev, ok := pdnotify.Event(v)
+	if !ok {
+		return "no page for an update", nil, nil
+	}
+	if ev.Action == pdnotify.Resolve && j.d.PagerDuty == nil {
+		return "nothing to resolve (never paged)", nil, nil
+	}
+	ref := ""
+	if j.d.PagerDuty != nil {
+		ref = j.d.PagerDuty.RoutingKey // resolve where it was triggered
+	} else if o := s.Config.Owners[n.Owner]; o != nil {
+		ref = o.PagerDuty.RoutingKey
+	}
+	if ref == "" {
+		return "", nil, &notify.Error{Reason: "no pagerduty routing key", Err: fmt.Errorf("owner %s has no pagerduty routing_key", n.Owner)}
+	}
+	if s.Pager == nil {
+		return "", nil, &notify.Error{Reason: "pagerduty is not configured", Err: errors.New("pagerduty is not configured")}
+	}
+	if err := s.Pager.Send(ctx, ref, ev); err != nil {
+		return "", nil, err
+	}
+	status := map[string]string{pdnotify.Trigger: "triggered", pdnotify.Resolve: "resolved"}[ev.Action]
+	j.d.PagerDuty, j.dChanged = &state.Page{DedupKey: ev.DedupKey, RoutingKey: ref, Status: status}, true
+	return status + " " + ev.DedupKey, &record{audit.Notified, "pagerduty", fmt.Sprintf("%s incident %s", status, ev.DedupKey)}, nil
+}
+
+// failed handles a channel that refused the notification for good: the
+// model's platform owner is told on Slack (with the alert, so that it is
+// not lost), and the trail says so. If telling them fails transiently, the
+// error is returned and the notification waits for a later run; if it
+// fails for good, the log is the last resort — stakeout's own alarms
+// watch its errors.
+func (j *job) failed(ctx context.Context, ch string, cause error) (string, *record, error) {
+	s, n, v := j.s, j.n, j.view
+	reason := notify.Reason(cause)
+	target := n.Owner
+	if ch == "slack" {
+		target = cmpStr(s.SlackChannel, v.Owner.Channel)
+	}
+	platform := ""
+	if m := s.Config.Models[n.Model]; m != nil {
+		platform = m.Owners["platform"]
+	}
+	p := notify.Owner(s.Config, platform)
+	pch := cmpStr(s.SlackChannel, p.Channel)
+	var told string
+	switch {
+	case s.Slack == nil || pch == "":
+		told = "nobody could be told: no platform owner channel"
+	case ch == "slack" && pch == target:
+		told = "nobody could be told: the platform owner's channel is the one failing"
+	default:
+		msg := slacknotify.Failure(v, ch, target, reason)
+		_, err := s.Slack.Post(ctx, pch, "", msg, n.ID+"/failed/"+ch, n.Created, n.Attempts > 1)
+		switch {
+		case err == nil:
+			told = "told " + p.ID + " in " + pch
+		case notify.Permanent(err):
+			told = "telling " + p.ID + " failed too: " + notify.Reason(err)
+		default:
+			return "", nil, err
+		}
+	}
+	j.log.Error("delivery failed for good", "channel", ch, "target", target, "reason", reason, "reported", told, "error", cause)
+	return "failed: " + reason + "; " + told, &record{audit.DeliveryFailed, ch, fmt.Sprintf("%s to %s failed: %s; %s", ch, target, reason, told)}, nil
+}
+
+// save writes the notification's progress, the group's delivery record and
+// an audit record in one commit, re-reading the alert (the audit chain's
+// head) and the delivery record when they changed meanwhile. It fails if
+// the claim was lost.
+func (j *job) save(ctx context.Context, rec *record) error {
+	for range commitTries {
+		c := &state.Commit{Notices: []*state.Notification{j.n}}
+		if j.dChanged {
+			c.Deliveries = []*state.Delivery{j.d}
+		}
+		if rec != nil {
+			a, err := j.s.Store.GetAlert(ctx, j.n.Alert.ID)
+			if err != nil {
+				return fmt.Errorf("read alert %s: %w", j.n.Alert.ID, err)
+			}
+			if a != nil {
+				c.Alerts = []*state.Alert{a}
+				c.Audit = []audit.Record{j.audit(a, rec)}
+			}
+		}
+		if rec != nil && rec.channel == "digest" {
+			c.Digest = []state.DigestEntry{{Owner: j.n.Owner, Notice: *j.n.Clone()}}
+		}
+		err := j.s.Store.Commit(ctx, c)
+		if err == nil {
+			j.n.Version++
+			if j.dChanged {
+				j.d.Version++
+				j.dChanged = false
+			}
+			return nil
+		}
+		if !errors.Is(err, state.ErrConflict) {
+			return fmt.Errorf("record delivery of %s: %w", j.n.ID, err)
+		}
+		// Who moved? Our claim lost → stop; the group's record → merge.
+		cur, err := j.s.Store.GetNotice(ctx, j.n.ID)
+		if err != nil {
+			return fmt.Errorf("read notification %s: %w", j.n.ID, err)
+		}
+		if cur == nil || cur.Claim != j.n.Claim || cur.Version != j.n.Version {
+			return fmt.Errorf("notification %s: claim lost (held past its lease?): %w", j.n.ID, state.ErrConflict)
+		}
+		if j.dChanged {
+			fresh, err := j.s.Store.GetDelivery(ctx, j.n.Group)
+			if err != nil {
+				return fmt.Errorf("read delivery of %s: %w", j.n.Group, err)
+			}
+			j.d = merge(fresh, j.d)
+		}
+	}
+	return fmt.Errorf("record delivery of %s: %w after %d tries", j.n.ID, state.ErrConflict, commitTries)
+}
+
+// merge applies what this sender learnt (mine) onto the stored record.
+func merge(stored, mine *state.Delivery) *state.Delivery {
+	out := stored.Clone()
+	if out.Slack == nil && len(mine.Slack) > 0 {
+		out.Slack = map[string]state.SlackMessage{}
+	}
+	for _, ch := range slices.Sorted(maps.Keys(mine.Slack)) {
+		if _, ok := out.Slack[ch]; !ok {
+			out.Slack[ch] = mine.Slack[ch]
+		}
+	}
+	if mine.PagerDuty != nil {
+		p := *mine.PagerDuty
+		out.PagerDuty = &p
+	}
+	out.Applied = max(out.Applied, mine.Applied)
+	return out
+}
+
+func (j *job) audit(a *state.Alert, rec *record) audit.Record {
+	n := j.n
+	r := audit.Record{Alert: a.ID, At: j.s.now(), Recorded: j.s.now(), Action: rec.action, Actor: "sender",
+		Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature,
+		Segment: a.Segment, Severity: a.Severity, Role: n.Role, Owner: n.Owner, Notify: []string{rec.channel},
+		Group: n.Group, Detail: n.Kind + " notification " + n.ID + ": " + rec.detail, ConfigDigest: j.s.Config.Digest}
+	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
+	return r
+}
+
+// slackLink is a link to a message: the workspace's archive URL when the
+// team domain is known, Slack's redirect otherwise.
+func slackLink(team, channel, ts string) string {
+	p := "p" + strings.Replace(ts, ".", "", 1)
+	if team != "" {
+		return "https://" + team + ".slack.com/archives/" + channel + "/" + p
+	}
+	return "https://slack.com/archives/" + channel + "/" + p
+}
+
+func token() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func cmpDur(a, b time.Duration) time.Duration {
+	if a > 0 {
+		return a
+	}
+	return b
+}
+
+func cmpStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,140 @@
+// Package notify holds what the Slack and PagerDuty notifiers share: the
+// View — a notification with everything a person needs resolved from the
+// configuration (owner names, mentions, escalation) — and the one
+// classification of delivery errors into "retry", "retry after" and "give
+// up", so that every channel treats faults the same way.
+package notify
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// View is one notification as people see it.
+type View struct {
+	Notice string // notification id
+	Change string // state.NoticeOpened, NoticeUpdated, NoticeResolved
+	Group  string
+	At     time.Time // when the change happened
+
+	Model       string
+	Description string
+	Stakes      string
+	Severity    string
+	Rule        string
+	AlertID     string
+	Status      string // the causing alert's status
+	OpenedAt    time.Time
+
+	Summary  string
+	Why      string
+	Kind     string // the signal's kind (drift, quality, …)
+	Metric   string
+	Value    float64
+	Baseline *float64
+	Recent   []float64
+	Feature  string
+	Segment  string
+	Impact   *float64 // money per day
+
+	// Members is how many alerts the group has; Subjects what they are
+	// about (at most state.MaxSubjects).
+	Members  int
+	Subjects []string
+
+	ModelVersion string
+	Lineage      []KV // sorted by key
+
+	Role        string
+	Owner       Person
+	Runbook     string
+	AckWithin   string
+	EscalatesAt time.Time // zero: never escalates
+	EscalatesTo *Person
+	Channels    []string
+
+	// SlackLink is the group's Slack message, once posted (for PagerDuty).
+	SlackLink string
+}
+
+// KV is a key and its value, rendered.
+type KV struct{ Key, Value string }
+
+// Person is an owner as a message names it.
+type Person struct {
+	ID      string
+	Name    string
+	Mention []string // Slack user and group ids
+	Channel string
+}
+
+// Owner returns the owner id's Person (just the id if it is unknown).
+func Owner(cfg *config.Config, id string) Person {
+	o := cfg.Owners[id]
+	if o == nil {
+		return Person{ID: id, Name: id}
+	}
+	name := o.Name
+	if name == "" {
+		name = id
+	}
+	return Person{ID: id, Name: name, Mention: o.Slack.Mention, Channel: o.Slack.Channel}
+}
+
+// NewView resolves n against the configuration: owners' names and
+// mentions, the model's description, and who is next if nobody acknowledges.
+func NewView(cfg *config.Config, n *state.Notification) *View {
+	a := &n.Alert
+	v := &View{Notice: n.ID, Change: n.Kind, Group: n.Group, At: a.UpdatedAt,
+		Model: n.Model, Stakes: a.Stakes, Severity: a.Severity, Rule: n.Rule, AlertID: a.ID, Status: a.Status,
+		OpenedAt: a.OpenedAt, Summary: a.Summary, Why: a.Why, Kind: a.Kind, Metric: a.Metric, Value: a.Value,
+		Baseline: a.Baseline, Recent: a.Recent, Feature: a.Feature, Segment: a.Segment, Impact: a.Impact,
+		Members: n.Members, Subjects: n.Subjects, ModelVersion: a.ModelVersion, Role: n.Role,
+		Owner: Owner(cfg, n.Owner), Runbook: a.Runbook, AckWithin: a.AckWithin, Channels: n.Channels}
+	if n.Kind == state.NoticeResolved && !a.ResolvedAt.IsZero() {
+		v.At = a.ResolvedAt
+	}
+	if m := cfg.Models[n.Model]; m != nil {
+		v.Description = m.Description
+		if v.Stakes == "" {
+			v.Stakes = m.Stakes
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.Lineage)) {
+		v.Lineage = append(v.Lineage, KV{k, render(a.Lineage[k])})
+	}
+	if ack, err := duration.Parse(a.AckWithin); err == nil && ack > 0 && n.Kind != state.NoticeResolved {
+		v.EscalatesAt = a.OpenedAt.Add(ack).UTC()
+		if o := cfg.Owners[n.Owner]; o != nil && len(o.Escalation) > 0 {
+			next := Owner(cfg, o.Escalation[0])
+			v.EscalatesTo = &next
+		}
+	}
+	return v
+}
+
+// render puts a lineage value in words: strings as they are, numbers as
+// people write them, anything else as JSON.
+func render(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return expression.FormatNumber(v)
+	case bool:
+		return fmt.Sprint(v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

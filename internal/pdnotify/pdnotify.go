@@ -1,0 +1,236 @@
+// Package pdnotify pages through PagerDuty's Events API v2
+// (https://developer.pagerduty.com/docs/events-api-v2/overview): one
+// incident per alert group, triggered when the group opens and resolved
+// when its last alert does, under a dedup key derived from the group so
+// that a retried trigger merges into the same incident instead of paging
+// twice. Routing keys are secret references resolved at send time.
+package pdnotify
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/PagerDuty/go-pagerduty"
+
+	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// PagerDuty's limits (Events API v2: "dedup_key: maximum 255 characters",
+// "summary: maximum 1024 characters"; the whole event at most 512 KB).
+const (
+	MaxDedupKey     = 255
+	MaxSummary      = 1024
+	MaxDetailValue  = 4096 // stakeout's own cap on one custom_details value
+	MaxLinks        = 10
+	EventsAPIV2Path = "/v2/enqueue"
+)
+
+// Event actions.
+const (
+	Trigger = "trigger"
+	Resolve = "resolve"
+	Ack     = "acknowledge"
+)
+
+// Severity maps stakeout's severities onto PagerDuty's four.
+var Severity = map[string]string{"critical": "critical", "high": "error", "warning": "warning", "info": "info"}
+
+// DedupKey is the group's key: stable across retries and notifications of
+// the group, distinct between groups. Group ids are short; an over-long one
+// keeps a readable prefix and a hash of the whole.
+func DedupKey(group string) string {
+	k := "stakeout/" + group
+	if len(k) <= MaxDedupKey {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	h := hex.EncodeToString(sum[:16])
+	return truncateBytes(k, MaxDedupKey-len(h)-1) + "#" + h
+}
+
+// Event builds the Events API v2 body for a notification: a trigger for
+// an opened group, a resolve for a finished one, and nothing ("") for an
+// update, which must not page again. The routing key is left empty: the
+// sender sets it from the secret at the last moment.
+func Event(v *notify.View) (*pagerduty.V2Event, bool) {
+	switch v.Change {
+	case state.NoticeOpened:
+	case state.NoticeResolved:
+		return &pagerduty.V2Event{Action: Resolve, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
+	default:
+		return nil, false
+	}
+	details := map[string]any{
+		"model": v.Model, "rule": v.Rule, "alert": v.AlertID, "group": v.Group,
+		"stakes": v.Stakes, "severity": v.Severity, "value": v.Value,
+		"owner": v.Owner.ID, "owner_name": v.Owner.Name, "role": v.Role,
+	}
+	opt := func(k, val string) {
+		if val != "" {
+			details[k] = truncateRunes(val, MaxDetailValue)
+		}
+	}
+	opt("why", v.Why)
+	opt("kind", v.Kind)
+	opt("metric", v.Metric)
+	opt("feature", v.Feature)
+	opt("segment", v.Segment)
+	opt("model_version", v.ModelVersion)
+	opt("description", v.Description)
+	opt("ack_within", v.AckWithin)
+	if v.Baseline != nil {
+		details["baseline"] = *v.Baseline
+	}
+	if v.Impact != nil {
+		details["impact_per_day"] = math.Round(*v.Impact*100) / 100
+	}
+	if len(v.Recent) > 0 {
+		details["recent_values"] = v.Recent
+	}
+	if v.Members > 1 {
+		details["group_alerts"] = v.Members
+		details["group_subjects"] = v.Subjects
+	}
+	if len(v.Lineage) > 0 {
+		lin := map[string]string{}
+		for _, kv := range v.Lineage {
+			lin[kv.Key] = truncateRunes(kv.Value, MaxDetailValue)
+		}
+		details["lineage"] = lin
+	}
+	if v.EscalatesTo != nil {
+		details["escalates_to"] = v.EscalatesTo.ID
+	}
+	var links []any
+	if u := httpURL(v.Runbook); u != "" {
+		links = append(links, map[string]string{"href": u, "text": "Runbook"})
+	}
+	if u := httpURL(v.SlackLink); u != "" {
+		links = append(links, map[string]string{"href": u, "text": "Slack message"})
+	}
+	summary := fmt.Sprintf("[%s] %s: %s", v.Model, v.Rule, v.Summary)
+	ev := &pagerduty.V2Event{Action: Trigger, DedupKey: DedupKey(v.Group), Client: "stakeout", Links: links,
+		Payload: &pagerduty.V2Payload{
+			Summary:   truncateRunes(summary, MaxSummary),
+			Source:    "stakeout/" + v.Model,
+			Severity:  cmpOr(Severity[v.Severity], "error"),
+			Timestamp: v.OpenedAt.UTC().Format(time.RFC3339),
+			Component: v.Model,
+			Group:     v.Owner.ID,
+			Class:     strings.Trim(v.Kind+"/"+v.Metric, "/"),
+			Details:   sorted(details),
+		}}
+	return ev, true
+}
+
+// sorted returns details with keys in order, so payloads (and golden
+// files) are stable. encoding/json sorts map keys already; this only copies.
+func sorted(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out[k] = m[k]
+	}
+	return out
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func httpURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return ""
+	}
+	return s
+}
+
+func truncateRunes(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	return string([]rune(s)[:limit-1]) + "…"
+}
+
+func truncateBytes(s string, limit int) string {
+	for len(s) > limit {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+// Client sends events.
+type Client struct {
+	pd      *pagerduty.Client
+	secrets secret.Resolver
+	policy  notify.Policy
+}
+
+// New returns a client. endpoint overrides PagerDuty's events endpoint
+// (tests); "" is the real one.
+func New(secrets secret.Resolver, endpoint string, policy notify.Policy) *Client {
+	var opts []pagerduty.ClientOptions
+	if endpoint != "" {
+		opts = append(opts, pagerduty.WithV2EventsAPIEndpoint(endpoint))
+	}
+	return &Client{pd: pagerduty.NewClient("", opts...), secrets: secrets, policy: policy}
+}
+
+// Send resolves the routing key reference and sends ev, retrying what can
+// be retried within the context's deadline. The error is classified
+// (notify.Permanent) and never contains the routing key.
+func (c *Client) Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V2Event) error {
+	key, err := c.secrets.Resolve(ctx, routingKeyRef)
+	if err != nil {
+		// A missing secret is a configuration problem that retrying will
+		// not fix within this delivery; a Secrets Manager outage is not.
+		return &notify.Error{Retry: !errors.Is(err, secret.ErrNotFound) && !errors.Is(err, secret.ErrNotRef) && !errors.Is(err, secret.ErrAccessDenied),
+			Reason: "routing key " + secret.Name(routingKeyRef) + " unavailable", Err: fmt.Errorf("pagerduty %s %s: %w", ev.Action, ev.DedupKey, err)}
+	}
+	send := *ev
+	send.RoutingKey = key.Reveal()
+	_, err = notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
+		_, err := c.pd.ManageEventWithContext(ctx, &send)
+		return struct{}{}, classify(err, ev)
+	})
+	return err
+}
+
+// classify turns go-pagerduty's errors into notify.Errors, by PagerDuty's
+// documented table: 202 done; 400 wrong, never retry; 429 and 5xx retry;
+// network errors retry. (go-pagerduty's Client reports HTTP failures as
+// its REST APIError, whatever the endpoint.) The routing key is in the
+// request body only, never in what an error carries.
+func classify(err error, ev *pagerduty.V2Event) error {
+	if err == nil {
+		return nil
+	}
+	what := fmt.Sprintf("pagerduty %s %s", ev.Action, ev.DedupKey)
+	var apiErr pagerduty.APIError
+	if errors.As(err, &apiErr) {
+		reason := fmt.Sprintf("http %d", apiErr.StatusCode)
+		if apiErr.StatusCode == 400 {
+			reason += " (invalid event or routing key)"
+		}
+		return &notify.Error{Retry: notify.RetryableStatus(apiErr.StatusCode), Reason: reason, Err: fmt.Errorf("%s: %s", what, reason)}
+	}
+	// Anything else failed before an answer: a network error, a timeout,
+	// a response lost on the way back. The dedup key makes a retry safe.
+	return &notify.Error{Retry: true, Unanswered: true, Reason: "no answer", Err: fmt.Errorf("%s: no answer: %w", what, err)}
+}

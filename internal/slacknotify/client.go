@@ -1,0 +1,164 @@
+package slacknotify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+)
+
+// MetadataType marks stakeout's messages (Slack message metadata,
+// https://docs.slack.dev/messaging/message-metadata): each carries the key
+// of the delivery that posted it, so a retry can find what an earlier,
+// unanswered attempt posted. Reading it back needs the channels:history
+// (and groups:history) scope.
+const MetadataType = "stakeout_notification"
+
+// Client posts and updates stakeout's messages through slack-go.
+type Client struct {
+	api    *slack.Client
+	policy notify.Policy
+	// lookback bounds the history searched for an earlier post.
+	lookback int
+}
+
+// NewClient returns a client with the bot token; apiURL overrides Slack's
+// ("" for the real one, a test server's URL in tests).
+func NewClient(token secret.Value, apiURL string, policy notify.Policy) *Client {
+	var opts []slack.Option
+	if apiURL != "" {
+		opts = append(opts, slack.OptionAPIURL(apiURL))
+	}
+	return &Client{api: slack.New(token.Reveal(), opts...), policy: policy, lookback: 5}
+}
+
+// Post posts m to channel — in the thread of threadTS when it is set —
+// tagged with key, and returns the message's ts. When an earlier attempt
+// may have posted it (mayExist: a previous delivery attempt did not record
+// its outcome) or a try within this call failed without an answer, it
+// first looks for a message tagged with key, posted since `since`, and
+// returns that one instead of posting twice.
+func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, key string, since time.Time, mayExist bool) (string, error) {
+	return notify.Do(ctx, c.policy, func(ctx context.Context) (string, error) {
+		if mayExist {
+			ts, err := c.find(ctx, channel, threadTS, key, since)
+			if err != nil || ts != "" {
+				return ts, err
+			}
+		}
+		opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...),
+			slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl(),
+			slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataType, EventPayload: map[string]any{"key": key}})}
+		if threadTS != "" {
+			opts = append(opts, slack.MsgOptionTS(threadTS))
+		}
+		_, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
+		if err != nil {
+			err = classify(err, "chat.postMessage", channel)
+			// Without an answer the message may exist: look before the
+			// next try.
+			var e *notify.Error
+			mayExist = mayExist || (errors.As(err, &e) && e.Unanswered)
+			return "", err
+		}
+		return ts, nil
+	})
+}
+
+// Update replaces the blocks of the message at ts. Updating is idempotent:
+// repeating it after a lost answer changes nothing.
+func (c *Client) Update(ctx context.Context, channel, ts string, m Message) error {
+	_, err := notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
+		_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
+		return struct{}{}, classify(err, "chat.update", channel)
+	})
+	return err
+}
+
+// find returns the ts of the message tagged with key in the channel (or
+// the thread), or "" if there is none.
+func (c *Client) find(ctx context.Context, channel, threadTS, key string, since time.Time) (string, error) {
+	oldest := ""
+	if !since.IsZero() {
+		oldest = strconv.FormatFloat(float64(since.Add(-time.Minute).UnixMicro())/1e6, 'f', 6, 64)
+	}
+	cursor := ""
+	for range c.lookback {
+		var msgs []slack.Message
+		var more bool
+		var err error
+		if threadTS != "" {
+			msgs, more, cursor, err = c.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+				ChannelID: channel, Timestamp: threadTS, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+			err = classify(err, "conversations.replies", channel)
+		} else {
+			var h *slack.GetConversationHistoryResponse
+			h, err = c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+				ChannelID: channel, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+			err = classify(err, "conversations.history", channel)
+			if h != nil {
+				msgs, more, cursor = h.Messages, h.HasMore, h.ResponseMetaData.NextCursor
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+		for _, msg := range msgs {
+			if msg.Metadata.EventType == MetadataType && msg.Metadata.EventPayload["key"] == key {
+				return msg.Timestamp, nil
+			}
+		}
+		if !more || cursor == "" {
+			return "", nil
+		}
+	}
+	return "", nil
+}
+
+// Slack error codes retrying cannot fix: the channel, the token, the app's
+// scopes or the message itself is wrong. Everything else Slack answers
+// with ok:false is taken as transient ("internal_error", "fatal_error",
+// "service_unavailable", "request_timeout", "ratelimited").
+var permanentErrors = map[string]bool{
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "invalid_auth": true,
+	"not_authed": true, "account_inactive": true, "token_revoked": true, "token_expired": true,
+	"missing_scope": true, "no_permission": true, "invalid_blocks": true, "invalid_blocks_format": true,
+	"msg_too_long": true, "no_text": true, "too_many_attachments": true, "message_not_found": true,
+	"cant_update_message": true, "edit_window_closed": true, "restricted_action": true,
+	"restricted_action_read_only_channel": true, "restricted_action_thread_only_channel": true,
+	"restricted_action_non_threadable_channel": true, "ekm_access_denied": true, "invalid_arguments": true,
+	"invalid_metadata_format": true, "invalid_metadata_schema": true, "metadata_too_large": true,
+	"thread_not_found": true, "team_access_not_granted": true, "org_login_required": true,
+	"not_allowed_token_type": true, "invalid_thread_ts": true, "method_deprecated": true,
+	"duplicate_channel_not_found": true, "slack_connect_file_link_sharing_blocked": true,
+}
+
+// classify turns slack-go's errors into notify.Errors. The token is in a
+// header only, so no error text carries it.
+func classify(err error, method, channel string) error {
+	if err == nil {
+		return nil
+	}
+	what := method + " " + channel
+	var rl *slack.RateLimitedError
+	if errors.As(err, &rl) {
+		return &notify.Error{Retry: true, After: rl.RetryAfter, Reason: "ratelimited", Err: fmt.Errorf("%s: rate limited, retry after %s", what, rl.RetryAfter)}
+	}
+	var sc slack.StatusCodeError
+	if errors.As(err, &sc) {
+		reason := fmt.Sprintf("http %d", sc.Code)
+		return &notify.Error{Retry: notify.RetryableStatus(sc.Code), Unanswered: sc.Code >= 500, Reason: reason, Err: fmt.Errorf("%s: %s", what, reason)}
+	}
+	var se slack.SlackErrorResponse
+	if errors.As(err, &se) {
+		return &notify.Error{Retry: !permanentErrors[se.Err], Reason: se.Err, Err: fmt.Errorf("%s: %s", what, se.Err)}
+	}
+	// No answer at all: a network error, a timeout, a lost response.
+	return &notify.Error{Retry: true, Unanswered: true, Reason: "no answer", Err: fmt.Errorf("%s: no answer: %w", what, err)}
+}

@@ -1,0 +1,547 @@
+// Package slacknotify is stakeout's voice in Slack: it renders a
+// notification as a Block Kit message (one per alert group, updated in
+// place, with thread replies for what changed), the daily digest and the
+// "could not deliver" notice, and it sends them with slack-go so that a
+// retry never posts twice.
+//
+// Everything that comes from events or from files people edit (summaries,
+// feature and segment names, labels, lineage, owner names) is rendered as
+// plain_text, which Slack never parses for mentions, links or formatting;
+// the few mrkdwn texts hold only values stakeout builds itself (validated
+// Slack ids for mentions, an escaped runbook URL). Every length Slack
+// limits is a named constant below and every text is cut to fit.
+package slacknotify
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Slack's limits, from https://docs.slack.dev/reference/block-kit/blocks,
+// .../block-elements and .../composition-objects, and
+// https://docs.slack.dev/reference/methods/chat.postMessage (text).
+const (
+	MaxBlocks          = 50    // blocks in a message
+	MaxSectionText     = 3000  // a section's text
+	MaxHeaderText      = 150   // a header's plain_text
+	MaxFields          = 10    // a section's fields
+	MaxFieldText       = 2000  // one field's text
+	MaxContextElements = 10    // elements of a context block
+	MaxActionElements  = 25    // elements of an actions block
+	MaxButtonText      = 75    // a button's text
+	MaxActionID        = 255   // an element's action_id
+	MaxButtonValue     = 2000  // a button's value
+	MaxBlockID         = 255   // a block's block_id
+	MaxOptionText      = 75    // an option's text
+	MaxOptionValue     = 150   // an option's value
+	MaxPlaceholder     = 150   // a select menu's placeholder
+	MaxText            = 40000 // a message's top-level text (Slack truncates beyond)
+	// MaxTextShown keeps the notification text (what a phone shows) short:
+	// Slack's own advice is to stay under 4,000 characters.
+	MaxTextShown = 4000
+)
+
+// Action ids of the message's interactive elements (functions/slack
+// dispatches on them).
+const (
+	ActionAcknowledge = "stakeout.acknowledge"
+	ActionResolve     = "stakeout.resolve"
+	ActionMore        = "stakeout.more"
+)
+
+// Menu option values (the action behind "More…").
+const (
+	OptionSnooze1h       = "snooze:1h"
+	OptionSnooze4h       = "snooze:4h"
+	OptionSnooze24h      = "snooze:24h"
+	OptionEscalate       = "escalate"
+	OptionReassignPrefix = "reassign:" // + role
+	OptionFalseAlarm     = "false-alarm"
+	OptionRetrain        = "request-retrain"
+	OptionRollback       = "request-rollback"
+)
+
+// Message is a rendered Slack message.
+type Message struct {
+	// Text is the notification text (push notifications, screen readers,
+	// clients without blocks). It is mrkdwn to Slack, so it is escaped.
+	Text   string
+	Blocks []slack.Block
+}
+
+var (
+	severityIcon  = map[string]string{"critical": "🔴", "high": "🟠", "warning": "🟡", "info": "🔵"}
+	severityLabel = map[string]string{"critical": "Critical", "high": "High", "warning": "Warning", "info": "Info"}
+)
+
+// Render renders a notification as the group's message: what a channel
+// shows, first posted and then updated in place.
+func Render(v *notify.View) Message {
+	resolved := v.Change == state.NoticeResolved
+	phase, head := "Open", fmt.Sprintf("%s %s · %s · %s", severityIcon[v.Severity], severityLabel[v.Severity], v.Model, v.Rule)
+	if resolved {
+		phase, head = "Resolved", fmt.Sprintf("✅ Resolved · %s · %s", v.Model, v.Rule)
+	}
+	b := builder{}
+	b.add(slack.NewHeaderBlock(plain(head, MaxHeaderText)))
+
+	status := fmt.Sprintf("*%s* · stakes *%s* · severity *%s* · opened %s", phase, escape(v.Stakes), escape(v.Severity), when(v.OpenedAt))
+	if resolved {
+		status += " · resolved " + when(v.At) + " after " + lasted(v.At.Sub(v.OpenedAt))
+	}
+	b.add(slack.NewContextBlock("", mrkdwn(status, MaxSectionText)))
+	if v.Description != "" {
+		b.add(slack.NewContextBlock("", plain(v.Model+": "+v.Description, MaxSectionText)))
+	}
+	b.add(slack.NewSectionBlock(plain(v.Summary, MaxSectionText), nil, nil))
+
+	var fields []*slack.TextBlockObject
+	field := func(label, value string) {
+		if value != "" && len(fields) < MaxFields {
+			fields = append(fields, plain(label+": "+value, MaxFieldText))
+		}
+	}
+	field("Fired because", v.Why)
+	value := expression.FormatNumber(v.Value)
+	if v.Baseline != nil {
+		value += " (baseline " + expression.FormatNumber(*v.Baseline) + ")"
+	}
+	field(strings.TrimSpace(v.Kind+" "+v.Metric), value)
+	if len(v.Recent) > 1 {
+		field(fmt.Sprintf("Last %d", len(v.Recent)), Sparkline(v.Recent)+"  "+expression.FormatNumber(v.Recent[0])+" → "+expression.FormatNumber(v.Recent[len(v.Recent)-1]))
+	}
+	field("Feature", v.Feature)
+	field("Segment", v.Segment)
+	field("Model version", v.ModelVersion)
+	if v.Impact != nil {
+		field("Impact", expression.FormatThousands(math.Round(*v.Impact))+" per day")
+	}
+	if len(fields) > 0 {
+		b.add(slack.NewSectionBlock(nil, fields, nil))
+	}
+	if v.Members > 1 {
+		b.add(slack.NewSectionBlock(plain(members(v), MaxSectionText), nil, nil))
+	}
+	if len(v.Lineage) > 0 {
+		parts := make([]string, len(v.Lineage))
+		for i, kv := range v.Lineage {
+			parts[i] = kv.Key + ": " + kv.Value
+		}
+		b.add(slack.NewContextBlock("", plain("Lineage — "+strings.Join(parts, " · "), MaxSectionText)))
+	}
+
+	owner := fmt.Sprintf("Owner: *%s* (`%s`, %s role)", escape(v.Owner.Name), escape(v.Owner.ID), escape(v.Role))
+	if !resolved {
+		if m := Mentions(v.Owner.Mention); m != "" {
+			owner += " " + m
+		}
+	}
+	b.add(slack.NewSectionBlock(mrkdwn(owner, MaxSectionText), nil, nil))
+
+	var next []string
+	switch {
+	case resolved:
+	case v.EscalatesTo != nil:
+		next = append(next, fmt.Sprintf("Escalates to *%s* at %s unless acknowledged (ack within %s)", escape(v.EscalatesTo.Name), when(v.EscalatesAt), escape(v.AckWithin)))
+	case !v.EscalatesAt.IsZero():
+		next = append(next, fmt.Sprintf("Re-notifies at %s unless acknowledged (ack within %s)", when(v.EscalatesAt), escape(v.AckWithin)))
+	default:
+		next = append(next, "No acknowledgement deadline at these stakes")
+	}
+	if link := Link(v.Runbook, "Runbook"); link != "" {
+		next = append(next, link)
+	}
+	if len(next) > 0 {
+		b.add(slack.NewContextBlock("", mrkdwn(strings.Join(next, " · "), MaxSectionText)))
+	}
+	if !resolved {
+		b.add(actions(v))
+	}
+
+	text := fmt.Sprintf("[%s] %s/%s: %s", strings.ToUpper(v.Severity), v.Model, v.Rule, v.Summary)
+	if resolved {
+		text = fmt.Sprintf("Resolved: %s/%s", v.Model, v.Rule)
+	}
+	return Message{Text: escape(cut(text, MaxTextShown)), Blocks: b.blocks}
+}
+
+// Reply renders the thread reply that says what changed: a new member, a
+// resolution, a delivery problem.
+func Reply(v *notify.View) Message {
+	var text string
+	switch v.Change {
+	case state.NoticeResolved:
+		text = fmt.Sprintf("✅ Resolved at %s: every alert of the group is clean again.", when(v.At))
+	case state.NoticeUpdated:
+		subject := v.Feature
+		if v.Segment != "" {
+			subject = strings.TrimSpace(subject + " " + v.Segment)
+		}
+		if subject == "" {
+			subject = v.AlertID
+		}
+		text = fmt.Sprintf("➕ %s (%s) — %s. The group has %d alert(s) now.", subject, when(v.At), v.Summary, v.Members)
+	default:
+		text = v.Summary
+	}
+	return Message{Text: escape(cut(text, MaxTextShown)), Blocks: []slack.Block{slack.NewSectionBlock(plain(text, MaxSectionText), nil, nil)}}
+}
+
+// Failure renders the notice sent to a model's platform owner when a
+// notification could not be delivered: the reason, where it was going, and
+// the alert itself, so that nothing is lost with the failed message.
+func Failure(v *notify.View, channel, target, reason string) Message {
+	b := builder{}
+	b.add(slack.NewHeaderBlock(plain("⚠️ stakeout could not deliver an alert", MaxHeaderText)))
+	b.add(slack.NewSectionBlock(plain(fmt.Sprintf("%s notification %s for %s (owner %s) could not be sent to %s: %s. It will not be retried; fix the owner file or the integration. The alert's trail: stakeout audit %s",
+		channel, v.Notice, v.Model, v.Owner.ID, target, reason, v.AlertID), MaxSectionText), nil, nil))
+	b.add(slack.NewSectionBlock(plain(fmt.Sprintf("[%s] %s/%s: %s", strings.ToUpper(v.Severity), v.Model, v.Rule, v.Summary), MaxSectionText), nil, nil))
+	if link := Link(v.Runbook, "Runbook"); link != "" {
+		b.add(slack.NewContextBlock("", mrkdwn(link, MaxSectionText)))
+	}
+	return Message{Text: escape(cut(fmt.Sprintf("stakeout could not deliver %s/%s to %s: %s", v.Model, v.Rule, target, reason), MaxTextShown)), Blocks: b.blocks}
+}
+
+// Digest renders an owner's daily digest: one line per notification,
+// oldest first, as many as fit in one message, and how many did not.
+func Digest(owner notify.Person, day string, views []*notify.View) Message {
+	b := builder{}
+	b.add(slack.NewHeaderBlock(plain(fmt.Sprintf("🗞 Daily digest · %s · %s", owner.Name, day), MaxHeaderText)))
+	b.add(slack.NewContextBlock("", plain(fmt.Sprintf("%d notification(s) at stakes that do not interrupt anybody, for %s (%s).", len(views), owner.Name, owner.ID), MaxSectionText)))
+	// Lines are packed into sections of at most MaxSectionText, as many
+	// sections as fit with one block left for the closing line.
+	var chunks []string
+	var lines []int
+	for _, v := range views {
+		line := cut(digestLine(v), MaxSectionText)
+		if n := len(chunks); n > 0 && utf8.RuneCountInString(chunks[n-1])+1+utf8.RuneCountInString(line) <= MaxSectionText {
+			chunks[n-1] += "\n" + line
+			lines[n-1]++
+			continue
+		}
+		chunks, lines = append(chunks, line), append(lines, 1)
+	}
+	shown := 0
+	for i, c := range chunks {
+		if len(b.blocks) >= MaxBlocks-1 {
+			break
+		}
+		b.add(slack.NewSectionBlock(plain(c, MaxSectionText), nil, nil))
+		shown += lines[i]
+	}
+	if rest := len(views) - shown; rest > 0 {
+		b.add(slack.NewContextBlock("", plain(fmt.Sprintf("…and %d more (stakeout audit has them all).", rest), MaxSectionText)))
+	}
+	return Message{Text: escape(cut(fmt.Sprintf("Daily digest for %s, %s: %d notification(s)", owner.Name, day, len(views)), MaxTextShown)), Blocks: b.blocks}
+}
+
+func digestLine(v *notify.View) string {
+	what := map[string]string{state.NoticeOpened: "opened", state.NoticeUpdated: "grew", state.NoticeResolved: "resolved"}[v.Change]
+	return fmt.Sprintf("• %s %s/%s %s (%s): %s", v.At.UTC().Format("15:04"), v.Model, v.Rule, what, v.Severity, v.Summary)
+}
+
+// actions are the buttons and the menu. Acknowledge and Resolve are in
+// front; the rest wait behind one "More…" menu (on-call people ask for
+// fewer buttons). Slack's overflow menu takes at most five options and
+// there are eight, so the menu is a static select with option groups.
+func actions(v *notify.View) *slack.ActionBlock {
+	value := cut(v.Group, MaxButtonValue)
+	ack := slack.NewButtonBlockElement(ActionAcknowledge, value, plain("Acknowledge", MaxButtonText))
+	ack.Style = slack.StylePrimary
+	res := slack.NewButtonBlockElement(ActionResolve, value, plain("Resolve", MaxButtonText))
+	opt := func(label, value string) *slack.OptionBlockObject {
+		return slack.NewOptionBlockObject(cut(value, MaxOptionValue), plain(label, MaxOptionText), nil)
+	}
+	reassign := []*slack.OptionBlockObject{opt("Escalate now", OptionEscalate)}
+	for _, role := range []string{"data", "model", "platform", "product"} {
+		if role != v.Role {
+			reassign = append(reassign, opt("Reassign to "+role, OptionReassignPrefix+role))
+		}
+	}
+	more := slack.NewOptionsGroupSelectBlockElement(slack.OptTypeStatic, plain("More…", MaxPlaceholder), ActionMore,
+		slack.NewOptionGroupBlockElement(plain("Snooze", MaxOptionText), opt("Snooze 1 h", OptionSnooze1h), opt("Snooze 4 h", OptionSnooze4h), opt("Snooze 24 h", OptionSnooze24h)),
+		slack.NewOptionGroupBlockElement(plain("Route", MaxOptionText), reassign...),
+		slack.NewOptionGroupBlockElement(plain("Model", MaxOptionText), opt("False alarm", OptionFalseAlarm), opt("Request retrain", OptionRetrain), opt("Request rollback", OptionRollback)),
+	)
+	return slack.NewActionBlock(BlockID(v.Group), ack, res, more)
+}
+
+// BlockID is the actions block's id: the group, so that a button press
+// names its alert group even from the menu (whose option values are too
+// short for it). Longer group ids — not produced by validated model and
+// rule names — are cut; functions/slack then finds the group by message.
+func BlockID(group string) string { return cut("g:"+group, MaxBlockID) }
+
+func members(v *notify.View) string {
+	s := fmt.Sprintf("%d alerts in this group", v.Members)
+	if len(v.Subjects) > 0 {
+		s += ": " + strings.Join(v.Subjects, ", ")
+		if v.Members > len(v.Subjects) {
+			s += fmt.Sprintf(", and %d more", v.Members-len(v.Subjects))
+		}
+	}
+	return s
+}
+
+// builder collects blocks, never more than Slack takes.
+type builder struct{ blocks []slack.Block }
+
+func (b *builder) add(bl slack.Block) {
+	if len(b.blocks) < MaxBlocks {
+		b.blocks = append(b.blocks, bl)
+	}
+}
+
+// plain is a plain_text object: Slack shows it as it is, so user content
+// cannot mention, link or format. Empty text is not allowed; "-" stands in.
+func plain(s string, limit int) *slack.TextBlockObject {
+	if s == "" {
+		s = "-"
+	}
+	return slack.NewTextBlockObject(slack.PlainTextType, cut(s, limit), false, false)
+}
+
+// mrkdwn is a mrkdwn object, verbatim so that Slack links nothing by
+// itself. Only for text stakeout built, with every value escaped.
+func mrkdwn(s string, limit int) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, cutMrkdwn(s, limit), false, true)
+}
+
+// escape makes s inert in mrkdwn: Slack's control characters are &, < and
+// > (https://docs.slack.dev/messaging/formatting-message-text#escaping), and
+// without < no mention, link or channel reference can be formed. Formatting
+// characters (*, _, ~, `) are kept apart from words with a zero-width space
+// so they cannot turn into bold or code.
+func escape(s string) string {
+	if !strings.ContainsAny(s, "&<>*_~`") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '&':
+			b.WriteString("&amp;")
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '*', '_', '~', '`':
+			b.WriteRune(r)
+			b.WriteRune('\u200b')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Mentions renders owner mentions: users as <@U…>, user groups as
+// <!subteam^S…>. Ids are validated when the owner file loads; anything
+// else is dropped rather than trusted.
+func Mentions(ids []string) string {
+	var parts []string
+	for _, id := range ids {
+		if !slackID(id) {
+			continue
+		}
+		if id[0] == 'S' {
+			parts = append(parts, "<!subteam^"+id+">")
+		} else {
+			parts = append(parts, "<@"+id+">")
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func slackID(id string) bool {
+	if len(id) < 9 || len(id) > 32 || !strings.ContainsRune("UWS", rune(id[0])) {
+		return false
+	}
+	for _, r := range id[1:] {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Link renders <url|label> for an http(s) URL, or "" for anything else.
+// The URL cannot close the link early: |, < and > are percent-encoded.
+func Link(url, label string) string {
+	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
+		return ""
+	}
+	r := strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E", "&", "&amp;", " ", "%20")
+	return "<" + r.Replace(url) + "|" + escape(label) + ">"
+}
+
+// cut shortens s to at most limit characters, ending in "…" when cut.
+// Slack counts characters, not bytes.
+func cut(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	runes := []rune(s)
+	return string(runes[:limit-1]) + "…"
+}
+
+// cutMrkdwn cuts mrkdwn without splitting an escape (&amp;) or a <…>
+// construct, which would leave a dangling control character.
+func cutMrkdwn(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	out := string([]rune(s)[:limit-1])
+	if i := strings.LastIndexByte(out, '<'); i >= 0 && !strings.Contains(out[i:], ">") {
+		out = out[:i]
+	}
+	if i := strings.LastIndexByte(out, '&'); i >= 0 && !strings.Contains(out[i:], ";") {
+		out = out[:i]
+	}
+	return out + "…"
+}
+
+// Sparkline draws values as ▁▂▃▄▅▆▇█, scaled from their minimum to their
+// maximum; a flat series is a flat line, and NaN or infinite values a gap.
+func Sparkline(values []float64) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			lo, hi = math.Min(lo, v), math.Max(hi, v)
+		}
+	}
+	levels := []rune(bars)
+	var b strings.Builder
+	for _, v := range values {
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			b.WriteRune(' ')
+		case hi == lo || hi-lo == math.Inf(1):
+			b.WriteRune(levels[3])
+		default:
+			i := int(math.Round((v - lo) / (hi - lo) * float64(len(levels)-1)))
+			b.WriteRune(levels[max(0, min(i, len(levels)-1))])
+		}
+	}
+	return b.String()
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// lasted puts an alert's duration in words people use: 45m, 5h 20m, 3d 4h.
+func lasted(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "under a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh %dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd %dh", int(d.Hours())/24, int(d.Hours())%24)
+}
+
+// Text renders a message as plain text, the way `stakeout replay` shows
+// what would be posted: one line per block, fields indented, buttons in
+// brackets, mrkdwn unescaped and links as "label (url)".
+func Text(m Message) string {
+	var b strings.Builder
+	line := func(s string) {
+		for _, l := range strings.Split(s, "\n") {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	for _, bl := range m.Blocks {
+		switch bl := bl.(type) {
+		case *slack.HeaderBlock:
+			line(textOf(bl.Text))
+		case *slack.ContextBlock:
+			var parts []string
+			for _, e := range bl.ContextElements.Elements {
+				if t, ok := e.(*slack.TextBlockObject); ok {
+					parts = append(parts, textOf(t))
+				}
+			}
+			line(strings.Join(parts, " · "))
+		case *slack.SectionBlock:
+			if bl.Text != nil {
+				line(textOf(bl.Text))
+			}
+			for _, f := range bl.Fields {
+				line("  " + textOf(f))
+			}
+		case *slack.ActionBlock:
+			var parts []string
+			for _, e := range bl.Elements.ElementSet {
+				switch e := e.(type) {
+				case *slack.ButtonBlockElement:
+					parts = append(parts, "["+textOf(e.Text)+"]")
+				case *slack.SelectBlockElement:
+					parts = append(parts, "["+textOf(e.Placeholder)+" ▾]")
+				}
+			}
+			line(strings.Join(parts, " "))
+		}
+	}
+	return b.String()
+}
+
+// textOf shows a text object as people would read it.
+func textOf(t *slack.TextBlockObject) string {
+	if t == nil {
+		return ""
+	}
+	if t.Type != slack.MarkdownType {
+		return t.Text
+	}
+	s := t.Text
+	// <url|label> → label (url); mentions stay as Slack ids.
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		inner := s[i+1 : i+j]
+		if url, label, ok := strings.Cut(inner, "|"); ok {
+			b.WriteString(label + " (" + url + ")")
+		} else {
+			b.WriteString("<" + inner + ">")
+		}
+		s = s[i+j+1:]
+	}
+	// Drop stakeout's own bold and code marks; a user's (escaped: followed
+	// by a zero-width space) stay, as they were written.
+	rs := []rune(b.String())
+	var out strings.Builder
+	for i, r := range rs {
+		if (r == '*' || r == '`') && (i+1 == len(rs) || rs[i+1] != '\u200b') {
+			continue
+		}
+		out.WriteRune(r)
+	}
+	return strings.NewReplacer("\u200b", "", "&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(out.String())
+}

@@ -19,22 +19,23 @@ var indent = strings.Repeat(" ", 19)
 // previewSlack shows each Slack call of a replay as text; with a real
 // client behind it (SLACK_BOT_TOKEN set), it also makes the call.
 type previewSlack struct {
-	w    io.Writer
-	next deliver.Slack // nil: a dry run
-	n    int
+	w     io.Writer
+	next  deliver.Slack // nil: a dry run
+	clock func() time.Time
+	n     int
 }
 
-func (p *previewSlack) Post(ctx context.Context, channel, threadTS string, m slacknotify.Message, key string, since time.Time, mayExist bool) (string, error) {
+func (p *previewSlack) Post(ctx context.Context, channel, threadTS string, m slacknotify.Message, key string, mayExist bool) (string, error) {
 	ts := ""
 	if p.next != nil {
 		var err error
-		if ts, err = p.next.Post(ctx, channel, threadTS, m, key, since, mayExist); err != nil {
+		if ts, err = p.next.Post(ctx, channel, threadTS, m, key, mayExist); err != nil {
 			fmt.Fprintf(p.w, "%sslack → %s: %v\n", indent, channel, err)
 			return "", err
 		}
 	} else {
 		p.n++
-		ts = fmt.Sprintf("%d.%06d", since.Unix(), p.n) // what a ts looks like
+		ts = fmt.Sprintf("%d.%06d", p.clock().Unix(), p.n) // what a ts looks like
 	}
 	if threadTS != "" {
 		fmt.Fprintf(p.w, "%sslack → %s, reply in the thread of %s:\n", indent, channel, threadTS)

@@ -75,7 +75,7 @@ func (c *replayCmd) run(args []string, std stdio) int {
 	if c.jsonOut {
 		shown = io.Discard
 	}
-	slackOut := &previewSlack{w: shown}
+	slackOut := &previewSlack{w: shown, clock: func() time.Time { return clock }}
 	if token := os.Getenv("SLACK_BOT_TOKEN"); token != "" {
 		slackOut.next = slacknotify.NewClient(secret.New(token), os.Getenv("STAKEOUT_SLACK_API_URL"), notify.DefaultPolicy)
 	} else if c.slackChannel != "" {

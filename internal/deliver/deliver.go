@@ -60,8 +60,8 @@ type Store interface {
 // Slack posts and updates messages (slacknotify.Client, or a printer).
 type Slack interface {
 	// Post posts m (in threadTS's thread when set), tagged with key; when
-	// mayExist, it first looks for a message tagged with key since `since`.
-	Post(ctx context.Context, channel, threadTS string, m slacknotify.Message, key string, since time.Time, mayExist bool) (string, error)
+	// mayExist, it first looks for a message tagged with key.
+	Post(ctx context.Context, channel, threadTS string, m slacknotify.Message, key string, mayExist bool) (string, error)
 	Update(ctx context.Context, channel, ts string, m slacknotify.Message) error
 }
 
@@ -307,7 +307,7 @@ func (j *job) slack(ctx context.Context) (string, *record, error) {
 	if !posted {
 		// The group's first message here (an update whose opening went
 		// elsewhere, or failed, starts one too).
-		ts, err := s.Slack.Post(ctx, channel, "", msg, n.ID, n.Created, n.Attempts > 1)
+		ts, err := s.Slack.Post(ctx, channel, "", msg, n.ID, n.Attempts > 1)
 		if err != nil {
 			return "", nil, err
 		}
@@ -323,7 +323,7 @@ func (j *job) slack(ctx context.Context) (string, *record, error) {
 	if err := s.Slack.Update(ctx, channel, prev.TS, msg); err != nil {
 		return "", nil, err
 	}
-	reply, err := s.Slack.Post(ctx, channel, prev.TS, slacknotify.Reply(v), n.ID, n.Created, n.Attempts > 1)
+	reply, err := s.Slack.Post(ctx, channel, prev.TS, slacknotify.Reply(v), n.ID, n.Attempts > 1)
 	if err != nil {
 		return "", nil, err
 	}
@@ -390,7 +390,7 @@ func (j *job) failed(ctx context.Context, ch string, cause error) (string, *reco
 		told = "nobody could be told: the platform owner's channel is the one failing"
 	default:
 		msg := slacknotify.Failure(v, ch, target, reason)
-		_, err := s.Slack.Post(ctx, pch, "", msg, n.ID+"/failed/"+ch, n.Created, n.Attempts > 1)
+		_, err := s.Slack.Post(ctx, pch, "", msg, n.ID+"/failed/"+ch, n.Attempts > 1)
 		switch {
 		case err == nil:
 			told = "told " + p.ID + " in " + pch

@@ -60,10 +60,17 @@ type Policy struct {
 	Margin time.Duration
 	// Tries caps the tries of one operation.
 	Tries uint
+	// TryTimeout bounds one try: a vendor that hangs costs one try, not
+	// the whole budget.
+	TryTimeout time.Duration
+	// MaxElapsed bounds all tries and waits when the context has no
+	// deadline (the CLI).
+	MaxElapsed time.Duration
 }
 
 // DefaultPolicy suits a Lambda with a budget of tens of seconds.
-var DefaultPolicy = Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Margin: 2 * time.Second, Tries: 6}
+var DefaultPolicy = Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Margin: 2 * time.Second, Tries: 6,
+	TryTimeout: 10 * time.Second, MaxElapsed: 30 * time.Second}
 
 // Do runs op until it succeeds, fails permanently, runs out of tries, or
 // the next wait would pass the deadline less the margin. A rate limit's
@@ -81,7 +88,12 @@ func Do[T any](ctx context.Context, p Policy, op func(context.Context) (T, error
 			}
 			return zero, backoff.Permanent(last)
 		}
-		v, err := op(ctx)
+		tryCtx, cancel := ctx, context.CancelFunc(func() {})
+		if p.TryTimeout > 0 {
+			tryCtx, cancel = context.WithTimeout(ctx, p.TryTimeout)
+		}
+		v, err := op(tryCtx)
+		cancel()
 		if err == nil {
 			return v, nil
 		}
@@ -102,7 +114,9 @@ func Do[T any](ctx context.Context, p Policy, op func(context.Context) (T, error
 	}
 	opts := []backoff.RetryOption{backoff.WithBackOff(b), backoff.WithMaxTries(p.Tries)}
 	if deadline, ok := ctx.Deadline(); ok {
-		opts = append(opts, backoff.WithMaxElapsedTime(time.Until(deadline)-p.Margin))
+		opts = append(opts, backoff.WithMaxElapsedTime(max(time.Until(deadline)-p.Margin, time.Nanosecond)))
+	} else if p.MaxElapsed > 0 {
+		opts = append(opts, backoff.WithMaxElapsedTime(p.MaxElapsed))
 	}
 	v, err := backoff.Retry(ctx, wrapped, opts...)
 	if err != nil && last != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/slack-go/slack"
 
@@ -42,12 +40,15 @@ func NewClient(token secret.Value, apiURL string, policy notify.Policy) *Client 
 // tagged with key, and returns the message's ts. When an earlier attempt
 // may have posted it (mayExist: a previous delivery attempt did not record
 // its outcome) or a try within this call failed without an answer, it
-// first looks for a message tagged with key, posted since `since`, and
-// returns that one instead of posting twice.
-func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, key string, since time.Time, mayExist bool) (string, error) {
+// first looks for a message tagged with key among the channel's (or the
+// thread's) latest messages, and returns that one instead of posting twice.
+//
+// The search is not bounded by time: stakeout's clock (an event's, in a
+// replay) and Slack's need not agree, and a lost post is always recent.
+func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, key string, mayExist bool) (string, error) {
 	return notify.Do(ctx, c.policy, func(ctx context.Context) (string, error) {
 		if mayExist {
-			ts, err := c.find(ctx, channel, threadTS, key, since)
+			ts, err := c.find(ctx, channel, threadTS, key)
 			if err != nil || ts != "" {
 				return ts, err
 			}
@@ -81,13 +82,9 @@ func (c *Client) Update(ctx context.Context, channel, ts string, m Message) erro
 	return err
 }
 
-// find returns the ts of the message tagged with key in the channel (or
-// the thread), or "" if there is none.
-func (c *Client) find(ctx context.Context, channel, threadTS, key string, since time.Time) (string, error) {
-	oldest := ""
-	if !since.IsZero() {
-		oldest = strconv.FormatFloat(float64(since.Add(-time.Minute).UnixMicro())/1e6, 'f', 6, 64)
-	}
+// find returns the ts of the message tagged with key among the latest
+// lookback pages of the channel (or the thread), or "" if there is none.
+func (c *Client) find(ctx context.Context, channel, threadTS, key string) (string, error) {
 	cursor := ""
 	for range c.lookback {
 		var msgs []slack.Message
@@ -95,12 +92,12 @@ func (c *Client) find(ctx context.Context, channel, threadTS, key string, since 
 		var err error
 		if threadTS != "" {
 			msgs, more, cursor, err = c.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
-				ChannelID: channel, Timestamp: threadTS, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+				ChannelID: channel, Timestamp: threadTS, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
 			err = classify(err, "conversations.replies", channel)
 		} else {
 			var h *slack.GetConversationHistoryResponse
 			h, err = c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
-				ChannelID: channel, Oldest: oldest, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
+				ChannelID: channel, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
 			err = classify(err, "conversations.history", channel)
 			if h != nil {
 				msgs, more, cursor = h.Messages, h.HasMore, h.ResponseMetaData.NextCursor

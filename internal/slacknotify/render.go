@@ -171,7 +171,7 @@ func Render(v *notify.View) Message {
 	if resolved {
 		text = fmt.Sprintf("Resolved: %s/%s", v.Model, v.Rule)
 	}
-	return Message{Text: escape(cut(text, MaxTextShown)), Blocks: b.blocks}
+	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: b.blocks}
 }
 
 // Reply renders the thread reply that says what changed: a new member, a
@@ -193,7 +193,7 @@ func Reply(v *notify.View) Message {
 	default:
 		text = v.Summary
 	}
-	return Message{Text: escape(cut(text, MaxTextShown)), Blocks: []slack.Block{slack.NewSectionBlock(plain(text, MaxSectionText), nil, nil)}}
+	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: []slack.Block{slack.NewSectionBlock(plain(text, MaxSectionText), nil, nil)}}
 }
 
 // Failure renders the notice sent to a model's platform owner when a
@@ -208,7 +208,7 @@ func Failure(v *notify.View, channel, target, reason string) Message {
 	if link := Link(v.Runbook, "Runbook"); link != "" {
 		b.add(slack.NewContextBlock("", mrkdwn(link, MaxSectionText)))
 	}
-	return Message{Text: escape(cut(fmt.Sprintf("stakeout could not deliver %s/%s to %s: %s", v.Model, v.Rule, target, reason), MaxTextShown)), Blocks: b.blocks}
+	return Message{Text: escapeText(cut(fmt.Sprintf("stakeout could not deliver %s/%s to %s: %s", v.Model, v.Rule, target, reason), MaxTextShown)), Blocks: b.blocks}
 }
 
 // Digest renders an owner's daily digest: one line per notification,
@@ -241,7 +241,7 @@ func Digest(owner notify.Person, day string, views []*notify.View) Message {
 	if rest := len(views) - shown; rest > 0 {
 		b.add(slack.NewContextBlock("", plain(fmt.Sprintf("…and %d more (stakeout audit has them all).", rest), MaxSectionText)))
 	}
-	return Message{Text: escape(cut(fmt.Sprintf("Daily digest for %s, %s: %d notification(s)", owner.Name, day, len(views)), MaxTextShown)), Blocks: b.blocks}
+	return Message{Text: escapeText(cut(fmt.Sprintf("Daily digest for %s, %s: %d notification(s)", owner.Name, day, len(views)), MaxTextShown)), Blocks: b.blocks}
 }
 
 func digestLine(v *notify.View) string {
@@ -314,6 +314,13 @@ func plain(s string, limit int) *slack.TextBlockObject {
 // itself. Only for text stakeout built, with every value escaped.
 func mrkdwn(s string, limit int) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.MarkdownType, cutMrkdwn(s, limit), false, true)
+}
+
+// escapeText makes a message's top-level text inert: without <, no
+// mention or link can be formed. Formatting characters are left alone —
+// the text is what a phone's notification shows.
+func escapeText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // escape makes s inert in mrkdwn: Slack's control characters are &, < and

@@ -12,10 +12,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -130,19 +128,9 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 			Component: v.Model,
 			Group:     v.Owner.ID,
 			Class:     strings.Trim(v.Kind+"/"+v.Metric, "/"),
-			Details:   sorted(details),
+			Details:   details, // encoding/json writes map keys in order
 		}}
 	return ev, true
-}
-
-// sorted returns details with keys in order, so payloads (and golden
-// files) are stable. encoding/json sorts map keys already; this only copies.
-func sorted(m map[string]any) map[string]any {
-	out := make(map[string]any, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out[k] = m[k]
-	}
-	return out
 }
 
 func cmpOr(a, b string) string {

@@ -319,9 +319,14 @@ func mrkdwn(s string, limit int) *slack.TextBlockObject {
 // escapeText makes a message's top-level text inert: without <, no
 // mention or link can be formed. Formatting characters are left alone —
 // the text is what a phone's notification shows.
-func escapeText(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func escapeText(s string) string { return textEscaper.Replace(s) }
+
+// Replacers are built once: building one costs more than using it.
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	urlEscaper  = strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E", "&", "&amp;", " ", "%20")
+	unescaper   = strings.NewReplacer("\u200b", "", "&lt;", "<", "&gt;", ">", "&amp;", "&")
+)
 
 // escape makes s inert in mrkdwn: Slack's control characters are &, < and
 // > (https://docs.slack.dev/messaging/formatting-message-text#escaping), and
@@ -387,8 +392,7 @@ func Link(url, label string) string {
 	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
 		return ""
 	}
-	r := strings.NewReplacer("|", "%7C", "<", "%3C", ">", "%3E", "&", "&amp;", " ", "%20")
-	return "<" + r.Replace(url) + "|" + escape(label) + ">"
+	return "<" + urlEscaper.Replace(url) + "|" + escape(label) + ">"
 }
 
 // cut shortens s to at most limit characters, ending in "…" when cut.
@@ -550,5 +554,5 @@ func textOf(t *slack.TextBlockObject) string {
 		}
 		out.WriteRune(r)
 	}
-	return strings.NewReplacer("\u200b", "", "&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(out.String())
+	return unescaper.Replace(out.String())
 }

@@ -281,3 +281,26 @@ func assertInert(t *testing.T, mk, runbook string) {
 		t.Fatalf("stray > in mrkdwn %q", mk)
 	}
 }
+
+// BenchmarkRender: building one alert group's message. Target ≤ 50 µs.
+func BenchmarkRender(b *testing.B) {
+	v := notify.NewView(exampleConfig(b), notices()["opened-critical"])
+	b.ReportAllocs()
+	for b.Loop() {
+		Render(v)
+	}
+}
+
+// BenchmarkRenderAndEncode adds the JSON encoding slack-go does when it
+// posts (encoding/json over slack-go's types, not ours to speed up): for
+// the record, no target.
+func BenchmarkRenderAndEncode(b *testing.B) {
+	v := notify.NewView(exampleConfig(b), notices()["opened-critical"])
+	b.ReportAllocs()
+	for b.Loop() {
+		m := Render(v)
+		if _, err := json.Marshal(m.Blocks); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

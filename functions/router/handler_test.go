@@ -8,19 +8,37 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
+// world is what a handler under test talks to.
+type world struct {
+	st    *dynamostore.Store
+	slack *notifytest.Slack
+	pd    *notifytest.PagerDuty
+	logs  *bytes.Buffer
+}
+
 // newTestHandler builds the handler as the Lambda does, from the example
-// configuration and environment, on a fresh DynamoDB Local table.
+// configuration and environment, on a fresh DynamoDB Local table, with
+// Slack and PagerDuty test servers and secrets from the environment.
 func newTestHandler(t *testing.T) (*handler, *dynamostore.Store, *bytes.Buffer) {
+	h, w := newTestWorld(t)
+	return h, w.st, w.logs
+}
+
+func newTestWorld(t *testing.T) (*handler, world) {
 	t.Helper()
 	table := dynamotest.TableName(t)
 	if err := dynamostore.CreateTable(context.Background(), dynamotest.Client(t), table); err != nil {
@@ -30,17 +48,39 @@ func newTestHandler(t *testing.T) (*handler, *dynamostore.Store, *bytes.Buffer) 
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	env := map[string]string{envConfigDir: "../..", envTable: table, envEndpoint: dynamotest.Endpoint()}
+	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
+	pd := notifytest.NewPagerDuty(t)
+	env := map[string]string{envConfigDir: "../..", envTable: table, envEndpoint: dynamotest.Endpoint(),
+		envSecrets: "env", envSlackToken: "secret:stakeout/slack-bot-token", envSlackAPI: slack.URL(), envPagerDutyURL: pd.URL(),
+		secret.EnvVar("secret:stakeout/slack-bot-token"): slack.Token()}
+	cfg, err := config.Load("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range cfg.Owners {
+		if o.PagerDuty.RoutingKey != "" {
+			env[secret.EnvVar(o.PagerDuty.RoutingKey)] = pd.RoutingKey()
+		}
+	}
 	var logs bytes.Buffer
 	h, err := newHandler(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, dynamostore.New(dynamotest.Client(t), table, nil), &logs
+	t.Cleanup(func() {
+		for _, r := range slack.Rejections() {
+			t.Errorf("Slack refused: %s", r)
+		}
+		for _, v := range pd.Violations() {
+			t.Errorf("PagerDuty refused: %s", v)
+		}
+	})
+	return h, world{st: dynamostore.New(dynamotest.Client(t), table, nil), slack: slack, pd: pd, logs: &logs}
 }
 
 func TestHandleEventBridgeEvents(t *testing.T) {
-	h, st, logs := newTestHandler(t)
+	h, w := newTestWorld(t)
+	st, logs := w.st, w.logs
 	ctx := context.Background()
 	for _, f := range []string{"envelope/credit-approval-accuracy-drop.json", "cloudwatch/single-metric-alarm.json"} {
 		raw, err := os.ReadFile("../../testdata/events/" + f)
@@ -54,16 +94,21 @@ func TestHandleEventBridgeEvents(t *testing.T) {
 			t.Fatalf("handle(%s) again: %v", f, err)
 		}
 	}
-	pending, err := st.Pending(ctx, 10)
-	if err != nil {
-		t.Fatal(err)
+	// Delivered once each, despite the redelivery, to Slack and PagerDuty.
+	if pending, err := st.Pending(ctx, 10); err != nil || len(pending) != 0 {
+		t.Errorf("outbox after delivery: %d pending, %v; want empty", len(pending), err)
 	}
-	var got []string
-	for _, n := range pending {
-		got = append(got, n.Rule+"→"+n.Owner)
+	for ch, rule := range map[string]string{"C0CREDITDS": "accuracy-loss", "C0FRAUDDSX": "monitor-feature-drift"} {
+		if msgs := w.slack.Messages(ch); len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), rule) {
+			t.Errorf("%s has %d messages, want one about %s", ch, len(msgs), rule)
+		}
 	}
-	if strings.Join(got, " ") != "accuracy-loss→credit-ds monitor-feature-drift→fraud-ds" {
-		t.Errorf("notifications queued: %v, want one per alert despite redelivery", got)
+	keys := map[string]bool{}
+	for _, ev := range w.pd.Events() {
+		keys[ev.DedupKey] = true
+	}
+	if len(w.pd.Events()) != 2 || len(keys) != 2 {
+		t.Errorf("PagerDuty got %d events for %d incidents, want one trigger per alert (both models page at these stakes)", len(w.pd.Events()), len(keys))
 	}
 	if !strings.Contains(logs.String(), `"duplicate":true`) {
 		t.Errorf("redelivery not logged as a duplicate:\n%s", logs.String())
@@ -111,5 +156,47 @@ func TestStartupNeedsATable(t *testing.T) {
 	}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 	if err == nil || !strings.Contains(err.Error(), envTable) {
 		t.Errorf("newHandler without %s = %v, want an error naming it", envTable, err)
+	}
+}
+
+// A notification Slack refused to take for now waits in the outbox, and a
+// later invocation's sweep delivers it, once.
+func TestSweepDeliversWhatWaited(t *testing.T) {
+	h, w := newTestWorld(t)
+	ctx := context.Background()
+	clock := time.Now()
+	h.now = func() time.Time { return clock }
+	h.sender.Now = h.now
+	h.lastSweep = clock // a sweep just ran in this container
+	down := make([]notifytest.Fault, 10)
+	for i := range down {
+		down[i] = notifytest.Fault{Status: 503}
+	}
+	w.slack.Fail("chat.postMessage", down...)
+	raw, _ := os.ReadFile("../../testdata/events/envelope/credit-approval-accuracy-drop.json")
+	if err := h.handle(ctx, raw); err != nil {
+		t.Fatalf("handle: %v (a delivery failure is not the event's)", err)
+	}
+	if msgs := w.slack.Messages("C0CREDITDS"); len(msgs) != 0 {
+		t.Fatalf("Slack down, yet %d messages", len(msgs))
+	}
+	if pending, _ := w.st.Pending(ctx, 10); len(pending) != 1 {
+		t.Fatalf("%d pending, want the notification kept", len(pending))
+	}
+	for w.slack.Calls("chat.postMessage") < len(down) {
+		// Slack's outage lasts a while: later invocations' sweeps meet
+		// the rest of the queued failures.
+		clock = clock.Add(2 * time.Minute)
+		h.handle(ctx, []byte(`{"id":"quiet-`+clock.Format("150405")+`","detail-type":"ML Model Signal","source":"t","detail":{"model":"credit-approval","kind":"drift","metric":"psi","feature":"age","value":0.01,"observed_at":"2026-03-01T00:00:00Z"}}`))
+	}
+	clock = clock.Add(2 * time.Minute)
+	if err := h.handle(ctx, raw); err != nil { // a redelivery: nothing new, but the sweep runs
+		t.Fatal(err)
+	}
+	if msgs := w.slack.Messages("C0CREDITDS"); len(msgs) != 1 {
+		t.Errorf("%d messages after the sweep, want 1", len(msgs))
+	}
+	if pending, _ := w.st.Pending(ctx, 10); len(pending) != 0 {
+		t.Errorf("%d pending after the sweep, want 0", len(pending))
 	}
 }

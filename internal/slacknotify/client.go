@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -20,20 +21,54 @@ const MetadataType = "stakeout_notification"
 
 // Client posts and updates stakeout's messages through slack-go.
 type Client struct {
-	api    *slack.Client
 	policy notify.Policy
-	// lookback bounds the history searched for an earlier post.
+	apiURL string
+	// lookback bounds the history searched for an earlier post (pages of
+	// 200 messages).
 	lookback int
+
+	mu    sync.Mutex
+	api   *slack.Client
+	token func(context.Context) (secret.Value, error)
 }
 
 // NewClient returns a client with the bot token; apiURL overrides Slack's
 // ("" for the real one, a test server's URL in tests).
 func NewClient(token secret.Value, apiURL string, policy notify.Policy) *Client {
+	return &Client{api: newAPI(token, apiURL), apiURL: apiURL, policy: policy, lookback: 5}
+}
+
+// NewClientFromSecret returns a client whose bot token is the secret ref,
+// resolved on first use rather than at start: a Lambda whose token secret
+// is missing still records alerts, and its notifications wait in the
+// outbox (each failed delivery says why) until the secret exists.
+func NewClientFromSecret(secrets secret.Resolver, ref, apiURL string, policy notify.Policy) *Client {
+	return &Client{apiURL: apiURL, policy: policy, lookback: 5,
+		token: func(ctx context.Context) (secret.Value, error) { return secrets.Resolve(ctx, ref) }}
+}
+
+func newAPI(token secret.Value, apiURL string) *slack.Client {
 	var opts []slack.Option
 	if apiURL != "" {
 		opts = append(opts, slack.OptionAPIURL(apiURL))
 	}
-	return &Client{api: slack.New(token.Reveal(), opts...), policy: policy, lookback: 5}
+	return slack.New(token.Reveal(), opts...)
+}
+
+// client returns the slack-go client, resolving the token the first time.
+func (c *Client) client(ctx context.Context) (*slack.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.api != nil {
+		return c.api, nil
+	}
+	tok, err := c.token(ctx)
+	if err != nil {
+		// Retryable: the outbox keeps the notification until it works.
+		return nil, &notify.Error{Retry: true, Reason: "slack bot token unavailable", Err: fmt.Errorf("slack bot token: %w", err)}
+	}
+	c.api = newAPI(tok, c.apiURL)
+	return c.api, nil
 }
 
 // Post posts m to channel — in the thread of threadTS when it is set —
@@ -46,9 +81,13 @@ func NewClient(token secret.Value, apiURL string, policy notify.Policy) *Client 
 // The search is not bounded by time: stakeout's clock (an event's, in a
 // replay) and Slack's need not agree, and a lost post is always recent.
 func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, key string, mayExist bool) (string, error) {
+	api, err := c.client(ctx)
+	if err != nil {
+		return "", err
+	}
 	return notify.Do(ctx, c.policy, func(ctx context.Context) (string, error) {
 		if mayExist {
-			ts, err := c.find(ctx, channel, threadTS, key)
+			ts, err := c.find(ctx, api, channel, threadTS, key)
 			if err != nil || ts != "" {
 				return ts, err
 			}
@@ -59,7 +98,7 @@ func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, 
 		if threadTS != "" {
 			opts = append(opts, slack.MsgOptionTS(threadTS))
 		}
-		_, ts, err := c.api.PostMessageContext(ctx, channel, opts...)
+		_, ts, err := api.PostMessageContext(ctx, channel, opts...)
 		if err != nil {
 			err = classify(err, "chat.postMessage", channel)
 			// Without an answer the message may exist: look before the
@@ -75,8 +114,12 @@ func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, 
 // Update replaces the blocks of the message at ts. Updating is idempotent:
 // repeating it after a lost answer changes nothing.
 func (c *Client) Update(ctx context.Context, channel, ts string, m Message) error {
-	_, err := notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
-		_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
+	api, err := c.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
+		_, _, _, err := api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
 		return struct{}{}, classify(err, "chat.update", channel)
 	})
 	return err
@@ -84,19 +127,19 @@ func (c *Client) Update(ctx context.Context, channel, ts string, m Message) erro
 
 // find returns the ts of the message tagged with key among the latest
 // lookback pages of the channel (or the thread), or "" if there is none.
-func (c *Client) find(ctx context.Context, channel, threadTS, key string) (string, error) {
+func (c *Client) find(ctx context.Context, api *slack.Client, channel, threadTS, key string) (string, error) {
 	cursor := ""
 	for range c.lookback {
 		var msgs []slack.Message
 		var more bool
 		var err error
 		if threadTS != "" {
-			msgs, more, cursor, err = c.api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
+			msgs, more, cursor, err = api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 				ChannelID: channel, Timestamp: threadTS, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
 			err = classify(err, "conversations.replies", channel)
 		} else {
 			var h *slack.GetConversationHistoryResponse
-			h, err = c.api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
+			h, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
 				ChannelID: channel, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
 			err = classify(err, "conversations.history", channel)
 			if h != nil {

@@ -19,8 +19,9 @@ all: build
 build:
 	$(GO) build -o $(BIN)/stakeout ./cmd/stakeout
 
-# The whole suite: vet, unit and golden tests, a short fuzz of the loader,
-# and the example configuration must validate and pass its own tests.
+# The whole suite: vet, unit and golden tests, short fuzzing (the loader,
+# the decoders, Slack rendering against hostile strings), and the example
+# configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
 unit: deps
@@ -33,6 +34,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzLoad$$' ./internal/config
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecoders$$' ./internal/signal
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRender$$' ./internal/slacknotify
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

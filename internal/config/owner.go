@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/secret"
 )
 
 // Slack ids: channels are C… (public) or G… (private), users U… or W…
@@ -23,11 +24,8 @@ var (
 	slackUserID    = regexp.MustCompile(`^[UW][A-Z0-9]{8,}$`)
 	slackMentionID = regexp.MustCompile(`^[UWS][A-Z0-9]{8,}$`)
 	ownerID        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	secretRef      = regexp.MustCompile(`^secret:[A-Za-z0-9][A-Za-z0-9/_+=.@-]*$`)
 )
 
-// SecretPrefix starts a secret reference: secret:<name in Secrets Manager>.
-const SecretPrefix = "secret:"
 
 func (l *loader) loadOwner(name string) {
 	d := l.read(name)
@@ -68,8 +66,12 @@ func (l *loader) loadOwner(name string) {
 				}
 				// Never echo the value: if it is a real key, it must not
 				// reach CI logs as well.
-				if !secretRef.MatchString(s) {
+				if !secret.IsRef(s) {
 					d.errorf(v, "routing_key must be a secret reference like secret:stakeout/pagerduty/%s, not the key itself (keys in files leak; store it in Secrets Manager)", cmp.Or(o.ID, baseName(name)))
+					return
+				}
+				if _, err := secret.ParseRef(s); err != nil {
+					d.errorf(v, "routing_key: %v", err)
 					return
 				}
 				o.PagerDuty.RoutingKey = s

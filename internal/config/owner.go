@@ -26,7 +26,6 @@ var (
 	ownerID        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
 )
 
-
 func (l *loader) loadOwner(name string) {
 	d := l.read(name)
 	defer l.report(d)

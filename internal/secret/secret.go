@@ -70,6 +70,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrAccessDenied: the secret exists but may not be read.
 	ErrAccessDenied = errors.New("access denied")
+	// ErrUnavailable: the secret store could not answer now (throttled,
+	// failing, unreachable); trying again later may work. Every other
+	// error is a configuration problem that waiting will not fix.
+	ErrUnavailable = errors.New("secret store unavailable")
 )
 
 // Value holds a secret. It prints as "[redacted]" however it is printed or
@@ -182,16 +186,16 @@ func ParseRef(s string) (Ref, error) {
 	id, field, hasField := strings.Cut(name, "#")
 	switch {
 	case id == "":
-		return Ref{}, fmt.Errorf("secret reference %q names no secret: write secret:<name in Secrets Manager>, like secret:stakeout/pagerduty/credit-ds", s)
+		return Ref{}, fmt.Errorf("the secret reference names no secret: write secret:<name in Secrets Manager>, like secret:stakeout/pagerduty/credit-ds")
 	case hasField && field == "":
-		return Ref{}, fmt.Errorf("secret reference %q has an empty field after '#': write secret:<name>#<field>, or drop the '#'", s)
+		return Ref{}, fmt.Errorf("the secret reference has an empty field after '#': write secret:<name>#<field>, or drop the '#'")
 	}
 	if bad, ok := badRune(id, strings.HasPrefix(id, "arn:")); ok {
-		return Ref{}, fmt.Errorf("secret reference %q: secret names hold only letters, digits and /_+=.@- (not %q)", s, bad)
+		return Ref{}, fmt.Errorf("the secret reference is malformed: secret names hold only letters, digits and /_+=.@- (not %q)", bad)
 	}
 	for _, r := range field {
 		if unicode.IsSpace(r) || !unicode.IsPrint(r) {
-			return Ref{}, fmt.Errorf("secret reference %q: the field name holds a space or control character", s)
+			return Ref{}, fmt.Errorf("the secret reference is malformed: its field name holds a space or control character")
 		}
 	}
 	return Ref{SecretID: id, Field: field}, nil

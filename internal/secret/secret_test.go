@@ -151,8 +151,10 @@ func TestParseRef(t *testing.T) {
 		{"secret:x#a b", "field name holds a space"},
 	} {
 		_, err := secret.ParseRef(tc.in)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), fmt.Sprintf("%q", tc.in)) {
-			t.Errorf("ParseRef(%q) = %v, want an error naming it and containing %q", tc.in, err, tc.want)
+		// The reference is not repeated: a key pasted after "secret:"
+		// must not reach CI logs.
+		if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.in != "secret:" && strings.Contains(err.Error(), tc.in)) {
+			t.Errorf("ParseRef(%q) = %v, want an error containing %q, not repeating the input", tc.in, err, tc.want)
 		}
 		if errors.Is(err, secret.ErrNotRef) {
 			t.Errorf("ParseRef(%q): a malformed reference is reported as no reference", tc.in)

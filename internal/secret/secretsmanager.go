@@ -159,7 +159,44 @@ func apiError(id string, err error) error {
 	case errors.As(err, &invalid):
 		return fmt.Errorf("secret %q: Secrets Manager refused to read it (is it scheduled for deletion?): %w", id, err)
 	}
+	if transient(err) {
+		return fmt.Errorf("secret %q: %w: %w", id, ErrUnavailable, err)
+	}
 	return fmt.Errorf("secret %q: reading it from Secrets Manager: %w", id, err)
+}
+
+// transient reports whether a Secrets Manager failure may pass by itself:
+// throttling, a fault on AWS's side, or no answer at all. A client fault
+// (a bad request, a missing permission) will not.
+func transient(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return true // the network, a timeout: nothing was answered
+	}
+	switch api.ErrorCode() {
+	case "ThrottlingException", "InternalServiceError", "RequestTimeout", "ServiceUnavailable":
+		return true
+	}
+	return api.ErrorFault() == smithy.FaultServer
+}
+
+// Forget drops the cached secret of ref, so that the next Resolve reads
+// it again: for a credential the vendor refused (rotated since it was
+// cached).
+func (m *SecretsManager) Forget(ref string) {
+	r, err := ParseRef(ref)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f := m.secrets[r.SecretID]; f != nil {
+		select {
+		case <-f.done:
+			delete(m.secrets, r.SecretID)
+		default: // a fetch under way reads the current value anyway
+		}
+	}
 }
 
 // selectField returns the string field r.Field of the JSON object s. Its

@@ -323,6 +323,44 @@ func TestSecretsManagerAccessDenied(t *testing.T) {
 	}
 }
 
+func TestSecretsManagerTransientErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		rep       reply
+		transient bool
+	}{
+		{"throttled", apiErr(400, "ThrottlingException", "Rate exceeded"), true},
+		{"server fault", apiErr(500, "InternalServiceError", "oops"), true},
+		{"not found", apiErr(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret."), false},
+		{"deleted", apiErr(400, "InvalidRequestException", "marked for deletion"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSM(t, func(_ *http.Request, _ string, _ int) reply { return tc.rep })
+			_, err := f.resolver().Resolve(t.Context(), "secret:stakeout/x")
+			if got := errors.Is(err, secret.ErrUnavailable); got != tc.transient {
+				t.Errorf("errors.Is(%v, ErrUnavailable) = %v, want %v", err, got, tc.transient)
+			}
+		})
+	}
+}
+
+func TestSecretsManagerForget(t *testing.T) {
+	value := "not-a-real-key-1"
+	f := newFakeSM(t, func(_ *http.Request, _ string, _ int) reply { return found("stakeout/x", value) })
+	r := f.resolver()
+	if v, err := r.Resolve(t.Context(), "secret:stakeout/x"); err != nil || v.Reveal() != "not-a-real-key-1" {
+		t.Fatalf("Resolve = %v", err)
+	}
+	value = "not-a-real-key-2"
+	if v, _ := r.Resolve(t.Context(), "secret:stakeout/x"); v.Reveal() != "not-a-real-key-1" {
+		t.Errorf("the cached value changed without Forget")
+	}
+	r.Forget("secret:stakeout/x")
+	if v, _ := r.Resolve(t.Context(), "secret:stakeout/x"); v.Reveal() != "not-a-real-key-2" {
+		t.Errorf("after Forget the old value is still served")
+	}
+}
+
 func TestSecretsManagerOtherErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -331,7 +369,7 @@ func TestSecretsManagerOtherErrors(t *testing.T) {
 	}{
 		{"decryption", apiErr(400, "DecryptionFailure", "Secrets Manager can't decrypt the protected secret text using the provided KMS key."), []string{"cannot decrypt", "kms:Decrypt"}},
 		{"deleted", apiErr(400, "InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion."), []string{"scheduled for deletion"}},
-		{"throttled", apiErr(400, "ThrottlingException", "Rate exceeded"), []string{"reading it from Secrets Manager", "ThrottlingException"}},
+		{"throttled", apiErr(400, "ThrottlingException", "Rate exceeded"), []string{"secret store unavailable", "ThrottlingException"}},
 		{"empty string", found("stakeout/x", ""), []string{"empty", "put-secret-value"}},
 		{"binary not utf-8", foundBinary("stakeout/x", []byte{0xff, 0xfe, 0x00}), []string{"SecretBinary is not UTF-8", "SecretString"}},
 		{"no value", reply{200, map[string]any{"Name": "stakeout/x"}}, []string{"empty"}},

@@ -95,7 +95,7 @@ func TestHandleEventBridgeEvents(t *testing.T) {
 		}
 	}
 	// Delivered once each, despite the redelivery, to Slack and PagerDuty.
-	if pending, err := st.Pending(ctx, 10); err != nil || len(pending) != 0 {
+	if pending, err := st.Pending(ctx, time.Now().Add(24*time.Hour), 10); err != nil || len(pending) != 0 {
 		t.Errorf("outbox after delivery: %d pending, %v; want empty", len(pending), err)
 	}
 	for ch, rule := range map[string]string{"C0CREDITDS": "accuracy-loss", "C0FRAUDDSX": "monitor-feature-drift"} {
@@ -180,7 +180,7 @@ func TestSweepDeliversWhatWaited(t *testing.T) {
 	if msgs := w.slack.Messages("C0CREDITDS"); len(msgs) != 0 {
 		t.Fatalf("Slack down, yet %d messages", len(msgs))
 	}
-	if pending, _ := w.st.Pending(ctx, 10); len(pending) != 1 {
+	if pending, _ := w.st.Pending(ctx, time.Now().Add(24*time.Hour), 10); len(pending) != 1 {
 		t.Fatalf("%d pending, want the notification kept", len(pending))
 	}
 	for w.slack.Calls("chat.postMessage") < len(down) {
@@ -196,7 +196,7 @@ func TestSweepDeliversWhatWaited(t *testing.T) {
 	if msgs := w.slack.Messages("C0CREDITDS"); len(msgs) != 1 {
 		t.Errorf("%d messages after the sweep, want 1", len(msgs))
 	}
-	if pending, _ := w.st.Pending(ctx, 10); len(pending) != 0 {
+	if pending, _ := w.st.Pending(ctx, time.Now().Add(24*time.Hour), 10); len(pending) != 0 {
 		t.Errorf("%d pending after the sweep, want 0", len(pending))
 	}
 }

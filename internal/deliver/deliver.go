@@ -8,8 +8,9 @@
 //
 //  1. A sender claims a notification with a conditional write on its
 //     version, for a lease; a second sender's claim fails.
-//  2. A group's notifications go out in order (Delivery.Applied), so an
-//     update never reaches Slack before the message it updates.
+//  2. A group's notifications go out in order (each waits until the one
+//     before it is sent), so an update never reaches Slack before the
+//     message it updates.
 //  3. Before every external call the sender reads what was already done
 //     (the notification's Done channels, the group's Slack ts and
 //     PagerDuty incident); after every call it records the result — with
@@ -20,8 +21,11 @@
 //     message metadata, and a retry looks for it before posting again.
 //
 // Transient failures (rate limits, 5xx, timeouts) are retried with backoff
-// within the caller's deadline, then left in the outbox for a later run,
-// not before ClaimedUntil. Permanent ones (a channel that does not exist, an
+// within the caller's deadline and the claim's lease, then left in the
+// outbox for a later run, not before ClaimedUntil (1, 2, 4 … 30 minutes
+// after each failure), and given up on — reported like a permanent one —
+// after GiveUpAfter, unless they are every notification's (a revoked
+// token), which wait for the fix. Permanent ones (a channel that does not exist, an
 // invalid routing key) are recorded on the alert's audit trail and sent to
 // the model's platform owner instead — never dropped in silence.
 package deliver
@@ -50,7 +54,7 @@ import (
 
 // Store is what delivery needs of a store.
 type Store interface {
-	Pending(ctx context.Context, limit int) ([]*state.Notification, error)
+	Pending(ctx context.Context, due time.Time, limit int) ([]*state.Notification, error)
 	GetNotice(ctx context.Context, id string) (*state.Notification, error)
 	GetDelivery(ctx context.Context, group string) (*state.Delivery, error)
 	GetAlert(ctx context.Context, id string) (*state.Alert, error)
@@ -82,8 +86,11 @@ type Sender struct {
 	// Lease is how long a claim holds a notification: longer than any one
 	// delivery can take (retries stop before the caller's deadline).
 	Lease time.Duration
-	// RetryIn is how long a notification waits after a transient failure.
+	// RetryIn is how long a notification waits after its first transient
+	// failure; each further one doubles it, up to 30 minutes.
 	RetryIn time.Duration
+	// GiveUpAfter: see DefaultGiveUpAfter.
+	GiveUpAfter time.Duration
 	// SlackChannel, when set, replaces every owner's channel (to try the
 	// messages in one's own workspace).
 	SlackChannel string
@@ -99,6 +106,17 @@ const (
 	// notReadyIn is how long a notification waits for an earlier one of
 	// its group to go out first.
 	notReadyIn = 5 * time.Second
+	// maxRetryIn caps the wait between attempts after transient failures.
+	maxRetryIn = 30 * time.Minute
+	// leaseMargin is kept between the end of a sender's work and the end
+	// of its claim (a tenth of the lease if that is less).
+	leaseMargin = 30 * time.Second
+	// DefaultGiveUpAfter is how long a channel's transient failures are
+	// retried before they count as a failure (reported to the platform
+	// owner), so that one broken integration cannot hold a group's later
+	// notifications back forever. Failures of every notification alike (a
+	// revoked Slack token) are never given up on.
+	DefaultGiveUpAfter = 2 * time.Hour
 	// commitTries bounds re-reads after a concurrent change (the router
 	// updating the alert meanwhile, say).
 	commitTries = 8
@@ -137,9 +155,10 @@ func (s *Sender) Deliver(ctx context.Context, ids []string) (Report, error) {
 	return rep, nil
 }
 
-// Drain sends up to limit pending notifications, oldest first.
+// Drain sends up to limit pending notifications that are due, the
+// longest-waiting first.
 func (s *Sender) Drain(ctx context.Context, limit int) (Report, error) {
-	pending, err := s.Store.Pending(ctx, limit)
+	pending, err := s.Store.Pending(ctx, s.now(), limit)
 	if err != nil {
 		return Report{}, fmt.Errorf("read the outbox: %w", err)
 	}
@@ -207,8 +226,30 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 	if n == nil || !n.Sent.IsZero() || n.ClaimedUntil.After(now) {
 		return Report{Skipped: 1}, nil
 	}
+	// A group's notifications go out in order: an update must not reach
+	// Slack before the message it updates. The predecessor is read before
+	// claiming; once sent, it stays sent.
+	if seq := n.Seq(); seq > 1 {
+		prev, err := s.Store.GetNotice(ctx, fmt.Sprintf("%s#%d", n.Group, seq-1))
+		if err != nil {
+			return Report{}, fmt.Errorf("read notification %s#%d: %w", n.Group, seq-1, err)
+		}
+		if prev != nil && prev.Sent.IsZero() {
+			// Wait for it without counting an attempt (nothing was tried):
+			// a few seconds while it is being sent, else until it is due.
+			n.ClaimedUntil = now.Add(notReadyIn)
+			if prev.Claim == "" {
+				n.ClaimedUntil = later(n.ClaimedUntil, prev.Due())
+			}
+			if err := s.Store.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil && !errors.Is(err, state.ErrConflict) {
+				return Report{}, fmt.Errorf("postpone notification %s: %w", id, err)
+			}
+			return Report{Waiting: 1}, nil
+		}
+	}
+	lease := cmpDur(s.Lease, DefaultLease)
 	n.Claim = token()
-	n.ClaimedUntil = now.Add(cmpDur(s.Lease, DefaultLease))
+	n.ClaimedUntil = now.Add(lease)
 	n.Attempts++
 	if err := s.Store.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
 		if errors.Is(err, state.ErrConflict) {
@@ -217,20 +258,13 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 		return Report{}, fmt.Errorf("claim notification %s: %w", id, err)
 	}
 	n.Version++
+	// Nothing this sender does may outlast its claim: past the lease,
+	// another sender may take the notification over.
+	ctx, cancel := context.WithTimeout(ctx, lease-min(leaseMargin, lease/10))
+	defer cancel()
 	j := &job{s: s, n: n, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model)}
 	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
 		return Report{}, fmt.Errorf("read delivery of %s: %w", n.Group, err)
-	}
-	seq := n.Seq()
-	if seq > 0 && j.d.Applied >= seq {
-		// Handled already (a crash after the group's record was written).
-		n.Sent, n.Claim = now, ""
-		return Report{Skipped: 1}, j.save(ctx, nil)
-	}
-	if seq > 1 && j.d.Applied < seq-1 {
-		// An earlier notification of the group has not gone out yet.
-		n.Claim, n.ClaimedUntil = "", now.Add(notReadyIn)
-		return Report{Waiting: 1}, j.save(ctx, nil)
 	}
 	j.view = notify.NewView(s.Config, n)
 	var rep Report
@@ -239,6 +273,9 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 			continue
 		}
 		outcome, rec, err := j.send(ctx, ch)
+		if err != nil && !notify.Permanent(err) && j.givenUp(err) {
+			err = &notify.Error{Reason: fmt.Sprintf("gave up after %s: %s", s.giveUpAfter(), notify.Reason(err)), Err: err}
+		}
 		switch {
 		case err == nil:
 		case notify.Permanent(err):
@@ -248,9 +285,16 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 			}
 			fallthrough // the platform owner could not be told yet
 		default:
-			// Transient, retries spent: leave it for a later run.
-			j.log.Warn("delivery postponed", "channel", ch, "reason", notify.Reason(err), "error", err)
-			n.Claim, n.ClaimedUntil = "", s.now().Add(cmpDur(s.RetryIn, DefaultRetryIn))
+			// Transient, retries spent: leave it for a later run, later
+			// each time (1, 2, 4 … 30 minutes), and not before the vendor
+			// asked.
+			wait := min(cmpDur(s.RetryIn, DefaultRetryIn)<<min(n.Attempts-1, 10), maxRetryIn)
+			var ne *notify.Error
+			if errors.As(err, &ne) && ne.After > wait {
+				wait = ne.After
+			}
+			j.log.Warn("delivery postponed", "channel", ch, "reason", notify.Reason(err), "retry_in", wait.String(), "error", err)
+			n.Claim, n.ClaimedUntil = "", s.now().Add(wait)
 			if err := j.save(ctx, nil); err != nil {
 				return rep, err
 			}
@@ -266,14 +310,29 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 		}
 	}
 	n.Sent, n.Claim = s.now(), ""
-	if seq > j.d.Applied {
-		j.d.Applied, j.dChanged = seq, true
-	}
 	if err := j.save(ctx, nil); err != nil {
 		return rep, err
 	}
 	rep.Sent++
 	return rep, nil
+}
+
+func (s *Sender) giveUpAfter() time.Duration { return cmpDur(s.GiveUpAfter, DefaultGiveUpAfter) }
+
+// givenUp reports whether a transient failure has lasted too long.
+func (j *job) givenUp(err error) bool {
+	var ne *notify.Error
+	if errors.As(err, &ne) && ne.Global {
+		return false
+	}
+	return j.s.now().Sub(j.n.Created) > j.s.giveUpAfter()
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // record is an audit record to append to the alert's trail.
@@ -296,7 +355,7 @@ func (j *job) send(ctx context.Context, ch string) (string, *record, error) {
 func (j *job) slack(ctx context.Context) (string, *record, error) {
 	s, n, v := j.s, j.n, j.view
 	if s.Slack == nil {
-		return "", nil, &notify.Error{Reason: "slack is not configured", Err: errors.New("slack is not configured (no bot token)")}
+		return "", nil, &notify.Error{Retry: true, Global: true, Reason: "slack is not configured", Err: errors.New("slack is not configured (no bot token)")}
 	}
 	channel := cmpStr(s.SlackChannel, v.Owner.Channel)
 	if channel == "" {
@@ -473,7 +532,6 @@ func merge(stored, mine *state.Delivery) *state.Delivery {
 		p := *mine.PagerDuty
 		out.PagerDuty = &p
 	}
-	out.Applied = max(out.Applied, mine.Applied)
 	return out
 }
 

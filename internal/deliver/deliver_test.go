@@ -325,8 +325,10 @@ func TestFaults(t *testing.T) {
 			wantCalls: map[string]int{"chat.postMessage": 1, "conversations.history": 1}},
 		{name: "slack hangs past the try timeout", slack: map[string][]notifytest.Fault{"chat.postMessage": {{Delay: 5 * time.Second}}},
 			wantCalls: map[string]int{"chat.postMessage": 2, "conversations.history": 1}},
+		// Slack documents internal_error as "some aspect may have
+		// succeeded": look before posting again.
 		{name: "slack internal_error", slack: map[string][]notifytest.Fault{"chat.postMessage": {{Error: "internal_error"}}},
-			wantCalls: map[string]int{"chat.postMessage": 2}},
+			wantCalls: map[string]int{"chat.postMessage": 2, "conversations.history": 1}},
 		{name: "pagerduty 500 and 429", pd: []notifytest.Fault{{Status: 500}, {Status: 429}}},
 		{name: "pagerduty accepts but the answer is lost", pd: []notifytest.Fault{{LoseResponse: true}}},
 	} {
@@ -383,8 +385,8 @@ func TestTransientFailureWaitsForALaterRun(t *testing.T) {
 	if !n.Sent.IsZero() || !n.ClaimedUntil.Equal(t0.Add(deliver.DefaultRetryIn)) || n.Claim != "" {
 		t.Errorf("after giving up: sent %v, claimed until %v (claim %q); want unsent, retry at %v", n.Sent, n.ClaimedUntil, n.Claim, t0.Add(deliver.DefaultRetryIn))
 	}
-	if rep, _ := e.sender.Drain(context.Background(), 10); rep.Skipped != 1 {
-		t.Errorf("a drain before the retry time = %+v, want it skipped", rep)
+	if rep, _ := e.sender.Drain(context.Background(), 10); rep != (deliver.Report{}) {
+		t.Errorf("a drain before the retry time = %+v, want nothing due", rep)
 	}
 	e.advance(deliver.DefaultRetryIn)
 	if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
@@ -429,8 +431,11 @@ func TestCrashAfterPostingDoesNotPostTwice(t *testing.T) {
 		t.Fatalf("%d messages after the crash, want the 1 posted", len(msgs))
 	}
 	// The claim holds until its lease ends; then a drain takes over.
-	if rep, _ := e.sender.Drain(context.Background(), 10); rep.Skipped != 1 {
-		t.Errorf("a drain during the lease = %+v, want it skipped", rep)
+	if rep, _ := e.sender.Drain(context.Background(), 10); rep != (deliver.Report{}) {
+		t.Errorf("a drain during the lease = %+v, want nothing due", rep)
+	}
+	if rep := e.deliver(ids); rep.Skipped != 1 {
+		t.Errorf("delivering it by id during the lease = %+v, want it skipped", rep)
 	}
 	e.advance(deliver.DefaultLease + time.Second)
 	if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
@@ -566,4 +571,90 @@ func texts(msgs []notifytest.Message) []string {
 		out = append(out, m.Text)
 	}
 	return out
+}
+
+// TestWorkNeverOutlastsTheClaim: a sender told to wait longer than its
+// lease allows gives the notification back instead of posting after
+// another sender may have taken over.
+func TestWorkNeverOutlastsTheClaim(t *testing.T) {
+	e := newEnv(t)
+	e.sender.Lease = 2 * time.Second
+	e.slack.Fail("chat.postMessage", notifytest.Fault{Status: 429, RetryAfter: 3 * time.Second})
+	ids := e.observe(accuracyDrop)
+	if rep := e.deliver(ids); rep.Waiting != 1 {
+		t.Fatalf("report %+v, want it waiting (Retry-After beyond the lease)", rep)
+	}
+	n, _ := e.st.GetNotice(context.Background(), ids[0])
+	if want := t0.Add(3 * time.Second); n.ClaimedUntil.Before(want) {
+		t.Errorf("next attempt at %v, want not before Slack's Retry-After (%v)", n.ClaimedUntil, want)
+	}
+	e.advance(time.Minute)
+	if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
+		t.Fatalf("Drain = %+v, %v; want 1 sent", rep, err)
+	}
+	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 {
+		t.Errorf("%d messages, want 1", len(msgs))
+	}
+}
+
+// TestAStuckChannelIsGivenUpOn: PagerDuty failing for hours must not hold
+// the group back forever: after GiveUpAfter the failure is reported to the
+// platform owner, and the group's later notifications go out.
+func TestAStuckChannelIsGivenUpOn(t *testing.T) {
+	e := newEnv(t)
+	down := make([]notifytest.Fault, 200)
+	for i := range down {
+		down[i] = notifytest.Fault{Status: 503}
+	}
+	e.pd.Fail(down...)
+	opened := e.observe(accuracyDrop)
+	e.deliver(opened)
+	e.advance(time.Hour)
+	resolved := e.observe(accuracyOK)
+	for range 12 { // every 15 minutes for 3 hours
+		e.advance(15 * time.Minute)
+		if _, err := e.sender.Drain(context.Background(), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range append(opened, resolved...) {
+		if n, _ := e.st.GetNotice(context.Background(), id); n.Sent.IsZero() {
+			t.Errorf("%s still unsent after 3 hours (done: %v)", id, n.Done)
+		}
+	}
+	told := e.slack.Messages(platformChanel)
+	if len(told) != 1 || !strings.Contains(told[0].Text, "gave up after 2h") {
+		t.Errorf("platform channel got %v, want one notice that PagerDuty was given up on", texts(told))
+	}
+	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "Resolved") {
+		t.Errorf("the group's message was not resolved in place (%d messages)", len(msgs))
+	}
+}
+
+// TestARefusedTokenIsNeverGivenUpOn: a revoked bot token is every
+// notification's problem: they wait for the fix, however long, and are
+// not marked failed.
+func TestARefusedTokenIsNeverGivenUpOn(t *testing.T) {
+	e := newEnv(t)
+	e.refusals = map[string]bool{"invalid_auth": true}
+	good := e.sender.Slack
+	e.sender.Slack = slacknotify.NewClient(secret.New("xoxb-test-revoked"), e.slack.URL(), fast)
+	ids := e.observe(accuracyDrop)
+	for range 8 {
+		if rep, err := e.sender.Deliver(context.Background(), ids); err != nil || rep.Sent != 0 {
+			t.Fatalf("Deliver with a refused token = %+v, %v", rep, err)
+		}
+		e.advance(time.Hour)
+	}
+	n, _ := e.st.GetNotice(context.Background(), ids[0])
+	if !n.Sent.IsZero() || n.Done["slack"] != "" {
+		t.Fatalf("after 8 hours of a refused token: sent %v, done %v; want it still waiting", n.Sent, n.Done)
+	}
+	e.sender.Slack = good // the token is fixed
+	if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
+		t.Fatalf("Drain after the fix = %+v, %v; want 1 sent", rep, err)
+	}
+	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 {
+		t.Errorf("%d messages, want 1", len(msgs))
+	}
 }

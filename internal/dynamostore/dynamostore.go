@@ -9,14 +9,16 @@
 //	audit record        ALERT#<alert id>            AUDIT#<seq:08d>    MODEL#<model> / <at>#<alert id>#<seq>
 //	current group       GROUP#<model>/<rule>        CURRENT
 //	inhibitors          MODEL#<model>               INHIBITORS
-//	outbox notification NOTICE#<id>                 NOTICE                                                  PENDING / <created>#<id> (removed when sent)
+//	outbox notification NOTICE#<id>                 NOTICE                                                  PENDING / <due>#<id> (removed when sent)
 //	group delivery      DELIVERY#<group id>         DELIVERY
 //	digest entry        DIGEST#<owner>              <created>#<notification id>
 //	applied event       EVENT#<event id>            EVENT              ("expires": TTL attribute, epoch seconds)
 //	quarantined event   QUARANTINE#<yyyy-mm-dd>     <received>#<id>
 //
 // GSI1 answers "a model's audit records over a time range"; GSI2 is sparse
-// and holds only unsent notifications, so draining the outbox never scans.
+// and holds only unsent notifications, by when each is next due (queued,
+// or its claim or wait after a failure ends), so draining the outbox never
+// scans and never meets, first, the ones that are waiting.
 // Applied-event records expire by TTL after the idempotency window.
 // Notifications are versioned like state: the router writes version 1, and
 // a sender's claim and progress are conditional writes on the version, so
@@ -178,7 +180,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.now().Unix())}}})
 	}
 	versioned := func(pk, sk string, version int64, v any) error {
-		data, err := json.Marshal(v)
+		data, err := marshal(v)
 		if err != nil {
 			return fmt.Errorf("encode %s: %w", pk, err)
 		}
@@ -238,7 +240,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 			// Unsent: in the sparse pending index (a Put replaces the
 			// whole item, so a sent notification drops out of it).
 			it := items[len(items)-1].Put.Item
-			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(sortKey(n.Created)+"#"+n.ID)
+			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(sortKey(n.Due())+"#"+n.ID)
 		}
 	}
 	for _, d := range c.Deliveries {
@@ -253,7 +255,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 			continue // one transaction may not write an item twice
 		}
 		seen[e.Owner+"\x00"+e.Notice.ID] = true
-		data, err := json.Marshal(e)
+		data, err := marshal(e)
 		if err != nil {
 			return fmt.Errorf("encode digest entry %s: %w", e.Notice.ID, err)
 		}
@@ -263,7 +265,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}})
 	}
 	for _, r := range c.Audit {
-		data, err := json.Marshal(r)
+		data, err := marshal(r)
 		if err != nil {
 			return fmt.Errorf("encode audit record: %w", err)
 		}
@@ -308,14 +310,10 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 
 // Quarantine keeps an event that can never be processed.
 func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
-	// Without HTML escaping: a body of <> would grow six-fold.
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(q); err != nil {
+	data, err := marshal(q)
+	if err != nil {
 		return err
 	}
-	data := bytes.TrimSpace(buf.Bytes())
 	it := key("QUARANTINE#"+q.Received.UTC().Format("2006-01-02"), sortKey(q.Received)+"#"+q.ID)
 	it[attrData] = str(string(data))
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
@@ -360,11 +358,12 @@ func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput) ([]T, 
 	}
 }
 
-// Pending returns up to limit unsent notifications, oldest first.
-func (s *Store) Pending(ctx context.Context, limit int) ([]*state.Notification, error) {
+// Pending returns up to limit unsent notifications due by `due`, the
+// longest-waiting first.
+func (s *Store) Pending(ctx context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	return query[*state.Notification](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
-		KeyConditionExpression:    aws.String("GSI2PK = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pending)},
+		KeyConditionExpression:    aws.String("GSI2PK = :p AND GSI2SK <= :due"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pending), ":due": str(sortKey(due) + "#\uffff")},
 	})
 }
 
@@ -449,6 +448,19 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 		return fmt.Errorf("enable TTL on %s: %w", table, err)
 	}
 	return nil
+}
+
+// marshal encodes v as JSON without HTML escaping: a body or lineage full
+// of <, > and & would otherwise grow six-fold, towards DynamoDB's 400 KB
+// item limit.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSpace(buf.Bytes()), nil
 }
 
 // sortable formats times in sort keys: fixed width, so that string order is

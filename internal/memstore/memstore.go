@@ -252,17 +252,21 @@ func (s *Store) Quarantined(context.Context) ([]state.Quarantined, error) {
 	return slices.Clone(s.quarantine), nil
 }
 
-// Pending returns up to limit unsent notifications, oldest first.
-func (s *Store) Pending(_ context.Context, limit int) ([]*state.Notification, error) {
+// Pending returns up to limit unsent notifications due by `due`, the
+// longest-waiting first.
+func (s *Store) Pending(_ context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*state.Notification
 	for _, n := range s.outbox {
-		if n.Sent.IsZero() && len(out) < limit {
+		if n.Sent.IsZero() && !n.Due().After(due) {
 			out = append(out, n.Clone())
 		}
 	}
-	return out, nil
+	slices.SortStableFunc(out, func(a, b *state.Notification) int {
+		return cmp.Or(a.Due().Compare(b.Due()), cmp.Compare(a.ID, b.ID))
+	})
+	return out[:min(len(out), limit)], nil
 }
 
 // GetNotice returns a copy of an outbox notification, or nil.

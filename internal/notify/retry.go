@@ -22,7 +22,11 @@ type Error struct {
 	// (a network error, a timeout, a 5xx); a retry of a non-idempotent
 	// call must first check.
 	Unanswered bool
-	Err        error
+	// Global: the fault is not this notification's but every one's — the
+	// bot token was revoked, no Slack token is configured. Such failures
+	// wait for the fix however long it takes, and are never given up on.
+	Global bool
+	Err    error
 }
 
 func (e *Error) Error() string { return e.Err.Error() }
@@ -88,9 +92,16 @@ func Do[T any](ctx context.Context, p Policy, op func(context.Context) (T, error
 			}
 			return zero, backoff.Permanent(last)
 		}
+		// A try ends by TryTimeout, and never within the margin: a vendor
+		// that hangs must leave time to record what happened.
 		tryCtx, cancel := ctx, context.CancelFunc(func() {})
+		if deadline, ok := ctx.Deadline(); ok {
+			tryCtx, cancel = context.WithDeadline(ctx, deadline.Add(-p.Margin))
+		}
 		if p.TryTimeout > 0 {
-			tryCtx, cancel = context.WithTimeout(ctx, p.TryTimeout)
+			c, cancelTry := context.WithTimeout(tryCtx, p.TryTimeout)
+			parent := cancel
+			tryCtx, cancel = c, func() { cancelTry(); parent() }
 		}
 		v, err := op(tryCtx)
 		cancel()

@@ -90,3 +90,18 @@ func TestDoHonoursRetryAfterAndTheDeadline(t *testing.T) {
 		}
 	})
 }
+
+func TestATryNeverRunsIntoTheMargin(t *testing.T) {
+	p := fast
+	p.Margin = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	_, _ = Do(ctx, p, func(ctx context.Context) (int, error) {
+		<-ctx.Done() // a vendor that hangs
+		return 0, &Error{Retry: true, Unanswered: true, Reason: "no answer", Err: ctx.Err()}
+	})
+	if left := time.Until(deadline); left < p.Margin/2 {
+		t.Errorf("Do returned %s before the deadline, want about the margin (%s) left", left, p.Margin)
+	}
+}

@@ -186,9 +186,9 @@ func New(secrets secret.Resolver, endpoint string, policy notify.Policy) *Client
 func (c *Client) Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V2Event) error {
 	key, err := c.secrets.Resolve(ctx, routingKeyRef)
 	if err != nil {
-		// A missing secret is a configuration problem that retrying will
-		// not fix within this delivery; a Secrets Manager outage is not.
-		return &notify.Error{Retry: !errors.Is(err, secret.ErrNotFound) && !errors.Is(err, secret.ErrNotRef) && !errors.Is(err, secret.ErrAccessDenied),
+		// Only an unavailable secret store may pass by itself; a missing,
+		// empty or malformed secret is a configuration problem to report.
+		return &notify.Error{Retry: errors.Is(err, secret.ErrUnavailable),
 			Reason: "routing key " + secret.Name(routingKeyRef) + " unavailable", Err: fmt.Errorf("pagerduty %s %s: %w", ev.Action, ev.DedupKey, err)}
 	}
 	send := *ev

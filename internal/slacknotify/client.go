@@ -30,6 +30,8 @@ type Client struct {
 	mu    sync.Mutex
 	api   *slack.Client
 	token func(context.Context) (secret.Value, error)
+	// forget drops a cached token the workspace refused (rotated).
+	forget func()
 }
 
 // NewClient returns a client with the bot token; apiURL overrides Slack's
@@ -43,8 +45,12 @@ func NewClient(token secret.Value, apiURL string, policy notify.Policy) *Client 
 // is missing still records alerts, and its notifications wait in the
 // outbox (each failed delivery says why) until the secret exists.
 func NewClientFromSecret(secrets secret.Resolver, ref, apiURL string, policy notify.Policy) *Client {
-	return &Client{apiURL: apiURL, policy: policy, lookback: 5,
+	c := &Client{apiURL: apiURL, policy: policy, lookback: 5,
 		token: func(ctx context.Context) (secret.Value, error) { return secrets.Resolve(ctx, ref) }}
+	if f, ok := secrets.(interface{ Forget(string) }); ok {
+		c.forget = func() { f.Forget(ref) }
+	}
+	return c
 }
 
 func newAPI(token secret.Value, apiURL string) *slack.Client {
@@ -64,8 +70,9 @@ func (c *Client) client(ctx context.Context) (*slack.Client, error) {
 	}
 	tok, err := c.token(ctx)
 	if err != nil {
-		// Retryable: the outbox keeps the notification until it works.
-		return nil, &notify.Error{Retry: true, Reason: "slack bot token unavailable", Err: fmt.Errorf("slack bot token: %w", err)}
+		// Every notification's problem: the outbox keeps them until the
+		// secret is fixed.
+		return nil, &notify.Error{Retry: true, Global: true, Reason: "slack bot token unavailable", Err: fmt.Errorf("slack bot token: %w", err)}
 	}
 	c.api = newAPI(tok, c.apiURL)
 	return c.api, nil
@@ -99,10 +106,15 @@ func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, 
 			opts = append(opts, slack.MsgOptionTS(threadTS))
 		}
 		_, ts, err := api.PostMessageContext(ctx, channel, opts...)
+		if err == nil && ts == "" {
+			// slack-go reports {"ok":false} without an error code as
+			// success: nothing says whether it posted.
+			err = &notify.Error{Retry: true, Unanswered: true, Reason: "no ts", Err: fmt.Errorf("chat.postMessage %s: answer without a message ts", channel)}
+		}
 		if err != nil {
-			err = classify(err, "chat.postMessage", channel)
-			// Without an answer the message may exist: look before the
-			// next try.
+			err = c.classify(err, "chat.postMessage", channel)
+			// Without a clear answer the message may exist: look before
+			// the next try.
 			var e *notify.Error
 			mayExist = mayExist || (errors.As(err, &e) && e.Unanswered)
 			return "", err
@@ -120,7 +132,7 @@ func (c *Client) Update(ctx context.Context, channel, ts string, m Message) erro
 	}
 	_, err = notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
 		_, _, _, err := api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
-		return struct{}{}, classify(err, "chat.update", channel)
+		return struct{}{}, c.classify(err, "chat.update", channel)
 	})
 	return err
 }
@@ -136,15 +148,21 @@ func (c *Client) find(ctx context.Context, api *slack.Client, channel, threadTS,
 		if threadTS != "" {
 			msgs, more, cursor, err = api.GetConversationRepliesContext(ctx, &slack.GetConversationRepliesParameters{
 				ChannelID: channel, Timestamp: threadTS, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
-			err = classify(err, "conversations.replies", channel)
+			err = c.classify(err, "conversations.replies", channel)
 		} else {
 			var h *slack.GetConversationHistoryResponse
 			h, err = api.GetConversationHistoryContext(ctx, &slack.GetConversationHistoryParameters{
 				ChannelID: channel, Cursor: cursor, Limit: 200, IncludeAllMetadata: true})
-			err = classify(err, "conversations.history", channel)
+			err = c.classify(err, "conversations.history", channel)
 			if h != nil {
 				msgs, more, cursor = h.Messages, h.HasMore, h.ResponseMetaData.NextCursor
 			}
+		}
+		var ne *notify.Error
+		if errors.As(err, &ne) && (!ne.Retry || ne.Reason == "missing_scope") {
+			// Cannot look (no channels:history scope, say): posting risks
+			// a duplicate, not posting risks losing the alert. Post.
+			return "", nil
 		}
 		if err != nil {
 			return "", err
@@ -161,26 +179,56 @@ func (c *Client) find(ctx context.Context, api *slack.Client, channel, threadTS,
 	return "", nil
 }
 
-// Slack error codes retrying cannot fix: the channel, the token, the app's
-// scopes or the message itself is wrong. Everything else Slack answers
-// with ok:false is taken as transient ("internal_error", "fatal_error",
-// "service_unavailable", "request_timeout", "ratelimited").
+// Slack error codes retrying cannot fix: the channel, the app's scopes or
+// the message itself is wrong. Everything else Slack answers with
+// ok:false is taken as transient.
 var permanentErrors = map[string]bool{
-	"channel_not_found": true, "not_in_channel": true, "is_archived": true, "invalid_auth": true,
-	"not_authed": true, "account_inactive": true, "token_revoked": true, "token_expired": true,
-	"missing_scope": true, "no_permission": true, "invalid_blocks": true, "invalid_blocks_format": true,
+	"channel_not_found": true, "not_in_channel": true, "is_archived": true,
+	"no_permission": true, "invalid_blocks": true, "invalid_blocks_format": true,
 	"msg_too_long": true, "no_text": true, "too_many_attachments": true, "message_not_found": true,
 	"cant_update_message": true, "edit_window_closed": true, "restricted_action": true,
 	"restricted_action_read_only_channel": true, "restricted_action_thread_only_channel": true,
 	"restricted_action_non_threadable_channel": true, "ekm_access_denied": true, "invalid_arguments": true,
 	"invalid_metadata_format": true, "invalid_metadata_schema": true, "metadata_too_large": true,
-	"thread_not_found": true, "team_access_not_granted": true, "org_login_required": true,
-	"not_allowed_token_type": true, "invalid_thread_ts": true, "method_deprecated": true,
+	"thread_not_found": true, "org_login_required": true,
+	"invalid_thread_ts": true, "method_deprecated": true,
 	"duplicate_channel_not_found": true, "slack_connect_file_link_sharing_blocked": true,
 }
 
-// classify turns slack-go's errors into notify.Errors. The token is in a
-// header only, so no error text carries it.
+// authErrors mean the bot token (or the app's scopes) is refused: no
+// notification can go out until someone fixes it, and none should be
+// given up meanwhile.
+var authErrors = map[string]bool{
+	"missing_scope": true, "invalid_auth": true, "not_authed": true, "account_inactive": true, "token_revoked": true,
+	"token_expired": true, "not_allowed_token_type": true, "team_access_not_granted": true,
+}
+
+// maybeDone are errors Slack documents as "some aspect of the operation
+// may have succeeded": a retry must look before posting again.
+var maybeDone = map[string]bool{
+	"internal_error": true, "fatal_error": true, "service_unavailable": true, "request_timeout": true,
+}
+
+// classify turns slack-go's errors into notify.Errors. The token travels
+// in the request body only, so no error text carries it. A refused token
+// is dropped, so that the next call reads the secret again (it may have
+// been rotated).
+func (c *Client) classify(err error, method, channel string) error {
+	e := classify(err, method, channel)
+	var ne *notify.Error
+	if errors.As(e, &ne) && ne.Global && ne.Reason != "missing_scope" {
+		c.mu.Lock()
+		if c.token != nil {
+			c.api = nil
+			if c.forget != nil {
+				c.forget()
+			}
+		}
+		c.mu.Unlock()
+	}
+	return e
+}
+
 func classify(err error, method, channel string) error {
 	if err == nil {
 		return nil
@@ -197,7 +245,8 @@ func classify(err error, method, channel string) error {
 	}
 	var se slack.SlackErrorResponse
 	if errors.As(err, &se) {
-		return &notify.Error{Retry: !permanentErrors[se.Err], Reason: se.Err, Err: fmt.Errorf("%s: %s", what, se.Err)}
+		return &notify.Error{Retry: !permanentErrors[se.Err], Global: authErrors[se.Err], Unanswered: maybeDone[se.Err],
+			Reason: se.Err, Err: fmt.Errorf("%s: %s", what, se.Err)}
 	}
 	// No answer at all: a network error, a timeout, a lost response.
 	return &notify.Error{Retry: true, Unanswered: true, Reason: "no answer", Err: fmt.Errorf("%s: no answer: %w", what, err)}

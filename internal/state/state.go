@@ -188,6 +188,16 @@ func (n *Notification) Seq() int {
 	return seq
 }
 
+// Due is when the notification is next to be tried: when it was queued,
+// or, once a sender has held it, when its claim (or its wait after a
+// failure) ends.
+func (n *Notification) Due() time.Time {
+	if n.ClaimedUntil.IsZero() {
+		return n.Created
+	}
+	return n.ClaimedUntil
+}
+
 // MaxSubjects bounds Notification.Subjects.
 const MaxSubjects = 20
 
@@ -201,11 +211,7 @@ type Delivery struct {
 	Slack map[string]SlackMessage `json:"slack,omitempty"`
 	// PagerDuty is the incident, once triggered.
 	PagerDuty *Page `json:"pagerduty,omitempty"`
-	// Applied is the number of the group's last notification handled (sent
-	// or failed for good): a group's notifications go out in order, so an
-	// update never reaches Slack before the message it updates.
-	Applied int   `json:"applied"`
-	Version int64 `json:"version"`
+	Version   int64 `json:"version"`
 }
 
 // SlackMessage is a group's message in one channel.

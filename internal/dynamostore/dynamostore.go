@@ -188,7 +188,11 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		it[attrData], it[attrVersion] = str(string(data)), num(version+1)
 		put := &types.Put{TableName: &s.table, Item: it}
 		if version == 0 {
-			put.ConditionExpression = aws.String("attribute_not_exists(PK)")
+			// New: no versioned item there. (An item written before it
+			// carried a version — an outbox entry of an older router —
+			// counts as version 0 too, rather than as stuck forever.)
+			put.ConditionExpression = aws.String("attribute_not_exists(#v)")
+			put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
 		} else {
 			put.ConditionExpression = aws.String("#v = :v")
 			put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}

@@ -146,7 +146,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) error {
 		if err != nil {
 			h.log.ErrorContext(ctx, "outbox sweep interrupted", "error", err)
 		}
-		rep.Sent, rep.Waiting, rep.Failed = rep.Sent+swept.Sent, rep.Waiting+swept.Waiting, rep.Failed+swept.Failed
+		rep.Add(swept)
 	}
 	if rep.Sent+rep.Waiting+rep.Failed > 0 {
 		h.log.InfoContext(ctx, "notifications delivered", "event_id", out.EventID, "sent", rep.Sent, "waiting", rep.Waiting, "failed_channels", rep.Failed)

@@ -31,6 +31,7 @@
 package deliver
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -136,7 +137,8 @@ type Report struct {
 	Failed int
 }
 
-func (r *Report) add(o Report) {
+// Add adds o's counts to r.
+func (r *Report) Add(o Report) {
 	r.Sent, r.Waiting, r.Skipped, r.Failed = r.Sent+o.Sent, r.Waiting+o.Waiting, r.Skipped+o.Skipped, r.Failed+o.Failed
 }
 
@@ -147,7 +149,7 @@ func (s *Sender) Deliver(ctx context.Context, ids []string) (Report, error) {
 	var rep Report
 	for _, id := range ids {
 		r, err := s.deliver(ctx, id)
-		rep.add(r)
+		rep.Add(r)
 		if err != nil {
 			return rep, err
 		}
@@ -162,35 +164,23 @@ func (s *Sender) Drain(ctx context.Context, limit int) (Report, error) {
 	if err != nil {
 		return Report{}, fmt.Errorf("read the outbox: %w", err)
 	}
+	// Groups in the order of their oldest due notification; within a
+	// group, in order (a later one would only wait for its predecessor).
+	first := map[string]int{}
+	for i, n := range pending {
+		if _, ok := first[n.Group]; !ok {
+			first[n.Group] = i
+		}
+	}
+	slices.SortStableFunc(pending, func(a, b *state.Notification) int {
+		return cmp.Or(first[a.Group]-first[b.Group], a.Seq()-b.Seq())
+	})
 	ids := make([]string, len(pending))
 	for i, n := range pending {
 		ids[i] = n.ID
 	}
-	// Groups in the order of their oldest pending notification; within a
-	// group, in order.
-	first := map[string]int{}
-	for i, id := range ids {
-		if _, ok := first[groupOf(id)]; !ok {
-			first[groupOf(id)] = i
-		}
-	}
-	slices.SortStableFunc(ids, func(a, b string) int {
-		if d := first[groupOf(a)] - first[groupOf(b)]; d != 0 {
-			return d
-		}
-		return seqOf(a) - seqOf(b)
-	})
 	return s.Deliver(ctx, ids)
 }
-
-func groupOf(id string) string {
-	if i := strings.LastIndexByte(id, '#'); i >= 0 {
-		return id[:i]
-	}
-	return id
-}
-
-func seqOf(id string) int { return (&state.Notification{ID: id}).Seq() }
 
 func (s *Sender) now() time.Time {
 	if s.Now != nil {

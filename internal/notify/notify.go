@@ -59,7 +59,6 @@ type View struct {
 	AckWithin   string
 	EscalatesAt time.Time // zero: never escalates
 	EscalatesTo *Person
-	Channels    []string
 
 	// SlackLink is the group's Slack message, once posted (for PagerDuty).
 	SlackLink string
@@ -98,7 +97,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 		OpenedAt: a.OpenedAt, Summary: a.Summary, Why: a.Why, Kind: a.Kind, Metric: a.Metric, Value: a.Value,
 		Baseline: a.Baseline, Recent: a.Recent, Feature: a.Feature, Segment: a.Segment, Impact: a.Impact,
 		Members: n.Members, Subjects: n.Subjects, ModelVersion: a.ModelVersion, Role: n.Role,
-		Owner: Owner(cfg, n.Owner), Runbook: a.Runbook, AckWithin: a.AckWithin, Channels: n.Channels}
+		Owner: Owner(cfg, n.Owner), Runbook: a.Runbook, AckWithin: a.AckWithin}
 	if n.Kind == state.NoticeResolved && !a.ResolvedAt.IsZero() {
 		v.At = a.ResolvedAt
 	}

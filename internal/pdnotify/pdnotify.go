@@ -28,18 +28,15 @@ import (
 // PagerDuty's limits (Events API v2: "dedup_key: maximum 255 characters",
 // "summary: maximum 1024 characters"; the whole event at most 512 KB).
 const (
-	MaxDedupKey     = 255
-	MaxSummary      = 1024
-	MaxDetailValue  = 4096 // stakeout's own cap on one custom_details value
-	MaxLinks        = 10
-	EventsAPIV2Path = "/v2/enqueue"
+	MaxDedupKey    = 255
+	MaxSummary     = 1024
+	MaxDetailValue = 4096 // stakeout's own cap on one custom_details value
 )
 
 // Event actions.
 const (
 	Trigger = "trigger"
 	Resolve = "resolve"
-	Ack     = "acknowledge"
 )
 
 // Severity maps stakeout's severities onto PagerDuty's four.

@@ -61,7 +61,7 @@ func (c *auditCmd) run(args []string, io stdio) int {
 		fmt.Fprintln(io.err, "stakeout audit: name the store: --state FILE (a replay's) or --table NAME (the router's)")
 		return 2
 	}
-	st, err := c.open(context.Background())
+	st, err := openAuditStore(context.Background(), c.statePath, c.table, c.endpoint)
 	if err != nil {
 		fmt.Fprintf(io.err, "stakeout audit: %v\n", err)
 		return 2
@@ -107,25 +107,28 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	return code
 }
 
-func (c *auditCmd) open(ctx context.Context) (auditReader, error) {
-	if c.statePath != "" {
+// openAuditStore opens the store whose trail audit and noise read: the
+// embedded store at statePath, or else the DynamoDB table (at endpoint, if
+// not "").
+func openAuditStore(ctx context.Context, statePath, table, endpoint string) (auditReader, error) {
+	if statePath != "" {
 		// Open treats a missing file as an empty store (for replay); here a
 		// missing file is a mistake to report.
-		if _, err := os.Stat(c.statePath); err != nil {
+		if _, err := os.Stat(statePath); err != nil {
 			return nil, err
 		}
-		return memstore.Open(c.statePath, time.Now)
+		return memstore.Open(statePath, time.Now)
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if c.endpoint != "" {
-			o.BaseEndpoint = &c.endpoint
+		if endpoint != "" {
+			o.BaseEndpoint = &endpoint
 		}
 	})
-	return dynamostore.New(client, c.table, time.Now), nil
+	return dynamostore.New(client, table, time.Now), nil
 }
 
 func (c *auditCmd) records(ctx context.Context, st auditReader) ([]audit.Record, error) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/escalator"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/notify"
@@ -26,6 +27,8 @@ type replayCmd struct {
 	dir, statePath string
 	jsonOut        bool
 	slackChannel   string
+	until          string
+	silence        bool
 }
 
 func (*replayCmd) name() string { return "replay" }
@@ -37,6 +40,8 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.statePath, "state", "", "load the store from this file if it exists, and save it there after (for stakeout audit)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per alert state change, one per line")
 	fs.StringVar(&c.slackChannel, "slack-channel", "", "with SLACK_BOT_TOKEN set: post every message to this channel id instead of the owners' channels")
+	fs.BoolVar(&c.silence, "silence", false, "also watch for silence: an expected signal (expect:) of the stream that stops arriving opens an alert. For complete streams: a sample of events looks silent")
+	fs.StringVar(&c.until, "until", "", "keep the clock running after the last event, for escalations and silence: a duration (48h, 3d) or an RFC 3339 time")
 }
 
 // progressEvery is how often the progress line on a terminal is redrawn.
@@ -68,7 +73,6 @@ func (c *replayCmd) run(args []string, std stdio) int {
 			return 2
 		}
 	}
-	p := &pipeline.Processor{Config: cfg, Store: st}
 	// Notifications are delivered as they are queued, through the real
 	// sender: shown as text, and posted for real when a bot token is set.
 	shown := std.out
@@ -82,9 +86,18 @@ func (c *replayCmd) run(args []string, std stdio) int {
 		fmt.Fprintln(std.err, "stakeout replay: --slack-channel needs SLACK_BOT_TOKEN (a bot token with chat:write and channels:history)")
 		return 2
 	}
-	sender := &deliver.Sender{Config: cfg, Store: st, Slack: slackOut, Pager: &previewPager{w: shown},
+	sender := &deliver.Sender{Config: cfg, Store: st, Slack: slackOut, Pager: &previewPager{w: shown}, Bus: &previewBus{w: shown},
 		Now: func() time.Time { return clock }, SlackChannel: c.slackChannel}
+	// The escalator runs on the events' clock: at every minute something
+	// falls due, up to each event's time (and after the last, --until).
+	// With --silence, the signals the stream carries are watched for
+	// silence (only those: a replay of one model's drift says nothing of
+	// its other monitors).
+	esc := &escalator.Escalator{Config: cfg, Store: st, Now: func() time.Time { return clock }, Signals: []string{}}
+	tl := &timeline{w: std.out, json: c.jsonOut, shown: shown, st: st, sender: sender, esc: esc, clock: &clock, err: std.err, silence: c.silence}
+	p := &pipeline.Processor{Config: cfg, Store: st, Sightings: st, Before: tl.before}
 	sum := newSummary()
+	tl.sum = sum
 	progress := isTerminal(std.err)
 	ctx := context.Background()
 	// bufio.Reader, not Scanner: a line of any length is one bad event to
@@ -134,19 +147,24 @@ func (c *replayCmd) run(args []string, std stdio) int {
 			}
 		}
 		for _, n := range out.Queued {
-			fmt.Fprintf(shown, "%s%s notification %s to %s via %s\n", indent, n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
-			rep, err := sender.Deliver(ctx, []string{n.ID})
-			if err != nil {
+			if err := tl.deliver(ctx, n, sum); err != nil {
 				fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 				return 1
 			}
-			if slices.Contains(n.Channels, "digest") {
-				fmt.Fprintf(shown, "%sdigest → kept for the daily digest of %s\n", indent, n.Owner)
-			}
-			sum.notices++
-			sum.waiting += rep.Waiting
-			sum.failed += rep.Failed
 		}
+		if out.Wrote {
+			tl.next = st.NextDue()
+		}
+	}
+	if until, err := c.end(clock); err != nil {
+		fmt.Fprintf(std.err, "stakeout replay: --until: %v\n", err)
+		return 2
+	} else if until.After(clock) && !clock.IsZero() {
+		if err := tl.runUntil(ctx, "", until); err != nil {
+			fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
+			return 1
+		}
+		clock = until
 	}
 	if progress && line >= progressEvery {
 		fmt.Fprint(std.err, "\r\033[K")
@@ -217,7 +235,7 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 // summary counts what a replay did.
 type summary struct {
 	events, duplicates, skipped, notices, updates int
-	waiting, failed                               int
+	waiting, failed, escalations, silences        int
 	byModel, byOwner                              map[string]*counts
 }
 
@@ -253,6 +271,12 @@ func (s *summary) get(m map[string]*counts, k string) *counts {
 func (s *summary) write(w io.Writer) {
 	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped; %s; %s of open alerts (shown with --json)\n",
 		plural(s.events, "event"), s.duplicates, s.skipped, plural(s.notices, "notification"), plural(s.updates, "update"))
+	if s.escalations > 0 {
+		fmt.Fprintf(w, "  %s: nobody acknowledges in a replay\n", plural(s.escalations, "escalation step"))
+	}
+	if s.silences > 0 {
+		fmt.Fprintf(w, "  %s opened or resolved by silence detection\n", plural(s.silences, "silence alert"))
+	}
 	if s.waiting > 0 || s.failed > 0 {
 		fmt.Fprintf(w, "  %d notification(s) not delivered yet (left in the outbox), %d channel(s) refused for good (see the log above)\n", s.waiting, s.failed)
 	}

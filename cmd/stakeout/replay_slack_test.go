@@ -25,11 +25,16 @@ func TestReplayPostsToSlack(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "bureau-feed-stale") {
 		t.Fatalf("%d messages posted, want the feed-break group's one", len(msgs))
 	}
-	if len(msgs[0].Revisions) != 2 || !strings.Contains(string(msgs[0].Blocks), "Resolved") {
-		t.Errorf("the message was not updated to resolved in place (%d revisions)", len(msgs[0].Revisions))
+	// Nobody acknowledges in a replay: the group escalates from
+	// data-platform to head-of-ml, who is then re-notified at growing
+	// intervals (7 steps in all), each an update in place and a reply,
+	// until the feed recovers and the message says resolved.
+	if len(msgs[0].Revisions) != 9 || !strings.Contains(string(msgs[0].Blocks), "Resolved") {
+		t.Errorf("the message was not updated in place through 7 escalations to resolved (%d revisions)", len(msgs[0].Revisions))
 	}
-	if replies := slack.Replies("C0TRYITOUT", msgs[0].TS); len(replies) != 1 {
-		t.Errorf("%d thread replies, want 1 (the resolution)", len(replies))
+	replies := slack.Replies("C0TRYITOUT", msgs[0].TS)
+	if len(replies) != 8 || !strings.Contains(string(replies[0].Blocks), "Escalated to") || !strings.Contains(string(replies[7].Blocks), "Resolved") {
+		t.Errorf("%d thread replies, want 8 (7 escalations, the resolution)", len(replies))
 	}
 	for _, r := range slack.Rejections() {
 		t.Errorf("Slack refused: %s", r)

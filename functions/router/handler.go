@@ -3,41 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
-	"github.com/stakeout-ml/stakeout/internal/dynamostore"
-	"github.com/stakeout-ml/stakeout/internal/notify"
-	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
-	"github.com/stakeout-ml/stakeout/internal/secret"
-	"github.com/stakeout-ml/stakeout/internal/slacknotify"
-)
-
-// Environment the router reads.
-const (
-	envConfigDir = "STAKEOUT_CONFIG_DIR" // holds rules/ and owners/ (default: the working directory)
-	envTable     = "TABLE_NAME"
-	envEndpoint  = "DYNAMODB_ENDPOINT" // optional: DynamoDB Local
-	// envSlackToken is the bot token's secret reference
-	// (secret:<Secrets Manager name or ARN>[#json-field]).
-	envSlackToken = "SLACK_BOT_TOKEN_SECRET"
-	// envSecrets set to "env" resolves secret references from environment
-	// variables (STAKEOUT_SECRET_<NAME>) instead of Secrets Manager: for
-	// running the function outside AWS.
-	envSecrets        = "STAKEOUT_SECRETS"
-	envSlackAPI       = "SLACK_API_URL"        // optional: another Slack API base URL (tests)
-	envSlackTeam      = "SLACK_TEAM_DOMAIN"    // optional: <team>.slack.com, for message links
-	envPagerDutyURL   = "PAGERDUTY_EVENTS_URL" // optional: another Events API endpoint (tests)
-	envSecretsManager = "SECRETSMANAGER_ENDPOINT"
+	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
 // sweepEvery is how often a container also drains the outbox of what
@@ -57,62 +29,17 @@ type handler struct {
 	lastSweep time.Time
 }
 
-// newHandler builds the clients once, before the first event: the
-// configuration (models with errors are logged and not served, the others
-// are), the DynamoDB store, the pipeline.
+// newHandler builds the clients once, before the first event (see
+// internal/setup for the environment it reads).
 func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logger) (*handler, error) {
-	dir := getenv(envConfigDir)
-	if dir == "" {
-		dir = "."
-	}
-	cfg, err := config.Load(dir)
+	d, err := setup.Load(ctx, getenv, log)
 	if err != nil {
-		return nil, fmt.Errorf("load configuration from %s: %w", dir, err)
+		return nil, err
 	}
-	for _, p := range cfg.Errors() {
-		log.Error("configuration problem", "problem", p.String())
-	}
-	for id, m := range cfg.Broken {
-		log.Error("model not served", "model", id, "reason", m.Broken)
-	}
-	if len(cfg.Models) == 0 {
-		return nil, fmt.Errorf("no model loaded from %s", dir)
-	}
-	table := getenv(envTable)
-	if table == "" {
-		return nil, fmt.Errorf("%s is not set", envTable)
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if ep := getenv(envEndpoint); ep != "" {
-			o.BaseEndpoint = &ep
-		}
-	})
-	var secrets secret.Resolver
-	if getenv(envSecrets) == "env" {
-		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
-	} else {
-		secrets = secret.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-			if ep := getenv(envSecretsManager); ep != "" {
-				o.BaseEndpoint = &ep
-			}
-		}))
-	}
-	st := dynamostore.New(client, table, time.Now)
-	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Log: log, SlackTeam: getenv(envSlackTeam),
-		Pager: pdnotify.New(secrets, getenv(envPagerDutyURL), notify.DefaultPolicy)}
-	if ref := getenv(envSlackToken); ref != "" {
-		sender.Slack = slacknotify.NewClientFromSecret(secrets, ref, getenv(envSlackAPI), notify.DefaultPolicy)
-	} else {
-		log.Error("no Slack bot token configured: Slack notifications will fail and be reported", "variable", envSlackToken)
-	}
-	log.Info("router ready", "models", len(cfg.Models), "config_digest", cfg.Digest, "table", table)
+	log.Info("router ready", "models", len(d.Config.Models), "config_digest", d.Config.Digest)
 	return &handler{
-		proc:   &pipeline.Processor{Config: cfg, Store: st, Now: time.Now, Log: log},
-		sender: sender,
+		proc:   &pipeline.Processor{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Sightings: d.Store},
+		sender: d.Sender,
 		log:    log,
 		now:    time.Now,
 	}, nil

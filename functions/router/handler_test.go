@@ -13,6 +13,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
@@ -50,8 +51,8 @@ func newTestWorld(t *testing.T) (*handler, world) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
 	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
 	pd := notifytest.NewPagerDuty(t)
-	env := map[string]string{envConfigDir: "../..", envTable: table, envEndpoint: dynamotest.Endpoint(),
-		envSecrets: "env", envSlackToken: "secret:stakeout/slack-bot-token", envSlackAPI: slack.URL(), envPagerDutyURL: pd.URL(),
+	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: table, setup.EnvEndpoint: dynamotest.Endpoint(),
+		setup.EnvSecrets: "env", setup.EnvSlackToken: "secret:stakeout/slack-bot-token", setup.EnvSlackAPI: slack.URL(), setup.EnvPagerDutyURL: pd.URL(),
 		secret.EnvVar("secret:stakeout/slack-bot-token"): slack.Token()}
 	cfg, err := config.Load("../..")
 	if err != nil {
@@ -149,13 +150,13 @@ func (failing) GetSeries(context.Context, signal.SeriesKey) (*state.Series, erro
 
 func TestStartupNeedsATable(t *testing.T) {
 	_, err := newHandler(context.Background(), func(k string) string {
-		if k == envConfigDir {
+		if k == setup.EnvConfigDir {
 			return "../.."
 		}
 		return ""
 	}, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
-	if err == nil || !strings.Contains(err.Error(), envTable) {
-		t.Errorf("newHandler without %s = %v, want an error naming it", envTable, err)
+	if err == nil || !strings.Contains(err.Error(), setup.EnvTable) {
+		t.Errorf("newHandler without %s = %v, want an error naming it", setup.EnvTable, err)
 	}
 }
 

@@ -27,6 +27,27 @@ const (
 	// DeliveryFailed: a channel refused a notification for good (the
 	// detail has the reason and who was told instead).
 	DeliveryFailed = "delivery-failed"
+
+	// What people (and the escalator) do with an alert. The Actor says
+	// who: "slack:<user id>", "pagerduty:<user id>", "escalator".
+	Acknowledged = "acknowledged"
+	// Escalated: nobody acknowledged within ack_within (or someone asked
+	// for it); Owner is the owner escalated to.
+	Escalated = "escalated"
+	// Snoozed: acknowledged until a time (the detail says when); at that
+	// time SnoozeEnded, and the escalation clock starts again.
+	Snoozed     = "snoozed"
+	SnoozeEnded = "snooze-ended"
+	// Reassigned: handed to another role's owner (Role and Owner are the
+	// new ones).
+	Reassigned = "reassigned"
+	// FalseAlarm: a person said the alert should not have fired; it is
+	// resolved in the same step. Counted per rule by `stakeout noise`.
+	FalseAlarm = "false-alarm"
+	// RetrainRequested and RollbackRequested: a person asked the team's
+	// pipeline (through EventBridge) to retrain or roll back the model.
+	RetrainRequested  = "retrain-requested"
+	RollbackRequested = "rollback-requested"
 )
 
 // Record is one entry of an alert's trail.

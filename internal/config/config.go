@@ -90,11 +90,29 @@ type Model struct {
 }
 
 // Expectation is a signal that must keep arriving: silence is an alert.
+// It opens when no signal has arrived for Every plus Grace, with Severity,
+// for the model's Role owner (platform by default: silent monitoring is a
+// platform problem before it is anyone else's).
 type Expectation struct {
-	Kind   string
-	Metric string
-	Every  time.Duration
-	Pos    Pos
+	Kind     string
+	Metric   string
+	Every    time.Duration
+	Grace    time.Duration
+	Severity string
+	Role     string
+	Pos      Pos
+}
+
+// Defaults of an expectation.
+const (
+	DefaultSilenceSeverity = "high"
+	DefaultSilenceRole     = "platform"
+)
+
+// DefaultGrace is the slack given to a signal beyond its period: a twelfth
+// of it (2 h for a nightly job), at least five minutes.
+func DefaultGrace(every time.Duration) time.Duration {
+	return max(every/12, 5*time.Minute)
 }
 
 // Inhibit is a model's inhibition: while an alert of a Sources kind fires,
@@ -145,10 +163,13 @@ type Window struct {
 
 // Owner is one owners/<id>.yaml.
 type Owner struct {
-	File       string
-	ID         string
-	Name       string
-	Timezone   *time.Location
+	File     string
+	ID       string
+	Name     string
+	Timezone *time.Location
+	// DigestAt is when, after midnight in Timezone, the owner's daily
+	// digest is posted (DefaultDigestAt unless digest_at says).
+	DigestAt   time.Duration
 	Slack      Slack
 	PagerDuty  PagerDuty
 	Escalation []string
@@ -156,6 +177,31 @@ type Owner struct {
 	pos           Pos
 	escalationPos []Pos
 	broken        bool
+}
+
+// DefaultDigestAt: digests go out at 09:00 in the owner's time zone.
+const DefaultDigestAt = 9 * time.Hour
+
+// NextDigest is the owner's first digest time after t.
+func (o *Owner) NextDigest(t time.Time) time.Time {
+	loc := o.Timezone
+	if loc == nil {
+		loc = time.UTC
+	}
+	at := o.DigestAt
+	if at == 0 {
+		at = DefaultDigestAt
+	}
+	local := t.In(loc)
+	h, m := int(at/time.Hour), int(at%time.Hour/time.Minute)
+	for day := 0; ; day++ {
+		// Built from the date each time, so that a DST change keeps the
+		// wall-clock hour.
+		next := time.Date(local.Year(), local.Month(), local.Day()+day, h, m, 0, 0, loc)
+		if next.After(t) {
+			return next
+		}
+	}
 }
 
 // Slack is where an owner is told.

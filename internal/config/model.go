@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -189,8 +190,28 @@ func (d *doc) decodeExpect(v *yaml.Node, m *Model) {
 				e.Every, good = d.duration(v, "every")
 				ok = ok && good
 			}},
+			field{name: "grace", decode: func(_, v *yaml.Node) {
+				var good bool
+				e.Grace, good = d.duration(v, "grace")
+				ok = ok && good
+			}},
+			field{name: "severity", decode: func(_, v *yaml.Node) {
+				var good bool
+				e.Severity, good = d.enum(v, "severity", Severities)
+				ok = ok && good
+			}},
+			field{name: "owner", decode: func(_, v *yaml.Node) {
+				var good bool
+				e.Role, good = d.enum(v, "owner", Roles)
+				ok = ok && good
+			}},
 		)
 		if ok && e.Kind != "" && e.Every > 0 {
+			if e.Grace == 0 {
+				e.Grace = DefaultGrace(e.Every)
+			}
+			e.Severity = cmp.Or(e.Severity, DefaultSilenceSeverity)
+			e.Role = cmp.Or(e.Role, DefaultSilenceRole)
 			m.Expect = append(m.Expect, e)
 		}
 	})

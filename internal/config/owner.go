@@ -56,6 +56,19 @@ func (l *loader) loadOwner(name string) {
 				o.Timezone = loc
 			}
 		}},
+		field{name: "digest_at", decode: func(_, v *yaml.Node) {
+			if s, ok := d.str(v, "digest_at"); ok {
+				t, err := time.Parse("15:04", s)
+				if err != nil {
+					d.errorf(v, "digest_at %q is not a time of day like 09:00 (24-hour HH:MM)", s)
+					return
+				}
+				o.DigestAt = time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute
+				if o.DigestAt == 0 {
+					o.DigestAt = time.Nanosecond // midnight, told apart from "not set"
+				}
+			}
+		}},
 		field{name: "slack", decode: func(_, v *yaml.Node) { l.decodeSlack(d, v, o) }},
 		field{name: "pagerduty", decode: func(_, v *yaml.Node) {
 			d.mapping(v, "pagerduty", field{name: "routing_key", required: true, decode: func(_, v *yaml.Node) {

@@ -46,7 +46,9 @@ import (
 	"github.com/PagerDuty/go-pagerduty"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
@@ -59,6 +61,7 @@ type Store interface {
 	GetNotice(ctx context.Context, id string) (*state.Notification, error)
 	GetDelivery(ctx context.Context, group string) (*state.Delivery, error)
 	GetAlert(ctx context.Context, id string) (*state.Alert, error)
+	Digest(ctx context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error)
 	Commit(ctx context.Context, c *state.Commit) error
 }
 
@@ -75,12 +78,20 @@ type Pager interface {
 	Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V2Event) error
 }
 
+// Bus publishes lifecycle events (bus.Publisher, or a printer).
+type Bus interface {
+	Publish(ctx context.Context, entries ...bus.Entry) error
+}
+
 // Sender delivers notifications.
 type Sender struct {
 	Config *config.Config
 	Store  Store
 	Slack  Slack
 	Pager  Pager
+	// Bus publishes lifecycle events; nil: they are not published (and
+	// the notification says so).
+	Bus Bus
 	// Now is the clock (replay passes the events' clock).
 	Now func() time.Time
 	Log *slog.Logger
@@ -338,6 +349,8 @@ func (j *job) send(ctx context.Context, ch string) (string, *record, error) {
 	case "digest":
 		// Kept for the owner's daily digest (sent by the escalator).
 		return "kept for the digest of " + j.n.Owner, &record{audit.Notified, ch, "kept for the daily digest of " + j.n.Owner}, nil
+	case lifecycle.Events:
+		return j.publish(ctx)
 	}
 	return "", nil, &notify.Error{Reason: "unknown channel " + ch, Err: fmt.Errorf("unknown channel %q", ch)}
 }
@@ -351,11 +364,37 @@ func (j *job) slack(ctx context.Context) (string, *record, error) {
 	if channel == "" {
 		return "", nil, &notify.Error{Reason: "no slack channel", Err: fmt.Errorf("owner %s has no slack channel", n.Owner)}
 	}
+	if n.Kind == state.NoticeDigest {
+		return j.digest(ctx, channel)
+	}
 	msg := slacknotify.Render(v)
+	var done []string
+	// The group's messages in other channels (the owners before an
+	// escalation or a reassignment) show the same state; they are told
+	// in their thread when the group moved on. Updating is idempotent
+	// and replies are tagged like posts: a retry repeats nothing.
+	for _, ch := range slices.Sorted(maps.Keys(j.d.Slack)) {
+		if ch == channel {
+			continue
+		}
+		ts := j.d.Slack[ch].TS
+		if err := s.Slack.Update(ctx, ch, ts, msg); err != nil {
+			return "", nil, err
+		}
+		what := "updated " + ch + " " + ts
+		if (n.Kind == state.NoticeEscalated || n.Kind == state.NoticeReassigned) && n.Lifecycle.From != n.Owner {
+			reply, err := s.Slack.Post(ctx, ch, ts, slacknotify.Reply(v), n.ID, n.Attempts > 1)
+			if err != nil {
+				return "", nil, err
+			}
+			what += ", replied " + reply
+		}
+		done = append(done, what)
+	}
 	prev, posted := j.d.Slack[channel]
 	if !posted {
-		// The group's first message here (an update whose opening went
-		// elsewhere, or failed, starts one too).
+		// The group's first message here: its opening, an escalation or a
+		// reassignment to a new owner, or an update whose opening failed.
 		ts, err := s.Slack.Post(ctx, channel, "", msg, n.ID, n.Attempts > 1)
 		if err != nil {
 			return "", nil, err
@@ -365,10 +404,9 @@ func (j *job) slack(ctx context.Context) (string, *record, error) {
 		}
 		j.d.Slack[channel] = state.SlackMessage{TS: ts, Owner: n.Owner}
 		j.dChanged = true
-		return "posted " + channel + " " + ts, &record{audit.Notified, "slack", fmt.Sprintf("posted to %s, message %s", channel, ts)}, nil
+		done = append(done, "posted "+channel+" "+ts)
+		return strings.Join(done, "; "), &record{audit.Notified, "slack", fmt.Sprintf("posted to %s, message %s", channel, ts)}, nil
 	}
-	// Updating is idempotent, and the reply is tagged like a post: a
-	// retry of both changes nothing twice.
 	if err := s.Slack.Update(ctx, channel, prev.TS, msg); err != nil {
 		return "", nil, err
 	}
@@ -376,8 +414,60 @@ func (j *job) slack(ctx context.Context) (string, *record, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return "updated " + channel + " " + prev.TS + ", replied " + reply,
+	done = append(done, "updated "+channel+" "+prev.TS+", replied "+reply)
+	return strings.Join(done, "; "),
 		&record{audit.Notified, "slack", fmt.Sprintf("updated message %s in %s, thread reply %s", prev.TS, channel, reply)}, nil
+}
+
+// digest posts an owner's digest of the notifications kept for it in the
+// period the notification covers (nothing when there were none).
+func (j *job) digest(ctx context.Context, channel string) (string, *record, error) {
+	s, n := j.s, j.n
+	entries, err := s.Store.Digest(ctx, n.Owner, n.Since, n.Created)
+	if err != nil {
+		return "", nil, &notify.Error{Retry: true, Reason: "could not read the digest", Err: err}
+	}
+	if len(entries) == 0 {
+		return "nothing to digest", nil, nil
+	}
+	views := make([]*notify.View, len(entries))
+	for i := range entries {
+		views[i] = notify.NewView(s.Config, &entries[i].Notice)
+	}
+	owner := notify.Owner(s.Config, n.Owner)
+	day := n.Created.In(ownerZone(s.Config, n.Owner)).Format("Mon 2 Jan 2006")
+	ts, err := s.Slack.Post(ctx, channel, "", slacknotify.Digest(owner, day, views), n.ID, n.Attempts > 1)
+	if err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("posted digest of %d to %s %s", len(entries), channel, ts), nil, nil
+}
+
+func ownerZone(cfg *config.Config, id string) *time.Location {
+	if o := cfg.Owners[id]; o != nil && o.Timezone != nil {
+		return o.Timezone
+	}
+	return time.UTC
+}
+
+// publish puts the notification's lifecycle event on the bus. Consumers
+// deduplicate by the detail's id (the notification's), since a retry after
+// a lost answer publishes it again.
+func (j *job) publish(ctx context.Context) (string, *record, error) {
+	detailType, detail, ok := lifecycle.Event(j.n)
+	if !ok {
+		return "no event for a " + j.n.Kind + " notification", nil, nil
+	}
+	if j.s.Bus == nil {
+		return "not published (no event bus configured)", nil, nil
+	}
+	if err := j.s.Bus.Publish(ctx, bus.Entry{DetailType: detailType, Detail: detail, Time: j.n.Created, Resources: nil}); err != nil {
+		if bus.Permanent(err) {
+			return "", nil, &notify.Error{Reason: "eventbridge refused the event", Err: err}
+		}
+		return "", nil, &notify.Error{Retry: true, Reason: "eventbridge unavailable", Err: err}
+	}
+	return "published " + detailType, nil, nil
 }
 
 func (j *job) page(ctx context.Context) (string, *record, error) {
@@ -389,27 +479,49 @@ func (j *job) page(ctx context.Context) (string, *record, error) {
 	if !ok {
 		return "no page for an update", nil, nil
 	}
-	if ev.Action == pdnotify.Resolve && j.d.PagerDuty == nil {
-		return "nothing to resolve (never paged)", nil, nil
+	if s.Pager == nil {
+		return "", nil, &notify.Error{Reason: "pagerduty is not configured", Err: errors.New("pagerduty is not configured")}
+	}
+	if ev.Action != pdnotify.Trigger {
+		// Acknowledge or resolve every incident of the group, where it
+		// was triggered (each owner's routing key).
+		var done []string
+		for _, owner := range slices.Sorted(maps.Keys(j.d.Pages)) {
+			p := j.d.Pages[owner]
+			status := map[string]string{pdnotify.Acknowledge: "acknowledged", pdnotify.Resolve: "resolved"}[ev.Action]
+			if p.Status == "resolved" || p.Status == status {
+				continue
+			}
+			if err := s.Pager.Send(ctx, p.RoutingKey, ev); err != nil {
+				return "", nil, err
+			}
+			p.Status, j.dChanged = status, true
+			done = append(done, status+" "+ev.DedupKey+" of "+owner)
+		}
+		if len(done) == 0 {
+			return "nothing to " + ev.Action + " (no open incident)", nil, nil
+		}
+		return strings.Join(done, "; "), &record{audit.Notified, "pagerduty", strings.Join(done, "; ")}, nil
 	}
 	ref := ""
-	if j.d.PagerDuty != nil {
-		ref = j.d.PagerDuty.RoutingKey // resolve where it was triggered
-	} else if o := s.Config.Owners[n.Owner]; o != nil {
+	if o := s.Config.Owners[n.Owner]; o != nil {
 		ref = o.PagerDuty.RoutingKey
 	}
 	if ref == "" {
+		if n.Kind != state.NoticeOpened {
+			// Escalated to someone who is not paged: Slack tells them.
+			return "not paged: " + n.Owner + " has no pagerduty routing_key", nil, nil
+		}
 		return "", nil, &notify.Error{Reason: "no pagerduty routing key", Err: fmt.Errorf("owner %s has no pagerduty routing_key", n.Owner)}
-	}
-	if s.Pager == nil {
-		return "", nil, &notify.Error{Reason: "pagerduty is not configured", Err: errors.New("pagerduty is not configured")}
 	}
 	if err := s.Pager.Send(ctx, ref, ev); err != nil {
 		return "", nil, err
 	}
-	status := map[string]string{pdnotify.Trigger: "triggered", pdnotify.Resolve: "resolved"}[ev.Action]
-	j.d.PagerDuty, j.dChanged = &state.Page{DedupKey: ev.DedupKey, RoutingKey: ref, Status: status}, true
-	return status + " " + ev.DedupKey, &record{audit.Notified, "pagerduty", fmt.Sprintf("%s incident %s", status, ev.DedupKey)}, nil
+	if j.d.Pages == nil {
+		j.d.Pages = map[string]*state.Page{}
+	}
+	j.d.Pages[n.Owner], j.dChanged = &state.Page{DedupKey: ev.DedupKey, RoutingKey: ref, Status: "triggered"}, true
+	return "triggered " + ev.DedupKey, &record{audit.Notified, "pagerduty", fmt.Sprintf("triggered incident %s for %s", ev.DedupKey, n.Owner)}, nil
 }
 
 // failed handles a channel that refused the notification for good: the
@@ -518,9 +630,12 @@ func merge(stored, mine *state.Delivery) *state.Delivery {
 			out.Slack[ch] = mine.Slack[ch]
 		}
 	}
-	if mine.PagerDuty != nil {
-		p := *mine.PagerDuty
-		out.PagerDuty = &p
+	if out.Pages == nil && len(mine.Pages) > 0 {
+		out.Pages = map[string]*state.Page{}
+	}
+	for owner, p := range mine.Pages {
+		cp := *p
+		out.Pages[owner] = &cp
 	}
 	return out
 }

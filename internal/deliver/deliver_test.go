@@ -269,7 +269,7 @@ func TestFlowOnBothStores(t *testing.T) {
 			}
 			want := map[string][]string{
 				"income":       {"slack: opened notification .*#1: posted to C0CREDITDS, message 1700000000.000100", "pagerduty: opened notification .*#1: triggered incident stakeout/credit-approval/key-feature-drift@"},
-				"bureau_score": {"slack: updated notification .*#2: updated message 1700000000.000100 in C0CREDITDS, thread reply ", "slack: resolved notification .*#3: updated message", "pagerduty: resolved notification .*#3: resolved incident"},
+				"bureau_score": {"slack: updated notification .*#2: updated message 1700000000.000100 in C0CREDITDS, thread reply ", "slack: resolved notification .*#3: updated message", "pagerduty: resolved notification .*#3: resolved stakeout/"},
 			}
 			for feature, patterns := range want {
 				got := told(feature)

@@ -7,18 +7,25 @@
 //	series state        SERIES#<model/kind/metric…>  STATE
 //	alert               ALERT#<alert id>            ALERT
 //	audit record        ALERT#<alert id>            AUDIT#<seq:08d>    MODEL#<model> / <at>#<alert id>#<seq>
-//	current group       GROUP#<model>/<rule>        CURRENT
+//	current group       GROUP#<model>/<rule>        CURRENT            OPEN / <model>/<rule> (while not over)   DUE / <due>#group#<model>/<rule>
 //	inhibitors          MODEL#<model>               INHIBITORS
+//	model version       MODEL#<model>               VERSION#<version>  ("first", "last": when seen)
+//	watch (expect)      WATCH#<model/kind[/metric]> WATCH              ("seen": latest sighting)                DUE / <next>#watch#<id>
+//	schedule (digest)   SCHEDULE#<name>             SCHEDULE                                                DUE / <next>#schedule#<name>
 //	outbox notification NOTICE#<id>                 NOTICE                                                  PENDING / <due>#<id> (removed when sent)
 //	group delivery      DELIVERY#<group id>         DELIVERY
 //	digest entry        DIGEST#<owner>              <created>#<notification id>
 //	applied event       EVENT#<event id>            EVENT              ("expires": TTL attribute, epoch seconds)
 //	quarantined event   QUARANTINE#<yyyy-mm-dd>     <received>#<id>
 //
-// GSI1 answers "a model's audit records over a time range"; GSI2 is sparse
-// and holds only unsent notifications, by when each is next due (queued,
-// or its claim or wait after a failure ends), so draining the outbox never
-// scans and never meets, first, the ones that are waiting.
+// GSI1 answers "a model's audit records over a time range" and, in its
+// OPEN partition, "which groups are open"; GSI2 is sparse: its PENDING
+// partition holds only unsent notifications, by when each is next due
+// (queued, or its claim or wait after a failure ends), so draining the
+// outbox never scans and never meets, first, the ones that are waiting;
+// its DUE partition holds what the escalator must look at by when —
+// groups to escalate or un-snooze, watches whose signal may be late,
+// schedules — so a run reads only what is due.
 // Applied-event records expire by TTL after the idempotency window.
 // Notifications are versioned like state: the router writes version 1, and
 // a sender's claim and progress are conditional writes on the version, so
@@ -33,12 +40,15 @@ package dynamostore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -84,6 +94,10 @@ const (
 	indexByModel           = "GSI1"
 	indexPending           = "GSI2"
 	pending                = "PENDING"
+	due                    = "DUE"
+	open                   = "OPEN"
+	attrSeen, attrSilent   = "seen", "silent"
+	attrFirst, attrLast    = "first", "last"
 )
 
 func seriesKey(k signal.SeriesKey) (string, string) { return "SERIES#" + k.ID(), "STATE" }
@@ -93,6 +107,10 @@ func inhibitorsKey(model string) (string, string)   { return "MODEL#" + model, "
 func noticeKey(id string) (string, string)          { return "NOTICE#" + id, "NOTICE" }
 func deliveryKey(group string) (string, string)     { return "DELIVERY#" + group, "DELIVERY" }
 func eventKey(id string) (string, string)           { return "EVENT#" + id, "EVENT" }
+func watchKey(id string) (string, string)           { return "WATCH#" + id, "WATCH" }
+func scheduleKey(name string) (string, string)      { return "SCHEDULE#" + name, "SCHEDULE" }
+func versionKey(model, v string) (string, string)   { return "MODEL#" + model, "VERSION#" + v }
+func dueSK(at time.Time, kind, key string) string   { return sortKey(at) + "#" + kind + "#" + key }
 func auditSK(seq int) string                        { return fmt.Sprintf("AUDIT#%08d", seq) }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
@@ -217,6 +235,39 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		pk, sk := groupKey(g.Model, g.Rule)
 		if err := versioned(pk, sk, g.Version, g); err != nil {
 			return err
+		}
+		it := items[len(items)-1].Put.Item
+		if !g.Over() {
+			it[attrGSI1PK], it[attrGSI1SK] = str(open), str(g.Model+"/"+g.Rule)
+		}
+		if at := g.Due(); !at.IsZero() {
+			it[attrGSI2PK], it[attrGSI2SK] = str(due), str(dueSK(at, state.DueGroup, g.Model+"/"+g.Rule))
+		}
+	}
+	for _, w := range c.Watches {
+		pk, sk := watchKey(w.ID())
+		if err := versioned(pk, sk, w.Version, w); err != nil {
+			return err
+		}
+		it := items[len(items)-1].Put.Item
+		if !w.Seen.IsZero() {
+			it[attrSeen] = str(sortKey(w.Seen))
+		}
+		if w.Alert != "" {
+			it[attrSilent] = &types.AttributeValueMemberBOOL{Value: true}
+		}
+		if !w.Next.IsZero() {
+			it[attrGSI2PK], it[attrGSI2SK] = str(due), str(dueSK(w.Next, state.DueWatch, w.ID()))
+		}
+	}
+	for _, sc := range c.Schedules {
+		pk, sk := scheduleKey(sc.Name)
+		if err := versioned(pk, sk, sc.Version, sc); err != nil {
+			return err
+		}
+		if !sc.Next.IsZero() {
+			it := items[len(items)-1].Put.Item
+			it[attrGSI2PK], it[attrGSI2SK] = str(due), str(dueSK(sc.Next, state.DueSchedule, sc.Name))
 		}
 	}
 	if in := c.Inhibitors; in != nil {
@@ -472,3 +523,237 @@ func marshal(v any) ([]byte, error) {
 const sortable = "2006-01-02T15:04:05.000000000Z"
 
 func sortKey(t time.Time) string { return t.UTC().Format(sortable) }
+
+// Due returns up to limit groups, watches and schedules due by now, the
+// earliest first (a query of the DUE partition of GSI2: never a scan).
+func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]state.DueItem, error) {
+	in := &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
+		KeyConditionExpression:    aws.String("GSI2PK = :p AND GSI2SK <= :due"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(due), ":due": str(sortKey(now) + "#\uffff")},
+		ProjectionExpression:      aws.String("GSI2SK"),
+	}
+	var out []state.DueItem
+	for len(out) < limit {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query due items: %w", err)
+		}
+		for _, it := range page.Items {
+			sk, _ := it[attrGSI2SK].(*types.AttributeValueMemberS)
+			if sk == nil {
+				continue
+			}
+			if d, ok := parseDue(sk.Value); ok {
+				out = append(out, d)
+			}
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	return out[:min(len(out), limit)], nil
+}
+
+func parseDue(sk string) (state.DueItem, bool) {
+	if len(sk) < len(sortable)+2 {
+		return state.DueItem{}, false
+	}
+	at, err := time.Parse(sortable, sk[:len(sortable)])
+	if err != nil {
+		return state.DueItem{}, false
+	}
+	kind, key, ok := strings.Cut(sk[len(sortable)+1:], "#")
+	return state.DueItem{Kind: kind, Key: key, At: at}, ok
+}
+
+// OpenGroups returns the groups not over, by model and rule.
+func (s *Store) OpenGroups(ctx context.Context) ([]*state.Group, error) {
+	gs, err := query[*state.Group](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
+		KeyConditionExpression:    aws.String("GSI1PK = :o"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(open)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The index is eventually consistent: drop what it still lists after
+	// the group ended.
+	return slices.DeleteFunc(gs, func(g *state.Group) bool { return g.Over() }), nil
+}
+
+// GetWatch returns the watch, or nil (Seen and Next as the router last
+// moved them).
+func (s *Store) GetWatch(ctx context.Context, id string) (*state.Watch, error) {
+	pk, sk := watchKey(id)
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", pk, err)
+	}
+	data, ok := out.Item[attrData].(*types.AttributeValueMemberS)
+	if !ok {
+		return nil, nil
+	}
+	var w state.Watch
+	if err := json.Unmarshal([]byte(data.Value), &w); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", pk, err)
+	}
+	if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
+		w.Version, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	if v, ok := out.Item[attrSeen].(*types.AttributeValueMemberS); ok {
+		if t, err := time.Parse(sortable, v.Value); err == nil {
+			w.Seen = t
+		}
+	}
+	w.Next = time.Time{}
+	if v, ok := out.Item[attrGSI2SK].(*types.AttributeValueMemberS); ok {
+		if d, ok := parseDue(v.Value); ok {
+			w.Next = d.At
+		}
+	}
+	return &w, nil
+}
+
+// ensure writes a new versioned record unless one exists.
+func (s *Store) ensure(ctx context.Context, pk, sk string, v any, extra map[string]types.AttributeValue) (bool, error) {
+	data, err := marshal(v)
+	if err != nil {
+		return false, fmt.Errorf("encode %s: %w", pk, err)
+	}
+	it := key(pk, sk)
+	it[attrData], it[attrVersion] = str(string(data)), num(1)
+	maps.Copy(it, extra)
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create %s: %w", pk, err)
+	}
+	return true, nil
+}
+
+// EnsureWatch stores w unless its watch exists; created says which.
+func (s *Store) EnsureWatch(ctx context.Context, w *state.Watch) (bool, error) {
+	pk, sk := watchKey(w.ID())
+	extra := map[string]types.AttributeValue{}
+	if !w.Next.IsZero() {
+		extra[attrGSI2PK], extra[attrGSI2SK] = str(due), str(dueSK(w.Next, state.DueWatch, w.ID()))
+	}
+	return s.ensure(ctx, pk, sk, w, extra)
+}
+
+// SawSignal records that the watch's signal arrived, observed at `at`: if
+// that is its latest sighting, Seen moves there and the watch is next due
+// at `next` — or at once (`now`) while its silence alert is open, so that
+// the escalator resolves it. One conditional update (two while silent);
+// the version moves, so an escalator deciding on an older sighting
+// re-reads. A watch that does not exist is left alone.
+func (s *Store) SawSignal(ctx context.Context, id string, at, next, now time.Time) error {
+	pk, sk := watchKey(id)
+	update := func(when time.Time, cond string) error {
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
+			UpdateExpression:         aws.String("SET #seen = :t, #v = #v + :one, GSI2PK = :due, GSI2SK = :sk"),
+			ConditionExpression:      aws.String("attribute_exists(#v) AND (attribute_not_exists(#seen) OR #seen < :t) AND " + cond),
+			ExpressionAttributeNames: map[string]string{"#seen": attrSeen, "#v": attrVersion, "#silent": attrSilent},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(sortKey(at)), ":one": num(1),
+				":due": str(due), ":sk": str(dueSK(when, state.DueWatch, id))}})
+		return err
+	}
+	err := update(next, "attribute_not_exists(#silent)")
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) {
+		if err != nil {
+			return fmt.Errorf("record sighting of %s: %w", id, err)
+		}
+		return nil
+	}
+	// Not newer, absent, or silent: only the last needs the escalator now.
+	if err := update(now, "attribute_exists(#silent)"); err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("record sighting of %s: %w", id, err)
+	}
+	return nil
+}
+
+// GetSchedule returns the schedule, or nil.
+func (s *Store) GetSchedule(ctx context.Context, name string) (*state.Schedule, error) {
+	var v state.Schedule
+	pk, sk := scheduleKey(name)
+	found, err := s.get(ctx, pk, sk, &v)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// EnsureSchedule stores sc unless its schedule exists; created says which.
+func (s *Store) EnsureSchedule(ctx context.Context, sc *state.Schedule) (bool, error) {
+	pk, sk := scheduleKey(sc.Name)
+	extra := map[string]types.AttributeValue{}
+	if !sc.Next.IsZero() {
+		extra[attrGSI2PK], extra[attrGSI2SK] = str(due), str(dueSK(sc.Next, state.DueSchedule, sc.Name))
+	}
+	return s.ensure(ctx, pk, sk, sc, extra)
+}
+
+// SawVersion records that the model's version was live at `at` (first
+// and last sightings; idempotent).
+func (s *Store) SawVersion(ctx context.Context, model, version string, at time.Time) error {
+	pk, sk := versionKey(model, version)
+	t := str(sortKey(at))
+	names := map[string]string{"#f": attrFirst, "#l": attrLast}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
+		UpdateExpression:         aws.String("SET #f = if_not_exists(#f, :t), #l = :t"),
+		ConditionExpression:      aws.String("attribute_not_exists(#l) OR #l < :t"),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: map[string]types.AttributeValue{":t": t}})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		// Not the latest sighting: it may be the earliest.
+		_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
+			UpdateExpression: aws.String("SET #f = :t"), ConditionExpression: aws.String("#f > :t"),
+			ExpressionAttributeNames: map[string]string{"#f": attrFirst}, ExpressionAttributeValues: map[string]types.AttributeValue{":t": t}})
+		if errors.As(err, &ccf) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("record version %s of %s: %w", version, model, err)
+	}
+	return nil
+}
+
+// Versions returns the model's versions seen, the first seen first.
+func (s *Store) Versions(ctx context.Context, model string) ([]state.ModelVersion, error) {
+	pk, _ := versionKey(model, "")
+	in := &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :v)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":v": str("VERSION#")}}
+	var out []state.ModelVersion
+	for {
+		page, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("query versions of %s: %w", model, err)
+		}
+		for _, it := range page.Items {
+			skv, _ := it[attrSK].(*types.AttributeValueMemberS)
+			f, _ := it[attrFirst].(*types.AttributeValueMemberS)
+			l, _ := it[attrLast].(*types.AttributeValueMemberS)
+			if skv == nil || f == nil || l == nil {
+				continue
+			}
+			v := state.ModelVersion{Model: model, Version: strings.TrimPrefix(skv.Value, "VERSION#")}
+			v.FirstSeen, _ = time.Parse(sortable, f.Value)
+			v.LastSeen, _ = time.Parse(sortable, l.Value)
+			out = append(out, v)
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	slices.SortFunc(out, func(a, b state.ModelVersion) int {
+		return cmp.Or(a.FirstSeen.Compare(b.FirstSeen), cmp.Compare(a.Version, b.Version))
+	})
+	return out, nil
+}

@@ -38,6 +38,9 @@ type Store struct {
 	digest     map[string][]state.DigestEntry // by owner
 	audit      map[string][]audit.Record
 	quarantine []state.Quarantined
+	watches    map[string]*state.Watch
+	schedules  map[string]*state.Schedule
+	versions   map[string]map[string]*state.ModelVersion // by model, version
 }
 
 // New returns an empty store. now tells when idempotency records expire
@@ -54,6 +57,9 @@ func New(now func() time.Time) *Store {
 		deliveries: map[string]*state.Delivery{},
 		digest:     map[string][]state.DigestEntry{},
 		audit:      map[string][]audit.Record{},
+		watches:    map[string]*state.Watch{},
+		schedules:  map[string]*state.Schedule{},
+		versions:   map[string]map[string]*state.ModelVersion{},
 	}
 }
 
@@ -146,6 +152,16 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			return fmt.Errorf("delivery of %s: %w", d.Group, state.ErrConflict)
 		}
 	}
+	for _, w := range c.Watches {
+		if w.Version != s.watches[w.ID()].StoredVersion() {
+			return fmt.Errorf("watch %s: %w", w.ID(), state.ErrConflict)
+		}
+	}
+	for _, sc := range c.Schedules {
+		if sc.Version != s.schedules[sc.Name].StoredVersion() {
+			return fmt.Errorf("schedule %s: %w", sc.Name, state.ErrConflict)
+		}
+	}
 	for _, r := range c.Audit {
 		// The chain must continue from the stored head.
 		if recs := s.audit[r.Alert]; r.Seq != len(recs)+1+countBefore(c.Audit, r) {
@@ -199,7 +215,186 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 	for _, r := range c.Audit {
 		s.audit[r.Alert] = append(s.audit[r.Alert], r)
 	}
+	for _, w := range c.Watches {
+		n := w.Clone()
+		n.Version++
+		s.watches[n.ID()] = n
+	}
+	for _, sc := range c.Schedules {
+		n := sc.Clone()
+		n.Version++
+		s.schedules[n.Name] = n
+	}
 	return nil
+}
+
+// Due returns up to limit groups, watches and schedules due by now, the
+// earliest first.
+func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueItem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.DueItem
+	add := func(kind, key string, at time.Time) {
+		if !at.IsZero() && !at.After(now) {
+			out = append(out, state.DueItem{Kind: kind, Key: key, At: at})
+		}
+	}
+	for k, g := range s.groups {
+		add(state.DueGroup, k, g.Due())
+	}
+	for k, w := range s.watches {
+		add(state.DueWatch, k, w.Next)
+	}
+	for k, sc := range s.schedules {
+		add(state.DueSchedule, k, sc.Next)
+	}
+	slices.SortFunc(out, func(a, b state.DueItem) int {
+		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key))
+	})
+	return out[:min(len(out), limit)], nil
+}
+
+// NextDue is the earliest time anything is due (zero if nothing is): replay
+// runs the escalator at each such time between events.
+func (s *Store) NextDue() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	earlier := func(at time.Time) {
+		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	for _, g := range s.groups {
+		earlier(g.Due())
+	}
+	for _, w := range s.watches {
+		earlier(w.Next)
+	}
+	for _, sc := range s.schedules {
+		earlier(sc.Next)
+	}
+	for _, n := range s.outbox {
+		if n.Sent.IsZero() {
+			earlier(n.Due())
+		}
+	}
+	return next
+}
+
+// OpenGroups returns copies of the groups not over, by model and rule.
+func (s *Store) OpenGroups(context.Context) ([]*state.Group, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*state.Group
+	for _, k := range slices.Sorted(maps.Keys(s.groups)) {
+		if g := s.groups[k]; !g.Over() {
+			out = append(out, g.Clone())
+		}
+	}
+	return out, nil
+}
+
+// GetWatch returns a copy of the watch, or nil.
+func (s *Store) GetWatch(_ context.Context, id string) (*state.Watch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w := s.watches[id]; w != nil {
+		return w.Clone(), nil
+	}
+	return nil, nil
+}
+
+// EnsureWatch stores w unless its watch exists; created says which.
+func (s *Store) EnsureWatch(_ context.Context, w *state.Watch) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watches[w.ID()] != nil {
+		return false, nil
+	}
+	n := w.Clone()
+	n.Version = 1
+	s.watches[n.ID()] = n
+	return true, nil
+}
+
+// SawSignal records that the watch's signal arrived, observed at `at`: if
+// that is its latest sighting, Seen moves there and the watch is next due
+// at `next` — or at once (`now`) while its silence alert is open, so that
+// the escalator resolves it. A watch that does not exist is left alone.
+func (s *Store) SawSignal(_ context.Context, id string, at, next, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := s.watches[id]
+	if w == nil || !at.After(w.Seen) {
+		return nil
+	}
+	w.Seen, w.Next = at, next
+	if w.Alert != "" {
+		w.Next = now
+	}
+	w.Version++
+	return nil
+}
+
+// GetSchedule returns a copy of the schedule, or nil.
+func (s *Store) GetSchedule(_ context.Context, name string) (*state.Schedule, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sc := s.schedules[name]; sc != nil {
+		return sc.Clone(), nil
+	}
+	return nil, nil
+}
+
+// EnsureSchedule stores sc unless its schedule exists; created says which.
+func (s *Store) EnsureSchedule(_ context.Context, sc *state.Schedule) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.schedules[sc.Name] != nil {
+		return false, nil
+	}
+	n := sc.Clone()
+	n.Version = 1
+	s.schedules[n.Name] = n
+	return true, nil
+}
+
+// SawVersion records that the model's version was live at `at`.
+func (s *Store) SawVersion(_ context.Context, model, version string, at time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	vs := s.versions[model]
+	if vs == nil {
+		vs = map[string]*state.ModelVersion{}
+		s.versions[model] = vs
+	}
+	v := vs[version]
+	if v == nil {
+		vs[version] = &state.ModelVersion{Model: model, Version: version, FirstSeen: at, LastSeen: at}
+		return nil
+	}
+	if at.Before(v.FirstSeen) {
+		v.FirstSeen = at
+	}
+	if at.After(v.LastSeen) {
+		v.LastSeen = at
+	}
+	return nil
+}
+
+// Versions returns the model's versions seen, the first seen first.
+func (s *Store) Versions(_ context.Context, model string) ([]state.ModelVersion, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []state.ModelVersion
+	for _, v := range s.versions[model] {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, func(a, b state.ModelVersion) int {
+		return cmp.Or(a.FirstSeen.Compare(b.FirstSeen), cmp.Compare(a.Version, b.Version))
+	})
+	return out, nil
 }
 
 // countBefore counts the records of r's alert that precede r in the commit.
@@ -343,6 +538,9 @@ type snapshot struct {
 	Digest     map[string][]state.DigestEntry `json:"digest,omitempty"`
 	Audit      map[string][]audit.Record      `json:"audit"`
 	Quarantine []state.Quarantined            `json:"quarantine"`
+	Watches    []*state.Watch                 `json:"watches,omitempty"`
+	Schedules  []*state.Schedule              `json:"schedules,omitempty"`
+	Versions   []state.ModelVersion           `json:"versions,omitempty"`
 }
 
 // Save writes the store to path (atomically: a crash leaves the old file).
@@ -370,6 +568,17 @@ func (s *Store) Save(path string) error {
 	}
 	for _, v := range s.inhibitors {
 		snap.Inhibitors = append(snap.Inhibitors, v)
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.watches)) {
+		snap.Watches = append(snap.Watches, s.watches[id])
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.schedules)) {
+		snap.Schedules = append(snap.Schedules, s.schedules[id])
+	}
+	for _, m := range slices.Sorted(maps.Keys(s.versions)) {
+		for _, v := range slices.Sorted(maps.Keys(s.versions[m])) {
+			snap.Versions = append(snap.Versions, *s.versions[m][v])
+		}
 	}
 	data, err := json.Marshal(snap)
 	s.mu.Unlock()
@@ -428,6 +637,18 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	}
 	if snap.Digest != nil {
 		s.digest = snap.Digest
+	}
+	for _, w := range snap.Watches {
+		s.watches[w.ID()] = w
+	}
+	for _, sc := range snap.Schedules {
+		s.schedules[sc.Name] = sc
+	}
+	for _, v := range snap.Versions {
+		if s.versions[v.Model] == nil {
+			s.versions[v.Model] = map[string]*state.ModelVersion{}
+		}
+		s.versions[v.Model][v.Version] = &v
 	}
 	return s, nil
 }

@@ -9,12 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/duration"
 	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -60,9 +63,49 @@ type View struct {
 	EscalatesAt time.Time // zero: never escalates
 	EscalatesTo *Person
 
+	// Phase is where the group stands: PhaseOpen, PhaseAcknowledged, …
+	Phase string
+	// AckedBy, SnoozedUntil: who acknowledged (a Slack mention when the
+	// actor is a Slack user, a name otherwise) and until when it sleeps.
+	AckedBy      string
+	AckedAt      time.Time
+	SnoozedUntil time.Time
+	// ClosedBy is who resolved it or called it a false alarm.
+	ClosedBy string
+	// Step counts escalations; From is whom the last one came from.
+	Step int
+	// By and Note describe this change ("escalated from … to …").
+	By   string
+	Note string
+	// Request is the retrain or rollback asked for (NoticeRequest).
+	Request *state.Request
+
 	// SlackLink is the group's Slack message, once posted (for PagerDuty).
 	SlackLink string
 }
+
+// Phases of a group.
+const (
+	PhaseOpen         = "Open"
+	PhaseAcknowledged = "Acknowledged"
+	PhaseSnoozed      = "Snoozed"
+	PhaseResolved     = "Resolved"
+	PhaseFalseAlarm   = "False alarm"
+)
+
+// Actor renders who did something: "<@U012ABCDE>" for a Slack user (a
+// mention Slack renders as the name), the name or id otherwise.
+func Actor(id, name string) string {
+	if u, ok := strings.CutPrefix(id, "slack:"); ok && slackUser.MatchString(u) {
+		return "<@" + u + ">"
+	}
+	if name != "" {
+		return name
+	}
+	return id
+}
+
+var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
 // KV is a key and its value, rendered.
 type KV struct{ Key, Value string }
@@ -110,11 +153,46 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 	for _, k := range slices.Sorted(maps.Keys(a.Lineage)) {
 		v.Lineage = append(v.Lineage, KV{k, render(a.Lineage[k])})
 	}
-	if ack, err := duration.Parse(a.AckWithin); err == nil && ack > 0 && n.Kind != state.NoticeResolved {
-		v.EscalatesAt = a.OpenedAt.Add(ack).UTC()
-		if o := cfg.Owners[n.Owner]; o != nil && len(o.Escalation) > 0 {
-			next := Owner(cfg, o.Escalation[0])
-			v.EscalatesTo = &next
+	l := &n.Lifecycle
+	v.Phase = PhaseOpen
+	switch {
+	case n.Kind == state.NoticeResolved && l.Resolution == state.FalseAlarm:
+		v.Phase = PhaseFalseAlarm
+	case n.Kind == state.NoticeResolved:
+		v.Phase = PhaseResolved
+	case !l.SnoozedUntil.IsZero():
+		v.Phase = PhaseSnoozed
+	case l.Acked():
+		v.Phase = PhaseAcknowledged
+	}
+	if l.Acked() {
+		v.AckedBy, v.AckedAt, v.SnoozedUntil = Actor(l.AckedBy, l.AckedName), l.AckedAt, l.SnoozedUntil
+	}
+	if l.Closed() {
+		v.ClosedBy = Actor(l.ClosedBy, l.ClosedName)
+		v.At = l.ClosedAt
+	}
+	v.Step, v.Note, v.Request = l.Step, l.Note, n.Request
+	if l.By != "" {
+		v.By = Actor(l.By, l.ByName)
+	}
+	switch {
+	case v.Phase != PhaseOpen:
+	case !l.EscalateAt.IsZero():
+		v.EscalatesAt = l.EscalateAt.UTC()
+		if next := lifecycle.Next(cfg, l); next != "" && next != n.Owner {
+			p := Owner(cfg, next)
+			v.EscalatesTo = &p
+		}
+	case l.Base == "":
+		// A notification queued before groups had a lifecycle: its
+		// deadline counts from the opening.
+		if ack, err := duration.Parse(a.AckWithin); err == nil && ack > 0 {
+			v.EscalatesAt = a.OpenedAt.Add(ack).UTC()
+			if o := cfg.Owners[n.Owner]; o != nil && len(o.Escalation) > 0 {
+				next := Owner(cfg, o.Escalation[0])
+				v.EscalatesTo = &next
+			}
 		}
 	}
 	return v

@@ -35,8 +35,9 @@ const (
 
 // Event actions.
 const (
-	Trigger = "trigger"
-	Resolve = "resolve"
+	Trigger     = "trigger"
+	Acknowledge = "acknowledge"
+	Resolve     = "resolve"
 )
 
 // Severity maps stakeout's severities onto PagerDuty's four.
@@ -55,13 +56,17 @@ func DedupKey(group string) string {
 	return truncateBytes(k, MaxDedupKey-len(h)-1) + "#" + h
 }
 
-// Event builds the Events API v2 body for a notification: a trigger for
-// an opened group, a resolve for a finished one, and nothing ("") for an
-// update, which must not page again. The routing key is left empty: the
-// sender sets it from the secret at the last moment.
+// Event builds the Events API v2 body for a notification: a trigger for a
+// group that opened, escalated, was reassigned or woke from a snooze (each
+// to the owner it now belongs to); an acknowledge when someone acknowledged
+// or snoozed it; a resolve for a finished one; and nothing for an update,
+// which must not page again. The routing key is left empty: the sender
+// sets it from the secret at the last moment.
 func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 	switch v.Change {
-	case state.NoticeOpened:
+	case state.NoticeOpened, state.NoticeEscalated, state.NoticeReassigned, state.NoticeSnoozeEnded:
+	case state.NoticeAcknowledged, state.NoticeSnoozed:
+		return &pagerduty.V2Event{Action: Acknowledge, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
 	case state.NoticeResolved:
 		return &pagerduty.V2Event{Action: Resolve, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
 	default:

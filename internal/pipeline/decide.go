@@ -12,6 +12,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/route"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -29,24 +30,6 @@ func AlertID(model, rule, feature, segment string) string {
 		id += "/segment=" + url.QueryEscape(segment)
 	}
 	return id
-}
-
-// Subject says what an alert is about, from its id: "feature=income",
-// "feature=income segment=region=eu", or "" for a model-wide alert.
-func Subject(alertID string) string {
-	segs := strings.Split(alertID, "/")
-	if len(segs) < 3 {
-		return ""
-	}
-	var parts []string
-	for _, p := range segs[2:] {
-		k, v, _ := strings.Cut(p, "=")
-		if u, err := url.QueryUnescape(v); err == nil {
-			v = u
-		}
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, " ")
 }
 
 // decision is the working set of one attempt at one event: what was read,
@@ -241,12 +224,14 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 		return nil
 	}
 	g, err := d.group(a.Rule)
-	if err != nil || g == nil || g.ID != a.Group {
+	if err != nil || g == nil || g.ID != a.Group || g.Closed() {
+		// A group a person closed has told everyone already.
 		return err
 	}
 	g.Open--
 	d.groupDirty[a.Rule] = true
 	if g.Open <= 0 {
+		g.By, g.ByName, g.Note = "router", "", "every alert of the group is clean again"
 		d.notice(g, a, state.NoticeResolved)
 	}
 	return nil
@@ -262,7 +247,7 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 	if err != nil {
 		return err
 	}
-	if g != nil && g.Open > 0 {
+	if g != nil && !g.Over() {
 		if !slices.Contains(g.Members, a.ID) {
 			g.Members = append(g.Members, a.ID)
 		}
@@ -282,7 +267,8 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 		version = g.Version
 	}
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z"), version+1),
-		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1, Version: version}
+		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1, Version: version,
+		Lifecycle: lifecycle.Start(a, d.p.wallClock(d.at))}
 	d.groups[r.Name] = ng
 	d.groupDirty[r.Name] = true
 	a.Group = ng.ID
@@ -290,18 +276,17 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 	return nil
 }
 
-// notice queues a notification to the alert's owner on its channels. Its
-// id comes from the group's counter, so a retried commit reuses it.
+// notice queues a notification to the group's owner on the alert's
+// channels. Its id comes from the group's counter, so a retried commit
+// reuses it.
 func (d *decision) notice(g *state.Group, a *state.Alert, kind string) {
-	g.Notices++
 	d.groupDirty[g.Rule] = true
-	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
-		Rule: a.Rule, Owner: a.Owner, Role: a.Role, Channels: slices.Clone(a.Notify), Members: len(g.Members),
-		Created: d.p.wallClock(d.at)}
-	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
-		n.Subjects = append(n.Subjects, Subject(id))
+	n := lifecycle.Notice(g, a, kind, d.p.wallClock(d.at))
+	if kind != state.NoticeUpdated {
+		// Other tools subscribe to openings and resolutions.
+		n.Channels = append(n.Channels, lifecycle.Events)
 	}
-	d.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, a.Owner, strings.Join(a.Notify, ", ")))
+	d.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
 	n.Alert = *a.Clone()
 	d.outbox = append(d.outbox, n)
 }

@@ -60,8 +60,16 @@ type Processor struct {
 	Now      func() time.Time
 	Log      *slog.Logger
 	EventTTL time.Duration
+	// Sightings, when set, records expected signals and model versions
+	// as they arrive (silence detection, rollback targets).
+	Sightings Sightings
+	// Before, when set, is called with each event's observation time
+	// before the event is applied: replay runs the escalator up to it, so
+	// that what fell due before the event happens before it.
+	Before func(ctx context.Context, ev *signal.Event) error
 
-	engines sync.Pool
+	engines   sync.Pool
+	sightings sightingCache
 }
 
 // Change is one alert state change, as replay prints it.
@@ -133,6 +141,14 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 	if reason := p.implausible(ev); reason != "" {
 		return p.quarantine(ctx, id, raw, reason)
 	}
+	if p.Before != nil {
+		if err := p.Before(ctx, ev); err != nil {
+			return Outcome{EventID: id, Model: m.ID}, err
+		}
+	}
+	// Arrival counts before evaluation: the signal came, whatever the
+	// rules make of it.
+	p.sight(ctx, m, ev)
 	return p.apply(ctx, id, m, ev)
 }
 

@@ -315,7 +315,7 @@ func TestSubject(t *testing.T) {
 		{"a/b c", "region=eu", "feature=a/b c segment=region=eu"},
 	} {
 		id := AlertID("m", "r", tc.feature, tc.segment)
-		if got := Subject(id); got != tc.want {
+		if got := state.Subject(id); got != tc.want {
 			t.Errorf("Subject(%q) = %q, want %q", id, got, tc.want)
 		}
 	}

@@ -13,6 +13,7 @@
 package slacknotify
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -87,16 +88,30 @@ var (
 // shows, first posted and then updated in place.
 func Render(v *notify.View) Message {
 	resolved := v.Change == state.NoticeResolved
-	phase, head := "Open", fmt.Sprintf("%s %s · %s · %s", severityIcon[v.Severity], severityLabel[v.Severity], v.Model, v.Rule)
-	if resolved {
-		phase, head = "Resolved", fmt.Sprintf("✅ Resolved · %s · %s", v.Model, v.Rule)
+	phase := cmp.Or(v.Phase, notify.PhaseOpen)
+	head := fmt.Sprintf("%s %s · %s · %s", severityIcon[v.Severity], severityLabel[v.Severity], v.Model, v.Rule)
+	switch {
+	case phase == notify.PhaseFalseAlarm:
+		head = fmt.Sprintf("🚫 False alarm · %s · %s", v.Model, v.Rule)
+	case resolved:
+		head = fmt.Sprintf("✅ Resolved · %s · %s", v.Model, v.Rule)
 	}
 	b := builder{}
 	b.add(slack.NewHeaderBlock(plain(head, MaxHeaderText)))
 
 	status := fmt.Sprintf("*%s* · stakes *%s* · severity *%s* · opened %s", phase, escape(v.Stakes), escape(v.Severity), when(v.OpenedAt))
-	if resolved {
+	switch {
+	case resolved && v.ClosedBy != "":
+		status += " · closed by " + v.ClosedBy + " " + when(v.At) + " after " + lasted(v.At.Sub(v.OpenedAt))
+	case resolved:
 		status += " · resolved " + when(v.At) + " after " + lasted(v.At.Sub(v.OpenedAt))
+	case phase == notify.PhaseSnoozed:
+		status += " · snoozed by " + v.AckedBy + " until " + when(v.SnoozedUntil)
+	case phase == notify.PhaseAcknowledged:
+		status += " · acknowledged by " + v.AckedBy + " " + when(v.AckedAt)
+	}
+	if v.Step > 0 {
+		status += fmt.Sprintf(" · escalated %d time(s)", v.Step)
 	}
 	b.add(slack.NewContextBlock("", mrkdwn(status, MaxSectionText)))
 	if v.Description != "" {
@@ -150,6 +165,10 @@ func Render(v *notify.View) Message {
 	var next []string
 	switch {
 	case resolved:
+	case phase == notify.PhaseSnoozed:
+		next = append(next, "Escalation resumes at "+when(v.SnoozedUntil)+" unless resolved")
+	case phase == notify.PhaseAcknowledged:
+		next = append(next, "Acknowledged: no further escalation")
 	case v.EscalatesTo != nil:
 		next = append(next, fmt.Sprintf("Escalates to *%s* at %s unless acknowledged (ack within %s)", escape(v.EscalatesTo.Name), when(v.EscalatesAt), escape(v.AckWithin)))
 	case !v.EscalatesAt.IsZero():
@@ -164,7 +183,7 @@ func Render(v *notify.View) Message {
 		b.add(slack.NewContextBlock("", mrkdwn(strings.Join(next, " · "), MaxSectionText)))
 	}
 	if !resolved {
-		b.add(actions(v))
+		b.add(actions(v, phase == notify.PhaseOpen))
 	}
 
 	text := fmt.Sprintf("[%s] %s/%s: %s", strings.ToUpper(v.Severity), v.Model, v.Rule, v.Summary)
@@ -174,13 +193,27 @@ func Render(v *notify.View) Message {
 	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: b.blocks}
 }
 
-// Reply renders the thread reply that says what changed: a new member, a
-// resolution, a delivery problem.
+// Reply renders the thread reply that says what changed: a new member, an
+// acknowledgement, an escalation, a resolution, a request.
 func Reply(v *notify.View) Message {
+	// Replies about what people did mention them (mrkdwn, with everything
+	// else escaped); replies carrying what the events said stay plain text.
 	var text string
+	md := true
 	switch v.Change {
 	case state.NoticeResolved:
-		text = fmt.Sprintf("✅ Resolved at %s: every alert of the group is clean again.", when(v.At))
+		switch v.Phase {
+		case notify.PhaseFalseAlarm:
+			text = fmt.Sprintf("🚫 Marked as a false alarm by %s at %s and resolved. `stakeout noise` counts it against the rule.", v.ClosedBy, when(v.At))
+		case notify.PhaseResolved:
+			if v.ClosedBy != "" {
+				text = fmt.Sprintf("✅ Resolved by %s at %s.", v.ClosedBy, when(v.At))
+				break
+			}
+			fallthrough
+		default:
+			text, md = fmt.Sprintf("✅ Resolved at %s: every alert of the group is clean again.", when(v.At)), false
+		}
 	case state.NoticeUpdated:
 		subject := v.Feature
 		if v.Segment != "" {
@@ -189,11 +222,61 @@ func Reply(v *notify.View) Message {
 		if subject == "" {
 			subject = v.AlertID
 		}
-		text = fmt.Sprintf("➕ %s (%s) — %s. The group has %d alert(s) now.", subject, when(v.At), v.Summary, v.Members)
+		text, md = fmt.Sprintf("➕ %s (%s) — %s. The group has %d alert(s) now.", subject, when(v.At), v.Summary, v.Members), false
+	case state.NoticeAcknowledged:
+		text = fmt.Sprintf("👀 Acknowledged by %s at %s: escalation stopped.", v.AckedBy, when(v.AckedAt))
+	case state.NoticeSnoozed:
+		text = fmt.Sprintf("😴 Snoozed by %s until %s; escalation resumes then unless it is resolved.", v.AckedBy, when(v.SnoozedUntil))
+	case state.NoticeSnoozeEnded:
+		text = "⏰ The snooze is over: unacknowledged again. " + whoIsNext(v)
+	case state.NoticeEscalated:
+		text = fmt.Sprintf("⬆️ Escalated to *%s* %s — %s. %s", escape(v.Owner.Name), Mentions(v.Owner.Mention), escape(v.Note), whoIsNext(v))
+	case state.NoticeReassigned:
+		text = fmt.Sprintf("↪️ Reassigned to *%s* (%s role) %s by %s. %s", escape(v.Owner.Name), escape(v.Role), Mentions(v.Owner.Mention), v.By, whoIsNext(v))
+	case state.NoticeRequest:
+		text = requestText(v)
 	default:
-		text = v.Summary
+		text, md = v.Summary, false
 	}
-	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: []slack.Block{slack.NewSectionBlock(plain(text, MaxSectionText), nil, nil)}}
+	if !md {
+		return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: []slack.Block{slack.NewSectionBlock(plain(text, MaxSectionText), nil, nil)}}
+	}
+	text = strings.Join(strings.Fields(text), " ")
+	return Message{Text: cut(text, MaxTextShown), Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(text, MaxSectionText), nil, nil)}}
+}
+
+// whoIsNext says when the group escalates next, and to whom.
+func whoIsNext(v *notify.View) string {
+	switch {
+	case v.EscalatesAt.IsZero():
+		return ""
+	case v.EscalatesTo != nil:
+		return fmt.Sprintf("Escalates to *%s* at %s unless acknowledged.", escape(v.EscalatesTo.Name), when(v.EscalatesAt))
+	}
+	return fmt.Sprintf("Re-notifies at %s unless acknowledged.", when(v.EscalatesAt))
+}
+
+func requestText(v *notify.View) string {
+	r := v.Request
+	if r == nil {
+		return escape(v.Note)
+	}
+	by := notify.Actor(r.Requester, r.Name)
+	var text string
+	switch r.Type {
+	case state.RequestRollback:
+		target := "a version the pipeline chooses"
+		if r.Target != "" {
+			target = "version `" + escape(r.Target) + "`"
+		}
+		text = fmt.Sprintf("⏪ Rollback of %s to %s requested by %s (live: `%s`).", escape(v.Model), target, by, escape(cmp.Or(r.Version, "unknown")))
+	default:
+		text = fmt.Sprintf("🔁 Retrain of %s requested by %s (live: `%s`).", escape(v.Model), by, escape(cmp.Or(r.Version, "unknown")))
+	}
+	if r.Reason != "" {
+		text += " Reason: " + escape(r.Reason) + "."
+	}
+	return text + " Published on EventBridge for the team's pipeline: stakeout does not change the model itself."
 }
 
 // Failure renders the notice sent to a model's platform owner when a
@@ -246,6 +329,9 @@ func Digest(owner notify.Person, day string, views []*notify.View) Message {
 
 func digestLine(v *notify.View) string {
 	what := map[string]string{state.NoticeOpened: "opened", state.NoticeUpdated: "grew", state.NoticeResolved: "resolved"}[v.Change]
+	if what == "" {
+		what = v.Change
+	}
 	return fmt.Sprintf("• %s %s/%s %s (%s): %s", v.At.UTC().Format("15:04"), v.Model, v.Rule, what, v.Severity, v.Summary)
 }
 
@@ -253,10 +339,14 @@ func digestLine(v *notify.View) string {
 // front; the rest wait behind one "More…" menu (on-call people ask for
 // fewer buttons). Slack's overflow menu takes at most five options and
 // there are eight, so the menu is a static select with option groups.
-func actions(v *notify.View) *slack.ActionBlock {
+func actions(v *notify.View, ackable bool) *slack.ActionBlock {
 	value := cut(v.Group, MaxButtonValue)
-	ack := slack.NewButtonBlockElement(ActionAcknowledge, value, plain("Acknowledge", MaxButtonText))
-	ack.Style = slack.StylePrimary
+	var elems []slack.BlockElement
+	if ackable {
+		ack := slack.NewButtonBlockElement(ActionAcknowledge, value, plain("Acknowledge", MaxButtonText))
+		ack.Style = slack.StylePrimary
+		elems = append(elems, ack)
+	}
 	res := slack.NewButtonBlockElement(ActionResolve, value, plain("Resolve", MaxButtonText))
 	opt := func(label, value string) *slack.OptionBlockObject {
 		return slack.NewOptionBlockObject(cut(value, MaxOptionValue), plain(label, MaxOptionText), nil)
@@ -272,7 +362,7 @@ func actions(v *notify.View) *slack.ActionBlock {
 		slack.NewOptionGroupBlockElement(plain("Route", MaxOptionText), reassign...),
 		slack.NewOptionGroupBlockElement(plain("Model", MaxOptionText), opt("False alarm", OptionFalseAlarm), opt("Request retrain", OptionRetrain), opt("Request rollback", OptionRollback)),
 	)
-	return slack.NewActionBlock(BlockID(v.Group), ack, res, more)
+	return slack.NewActionBlock(BlockID(v.Group), append(elems, res, more)...)
 }
 
 // BlockID is the actions block's id: the group, so that a button press

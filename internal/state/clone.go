@@ -55,6 +55,10 @@ func (n *Notification) Clone() *Notification {
 	c.Subjects = slices.Clone(n.Subjects)
 	c.Done = maps.Clone(n.Done)
 	c.Alert = *n.Alert.Clone()
+	if n.Request != nil {
+		r := *n.Request
+		c.Request = &r
+	}
 	return &c
 }
 
@@ -62,12 +66,43 @@ func (n *Notification) Clone() *Notification {
 func (d *Delivery) Clone() *Delivery {
 	c := *d
 	c.Slack = maps.Clone(d.Slack)
-	if d.PagerDuty != nil {
-		p := *d.PagerDuty
-		c.PagerDuty = &p
+	if d.Pages != nil {
+		c.Pages = make(map[string]*Page, len(d.Pages))
+		for k, p := range d.Pages {
+			cp := *p
+			c.Pages[k] = &cp
+		}
 	}
 	return &c
 }
+
+// Clone returns a copy.
+func (w *Watch) Clone() *Watch { c := *w; return &c }
+
+// Clone returns a copy.
+func (s *Schedule) Clone() *Schedule { c := *s; return &c }
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (w *Watch) StoredVersion() int64 {
+	if w == nil {
+		return 0
+	}
+	return w.Version
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (s *Schedule) StoredVersion() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.Version
+}
+
+// SetVersion sets the version.
+func (w *Watch) SetVersion(v int64) { w.Version = v }
+
+// SetVersion sets the version.
+func (s *Schedule) SetVersion(v int64) { s.Version = v }
 
 // Versioned is a record written conditionally on its version.
 type Versioned interface {

@@ -118,7 +118,9 @@ type Group struct {
 	Open int `json:"open"`
 	// Notices numbers the group's notifications (outbox ids derive from it,
 	// so a retried commit cannot queue one twice).
-	Notices int   `json:"notices"`
+	Notices int `json:"notices"`
+	// Lifecycle is who must respond and what people did (stored inline).
+	Lifecycle
 	Version int64 `json:"version"`
 }
 
@@ -160,6 +162,13 @@ type Notification struct {
 	Subjects []string  `json:"subjects,omitempty"`
 	Created  time.Time `json:"created"`
 	Sent     time.Time `json:"sent,omitzero"`
+	// Lifecycle is the group's, as of this notification: who must respond,
+	// who acknowledged, when it escalates.
+	Lifecycle Lifecycle `json:"lifecycle,omitzero"`
+	// Since starts the period a digest covers (it ends at Created).
+	Since time.Time `json:"since,omitzero"`
+	// Request is the retrain or rollback a person asked for.
+	Request *Request `json:"request,omitempty"`
 
 	// Delivery progress, written by the sender (never by the router).
 	// Claim is the token of the sender holding the notification until
@@ -209,9 +218,10 @@ type Delivery struct {
 	Group string `json:"group"`
 	// Slack maps a channel id to the group's message there.
 	Slack map[string]SlackMessage `json:"slack,omitempty"`
-	// PagerDuty is the incident, once triggered.
-	PagerDuty *Page `json:"pagerduty,omitempty"`
-	Version   int64 `json:"version"`
+	// Pages are the group's PagerDuty incidents by owner id: the first
+	// owner's, and each owner's it escalated or was reassigned to.
+	Pages   map[string]*Page `json:"pages,omitempty"`
+	Version int64            `json:"version"`
 }
 
 // SlackMessage is a group's message in one channel.
@@ -225,8 +235,27 @@ type Page struct {
 	DedupKey string `json:"dedup_key"`
 	// RoutingKey is the owner's secret reference (never the key).
 	RoutingKey string `json:"routing_key"`
-	Status     string `json:"status"` // triggered, resolved
+	Status     string `json:"status"` // triggered, acknowledged, resolved
 }
+
+// Request is a retrain or rollback a person asked for from an alert.
+// stakeout does not perform it: it publishes it for the team's pipeline.
+type Request struct {
+	Type string `json:"type"` // RequestRetrain or RequestRollback
+	// Version is the model version live when asked; Target, for a
+	// rollback, the version to return to ("" when none could be chosen).
+	Version   string `json:"version,omitempty"`
+	Target    string `json:"target,omitempty"`
+	Requester string `json:"requester"` // "slack:U012ABCDE"
+	Name      string `json:"name,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Request types.
+const (
+	RequestRetrain  = "retrain"
+	RequestRollback = "rollback"
+)
 
 // DigestEntry is a notification kept for its owner's daily digest.
 type DigestEntry struct {
@@ -250,7 +279,8 @@ const MaxCommitItems = 100
 
 // Items counts the records c writes or checks.
 func (c *Commit) Items() int {
-	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit) + len(c.Deliveries) + len(c.Notices) + len(c.Digest)
+	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit) + len(c.Deliveries) + len(c.Notices) + len(c.Digest) +
+		len(c.Watches) + len(c.Schedules)
 	for _, present := range []bool{c.EventID != "", c.Series != nil, c.Inhibitors != nil, c.InhibitorsRead != nil} {
 		if present {
 			n++
@@ -285,4 +315,8 @@ type Commit struct {
 	Deliveries []*Delivery
 	// Digest entries are written once each (by owner and notification id).
 	Digest []DigestEntry
+
+	// What the escalator writes, each if its Version still matches.
+	Watches   []*Watch
+	Schedules []*Schedule
 }

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"maps"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/noise"
+)
+
+// defaultNoiseWindow is long enough that a weekly job's rules have a few
+// alerts to judge by, short enough to reflect the current thresholds.
+const defaultNoiseWindow = "30d"
+
+type noiseCmd struct {
+	dir, statePath, table, endpoint string
+	since, model                    string
+	jsonOut                         bool
+}
+
+func (*noiseCmd) name() string { return "noise" }
+func (*noiseCmd) synopsis() string {
+	return "per rule: alerts, acknowledgements, false alarms, escalations, time to acknowledge"
+}
+func (c *noiseCmd) flags(fs *flag.FlagSet) {
+	dirFlag(fs, &c.dir)
+	fs.StringVar(&c.statePath, "state", "", "the embedded store saved by stakeout replay --state")
+	fs.StringVar(&c.table, "table", "", "the router's DynamoDB table (with the usual AWS configuration)")
+	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
+	fs.StringVar(&c.since, "since", defaultNoiseWindow, "count alerts opened since this long ago (7d, 12h) or this RFC 3339 time")
+	fs.StringVar(&c.model, "model", "", "only this model's rules (default: every model in the configuration)")
+	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per rule, one per line")
+}
+
+func (c *noiseCmd) run(args []string, io stdio) int {
+	if len(args) > 0 {
+		fmt.Fprintf(io.err, "stakeout noise: unexpected argument %q (use --model to pick a model)\n", args[0])
+		return 2
+	}
+	if (c.statePath == "") == (c.table == "") {
+		fmt.Fprintln(io.err, "stakeout noise: name the store: --state FILE (a replay's) or --table NAME (the router's)")
+		return 2
+	}
+	if c.endpoint != "" && c.table == "" {
+		fmt.Fprintln(io.err, "stakeout noise: --endpoint goes with --table")
+		return 2
+	}
+	// Whole seconds: the window printed (and in --json) reads cleanly, and
+	// nothing of note happens in the fraction dropped.
+	until := time.Now().Truncate(time.Second)
+	since, err := parseSince(c.since, until)
+	if err != nil {
+		fmt.Fprintf(io.err, "stakeout noise: %v\n", err)
+		return 2
+	}
+	cfg, ok := load(c.dir, io)
+	if !ok {
+		return 2
+	}
+	// A model whose file has errors is not served now, but its alerts of
+	// the window are still evidence.
+	models := slices.Sorted(maps.Keys(cfg.Models))
+	models = slices.Sorted(slices.Values(append(models, slices.Collect(maps.Keys(cfg.Broken))...)))
+	if c.model != "" {
+		if !slices.Contains(models, c.model) {
+			fmt.Fprintf(io.err, "stakeout noise: --model: no model %q in the configuration under %s%s\n", c.model, c.dir, expression.Suggest(c.model, models))
+			return 2
+		}
+		models = []string{c.model}
+	}
+
+	ctx := context.Background()
+	st, err := openAuditStore(ctx, c.statePath, c.table, c.endpoint)
+	if err != nil {
+		fmt.Fprintf(io.err, "stakeout noise: %v\n", err)
+		return 2
+	}
+	var recs []audit.Record
+	for _, m := range models {
+		r, err := st.ModelRecords(ctx, m, since, until)
+		if err != nil {
+			fmt.Fprintf(io.err, "stakeout noise: read the audit trail of %s: %v\n", m, err)
+			return 2
+		}
+		recs = append(recs, r...)
+	}
+	stats := noise.Report(recs, since, until)
+	if len(stats) == 0 {
+		// With --json, stdout stays a stream of objects (here, none).
+		w := io.out
+		if c.jsonOut {
+			w = io.err
+		}
+		fmt.Fprintf(w, "no alerts since %s\n", formatSince(since))
+		return 0
+	}
+	if c.jsonOut {
+		writeNoiseJSON(io, stats, since, until)
+	} else {
+		writeNoiseTable(io, stats, since)
+	}
+	return 0
+}
+
+// parseSince reads --since: a duration back from now, or a time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := duration.Parse(s); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since: %q is neither a duration (7d, 12h) nor an RFC 3339 time (2026-03-01T00:00:00Z)", s)
+	}
+	if !t.Before(now) {
+		return time.Time{}, fmt.Errorf("--since: %s is not in the past", s)
+	}
+	return t, nil
+}
+
+func formatSince(t time.Time) string { return t.UTC().Format("2006-01-02 15:04Z") }
+
+func writeNoiseTable(io stdio, stats []noise.RuleStats, since time.Time) {
+	tw := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tRULE\tALERTS\tACKED\tUNACKED\tFALSE ALARMS\tRATE\tESCALATED\tMEDIAN ACK\tP90 ACK")
+	var alerts, falseAlarms, escalated, unacked int
+	for _, s := range stats {
+		median, p90 := "-", "-"
+		if s.Acknowledged > 0 {
+			median, p90 = formatAck(s.MedianAck), formatAck(s.P90Ack)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", s.Model, s.Rule, s.Alerts, s.Acknowledged, s.Unacknowledged,
+			s.FalseAlarms, percent(s.FalseAlarmRate), s.Escalations, median, p90)
+		alerts += s.Alerts
+		falseAlarms += s.FalseAlarms
+		escalated += s.Escalations
+		unacked += s.Unacknowledged
+	}
+	tw.Flush()
+	fmt.Fprintf(io.out, "\n%s from %s since %s: %s (%s), %d escalated, %d never acknowledged\n",
+		plural(alerts, "alert"), plural(len(stats), "rule"), formatSince(since),
+		plural(falseAlarms, "false alarm"), percent(float64(falseAlarms)/float64(alerts)), escalated, unacked)
+}
+
+// noiseLine is the JSON form of a rule's stats: durations in seconds, null
+// when nothing was acknowledged, and the window, so that each line stands
+// on its own in whatever collects them.
+type noiseLine struct {
+	Model            string    `json:"model"`
+	Rule             string    `json:"rule"`
+	Since            time.Time `json:"since"`
+	Until            time.Time `json:"until"`
+	Alerts           int       `json:"alerts"`
+	Acknowledged     int       `json:"acknowledged"`
+	Unacknowledged   int       `json:"unacknowledged"`
+	FalseAlarms      int       `json:"false_alarms"`
+	FalseAlarmRate   float64   `json:"false_alarm_rate"`
+	Escalations      int       `json:"escalations"`
+	MedianAckSeconds *float64  `json:"median_ack_seconds"`
+	P90AckSeconds    *float64  `json:"p90_ack_seconds"`
+}
+
+func writeNoiseJSON(io stdio, stats []noise.RuleStats, since, until time.Time) {
+	enc := json.NewEncoder(io.out)
+	enc.SetEscapeHTML(false)
+	for _, s := range stats {
+		line := noiseLine{Model: s.Model, Rule: s.Rule, Since: since.UTC(), Until: until.UTC(), Alerts: s.Alerts,
+			Acknowledged: s.Acknowledged, Unacknowledged: s.Unacknowledged, FalseAlarms: s.FalseAlarms,
+			FalseAlarmRate: s.FalseAlarmRate, Escalations: s.Escalations}
+		if s.Acknowledged > 0 {
+			median, p90 := s.MedianAck.Seconds(), s.P90Ack.Seconds()
+			line.MedianAckSeconds, line.P90AckSeconds = &median, &p90
+		}
+		enc.Encode(line)
+	}
+}
+
+// formatAck prints a time to acknowledge as a person reads it at a glance
+// ("45s", "12m", "3h05m", "2d04h"): the precision that matters shrinks as
+// the wait grows.
+func formatAck(d time.Duration) string {
+	if s := d.Round(time.Second); s < time.Minute {
+		return fmt.Sprintf("%ds", s/time.Second)
+	}
+	m := d.Round(time.Minute)
+	switch {
+	case m < time.Hour:
+		return fmt.Sprintf("%dm", m/time.Minute)
+	case m < duration.Day:
+		return fmt.Sprintf("%dh%02dm", m/time.Hour, m%time.Hour/time.Minute)
+	}
+	h := d.Round(time.Hour)
+	return fmt.Sprintf("%dd%02dh", h/duration.Day, h%duration.Day/time.Hour)
+}
+
+func percent(rate float64) string { return fmt.Sprintf("%.0f%%", rate*100) }

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/bus"
+	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/escalator"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	sig "github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// timeline runs a replay's clock: the escalator at each minute something
+// falls due, and the delivery of what it and the router queue.
+type timeline struct {
+	w, shown, err io.Writer
+	json          bool
+	silence       bool
+	st            *memstore.Store
+	sender        *deliver.Sender
+	esc           *escalator.Escalator
+	clock         *time.Time
+	sum           *summary
+	// next is the earliest time something is due (zero: nothing).
+	next time.Time
+}
+
+// runUntil runs every escalator step due up to `at`, at the whole minutes
+// EventBridge Scheduler would (a step due at 10:15:30 runs at 10:16), then
+// moves the clock to `at`. signal is the coming event's "<model>/<kind>"
+// (watched for silence from its first event on).
+func (t *timeline) runUntil(ctx context.Context, signal string, at time.Time) error {
+	if t.clock.IsZero() || at.After(*t.clock) {
+		defer func() {
+			if at.After(*t.clock) {
+				*t.clock = at
+			}
+		}()
+	}
+	for !t.next.IsZero() {
+		tick := t.next.Truncate(time.Minute)
+		if tick.Before(t.next) {
+			tick = tick.Add(time.Minute)
+		}
+		if tick.Before(*t.clock) {
+			tick = t.clock.Truncate(time.Minute).Add(time.Minute)
+		}
+		if tick.After(at) {
+			break
+		}
+		*t.clock = tick
+		if err := t.tick(ctx); err != nil {
+			return err
+		}
+		t.next = t.st.NextDue()
+		if !t.next.After(tick) {
+			// Due but not done (a delivery waiting): try next minute.
+			t.next = tick.Add(time.Minute)
+		}
+	}
+	if t.silence && signal != "" && !slices.Contains(t.esc.Signals, signal) {
+		t.esc.Signals = append(t.esc.Signals, signal)
+		if at.After(*t.clock) {
+			*t.clock = at
+		}
+		if err := t.esc.Ensure(ctx); err != nil {
+			return err
+		}
+		t.next = t.st.NextDue()
+	}
+	return nil
+}
+
+// tick runs the escalator once and delivers what it queued.
+func (t *timeline) tick(ctx context.Context) error {
+	rep, err := t.esc.Tick(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range rep.Queued {
+		n, err := t.st.GetNotice(ctx, id)
+		if err != nil || n == nil {
+			return err
+		}
+		if n.Kind == state.NoticeDigest {
+			entries, err := t.st.Digest(ctx, n.Owner, n.Since, n.Created)
+			if err != nil {
+				return err
+			}
+			if len(entries) == 0 {
+				// Nothing to say: delivered quietly.
+				if _, err := t.sender.Deliver(ctx, []string{id}); err != nil {
+					return err
+				}
+				continue
+			}
+			if !t.json {
+				fmt.Fprintf(t.w, "%s  %-10s %s  %d notification(s) since %s\n", t.clock.UTC().Format("2006-01-02 15:04Z"), "DIGEST",
+					n.Owner, len(entries), n.Since.UTC().Format("2006-01-02 15:04Z"))
+			}
+		} else {
+			t.change(n)
+		}
+		if err := t.deliver(ctx, n, t.sum); err != nil {
+			return err
+		}
+	}
+	rep2, err := t.sender.Drain(ctx, 100)
+	t.sum.waiting += rep2.Waiting
+	return err
+}
+
+// change prints what a notification of the escalator's says happened.
+func (t *timeline) change(n *state.Notification) {
+	a := &n.Alert
+	ch := pipeline.Change{At: *t.clock, Alert: a.ID, Model: a.Model, Rule: a.Rule, Severity: a.Severity, Owner: n.Owner,
+		Notify: a.Notify, Value: a.Value, Group: n.Group, Summary: a.Summary}
+	switch n.Kind {
+	case state.NoticeOpened:
+		ch.State = "opened"
+	case state.NoticeResolved:
+		ch.State = "resolved"
+	case state.NoticeEscalated:
+		ch.State, ch.Summary = "escalated", n.Lifecycle.Note
+		t.sum.escalations++
+	case state.NoticeSnoozeEnded:
+		ch.State, ch.Summary = "snooze-over", n.Lifecycle.Note
+	default:
+		ch.State = n.Kind
+	}
+	if strings.HasPrefix(a.Rule, "silent:") && (ch.State == "opened" || ch.State == "resolved") {
+		t.sum.silences++
+	}
+	if ch.State == "opened" || ch.State == "resolved" {
+		t.sum.add(ch)
+	}
+	switch {
+	case t.json:
+		writeChange(t.w, ch)
+	case ch.State == "escalated" || ch.State == "snooze-over":
+		fmt.Fprintf(t.w, "%s  %-10s %s  → %s (step %d)\n%s%s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State),
+			n.Group, n.Owner, n.Lifecycle.Step, indent, ch.Summary)
+	default:
+		writeTimeline(t.w, ch)
+	}
+}
+
+// deliver sends one queued notification through the replay's sender.
+func (t *timeline) deliver(ctx context.Context, n *state.Notification, sum *summary) error {
+	fmt.Fprintf(t.shown, "%s%s notification %s to %s via %s\n", indent, n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
+	rep, err := t.sender.Deliver(ctx, []string{n.ID})
+	if err != nil {
+		return err
+	}
+	if slices.Contains(n.Channels, "digest") {
+		fmt.Fprintf(t.shown, "%sdigest → kept for the daily digest of %s\n", indent, n.Owner)
+	}
+	sum.notices++
+	sum.waiting += rep.Waiting
+	sum.failed += rep.Failed
+	return nil
+}
+
+// before runs the clock up to an event.
+func (t *timeline) before(ctx context.Context, ev *sig.Event) error {
+	return t.runUntil(ctx, ev.Model+"/"+ev.Kind, ev.ObservedAt)
+}
+
+// previewBus shows each lifecycle event a replay would publish.
+type previewBus struct{ w io.Writer }
+
+func (p *previewBus) Publish(_ context.Context, entries ...bus.Entry) error {
+	for _, e := range entries {
+		fmt.Fprintf(p.w, "%seventbridge → %s\n", indent, e.DetailType)
+	}
+	return nil
+}
+
+// end is when the replay's clock stops: --until as a time, or as a
+// duration after the last event.
+func (c *replayCmd) end(last time.Time) (time.Time, error) {
+	if c.until == "" {
+		return last, nil
+	}
+	if t, err := time.Parse(time.RFC3339, c.until); err == nil {
+		return t, nil
+	}
+	d, err := duration.Parse(c.until)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("%q is neither a duration (48h, 3d) nor an RFC 3339 time", c.until)
+	}
+	return last.Add(d), nil
+}

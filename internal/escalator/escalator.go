@@ -1,0 +1,264 @@
+// Package escalator is the timed half of stakeout, run every minute by
+// EventBridge Scheduler (and between events by `stakeout replay`): it
+// escalates alert groups nobody acknowledged within ack_within, ends
+// snoozes, opens an alert when a model's expected signals stop arriving
+// (and resolves it when they return), and queues each owner's daily digest
+// at the owner's hour.
+//
+// A run reads only what is due — the store's due index, never a scan —
+// and every step is one conditional write (the group's, the watch's or the
+// schedule's version) together with its audit records and notification.
+// Two runs that overlap, or a run that crashes halfway and is retried,
+// therefore take each step once: the loser's write fails, it re-reads,
+// and finds nothing left to do.
+package escalator
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is what the escalator needs of a store.
+type Store interface {
+	lifecycle.Store
+	Due(ctx context.Context, now time.Time, limit int) ([]state.DueItem, error)
+	GetWatch(ctx context.Context, id string) (*state.Watch, error)
+	EnsureWatch(ctx context.Context, w *state.Watch) (bool, error)
+	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
+	EnsureSchedule(ctx context.Context, s *state.Schedule) (bool, error)
+}
+
+// Escalator runs the timed steps.
+type Escalator struct {
+	Config *config.Config
+	Store  Store
+	// Now is the clock (replay passes the events' clock).
+	Now func() time.Time
+	Log *slog.Logger
+	// Limit bounds the due items one run reads (default 200): the rest
+	// are next minute's.
+	Limit int
+	// Signals, when not nil, limits silence watching to these
+	// "<model>/<kind>" pairs (replay: those its stream carries — a kind a
+	// sample never had cannot be judged silent). Nil watches every
+	// expectation of every model.
+	Signals []string
+
+	mu sync.Mutex
+	// ensured is the configuration digest whose watches and schedules
+	// exist: checked once per container and configuration, not per run.
+	ensured string
+}
+
+// Report says what a run did.
+type Report struct {
+	Escalated       int
+	SnoozesEnded    int
+	SilenceOpened   int
+	SilenceResolved int
+	Digests         int
+	// Queued are the notifications queued, to deliver now.
+	Queued []string
+}
+
+const (
+	defaultLimit = 200
+	tries        = 8
+	// DigestPrefix names the digest schedules: "digest/<owner>".
+	DigestPrefix = "digest/"
+)
+
+func (e *Escalator) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+func (e *Escalator) log() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (e *Escalator) manager() *lifecycle.Manager {
+	return &lifecycle.Manager{Config: e.Config, Store: e.Store, Now: e.Now, Log: e.Log}
+}
+
+// Tick runs every step due now. The error is for store failures; a step
+// that failed is due again next run.
+func (e *Escalator) Tick(ctx context.Context) (Report, error) {
+	var rep Report
+	now := e.now()
+	if err := e.ensure(ctx, now); err != nil {
+		return rep, err
+	}
+	items, err := e.Store.Due(ctx, now, cmp.Or(e.Limit, defaultLimit))
+	if err != nil {
+		return rep, fmt.Errorf("read what is due: %w", err)
+	}
+	var errs []error
+	for _, it := range items {
+		var err error
+		switch it.Kind {
+		case state.DueGroup:
+			err = e.group(ctx, it.Key, &rep)
+		case state.DueWatch:
+			err = e.watch(ctx, it.Key, &rep)
+		case state.DueSchedule:
+			err = e.schedule(ctx, it.Key, &rep)
+		}
+		if err != nil {
+			// One broken item must not hold the others back.
+			e.log().ErrorContext(ctx, "escalator step failed", "kind", it.Kind, "key", it.Key, "error", err)
+			errs = append(errs, err)
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+// ensure creates the watches of every model's expectations and the digest
+// schedule of every owner that do not exist yet.
+func (e *Escalator) ensure(ctx context.Context, now time.Time) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	key := fmt.Sprintf("%s/%d", e.Config.Digest, len(e.Signals))
+	if e.ensured == key {
+		return nil
+	}
+	for _, m := range sortedModels(e.Config) {
+		for _, x := range m.Expect {
+			if e.Signals != nil && !slices.Contains(e.Signals, m.ID+"/"+x.Kind) {
+				continue
+			}
+			w := &state.Watch{Model: m.ID, Kind: x.Kind, Metric: x.Metric, Since: now, Next: now.Add(x.Every + x.Grace)}
+			created, err := e.Store.EnsureWatch(ctx, w)
+			if err != nil {
+				return fmt.Errorf("create watch %s: %w", w.ID(), err)
+			}
+			if created {
+				e.log().InfoContext(ctx, "watching for silence", "watch", w.ID(), "every", x.Every.String(), "grace", x.Grace.String())
+			}
+		}
+	}
+	for _, o := range sortedOwners(e.Config) {
+		sc := &state.Schedule{Name: DigestPrefix + o.ID, Next: o.NextDigest(now)}
+		if _, err := e.Store.EnsureSchedule(ctx, sc); err != nil {
+			return fmt.Errorf("create schedule %s: %w", sc.Name, err)
+		}
+	}
+	e.ensured = key
+	return nil
+}
+
+// Ensure creates, now, the watches and schedules that do not exist yet
+// (Tick does it too; replay calls it when a model first appears).
+func (e *Escalator) Ensure(ctx context.Context) error { return e.ensure(ctx, e.now()) }
+
+// group escalates a group nobody acknowledged in time, or ends its snooze.
+func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
+	model, rule, ok := strings.Cut(key, "/")
+	if !ok {
+		return fmt.Errorf("due group %q is not model/rule", key)
+	}
+	g, err := e.Store.GetGroup(ctx, model, rule)
+	if err != nil || g == nil {
+		return err
+	}
+	now := e.now()
+	action := ""
+	switch due := g.Due(); {
+	case due.IsZero() || due.After(now):
+		return nil // the index lagged behind a change
+	case !g.SnoozedUntil.IsZero():
+		action = lifecycle.EndSnooze
+	default:
+		action = lifecycle.Timeout
+	}
+	res, err := e.manager().Apply(ctx, lifecycle.Change{Action: action, Group: g.ID, By: lifecycle.Escalator})
+	if err != nil || !res.Done {
+		return err
+	}
+	if action == lifecycle.EndSnooze {
+		rep.SnoozesEnded++
+	} else {
+		rep.Escalated++
+		e.log().InfoContext(ctx, "escalated", "group", g.ID, "to", res.Group.Owner, "step", res.Group.Step)
+	}
+	rep.Queued = append(rep.Queued, res.Queued...)
+	return nil
+}
+
+// schedule queues an owner's digest when its time has come, and moves the
+// schedule to the next day's: one write, so it happens once.
+func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) error {
+	for range tries {
+		sc, err := e.Store.GetSchedule(ctx, name)
+		if err != nil || sc == nil {
+			return err
+		}
+		now := e.now()
+		if sc.Next.IsZero() || sc.Next.After(now) {
+			return nil
+		}
+		c := &state.Commit{Schedules: []*state.Schedule{sc}}
+		owner := strings.TrimPrefix(name, DigestPrefix)
+		o := e.Config.Owners[owner]
+		if o == nil || !strings.HasPrefix(name, DigestPrefix) {
+			sc.Next = time.Time{} // the owner is gone: no more digests
+		} else {
+			since := sc.Last
+			if since.IsZero() {
+				since = sc.Next.Add(-24 * time.Hour)
+			}
+			local := sc.Next.In(cmp.Or(o.Timezone, time.UTC))
+			n := &state.Notification{ID: fmt.Sprintf("%s%s/%s", DigestPrefix, owner, local.Format("2006-01-02")),
+				Kind: state.NoticeDigest, Group: name, Owner: owner, Channels: []string{"slack"},
+				Created: sc.Next, Since: since}
+			c.Outbox = []*state.Notification{n}
+			sc.Last, sc.Next = sc.Next, o.NextDigest(now)
+		}
+		switch err := e.Store.Commit(ctx, c); {
+		case errors.Is(err, state.ErrConflict):
+			continue
+		case err != nil:
+			return fmt.Errorf("schedule %s: %w", name, err)
+		}
+		for _, n := range c.Outbox {
+			rep.Digests++
+			rep.Queued = append(rep.Queued, n.ID)
+		}
+		return nil
+	}
+	return fmt.Errorf("schedule %s: %w", name, state.ErrConflict)
+}
+
+func sortedModels(cfg *config.Config) []*config.Model {
+	out := make([]*config.Model, 0, len(cfg.Models))
+	for _, m := range cfg.Models {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b *config.Model) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+func sortedOwners(cfg *config.Config) []*config.Owner {
+	out := make([]*config.Owner, 0, len(cfg.Owners))
+	for _, o := range cfg.Owners {
+		out = append(out, o)
+	}
+	slices.SortFunc(out, func(a, b *config.Owner) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,503 @@
+// Package lifecycle changes alert groups after they open: acknowledge,
+// snooze, escalate, reassign, resolve, mark as a false alarm, and ask for a
+// retrain or a rollback. People do these from Slack and PagerDuty; the
+// escalator does the timed ones (escalating what nobody acknowledged within
+// ack_within, ending snoozes).
+//
+// Every change is one conditional write on the group's version, carrying
+// the audit records of its alerts and the notification that tells people
+// (and EventBridge) about it. Two people pressing a button at once, two
+// escalator runs racing, or a retried request therefore change the group
+// once: the loser re-reads, finds the change made, and says so.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is what lifecycle changes need of a store.
+type Store interface {
+	GetGroup(ctx context.Context, model, rule string) (*state.Group, error)
+	GetAlert(ctx context.Context, id string) (*state.Alert, error)
+	Commit(ctx context.Context, c *state.Commit) error
+}
+
+// Actions.
+const (
+	Acknowledge = "acknowledge"
+	Resolve     = "resolve"
+	Snooze      = "snooze"
+	Escalate    = "escalate"
+	Reassign    = "reassign"
+	FalseAlarm  = "false-alarm"
+	Retrain     = "request-retrain"
+	Rollback    = "request-rollback"
+	// Timeout and EndSnooze are the escalator's: escalate a group nobody
+	// acknowledged in time, and end a snooze that ran out. Each applies
+	// only if it is still due when the write happens.
+	Timeout   = "timeout"
+	EndSnooze = "end-snooze"
+)
+
+// Events is the outbox channel that publishes lifecycle events on
+// EventBridge ("Alert Opened", …).
+const Events = "events"
+
+// Actor is who changes a group.
+type Actor struct {
+	// ID is "slack:<user id>", "pagerduty:<user id>", or "escalator".
+	ID   string
+	Name string // as the source named them, when it did
+}
+
+// Escalator is the actor of timed changes.
+var Escalator = Actor{ID: "escalator", Name: "stakeout"}
+
+// Change is one thing done to a group.
+type Change struct {
+	Action string
+	Group  string
+	By     Actor
+	// Until ends a snooze.
+	Until time.Time
+	// Role is who a reassignment goes to.
+	Role string
+	// Target is the version a rollback asks for ("" lets the pipeline
+	// choose); Reason says why, in the requester's words.
+	Target string
+	Reason string
+}
+
+// Result says what became of a change.
+type Result struct {
+	// Done: the change was made (false: nothing to do, see Message).
+	Done bool
+	// Message says what happened, for the person who asked.
+	Message string
+	// Queued are the ids of the notifications the change queued.
+	Queued []string
+	// Group is the group after the change (nil if it no longer exists).
+	Group *state.Group
+}
+
+// ErrUnknownAction is returned for an action this package does not know.
+var ErrUnknownAction = errors.New("unknown action")
+
+// Manager applies changes.
+type Manager struct {
+	Config *config.Config
+	Store  Store
+	// Now is the clock (replay and tests pass theirs).
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+const (
+	// tries bounds re-reads after a concurrent change.
+	tries = 8
+	// chunk is how many alerts one write records the change on (DynamoDB
+	// allows 100 items per transaction; an alert costs up to three).
+	chunk = 30
+)
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// Apply makes the change, re-reading on conflicts. The error is for store
+// failures; a change that does not apply (the group is over, already
+// acknowledged) is a Result with Done false and a Message.
+func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
+	model, rule, ok := state.GroupRule(c.Group)
+	if !ok {
+		return Result{Message: fmt.Sprintf("%q is not an alert group", c.Group)}, nil
+	}
+	for attempt := range tries {
+		g, err := m.Store.GetGroup(ctx, model, rule)
+		if err != nil {
+			return Result{}, fmt.Errorf("read group %s: %w", c.Group, err)
+		}
+		if g == nil || g.ID != c.Group {
+			return Result{Message: "This alert group is over: a newer one replaced it."}, nil
+		}
+		s := &step{m: m, c: c, g: g, now: m.now()}
+		res, commits, err := s.plan(ctx)
+		if err != nil || commits == nil {
+			res.Group = g
+			return res, err
+		}
+		err = m.Store.Commit(ctx, commits[0])
+		if errors.Is(err, state.ErrConflict) {
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
+			continue
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("%s %s: %w", c.Action, c.Group, err)
+		}
+		// Alerts beyond the first write's share get their records in
+		// further writes: best effort, each conditional on the alert.
+		for _, more := range commits[1:] {
+			if err := m.Store.Commit(ctx, more); err != nil && m.Log != nil {
+				m.Log.WarnContext(ctx, "could not record a change on every alert of the group", "group", c.Group, "action", c.Action, "error", err)
+			}
+		}
+		g.Version++
+		res.Done, res.Group = true, g
+		for _, n := range commits[0].Outbox {
+			res.Queued = append(res.Queued, n.ID)
+		}
+		return res, nil
+	}
+	return Result{}, fmt.Errorf("%s %s: %d attempts conflicted: %w", c.Action, c.Group, tries, state.ErrConflict)
+}
+
+// step is one attempt at one change.
+type step struct {
+	m   *Manager
+	c   Change
+	g   *state.Group
+	now time.Time
+
+	members []*state.Alert // the group's unresolved alerts
+}
+
+func (s *step) cfg() *config.Config { return s.m.Config }
+
+// plan decides the change on the group as read and returns the writes:
+// the first carries the group, its notification and the first alerts' records.
+func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
+	g, c := s.g, s.c
+	if g.Over() {
+		return Result{Message: "This alert is " + closedAs(g) + " already."}, nil, nil
+	}
+	if err := s.readMembers(ctx); err != nil {
+		return Result{}, nil, err
+	}
+	if len(s.members) == 0 {
+		return Result{Message: "Every alert of this group is resolved already."}, nil, nil
+	}
+	ack := s.ackWithin()
+	var (
+		action, detail, kind, msg string
+		resolve                   bool
+		req                       *state.Request
+	)
+	by, name := c.By.ID, c.By.Name
+	switch c.Action {
+	case Acknowledge:
+		if g.Acked() && g.SnoozedUntil.IsZero() {
+			return Result{Message: "Already acknowledged by " + who(g.AckedBy, g.AckedName) + "."}, nil, nil
+		}
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, time.Time{}, time.Time{}
+		action, kind, detail = audit.Acknowledged, state.NoticeAcknowledged, "acknowledged by "+who(by, name)
+		msg = "Acknowledged."
+	case Snooze:
+		if !c.Until.After(s.now) {
+			return Result{Message: "A snooze must end in the future."}, nil, nil
+		}
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, c.Until.UTC(), time.Time{}
+		action, kind = audit.Snoozed, state.NoticeSnoozed
+		detail = fmt.Sprintf("snoozed by %s until %s", who(by, name), c.Until.UTC().Format(time.RFC3339))
+		msg = "Snoozed for " + duration.Format(c.Until.Sub(s.now).Round(time.Minute)) + "."
+	case EndSnooze:
+		if g.SnoozedUntil.IsZero() || g.SnoozedUntil.After(s.now) {
+			return Result{Message: "Not snoozed (or not yet over)."}, nil, nil
+		}
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
+		g.EscalateAt = s.after(ack)
+		action, kind, detail = audit.SnoozeEnded, state.NoticeSnoozeEnded, "the snooze ended; unacknowledged again"
+		msg = "Snooze over."
+	case Timeout, Escalate:
+		if c.Action == Timeout && (g.Acked() || g.EscalateAt.IsZero() || g.EscalateAt.After(s.now)) {
+			return Result{Message: "Not due for escalation."}, nil, nil
+		}
+		target := s.next()
+		if target == "" {
+			return Result{Message: "There is nobody to escalate to."}, nil, nil
+		}
+		prev, due := g.Owner, g.EscalateAt
+		g.Step++
+		g.Owner, g.From = target, prev
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
+		// Past the end of the chain the last owner is re-notified, each
+		// time after twice as long (at most a day): a forgotten alert keeps
+		// coming back without paging every quarter of an hour for a week.
+		wait := ack
+		if over := g.Step - s.chainLen(); over > 0 && ack > 0 {
+			wait = min(ack<<min(over, 16), maxRenotify)
+		}
+		if c.Action == Timeout {
+			// Each step after another ack_within from when it was due, so
+			// that a late run does not shift the whole chain.
+			g.EscalateAt = due.Add(wait)
+			if !g.EscalateAt.After(s.now) {
+				g.EscalateAt = s.after(wait)
+			}
+			detail = fmt.Sprintf("nobody acknowledged within %s: escalated from %s to %s (step %d)", g.AckWithin, prev, target, g.Step)
+			if target == prev {
+				detail = fmt.Sprintf("still nobody acknowledged: %s re-notified (the end of the escalation chain; again in %s unless acknowledged)",
+					target, duration.Format(wait))
+			}
+		} else {
+			g.EscalateAt = s.after(wait)
+			detail = fmt.Sprintf("escalated by %s from %s to %s (step %d)", who(by, name), prev, target, g.Step)
+		}
+		action, kind = audit.Escalated, state.NoticeEscalated
+		msg = "Escalated to " + s.ownerName(target) + "."
+	case Reassign:
+		m := s.cfg().Models[g.Model]
+		target := ""
+		if m != nil {
+			target = m.Owners[c.Role]
+		}
+		switch {
+		case !slices.Contains(config.Roles, c.Role):
+			return Result{Message: fmt.Sprintf("%q is not a role (one of %s).", c.Role, strings.Join(config.Roles, ", "))}, nil, nil
+		case target == "":
+			return Result{Message: fmt.Sprintf("%s has no %s owner.", g.Model, c.Role)}, nil, nil
+		case target == g.Owner:
+			return Result{Message: "It is with " + s.ownerName(target) + " already."}, nil, nil
+		}
+		detail = fmt.Sprintf("reassigned by %s from %s to %s (%s)", who(by, name), g.Owner, target, c.Role)
+		g.From = g.Owner
+		g.Owner, g.Role, g.Base, g.Step = target, c.Role, target, 0
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
+		g.EscalateAt = s.after(ack)
+		action, kind = audit.Reassigned, state.NoticeReassigned
+		msg = "Reassigned to " + s.ownerName(target) + "."
+	case Resolve, FalseAlarm:
+		g.Resolution, g.ClosedBy, g.ClosedName, g.ClosedAt = state.ResolvedByPerson, by, name, s.now
+		action, detail, msg = audit.Resolved, "resolved by "+who(by, name), "Resolved."
+		if c.Action == FalseAlarm {
+			g.Resolution = state.FalseAlarm
+			action, detail, msg = audit.FalseAlarm, "marked as a false alarm by "+who(by, name), "Marked as a false alarm and resolved."
+		}
+		if c.Reason != "" {
+			detail += ": " + c.Reason
+		}
+		g.Open, g.EscalateAt, g.SnoozedUntil = 0, time.Time{}, time.Time{}
+		kind, resolve = state.NoticeResolved, true
+	case Retrain, Rollback:
+		lead := s.members[0]
+		req = &state.Request{Type: state.RequestRetrain, Version: lead.ModelVersion, Requester: by, Name: name, Reason: c.Reason}
+		action, detail = audit.RetrainRequested, "retrain requested by "+who(by, name)
+		msg = "Retrain requested: the pipeline will get it."
+		if c.Action == Rollback {
+			req.Type, req.Target = state.RequestRollback, c.Target
+			action = audit.RollbackRequested
+			detail = "rollback requested by " + who(by, name)
+			if c.Target != "" {
+				detail += " to version " + c.Target
+				msg = "Rollback to " + c.Target + " requested: the pipeline will get it."
+			} else {
+				msg = "Rollback requested (no earlier version without an open alert is known: the pipeline chooses)."
+			}
+		}
+		if c.Reason != "" {
+			detail += ": " + c.Reason
+		}
+		kind = state.NoticeRequest
+	default:
+		return Result{}, nil, fmt.Errorf("%w %q", ErrUnknownAction, c.Action)
+	}
+	g.By, g.ByName, g.Note = by, name, detail
+	return Result{Message: msg}, s.commits(action, detail, kind, resolve, req), nil
+}
+
+// readMembers reads the group's alerts that are not resolved.
+func (s *step) readMembers(ctx context.Context) error {
+	for _, id := range s.g.Members {
+		a, err := s.m.Store.GetAlert(ctx, id)
+		if err != nil {
+			return fmt.Errorf("read alert %s: %w", id, err)
+		}
+		if a != nil && a.Status != state.Resolved && a.Group == s.g.ID {
+			s.members = append(s.members, a)
+		}
+	}
+	return nil
+}
+
+// commits builds the writes: records on every unresolved alert (a request
+// is the model's, recorded on the group's first alert only), the group, and
+// the notification.
+func (s *step) commits(action, detail, kind string, resolve bool, req *state.Request) []*state.Commit {
+	g := s.g
+	members := s.members
+	if req != nil {
+		members = members[:1]
+	}
+	first := &state.Commit{Groups: []*state.Group{g}}
+	out := []*state.Commit{first}
+	cur := first
+	for i, a := range members {
+		if i > 0 && i%chunk == 0 {
+			cur = &state.Commit{}
+			out = append(out, cur)
+		}
+		if action == audit.FalseAlarm {
+			cur.Audit = append(cur.Audit, s.record(a, audit.FalseAlarm, detail))
+		}
+		if resolve {
+			a.Status, a.ResolvedAt, a.UpdatedAt = state.Resolved, s.now, s.now
+			if action == audit.FalseAlarm {
+				cur.Audit = append(cur.Audit, s.record(a, audit.Resolved, "resolved as a false alarm"))
+			} else {
+				cur.Audit = append(cur.Audit, s.record(a, audit.Resolved, detail))
+			}
+		} else {
+			cur.Audit = append(cur.Audit, s.record(a, action, detail))
+		}
+		cur.Alerts = append(cur.Alerts, a)
+	}
+	lead := members[0]
+	n := Notice(g, lead, kind, s.now)
+	n.Channels = s.channels(lead, kind)
+	n.Request = req
+	first.Outbox = []*state.Notification{n}
+	// The queued record goes on the lead alert's chain, after the change.
+	r := s.record(lead, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
+	first.Audit = append(first.Audit, r)
+	return out
+}
+
+// channels a lifecycle notification goes to: Slack and PagerDuty where
+// the alert's stakes send it (a digest-only alert has no message to
+// update), and EventBridge for the changes other tools subscribe to.
+func (s *step) channels(a *state.Alert, kind string) []string {
+	var out []string
+	for _, ch := range a.Notify {
+		if ch == "slack" || (ch == "pagerduty" && kind != state.NoticeRequest) {
+			out = append(out, ch)
+		}
+	}
+	switch kind {
+	case state.NoticeAcknowledged, state.NoticeSnoozed, state.NoticeEscalated, state.NoticeResolved, state.NoticeRequest:
+		out = append(out, Events)
+	}
+	return out
+}
+
+// record appends a record of the change to a's chain.
+func (s *step) record(a *state.Alert, action, detail string) audit.Record {
+	g := s.g
+	v := a.Value
+	r := audit.Record{Alert: a.ID, At: s.now, Recorded: s.now, Action: action, Actor: s.c.By.ID, Model: a.Model,
+		Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature, Segment: a.Segment,
+		Value: &v, Severity: a.Severity, Role: g.Role, Owner: g.Owner, Notify: slices.Clone(a.Notify), Group: g.ID,
+		Detail: detail, ConfigDigest: s.cfg().Digest}
+	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
+	return r
+}
+
+// ackWithin is the group's acknowledgement deadline (0: none).
+func (s *step) ackWithin() time.Duration {
+	d, err := duration.Parse(s.g.AckWithin)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+func (s *step) after(ack time.Duration) time.Time {
+	if ack <= 0 {
+		return time.Time{}
+	}
+	return s.now.Add(ack)
+}
+
+// next is who the group escalates to: the next owner on its base owner's
+// chain, or — at the end of the chain, or with no chain — the last one
+// again, re-notified rather than left alone.
+func (s *step) next() string { return Next(s.cfg(), &s.g.Lifecycle) }
+
+// maxRenotify caps the wait between re-notifications past the chain's end.
+const maxRenotify = 24 * time.Hour
+
+func (s *step) chainLen() int {
+	if o := s.cfg().Owners[s.g.Base]; o != nil {
+		return len(o.Escalation)
+	}
+	return 0
+}
+
+// Next is who a group escalates to next.
+func Next(cfg *config.Config, l *state.Lifecycle) string {
+	base := cfg.Owners[l.Base]
+	if base == nil || len(base.Escalation) == 0 {
+		return l.Owner
+	}
+	return base.Escalation[min(l.Step, len(base.Escalation)-1)]
+}
+
+func (s *step) ownerName(id string) string {
+	if o := s.cfg().Owners[id]; o != nil && o.Name != "" {
+		return o.Name
+	}
+	return id
+}
+
+// Notice builds the notification of a change of group g caused by (or
+// about) alert a; its id comes from the group's counter, so a retried
+// write derives the same one.
+func Notice(g *state.Group, a *state.Alert, kind string, created time.Time) *state.Notification {
+	g.Notices++
+	owner, role := g.Owner, g.Role
+	if owner == "" {
+		owner, role = a.Owner, a.Role
+	}
+	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
+		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(a.Notify), Members: len(g.Members),
+		Created: created, Lifecycle: g.Lifecycle}
+	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
+		n.Subjects = append(n.Subjects, state.Subject(id))
+	}
+	n.Alert = *a.Clone()
+	return n
+}
+
+// who names an actor for a record or a message.
+func who(id, name string) string {
+	if name != "" && name != id {
+		return name + " (" + id + ")"
+	}
+	return id
+}
+
+// closedAs says how a group ended.
+func closedAs(g *state.Group) string {
+	switch g.Resolution {
+	case state.FalseAlarm:
+		return "marked as a false alarm"
+	case "":
+		return "resolved"
+	}
+	return "resolved by " + who(g.ClosedBy, g.ClosedName)
+}
+
+// Start is the lifecycle of a group that alert a opens at `now`: with its
+// owner, and escalating after ack_within if the stakes give one and tell
+// someone directly (a digest-only alert has nobody to wait for).
+func Start(a *state.Alert, now time.Time) state.Lifecycle {
+	l := state.Lifecycle{Owner: a.Owner, Role: a.Role, Base: a.Owner, AckWithin: a.AckWithin}
+	ack, err := duration.Parse(a.AckWithin)
+	if err == nil && ack > 0 && (slices.Contains(a.Notify, "slack") || slices.Contains(a.Notify, "pagerduty")) {
+		l.EscalateAt = now.Add(ack)
+	}
+	return l
+}

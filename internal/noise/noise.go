@@ -1,0 +1,147 @@
+// Package noise measures, from the audit trail, how each rule's alerts were
+// received: how many opened in a window, how many owners acknowledged,
+// marked as false alarms or let escalate, and how long acknowledging took.
+// Owners tune a threshold with these numbers (`stakeout noise`) rather than
+// with their memory of the loudest week.
+package noise
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+)
+
+// RuleStats is what one rule's alerts opened in a window came to.
+type RuleStats struct {
+	Model, Rule string
+	// Alerts counts occurrences: an alert that resolved and opened again
+	// is two, because it interrupted its owner twice.
+	Alerts int
+	// Acknowledged counts occurrences someone acknowledged (or snoozed,
+	// which acknowledges until a time); Unacknowledged the rest, including
+	// false alarms dismissed without acknowledging first.
+	Acknowledged, Unacknowledged int
+	FalseAlarms                  int
+	// Escalations counts occurrences escalated at least once, not the
+	// steps: an alert that climbed two owners is one alert nobody took.
+	Escalations int
+	// MedianAck and P90Ack are times from opening to the first
+	// acknowledgement, over the acknowledged occurrences (zero if none).
+	MedianAck, P90Ack time.Duration
+	// FalseAlarmRate is FalseAlarms / Alerts.
+	FalseAlarmRate float64
+}
+
+// occurrence is one opening of an alert and what followed it, up to the
+// next opening.
+type occurrence struct {
+	model, rule           string
+	opened                time.Time
+	acked                 bool
+	ack                   time.Duration
+	falseAlarm, escalated bool
+}
+
+// Report counts the occurrences opened in [since, until) in records (the
+// trails of any number of alerts, whole or cut to a time range), per model
+// and rule, ordered noisiest first: by false-alarm rate, then by alerts.
+// Rules without an occurrence in the window are left out.
+//
+// Records of an occurrence opened before since are ignored, so that a
+// window starting mid-trail neither counts an old alert nor credits its
+// late acknowledgement to the window; records at or after until are
+// ignored, so that the report reads the same whenever it is run.
+func Report(records []audit.Record, since, until time.Time) []RuleStats {
+	byAlert := map[string][]audit.Record{}
+	for _, r := range records {
+		byAlert[r.Alert] = append(byAlert[r.Alert], r)
+	}
+	var occs []*occurrence
+	for _, recs := range byAlert {
+		// Seq is the trail's own order; At can tie or, for a person's
+		// action on a replayed alert, run behind.
+		slices.SortStableFunc(recs, func(a, b audit.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+		var cur *occurrence
+		for _, r := range recs {
+			if !r.At.Before(until) {
+				continue
+			}
+			switch r.Action {
+			case audit.Opened:
+				cur = nil
+				if !r.At.Before(since) {
+					cur = &occurrence{model: r.Model, rule: r.Rule, opened: r.At}
+					occs = append(occs, cur)
+				}
+			case audit.Suppressed:
+				// The router records an inhibited opening as suppressed
+				// instead of opened: nobody was told, so it is no
+				// occurrence, and what follows is not the previous one's.
+				cur = nil
+			}
+			if cur == nil {
+				continue
+			}
+			switch r.Action {
+			case audit.Acknowledged, audit.Snoozed:
+				if !cur.acked {
+					cur.acked, cur.ack = true, max(r.At.Sub(cur.opened), 0)
+				}
+			case audit.FalseAlarm:
+				cur.falseAlarm = true
+			case audit.Escalated:
+				cur.escalated = true
+			}
+		}
+	}
+
+	type key struct{ model, rule string }
+	stats := map[key]*RuleStats{}
+	acks := map[key][]time.Duration{}
+	for _, o := range occs {
+		k := key{o.model, o.rule}
+		s := stats[k]
+		if s == nil {
+			s = &RuleStats{Model: o.model, Rule: o.rule}
+			stats[k] = s
+		}
+		s.Alerts++
+		if o.acked {
+			s.Acknowledged++
+			acks[k] = append(acks[k], o.ack)
+		} else {
+			s.Unacknowledged++
+		}
+		if o.falseAlarm {
+			s.FalseAlarms++
+		}
+		if o.escalated {
+			s.Escalations++
+		}
+	}
+	out := make([]RuleStats, 0, len(stats))
+	for k, s := range stats {
+		s.FalseAlarmRate = float64(s.FalseAlarms) / float64(s.Alerts)
+		if d := acks[k]; len(d) > 0 {
+			slices.Sort(d)
+			s.MedianAck, s.P90Ack = percentile(d, 0.5), percentile(d, 0.9)
+		}
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b RuleStats) int {
+		return cmp.Or(cmp.Compare(b.FalseAlarmRate, a.FalseAlarmRate), cmp.Compare(b.Alerts, a.Alerts),
+			cmp.Compare(a.Model, b.Model), cmp.Compare(a.Rule, b.Rule))
+	})
+	return out
+}
+
+// percentile is the nearest-rank percentile of sorted, non-empty d: a time
+// someone actually took, which an owner can find in the trail, rather than
+// an interpolation between two of a handful of alerts.
+func percentile(d []time.Duration, p float64) time.Duration {
+	i := int(math.Ceil(p*float64(len(d)))) - 1
+	return d[max(i, 0)]
+}

@@ -1,0 +1,142 @@
+// Package setup builds what every stakeout Lambda function needs from its
+// environment, once per container: the configuration (embedded in the
+// binary or read from a directory), the DynamoDB store, the secret
+// resolver, and the sender with its Slack, PagerDuty and EventBridge
+// clients. The functions' mains stay thin and read the same variables.
+package setup
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/stakeout-ml/stakeout/internal/bus"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/dynamostore"
+	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/pdnotify"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+)
+
+// Environment the functions read.
+const (
+	EnvConfigDir = "STAKEOUT_CONFIG_DIR" // holds rules/ and owners/ (default: the working directory)
+	EnvTable     = "TABLE_NAME"
+	EnvEndpoint  = "DYNAMODB_ENDPOINT" // optional: DynamoDB Local
+	// EnvSlackToken is the bot token's secret reference
+	// (secret:<Secrets Manager name or ARN>[#json-field]).
+	EnvSlackToken = "SLACK_BOT_TOKEN_SECRET"
+	// EnvSecrets set to "env" resolves secret references from environment
+	// variables (STAKEOUT_SECRET_<NAME>) instead of Secrets Manager: for
+	// running the functions outside AWS.
+	EnvSecrets        = "STAKEOUT_SECRETS"
+	EnvSlackAPI       = "SLACK_API_URL"        // optional: another Slack API base URL (tests)
+	EnvSlackTeam      = "SLACK_TEAM_DOMAIN"    // optional: <team>.slack.com, for message links
+	EnvPagerDutyURL   = "PAGERDUTY_EVENTS_URL" // optional: another Events API endpoint (tests)
+	EnvSecretsManager = "SECRETSMANAGER_ENDPOINT"
+	// EnvEventBus names the EventBridge bus lifecycle events go to; unset,
+	// they are not published.
+	EnvEventBus         = "EVENT_BUS_NAME"
+	EnvEventBridgeURL   = "EVENTBRIDGE_ENDPOINT" // optional: another EventBridge endpoint (tests)
+	EnvSlackSigning     = "SLACK_SIGNING_SECRET" // secret reference of the Slack app's signing secret
+	EnvPagerDutyWebhook = "PAGERDUTY_WEBHOOK_SECRET"
+)
+
+// Deps is what a function is built from.
+type Deps struct {
+	Config  *config.Config
+	Store   *dynamostore.Store
+	Secrets secret.Resolver
+	Sender  *deliver.Sender
+	AWS     aws.Config
+	Log     *slog.Logger
+	Getenv  func(string) string
+}
+
+// Load builds the dependencies from the environment. Models with errors
+// are logged and not served; no model at all is an error (an init failure
+// Lambda reports).
+func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Deps, error) {
+	dir := getenv(EnvConfigDir)
+	if dir == "" {
+		dir = "."
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load configuration from %s: %w", dir, err)
+	}
+	for _, p := range cfg.Errors() {
+		log.Error("configuration problem", "problem", p.String())
+	}
+	for id, m := range cfg.Broken {
+		log.Error("model not served", "model", id, "reason", m.Broken)
+	}
+	if len(cfg.Models) == 0 {
+		return nil, fmt.Errorf("no model loaded from %s", dir)
+	}
+	table := getenv(EnvTable)
+	if table == "" {
+		return nil, fmt.Errorf("%s is not set", EnvTable)
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+		if ep := getenv(EnvEndpoint); ep != "" {
+			o.BaseEndpoint = &ep
+		}
+	})
+	var secrets secret.Resolver
+	if getenv(EnvSecrets) == "env" {
+		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
+	} else {
+		secrets = secret.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+			if ep := getenv(EnvSecretsManager); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		}))
+	}
+	st := dynamostore.New(client, table, time.Now)
+	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Log: log, SlackTeam: getenv(EnvSlackTeam),
+		Pager: pdnotify.New(secrets, getenv(EnvPagerDutyURL), notify.DefaultPolicy)}
+	if ref := getenv(EnvSlackToken); ref != "" {
+		sender.Slack = slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI), notify.DefaultPolicy)
+	} else {
+		log.Error("no Slack bot token configured: Slack notifications will fail and be reported", "variable", EnvSlackToken)
+	}
+	if name := getenv(EnvEventBus); name != "" {
+		eb := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+			if ep := getenv(EnvEventBridgeURL); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		})
+		sender.Bus = bus.New(eb, name)
+	} else {
+		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
+	}
+	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, AWS: awsCfg, Log: log, Getenv: getenv}, nil
+}
+
+// Secret resolves the secret reference in the environment variable name
+// (for signing secrets): the error names the variable, never the value.
+func (d *Deps) Secret(ctx context.Context, name string) (secret.Value, error) {
+	ref := d.Getenv(name)
+	if ref == "" {
+		return secret.Value{}, fmt.Errorf("%s is not set", name)
+	}
+	v, err := d.Secrets.Resolve(ctx, ref)
+	if err != nil {
+		return secret.Value{}, fmt.Errorf("resolve %s: %w", name, err)
+	}
+	return v, nil
+}

@@ -13,10 +13,10 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
-	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )

@@ -129,6 +129,8 @@ const (
 	// notifications back forever. Failures of every notification alike (a
 	// revoked Slack token) are never given up on.
 	DefaultGiveUpAfter = 2 * time.Hour
+	// releaseTimeout bounds giving a notification back after a failure.
+	releaseTimeout = 5 * time.Second
 	// commitTries bounds re-reads after a concurrent change (the router
 	// updating the alert meanwhile, say).
 	commitTries = 8
@@ -296,7 +298,12 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 			}
 			j.log.Warn("delivery postponed", "channel", ch, "reason", notify.Reason(err), "retry_in", wait.String(), "error", err)
 			n.Claim, n.ClaimedUntil = "", s.now().Add(wait)
-			if err := j.save(ctx, nil); err != nil {
+			// The caller's deadline may be what stopped us (Slack's 3 s):
+			// giving the notification back must not wait for the lease.
+			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+			err := j.save(saveCtx, nil)
+			cancel()
+			if err != nil {
 				return rep, err
 			}
 			rep.Waiting++

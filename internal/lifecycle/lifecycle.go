@@ -205,6 +205,9 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, time.Time{}, time.Time{}
 		action, kind, detail = audit.Acknowledged, state.NoticeAcknowledged, "acknowledged by "+who(by, name)
+		if c.Reason != "" {
+			detail += " " + c.Reason
+		}
 		msg = "Acknowledged."
 	case Snooze:
 		if !c.Until.After(s.now) {
@@ -288,7 +291,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 			action, detail, msg = audit.FalseAlarm, "marked as a false alarm by "+who(by, name), "Marked as a false alarm and resolved."
 		}
 		if c.Reason != "" {
-			detail += ": " + c.Reason
+			detail += " " + c.Reason
 		}
 		g.Open, g.EscalateAt, g.SnoozedUntil = 0, time.Time{}, time.Time{}
 		kind, resolve = state.NoticeResolved, true

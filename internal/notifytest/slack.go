@@ -151,6 +151,17 @@ type Slack struct {
 	calls      map[string]int
 	faults     map[string][]Fault
 	rejections []Rejection
+	responses  map[string][]Response
+}
+
+// Response is what an app posted to a response_url (Slack's way of
+// answering an interaction: an ephemeral message to the user who pressed
+// the button, or a replacement of the message).
+type Response struct {
+	ResponseType    string `json:"response_type"`
+	Text            string `json:"text"`
+	ReplaceOriginal bool   `json:"replace_original"`
+	DeleteOriginal  bool   `json:"delete_original"`
 }
 
 type slackChannel struct {
@@ -290,7 +301,43 @@ func okReply(fields map[string]any) slackReply {
 	return slackReply{status: http.StatusOK, body: fields}
 }
 
+// ResponseURL is a response_url for an interaction payload: what the app
+// posts there is kept under id (see Responses).
+func (s *Slack) ResponseURL(id string) string { return s.srv.URL + "/actions/" + id }
+
+// Responses returns what was posted to the response_url of id, in order.
+func (s *Slack) Responses(id string) []Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.responses[id])
+}
+
+// respond keeps a post to a response_url: JSON, as Slack documents it
+// ("Content-type: application/json"), answered with "ok".
+func (s *Slack) respond(w http.ResponseWriter, r *http.Request, id string) {
+	var resp Response
+	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&resp) != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	if resp.ResponseType != "" && resp.ResponseType != "ephemeral" && resp.ResponseType != "in_channel" {
+		http.Error(w, "invalid_response_type", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	if s.responses == nil {
+		s.responses = map[string][]Response{}
+	}
+	s.responses[id] = append(s.responses[id], resp)
+	s.mu.Unlock()
+	_, _ = w.Write([]byte("ok"))
+}
+
 func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
+	if id, ok := strings.CutPrefix(r.URL.Path, "/actions/"); ok {
+		s.respond(w, r, id)
+		return
+	}
 	method, found := strings.CutPrefix(r.URL.Path, "/api/")
 	if !found || method == "" {
 		http.NotFound(w, r)

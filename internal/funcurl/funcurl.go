@@ -1,0 +1,76 @@
+// Package funcurl serves a net/http handler behind a Lambda Function URL:
+// it turns the Function URL event (payload format 2.0) into an
+// *http.Request and the handler's response back into the event's answer.
+// The Slack and PagerDuty functions are plain http.Handlers, tested with
+// httptest; this is the one place that knows how Lambda delivers them.
+package funcurl
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// MaxBody bounds a request body: Slack's and PagerDuty's are a few KB.
+const MaxBody = 1 << 20
+
+// Handler adapts h to Lambda's Function URL events.
+func Handler(h http.Handler) func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+	return func(ctx context.Context, in events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+		r, err := Request(ctx, in)
+		if err != nil {
+			return events.LambdaFunctionURLResponse{StatusCode: http.StatusBadRequest, Body: err.Error() + "\n",
+				Headers: map[string]string{"Content-Type": "text/plain; charset=utf-8"}}, nil
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		out := events.LambdaFunctionURLResponse{StatusCode: w.Code, Body: w.Body.String(), Headers: map[string]string{}}
+		for k, v := range w.Header() {
+			out.Headers[k] = strings.Join(v, ", ")
+		}
+		return out, nil
+	}
+}
+
+// Request builds the HTTP request a Function URL event carries.
+func Request(ctx context.Context, in events.LambdaFunctionURLRequest) (*http.Request, error) {
+	body := []byte(in.Body)
+	if in.IsBase64Encoded {
+		var err error
+		if body, err = base64.StdEncoding.DecodeString(in.Body); err != nil {
+			return nil, fmt.Errorf("body is not valid base64: %w", err)
+		}
+	}
+	if len(body) > MaxBody {
+		return nil, fmt.Errorf("body is %d bytes, more than %d", len(body), MaxBody)
+	}
+	method := in.RequestContext.HTTP.Method
+	if method == "" {
+		method = http.MethodPost
+	}
+	path := in.RawPath
+	if path == "" {
+		path = "/"
+	}
+	if in.RawQueryString != "" {
+		path += "?" + in.RawQueryString
+	}
+	r, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	for k, v := range in.Headers {
+		// Function URLs lower-case header names and join repeated ones
+		// with commas, as HTTP allows.
+		r.Header.Set(k, v)
+	}
+	r.ContentLength = int64(len(body))
+	r.RemoteAddr = in.RequestContext.HTTP.SourceIP
+	return r, nil
+}

@@ -1,0 +1,364 @@
+// Package slackapp answers Slack: the buttons and menu of stakeout's alert
+// messages (interactivity) and the /stakeout slash command. It is an
+// http.Handler behind a Lambda Function URL.
+//
+// Every request is verified first (X-Slack-Signature over the raw body,
+// timestamp within 5 minutes): anything else gets 401 and changes nothing.
+// A button press is authorised against the owner files — only members of
+// the alert's owner, or of an owner on its escalation chain, may act; only
+// members of the model's `model` owner may ask for a retrain or a rollback
+// — then applied as one conditional write (internal/lifecycle), audited
+// with the Slack user, and the message is updated through the outbox.
+// Slack wants an answer within 3 seconds: the work is bounded by Budget,
+// and what does not fit (a slow Slack API) is left to the outbox, which the
+// escalator drains every minute.
+package slackapp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/signature"
+	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Store is what the app needs of a store.
+type Store interface {
+	lifecycle.Store
+	OpenGroups(ctx context.Context) ([]*state.Group, error)
+	Versions(ctx context.Context, model string) ([]state.ModelVersion, error)
+}
+
+// App answers Slack.
+type App struct {
+	Config *config.Config
+	Store  Store
+	// Deliver sends the notifications a change queued (deliver.Sender's
+	// Deliver); it must respect the context's deadline.
+	Deliver func(ctx context.Context, ids []string) error
+	// SigningSecret returns the Slack app's signing secret.
+	SigningSecret func(ctx context.Context) ([]byte, error)
+	Now           func() time.Time
+	Log           *slog.Logger
+	// HTTP posts to Slack's response_url (default: a client with a 2 s
+	// timeout).
+	HTTP *http.Client
+	// Budget bounds the work of one request (default 2.5 s: Slack's 3 s
+	// less the way back).
+	Budget time.Duration
+}
+
+// DefaultBudget leaves half a second of Slack's 3 for the network.
+const DefaultBudget = 2500 * time.Millisecond
+
+// MaxBody bounds a request body (Slack's interaction payloads are a few KB;
+// a message with many blocks is echoed back, up to some tens).
+const MaxBody = 512 << 10
+
+func (a *App) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *App) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// ServeHTTP verifies the request and dispatches it: an interaction
+// (form field "payload") or a slash command (form field "command").
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil || len(body) > MaxBody {
+		http.Error(w, "request body unreadable or too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	budget := a.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), budget)
+	defer cancel()
+	secret, err := a.SigningSecret(ctx)
+	if err != nil {
+		// Our misconfiguration, not the caller's fault: never a 401 that
+		// would look like a forged request.
+		a.log().ErrorContext(ctx, "no Slack signing secret", "error", err)
+		http.Error(w, "stakeout cannot verify Slack requests: its signing secret is not configured", http.StatusInternalServerError)
+		return
+	}
+	if err := signature.VerifySlack(secret, r.Header, body, a.now()); err != nil {
+		a.log().WarnContext(ctx, "rejected a Slack request", "reason", err.Error(), "remote", r.RemoteAddr)
+		http.Error(w, "invalid request signature", http.StatusUnauthorized)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		http.Error(w, "body is not a form", http.StatusBadRequest)
+		return
+	}
+	switch {
+	case form.Get("payload") != "":
+		var ic slack.InteractionCallback
+		if err := json.Unmarshal([]byte(form.Get("payload")), &ic); err != nil {
+			http.Error(w, "payload is not an interaction", http.StatusBadRequest)
+			return
+		}
+		a.interaction(ctx, &ic)
+		w.WriteHeader(http.StatusOK)
+	case form.Get("command") != "":
+		reply := a.command(ctx, form)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(reply)
+	default:
+		http.Error(w, "neither an interaction nor a slash command", http.StatusBadRequest)
+	}
+}
+
+// interaction handles a button press or a menu choice on an alert message.
+func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback) {
+	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
+		return // nothing stakeout sends asks for anything else
+	}
+	act := ic.ActionCallback.BlockActions[0]
+	group := act.Value
+	if act.ActionID == slacknotify.ActionMore || group == "" {
+		group = strings.TrimPrefix(act.BlockID, "g:")
+	}
+	user := ic.User.ID
+	log := a.log().With("slack_user", user, "action", act.ActionID, "group", group)
+	change, err := a.change(act, group, user, ic.User.Name)
+	if err != nil {
+		log.WarnContext(ctx, "unknown Slack action", "error", err)
+		a.ephemeral(ctx, ic.ResponseURL, "stakeout does not know this action: "+err.Error())
+		return
+	}
+	res, err := a.apply(ctx, change, user)
+	if err != nil {
+		log.ErrorContext(ctx, "Slack action failed", "error", err)
+		a.ephemeral(ctx, ic.ResponseURL, "⚠️ stakeout could not record that (its store did not answer in time). Nothing changed; please try again.")
+		return
+	}
+	log.InfoContext(ctx, "Slack action", "done", res.Done, "message", res.Message)
+	if !res.Done {
+		a.ephemeral(ctx, ic.ResponseURL, res.Message)
+		return
+	}
+	if len(res.Queued) > 0 && a.Deliver != nil {
+		// The message updates through the outbox: now if Slack answers in
+		// time, else within a minute (the escalator drains the outbox).
+		if err := a.Deliver(ctx, res.Queued); err != nil {
+			log.WarnContext(ctx, "message update left to the outbox", "error", err)
+		}
+	}
+}
+
+// change maps a Slack action to a lifecycle change.
+func (a *App) change(act *slack.BlockAction, group, user, name string) (lifecycle.Change, error) {
+	c := lifecycle.Change{Group: group, By: lifecycle.Actor{ID: "slack:" + user, Name: name}}
+	switch act.ActionID {
+	case slacknotify.ActionAcknowledge:
+		c.Action = lifecycle.Acknowledge
+	case slacknotify.ActionResolve:
+		c.Action = lifecycle.Resolve
+	case slacknotify.ActionMore:
+		v := act.SelectedOption.Value
+		switch {
+		case v == slacknotify.OptionSnooze1h, v == slacknotify.OptionSnooze4h, v == slacknotify.OptionSnooze24h:
+			d, _ := time.ParseDuration(strings.TrimPrefix(v, "snooze:"))
+			c.Action, c.Until = lifecycle.Snooze, a.now().Add(d)
+		case v == slacknotify.OptionEscalate:
+			c.Action = lifecycle.Escalate
+		case strings.HasPrefix(v, slacknotify.OptionReassignPrefix):
+			c.Action, c.Role = lifecycle.Reassign, strings.TrimPrefix(v, slacknotify.OptionReassignPrefix)
+		case v == slacknotify.OptionFalseAlarm:
+			c.Action = lifecycle.FalseAlarm
+		case v == slacknotify.OptionRetrain:
+			c.Action = lifecycle.Retrain
+		case v == slacknotify.OptionRollback:
+			c.Action = lifecycle.Rollback
+		default:
+			return c, fmt.Errorf("menu option %q", v)
+		}
+	default:
+		return c, fmt.Errorf("action %q", act.ActionID)
+	}
+	return c, nil
+}
+
+// apply authorises and makes the change. A refusal is a Result with a
+// message, not an error.
+func (a *App) apply(ctx context.Context, c lifecycle.Change, user string) (lifecycle.Result, error) {
+	model, rule, ok := state.GroupRule(c.Group)
+	if !ok {
+		return lifecycle.Result{Message: "This message does not name an alert group stakeout knows."}, nil
+	}
+	g, err := a.Store.GetGroup(ctx, model, rule)
+	if err != nil {
+		return lifecycle.Result{}, err
+	}
+	if g == nil || g.ID != c.Group {
+		return lifecycle.Result{Message: "This alert group is over: a newer one replaced it."}, nil
+	}
+	switch c.Action {
+	case lifecycle.Retrain, lifecycle.Rollback:
+		if !a.modelMember(model, user) {
+			return lifecycle.Result{Message: fmt.Sprintf("🚫 Not allowed: only members of %s's model owner (%s) may ask for a retrain or a rollback.",
+				model, a.Config.Models[model].Owners["model"])}, nil
+		}
+		if c.Action == lifecycle.Rollback && c.Target == "" {
+			// Not picked (the button): the last version that looked healthy.
+			if c.Target, err = a.rollbackTarget(ctx, g); err != nil {
+				return lifecycle.Result{}, err
+			}
+		}
+	default:
+		allowed, err := a.allowed(ctx, g)
+		if err != nil {
+			return lifecycle.Result{}, err
+		}
+		if !a.member(allowed, user) {
+			return lifecycle.Result{Message: fmt.Sprintf("🚫 Not allowed: only members of %s may act on this alert (the owners files list them).",
+				strings.Join(allowed, ", "))}, nil
+		}
+	}
+	m := &lifecycle.Manager{Config: a.Config, Store: a.Store, Now: a.Now, Log: a.Log}
+	return m.Apply(ctx, c)
+}
+
+// allowed are the owners whose members may act on a group: the owner it
+// is with, the rule's owner it started with, the owner it came from, and
+// every owner on their escalation chains.
+func (a *App) allowed(ctx context.Context, g *state.Group) ([]string, error) {
+	start := []string{g.Owner, g.Base, g.From}
+	if len(g.Members) > 0 {
+		lead, err := a.Store.GetAlert(ctx, g.Members[0])
+		if err != nil {
+			return nil, fmt.Errorf("read alert %s: %w", g.Members[0], err)
+		}
+		if lead != nil {
+			start = append(start, lead.Owner)
+		}
+	}
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	for _, id := range start {
+		add(id)
+		if o := a.Config.Owners[id]; o != nil {
+			for _, e := range o.Escalation {
+				add(e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (a *App) member(owners []string, user string) bool {
+	for _, id := range owners {
+		if o := a.Config.Owners[id]; o != nil && slices.Contains(o.Slack.Members, user) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *App) modelMember(model, user string) bool {
+	m := a.Config.Models[model]
+	return m != nil && a.member([]string{m.Owners["model"]}, user)
+}
+
+// rollbackTarget is the latest version of the model, before the live
+// one, that no open alert names: the last one that looked healthy. ""
+// when there is none (the pipeline chooses).
+func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error) {
+	versions, err := a.Store.Versions(ctx, g.Model)
+	if err != nil {
+		return "", fmt.Errorf("read versions of %s: %w", g.Model, err)
+	}
+	groups, err := a.Store.OpenGroups(ctx)
+	if err != nil {
+		return "", fmt.Errorf("read open alerts: %w", err)
+	}
+	bad := map[string]bool{}
+	live := ""
+	for _, og := range groups {
+		if og.Model != g.Model {
+			continue
+		}
+		for _, id := range og.Members {
+			al, err := a.Store.GetAlert(ctx, id)
+			if err != nil {
+				return "", fmt.Errorf("read alert %s: %w", id, err)
+			}
+			if al != nil && al.Status == state.Open && al.ModelVersion != "" {
+				bad[al.ModelVersion] = true
+				if og.ID == g.ID && live == "" {
+					live = al.ModelVersion
+				}
+			}
+		}
+	}
+	for i := len(versions) - 1; i >= 0; i-- {
+		v := versions[i].Version
+		if v == live {
+			continue
+		}
+		if !bad[v] && (live == "" || versionBefore(versions, v, live)) {
+			return v, nil
+		}
+	}
+	return "", nil
+}
+
+// versionBefore reports whether v was first seen before w.
+func versionBefore(vs []state.ModelVersion, v, w string) bool {
+	iv := slices.IndexFunc(vs, func(x state.ModelVersion) bool { return x.Version == v })
+	iw := slices.IndexFunc(vs, func(x state.ModelVersion) bool { return x.Version == w })
+	return iw < 0 || iv < iw
+}
+
+// ephemeral tells the user who pressed the button, and only them.
+func (a *App) ephemeral(ctx context.Context, responseURL, text string) {
+	if responseURL == "" {
+		return
+	}
+	u, err := url.Parse(responseURL)
+	if err != nil || u.Scheme != "https" && u.Scheme != "http" {
+		a.log().WarnContext(ctx, "response_url is not a URL", "error", err)
+		return
+	}
+	msg := &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false, Text: text}
+	client := a.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 2 * time.Second}
+	}
+	if err := slack.PostWebhookCustomHTTPContext(ctx, responseURL, client, msg); err != nil && !errors.Is(err, context.Canceled) {
+		a.log().WarnContext(ctx, "could not answer the user", "error", err)
+	}
+}

@@ -127,7 +127,7 @@ func (s *silence) open(ctx context.Context, m *config.Model, x *config.Expectati
 	if x.Metric != "" {
 		signal += " (" + x.Metric + ")"
 	}
-	summary := fmt.Sprintf("no %s signal for %s for %s", signal, m.ID, duration.Format(silent.Round(time.Minute)))
+	summary := fmt.Sprintf("no %s signal for %s for %s", signal, m.ID, hours(silent))
 	why := fmt.Sprintf("expected every %s (grace %s); last one observed %s", duration.Format(x.Every), duration.Format(x.Grace),
 		w.Seen.UTC().Format(time.RFC3339))
 	if w.Seen.IsZero() {
@@ -204,4 +204,21 @@ func (s *silence) record(a *state.Alert, action, detail string) {
 		Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group, Detail: detail, ConfigDigest: s.e.Config.Digest}
 	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
 	s.c.Audit = append(s.c.Audit, r)
+}
+
+// hours says how long in the words of the "for 26h" people expect: hours
+// (and minutes) up to three days, days and hours beyond.
+func hours(d time.Duration) string {
+	d = d.Round(time.Minute)
+	if d >= 72*time.Hour {
+		return duration.Format(d.Round(time.Hour))
+	}
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%02dm", h, m)
 }

@@ -1,0 +1,134 @@
+package looptest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/escalator"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// TestEscalatorsRace: two escalator runs at once (a slow run overlapping
+// the next minute's) take each step once.
+func TestEscalatorsRace(t *testing.T) {
+	t0 := time.Date(2026, 3, 9, 6, 0, 5, 0, time.UTC)
+	w := newWorld(t, t0)
+	for _, e := range scenario(t, "credit-accuracy-collapse.jsonl")[:3] {
+		w.event(e)
+	}
+	g := w.group("credit-approval", "accuracy-loss")
+	w.set(t0.Add(15 * time.Minute))
+	const runs = 4
+	reps := make([]escalator.Report, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() {
+			e := &escalator.Escalator{Config: w.cfg, Store: w.st, Now: w.clock, Signals: []string{}}
+			rep, err := e.Tick(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			reps[i] = rep
+		})
+	}
+	wg.Wait()
+	escalated := 0
+	for _, r := range reps {
+		escalated += r.Escalated
+	}
+	if escalated != 1 {
+		t.Fatalf("%d runs racing escalated %d times, want once", runs, escalated)
+	}
+	steps := 0
+	for _, r := range w.trail(g.Members[0]) {
+		if r.Action == audit.Escalated {
+			steps++
+		}
+	}
+	if steps != 1 {
+		t.Errorf("%d escalation records, want 1", steps)
+	}
+	// The run that escalated "crashed" before delivering: the next run
+	// does not escalate again, and its drain delivers the one message.
+	if rep := w.tick(); rep.Escalated != 0 {
+		t.Fatalf("the next run escalated again")
+	}
+	if msgs := w.slack.Messages("C0MLPLATFM"); len(msgs) != 1 {
+		t.Fatalf("%d messages to ml-platform, want exactly 1", len(msgs))
+	}
+	if n, err := w.st.GetNotice(context.Background(), g.ID+"#3"); err != nil || n != nil {
+		t.Errorf("a second escalation notification exists: %v %v", n, err)
+	}
+}
+
+func driftEvent(id string, at time.Time) string {
+	return fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Signal","source":"com.example.monitoring","account":"123456789012","time":%q,"region":"eu-west-1","resources":[],"detail":{"model":"credit-approval","kind":"drift","metric":"psi","feature":"income","value":0.05,"observed_at":%q,"version":"2026.03.1"}}`,
+		id, at.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+}
+
+// TestSilence: credit-approval expects a drift signal every 24h (grace 2h
+// by default): 26 h after the last one, at that minute's run, its platform
+// owner gets "no drift signal for credit-approval for 26h"; the next
+// signal resolves it at the run after it arrives.
+func TestSilence(t *testing.T) {
+	t0 := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)
+	w := newWorld(t, t0)
+	w.esc.Signals = []string{"credit-approval/drift"}
+	w.tick() // the first run starts watching
+	w.set(t0.Add(time.Minute))
+	w.event(driftEvent("drift-1", w.clock()))
+	last := w.clock()
+
+	w.set(last.Add(26*time.Hour - time.Second))
+	if rep := w.tick(); rep.SilenceOpened != 0 {
+		t.Fatalf("silence opened %s early", time.Second)
+	}
+	w.set(last.Add(26 * time.Hour))
+	if rep := w.tick(); rep.SilenceOpened != 1 {
+		t.Fatalf("silence not opened 26h after the last signal (report %+v)", rep)
+	}
+	g := w.group("credit-approval", escalator.SilenceRule("drift", ""))
+	a, err := w.st.GetAlert(context.Background(), g.Members[0])
+	if err != nil || a == nil {
+		t.Fatal(a, err)
+	}
+	if a.Owner != "ml-platform" || a.Summary != "no drift signal for credit-approval for 26h" || a.Severity != "high" {
+		t.Errorf("silence alert: owner %s severity %s summary %q", a.Owner, a.Severity, a.Summary)
+	}
+	msgs := w.slack.Messages("C0MLPLATFM")
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "no drift signal for credit-approval for 26h") {
+		t.Fatalf("ml-platform was not told: %d messages", len(msgs))
+	}
+	// Still silent: no second alert, whatever the runs.
+	for _, d := range []time.Duration{time.Minute, time.Hour, 5 * time.Hour} {
+		w.set(last.Add(26*time.Hour + d))
+		if rep := w.tick(); rep.SilenceOpened != 0 {
+			t.Fatalf("a second silence alert at +%s", d)
+		}
+	}
+	// The signal returns: resolved at the next run.
+	back := last.Add(31*time.Hour + 30*time.Second)
+	w.set(back)
+	w.event(driftEvent("drift-2", back))
+	w.set(back.Add(30 * time.Second))
+	if rep := w.tick(); rep.SilenceResolved != 1 {
+		t.Fatalf("silence not resolved when the signal came back (report %+v)", rep)
+	}
+	a, _ = w.st.GetAlert(context.Background(), a.ID)
+	if a.Status != state.Resolved {
+		t.Fatalf("silence alert %s", a.Status)
+	}
+	if m := w.slack.Messages("C0MLPLATFM")[0]; !strings.Contains(string(m.Blocks), "Resolved") {
+		t.Error("the message does not show it resolved")
+	}
+	// And it watches again: 26 h after the new signal, a new alert.
+	w.set(back.Add(26 * time.Hour))
+	if rep := w.tick(); rep.SilenceOpened != 1 {
+		t.Fatalf("no new silence alert 26h after the signal came back (report %+v)", rep)
+	}
+}

@@ -51,6 +51,11 @@ func TestCommands(t *testing.T) {
 		{name: "unknown-command", args: []string{"rout"}, wantExit: 2},
 		{name: "route-no-files", args: []string{"route"}, wantExit: 2},
 		{name: "missing-dir", args: []string{"validate", "--dir", "testdata/no-such-dir"}, wantExit: 2},
+		// Escalation along the chain, then a drift job that dies: --silence
+		// watches the stream's signals, --until keeps the clock running.
+		{name: "replay-credit-silent-drift-job", args: []string{"replay", "--silence", "--until", "2026-04-05T06:00:00Z", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
+		{name: "replay-credit-silent-drift-job-json", args: []string{"replay", "--json", "--silence", "--until", "26h", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
+		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
 	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"

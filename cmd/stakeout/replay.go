@@ -56,6 +56,10 @@ func (c *replayCmd) run(args []string, std stdio) int {
 	if !ok {
 		return 2
 	}
+	if _, err := c.end(time.Time{}); err != nil {
+		fmt.Fprintf(std.err, "stakeout replay: --until: %v\n", err)
+		return 2
+	}
 	in, name, err := openInput(args[0], std.in)
 	if err != nil {
 		fmt.Fprintf(std.err, "stakeout replay: %v\n", err)

@@ -155,6 +155,9 @@ func Render(v *notify.View) Message {
 	}
 
 	owner := fmt.Sprintf("Owner: *%s* (`%s`, %s role)", escape(v.Owner.Name), escape(v.Owner.ID), escape(v.Role))
+	if v.Step > 0 {
+		owner = fmt.Sprintf("Owner: *%s* (`%s`, escalation step %d of the %s role)", escape(v.Owner.Name), escape(v.Owner.ID), v.Step, escape(v.Role))
+	}
 	if !resolved {
 		if m := Mentions(v.Owner.Mention); m != "" {
 			owner += " " + m

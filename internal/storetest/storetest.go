@@ -26,6 +26,7 @@ import (
 // Store is everything the suite exercises.
 type Store interface {
 	pipeline.Store
+	LifecycleStore
 	Pending(ctx context.Context, due time.Time, limit int) ([]*state.Notification, error)
 	GetNotice(ctx context.Context, id string) (*state.Notification, error)
 	GetDelivery(ctx context.Context, group string) (*state.Delivery, error)
@@ -368,4 +369,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Errorf("%d commits won and %d conflicted, want 1 and 7", wins, conflicts)
 		}
 	})
+	runLifecycle(t, newStore)
 }

@@ -107,7 +107,9 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) Store) {
 			}
 		}
 		for _, sc := range []*state.Schedule{
-			{Name: "digest/team", Next: base.Add(15 * time.Minute)},
+			// Due half a second before the drift watch: in string order,
+			// "…:00Z" would come after "…:00.5Z".
+			{Name: "digest/team", Next: base.Add(20 * time.Minute)},
 			{Name: "digest/other", Next: Now.Add(24 * time.Hour)},
 		} {
 			if created, err := st.EnsureSchedule(ctx, sc); err != nil || !created {
@@ -117,7 +119,7 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) Store) {
 		want := []state.DueItem{
 			dueOf(state.DueGroup, "m/snoozed", base.Add(5*time.Minute)),
 			dueOf(state.DueGroup, "m/escalates", base.Add(10*time.Minute+frac)),
-			dueOf(state.DueSchedule, "digest/team", base.Add(15*time.Minute)),
+			dueOf(state.DueSchedule, "digest/team", base.Add(20*time.Minute)),
 			dueOf(state.DueWatch, "m/drift/psi", base.Add(20*time.Minute+500*time.Millisecond)),
 			dueOf(state.DueGroup, "m/at-now", Now),
 		}
@@ -133,6 +135,9 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if diff := cmp.Diff(want[:1], due(t, st, base.Add(10*time.Minute+frac-time.Nanosecond), 100)); diff != "" {
 			t.Errorf("Due(a nanosecond before the escalation) (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(want, due(t, st, Now.Add(500*time.Millisecond), 100)); diff != "" {
+			t.Errorf("Due(half a second after now) (-want +got):\n%s", diff)
 		}
 		if got := due(t, st, base, 100); len(got) != 0 {
 			t.Errorf("Due(before anything) = %+v, want none", got)

@@ -3,20 +3,13 @@ package lifecycle
 import (
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
-// Detail types of the events stakeout publishes on EventBridge (source
-// "stakeout"). Other tools subscribe to them with a rule on the bus.
-const (
-	AlertOpened        = "Alert Opened"
-	AlertAcknowledged  = "Alert Acknowledged"
-	AlertEscalated     = "Alert Escalated"
-	AlertResolved      = "Alert Resolved"
-	RetrainRequested   = "Retrain Requested"
-	RollbackRequested  = "Rollback Requested"
-	eventSchemaVersion = "1"
-)
+// eventSchemaVersion versions Detail: a field's meaning never changes
+// without it (the detail types are bus's).
+const eventSchemaVersion = "1"
 
 // Detail is the detail of every event stakeout publishes. ID is the same
 // for every delivery of one event (it is the notification's): consumers
@@ -71,20 +64,20 @@ func Event(n *state.Notification) (string, *Detail, bool) {
 	var t string
 	switch n.Kind {
 	case state.NoticeOpened:
-		t = AlertOpened
+		t = bus.AlertOpened
 	case state.NoticeAcknowledged, state.NoticeSnoozed:
-		t = AlertAcknowledged
+		t = bus.AlertAcknowledged
 	case state.NoticeEscalated:
-		t = AlertEscalated
+		t = bus.AlertEscalated
 	case state.NoticeResolved:
-		t = AlertResolved
+		t = bus.AlertResolved
 	case state.NoticeRequest:
 		if n.Request == nil {
 			return "", nil, false
 		}
-		t = RetrainRequested
+		t = bus.RetrainRequested
 		if n.Request.Type == state.RequestRollback {
-			t = RollbackRequested
+			t = bus.RollbackRequested
 		}
 	default:
 		return "", nil, false

@@ -78,6 +78,10 @@ type Change struct {
 	// choose); Reason says why, in the requester's words.
 	Target string
 	Reason string
+	// Echo marks a change reported by another system mirroring
+	// stakeout's own (PagerDuty's acknowledgement of the incident a
+	// snooze acknowledged): it never undoes a snooze.
+	Echo bool
 }
 
 // Result says what became of a change.
@@ -200,7 +204,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 	by, name := c.By.ID, c.By.Name
 	switch c.Action {
 	case Acknowledge:
-		if g.Acked() && g.SnoozedUntil.IsZero() {
+		if g.Acked() && (g.SnoozedUntil.IsZero() || c.Echo) {
 			return Result{Message: "Already acknowledged by " + who(g.AckedBy, g.AckedName) + "."}, nil, nil
 		}
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, time.Time{}, time.Time{}

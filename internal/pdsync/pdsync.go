@@ -107,7 +107,9 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		by = lifecycle.Actor{ID: "pagerduty:" + ev.Agent.ID, Name: ev.Agent.Summary}
 	}
 	m := &lifecycle.Manager{Config: a.Config, Store: a.Store, Now: a.Now, Log: a.Log}
-	res, err := m.Apply(ctx, lifecycle.Change{Action: action, Group: group, By: by,
+	// An acknowledgement may be PagerDuty echoing stakeout's own (a
+	// snooze acknowledges the incident): it never undoes a snooze.
+	res, err := m.Apply(ctx, lifecycle.Change{Action: action, Group: group, By: by, Echo: action == lifecycle.Acknowledge,
 		Reason: "in PagerDuty, incident " + ev.Incident.ID})
 	if err != nil {
 		log.ErrorContext(ctx, "PagerDuty change not applied; PagerDuty will retry", "group", group, "error", err)

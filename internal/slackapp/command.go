@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -146,8 +147,17 @@ func (a *App) request(ctx context.Context, verb string, args []string, user, nam
 			if err != nil {
 				return ephemeralReply("⚠️ stakeout could not read the versions of %s just now; try again.", escape(model))
 			}
-			if slices.ContainsFunc(versions, func(v state.ModelVersion) bool { return v.Version == rest[0] }) {
+			switch {
+			case slices.ContainsFunc(versions, func(v state.ModelVersion) bool { return v.Version == rest[0] }):
 				c.Target, rest = rest[0], rest[1:]
+			case looksLikeVersion.MatchString(rest[0]):
+				// Never swap a version the user picked for another.
+				var known []string
+				for _, v := range versions {
+					known = append(known, v.Version)
+				}
+				return ephemeralReply("stakeout has not seen version `%s` of %s (seen: %s). Nothing was requested.",
+					escape(rest[0]), escape(model), cmp.Or(strings.Join(known, ", "), "none"))
 			}
 		}
 	}
@@ -164,6 +174,10 @@ func (a *App) request(ctx context.Context, verb string, args []string, user, nam
 	}
 	return ephemeralReply("%s", res.Message)
 }
+
+// looksLikeVersion tells a version ("2026.02.1", "v12", "41") from the
+// first word of a reason.
+var looksLikeVersion = regexp.MustCompile(`^v?[0-9][0-9A-Za-z._+-]*$`)
 
 // ownersOf are the owners whose slack.members list the user.
 func (a *App) ownersOf(user string) []string {

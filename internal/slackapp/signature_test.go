@@ -221,3 +221,61 @@ func TestOtherInteractionsIgnored(t *testing.T) {
 	}
 	e.unchanged(before)
 }
+
+// TestCommandSignature: the slash command is verified like a button press.
+func TestCommandSignature(t *testing.T) {
+	e := newEnv(t)
+	body := "command=%2Fstakeout&text=open&user_id=" + credit1 + "&user_name=ana"
+	for name, prepare := range map[string]func(r *http.Request){
+		"unsigned":     func(*http.Request) {},
+		"wrong secret": func(r *http.Request) { sign(r, []byte("not-the-apps-signing-secret-0000"), e.clock(), body) },
+		"replayed":     func(r *http.Request) { sign(r, signingSecret, e.clock().Add(-6*time.Minute), body) },
+	} {
+		r := newRequest(body)
+		prepare(r)
+		w := e.serve(r)
+		if w.Code != http.StatusUnauthorized || strings.Contains(w.Body.String(), "accuracy-loss") {
+			t.Errorf("%s: status %d, body %q; want 401 revealing nothing", name, w.Code, w.Body.String())
+		}
+	}
+}
+
+// TestSlowDeliveryStaysWithinBudget: Slack wants an answer within 3 s. A
+// slow message update is cut at the budget and left to the outbox; the
+// change itself is recorded.
+func TestSlowDeliveryStaysWithinBudget(t *testing.T) {
+	e := newEnv(t)
+	e.app.Budget = 300 * time.Millisecond
+	hadDeadline := make(chan bool, 1)
+	e.app.Deliver = func(ctx context.Context, ids []string) error {
+		_, ok := ctx.Deadline()
+		hadDeadline <- ok
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	start := time.Now()
+	code, resp := e.click(press{user: credit1, action: slacknotify.ActionAcknowledge})
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("answered after %v with a budget of %v", elapsed, e.app.Budget)
+	}
+	if code != http.StatusOK || len(resp) != 0 {
+		t.Errorf("status %d, replies %+v; want 200 and no reply", code, resp)
+	}
+	if !<-hadDeadline {
+		t.Error("Deliver got a context without a deadline")
+	}
+	if g := e.getGroup(); g.AckedBy != "slack:"+credit1 {
+		t.Errorf("the acknowledgement was lost: AckedBy %q", g.AckedBy)
+	}
+	pending, err := e.st.Pending(context.Background(), t0.Add(time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiting := false
+	for _, n := range pending {
+		waiting = waiting || n.Kind == "acknowledged" && n.Group == e.group.ID
+	}
+	if !waiting {
+		t.Errorf("the acknowledgement's notification is not waiting in the outbox (%d pending)", len(pending))
+	}
+}

@@ -324,6 +324,11 @@ func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error
 			}
 		}
 	}
+	if live == "" && len(versions) > 0 {
+		// The alerts do not say (a CloudWatch alarm carries no version):
+		// the newest version seen is taken as the live one.
+		live = versions[len(versions)-1].Version
+	}
 	for i := len(versions) - 1; i >= 0; i-- {
 		v := versions[i].Version
 		if v == live {

@@ -337,6 +337,13 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) Store) {
 		if diff := cmp.Diff([]state.DueItem{dueOf(state.DueWatch, id, now)}, due(t, st, Now, 10)); diff != "" {
 			t.Errorf("Due after the signal returned (-want +got):\n%s", diff)
 		}
+		// An older sighting of a silent watch changes nothing either.
+		if err := st.SawSignal(ctx, id, at.Add(-time.Nanosecond), at.Add(25*time.Hour), Now); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(&want, getWatch(t, st, id)); diff != "" {
+			t.Errorf("GetWatch after an older sighting of a silent watch (-want +got):\n%s", diff)
+		}
 		// The escalator resolves the silence alert.
 		back.Alert, back.SilentSince, back.Next = "", time.Time{}, at.Add(25*time.Hour)
 		commit(t, st, &state.Commit{Watches: []*state.Watch{back}})

@@ -404,6 +404,14 @@ func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput) ([]T, 
 			if err := json.Unmarshal([]byte(d.Value), &v); err != nil {
 				return nil, fmt.Errorf("decode %v: %w", it[attrPK], err)
 			}
+			// The stored "v" is authoritative (the JSON copy lags by one),
+			// as in get.
+			if rec, ok := any(v).(state.Versioned); ok {
+				if n, ok := it[attrVersion].(*types.AttributeValueMemberN); ok {
+					ver, _ := strconv.ParseInt(n.Value, 10, 64)
+					rec.SetVersion(ver)
+				}
+			}
 			items = append(items, v)
 		}
 		if len(out.LastEvaluatedKey) == 0 || (in.Limit != nil && len(items) >= int(*in.Limit)) {

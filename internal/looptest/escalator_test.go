@@ -132,3 +132,40 @@ func TestSilence(t *testing.T) {
 		t.Fatalf("no new silence alert 26h after the signal came back (report %+v)", rep)
 	}
 }
+
+// TestDigest: an owner's digest is posted once, at digest_at (default
+// 09:00) in the owner's time zone — 08:00 UTC for Stockholm in March —
+// with what was kept for it since the last one.
+func TestDigest(t *testing.T) {
+	t0 := time.Date(2026, 3, 7, 6, 0, 0, 0, time.UTC)
+	w := newWorld(t, t0)
+	w.tick() // the first run creates every owner's schedule
+	w.set(time.Date(2026, 3, 7, 6, 5, 0, 0, time.UTC))
+	for _, e := range scenario(t, "playlist-drift.jsonl") {
+		w.event(e)
+		if strings.Contains(e, `"observed_at":"2026-03-07T06:05:00Z"`) {
+			break // skip-rate-high opened: a warning, kept for listening-product's digest
+		}
+	}
+	w.set(time.Date(2026, 3, 7, 7, 59, 0, 0, time.UTC))
+	if rep := w.tick(); rep.Digests != 0 {
+		t.Fatalf("%d digests before 09:00 Stockholm", rep.Digests)
+	}
+	w.set(time.Date(2026, 3, 7, 8, 0, 0, 0, time.UTC))
+	w.tick()
+	w.tick() // a second run at the same minute posts nothing more
+	msgs := w.slack.Messages("C0LISTENPM")
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "Daily digest") || !strings.Contains(string(msgs[0].Blocks), "skip-rate-high") {
+		t.Fatalf("%d messages in listening-product's channel, want its one digest", len(msgs))
+	}
+	// Owners with nothing kept get no message.
+	if msgs := w.slack.Messages("C0CREDITDS"); len(msgs) != 0 {
+		t.Errorf("credit-ds got %d messages with nothing to digest", len(msgs))
+	}
+	// The next day's digest covers only the next day.
+	w.set(time.Date(2026, 3, 8, 8, 0, 0, 0, time.UTC))
+	w.tick()
+	if msgs := w.slack.Messages("C0LISTENPM"); len(msgs) != 1 {
+		t.Errorf("%d messages after the next day's run, want still 1 (nothing new)", len(msgs))
+	}
+}

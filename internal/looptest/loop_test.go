@@ -44,7 +44,7 @@ var (
 	pdWebhook    = []byte("test-pagerduty-webhook-secret-not-real")
 )
 
-var channels = []string{"C0CREDITDS", "C0MLPLATFM", "C0DATAPLAT", "C0HEADOFML", "C0LENDPROD"}
+var channels = []string{"C0CREDITDS", "C0MLPLATFM", "C0DATAPLAT", "C0HEADOFML", "C0LENDPROD", "C0LISTENPM", "C0PERSNLDS"}
 
 // fast keeps retries short: the test servers answer at once.
 var fast = notify.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Margin: time.Millisecond, Tries: 3, TryTimeout: 5 * time.Second}

@@ -20,7 +20,8 @@ build:
 	$(GO) build -o $(BIN)/stakeout ./cmd/stakeout
 
 # The whole suite: vet, unit and golden tests, short fuzzing (the loader,
-# the decoders, Slack rendering against hostile strings), and the example
+# the decoders, Slack rendering against hostile strings, PagerDuty webhook
+# payloads), and the example
 # configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
@@ -35,6 +36,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecoders$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRender$$' ./internal/slacknotify
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/pdwebhook
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

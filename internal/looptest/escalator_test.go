@@ -169,3 +169,63 @@ func TestDigest(t *testing.T) {
 		t.Errorf("%d messages after the next day's run, want still 1 (nothing new)", len(msgs))
 	}
 }
+
+// TestSnoozeEnds: a snooze acknowledges until its end; then the group is
+// unacknowledged again, its owner re-notified and paged, and it escalates
+// ack_within later if still nobody acknowledges.
+func TestSnoozeEnds(t *testing.T) {
+	t0 := time.Date(2026, 3, 9, 6, 0, 5, 0, time.UTC)
+	w := newWorld(t, t0)
+	for _, e := range scenario(t, "credit-accuracy-collapse.jsonl")[:3] {
+		w.event(e)
+	}
+	g := w.group("credit-approval", "accuracy-loss")
+	w.set(t0.Add(5 * time.Minute))
+	if rec := w.press("U012ABCDE", "stakeout.more", "", "snooze:1h", g.ID, "snooze"); rec.Code != 200 {
+		t.Fatalf("press: %d", rec.Code)
+	}
+	snoozed := t0.Add(5*time.Minute + time.Hour)
+	if g = w.group("credit-approval", "accuracy-loss"); !g.SnoozedUntil.Equal(snoozed) {
+		t.Fatalf("snoozed until %s, want %s", g.SnoozedUntil, snoozed)
+	}
+	// The original deadline passes: no escalation while snoozed.
+	w.set(t0.Add(15 * time.Minute))
+	if rep := w.tick(); rep.Escalated != 0 {
+		t.Fatal("escalated while snoozed")
+	}
+	w.set(snoozed.Add(-time.Second))
+	if rep := w.tick(); rep.SnoozesEnded != 0 {
+		t.Fatal("snooze ended early")
+	}
+	w.set(snoozed)
+	if rep := w.tick(); rep.SnoozesEnded != 1 {
+		t.Fatal("snooze did not end on time")
+	}
+	g = w.group("credit-approval", "accuracy-loss")
+	if g.Acked() || !g.EscalateAt.Equal(snoozed.Add(15*time.Minute)) {
+		t.Fatalf("after the snooze: acked %v, escalates at %s", g.Acked(), g.EscalateAt)
+	}
+	triggers := 0
+	for _, e := range w.pd.Events() {
+		if e.EventAction == "trigger" {
+			triggers++
+		}
+	}
+	if triggers != 2 {
+		t.Errorf("%d PagerDuty triggers, want 2 (the opening, the snooze's end)", triggers)
+	}
+	w.set(snoozed.Add(15 * time.Minute))
+	if rep := w.tick(); rep.Escalated != 1 {
+		t.Fatal("no escalation ack_within after the snooze ended")
+	}
+	var actions []string
+	for _, r := range w.trail(g.Members[0]) {
+		if r.Action != audit.Queued && r.Action != audit.Notified {
+			actions = append(actions, r.Action+" by "+r.Actor)
+		}
+	}
+	want := "opened by router, snoozed by slack:U012ABCDE, snooze-ended by escalator, escalated by escalator"
+	if got := strings.Join(actions, ", "); got != want {
+		t.Errorf("trail: %s\nwant:  %s", got, want)
+	}
+}

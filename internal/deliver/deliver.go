@@ -593,7 +593,7 @@ func (j *job) save(ctx context.Context, rec *record) error {
 			}
 		}
 		if rec != nil && rec.channel == "digest" {
-			c.Digest = []state.DigestEntry{{Owner: j.n.Owner, Notice: *j.n.Clone()}}
+			c.Digest = []state.DigestEntry{{Owner: j.n.Owner, At: j.s.now(), Notice: *j.n.Clone()}}
 		}
 		err := j.s.Store.Commit(ctx, c)
 		if err == nil {

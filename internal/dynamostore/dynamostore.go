@@ -14,7 +14,7 @@
 //	schedule (digest)   SCHEDULE#<name>             SCHEDULE                                                DUE / <next>#schedule#<name>
 //	outbox notification NOTICE#<id>                 NOTICE                                                  PENDING / <due>#<id> (removed when sent)
 //	group delivery      DELIVERY#<group id>         DELIVERY
-//	digest entry        DIGEST#<owner>              <created>#<notification id>
+//	digest entry        DIGEST#<owner>              <kept at>#<notification id>
 //	applied event       EVENT#<event id>            EVENT              ("expires": TTL attribute, epoch seconds)
 //	quarantined event   QUARANTINE#<yyyy-mm-dd>     <received>#<id>
 //
@@ -315,7 +315,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 			return fmt.Errorf("encode digest entry %s: %w", e.Notice.ID, err)
 		}
 		// Unconditional: writing an entry twice writes the same item.
-		it := key("DIGEST#"+e.Owner, sortKey(e.Notice.Created)+"#"+e.Notice.ID)
+		it := key("DIGEST#"+e.Owner, sortKey(e.When())+"#"+e.Notice.ID)
 		it[attrData] = str(string(data))
 		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}})
 	}
@@ -450,7 +450,7 @@ func (s *Store) GetDelivery(ctx context.Context, group string) (*state.Delivery,
 	return &v, err
 }
 
-// Digest returns an owner's digest entries created in [since, until),
+// Digest returns an owner's digest entries kept in [since, until),
 // oldest first.
 func (s *Store) Digest(ctx context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error) {
 	return query[state.DigestEntry](ctx, s, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),

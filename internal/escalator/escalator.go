@@ -223,8 +223,9 @@ func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) erro
 			if since.IsZero() {
 				since = sc.Next.Add(-24 * time.Hour)
 			}
-			local := sc.Next.In(cmp.Or(o.Timezone, time.UTC))
-			n := &state.Notification{ID: fmt.Sprintf("%s%s/%s", DigestPrefix, owner, local.Format("2006-01-02")),
+			// The id names the scheduled instant: a digest_at or time
+			// zone change may bring two digests on one local date.
+			n := &state.Notification{ID: fmt.Sprintf("%s%s/%s", DigestPrefix, owner, sc.Next.UTC().Format("20060102T150405Z")),
 				Kind: state.NoticeDigest, Group: name, Owner: owner, Channels: []string{"slack"},
 				Created: sc.Next, Since: since}
 			c.Outbox = []*state.Notification{n}

@@ -31,6 +31,7 @@ import (
 type Store interface {
 	GetGroup(ctx context.Context, model, rule string) (*state.Group, error)
 	GetAlert(ctx context.Context, id string) (*state.Alert, error)
+	GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error)
 	Commit(ctx context.Context, c *state.Commit) error
 }
 
@@ -154,11 +155,12 @@ func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
 			return Result{}, fmt.Errorf("%s %s: %w", c.Action, c.Group, err)
 		}
 		// Alerts beyond the first write's share get their records in
-		// further writes: best effort, each conditional on the alert.
-		for _, more := range commits[1:] {
-			if err := m.Store.Commit(ctx, more); err != nil && m.Log != nil {
-				m.Log.WarnContext(ctx, "could not record a change on every alert of the group", "group", c.Group, "action", c.Action, "error", err)
-			}
+		// further writes, each conditional on its alerts and re-read on a
+		// conflict (the router updating one meanwhile). Should one still
+		// fail, the router re-joins an alert left open in an ended group
+		// at its next breach: nobody stays untold.
+		if err := s.rest(ctx, commits[1:]); err != nil && m.Log != nil {
+			m.Log.WarnContext(ctx, "could not record a change on every alert of the group", "group", c.Group, "action", c.Action, "error", err)
 		}
 		g.Version++
 		res.Done, res.Group = true, g
@@ -178,6 +180,34 @@ type step struct {
 	now time.Time
 
 	members []*state.Alert // the group's unresolved alerts
+
+	// What the change records on each alert (set by commits).
+	action, detail string
+	resolve        bool
+}
+
+// chunk records the change on these alerts: one write's share.
+func (s *step) chunk(alerts []*state.Alert) *state.Commit {
+	c := &state.Commit{}
+	for _, a := range alerts {
+		if s.action == audit.FalseAlarm {
+			c.Audit = append(c.Audit, s.record(a, audit.FalseAlarm, s.detail))
+		}
+		switch {
+		case s.resolve:
+			a.Status, a.ResolvedAt, a.UpdatedAt = state.Resolved, s.now, s.now
+			a.Muted = s.action == audit.FalseAlarm
+			detail := s.detail
+			if s.action == audit.FalseAlarm {
+				detail = "resolved as a false alarm"
+			}
+			c.Audit = append(c.Audit, s.record(a, audit.Resolved, detail))
+		default:
+			c.Audit = append(c.Audit, s.record(a, s.action, s.detail))
+		}
+		c.Alerts = append(c.Alerts, a)
+	}
+	return c
 }
 
 func (s *step) cfg() *config.Config { return s.m.Config }
@@ -245,8 +275,13 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		// time after twice as long (at most a day): a forgotten alert keeps
 		// coming back without paging every quarter of an hour for a week.
 		wait := ack
-		if over := g.Step - s.chainLen(); over > 0 && ack > 0 {
-			wait = min(ack<<min(over, 16), maxRenotify)
+		if over := g.Step - s.chainLen(); over > 0 && ack > 0 && ack < maxRenotify {
+			for range over {
+				if wait *= 2; wait >= maxRenotify {
+					wait = maxRenotify
+					break
+				}
+			}
 		}
 		if c.Action == Timeout {
 			// Each step after another ack_within from when it was due, so
@@ -323,7 +358,27 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		return Result{}, nil, fmt.Errorf("%w %q", ErrUnknownAction, c.Action)
 	}
 	g.By, g.ByName, g.Note = by, name, detail
-	return Result{Message: msg}, s.commits(action, detail, kind, resolve, req), nil
+	commits := s.commits(action, detail, kind, resolve, req)
+	if resolve {
+		// A resolved freshness (schema, data-quality) alert must stop
+		// suppressing the model's drift and quality alerts: in the same
+		// write, conditional on the inhibitors' version.
+		in, err := s.m.Store.GetInhibitors(ctx, g.Model)
+		if err != nil {
+			return Result{}, nil, fmt.Errorf("read inhibitors of %s: %w", g.Model, err)
+		}
+		changed := false
+		for _, a := range s.members {
+			if _, ok := in.Active[a.ID]; ok {
+				delete(in.Active, a.ID)
+				changed = true
+			}
+		}
+		if changed {
+			commits[0].Inhibitors = in
+		}
+	}
+	return Result{Message: msg}, commits, nil
 }
 
 // readMembers reads the group's alerts that are not resolved.
@@ -349,28 +404,12 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 	if req != nil {
 		members = members[:1]
 	}
-	first := &state.Commit{Groups: []*state.Group{g}}
+	s.action, s.detail, s.resolve = action, detail, resolve
+	first := s.chunk(members[:min(len(members), chunk)])
+	first.Groups = []*state.Group{g}
 	out := []*state.Commit{first}
-	cur := first
-	for i, a := range members {
-		if i > 0 && i%chunk == 0 {
-			cur = &state.Commit{}
-			out = append(out, cur)
-		}
-		if action == audit.FalseAlarm {
-			cur.Audit = append(cur.Audit, s.record(a, audit.FalseAlarm, detail))
-		}
-		if resolve {
-			a.Status, a.ResolvedAt, a.UpdatedAt = state.Resolved, s.now, s.now
-			if action == audit.FalseAlarm {
-				cur.Audit = append(cur.Audit, s.record(a, audit.Resolved, "resolved as a false alarm"))
-			} else {
-				cur.Audit = append(cur.Audit, s.record(a, audit.Resolved, detail))
-			}
-		} else {
-			cur.Audit = append(cur.Audit, s.record(a, action, detail))
-		}
-		cur.Alerts = append(cur.Alerts, a)
+	for i := chunk; i < len(members); i += chunk {
+		out = append(out, s.chunk(members[i:min(len(members), i+chunk)]))
 	}
 	lead := members[0]
 	n := Notice(g, lead, kind, s.now)
@@ -381,6 +420,34 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 	r := s.record(lead, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
 	first.Audit = append(first.Audit, r)
 	return out
+}
+
+// rest writes the later chunks of a group-wide change, re-reading the
+// chunk's alerts and rebuilding their records after a conflict.
+func (s *step) rest(ctx context.Context, more []*state.Commit) error {
+	for _, c := range more {
+		for try := 0; ; try++ {
+			err := s.m.Store.Commit(ctx, c)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, state.ErrConflict) || try >= tries {
+				return err
+			}
+			var fresh []*state.Alert
+			for _, a := range c.Alerts {
+				cur, err := s.m.Store.GetAlert(ctx, a.ID)
+				if err != nil {
+					return err
+				}
+				if cur != nil && cur.Status != state.Resolved && cur.Group == s.g.ID {
+					fresh = append(fresh, cur)
+				}
+			}
+			c = s.chunk(fresh)
+		}
+	}
+	return nil
 }
 
 // channels a lifecycle notification goes to: Slack and PagerDuty where

@@ -209,7 +209,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 	for _, e := range c.Digest {
 		entries := s.digest[e.Owner]
 		if !slices.ContainsFunc(entries, func(o state.DigestEntry) bool { return o.Notice.ID == e.Notice.ID }) {
-			s.digest[e.Owner] = append(entries, state.DigestEntry{Owner: e.Owner, Notice: *e.Notice.Clone()})
+			s.digest[e.Owner] = append(entries, state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
 		}
 	}
 	for _, r := range c.Audit {
@@ -485,18 +485,18 @@ func (s *Store) GetDelivery(_ context.Context, group string) (*state.Delivery, e
 	return &state.Delivery{Group: group}, nil
 }
 
-// Digest returns an owner's digest entries created in [since, until),
+// Digest returns an owner's digest entries kept in [since, until),
 // oldest first.
 func (s *Store) Digest(_ context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []state.DigestEntry
 	for _, e := range s.digest[owner] {
-		if !e.Notice.Created.Before(since) && e.Notice.Created.Before(until) {
-			out = append(out, state.DigestEntry{Owner: e.Owner, Notice: *e.Notice.Clone()})
+		if w := e.When(); !w.Before(since) && w.Before(until) {
+			out = append(out, state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
 		}
 	}
-	slices.SortStableFunc(out, func(a, b state.DigestEntry) int { return a.Notice.Created.Compare(b.Notice.Created) })
+	slices.SortStableFunc(out, func(a, b state.DigestEntry) int { return a.When().Compare(b.When()) })
 	return out, nil
 }
 

@@ -99,11 +99,15 @@ func Actor(id, name string) string {
 	if u, ok := strings.CutPrefix(id, "slack:"); ok && slackUser.MatchString(u) {
 		return "<@" + u + ">"
 	}
+	// Names come from elsewhere (a PagerDuty user's, a Slack display
+	// name): escaped, so that none can mention @channel or hide a link.
 	if name != "" {
-		return name
+		return mrkdwnEscaper.Replace(name)
 	}
-	return id
+	return mrkdwnEscaper.Replace(id)
 }
+
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 

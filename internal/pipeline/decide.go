@@ -109,7 +109,7 @@ func (d *decision) open(res *engine.Result) error {
 	}
 	d.refresh(a, res)
 	a.Kind, a.Metric = d.ev.Kind, d.ev.Metric
-	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Group = d.at, time.Time{}, "", ""
+	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Group, a.Muted = d.at, time.Time{}, "", "", false
 	a.Opens++
 	plan := route.Plan(d.p.Config, d.m, r, d.at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
@@ -158,6 +158,11 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 	if err != nil {
 		return err
 	}
+	if a != nil && a.Status == state.Resolved && a.Muted {
+		// A person called it a false alarm and it still breaches: quiet
+		// until its series has been clean (then it may open again).
+		return nil
+	}
 	if a == nil || a.Status == state.Resolved {
 		// Resolved elsewhere (by a person, later): this breach opens anew.
 		delete(d.series.Alerts, res.Rule.Name)
@@ -187,6 +192,19 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		d.change(a, "opened")
 		return d.join(a, res.Rule)
 	}
+	g, err := d.group(res.Rule.Name)
+	if err != nil {
+		return err
+	}
+	if g == nil || g.ID != a.Group || g.Over() {
+		// Left open in a group that ended (a person's resolution of a
+		// large group not recorded on every alert): it joins a live
+		// group, so that its owner hears of it again.
+		d.refresh(a, res)
+		d.record(a, audit.Updated, "still breaching after its group "+a.Group+" ended: "+a.Summary)
+		d.change(a, "opened")
+		return d.join(a, res.Rule)
+	}
 	d.refresh(a, res)
 	d.record(a, audit.Updated, a.Summary)
 	d.change(a, "updated")
@@ -204,8 +222,22 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	}
 	delete(d.series.Alerts, res.Rule.Name)
 	a, err := d.alert(ref.ID)
-	if err != nil || a == nil || a.Status == state.Resolved {
+	if err != nil || a == nil {
 		return err
+	}
+	if a.Status == state.Resolved {
+		// A person resolved it; an inhibitor entry left by an older
+		// version of stakeout goes now.
+		if slices.Contains(d.m.Inhibit.Sources, a.Kind) {
+			if err := d.loadInhibitors(); err != nil {
+				return err
+			}
+			if _, ok := d.inhib.Active[a.ID]; ok {
+				delete(d.inhib.Active, a.ID)
+				d.inhibDirty = true
+			}
+		}
+		return nil
 	}
 	wasOpen := a.Status == state.Open
 	a.Status, a.ResolvedAt, a.UpdatedAt, a.Value = state.Resolved, d.at, d.at, d.ev.Value

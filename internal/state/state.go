@@ -94,6 +94,10 @@ type Alert struct {
 	ModelVersion string         `json:"model_version,omitempty"`
 	Lineage      map[string]any `json:"lineage,omitempty"`
 
+	// Muted: a person called it a false alarm. Further breaches of its
+	// series do not reopen it until a clean reading has been seen.
+	Muted bool `json:"muted,omitempty"`
+
 	OpenedAt   time.Time `json:"opened_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
@@ -259,8 +263,19 @@ const (
 
 // DigestEntry is a notification kept for its owner's daily digest.
 type DigestEntry struct {
-	Owner  string       `json:"owner"`
+	Owner string `json:"owner"`
+	// At is when the entry was kept (a digest covers the entries kept
+	// since the one before: one kept late is in the next, never lost).
+	At     time.Time    `json:"at,omitzero"`
 	Notice Notification `json:"notice"`
+}
+
+// When is the entry's time in its owner's digests.
+func (e *DigestEntry) When() time.Time {
+	if e.At.IsZero() {
+		return e.Notice.Created
+	}
+	return e.At
 }
 
 // Quarantined is an event that can never be processed, kept with the

@@ -17,13 +17,6 @@ func newApp(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 		return nil, err
 	}
 	log.Info("pagerduty function ready", "models", len(d.Config.Models), "config_digest", d.Config.Digest)
-	return &pdsync.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log,
-		Deliver: func(ctx context.Context, ids []string) error { _, err := d.Sender.Deliver(ctx, ids); return err },
-		WebhookSecret: func(ctx context.Context) ([]byte, error) {
-			v, err := d.Secret(ctx, setup.EnvPagerDutyWebhook)
-			if err != nil {
-				return nil, err
-			}
-			return []byte(v.Reveal()), nil
-		}}, nil
+	return &pdsync.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Deliver: d.Deliver,
+		WebhookSecret: d.SecretBytes(setup.EnvPagerDutyWebhook)}, nil
 }

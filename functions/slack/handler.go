@@ -18,13 +18,6 @@ func newApp(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 		return nil, err
 	}
 	log.Info("slack function ready", "models", len(d.Config.Models), "config_digest", d.Config.Digest)
-	return &slackapp.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log,
-		Deliver: func(ctx context.Context, ids []string) error { _, err := d.Sender.Deliver(ctx, ids); return err },
-		SigningSecret: func(ctx context.Context) ([]byte, error) {
-			v, err := d.Secret(ctx, setup.EnvSlackSigning)
-			if err != nil {
-				return nil, err
-			}
-			return []byte(v.Reveal()), nil
-		}}, nil
+	return &slackapp.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Deliver: d.Deliver,
+		SigningSecret: d.SecretBytes(setup.EnvSlackSigning)}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,4 +74,20 @@ func Request(ctx context.Context, in events.LambdaFunctionURLRequest) (*http.Req
 	r.ContentLength = int64(len(body))
 	r.RemoteAddr = in.RequestContext.HTTP.SourceIP
 	return r, nil
+}
+
+// ReadPost reads a POST request's body of at most limit bytes; anything
+// else is answered (405, 413) and ok is false. The webhook handlers need
+// the raw body: signatures are over its exact bytes.
+func ReadPost(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, ok bool) {
+	if r.Method != http.MethodPost {
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return nil, false
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil || int64(len(body)) > limit {
+		http.Error(w, "request body unreadable or too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	return body, true
 }

@@ -14,13 +14,13 @@ package pdsync
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/pdwebhook"
 	"github.com/stakeout-ml/stakeout/internal/signature"
@@ -55,13 +55,8 @@ func (a *App) log() *slog.Logger {
 
 // ServeHTTP verifies, parses and applies one webhook.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, pdwebhook.MaxBody+1))
-	if err != nil || len(body) > pdwebhook.MaxBody {
-		http.Error(w, "request body unreadable or too large", http.StatusRequestEntityTooLarge)
+	body, ok := funcurl.ReadPost(w, r, pdwebhook.MaxBody)
+	if !ok {
 		return
 	}
 	budget := a.Budget

@@ -127,6 +127,26 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*D
 	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, AWS: awsCfg, Log: log, Getenv: getenv}, nil
 }
 
+// SecretBytes is a function returning the secret that the environment
+// variable name refers to (the signing secrets of the webhook handlers):
+// resolved per request through the resolver's cache, so that a rotated
+// secret is picked up.
+func (d *Deps) SecretBytes(name string) func(context.Context) ([]byte, error) {
+	return func(ctx context.Context) ([]byte, error) {
+		v, err := d.Secret(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(v.Reveal()), nil
+	}
+}
+
+// Deliver sends notifications by id (for handlers that queue them).
+func (d *Deps) Deliver(ctx context.Context, ids []string) error {
+	_, err := d.Sender.Deliver(ctx, ids)
+	return err
+}
+
 // Secret resolves the secret reference in the environment variable name
 // (for signing secrets): the error names the variable, never the value.
 func (d *Deps) Secret(ctx context.Context, name string) (secret.Value, error) {

@@ -19,7 +19,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -30,6 +29,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/signature"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
@@ -86,13 +86,8 @@ func (a *App) log() *slog.Logger {
 // ServeHTTP verifies the request and dispatches it: an interaction
 // (form field "payload") or a slash command (form field "command").
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
-	if err != nil || len(body) > MaxBody {
-		http.Error(w, "request body unreadable or too large", http.StatusRequestEntityTooLarge)
+	body, ok := funcurl.ReadPost(w, r, MaxBody)
+	if !ok {
 		return
 	}
 	budget := a.Budget

@@ -34,8 +34,6 @@ func newRig(t *testing.T, start time.Time) *rig {
 	return r
 }
 
-func f(v float64) *float64 { return &v }
-
 func (r *rig) ev(kind, metric, feature string, v float64) pipeline.Outcome {
 	r.t.Helper()
 	r.n++

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -138,7 +139,8 @@ func (e *Escalator) ensure(ctx context.Context, now time.Time) error {
 	if e.ensured == key {
 		return nil
 	}
-	for _, m := range sortedModels(e.Config) {
+	for _, id := range slices.Sorted(maps.Keys(e.Config.Models)) {
+		m := e.Config.Models[id]
 		for _, x := range m.Expect {
 			if e.Signals != nil && !slices.Contains(e.Signals, m.ID+"/"+x.Kind) {
 				continue
@@ -153,8 +155,8 @@ func (e *Escalator) ensure(ctx context.Context, now time.Time) error {
 			}
 		}
 	}
-	for _, o := range sortedOwners(e.Config) {
-		sc := &state.Schedule{Name: DigestPrefix + o.ID, Next: o.NextDigest(now)}
+	for _, id := range slices.Sorted(maps.Keys(e.Config.Owners)) {
+		sc := &state.Schedule{Name: DigestPrefix + id, Next: e.Config.Owners[id].NextDigest(now)}
 		if _, err := e.Store.EnsureSchedule(ctx, sc); err != nil {
 			return fmt.Errorf("create schedule %s: %w", sc.Name, err)
 		}
@@ -244,22 +246,4 @@ func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) erro
 		return nil
 	}
 	return fmt.Errorf("schedule %s: %w", name, state.ErrConflict)
-}
-
-func sortedModels(cfg *config.Config) []*config.Model {
-	out := make([]*config.Model, 0, len(cfg.Models))
-	for _, m := range cfg.Models {
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(a, b *config.Model) int { return cmp.Compare(a.ID, b.ID) })
-	return out
-}
-
-func sortedOwners(cfg *config.Config) []*config.Owner {
-	out := make([]*config.Owner, 0, len(cfg.Owners))
-	for _, o := range cfg.Owners {
-		out = append(out, o)
-	}
-	slices.SortFunc(out, func(a, b *config.Owner) int { return cmp.Compare(a.ID, b.ID) })
-	return out
 }

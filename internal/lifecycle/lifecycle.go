@@ -97,6 +97,9 @@ type Result struct {
 	Group *state.Group
 }
 
+// Replaced answers a change to a group a newer one of its rule replaced.
+const Replaced = "This alert group is over: a newer one replaced it."
+
 // ErrUnknownAction is returned for an action this package does not know.
 var ErrUnknownAction = errors.New("unknown action")
 
@@ -138,7 +141,7 @@ func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
 			return Result{}, fmt.Errorf("read group %s: %w", c.Group, err)
 		}
 		if g == nil || g.ID != c.Group {
-			return Result{Message: "This alert group is over: a newer one replaced it."}, nil
+			return Result{Message: Replaced}, nil
 		}
 		s := &step{m: m, c: c, g: g, now: m.now()}
 		res, commits, err := s.plan(ctx)
@@ -263,7 +266,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		if c.Action == Timeout && (g.Acked() || g.EscalateAt.IsZero() || g.EscalateAt.After(s.now)) {
 			return Result{Message: "Not due for escalation."}, nil, nil
 		}
-		target := s.next()
+		target := Next(s.cfg(), &g.Lifecycle)
 		if target == "" {
 			return Result{Message: "There is nobody to escalate to."}, nil, nil
 		}
@@ -495,11 +498,6 @@ func (s *step) after(ack time.Duration) time.Time {
 	return s.now.Add(ack)
 }
 
-// next is who the group escalates to: the next owner on its base owner's
-// chain, or — at the end of the chain, or with no chain — the last one
-// again, re-notified rather than left alone.
-func (s *step) next() string { return Next(s.cfg(), &s.g.Lifecycle) }
-
 // maxRenotify caps the wait between re-notifications past the chain's end.
 const maxRenotify = 24 * time.Hour
 
@@ -510,7 +508,9 @@ func (s *step) chainLen() int {
 	return 0
 }
 
-// Next is who a group escalates to next.
+// Next is who a group escalates to next: the next owner on its base
+// owner's chain, or — at the end of the chain, or with no chain — the last
+// one again, re-notified rather than left alone.
 func Next(cfg *config.Config, l *state.Lifecycle) string {
 	base := cfg.Owners[l.Base]
 	if base == nil || len(base.Escalation) == 0 {

@@ -13,7 +13,6 @@ package pdsync
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -108,11 +107,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Reason: "in PagerDuty, incident " + ev.Incident.ID})
 	if err != nil {
 		log.ErrorContext(ctx, "PagerDuty change not applied; PagerDuty will retry", "group", group, "error", err)
-		status := http.StatusServiceUnavailable
-		if errors.Is(err, lifecycle.ErrUnknownAction) {
-			status = http.StatusInternalServerError
-		}
-		http.Error(w, "stakeout could not record the change; please retry", status)
+		http.Error(w, "stakeout could not record the change; please retry", http.StatusServiceUnavailable)
 		return
 	}
 	log.InfoContext(ctx, "PagerDuty change", "group", group, "action", action, "done", res.Done, "message", res.Message)

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -57,7 +56,6 @@ type Deps struct {
 	Store   *dynamostore.Store
 	Secrets secret.Resolver
 	Sender  *deliver.Sender
-	AWS     aws.Config
 	Log     *slog.Logger
 	Getenv  func(string) string
 }
@@ -124,7 +122,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*D
 	} else {
 		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
 	}
-	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, AWS: awsCfg, Log: log, Getenv: getenv}, nil
+	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, Log: log, Getenv: getenv}, nil
 }
 
 // SecretBytes is a function returning the secret that the environment

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -59,7 +60,7 @@ func (a *App) command(ctx context.Context, form url.Values) reply {
 func (a *App) who(model string) reply {
 	m := a.Config.Models[model]
 	if m == nil {
-		return ephemeralReply("stakeout knows no model `%s`. Models: %s.", escape(model), strings.Join(sortedModelIDs(a.Config), ", "))
+		return ephemeralReply("stakeout knows no model `%s`. Models: %s.", escape(model), strings.Join(slices.Sorted(maps.Keys(a.Config.Models)), ", "))
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s* (stakes %s)", escape(m.ID), m.Stakes)
@@ -186,15 +187,6 @@ func (a *App) ownersOf(user string) []string {
 		if slices.Contains(o.Slack.Members, user) {
 			out = append(out, id)
 		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-func sortedModelIDs(cfg *config.Config) []string {
-	var out []string
-	for id := range cfg.Models {
-		out = append(out, id)
 	}
 	slices.Sort(out)
 	return out

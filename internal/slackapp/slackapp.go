@@ -215,7 +215,7 @@ func (a *App) apply(ctx context.Context, c lifecycle.Change, user string) (lifec
 		return lifecycle.Result{}, err
 	}
 	if g == nil || g.ID != c.Group {
-		return lifecycle.Result{Message: "This alert group is over: a newer one replaced it."}, nil
+		return lifecycle.Result{Message: lifecycle.Replaced}, nil
 	}
 	switch c.Action {
 	case lifecycle.Retrain, lifecycle.Rollback:

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/escalator"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
@@ -17,9 +18,10 @@ const drainLimit = 50
 
 // handler runs one escalator step per invocation.
 type handler struct {
-	esc    *escalator.Escalator
-	sender *deliver.Sender
-	log    *slog.Logger
+	esc     *escalator.Escalator
+	sender  *deliver.Sender
+	log     *slog.Logger
+	metrics *metrics.Recorder
 }
 
 // newHandler builds the clients once per container (internal/setup reads
@@ -29,9 +31,8 @@ func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	log.Info("escalator ready", "models", len(d.Config.Models), "config_digest", d.Config.Digest)
 	return &handler{esc: &escalator.Escalator{Config: d.Config, Store: d.Store, Now: time.Now, Log: log},
-		sender: d.Sender, log: log}, nil
+		sender: d.Sender, log: log, metrics: d.Metrics}, nil
 }
 
 // handle runs what is due, delivers what that queued, and drains the
@@ -41,6 +42,11 @@ func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logge
 // the Scheduler's retry policy and stakeout's alarms; the next minute's run
 // picks up whatever this one left.
 func (h *handler) handle(ctx context.Context, _ json.RawMessage) error {
+	defer func() {
+		if err := h.metrics.Flush(); err != nil {
+			h.log.ErrorContext(ctx, "metrics not written", "error", err)
+		}
+	}()
 	rep, tickErr := h.esc.Tick(ctx)
 	sent, err := h.sender.Deliver(ctx, rep.Queued)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/signature"
@@ -39,7 +38,7 @@ func TestFunctionURL(t *testing.T) {
 	req := events.LambdaFunctionURLRequest{RawPath: "/", Body: string(body),
 		Headers: map[string]string{"content-type": "application/json", "x-pagerduty-signature": signature.SignPagerDuty([]byte(webhookSecret), body)}}
 	req.RequestContext.HTTP.Method = http.MethodPost
-	h := funcurl.Handler(app)
+	h := app
 	if resp, err := h(context.Background(), req); err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("signed ping: %d %s %v", resp.StatusCode, resp.Body, err)
 	}

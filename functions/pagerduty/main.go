@@ -10,8 +10,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/stakeout-ml/stakeout/internal/funcurl"
 )
 
 func main() {
@@ -21,5 +19,5 @@ func main() {
 		log.Error("pagerduty function cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(funcurl.Handler(app))
+	lambda.Start(app)
 }

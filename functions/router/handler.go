@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 )
@@ -20,10 +21,11 @@ const sweepEvery = time.Minute
 // handler applies one EventBridge event per invocation, then delivers the
 // notifications it queued.
 type handler struct {
-	proc   *pipeline.Processor
-	sender *deliver.Sender
-	log    *slog.Logger
-	now    func() time.Time
+	proc    *pipeline.Processor
+	sender  *deliver.Sender
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *metrics.Recorder
 
 	mu        sync.Mutex
 	lastSweep time.Time
@@ -36,12 +38,12 @@ func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	log.Info("router ready", "models", len(d.Config.Models), "config_digest", d.Config.Digest)
 	return &handler{
-		proc:   &pipeline.Processor{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Sightings: d.Store},
-		sender: d.Sender,
-		log:    log,
-		now:    time.Now,
+		proc:    &pipeline.Processor{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Sightings: d.Store},
+		sender:  d.Sender,
+		log:     log,
+		now:     time.Now,
+		metrics: d.Metrics,
 	}, nil
 }
 
@@ -50,13 +52,22 @@ func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logge
 // Lambda and EventBridge retry; an event that can never succeed has been
 // quarantined with its reason, and is acknowledged.
 func (h *handler) handle(ctx context.Context, raw json.RawMessage) error {
+	defer h.flush(ctx)
 	out, err := h.proc.Process(ctx, raw)
+	log := h.log.With("event_id", out.EventID, "model", out.Model)
 	if err != nil {
-		h.log.ErrorContext(ctx, "event not applied, will be retried", "event_id", out.EventID, "error", err)
+		log.ErrorContext(ctx, "event not applied, will be retried", "error", err)
 		return err
 	}
-	h.log.InfoContext(ctx, "event applied", "event_id", out.EventID, "model", out.Model, "duplicate", out.Duplicate,
-		"quarantined", out.Quarantined, "changes", len(out.Changes), "notifications", len(out.Queued), "wrote", out.Wrote)
+	h.measure(out)
+	log.InfoContext(ctx, "event applied", "duplicate", out.Duplicate, "quarantined", out.Quarantined,
+		"rules_evaluated", out.Evaluated, "changes", len(out.Changes), "notifications", len(out.Queued), "wrote", out.Wrote)
+	// One line per alert changed, so that a search for an alert id finds
+	// the event that changed it.
+	for _, c := range out.Changes {
+		log.InfoContext(ctx, "alert "+c.State, "alert_id", c.Alert, "rule", c.Rule, "owner", c.Owner,
+			"severity", c.Severity, "value", c.Value, "group", c.Group, "inhibited_by", c.InhibitedBy)
+	}
 	// The event is recorded; delivering is the outbox's business from here.
 	// A delivery failure is not the event's: it is never retried for it
 	// (the notification waits in the outbox), so no error is returned.
@@ -66,7 +77,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) error {
 	}
 	rep, err := h.sender.Deliver(ctx, ids)
 	if err != nil {
-		h.log.ErrorContext(ctx, "delivery interrupted; the outbox keeps the rest", "event_id", out.EventID, "error", err)
+		log.ErrorContext(ctx, "delivery interrupted; the outbox keeps the rest", "error", err)
 	}
 	if h.sweepDue() {
 		swept, err := h.sender.Drain(ctx, sweepLimit)
@@ -76,7 +87,7 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) error {
 		rep.Add(swept)
 	}
 	if rep.Sent+rep.Waiting+rep.Failed > 0 {
-		h.log.InfoContext(ctx, "notifications delivered", "event_id", out.EventID, "sent", rep.Sent, "waiting", rep.Waiting, "failed_channels", rep.Failed)
+		log.InfoContext(ctx, "notifications delivered", "sent", rep.Sent, "waiting", rep.Waiting, "failed_channels", rep.Failed)
 	}
 	return nil
 }
@@ -93,4 +104,31 @@ func (h *handler) sweepDue() bool {
 		return true
 	}
 	return false
+}
+
+// measure records what became of the event.
+func (h *handler) measure(out pipeline.Outcome) {
+	m := h.metrics
+	m.Count(metrics.EventsReceived, 1)
+	if out.Quarantined != "" {
+		m.Count(metrics.EventsQuarantined, 1)
+	}
+	m.Count(metrics.RulesEvaluated, float64(out.Evaluated))
+	for _, c := range out.Changes {
+		switch c.State {
+		case "opened", "reopened":
+			m.Count(metrics.AlertsOpened, 1)
+			m.Count(metrics.AlertsOpened, 1, "Model", c.Model)
+			m.Count(metrics.AlertsOpened, 1, "Owner", c.Owner)
+		case "suppressed":
+			m.Count(metrics.AlertsSuppressed, 1)
+			m.Count(metrics.AlertsSuppressed, 1, "Model", c.Model)
+		}
+	}
+}
+
+func (h *handler) flush(ctx context.Context) {
+	if err := h.metrics.Flush(); err != nil {
+		h.log.ErrorContext(ctx, "metrics not written", "error", err)
+	}
 }

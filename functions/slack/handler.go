@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/funcurl"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/slackapp"
 )
@@ -12,12 +14,12 @@ import (
 // newApp builds the Slack app from the environment (internal/setup; the
 // signing secret is SLACK_SIGNING_SECRET's reference, resolved per request
 // from the cache, so that a rotated secret is picked up).
-func newApp(ctx context.Context, getenv func(string) string, log *slog.Logger) (*slackapp.App, error) {
-	d, err := setup.Load(ctx, getenv, log)
+func newApp(ctx context.Context, getenv func(string) string, log *slog.Logger) (funcurl.LambdaHandler, error) {
+	d, err := setup.Load(ctx, getenv, log, setup.EnvSlackSigning)
 	if err != nil {
 		return nil, err
 	}
-	log.Info("slack function ready", "models", len(d.Config.Models), "config_digest", d.Config.Digest)
-	return &slackapp.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Deliver: d.Deliver,
-		SigningSecret: d.SecretBytes(setup.EnvSlackSigning)}, nil
+	app := &slackapp.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Deliver: d.Deliver,
+		SigningSecret: d.SecretBytes(setup.EnvSlackSigning)}
+	return metrics.Flushing(d.Metrics, log, funcurl.Handler(app)), nil
 }

@@ -9,8 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/stakeout-ml/stakeout/internal/funcurl"
 )
 
 func main() {
@@ -20,5 +18,5 @@ func main() {
 		log.Error("slack function cannot start", "error", err)
 		os.Exit(1)
 	}
-	lambda.Start(funcurl.Handler(app))
+	lambda.Start(app)
 }

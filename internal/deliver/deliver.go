@@ -49,6 +49,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
@@ -86,9 +87,11 @@ type Bus interface {
 // Sender delivers notifications.
 type Sender struct {
 	Config *config.Config
-	Store  Store
-	Slack  Slack
-	Pager  Pager
+	// Metrics records what was sent and failed (nil: nothing is recorded).
+	Metrics *metrics.Recorder
+	Store   Store
+	Slack   Slack
+	Pager   Pager
 	// Bus publishes lifecycle events; nil: they are not published (and
 	// the notification says so).
 	Bus Bus
@@ -284,6 +287,8 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 		case notify.Permanent(err):
 			if outcome, rec, err = j.failed(ctx, ch, err); err == nil {
 				rep.Failed++
+				s.Metrics.Count(metrics.NotificationFailures, 1)
+				s.Metrics.Count(metrics.NotificationFailures, 1, "Channel", ch)
 				break
 			}
 			fallthrough // the platform owner could not be told yet
@@ -322,7 +327,34 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 		return rep, err
 	}
 	rep.Sent++
+	s.measure(n)
 	return rep, nil
+}
+
+// measure records a sent notification's metrics. Counted here, after the
+// write that marks it sent, each is counted once however often delivery
+// was retried.
+func (s *Sender) measure(n *state.Notification) {
+	m := s.Metrics
+	if m == nil {
+		return
+	}
+	m.Count(metrics.NotificationsSent, 1)
+	switch n.Kind {
+	case state.NoticeOpened:
+		if !n.Alert.OpenedAt.IsZero() {
+			m.Milliseconds(metrics.NotificationLag, n.Sent.Sub(n.Alert.OpenedAt))
+		}
+	case state.NoticeEscalated:
+		m.Count(metrics.AlertsEscalated, 1)
+		m.Count(metrics.AlertsEscalated, 1, "Owner", n.Owner)
+	case state.NoticeAcknowledged:
+		if l := n.Lifecycle; !l.AckedAt.IsZero() && !n.Alert.OpenedAt.IsZero() {
+			tta := l.AckedAt.Sub(n.Alert.OpenedAt)
+			m.Milliseconds(metrics.TimeToAcknowledge, tta)
+			m.Milliseconds(metrics.TimeToAcknowledge, tta, "Owner", l.Owner)
+		}
+	}
 }
 
 func (s *Sender) giveUpAfter() time.Duration { return cmpDur(s.GiveUpAfter, DefaultGiveUpAfter) }

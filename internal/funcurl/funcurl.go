@@ -21,8 +21,11 @@ import (
 // MaxBody bounds a request body: Slack's and PagerDuty's are a few KB.
 const MaxBody = 1 << 20
 
+// LambdaHandler is the Lambda handler of a Function URL.
+type LambdaHandler = func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error)
+
 // Handler adapts h to Lambda's Function URL events.
-func Handler(h http.Handler) func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+func Handler(h http.Handler) LambdaHandler {
 	return func(ctx context.Context, in events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
 		r, err := Request(ctx, in)
 		if err != nil {

@@ -100,6 +100,8 @@ type Outcome struct {
 	Wrote   bool
 	Changes []Change
 	Queued  []*state.Notification
+	// Evaluated counts the rules evaluated on the event.
+	Evaluated int
 }
 
 // Process applies one raw EventBridge event (or bare detail). It returns an
@@ -238,6 +240,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		if err := d.decide(eng); err != nil {
 			return out, err
 		}
+		out.Evaluated = len(d.results)
 		c := d.commit()
 		if c == nil {
 			out.Changes = d.changes

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -16,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/stakeout-ml/stakeout"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/secret"
@@ -28,7 +31,9 @@ import (
 
 // Environment the functions read.
 const (
-	EnvConfigDir = "STAKEOUT_CONFIG_DIR" // holds rules/ and owners/ (default: the working directory)
+	// EnvConfigDir names a directory holding rules/ and owners/ to read
+	// instead of the configuration embedded at build time (local runs, tests).
+	EnvConfigDir = "STAKEOUT_CONFIG_DIR"
 	EnvTable     = "TABLE_NAME"
 	EnvEndpoint  = "DYNAMODB_ENDPOINT" // optional: DynamoDB Local
 	// EnvSlackToken is the bot token's secret reference
@@ -48,6 +53,9 @@ const (
 	EnvEventBridgeURL   = "EVENTBRIDGE_ENDPOINT" // optional: another EventBridge endpoint (tests)
 	EnvSlackSigning     = "SLACK_SIGNING_SECRET" // secret reference of the Slack app's signing secret
 	EnvPagerDutyWebhook = "PAGERDUTY_WEBHOOK_SECRET"
+	// EnvStack is the CloudFormation stack's name: the Stack dimension of
+	// the functions' metrics. Unset (local runs), no metrics are written.
+	EnvStack = "STAKEOUT_STACK"
 )
 
 // Deps is what a function is built from.
@@ -58,20 +66,34 @@ type Deps struct {
 	Sender  *deliver.Sender
 	Log     *slog.Logger
 	Getenv  func(string) string
+	// Metrics records into CloudWatch's embedded metric format on stdout
+	// (nil without EnvStack); handlers flush it per invocation.
+	Metrics *metrics.Recorder
 }
+
+// LocalOnly lists the variables that point a function elsewhere than AWS
+// (DynamoDB Local, test servers, secrets from the environment, a
+// configuration directory): never set in template.yaml.
+var LocalOnly = []string{EnvConfigDir, EnvEndpoint, EnvSecrets, EnvSlackAPI, EnvPagerDutyURL, EnvSecretsManager, EnvEventBridgeURL}
 
 // Load builds the dependencies from the environment. Models with errors
 // are logged and not served; no model at all is an error (an init failure
-// Lambda reports).
-func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Deps, error) {
-	dir := getenv(EnvConfigDir)
-	if dir == "" {
-		dir = "."
+// Lambda reports), and so is a missing variable of required (a function's
+// signing secret): better a failed cold start than a function that refuses
+// every request.
+func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, required ...string) (*Deps, error) {
+	for _, name := range required {
+		if getenv(name) == "" {
+			return nil, fmt.Errorf("%s is not set", name)
+		}
 	}
-	cfg, err := config.Load(dir)
+	cfg, from, err := loadConfig(getenv(EnvConfigDir))
 	if err != nil {
-		return nil, fmt.Errorf("load configuration from %s: %w", dir, err)
+		return nil, err
 	}
+	// The digest is on every audit record; logging it at start ties a
+	// container's decisions to the commit it was built from.
+	log.Info("configuration loaded", "from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners))
 	for _, p := range cfg.Errors() {
 		log.Error("configuration problem", "problem", p.String())
 	}
@@ -79,7 +101,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*D
 		log.Error("model not served", "model", id, "reason", m.Broken)
 	}
 	if len(cfg.Models) == 0 {
-		return nil, fmt.Errorf("no model loaded from %s", dir)
+		return nil, fmt.Errorf("no model loaded from %s", from)
 	}
 	table := getenv(EnvTable)
 	if table == "" {
@@ -104,8 +126,12 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*D
 			}
 		}))
 	}
+	var rec *metrics.Recorder
+	if stack := getenv(EnvStack); stack != "" {
+		rec = metrics.New(os.Stdout, metrics.Namespace, time.Now).With(map[string]string{"Stack": stack})
+	}
 	st := dynamostore.New(client, table, time.Now)
-	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Log: log, SlackTeam: getenv(EnvSlackTeam),
+	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Log: log, SlackTeam: getenv(EnvSlackTeam), Metrics: rec,
 		Pager: pdnotify.New(secrets, getenv(EnvPagerDutyURL), notify.DefaultPolicy)}
 	if ref := getenv(EnvSlackToken); ref != "" {
 		sender.Slack = slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI), notify.DefaultPolicy)
@@ -122,7 +148,24 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger) (*D
 	} else {
 		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
 	}
-	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, Log: log, Getenv: getenv}, nil
+	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, Log: log, Getenv: getenv, Metrics: rec}, nil
+}
+
+// loadConfig reads the configuration from dir, or the one embedded in the
+// binary when dir is empty.
+func loadConfig(dir string) (*config.Config, string, error) {
+	if dir == "" {
+		cfg, err := config.LoadFS(stakeout.Config, ".")
+		if err != nil {
+			return nil, "", fmt.Errorf("load the embedded configuration: %w", err)
+		}
+		return cfg, "embedded", nil
+	}
+	cfg, err := config.Load(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("load configuration from %s: %w", dir, err)
+	}
+	return cfg, dir, nil
 }
 
 // SecretBytes is a function returning the secret that the environment

@@ -1,0 +1,644 @@
+package stakeout
+
+// Offline proof of template.yaml: we cannot reach AWS from CI, so the
+// template is checked against AWS's own published schemas (../shared/schemas),
+// against what the code needs (variables, APIs, secrets, table layout), and
+// against the events the router must and must not receive.
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/stakeout-ml/stakeout/internal/bus"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/dynamostore"
+	"github.com/stakeout-ml/stakeout/internal/eventpattern"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
+	"github.com/stakeout-ml/stakeout/internal/samtemplate"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+)
+
+var update = flag.Bool("update", false, "rewrite the event schema embedded in template.yaml from infra/schema/event.schema.json")
+
+const schemasDir = "../shared/schemas"
+
+func loadTemplate(t *testing.T) *samtemplate.Template {
+	t.Helper()
+	tmpl, err := samtemplate.Load("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tmpl
+}
+
+func resolver(t *testing.T, tmpl *samtemplate.Template, params map[string]string) *samtemplate.Resolver {
+	t.Helper()
+	r, err := tmpl.Resolver(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestTemplateMatchesPublishedSchemas(t *testing.T) {
+	tmpl := loadTemplate(t)
+	schemas, err := samtemplate.NewSchemas(schemasDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.ValidateGlobals(tmpl); err != nil {
+		t.Errorf("Globals: %v", err)
+	}
+	var unchecked []string
+	for _, name := range slices.Sorted(maps.Keys(tmpl.Resources)) {
+		r := tmpl.Resources[name]
+		err := schemas.Validate(r)
+		switch {
+		case errors.Is(err, samtemplate.ErrNoSchema):
+			unchecked = append(unchecked, name+" ("+r.Type+")")
+		case err != nil:
+			t.Errorf("template.yaml:%d: %s (%s): %v", r.Line, name, r.Type, err)
+		}
+	}
+	if len(unchecked) > 0 {
+		t.Logf("no published schema in %s, not checked: %s", schemasDir, strings.Join(unchecked, ", "))
+	}
+}
+
+// The schema check must be able to fail: a misspelt property, a wrong type
+// and a missing required property are each caught.
+func TestSchemaCheckCatchesMistakes(t *testing.T) {
+	schemas, err := samtemplate.NewSchemas(schemasDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, yaml string }{
+		{"misspelt property", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      MessageRetention: 60\n"},
+		{"wrong type", "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      KeySchema: [{AttributeName: PK, KeyType: HASH}]\n      PointInTimeRecoverySpecification: yes please\n"},
+		{"missing required", "Resources:\n  R:\n    Type: AWS::Events::Rule\n    Properties:\n      Targets: [{Id: x}]\n"},
+		{"unknown SAM property", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: bootstrap\n      Runtime: provided.al2023\n      CodeUri: .\n      Memory: 128\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := samtemplate.Parse([]byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range tmpl.Resources {
+				if err := schemas.Validate(r); err == nil {
+					t.Errorf("Validate(%s) = nil, want an error", tc.name)
+				}
+			}
+		})
+	}
+	t.Run("intrinsics stand for values", func(t *testing.T) {
+		tmpl, err := samtemplate.Parse([]byte("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      MessageRetentionPeriod: !Ref Retention\n      QueueName: !Sub \"${AWS::StackName}-q\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := schemas.Validate(tmpl.Resources["Q"]); err != nil {
+			t.Errorf("Validate = %v, want nil", err)
+		}
+	})
+}
+
+var functionsDir = map[string]string{
+	"RouterFunction": "router", "EscalatorFunction": "escalator", "SlackFunction": "slack", "PagerDutyFunction": "pagerduty",
+}
+
+// Every function is a provided.al2023 arm64 bootstrap built by the
+// Makefile target sam build calls; the target produces a static linux/arm64
+// executable with lambda.norpc from the right main package.
+func TestTemplateFunctionsBuild(t *testing.T) {
+	tmpl := loadTemplate(t)
+	fns := tmpl.OfType("AWS::Serverless::Function")
+	if len(fns) != len(functionsDir) {
+		t.Errorf("template has %d functions, want %d (one per folder in functions/)", len(fns), len(functionsDir))
+	}
+	dirs, _ := filepath.Glob("functions/*")
+	for _, d := range dirs {
+		if !slices.Contains(slices.Collect(maps.Values(functionsDir)), filepath.Base(d)) {
+			t.Errorf("%s has no function in template.yaml", d)
+		}
+	}
+	makefile, err := os.ReadFile("Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range fns {
+		t.Run(fn.Name, func(t *testing.T) {
+			get := func(key string) any {
+				if v, ok := fn.Properties[key]; ok {
+					return v
+				}
+				return samtemplate.Dig(tmpl.Raw, "Globals", "Function", key)
+			}
+			if get("Runtime") != "provided.al2023" || get("Handler") != "bootstrap" || !reflect.DeepEqual(get("Architectures"), []any{"arm64"}) {
+				t.Errorf("runtime %v, handler %v, architectures %v; want provided.al2023, bootstrap, [arm64]", get("Runtime"), get("Handler"), get("Architectures"))
+			}
+			if fn.Metadata["BuildMethod"] != "makefile" {
+				t.Errorf("Metadata.BuildMethod = %v, want makefile", fn.Metadata["BuildMethod"])
+			}
+			codeURI, _ := get("CodeUri").(string)
+			if _, err := os.Stat(filepath.Join(codeURI, "Makefile")); err != nil {
+				t.Errorf("CodeUri %q holds no Makefile: %v", codeURI, err)
+			}
+			target := "build-" + fn.Name
+			if !regexp.MustCompile(`(?m)^` + target + `:`).Match(makefile) {
+				t.Fatalf("Makefile has no target %s", target)
+			}
+			if testing.Short() {
+				t.Skip("building the arm64 artifact is skipped in -short mode")
+			}
+			out := t.TempDir()
+			cmd := exec.Command("make", "--no-print-directory", "-C", codeURI, target, "ARTIFACTS_DIR="+out)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make %s: %v\n%s", target, err, b)
+			}
+			bin := filepath.Join(out, "bootstrap")
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatalf("%s: %v", bin, err)
+			}
+			defer f.Close()
+			if f.Machine != elf.EM_AARCH64 {
+				t.Errorf("bootstrap machine = %v, want EM_AARCH64", f.Machine)
+			}
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_INTERP {
+					t.Error("bootstrap is dynamically linked, want static")
+				}
+			}
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "github.com/stakeout-ml/stakeout/functions/" + functionsDir[fn.Name]; info.Path != want {
+				t.Errorf("bootstrap main package = %s, want %s", info.Path, want)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			if settings["-tags"] != "lambda.norpc" || settings["GOOS"] != "linux" || settings["GOARCH"] != "arm64" || settings["CGO_ENABLED"] != "0" {
+				t.Errorf("build settings %v; want -tags=lambda.norpc, linux/arm64, CGO_ENABLED=0", settings)
+			}
+			// The commit's configuration is inside: its files' content.
+			data, err := os.ReadFile(bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules, _ := Config.ReadFile("rules/credit-approval.yaml")
+			if !bytes.Contains(data, rules) {
+				t.Error("bootstrap does not embed rules/credit-approval.yaml")
+			}
+		})
+	}
+}
+
+// iamActions maps the AWS SDK calls the code declares (the narrow API
+// interfaces of the packages that call AWS) to the IAM actions they need.
+// A TransactWriteItems call is authorised item by item.
+var iamActions = map[string][]string{
+	"dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
+}
+
+func apiCalls() []string {
+	var calls []string
+	for prefix, typ := range map[string]reflect.Type{
+		"dynamodb":       reflect.TypeFor[dynamostore.API](),
+		"events":         reflect.TypeFor[bus.API](),
+		"secretsmanager": reflect.TypeFor[secret.SecretsManagerAPI](),
+	} {
+		for i := range typ.NumMethod() {
+			call := prefix + ":" + typ.Method(i).Name
+			if need, ok := iamActions[call]; ok {
+				calls = append(calls, need...)
+			} else {
+				calls = append(calls, call)
+			}
+		}
+	}
+	slices.Sort(calls)
+	return slices.Compact(calls)
+}
+
+// Every function builds the whole store, sender and bus client
+// (internal/setup), so each role must allow every call those make — and
+// only on stakeout's own table, bus and secrets.
+func TestRolesAllowWhatTheCodeCalls(t *testing.T) {
+	tmpl := loadTemplate(t)
+	r := resolver(t, tmpl, nil)
+	calls := apiCalls()
+	if len(calls) < 6 {
+		t.Fatalf("found only %v in the API interfaces", calls)
+	}
+	for _, fn := range tmpl.OfType("AWS::Serverless::Function") {
+		t.Run(fn.Name, func(t *testing.T) {
+			roleArn, err := r.Resolve(fn.Properties["Role"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			roleName := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(roleArn), "<"), ".Arn>")
+			role := tmpl.Resources[roleName]
+			if role == nil || role.Type != "AWS::IAM::Role" {
+				t.Fatalf("Role %v is not an AWS::IAM::Role of the template", fn.Properties["Role"])
+			}
+			if _, ok := role.Properties["ManagedPolicyArns"]; ok {
+				t.Error("role has managed policies; least privilege wants its own statements only")
+			}
+			allowed := map[string][]string{} // action → resources
+			policies, _ := role.Properties["Policies"].([]any)
+			for _, p := range policies {
+				doc, err := r.Resolve(samtemplate.Dig(p, "PolicyDocument"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				stmts, _ := samtemplate.Dig(doc, "Statement").([]any)
+				for _, s := range stmts {
+					sm := s.(map[string]any)
+					if sm["Effect"] != "Allow" {
+						continue
+					}
+					for _, a := range list(sm["Action"]) {
+						if strings.Contains(a, "*") {
+							t.Errorf("action %q: wildcards are not least privilege", a)
+						}
+						for _, res := range list(sm["Resource"]) {
+							if res == "*" {
+								t.Errorf("action %s on resource *", a)
+							}
+							allowed[a] = append(allowed[a], res)
+						}
+					}
+				}
+			}
+			scope := map[string]string{"dynamodb": "<Table.Arn>", "events": ":event-bus/default", "secretsmanager": ":secret:stakeout/"}
+			for _, call := range calls {
+				res, ok := allowed[call]
+				if !ok {
+					t.Errorf("the code calls %s; %s does not allow it", call, roleName)
+					continue
+				}
+				want := scope[strings.Split(call, ":")[0]]
+				for _, r := range res {
+					if !strings.Contains(r, want) {
+						t.Errorf("%s allowed on %s, want only resources of stakeout (%s)", call, r, want)
+					}
+				}
+			}
+			logGroup := fmt.Sprint(samtemplate.Dig(fn.Properties, "LoggingConfig", "LogGroup", "Ref"))
+			if got := allowed["logs:PutLogEvents"]; !slices.Contains(got, "<"+logGroup+".Arn>") {
+				t.Errorf("logs:PutLogEvents allowed on %v, want the function's log group %s", got, logGroup)
+			}
+		})
+	}
+}
+
+func list(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i] = fmt.Sprint(e)
+		}
+		return out
+	}
+	return nil
+}
+
+// Every routing key an owner file names must be readable under the
+// template's prefix, or that owner's pages fail at 3 a.m.
+func TestRoutingKeySecretsAreGranted(t *testing.T) {
+	tmpl := loadTemplate(t)
+	prefix := fmt.Sprint(samtemplate.Dig(tmpl.Raw, "Parameters", "PagerDutyRoutingKeyPrefix", "Default"))
+	cfg, err := config.LoadFS(Config, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for id, o := range cfg.Owners {
+		if o.PagerDuty.RoutingKey == "" {
+			continue
+		}
+		n++
+		name := strings.TrimPrefix(o.PagerDuty.RoutingKey, "secret:")
+		if !strings.HasPrefix(name, prefix) {
+			t.Errorf("owners/%s.yaml: routing_key %s is outside PagerDutyRoutingKeyPrefix %s: the functions may not read it", id, o.PagerDuty.RoutingKey, prefix)
+		}
+	}
+	if n == 0 {
+		t.Error("no owner has a PagerDuty routing key; the check checked nothing")
+	}
+}
+
+func rulePattern(t *testing.T, tmpl *samtemplate.Template, r *samtemplate.Resolver, rule string) *eventpattern.Pattern {
+	t.Helper()
+	v, err := r.Resolve(tmpl.Resources[rule].Properties["EventPattern"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := eventpattern.FromValue(v)
+	if err != nil {
+		t.Fatalf("%s: %v", rule, err)
+	}
+	return p
+}
+
+func events(t *testing.T, glob string) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(glob)
+	if len(files) == 0 {
+		t.Fatalf("no events %s", glob)
+	}
+	out := map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = b
+	}
+	return out
+}
+
+// The router receives every captured event of the shapes it reads, and
+// nothing else — in particular not stakeout's own lifecycle events, which
+// go to the same bus.
+func TestRouterRulesMatchTheEvents(t *testing.T) {
+	tmpl := loadTemplate(t)
+	native := events(t, "testdata/events/envelope/*.json")
+	alarms := events(t, "testdata/events/cloudwatch/*.json")
+	lifecycle := map[string][]byte{}
+	for _, dt := range []string{bus.AlertOpened, bus.AlertAcknowledged, bus.AlertResolved, bus.RetrainRequested} {
+		lifecycle["lifecycle "+dt] = fmt.Appendf(nil, `{"source":%q,"detail-type":%q,"detail":{"model":"credit-approval"}}`, bus.Source, dt)
+	}
+	check := func(t *testing.T, p *eventpattern.Pattern, evs map[string][]byte, want bool) {
+		t.Helper()
+		for name, ev := range evs {
+			got, err := p.Match(ev)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got != want {
+				t.Errorf("Match(%s) = %v, want %v", name, got, want)
+			}
+		}
+	}
+	t.Run("defaults take every source and every alarm", func(t *testing.T) {
+		r := resolver(t, tmpl, nil)
+		sig, alarm := rulePattern(t, tmpl, r, "SignalRule"), rulePattern(t, tmpl, r, "AlarmRule")
+		check(t, sig, native, true)
+		check(t, sig, alarms, false)
+		check(t, sig, lifecycle, false)
+		check(t, alarm, alarms, true)
+		check(t, alarm, native, false)
+		check(t, alarm, lifecycle, false)
+	})
+	t.Run("SignalSources narrows the sources", func(t *testing.T) {
+		r := resolver(t, tmpl, map[string]string{"SignalSources": "com.example.monitoring,com.example.feature-store"})
+		check(t, rulePattern(t, tmpl, r, "SignalRule"), native, true)
+		r = resolver(t, tmpl, map[string]string{"SignalSources": "com.example.other"})
+		check(t, rulePattern(t, tmpl, r, "SignalRule"), native, false)
+	})
+	t.Run("AlarmNamePrefix narrows the alarms", func(t *testing.T) {
+		r := resolver(t, tmpl, map[string]string{"AlarmNamePrefix": "fraud-detection-"})
+		check(t, rulePattern(t, tmpl, r, "AlarmRule"), alarms, true)
+		r = resolver(t, tmpl, map[string]string{"AlarmNamePrefix": "billing-"})
+		check(t, rulePattern(t, tmpl, r, "AlarmRule"), alarms, false)
+	})
+	t.Run("each target retries and dead-letters", func(t *testing.T) {
+		r := resolver(t, tmpl, nil)
+		for _, rule := range tmpl.OfType("AWS::Events::Rule") {
+			targets, _ := rule.Properties["Targets"].([]any)
+			for _, tg := range targets {
+				v, err := r.Resolve(tg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if samtemplate.Dig(v, "Arn") != "<RouterFunction.Arn>" || samtemplate.Dig(v, "RetryPolicy", "MaximumRetryAttempts") == nil ||
+					samtemplate.Dig(v, "DeadLetterConfig", "Arn") != "<RouterDeadLetterQueue.Arn>" {
+					t.Errorf("%s target %v: want the router, a retry policy and the dead-letter queue", rule.Name, v)
+				}
+			}
+		}
+	})
+}
+
+// registrySchema is the schema registered for "ML Model Signal": the whole
+// event in draft-04 (the registry's JSON Schema dialect), its detail being
+// infra/schema/event.schema.json.
+func registrySchema(t *testing.T) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile("infra/schema/event.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var detail map[string]any
+	if err := json.Unmarshal(b, &detail); err != nil {
+		t.Fatal(err)
+	}
+	defs, _ := detail["definitions"].(map[string]any)
+	delete(detail, "definitions")
+	delete(detail, "$schema")
+	delete(detail, "$id")
+	if defs == nil {
+		defs = map[string]any{}
+	}
+	defs["Detail"] = detail
+	str := map[string]any{"type": "string"}
+	return map[string]any{
+		"$schema":     "http://json-schema.org/draft-04/schema#",
+		"title":       "ML Model Signal",
+		"description": "A stakeout native event on EventBridge; detail is infra/schema/event.schema.json.",
+		"type":        "object",
+		"required":    []any{"detail-type", "source", "detail"},
+		"properties": map[string]any{
+			"version": str, "id": str, "source": str, "account": str, "region": str,
+			"detail-type": map[string]any{"type": "string", "enum": []any{"ML Model Signal"}},
+			"time":        map[string]any{"type": "string", "format": "date-time"},
+			"resources":   map[string]any{"type": "array", "items": str},
+			"detail":      map[string]any{"$ref": "#/definitions/Detail"},
+		},
+		"definitions": defs,
+	}
+}
+
+var contentBlock = regexp.MustCompile(`(?s)(      Content: \|\n)(.*?)(\n\n)`)
+
+func TestSchemaRegistryHoldsTheEventSchema(t *testing.T) {
+	tmpl := loadTemplate(t)
+	want := registrySchema(t)
+	if *update {
+		b, _ := json.MarshalIndent(want, "", "  ")
+		src, err := os.ReadFile("template.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		indented := "        " + strings.ReplaceAll(string(b), "\n", "\n        ")
+		src = contentBlock.ReplaceAll(src, []byte("${1}"+strings.ReplaceAll(indented, "$", "$$")+"${3}"))
+		if err := os.WriteFile("template.yaml", src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tmpl = loadTemplate(t)
+	}
+	content, _ := tmpl.Resources["SignalSchema"].Properties["Content"].(string)
+	var got map[string]any
+	if err := json.Unmarshal([]byte(content), &got); err != nil {
+		t.Fatalf("SignalSchema Content is not JSON: %v", err)
+	}
+	if !reflect.DeepEqual(jsonRoundTrip(t, want), got) {
+		t.Fatal("SignalSchema Content differs from infra/schema/event.schema.json; run go test -run TestSchemaRegistry -update . to rewrite it")
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("registry.json", jsonRoundTrip(t, want)); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("registry.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range events(t, "testdata/events/envelope/*.json") {
+		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sch.Validate(inst); err != nil {
+			t.Errorf("%s does not match the registered schema: %v", name, err)
+		}
+	}
+}
+
+func jsonRoundTrip(t *testing.T, v any) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// stakeout must tell someone when it fails: each function's errors and
+// throttles, the dead letters and lost notifications raise an alarm on the
+// topic the AlarmEmail parameter subscribes to.
+func TestAlarmsWatchStakeoutItself(t *testing.T) {
+	tmpl := loadTemplate(t)
+	r := resolver(t, tmpl, nil)
+	watched := map[string]bool{}
+	for _, a := range tmpl.OfType("AWS::CloudWatch::Alarm") {
+		v, err := r.Resolve(a.Properties)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(list(samtemplate.Dig(v, "AlarmActions")), "<AlarmTopic>") {
+			t.Errorf("%s does not notify AlarmTopic", a.Name)
+		}
+		dims, _ := samtemplate.Dig(v, "Dimensions").([]any)
+		for _, d := range dims {
+			watched[fmt.Sprint(samtemplate.Dig(v, "MetricName"))+" "+fmt.Sprint(samtemplate.Dig(d, "Value"))] = true
+		}
+	}
+	for fn := range functionsDir {
+		for _, m := range []string{"Errors", "Throttles"} {
+			if !watched[m+" <"+fn+">"] {
+				t.Errorf("no alarm on %s of %s", m, fn)
+			}
+		}
+	}
+	for _, want := range []string{"ApproximateNumberOfMessagesVisible <RouterDeadLetterQueue.QueueName>", "NotificationFailures <AWS::StackName>"} {
+		if !watched[want] {
+			t.Errorf("no alarm on %s", want)
+		}
+	}
+	sub := tmpl.Resources["AlarmSubscription"]
+	if sub == nil || sub.Condition != "HasAlarmEmail" || samtemplate.Dig(sub.Properties, "Endpoint", "Ref") != "AlarmEmail" {
+		t.Error("AlarmSubscription must subscribe the AlarmEmail parameter when it is set")
+	}
+}
+
+// The dashboard body is JSON once CloudFormation substitutes it, and every
+// stakeout metric it graphs is one the functions emit.
+func TestDashboard(t *testing.T) {
+	tmpl := loadTemplate(t)
+	r := resolver(t, tmpl, nil)
+	body, err := r.Resolve(tmpl.Resources["Dashboard"].Properties["DashboardBody"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Widgets []struct {
+			Properties struct {
+				Title   string
+				Metrics [][]any
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body.(string)), &dash); err != nil {
+		t.Fatalf("dashboard body is not JSON: %v", err)
+	}
+	if len(dash.Widgets) == 0 {
+		t.Fatal("dashboard has no widgets")
+	}
+	emitted := emittedMetrics()
+	quoted := regexp.MustCompile(`MetricName="(\w+)"`)
+	namespace := ""
+	for _, w := range dash.Widgets {
+		for _, m := range w.Properties.Metrics {
+			var names []string
+			if s, ok := m[0].(string); ok && len(m) > 1 {
+				if s != "." && s != "..." {
+					namespace = s
+				}
+				if n, ok := m[1].(string); ok && n != "." && namespace == "stakeout" {
+					names = append(names, n)
+				}
+			}
+			if e, ok := m[0].(map[string]any); ok {
+				for _, sm := range quoted.FindAllStringSubmatch(fmt.Sprint(e["expression"]), -1) {
+					names = append(names, sm[1])
+				}
+			}
+			for _, n := range names {
+				if !slices.Contains(emitted, n) {
+					t.Errorf("widget %q graphs stakeout metric %s, which no function emits", w.Properties.Title, n)
+				}
+			}
+		}
+	}
+}
+
+// No secret value in the template: secrets are named, never given.
+func TestTemplateHoldsNoSecret(t *testing.T) {
+	src, err := os.ReadFile("template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, re := range []string{`xox[abpr]-`, `AKIA[0-9A-Z]{16}`, `(?i)routing_key:\s*[0-9a-f]{32}`} {
+		if regexp.MustCompile(re).Match(src) {
+			t.Errorf("template.yaml contains something like a secret (%s)", re)
+		}
+	}
+}
+
+func emittedMetrics() []string { return metrics.Names }

@@ -32,6 +32,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/samtemplate"
 	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/slackapp"
 )
 
 var update = flag.Bool("update", false, "rewrite the event schema embedded in template.yaml from infra/schema/event.schema.json")
@@ -642,3 +643,42 @@ func TestTemplateHoldsNoSecret(t *testing.T) {
 }
 
 func emittedMetrics() []string { return metrics.Names }
+
+// The Slack app manifest points both of its URLs at the stack output the
+// deploy guide tells users to paste, asks for every scope the code's Slack
+// calls need, and offers the command the app implements.
+func TestSlackManifest(t *testing.T) {
+	src, err := os.ReadFile("infra/slack/manifest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := samtemplate.Parse(append(src, []byte("\nResources: {}\n")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const placeholder = "https://REPLACE-WITH-SlackUrl-OUTPUT/"
+	if got := samtemplate.Dig(m.Raw, "settings", "interactivity", "request_url"); got != placeholder {
+		t.Errorf("interactivity request_url = %v, want %s", got, placeholder)
+	}
+	cmds, _ := samtemplate.Dig(m.Raw, "features", "slash_commands").([]any)
+	if len(cmds) != 1 || samtemplate.Dig(cmds[0], "command") != "/stakeout" || samtemplate.Dig(cmds[0], "url") != placeholder {
+		t.Errorf("slash_commands = %v, want /stakeout at %s", cmds, placeholder)
+	}
+	for _, sub := range strings.Split(fmt.Sprint(samtemplate.Dig(cmds[0], "usage_hint")), " | ") {
+		if word := strings.Fields(sub)[0]; !strings.Contains(slackapp.Usage, "/stakeout "+word) {
+			t.Errorf("usage_hint offers %q; the app's usage has no /stakeout %s", sub, word)
+		}
+	}
+	scopes := list(samtemplate.Dig(m.Raw, "oauth_config", "scopes", "bot"))
+	// chat.postMessage and chat.update; conversations.history and
+	// .replies (finding a post whose answer was lost) in public and
+	// private channels; the slash command.
+	for _, want := range []string{"chat:write", "channels:history", "groups:history", "commands"} {
+		if !slices.Contains(scopes, want) {
+			t.Errorf("the manifest does not ask for %s", want)
+		}
+	}
+	if samtemplate.Dig(loadTemplate(t).Raw, "Outputs", "SlackUrl") == nil {
+		t.Error("template.yaml has no SlackUrl output for the manifest's URLs")
+	}
+}

@@ -10,14 +10,15 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	app, err := newApp(context.Background(), os.Getenv, log)
 	if err != nil {
-		log.Error("pagerduty function cannot start", "error", err)
-		os.Exit(1)
+		setup.Fail(log, "pagerduty function", err) // an init error: Lambda reports it and retries the cold start
 	}
 	lambda.Start(app)
 }

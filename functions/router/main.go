@@ -10,15 +10,15 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	h, err := newHandler(context.Background(), os.Getenv, log)
 	if err != nil {
-		// An init failure: Lambda reports it and retries the cold start.
-		log.Error("router cannot start", "error", err)
-		os.Exit(1)
+		setup.Fail(log, "router", err) // an init error: Lambda reports it and retries the cold start
 	}
 	lambda.Start(h.handle)
 }

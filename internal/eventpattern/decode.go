@@ -6,19 +6,19 @@ import (
 	"unicode/utf8"
 )
 
-// shape tells the event decoder which parts of the event a pattern reads, so
-// that it validates the whole event but builds values only for those parts.
-// Decoded values are what encoding/json produces with UseNumber: objects as
-// map[string]any, arrays as []any, numbers as json.Number, strings, bools
-// and nil.
+// shape tells the decoder which parts of an event a pattern reads, so that it
+// validates the whole event but builds values only for those parts. Decoded
+// values are what encoding/json produces with UseNumber: objects as
+// map[string]any, arrays as []any, numbers as json.Number, strings, bools and
+// nil. A value with a shape is decoded; arrays pass their shape on to their
+// elements; an object whose shape has no fields (a pattern leaf reads it, and
+// objects are not leaves) becomes emptyObject.
 type shape struct {
 	// name is the field's key, reused for the decoded map.
 	name string
-	// all keeps every field below (used to compare with encoding/json).
+	// all keeps every field below (for patterns, and to compare with
+	// encoding/json in tests).
 	all bool
-	// leaf is set when a pattern leaf reads the value: scalars and arrays
-	// are decoded, objects become an empty object (they are not leaves).
-	leaf bool
 	// fields are the keys that nested patterns read.
 	fields map[string]*shape
 }
@@ -42,7 +42,6 @@ func addShape(o *object, fields map[string]*shape) {
 			fields[f.name] = s
 		}
 		if f.leaf != nil {
-			s.leaf = true
 			continue
 		}
 		if s.fields == nil {
@@ -55,9 +54,9 @@ func addShape(o *object, fields map[string]*shape) {
 	}
 }
 
-// decodeEvent decodes a JSON document, keeping what s asks for. Its errors
-// are those of encoding/json.
-func decodeEvent(data []byte, s *shape) (any, error) {
+// decodeJSON decodes a JSON document (an event or a pattern), keeping what s
+// asks for. Its errors are those of encoding/json.
+func decodeJSON(data []byte, s *shape) (any, error) {
 	d := decoder{data: data}
 	v, err := d.value(s)
 	if err == nil {

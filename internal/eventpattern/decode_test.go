@@ -56,12 +56,12 @@ func TestDecodeLikeEncodingJSON(t *testing.T) {
 func checkDecode(t *testing.T, data []byte) {
 	t.Helper()
 	want, wantErr := stdDecode(data)
-	got, err := decodeEvent(data, allShape)
+	got, err := decodeJSON(data, allShape)
 	if (err != nil) != (wantErr != nil) {
-		t.Fatalf("decodeEvent(%.80q) error = %v, encoding/json error = %v", data, err, wantErr)
+		t.Fatalf("decodeJSON(%.80q) error = %v, encoding/json error = %v", data, err, wantErr)
 	}
 	if err == nil && !reflect.DeepEqual(got, want) {
-		t.Fatalf("decodeEvent(%.80q) = %#v, encoding/json = %#v", data, got, want)
+		t.Fatalf("decodeJSON(%.80q) = %#v, encoding/json = %#v", data, got, want)
 	}
 }
 

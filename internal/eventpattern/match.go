@@ -12,7 +12,7 @@ import (
 // error when the event is not valid JSON or not an object. The whole event is
 // validated, but only the fields the pattern reads are decoded.
 func (p *Pattern) Match(event []byte) (bool, error) {
-	v, err := decodeEvent(event, p.shape)
+	v, err := decodeJSON(event, p.shape)
 	if err != nil {
 		return false, fmt.Errorf("event is not valid JSON: %w", err)
 	}

@@ -13,29 +13,31 @@
 //   - a leaf is an array of alternatives (OR): strings, numbers, true, false,
 //     null, or filter objects: prefix, suffix, equals-ignore-case, wildcard,
 //     anything-but, numeric, exists, cidr;
-//   - "$or" takes an array of at least two sub-patterns, one of which must match;
+//   - "$or" takes an array of at least two sub-patterns, one of which must
+//     match;
 //   - a field missing from the event does not match, except {"exists": false};
-//     an object or an empty array in the event is not a leaf value, so it counts
-//     as missing for a leaf of the pattern;
-//   - when the event value is an array, the leaf matches if any element does;
-//     when a nested pattern meets an array of objects, one element must match
-//     the whole nested pattern;
-//   - numbers compare by value, exactly (300 matches 300.0 and 3e2); strings
-//     never match numbers ("300" does not match 300).
+//     an object or an empty array in the event is not a leaf value, so it
+//     counts as missing for a leaf of the pattern;
+//   - when the event value is an array, a leaf matches if any element does
+//     (so anything-but matches if any element is not excluded); when a nested
+//     pattern meets an array of objects, one element must match all of it;
+//   - strings never match numbers ("300" does not match 300); numbers compare
+//     by exact decimal value, so 300 matches 300.0 and 3e2, as event-ruler
+//     does (AWS's page still says they differ);
+//   - anything-but excludes only values of its own type: {"anything-but": 5}
+//     matches "5".
 //
 // Not implemented: matching an exact string that is an IP address by value
 // (EventBridge treats "10.0.0.1" patterns as addresses), EventBridge's limits
 // on numeric ranges (±5e9, six decimal places) and on pattern size, and
-// reserved-word checks inside "$or". Duplicate keys in a pattern keep the last
-// one, as EventBridge documents.
+// reserved-word checks inside "$or". Duplicate keys keep the last one, as
+// EventBridge documents.
 package eventpattern
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/netip"
 	"sort"
@@ -52,14 +54,9 @@ type Pattern struct {
 // Compile parses and validates a pattern (JSON). Errors name the problem and
 // the path in the pattern, e.g. `detail.value: numeric: unknown operator "=>"`.
 func Compile(pattern []byte) (*Pattern, error) {
-	dec := json.NewDecoder(bytes.NewReader(pattern))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	v, err := decodeJSON(pattern, allShape)
+	if err != nil {
 		return nil, fmt.Errorf("pattern is not valid JSON: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("pattern is not valid JSON: data after the top-level object")
 	}
 	return FromValue(v)
 }

@@ -497,8 +497,8 @@ func TestCompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, pattern, want string
 	}{
-		{"not JSON", `{"source": [`, "pattern is not valid JSON: unexpected EOF"},
-		{"data after the object", `{"source": ["a"]} {}`, "pattern is not valid JSON: data after the top-level object"},
+		{"not JSON", `{"source": [`, "pattern is not valid JSON: unexpected end of JSON input"},
+		{"data after the object", `{"source": ["a"]} {}`, "pattern is not valid JSON: invalid character '{' after top-level value"},
 		{"not an object", `["aws.ec2"]`, "pattern must be a JSON object, got array"},
 		{"empty pattern", `{}`, "pattern: empty object: a pattern object needs at least one field"},
 		{"empty nested object", `{"detail": {}}`, "detail: empty object: a pattern object needs at least one field"},

@@ -25,6 +25,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
+	"github.com/stakeout-ml/stakeout/internal/runtimeapi"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 )
@@ -200,4 +201,16 @@ func (d *Deps) Secret(ctx context.Context, name string) (secret.Value, error) {
 		return secret.Value{}, fmt.Errorf("resolve %s: %w", name, err)
 	}
 	return v, nil
+}
+
+// Fail ends a function that cannot start. The reason goes to the log and to
+// the Lambda Runtime API as an init error, so that it is the error the
+// invocation reports (a bare exit shows only "Runtime exited"). Setup
+// errors name variables and files, never a secret's value.
+func Fail(log *slog.Logger, function string, err error) {
+	log.Error(function+" cannot start", "error", err)
+	if rerr := runtimeapi.ReportInitError(context.Background(), os.Getenv("AWS_LAMBDA_RUNTIME_API"), fmt.Errorf("%s cannot start: %w", function, err)); rerr != nil {
+		log.Error("the init error could not be reported to the Lambda Runtime API", "error", rerr)
+	}
+	os.Exit(1)
 }

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/deploytest"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
+	"github.com/stakeout-ml/stakeout/internal/runtimeapi/runtimeapitest"
+	"github.com/stakeout-ml/stakeout/internal/setup"
+)
+
+// The built bootstrap, driven through the Lambda Runtime API with the
+// environment template.yaml gives it: an EventBridge signal becomes an
+// alert in DynamoDB, one Slack message and one page; EventBridge's retry of
+// the same event sends nothing more; a malformed event is quarantined and
+// acknowledged, never an error that would loop through retries.
+func TestRuntime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bootstrap")
+	}
+	w := deploytest.New(t, "../../template.yaml", "RouterFunction")
+	fn := runtimeapitest.Start(t, runtimeapitest.Build(t, "."), w.Env)
+	ctx := context.Background()
+
+	event, err := os.ReadFile("../../testdata/events/envelope/credit-approval-accuracy-drop.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Measured now: a signal older than the lag bound would be late.
+	var ev map[string]any
+	if err := json.Unmarshal(event, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["detail"].(map[string]any)["observed_at"] = time.Now().UTC().Format(time.RFC3339)
+	event, _ = json.Marshal(ev)
+
+	for attempt := range 2 { // the second is EventBridge's retry
+		res, err := fn.Invoke(ctx, event)
+		if err != nil {
+			t.Fatalf("invoke %d: %v\n%s", attempt, err, fn.Logs())
+		}
+		if res.Err != nil {
+			t.Fatalf("invoke %d: function error %v\n%s", attempt, res.Err, fn.Logs())
+		}
+	}
+	if got := len(w.Slack.Messages("C0CREDITDS")); got != 1 {
+		t.Errorf("Slack messages in credit-ds' channel = %d, want 1 (a retry must not post again)", got)
+	}
+	if got := len(w.PD.Events()); got != 1 {
+		t.Errorf("PagerDuty events = %d, want 1", got)
+	}
+	groups, err := w.Store.OpenGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Model != "credit-approval" || groups[0].Rule != "accuracy-loss" {
+		t.Errorf("open groups = %+v, want credit-approval/accuracy-loss", groups)
+	}
+	if got := w.Bus.Events(); len(got) == 0 || got[0].DetailType != "Alert Opened" {
+		t.Errorf("lifecycle events = %+v, want Alert Opened", got)
+	}
+
+	res, err := fn.Invoke(ctx, []byte(`{"detail-type":"ML Model Signal","source":"x","id":"bad-1","detail":{"model":"credit-approval"}}`))
+	if err != nil || res.Err != nil {
+		t.Fatalf("a malformed event: %v %v, want it acknowledged (quarantined)", err, res.Err)
+	}
+
+	logs := fn.Logs()
+	for _, want := range []string{`"msg":"configuration loaded"`, `"from":"embedded"`, `"event_id":"6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"`,
+		`"alert_id":"`, `"quarantined":"`, `"Namespace":"stakeout"`, `"` + metrics.AlertsOpened + `":1`, `"Stack":"` + deploytest.Stack + `"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the function's output lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, w.Slack.Token()) {
+		t.Error("the Slack token is in the function's output")
+	}
+}
+
+// A function that cannot start says why through the Runtime API's init
+// error, naming what is missing.
+func TestRuntimeInitError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bootstrap")
+	}
+	w := deploytest.New(t, "../../template.yaml", "RouterFunction")
+	delete(w.Env, setup.EnvTable)
+	fn := runtimeapitest.Start(t, runtimeapitest.Build(t, "."), w.Env)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fail, err := fn.WaitInitError(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fail.Err == nil || !strings.Contains(fail.Err.Message, setup.EnvTable) || fail.ExitCode == 0 {
+		t.Errorf("init failure = %+v (err %+v), want a reported init error naming %s and a non-zero exit", fail, fail.Err, setup.EnvTable)
+	}
+}
+
+// BenchmarkColdStart measures the router's bootstrap from process start to
+// its first request for an event: loading and compiling the embedded
+// configuration, building the AWS clients.
+// Target: ≤ 300 ms (Lambda's init phase allows 10 s; users feel what
+// delays the first alert after a deploy).
+func BenchmarkColdStart(b *testing.B) {
+	bin := runtimeapitest.Build(b, ".")
+	env := map[string]string{setup.EnvTable: "stakeout", "AWS_REGION": "us-east-1", setup.EnvSlackToken: "secret:stakeout/slack/bot-token",
+		setup.EnvEventBus: "default", setup.EnvStack: deploytest.Stack}
+	var total time.Duration
+	for b.Loop() {
+		fn := runtimeapitest.Start(b, bin, env)
+		d, err := fn.ColdStart(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d
+		fn.Close()
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/coldstart")
+}

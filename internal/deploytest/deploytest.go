@@ -1,0 +1,110 @@
+// Package deploytest gives a Lambda function under test the environment
+// template.yaml deploys it with — the template's own variables, resolved
+// for the default parameters — with the AWS and vendor endpoints pointed at
+// DynamoDB Local and at test servers speaking Slack's, PagerDuty's and
+// EventBridge's wire formats, and the secrets the template names served
+// from the environment. The built bootstrap binaries run in it (see the
+// runtime tests in functions/*): what is proven is the artifact with its
+// deployed configuration, not a hand-written test setup.
+package deploytest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout"
+	"github.com/stakeout-ml/stakeout/internal/bustest"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/dynamostore"
+	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/notifytest"
+	"github.com/stakeout-ml/stakeout/internal/samtemplate"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/setup"
+)
+
+// Test values, not credentials.
+const (
+	SlackSigning     = "test-slack-signing-not-real"
+	PagerDutyWebhook = "test-pd-webhook-not-real"
+	Stack            = "stakeout-test"
+)
+
+// World is what a deployed function talks to, in the test.
+type World struct {
+	Table string
+	Store *dynamostore.Store
+	Slack *notifytest.Slack
+	PD    *notifytest.PagerDuty
+	Bus   *bustest.Server
+	// Env is the function's process environment.
+	Env map[string]string
+}
+
+// New creates a fresh table and test servers, and the environment of the
+// template's function (a logical id such as "RouterFunction"); template is
+// the path of template.yaml. The caller's package must run DynamoDB Local
+// (dynamotest.Main).
+func New(t *testing.T, template, function string) *World {
+	t.Helper()
+	tmpl, err := samtemplate.Load(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := tmpl.Environment(function)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := dynamotest.TableName(t)
+	if err := dynamostore.CreateTable(context.Background(), dynamotest.Client(t), table); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadFS(stakeout.Config, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var channels []string
+	for _, o := range cfg.Owners {
+		if o.Slack.Channel != "" {
+			channels = append(channels, o.Slack.Channel)
+		}
+	}
+	w := &World{Table: table, Store: dynamostore.New(dynamotest.Client(t), table, time.Now),
+		Slack: notifytest.NewSlack(t, notifytest.WithChannels(channels...)), PD: notifytest.NewPagerDuty(t),
+		Bus: bustest.New(t, bustest.WithBuses(env[setup.EnvEventBus]))}
+	// What CloudFormation would have filled in.
+	env[setup.EnvTable] = table
+	env[setup.EnvStack] = Stack
+	// Where this test's AWS and vendors are; DynamoDB Local and the bus
+	// server take any credentials: placeholders, not secrets.
+	env[setup.EnvEndpoint] = dynamotest.Endpoint()
+	env[setup.EnvEventBridgeURL] = w.Bus.URL()
+	env[setup.EnvSlackAPI] = w.Slack.URL()
+	env[setup.EnvPagerDutyURL] = w.PD.URL()
+	env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "us-east-1", "local", "local"
+	// The secrets the template names, from the environment instead of
+	// Secrets Manager.
+	env[setup.EnvSecrets] = "env"
+	values := map[string]string{setup.EnvSlackToken: w.Slack.Token(), setup.EnvSlackSigning: SlackSigning, setup.EnvPagerDutyWebhook: PagerDutyWebhook}
+	for name, v := range values {
+		if ref := env[name]; ref != "" {
+			env[secret.EnvVar(ref)] = v
+		}
+	}
+	for _, o := range cfg.Owners {
+		if o.PagerDuty.RoutingKey != "" {
+			env[secret.EnvVar(o.PagerDuty.RoutingKey)] = w.PD.RoutingKey()
+		}
+	}
+	w.Env = env
+	t.Cleanup(func() {
+		for _, r := range w.Slack.Rejections() {
+			t.Errorf("Slack refused: %s", r)
+		}
+		for _, v := range w.PD.Violations() {
+			t.Errorf("PagerDuty refused: %s", v)
+		}
+	})
+	return w
+}

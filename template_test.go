@@ -92,6 +92,7 @@ func TestSchemaCheckCatchesMistakes(t *testing.T) {
 	for _, tc := range []struct{ name, yaml string }{
 		{"misspelt property", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      MessageRetention: 60\n"},
 		{"wrong type", "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      KeySchema: [{AttributeName: PK, KeyType: HASH}]\n      PointInTimeRecoverySpecification: yes please\n"},
+		{"no properties at all", "Resources:\n  P:\n    Type: AWS::Lambda::Permission\n"},
 		{"missing required", "Resources:\n  R:\n    Type: AWS::Events::Rule\n    Properties:\n      Targets: [{Id: x}]\n"},
 		{"unknown SAM property", "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Handler: bootstrap\n      Runtime: provided.al2023\n      CodeUri: .\n      Memory: 128\n"},
 	} {

@@ -3,6 +3,7 @@ package samtemplate
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,7 +26,6 @@ var Intrinsics = []string{"Ref", "Condition", "Fn::Base64", "Fn::Cidr", "Fn::Fin
 type Schemas struct {
 	dir      string
 	compiled map[string]*jsonschema.Schema
-	sam      *jsonschema.Compiler
 }
 
 // NewSchemas reads schemas from dir (which holds sam/sam.schema.json and
@@ -38,7 +38,7 @@ func NewSchemas(dir string) (*Schemas, error) {
 }
 
 // ErrNoSchema is returned for a resource type with no published schema here.
-var ErrNoSchema = fmt.Errorf("no published schema for this type")
+var ErrNoSchema = errors.New("no published schema for this type")
 
 // Validate checks one resource's Properties (for AWS::Serverless::*, the
 // whole resource) against its type's schema.
@@ -62,8 +62,8 @@ func (s *Schemas) Validate(r *Resource) error {
 		inst = whole
 	default:
 		file = "cloudformation/" + strings.ToLower(strings.ReplaceAll(r.Type, "::", "-")) + ".json"
-		if inst == nil {
-			inst = map[string]any{}
+		if r.Properties == nil {
+			inst = map[string]any{} // no Properties: required ones are missing
 		}
 	}
 	if _, err := os.Stat(filepath.Join(s.dir, file)); err != nil {

@@ -3,6 +3,8 @@ GO       ?= go
 BIN      := bin
 FUZZTIME ?= 10s
 
+.DEFAULT_GOAL := build
+
 .PHONY: all build lambdas test unit fuzz examples bench lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
 
 # DynamoDB Local for the tests that touch DynamoDB (internal/dynamotest
@@ -34,6 +36,7 @@ lambdas:
 # The template test runs these targets and inspects what they produce.
 LAMBDA_ARCH ?= arm64
 define lambda
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it; make build sets bin/lambda/...)"; exit 2; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 endef
 build-RouterFunction:

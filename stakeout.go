@@ -7,7 +7,8 @@ package stakeout
 
 import "embed"
 
-// Config holds rules/*.yaml and owners/*.yaml as of the build.
+// Config holds rules/ and owners/ as of the build: the whole folders, so
+// that every file the loader reads (.yaml and .yml) is in the binary.
 //
-//go:embed rules/*.yaml owners/*.yaml
+//go:embed rules owners
 var Config embed.FS

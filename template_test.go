@@ -305,8 +305,23 @@ func TestRolesAllowWhatTheCodeCalls(t *testing.T) {
 				}
 			}
 			logGroup := fmt.Sprint(samtemplate.Dig(fn.Properties, "LoggingConfig", "LogGroup", "Ref"))
-			if got := allowed["logs:PutLogEvents"]; !slices.Contains(got, "<"+logGroup+".Arn>") {
-				t.Errorf("logs:PutLogEvents allowed on %v, want the function's log group %s", got, logGroup)
+			for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+				if got := allowed[a]; !slices.Contains(got, "<"+logGroup+".Arn>") {
+					t.Errorf("%s allowed on %v, want the function's log group %s", a, got, logGroup)
+				}
+			}
+			// Lambda sends the router's failed events to its on-failure
+			// destination with the function's role.
+			for _, cfg := range tmpl.OfType("AWS::Lambda::EventInvokeConfig") {
+				if samtemplate.Dig(cfg.Properties, "FunctionName", "Ref") != fn.Name {
+					continue
+				}
+				if dest := samtemplate.Dig(cfg.Properties, "DestinationConfig", "OnFailure", "Destination"); dest != nil {
+					d, _ := r.Resolve(dest)
+					if !slices.Contains(allowed["sqs:SendMessage"], fmt.Sprint(d)) {
+						t.Errorf("%s's failures go to %v; its role may not send there", fn.Name, d)
+					}
+				}
 			}
 		})
 	}
@@ -572,6 +587,13 @@ func TestAlarmsWatchStakeoutItself(t *testing.T) {
 		if !watched[want] {
 			t.Errorf("no alarm on %s", want)
 		}
+	}
+	// CloudWatch cannot publish to a topic under the AWS-managed SNS key.
+	if k := samtemplate.Dig(tmpl.Resources["AlarmTopic"].Properties, "KmsMasterKeyId"); k == "alias/aws/sns" {
+		t.Error("AlarmTopic uses alias/aws/sns, whose key policy refuses CloudWatch alarms")
+	}
+	if !watched["Invocations <EscalatorFunction>"] {
+		t.Error("no alarm on the escalator not running (Invocations)")
 	}
 	sub := tmpl.Resources["AlarmSubscription"]
 	if sub == nil || sub.Condition != "HasAlarmEmail" || samtemplate.Dig(sub.Properties, "Endpoint", "Ref") != "AlarmEmail" {

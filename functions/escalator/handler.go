@@ -57,6 +57,7 @@ func (h *handler) handle(ctx context.Context, _ json.RawMessage) error {
 		h.log.ErrorContext(ctx, "outbox drain interrupted", "error", err)
 	}
 	sent.Add(drained)
+	h.metrics.Count(metrics.AlertsOpened, float64(rep.SilenceOpened))
 	h.log.InfoContext(ctx, "escalator run", "escalated", rep.Escalated, "snoozes_ended", rep.SnoozesEnded,
 		"silence_opened", rep.SilenceOpened, "silence_resolved", rep.SilenceResolved, "digests", rep.Digests,
 		"sent", sent.Sent, "waiting", sent.Waiting, "failed_channels", sent.Failed)

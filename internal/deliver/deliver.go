@@ -274,6 +274,7 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 	}
 	j.view = notify.NewView(s.Config, n)
 	var rep Report
+	var failed []string // channels that failed for good, counted once recorded
 	for _, ch := range n.Channels {
 		if _, done := n.Done[ch]; done {
 			continue
@@ -287,8 +288,7 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 		case notify.Permanent(err):
 			if outcome, rec, err = j.failed(ctx, ch, err); err == nil {
 				rep.Failed++
-				s.Metrics.Count(metrics.NotificationFailures, 1)
-				s.Metrics.Count(metrics.NotificationFailures, 1, "Channel", ch)
+				failed = append(failed, ch)
 				break
 			}
 			fallthrough // the platform owner could not be told yet
@@ -327,19 +327,23 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
 		return rep, err
 	}
 	rep.Sent++
-	s.measure(n)
+	s.measure(n, failed)
 	return rep, nil
 }
 
 // measure records a sent notification's metrics. Counted here, after the
 // write that marks it sent, each is counted once however often delivery
 // was retried.
-func (s *Sender) measure(n *state.Notification) {
+func (s *Sender) measure(n *state.Notification, failed []string) {
 	m := s.Metrics
 	if m == nil {
 		return
 	}
 	m.Count(metrics.NotificationsSent, 1)
+	for _, ch := range failed {
+		m.Count(metrics.NotificationFailures, 1)
+		m.Count(metrics.NotificationFailures, 1, "Channel", ch)
+	}
 	switch n.Kind {
 	case state.NoticeOpened:
 		if !n.Alert.OpenedAt.IsZero() {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
@@ -34,19 +32,10 @@ func TestRuntime(t *testing.T) {
 	}
 	call := func(sig string) events.LambdaFunctionURLResponse {
 		t.Helper()
-		req := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Body: string(body),
+		req := events.LambdaFunctionURLRequest{RawPath: "/", Body: string(body),
 			Headers: map[string]string{"content-type": "application/json", "x-pagerduty-signature": sig}}
 		req.RequestContext.HTTP.Method = http.MethodPost
-		payload, _ := json.Marshal(req)
-		res, err := fn.Invoke(context.Background(), payload)
-		if err != nil || res.Err != nil {
-			t.Fatalf("invoke: %v %v\n%s", err, res.Err, fn.Logs())
-		}
-		var resp events.LambdaFunctionURLResponse
-		if err := json.Unmarshal(res.Payload, &resp); err != nil {
-			t.Fatalf("response %s: %v", res.Payload, err)
-		}
-		return resp
+		return fn.InvokeURL(t, req)
 	}
 	if resp := call(signature.SignPagerDuty([]byte(deploytest.PagerDutyWebhook), body)); resp.StatusCode != http.StatusNoContent {
 		t.Errorf("signed ping: %d %s", resp.StatusCode, resp.Body)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -35,20 +33,11 @@ func TestRuntime(t *testing.T) {
 	now := time.Now().Unix()
 	call := func(sig string) events.LambdaFunctionURLResponse {
 		t.Helper()
-		req := events.LambdaFunctionURLRequest{Version: "2.0", RawPath: "/", Body: base64.StdEncoding.EncodeToString([]byte(body)), IsBase64Encoded: true,
+		req := events.LambdaFunctionURLRequest{RawPath: "/", Body: base64.StdEncoding.EncodeToString([]byte(body)), IsBase64Encoded: true,
 			Headers: map[string]string{"content-type": "application/x-www-form-urlencoded",
 				"x-slack-request-timestamp": strconv.FormatInt(now, 10), "x-slack-signature": sig}}
 		req.RequestContext.HTTP.Method = http.MethodPost
-		payload, _ := json.Marshal(req)
-		res, err := fn.Invoke(context.Background(), payload)
-		if err != nil || res.Err != nil {
-			t.Fatalf("invoke: %v %v\n%s", err, res.Err, fn.Logs())
-		}
-		var resp events.LambdaFunctionURLResponse
-		if err := json.Unmarshal(res.Payload, &resp); err != nil {
-			t.Fatalf("response %s: %v", res.Payload, err)
-		}
-		return resp
+		return fn.InvokeURL(t, req)
 	}
 	resp := call(signature.SignSlack([]byte(deploytest.SlackSigning), now, []byte(body)))
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Body, "credit-ds") {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"testing"
 
@@ -14,19 +13,8 @@ import (
 // (and the configuration embedded in it): every variable it reads is set,
 // and every variable set is read.
 func TestTemplateEnvironment(t *testing.T) {
-	tmpl, err := samtemplate.Load("../../template.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := tmpl.Environment("SlackFunction")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := samtemplate.RecordEnv(env)
-	if _, err := newApp(context.Background(), rec.Getenv, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatalf("newApp with the template's environment: %v", err)
-	}
-	for _, p := range rec.EnvironmentProblems("SlackFunction", setup.LocalOnly) {
-		t.Error(p)
-	}
+	samtemplate.CheckEnvironment(t, "../../template.yaml", "SlackFunction", setup.LocalOnly, func(getenv func(string) string) error {
+		_, err := newApp(context.Background(), getenv, slog.New(slog.DiscardHandler))
+		return err
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"testing"
 )
 
 // Environment resolves a function's environment variables (Globals and its
@@ -69,4 +70,27 @@ func (e *EnvRecorder) EnvironmentProblems(function string, localOnly []string) [
 	}
 	slices.Sort(out)
 	return out
+}
+
+// CheckEnvironment builds a function (start, e.g. its newHandler) with the
+// environment template.yaml gives the function, and reports as test
+// errors every variable it reads that the template does not set and every
+// one the template sets that it never reads.
+func CheckEnvironment(t testing.TB, template, function string, localOnly []string, start func(getenv func(string) string) error) {
+	t.Helper()
+	tmpl, err := Load(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := tmpl.Environment(function)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := RecordEnv(env)
+	if err := start(rec.Getenv); err != nil {
+		t.Fatalf("%s with the template's environment: %v", function, err)
+	}
+	for _, p := range rec.EnvironmentProblems(function, localOnly) {
+		t.Error(p)
+	}
 }

@@ -530,26 +530,8 @@ func asDecimal(v any) (d decimal, ok bool, err error) {
 			return d, true, fmt.Errorf("number %v is not allowed", x)
 		}
 		s = strconv.FormatFloat(float64(x), 'g', -1, 32)
-	case int:
-		s = strconv.FormatInt(int64(x), 10)
-	case int8:
-		s = strconv.FormatInt(int64(x), 10)
-	case int16:
-		s = strconv.FormatInt(int64(x), 10)
-	case int32:
-		s = strconv.FormatInt(int64(x), 10)
-	case int64:
-		s = strconv.FormatInt(x, 10)
-	case uint:
-		s = strconv.FormatUint(uint64(x), 10)
-	case uint8:
-		s = strconv.FormatUint(uint64(x), 10)
-	case uint16:
-		s = strconv.FormatUint(uint64(x), 10)
-	case uint32:
-		s = strconv.FormatUint(uint64(x), 10)
-	case uint64:
-		s = strconv.FormatUint(x, 10)
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		s = fmt.Sprint(x) // decimal digits, as the pattern wrote them
 	default:
 		return d, false, nil
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/PagerDuty/go-pagerduty"
 
-	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 )
 
@@ -20,7 +20,7 @@ var indent = strings.Repeat(" ", 19)
 // client behind it (SLACK_BOT_TOKEN set), it also makes the call.
 type previewSlack struct {
 	w     io.Writer
-	next  deliver.Slack // nil: a dry run
+	next  slacknotify.API // nil: a dry run
 	clock func() time.Time
 	n     int
 }
@@ -57,10 +57,20 @@ func (p *previewSlack) Update(ctx context.Context, channel, ts string, m slackno
 	return nil
 }
 
-// previewPager shows each PagerDuty event of a replay; it never sends.
-type previewPager struct{ w io.Writer }
+// previewPager shows each PagerDuty event of a replay; with a real client
+// behind it (STAKEOUT_PAGERDUTY_ROUTING_KEY set), it also sends it.
+type previewPager struct {
+	w    io.Writer
+	next pdnotify.Sender // nil: a dry run
+}
 
-func (p *previewPager) Send(_ context.Context, ref string, ev *pagerduty.V2Event) error {
+func (p *previewPager) Send(ctx context.Context, ref string, ev *pagerduty.V2Event) error {
+	if p.next != nil {
+		if err := p.next.Send(ctx, ref, ev); err != nil {
+			fmt.Fprintf(p.w, "%spagerduty %s: %v\n", indent, ev.Action, err)
+			return err
+		}
+	}
 	fmt.Fprintf(p.w, "%spagerduty %s → routing key %s, dedup_key %s\n", indent, ev.Action, ref, ev.DedupKey)
 	if pl := ev.Payload; pl != nil {
 		lines := []string{"severity " + pl.Severity + " · source " + pl.Source + " · class " + pl.Class, "summary: " + pl.Summary}

@@ -13,11 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/bus"
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/escalator"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
-	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
@@ -43,6 +45,38 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.silence, "silence", false, "also watch for silence: an expected signal (expect:) of the stream that stops arriving opens an alert. For complete streams: a sample of events looks silent")
 	fs.StringVar(&c.until, "until", "", "keep the clock running after the last event, for escalations and silence: a duration (48h, 3d) or an RFC 3339 time")
 }
+
+// sender is the replay's delivery core: every notification shown as text,
+// and sent for real where the environment says so — to Slack with
+// SLACK_BOT_TOKEN (at STAKEOUT_SLACK_API_URL), to PagerDuty with
+// STAKEOUT_PAGERDUTY_ROUTING_KEY (every page to that one routing key, at
+// STAKEOUT_PAGERDUTY_EVENTS_URL). It retries and gives up on the replay's
+// clock: an attempt that fails waits in the outbox for a later minute of
+// the events' time, never for the wall clock.
+func (c *replayCmd) sender(cfg *config.Config, st *memstore.Store, shown io.Writer, clock func() time.Time, std stdio) (*deliver.Sender, bool) {
+	slackOut := &previewSlack{w: shown, clock: clock}
+	if token := os.Getenv("SLACK_BOT_TOKEN"); token != "" {
+		slackOut.next = slacknotify.NewClient(secret.New(token), os.Getenv("STAKEOUT_SLACK_API_URL"))
+	} else if c.slackChannel != "" {
+		fmt.Fprintln(std.err, "stakeout replay: --slack-channel needs SLACK_BOT_TOKEN (a bot token with chat:write and channels:history)")
+		return nil, false
+	}
+	pager := &previewPager{w: shown}
+	if key := os.Getenv("STAKEOUT_PAGERDUTY_ROUTING_KEY"); key != "" {
+		pager.next = pdnotify.New(oneKey{secret.New(key)}, os.Getenv("STAKEOUT_PAGERDUTY_EVENTS_URL"))
+	}
+	return &deliver.Sender{Config: cfg, Store: st, Now: clock, Notifiers: map[string]deliver.Notifier{
+		"slack":        &slacknotify.Notifier{API: slackOut, Channel: c.slackChannel},
+		"pagerduty":    &pdnotify.Notifier{Config: cfg, Sender: pager},
+		deliver.Events: &bus.Notifier{Bus: &previewBus{w: shown}},
+	}}, true
+}
+
+// oneKey resolves every routing key reference to the one key a replay
+// pages (a test service's).
+type oneKey struct{ key secret.Value }
+
+func (k oneKey) Resolve(context.Context, string) (secret.Value, error) { return k.key, nil }
 
 // progressEvery is how often the progress line on a terminal is redrawn.
 const progressEvery = 5000
@@ -83,15 +117,10 @@ func (c *replayCmd) run(args []string, std stdio) int {
 	if c.jsonOut {
 		shown = io.Discard
 	}
-	slackOut := &previewSlack{w: shown, clock: func() time.Time { return clock }}
-	if token := os.Getenv("SLACK_BOT_TOKEN"); token != "" {
-		slackOut.next = slacknotify.NewClient(secret.New(token), os.Getenv("STAKEOUT_SLACK_API_URL"), notify.DefaultPolicy)
-	} else if c.slackChannel != "" {
-		fmt.Fprintln(std.err, "stakeout replay: --slack-channel needs SLACK_BOT_TOKEN (a bot token with chat:write and channels:history)")
+	sender, ok := c.sender(cfg, st, shown, func() time.Time { return clock }, std)
+	if !ok {
 		return 2
 	}
-	sender := &deliver.Sender{Config: cfg, Store: st, Slack: slackOut, Pager: &previewPager{w: shown}, Bus: &previewBus{w: shown},
-		Now: func() time.Time { return clock }, SlackChannel: c.slackChannel}
 	// The escalator runs on the events' clock: at every minute something
 	// falls due, up to each event's time (and after the last, --until).
 	// With --silence, the signals the stream carries are watched for

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -163,10 +164,49 @@ func (t *timeline) deliver(ctx context.Context, n *state.Notification, sum *summ
 	if slices.Contains(n.Channels, "digest") {
 		fmt.Fprintf(t.shown, "%sdigest → kept for the daily digest of %s\n", indent, n.Owner)
 	}
+	if after, err := t.st.GetNotice(ctx, n.ID); err != nil {
+		return err
+	} else if after != nil {
+		t.failures(after)
+	}
 	sum.notices++
 	sum.waiting += rep.Waiting
 	sum.failed += rep.Failed
 	return nil
+}
+
+// delivery is a channel that did not deliver, as replay --json prints it.
+type delivery struct {
+	At           time.Time `json:"at"`
+	Notification string    `json:"notification"`
+	Channel      string    `json:"channel"`
+	// Delivery is "failing" (retried later on the replay's clock) or
+	// "failed" (given up for good).
+	Delivery string    `json:"delivery"`
+	Error    string    `json:"error"`
+	Attempts int       `json:"attempts,omitempty"`
+	Retry    time.Time `json:"retry_at,omitzero"`
+}
+
+// failures reports the channels of n that did not deliver.
+func (t *timeline) failures(n *state.Notification) {
+	var out []delivery
+	for _, ch := range n.Channels {
+		if tr := n.Tries[ch]; tr != nil && tr.Error != "" {
+			out = append(out, delivery{At: *t.clock, Notification: n.ID, Channel: ch, Delivery: "failing", Error: tr.Error, Attempts: tr.Attempts, Retry: tr.Next})
+		} else if reason, ok := strings.CutPrefix(n.Done[ch], "failed: "); ok {
+			out = append(out, delivery{At: *t.clock, Notification: n.ID, Channel: ch, Delivery: "failed", Error: reason})
+		}
+	}
+	for _, d := range out {
+		if t.json {
+			enc := json.NewEncoder(t.w)
+			enc.SetEscapeHTML(false)
+			enc.Encode(d)
+			continue
+		}
+		fmt.Fprintf(t.shown, "%s%s ✗ %s: %s\n", indent, d.Channel, d.Delivery, d.Error)
+	}
 }
 
 // before runs the clock up to an event.

@@ -1,33 +1,44 @@
-// Package deliver sends the router's outbox: each notification to its
-// owner's channels — the group's Slack message (posted once, then updated
-// in place with a thread reply per change), the PagerDuty incident, the
-// owner's digest — exactly once, whatever retries, crashes and concurrent
-// senders do.
+// Package deliver is stakeout's one delivery core: it sends the outbox —
+// each notification on each of its channels (the group's Slack message,
+// the PagerDuty incident, the lifecycle event on EventBridge, the owner's
+// digest) — exactly once, whatever retries, crashes, concurrent senders and
+// vendor outages do. It knows no vendor: each receiver is a Notifier (in
+// the manner of Alertmanager's notify/<receiver>) that makes one attempt
+// and classifies its own errors into notify.Error; this package owns the
+// outbox, the attempts, the backoff, idempotency and giving up.
 //
 // How "exactly once" holds, step by step:
 //
 //  1. A sender claims a notification with a conditional write on its
 //     version, for a lease; a second sender's claim fails.
-//  2. A group's notifications go out in order (each waits until the one
-//     before it is sent), so an update never reaches Slack before the
-//     message it updates.
-//  3. Before every external call the sender reads what was already done
-//     (the notification's Done channels, the group's Slack ts and
-//     PagerDuty incident); after every call it records the result — with
-//     an audit record on the alert — in one conditional write.
+//  2. On each channel, a group's notifications go out in order (each waits
+//     until the one before it is done on that channel), so an update never
+//     reaches Slack before the message it updates.
+//  3. Before every external call the notifier reads what was already done
+//     (the notification's Done channels, the group's Slack messages and
+//     PagerDuty incidents); after every call the result is recorded —
+//     with an audit record on the alert — in one conditional write.
 //  4. The one gap left is a call whose answer was lost (or a crash between
 //     the call and the write). PagerDuty is idempotent by dedup key and a
 //     Slack update by ts; a Slack post carries the notification id in its
 //     message metadata, and a retry looks for it before posting again.
 //
-// Transient failures (rate limits, 5xx, timeouts) are retried with backoff
-// within the caller's deadline and the claim's lease, then left in the
-// outbox for a later run, not before ClaimedUntil (1, 2, 4 … 30 minutes
-// after each failure), and given up on — reported like a permanent one —
-// after GiveUpAfter, unless they are every notification's (a revoked
-// token), which wait for the fix. Permanent ones (a channel that does not exist, an
-// invalid routing key) are recorded on the alert's audit trail and sent to
-// the model's platform owner instead — never dropped in silence.
+// Channels are independent: each has its own attempts, backoff and
+// deadline (Notification.Tries). A failing channel costs the others at most
+// one attempt's timeout and never stops them: with Slack down, the page
+// still goes out.
+//
+// Giving up is loud, on a path that works. A permanent failure (a channel
+// that does not exist, a routing key PagerDuty refuses) is declared at
+// once; a transient one at the channel's deadline (Deadlines); a failure of
+// every notification alike (a revoked token) at once. Declaring it
+// records delivery_failed on the alert's trail with the last error, counts
+// NotificationFailures (CloudWatch alarms on it), and queues a
+// NoticeDeliveryFailed to the owner through every other channel that can
+// reach them (a PagerDuty event when Slack fails, a Slack message when
+// PagerDuty does), or to the model's platform owner when the owner has no
+// other. A transient failure goes on being tried after it is declared, so
+// that when the channel comes back what is waiting is sent, once.
 package deliver
 
 import (
@@ -38,21 +49,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/PagerDuty/go-pagerduty"
-
-	"github.com/stakeout-ml/stakeout/internal/audit"
-	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
-	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notify"
-	"github.com/stakeout-ml/stakeout/internal/pdnotify"
-	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -66,22 +68,46 @@ type Store interface {
 	Commit(ctx context.Context, c *state.Commit) error
 }
 
-// Slack posts and updates messages (slacknotify.Client, or a printer).
-type Slack interface {
-	// Post posts m (in threadTS's thread when set), tagged with key; when
-	// mayExist, it first looks for a message tagged with key.
-	Post(ctx context.Context, channel, threadTS string, m slacknotify.Message, key string, mayExist bool) (string, error)
-	Update(ctx context.Context, channel, ts string, m slacknotify.Message) error
+// Notifier delivers notifications on one channel: it makes one attempt
+// (no retries of its own — the core schedules them, so that a failing
+// vendor holds nobody else back) and returns a *notify.Error when it fails.
+type Notifier interface {
+	Notify(ctx context.Context, m *Message) (Result, error)
 }
 
-// Pager sends PagerDuty events (pdnotify.Client, or a printer).
-type Pager interface {
-	Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V2Event) error
+// Message is one notification to deliver on one channel.
+type Message struct {
+	Notice *state.Notification
+	View   *notify.View
+	// Delivery is what was sent for the group so far: the notifier reads
+	// it before its call and records there what it did (Result.Changed).
+	Delivery *state.Delivery
+	// Retry: an earlier attempt on this channel failed, and may have gone
+	// through unanswered (look before posting again).
+	Retry bool
+	// Digest is, for a NoticeDigest, the notifications it covers (oldest
+	// first) and the owner's day they are of.
+	Digest    []*notify.View
+	DigestDay string
+	// Event is the lifecycle event to publish (the events channel).
+	Event *Event
 }
 
-// Bus publishes lifecycle events (bus.Publisher, or a printer).
-type Bus interface {
-	Publish(ctx context.Context, entries ...bus.Entry) error
+// Event is a lifecycle event for the bus: its detail type and detail.
+type Event struct {
+	DetailType string
+	Detail     any
+	Time       time.Time
+}
+
+// Result says what a notifier did.
+type Result struct {
+	// Outcome is kept on the notification ("posted C0… 1700….").
+	Outcome string
+	// Audit, when set, is recorded on the alert's trail.
+	Audit string
+	// Changed: the notifier changed Message.Delivery.
+	Changed bool
 }
 
 // Sender delivers notifications.
@@ -90,66 +116,80 @@ type Sender struct {
 	// Metrics records what was sent and failed (nil: nothing is recorded).
 	Metrics *metrics.Recorder
 	Store   Store
-	Slack   Slack
-	Pager   Pager
-	// Bus publishes lifecycle events; nil: they are not published (and
-	// the notification says so).
-	Bus Bus
+	// Notifiers by channel: "slack", "pagerduty", lifecycle.Events. A
+	// channel without one fails as not configured (the lifecycle events
+	// are then not published, which is not a failure).
+	Notifiers map[string]Notifier
 	// Now is the clock (replay passes the events' clock).
 	Now func() time.Time
-	Log *slog.Logger
+	// Sleep waits between attempts within one run, honouring ctx. Nil:
+	// no waiting — what failed waits in the outbox for a later run (what
+	// replay does: its time is the events').
+	Sleep func(ctx context.Context, d time.Duration) error
+	Log   *slog.Logger
 	// Lease is how long a claim holds a notification: longer than any one
-	// delivery can take (retries stop before the caller's deadline).
+	// run can take (a run stops before the caller's deadline).
 	Lease time.Duration
-	// RetryIn is how long a notification waits after its first transient
-	// failure; each further one doubles it, up to 30 minutes.
+	// TryTimeout bounds one attempt: the most a hanging vendor can delay
+	// the other channels.
+	TryTimeout time.Duration
+	// RetryWithin is how long one run goes on retrying a failing channel
+	// (within the caller's deadline) before leaving it to a later run.
+	RetryWithin time.Duration
+	// RetryIn is how long a channel waits in the outbox after its first
+	// failed run; each further one doubles it, up to MaxRetryIn.
 	RetryIn time.Duration
-	// GiveUpAfter: see DefaultGiveUpAfter.
-	GiveUpAfter time.Duration
-	// SlackChannel, when set, replaces every owner's channel (to try the
-	// messages in one's own workspace).
-	SlackChannel string
-	// SlackTeam, when set, makes message links (for PagerDuty) point into
-	// the workspace: https://<team>.slack.com/archives/…
-	SlackTeam string
+	// Deadlines give, by channel, how long transient failures are retried
+	// before the failure is declared (DefaultDeadlines fills the gaps).
+	Deadlines map[string]time.Duration
 }
 
 // Defaults for Sender's durations.
 const (
-	DefaultLease   = 5 * time.Minute
-	DefaultRetryIn = time.Minute
-	// notReadyIn is how long a notification waits for an earlier one of
-	// its group to go out first.
+	DefaultLease       = 5 * time.Minute
+	DefaultTryTimeout  = 10 * time.Second
+	DefaultRetryWithin = 20 * time.Second
+	DefaultRetryIn     = 30 * time.Second
+	// MaxRetryIn caps the wait between runs: a channel that comes back
+	// is caught up within it.
+	MaxRetryIn = 5 * time.Minute
+	// notReadyIn is how long a channel waits for an earlier notification
+	// of its group being sent on it by another sender.
 	notReadyIn = 5 * time.Second
-	// maxRetryIn caps the wait between attempts after transient failures.
-	maxRetryIn = 30 * time.Minute
 	// leaseMargin is kept between the end of a sender's work and the end
 	// of its claim (a tenth of the lease if that is less).
 	leaseMargin = 30 * time.Second
-	// DefaultGiveUpAfter is how long a channel's transient failures are
-	// retried before they count as a failure (reported to the platform
-	// owner), so that one broken integration cannot hold a group's later
-	// notifications back forever. Failures of every notification alike (a
-	// revoked Slack token) are never given up on.
-	DefaultGiveUpAfter = 2 * time.Hour
-	// releaseTimeout bounds giving a notification back after a failure.
+	// deadlineMargin is kept before the caller's deadline: no attempt
+	// starts, and no wait ends, later than that.
+	deadlineMargin = 2 * time.Second
+	// releaseTimeout bounds giving a notification back after a run.
 	releaseTimeout = 5 * time.Second
+	// inRunBackoff starts the waits between attempts within one run.
+	inRunBackoff = 200 * time.Millisecond
 	// commitTries bounds re-reads after a concurrent change (the router
 	// updating the alert meanwhile, say).
 	commitTries = 8
 )
 
+// DefaultDeadlines: a person must hear within minutes that Slack or
+// PagerDuty is failing them; lifecycle events feed other systems, which
+// can wait longer.
+var DefaultDeadlines = map[string]time.Duration{"slack": 15 * time.Minute, "pagerduty": 15 * time.Minute, "events": time.Hour}
+
+// fallbackDeadline is the deadline of a channel DefaultDeadlines lacks.
+const fallbackDeadline = 15 * time.Minute
+
 // Report counts what a run did.
 type Report struct {
 	// Sent: every channel of the notification is done (delivered, or
-	// failed for good and reported to the platform owner).
+	// failed for good and told through the others).
 	Sent int
-	// Waiting: left in the outbox for a later run (a transient failure,
+	// Waiting: left in the outbox for a later run (a channel failing,
 	// the deadline, an earlier notification of the group still pending).
 	Waiting int
 	// Skipped: sent already, or held by another sender.
 	Skipped int
-	// Failed counts channels that failed for good.
+	// Failed counts channel failures declared (each once).
 	Failed int
 }
 
@@ -159,16 +199,18 @@ func (r *Report) Add(o Report) {
 }
 
 // Deliver sends the notifications with these ids (the router passes what
-// its commit queued), in order. The error is for store failures only;
-// delivery failures are in the report and on the audit trail.
+// its commit queued), in order, and then the failure notices the run
+// queued. The error is for store failures only; delivery failures are in
+// the report and on the audit trail.
 func (s *Sender) Deliver(ctx context.Context, ids []string) (Report, error) {
 	var rep Report
-	for _, id := range ids {
-		r, err := s.deliver(ctx, id)
+	for i := 0; i < len(ids); i++ {
+		r, queued, err := s.deliver(ctx, ids[i])
 		rep.Add(r)
 		if err != nil {
 			return rep, err
 		}
+		ids = append(ids, queued...)
 	}
 	return rep, nil
 }
@@ -212,138 +254,207 @@ func (s *Sender) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// job is one notification being delivered by this sender.
-type job struct {
-	s *Sender
-	n *state.Notification
-	d *state.Delivery
-	// dChanged: d has something to write.
-	dChanged bool
-	view     *notify.View
-	log      *slog.Logger
-}
-
-func (s *Sender) deliver(ctx context.Context, id string) (Report, error) {
+// deliver runs one notification: claim it, attempt each channel that is
+// due (again, within the run's budget, while one fails transiently), and
+// give it back with each unfinished channel's next attempt. It returns the
+// failure notices it queued.
+func (s *Sender) deliver(ctx context.Context, id string) (Report, []string, error) {
 	n, err := s.Store.GetNotice(ctx, id)
 	if err != nil {
-		return Report{}, fmt.Errorf("read notification %s: %w", id, err)
+		return Report{}, nil, fmt.Errorf("read notification %s: %w", id, err)
 	}
 	now := s.now()
 	if n == nil || !n.Sent.IsZero() || n.ClaimedUntil.After(now) {
-		return Report{Skipped: 1}, nil
-	}
-	// A group's notifications go out in order: an update must not reach
-	// Slack before the message it updates. The predecessor is read before
-	// claiming; once sent, it stays sent.
-	if seq := n.Seq(); seq > 1 {
-		prev, err := s.Store.GetNotice(ctx, fmt.Sprintf("%s#%d", n.Group, seq-1))
-		if err != nil {
-			return Report{}, fmt.Errorf("read notification %s#%d: %w", n.Group, seq-1, err)
-		}
-		if prev != nil && prev.Sent.IsZero() {
-			// Wait for it without counting an attempt (nothing was tried):
-			// a few seconds while it is being sent, else until it is due.
-			n.ClaimedUntil = now.Add(notReadyIn)
-			if prev.Claim == "" {
-				n.ClaimedUntil = later(n.ClaimedUntil, prev.Due())
-			}
-			if err := s.Store.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil && !errors.Is(err, state.ErrConflict) {
-				return Report{}, fmt.Errorf("postpone notification %s: %w", id, err)
-			}
-			return Report{Waiting: 1}, nil
-		}
+		return Report{Skipped: 1}, nil, nil
 	}
 	lease := cmpDur(s.Lease, DefaultLease)
-	n.Claim = token()
-	n.ClaimedUntil = now.Add(lease)
+	n.Claim, n.ClaimedUntil = token(), now.Add(lease)
 	n.Attempts++
 	if err := s.Store.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
 		if errors.Is(err, state.ErrConflict) {
-			return Report{Skipped: 1}, nil // another sender has it
+			return Report{Skipped: 1}, nil, nil // another sender has it
 		}
-		return Report{}, fmt.Errorf("claim notification %s: %w", id, err)
+		return Report{}, nil, fmt.Errorf("claim notification %s: %w", id, err)
 	}
 	n.Version++
 	// Nothing this sender does may outlast its claim: past the lease,
 	// another sender may take the notification over.
 	ctx, cancel := context.WithTimeout(ctx, lease-min(leaseMargin, lease/10))
 	defer cancel()
-	j := &job{s: s, n: n, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model)}
-	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
-		return Report{}, fmt.Errorf("read delivery of %s: %w", n.Group, err)
-	}
-	j.view = notify.NewView(s.Config, n)
-	var rep Report
-	var failed []string // channels that failed for good, counted once recorded
+	j := &job{s: s, n: n, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model),
+		ready: map[string]time.Duration{}, runTries: map[string]int{}, blocked: map[string]time.Time{},
+		prevs: map[int]*state.Notification{}}
+	// Which channels wait for an earlier notification is settled before
+	// the group's record is read: one that went out meanwhile has its
+	// message in the record we read (else we would post a second one).
 	for _, ch := range n.Channels {
 		if _, done := n.Done[ch]; done {
 			continue
 		}
-		outcome, rec, err := j.send(ctx, ch)
-		if err != nil && !notify.Permanent(err) && j.givenUp(err) {
-			err = &notify.Error{Reason: fmt.Sprintf("gave up after %s: %s", s.giveUpAfter(), notify.Reason(err)), Err: err}
+		until, err := j.waitsForEarlier(ctx, ch)
+		if err != nil {
+			return Report{}, nil, err
 		}
-		switch {
-		case err == nil:
-		case notify.Permanent(err):
-			if outcome, rec, err = j.failed(ctx, ch, err); err == nil {
-				rep.Failed++
-				failed = append(failed, ch)
-				break
-			}
-			fallthrough // the platform owner could not be told yet
-		default:
-			// Transient, retries spent: leave it for a later run, later
-			// each time (1, 2, 4 … 30 minutes), and not before the vendor
-			// asked.
-			wait := min(cmpDur(s.RetryIn, DefaultRetryIn)<<min(n.Attempts-1, 10), maxRetryIn)
-			var ne *notify.Error
-			if errors.As(err, &ne) && ne.After > wait {
-				wait = ne.After
-			}
-			j.log.Warn("delivery postponed", "channel", ch, "reason", notify.Reason(err), "retry_in", wait.String(), "error", err)
-			n.Claim, n.ClaimedUntil = "", s.now().Add(wait)
-			// The caller's deadline may be what stopped us (Slack's 3 s):
-			// giving the notification back must not wait for the lease.
-			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-			err := j.save(saveCtx, nil)
-			cancel()
-			if err != nil {
-				return rep, err
-			}
-			rep.Waiting++
-			return rep, nil
-		}
-		if n.Done == nil {
-			n.Done = map[string]string{}
-		}
-		n.Done[ch] = outcome
-		if err := j.save(ctx, rec); err != nil {
-			return rep, err
+		if !until.IsZero() {
+			j.blocked[ch] = until
 		}
 	}
-	n.Sent, n.Claim = s.now(), ""
-	if err := j.save(ctx, nil); err != nil {
-		return rep, err
+	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
+		return Report{}, nil, fmt.Errorf("read delivery of %s: %w", n.Group, err)
 	}
-	rep.Sent++
-	s.measure(n, failed)
-	return rep, nil
+	if err := j.run(ctx); err != nil {
+		return j.rep, j.queued, err
+	}
+	return j.rep, j.queued, j.release(ctx)
+}
+
+// job is one notification being delivered by this sender.
+type job struct {
+	s   *Sender
+	n   *state.Notification
+	d   *state.Delivery
+	log *slog.Logger
+	// dChanged: d has something to write; dOps replays this run's
+	// changes to the group's failing channels on a re-read record.
+	dChanged bool
+	dOps     []func(*state.Delivery)
+	// prevs are the group's earlier notifications read, by number.
+	prevs map[int]*state.Notification
+	// slept is how long this run has waited; ready, per channel, when on
+	// that timeline it may be tried again in this run; blocked, the
+	// channels waiting for an earlier notification, until when.
+	slept    time.Duration
+	ready    map[string]time.Duration
+	runTries map[string]int
+	blocked  map[string]time.Time
+	rep      Report
+	queued   []string
+}
+
+// run attempts the notification's channels, in rounds: every channel due
+// is tried once per round, and the run waits for the next one's backoff
+// while its budget lasts.
+func (j *job) run(ctx context.Context) error {
+	for {
+		for _, ch := range j.n.Channels {
+			if !j.due(ch) {
+				continue
+			}
+			if err := j.attempt(ctx, ch); err != nil {
+				return err
+			}
+		}
+		wait, ok := j.nextWait(ctx)
+		if !ok {
+			return nil
+		}
+		if err := j.s.Sleep(ctx, wait); err != nil {
+			return nil // the caller's deadline: give it back as it stands
+		}
+		j.slept += wait
+	}
+}
+
+// due reports whether ch is to be tried now in this run.
+func (j *job) due(ch string) bool {
+	if _, done := j.n.Done[ch]; done {
+		return false
+	}
+	if _, waiting := j.blocked[ch]; waiting {
+		return false
+	}
+	if r, tried := j.ready[ch]; tried {
+		return r <= j.slept
+	}
+	// First time in this run: as the outbox scheduled it.
+	t := j.n.Tries[ch]
+	return t == nil || !t.Next.After(j.s.now())
+}
+
+// nextWait is how long to wait for the next retry in this run, if the
+// run's budget allows one.
+func (j *job) nextWait(ctx context.Context) (time.Duration, bool) {
+	if j.s.Sleep == nil {
+		return 0, false
+	}
+	next, any := time.Duration(0), false
+	for ch, r := range j.ready {
+		if _, done := j.n.Done[ch]; done {
+			continue
+		}
+		if !any || r < next {
+			next, any = r, true
+		}
+	}
+	wait := max(next-j.slept, 0)
+	if !any || j.slept+wait > cmpDur(j.s.RetryWithin, DefaultRetryWithin) {
+		return 0, false
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-wait < deadlineMargin+cmpDur(j.s.TryTimeout, DefaultTryTimeout)/2 {
+		return 0, false
+	}
+	return wait, true
+}
+
+// release gives the notification back: sent when every channel is done,
+// else due again when its earliest channel is.
+func (j *job) release(ctx context.Context) error {
+	n := j.n
+	if len(n.Done) >= len(n.Channels) && allDone(n) {
+		n.Sent, n.Claim, n.ClaimedUntil = j.s.now(), "", time.Time{}
+		if err := j.save(ctx, nil, nil); err != nil {
+			return err
+		}
+		j.rep.Sent++
+		j.s.measure(n)
+		return nil
+	}
+	next := time.Time{}
+	for _, ch := range n.Channels {
+		if _, done := n.Done[ch]; done {
+			continue
+		}
+		at := j.blocked[ch]
+		if t := n.Tries[ch]; at.IsZero() && t != nil {
+			at = t.Next
+		}
+		if at.IsZero() {
+			at = j.s.now() // not tried (the run's deadline): at once
+		}
+		if next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	n.Claim, n.ClaimedUntil = "", next
+	// The caller's deadline may be what stopped us (Slack's 3 s): giving
+	// the notification back must not wait for the lease.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if err := j.save(saveCtx, nil, nil); err != nil {
+		return err
+	}
+	j.rep.Waiting++
+	return nil
+}
+
+func allDone(n *state.Notification) bool {
+	for _, ch := range n.Channels {
+		if _, ok := n.Done[ch]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // measure records a sent notification's metrics. Counted here, after the
 // write that marks it sent, each is counted once however often delivery
 // was retried.
-func (s *Sender) measure(n *state.Notification, failed []string) {
+func (s *Sender) measure(n *state.Notification) {
 	m := s.Metrics
 	if m == nil {
 		return
 	}
 	m.Count(metrics.NotificationsSent, 1)
-	for _, ch := range failed {
-		m.Count(metrics.NotificationFailures, 1)
-		m.Count(metrics.NotificationFailures, 1, "Channel", ch)
-	}
 	switch n.Kind {
 	case state.NoticeOpened:
 		if !n.Alert.OpenedAt.IsZero() {
@@ -361,346 +472,27 @@ func (s *Sender) measure(n *state.Notification, failed []string) {
 	}
 }
 
-func (s *Sender) giveUpAfter() time.Duration { return cmpDur(s.GiveUpAfter, DefaultGiveUpAfter) }
-
-// givenUp reports whether a transient failure has lasted too long.
-func (j *job) givenUp(err error) bool {
-	var ne *notify.Error
-	if errors.As(err, &ne) && ne.Global {
-		return false
+// countFailures records declared channel failures, once each.
+func (s *Sender) countFailures(channels []string) {
+	if s.Metrics == nil {
+		return
 	}
-	return j.s.now().Sub(j.n.Created) > j.s.giveUpAfter()
+	for _, ch := range channels {
+		s.Metrics.Count(metrics.NotificationFailures, 1)
+		s.Metrics.Count(metrics.NotificationFailures, 1, "Channel", ch)
+	}
 }
 
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
+// Sleep waits d or until ctx ends: the Sleep of a sender on the real clock.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
-	return a
-}
-
-// record is an audit record to append to the alert's trail.
-type record struct{ action, channel, detail string }
-
-// send delivers the notification on one channel and says what happened.
-func (j *job) send(ctx context.Context, ch string) (string, *record, error) {
-	switch ch {
-	case "slack":
-		return j.slack(ctx)
-	case "pagerduty":
-		return j.page(ctx)
-	case "digest":
-		// Kept for the owner's daily digest (sent by the escalator).
-		return "kept for the digest of " + j.n.Owner, &record{audit.Notified, ch, "kept for the daily digest of " + j.n.Owner}, nil
-	case lifecycle.Events:
-		return j.publish(ctx)
-	}
-	return "", nil, &notify.Error{Reason: "unknown channel " + ch, Err: fmt.Errorf("unknown channel %q", ch)}
-}
-
-func (j *job) slack(ctx context.Context) (string, *record, error) {
-	s, n, v := j.s, j.n, j.view
-	if s.Slack == nil {
-		return "", nil, &notify.Error{Retry: true, Global: true, Reason: "slack is not configured", Err: errors.New("slack is not configured (no bot token)")}
-	}
-	channel := cmpStr(s.SlackChannel, v.Owner.Channel)
-	if channel == "" {
-		return "", nil, &notify.Error{Reason: "no slack channel", Err: fmt.Errorf("owner %s has no slack channel", n.Owner)}
-	}
-	if n.Kind == state.NoticeDigest {
-		return j.digest(ctx, channel)
-	}
-	msg := slacknotify.Render(v)
-	var done []string
-	// The group's messages in other channels (the owners before an
-	// escalation or a reassignment) show the same state; they are told
-	// in their thread when the group moved on. Updating is idempotent
-	// and replies are tagged like posts: a retry repeats nothing.
-	for _, ch := range slices.Sorted(maps.Keys(j.d.Slack)) {
-		if ch == channel {
-			continue
-		}
-		ts := j.d.Slack[ch].TS
-		if err := s.Slack.Update(ctx, ch, ts, msg); err != nil {
-			return "", nil, err
-		}
-		what := "updated " + ch + " " + ts
-		if (n.Kind == state.NoticeEscalated || n.Kind == state.NoticeReassigned) && n.Lifecycle.From != n.Owner {
-			reply, err := s.Slack.Post(ctx, ch, ts, slacknotify.Reply(v), n.ID, n.Attempts > 1)
-			if err != nil {
-				return "", nil, err
-			}
-			what += ", replied " + reply
-		}
-		done = append(done, what)
-	}
-	prev, posted := j.d.Slack[channel]
-	if !posted {
-		// The group's first message here: its opening, an escalation or a
-		// reassignment to a new owner, or an update whose opening failed.
-		ts, err := s.Slack.Post(ctx, channel, "", msg, n.ID, n.Attempts > 1)
-		if err != nil {
-			return "", nil, err
-		}
-		if j.d.Slack == nil {
-			j.d.Slack = map[string]state.SlackMessage{}
-		}
-		j.d.Slack[channel] = state.SlackMessage{TS: ts, Owner: n.Owner}
-		j.dChanged = true
-		done = append(done, "posted "+channel+" "+ts)
-		return strings.Join(done, "; "), &record{audit.Notified, "slack", fmt.Sprintf("posted to %s, message %s", channel, ts)}, nil
-	}
-	if err := s.Slack.Update(ctx, channel, prev.TS, msg); err != nil {
-		return "", nil, err
-	}
-	reply, err := s.Slack.Post(ctx, channel, prev.TS, slacknotify.Reply(v), n.ID, n.Attempts > 1)
-	if err != nil {
-		return "", nil, err
-	}
-	done = append(done, "updated "+channel+" "+prev.TS+", replied "+reply)
-	return strings.Join(done, "; "),
-		&record{audit.Notified, "slack", fmt.Sprintf("updated message %s in %s, thread reply %s", prev.TS, channel, reply)}, nil
-}
-
-// digest posts an owner's digest of the notifications kept for it in the
-// period the notification covers (nothing when there were none).
-func (j *job) digest(ctx context.Context, channel string) (string, *record, error) {
-	s, n := j.s, j.n
-	entries, err := s.Store.Digest(ctx, n.Owner, n.Since, n.Created)
-	if err != nil {
-		return "", nil, &notify.Error{Retry: true, Reason: "could not read the digest", Err: err}
-	}
-	if len(entries) == 0 {
-		return "nothing to digest", nil, nil
-	}
-	views := make([]*notify.View, len(entries))
-	for i := range entries {
-		views[i] = notify.NewView(s.Config, &entries[i].Notice)
-	}
-	owner := notify.Owner(s.Config, n.Owner)
-	day := n.Created.In(ownerZone(s.Config, n.Owner)).Format("Mon 2 Jan 2006")
-	ts, err := s.Slack.Post(ctx, channel, "", slacknotify.Digest(owner, day, views), n.ID, n.Attempts > 1)
-	if err != nil {
-		return "", nil, err
-	}
-	return fmt.Sprintf("posted digest of %d to %s %s", len(entries), channel, ts), nil, nil
-}
-
-func ownerZone(cfg *config.Config, id string) *time.Location {
-	if o := cfg.Owners[id]; o != nil && o.Timezone != nil {
-		return o.Timezone
-	}
-	return time.UTC
-}
-
-// publish puts the notification's lifecycle event on the bus. Consumers
-// deduplicate by the detail's id (the notification's), since a retry after
-// a lost answer publishes it again.
-func (j *job) publish(ctx context.Context) (string, *record, error) {
-	detailType, detail, ok := lifecycle.Event(j.n)
-	if !ok {
-		return "no event for a " + j.n.Kind + " notification", nil, nil
-	}
-	if j.s.Bus == nil {
-		return "not published (no event bus configured)", nil, nil
-	}
-	if err := j.s.Bus.Publish(ctx, bus.Entry{DetailType: detailType, Detail: detail, Time: j.n.Created, Resources: nil}); err != nil {
-		if bus.Permanent(err) {
-			return "", nil, &notify.Error{Reason: "eventbridge refused the event", Err: err}
-		}
-		return "", nil, &notify.Error{Retry: true, Reason: "eventbridge unavailable", Err: err}
-	}
-	return "published " + detailType, nil, nil
-}
-
-func (j *job) page(ctx context.Context) (string, *record, error) {
-	s, n, v := j.s, j.n, j.view
-	if ts, ok := j.d.Slack[cmpStr(s.SlackChannel, v.Owner.Channel)]; ok {
-		v.SlackLink = slackLink(s.SlackTeam, cmpStr(s.SlackChannel, v.Owner.Channel), ts.TS)
-	}
-	ev, ok := pdnotify.Event(v)
-	if !ok {
-		return "no page for an update", nil, nil
-	}
-	if s.Pager == nil {
-		return "", nil, &notify.Error{Reason: "pagerduty is not configured", Err: errors.New("pagerduty is not configured")}
-	}
-	if ev.Action != pdnotify.Trigger {
-		// Acknowledge or resolve every incident of the group, where it
-		// was triggered (each owner's routing key).
-		var done []string
-		for _, owner := range slices.Sorted(maps.Keys(j.d.Pages)) {
-			p := j.d.Pages[owner]
-			status := map[string]string{pdnotify.Acknowledge: "acknowledged", pdnotify.Resolve: "resolved"}[ev.Action]
-			if p.Status == "resolved" || p.Status == status {
-				continue
-			}
-			if err := s.Pager.Send(ctx, p.RoutingKey, ev); err != nil {
-				return "", nil, err
-			}
-			p.Status, j.dChanged = status, true
-			done = append(done, status+" "+ev.DedupKey+" of "+owner)
-		}
-		if len(done) == 0 {
-			return "nothing to " + ev.Action + " (no open incident)", nil, nil
-		}
-		return strings.Join(done, "; "), &record{audit.Notified, "pagerduty", strings.Join(done, "; ")}, nil
-	}
-	ref := ""
-	if o := s.Config.Owners[n.Owner]; o != nil {
-		ref = o.PagerDuty.RoutingKey
-	}
-	if ref == "" {
-		if n.Kind != state.NoticeOpened {
-			// Escalated to someone who is not paged: Slack tells them.
-			return "not paged: " + n.Owner + " has no pagerduty routing_key", nil, nil
-		}
-		return "", nil, &notify.Error{Reason: "no pagerduty routing key", Err: fmt.Errorf("owner %s has no pagerduty routing_key", n.Owner)}
-	}
-	if err := s.Pager.Send(ctx, ref, ev); err != nil {
-		return "", nil, err
-	}
-	if j.d.Pages == nil {
-		j.d.Pages = map[string]*state.Page{}
-	}
-	j.d.Pages[n.Owner], j.dChanged = &state.Page{DedupKey: ev.DedupKey, RoutingKey: ref, Status: "triggered"}, true
-	return "triggered " + ev.DedupKey, &record{audit.Notified, "pagerduty", fmt.Sprintf("triggered incident %s for %s", ev.DedupKey, n.Owner)}, nil
-}
-
-// failed handles a channel that refused the notification for good: the
-// model's platform owner is told on Slack (with the alert, so that it is
-// not lost), and the trail says so. If telling them fails transiently, the
-// error is returned and the notification waits for a later run; if it
-// fails for good, the log is the last resort — stakeout's own alarms
-// watch its errors.
-func (j *job) failed(ctx context.Context, ch string, cause error) (string, *record, error) {
-	s, n, v := j.s, j.n, j.view
-	reason := notify.Reason(cause)
-	target := n.Owner
-	if ch == "slack" {
-		target = cmpStr(s.SlackChannel, v.Owner.Channel)
-	}
-	platform := ""
-	if m := s.Config.Models[n.Model]; m != nil {
-		platform = m.Owners["platform"]
-	}
-	p := notify.Owner(s.Config, platform)
-	pch := cmpStr(s.SlackChannel, p.Channel)
-	var told string
-	switch {
-	case s.Slack == nil || pch == "":
-		told = "nobody could be told: no platform owner channel"
-	case ch == "slack" && pch == target:
-		told = "nobody could be told: the platform owner's channel is the one failing"
-	default:
-		msg := slacknotify.Failure(v, ch, target, reason)
-		_, err := s.Slack.Post(ctx, pch, "", msg, n.ID+"/failed/"+ch, n.Attempts > 1)
-		switch {
-		case err == nil:
-			told = "told " + p.ID + " in " + pch
-		case notify.Permanent(err):
-			told = "telling " + p.ID + " failed too: " + notify.Reason(err)
-		default:
-			return "", nil, err
-		}
-	}
-	j.log.Error("delivery failed for good", "channel", ch, "target", target, "reason", reason, "reported", told, "error", cause)
-	return "failed: " + reason + "; " + told, &record{audit.DeliveryFailed, ch, fmt.Sprintf("%s to %s failed: %s; %s", ch, target, reason, told)}, nil
-}
-
-// save writes the notification's progress, the group's delivery record and
-// an audit record in one commit, re-reading the alert (the audit chain's
-// head) and the delivery record when they changed meanwhile. It fails if
-// the claim was lost.
-func (j *job) save(ctx context.Context, rec *record) error {
-	for range commitTries {
-		c := &state.Commit{Notices: []*state.Notification{j.n}}
-		if j.dChanged {
-			c.Deliveries = []*state.Delivery{j.d}
-		}
-		if rec != nil {
-			a, err := j.s.Store.GetAlert(ctx, j.n.Alert.ID)
-			if err != nil {
-				return fmt.Errorf("read alert %s: %w", j.n.Alert.ID, err)
-			}
-			if a != nil {
-				c.Alerts = []*state.Alert{a}
-				c.Audit = []audit.Record{j.audit(a, rec)}
-			}
-		}
-		if rec != nil && rec.channel == "digest" {
-			c.Digest = []state.DigestEntry{{Owner: j.n.Owner, At: j.s.now(), Notice: *j.n.Clone()}}
-		}
-		err := j.s.Store.Commit(ctx, c)
-		if err == nil {
-			j.n.Version++
-			if j.dChanged {
-				j.d.Version++
-				j.dChanged = false
-			}
-			return nil
-		}
-		if !errors.Is(err, state.ErrConflict) {
-			return fmt.Errorf("record delivery of %s: %w", j.n.ID, err)
-		}
-		// Who moved? Our claim lost → stop; the group's record → merge.
-		cur, err := j.s.Store.GetNotice(ctx, j.n.ID)
-		if err != nil {
-			return fmt.Errorf("read notification %s: %w", j.n.ID, err)
-		}
-		if cur == nil || cur.Claim != j.n.Claim || cur.Version != j.n.Version {
-			return fmt.Errorf("notification %s: claim lost (held past its lease?): %w", j.n.ID, state.ErrConflict)
-		}
-		if j.dChanged {
-			fresh, err := j.s.Store.GetDelivery(ctx, j.n.Group)
-			if err != nil {
-				return fmt.Errorf("read delivery of %s: %w", j.n.Group, err)
-			}
-			j.d = merge(fresh, j.d)
-		}
-	}
-	return fmt.Errorf("record delivery of %s: %w after %d tries", j.n.ID, state.ErrConflict, commitTries)
-}
-
-// merge applies what this sender learnt (mine) onto the stored record.
-func merge(stored, mine *state.Delivery) *state.Delivery {
-	out := stored.Clone()
-	if out.Slack == nil && len(mine.Slack) > 0 {
-		out.Slack = map[string]state.SlackMessage{}
-	}
-	for _, ch := range slices.Sorted(maps.Keys(mine.Slack)) {
-		if _, ok := out.Slack[ch]; !ok {
-			out.Slack[ch] = mine.Slack[ch]
-		}
-	}
-	if out.Pages == nil && len(mine.Pages) > 0 {
-		out.Pages = map[string]*state.Page{}
-	}
-	for owner, p := range mine.Pages {
-		cp := *p
-		out.Pages[owner] = &cp
-	}
-	return out
-}
-
-func (j *job) audit(a *state.Alert, rec *record) audit.Record {
-	n := j.n
-	r := audit.Record{Alert: a.ID, At: j.s.now(), Recorded: j.s.now(), Action: rec.action, Actor: "sender",
-		Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature,
-		Segment: a.Segment, Severity: a.Severity, Role: n.Role, Owner: n.Owner, Notify: []string{rec.channel},
-		Group: n.Group, Detail: n.Kind + " notification " + n.ID + ": " + rec.detail, ConfigDigest: j.s.Config.Digest}
-	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
-	return r
-}
-
-// slackLink is a link to a message: the workspace's archive URL when the
-// team domain is known, Slack's redirect otherwise.
-func slackLink(team, channel, ts string) string {
-	p := "p" + strings.Replace(ts, ".", "", 1)
-	if team != "" {
-		return "https://" + team + ".slack.com/archives/" + channel + "/" + p
-	}
-	return "https://slack.com/archives/" + channel + "/" + p
 }
 
 func token() string {
@@ -711,13 +503,6 @@ func token() string {
 
 func cmpDur(a, b time.Duration) time.Duration {
 	if a > 0 {
-		return a
-	}
-	return b
-}
-
-func cmpStr(a, b string) string {
-	if a != "" {
 		return a
 	}
 	return b

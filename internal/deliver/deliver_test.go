@@ -1,7 +1,9 @@
 package deliver_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -16,7 +18,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
-	"github.com/stakeout-ml/stakeout/internal/notify"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
@@ -40,10 +42,6 @@ var t0 = time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC)
 
 // Channels of the example owners that exist in the test workspace.
 var channels = []string{"C0CREDITDS", "C0MLPLATFM", "C0DATAPLAT", "C0HEADOFML", "C0LENDPROD", "C0LISTENPM"}
-
-// fast retries quickly so fault tests take milliseconds (a Retry-After
-// is still honoured in full).
-var fast = notify.Policy{Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, Margin: 50 * time.Millisecond, Tries: 4, TryTimeout: 2 * time.Second}
 
 // env is the world of one test: a store, the example configuration, a
 // Slack and a PagerDuty that speak the vendors' wire formats, a router and
@@ -110,9 +108,10 @@ func newEnv(t *testing.T, opts ...option) *env {
 	}
 	secrets := secret.NewEnv(func(k string) (string, bool) { v, ok := keys[k]; return v, ok })
 	e.router = &pipeline.Processor{Config: cfg, Store: e.st, Now: clock}
-	e.sender = &deliver.Sender{Config: cfg, Store: e.st, Now: clock,
-		Slack: slacknotify.NewClient(secret.New(e.slack.Token()), e.slack.URL(), fast),
-		Pager: pdnotify.New(secrets, e.pd.URL(), fast)}
+	e.sender = &deliver.Sender{Config: cfg, Store: e.st, Now: clock, Sleep: deliver.Sleep, TryTimeout: 2 * time.Second,
+		Notifiers: map[string]deliver.Notifier{
+			"slack":     &slacknotify.Notifier{API: slacknotify.NewClient(secret.New(e.slack.Token()), e.slack.URL())},
+			"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(secrets, e.pd.URL())}}}
 	t.Cleanup(func() {
 		for _, r := range e.slack.Rejections() {
 			if !e.refusals[r.Error] {
@@ -339,9 +338,7 @@ func TestFaults(t *testing.T) {
 			}
 			e.pd.Fail(tc.pd...)
 			if tc.name == "slack hangs past the try timeout" {
-				p := fast
-				p.TryTimeout = 200 * time.Millisecond
-				e.sender.Slack = slacknotify.NewClient(secret.New(e.slack.Token()), e.slack.URL(), p)
+				e.sender.TryTimeout = 200 * time.Millisecond
 			}
 			ids := e.observe(accuracyDrop)
 			if rep := e.deliver(ids); rep.Sent != 1 {
@@ -360,40 +357,6 @@ func TestFaults(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestTransientFailureWaitsForALaterRun: with Slack down for longer than
-// the budget, the notification stays in the outbox — claimed until its
-// next attempt — and a later drain delivers it once.
-func TestTransientFailureWaitsForALaterRun(t *testing.T) {
-	e := newEnv(t)
-	// As many failures as the policy has tries: this run gives up.
-	down := make([]notifytest.Fault, fast.Tries)
-	for i := range down {
-		down[i] = notifytest.Fault{Status: 503}
-	}
-	e.slack.Fail("chat.postMessage", down...)
-	ids := e.observe(accuracyDrop)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	rep, err := e.sender.Deliver(ctx, ids)
-	if err != nil || rep.Waiting != 1 || rep.Sent != 0 {
-		t.Fatalf("Deliver = %+v, %v; want 1 waiting", rep, err)
-	}
-	n, _ := e.st.GetNotice(context.Background(), ids[0])
-	if !n.Sent.IsZero() || !n.ClaimedUntil.Equal(t0.Add(deliver.DefaultRetryIn)) || n.Claim != "" {
-		t.Errorf("after giving up: sent %v, claimed until %v (claim %q); want unsent, retry at %v", n.Sent, n.ClaimedUntil, n.Claim, t0.Add(deliver.DefaultRetryIn))
-	}
-	if rep, _ := e.sender.Drain(context.Background(), 10); rep != (deliver.Report{}) {
-		t.Errorf("a drain before the retry time = %+v, want nothing due", rep)
-	}
-	e.advance(deliver.DefaultRetryIn)
-	if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
-		t.Fatalf("Drain after recovery = %+v, %v; want 1 sent", rep, err)
-	}
-	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 {
-		t.Errorf("%d messages, want 1", len(msgs))
 	}
 }
 
@@ -448,65 +411,6 @@ func TestCrashAfterPostingDoesNotPostTwice(t *testing.T) {
 	d, _ := e.st.GetDelivery(context.Background(), strings.TrimSuffix(ids[0], "#1"))
 	if d.Slack[creditChannel].TS != msgs[0].TS {
 		t.Errorf("recorded ts %q, want the message's %q", d.Slack[creditChannel].TS, msgs[0].TS)
-	}
-}
-
-// TestPermanentFailuresReachThePlatformOwner: a channel the bot cannot
-// post to, and a routing key PagerDuty refuses, are recorded on the
-// alert's trail and told to the model's platform owner, once.
-func TestPermanentFailuresReachThePlatformOwner(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		opts    []option
-		channel string
-		reason  string
-	}{
-		{"slack channel_not_found", []option{func(o *envOptions) {
-			o.slackOpts = []notifytest.SlackOption{notifytest.WithChannels("C0MLPLATFM")}
-		}}, "slack", "channel_not_found"},
-		{"slack not_in_channel", []option{func(o *envOptions) {
-			o.slackOpts = []notifytest.SlackOption{notifytest.WithChannels("C0MLPLATFM"), notifytest.WithNotMember("C0CREDITDS")}
-		}}, "slack", "not_in_channel"},
-		{"pagerduty invalid routing key", []option{func(o *envOptions) {
-			o.routingKeys = map[string]string{secret.EnvVar("secret:stakeout/pagerduty/credit-ds"): "notifytestUNKNOWN000000000000key"}
-		}}, "pagerduty", "http 400"},
-		{"pagerduty routing key secret missing", []option{func(o *envOptions) {
-		}}, "pagerduty", "routing key"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, tc.opts...)
-			e.refusals = map[string]bool{tc.reason: true}
-			if tc.name == "pagerduty routing key secret missing" {
-				e.sender.Pager = pdnotify.New(secret.NewEnv(func(string) (string, bool) { return "", false }), e.pd.URL(), fast)
-			}
-			ids := e.observe(accuracyDrop)
-			rep := e.deliver(ids)
-			if rep.Sent != 1 || rep.Failed != 1 {
-				t.Fatalf("report %+v, want 1 sent with 1 failed channel", rep)
-			}
-			told := e.slack.Messages(platformChanel)
-			if len(told) != 1 || !strings.Contains(told[0].Text, "could not deliver") || !strings.Contains(told[0].Text, tc.reason) {
-				t.Fatalf("platform channel got %v, want one failure notice naming %q", texts(told), tc.reason)
-			}
-			recs, _ := e.st.AlertRecords(context.Background(), "credit-approval/accuracy-loss")
-			var failed []audit.Record
-			for _, r := range recs {
-				if r.Action == audit.DeliveryFailed {
-					failed = append(failed, r)
-				}
-			}
-			if len(failed) != 1 || failed[0].Notify[0] != tc.channel || !strings.Contains(failed[0].Detail, "told ml-platform") {
-				t.Errorf("delivery-failed records: %+v", failed)
-			}
-			// Not retried: a drain finds nothing.
-			e.advance(time.Hour)
-			if rep, _ := e.sender.Drain(context.Background(), 10); rep.Sent+rep.Waiting != 0 {
-				t.Errorf("drain after a permanent failure = %+v, want nothing", rep)
-			}
-			if got := e.slack.Messages(platformChanel); len(got) != 1 {
-				t.Errorf("platform channel has %d messages, want 1", len(got))
-			}
-		})
 	}
 }
 
@@ -597,64 +501,299 @@ func TestWorkNeverOutlastsTheClaim(t *testing.T) {
 	}
 }
 
-// TestAStuckChannelIsGivenUpOn: PagerDuty failing for hours must not hold
-// the group back forever: after GiveUpAfter the failure is reported to the
-// platform owner, and the group's later notifications go out.
-func TestAStuckChannelIsGivenUpOn(t *testing.T) {
-	e := newEnv(t)
-	down := make([]notifytest.Fault, 200)
-	for i := range down {
-		down[i] = notifytest.Fault{Status: 503}
+// incident returns the PagerDuty incident of the group of notification id.
+func (e *env) incident(id string) notifytest.Incident {
+	e.t.Helper()
+	group, _, _ := strings.Cut(id, "#")
+	inc, ok := e.pd.Incident(pdnotify.DedupKey(group))
+	if !ok {
+		e.t.Fatalf("no incident for %s", group)
 	}
-	e.pd.Fail(down...)
-	opened := e.observe(accuracyDrop)
-	e.deliver(opened)
-	e.advance(time.Hour)
-	resolved := e.observe(accuracyOK)
-	for range 12 { // every 15 minutes for 3 hours
-		e.advance(15 * time.Minute)
-		if _, err := e.sender.Drain(context.Background(), 10); err != nil {
-			t.Fatal(err)
+	return inc
+}
+
+// failures returns the delivery_failed records of an alert.
+func (e *env) failures(alert string) []audit.Record {
+	e.t.Helper()
+	recs, err := e.st.AlertRecords(context.Background(), alert)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []audit.Record
+	for _, r := range recs {
+		if r.Action == audit.DeliveryFailed {
+			out = append(out, r)
 		}
 	}
-	for _, id := range append(opened, resolved...) {
-		if n, _ := e.st.GetNotice(context.Background(), id); n.Sent.IsZero() {
-			t.Errorf("%s still unsent after 3 hours (done: %v)", id, n.Done)
+	return out
+}
+
+// drainEvery runs the escalator's drain every step for d, as the
+// every-minute schedule would.
+func (e *env) drainEvery(step, d time.Duration) deliver.Report {
+	e.t.Helper()
+	var rep deliver.Report
+	for range int(d / step) {
+		e.advance(step)
+		r, err := e.sender.Drain(context.Background(), 100)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rep.Add(r)
+	}
+	return rep
+}
+
+func (e *env) withMetrics() *bytes.Buffer {
+	var buf bytes.Buffer
+	e.sender.Metrics = metrics.New(&buf, metrics.Namespace, func() time.Time { return t0 })
+	return &buf
+}
+
+func failureCount(t *testing.T, r *metrics.Recorder, buf *bytes.Buffer) int {
+	t.Helper()
+	if err := r.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(buf.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		if v, ok := m[metrics.NotificationFailures].(float64); ok && m["Channel"] == nil {
+			n += int(v)
 		}
 	}
-	told := e.slack.Messages(platformChanel)
-	if len(told) != 1 || !strings.Contains(told[0].Text, "gave up after 2h") {
-		t.Errorf("platform channel got %v, want one notice that PagerDuty was given up on", texts(told))
+	return n
+}
+
+const accuracyAlert = "credit-approval/accuracy-loss"
+
+// TestSlackDownDoesNotSilenceThePage: Slack answering 503 for six hours
+// while a critical alert opens. The page goes out at once; at Slack's
+// deadline the failure is on the trail, counted, and told through
+// PagerDuty (into the same incident: no second page); once Slack is back,
+// its message is posted, once.
+func TestSlackDownDoesNotSilenceThePage(t *testing.T) {
+	e := newEnv(t, onDynamo)
+	buf := e.withMetrics()
+	e.slack.Outage(&notifytest.Fault{Status: 503})
+	e.sender.Sleep = nil // one attempt per run, as when the run's budget is spent
+	ids := e.observe(accuracyDrop)
+	if rep := e.deliver(ids); rep.Waiting != 1 || rep.Failed != 0 {
+		t.Fatalf("first run %+v, want the notification waiting for Slack", rep)
 	}
-	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "Resolved") {
-		t.Errorf("the group's message was not resolved in place (%d messages)", len(msgs))
+	if inc := e.incident(ids[0]); inc.Status != notifytest.StatusTriggered || len(inc.Events) != 1 {
+		t.Fatalf("incident %+v, want triggered by the first run", inc)
+	}
+	e.drainEvery(time.Minute, 14*time.Minute)
+	if got := e.failures(accuracyAlert); len(got) != 0 {
+		t.Fatalf("failure declared before the deadline: %+v", got)
+	}
+	e.drainEvery(time.Minute, 2*time.Minute)
+	failed := e.failures(accuracyAlert)
+	if len(failed) != 1 || failed[0].Notify[0] != "slack" || !strings.Contains(failed[0].Detail, "http 503") ||
+		!strings.Contains(failed[0].Detail, "telling credit-ds through pagerduty") {
+		t.Fatalf("delivery_failed records %+v, want one for slack, told through pagerduty", failed)
+	}
+	inc := e.incident(ids[0])
+	if len(e.pd.Incidents(inc.DedupKey)) != 1 || len(inc.Events) != 2 || !strings.Contains(inc.Events[1].Payload.Summary, "slack failed (http 503)") {
+		t.Fatalf("incident %+v, want the failure notice as a second event of the one incident", inc)
+	}
+	if n := failureCount(t, e.sender.Metrics, buf); n != 1 {
+		t.Errorf("NotificationFailures = %d, want 1", n)
+	}
+	e.drainEvery(5*time.Minute, 6*time.Hour)
+	if len(e.failures(accuracyAlert)) != 1 || e.pd.Calls() != 2 {
+		t.Errorf("six hours down: %d failure records, %d PagerDuty calls; want 1 and 2 (told once)", len(e.failures(accuracyAlert)), e.pd.Calls())
+	}
+	e.slack.Outage(nil)
+	e.drainEvery(time.Minute, 6*time.Minute)
+	msgs := e.slack.Messages(creditChannel)
+	if len(msgs) != 1 || !strings.Contains(msgs[0].Text, "accuracy-loss") {
+		t.Fatalf("%d messages after Slack came back (%v), want the alert's, once", len(msgs), texts(msgs))
+	}
+	n, _ := e.st.GetNotice(context.Background(), ids[0])
+	if n.Sent.IsZero() || !strings.Contains(n.Done["slack"], "after") {
+		t.Errorf("notification sent %v, slack %q; want it sent, after its failed attempts", n.Sent, n.Done["slack"])
+	}
+	if rep := e.drainEvery(time.Hour, 2*time.Hour); rep.Sent+rep.Waiting != 0 || len(e.slack.Messages(creditChannel)) != 1 {
+		t.Errorf("later drains %+v, want nothing left", rep)
 	}
 }
 
-// TestARefusedTokenIsNeverGivenUpOn: a revoked bot token is every
-// notification's problem: they wait for the fix, however long, and are
-// not marked failed.
-func TestARefusedTokenIsNeverGivenUpOn(t *testing.T) {
+// TestPagerDutyDownIsToldInSlack: the page fails for good (PagerDuty
+// refuses the routing key) or for long (503s): the group's Slack message
+// says the page failed, in place and in its thread.
+func TestPagerDutyDownIsToldInSlack(t *testing.T) {
+	for _, tc := range []struct {
+		name, reason string
+		opts         []option
+		outage       bool
+	}{
+		{name: "routing key refused", reason: "http 400", opts: []option{func(o *envOptions) {
+			o.routingKeys = map[string]string{secret.EnvVar("secret:stakeout/pagerduty/credit-ds"): "notifytestUNKNOWN000000000000key"}
+		}}},
+		{name: "down past the deadline", reason: "http 503", outage: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.opts...)
+			if tc.outage {
+				e.pd.Outage(&notifytest.Fault{Status: 503})
+				e.sender.Sleep = nil
+			}
+			ids := e.observe(accuracyDrop)
+			e.deliver(ids)
+			if tc.outage {
+				e.drainEvery(time.Minute, 16*time.Minute)
+			}
+			msgs := e.slack.Messages(creditChannel)
+			if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "The PagerDuty page failed ("+tc.reason) {
+				t.Fatalf("%d messages (%v), want the alert's saying the page failed", len(msgs), texts(msgs))
+			}
+			replies := e.slack.Replies(creditChannel, msgs[0].TS)
+			if len(replies) != 1 || !strings.Contains(replies[0].Text, "Nobody was paged") {
+				t.Errorf("thread %v, want one reply telling nobody was paged", texts(replies))
+			}
+			if got := e.failures(accuracyAlert); len(got) != 1 || got[0].Notify[0] != "pagerduty" {
+				t.Errorf("delivery_failed records %+v, want one for pagerduty", got)
+			}
+		})
+	}
+}
+
+// TestBothDownDeliversEverythingOnceWhenBack: with Slack and PagerDuty
+// both down, every failure is counted; when they return, the alert's
+// message, its page and the failure notices each arrive once.
+func TestBothDownDeliversEverythingOnceWhenBack(t *testing.T) {
+	e := newEnv(t, onDynamo)
+	buf := e.withMetrics()
+	e.slack.Outage(&notifytest.Fault{Status: 503})
+	e.pd.Outage(&notifytest.Fault{Status: 502})
+	e.sender.Sleep = nil
+	ids := e.observe(accuracyDrop)
+	e.deliver(ids)
+	e.drainEvery(5*time.Minute, 2*time.Hour)
+	if n := failureCount(t, e.sender.Metrics, buf); n < 2 {
+		t.Errorf("NotificationFailures = %d, want both channels counted", n)
+	}
+	e.slack.Outage(nil)
+	e.pd.Outage(nil)
+	e.drainEvery(time.Minute, 10*time.Minute)
+	msgs := e.slack.Messages(creditChannel)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages in %s (%v), want 1", len(msgs), creditChannel, texts(msgs))
+	}
+	if r := e.slack.Replies(creditChannel, msgs[0].TS); len(r) != 1 || !strings.Contains(r[0].Text, "PagerDuty page") {
+		t.Errorf("thread %v, want the page's failure told once", texts(r))
+	}
+	inc := e.incident(ids[0])
+	if len(e.pd.Incidents(inc.DedupKey)) != 1 || len(inc.Events) != 2 {
+		t.Errorf("incident %+v, want one, with the trigger and the failure notice", inc)
+	}
+	if rep := e.drainEvery(time.Hour, 2*time.Hour); rep.Sent+rep.Waiting != 0 {
+		t.Errorf("later drains %+v, want nothing left", rep)
+	}
+}
+
+// TestARevokedTokenIsDeclaredAtOnce: a refused bot token fails every
+// notification alike: the failure is declared on the first attempt, with
+// the reason, and told through PagerDuty; the notification goes on being
+// tried and is posted once the token is fixed.
+func TestARevokedTokenIsDeclaredAtOnce(t *testing.T) {
 	e := newEnv(t)
 	e.refusals = map[string]bool{"invalid_auth": true}
-	good := e.sender.Slack
-	e.sender.Slack = slacknotify.NewClient(secret.New("xoxb-test-revoked"), e.slack.URL(), fast)
+	good := e.sender.Notifiers["slack"]
+	e.sender.Notifiers["slack"] = &slacknotify.Notifier{API: slacknotify.NewClient(secret.New("xoxb-test-revoked"), e.slack.URL())}
+	e.sender.Sleep = nil
 	ids := e.observe(accuracyDrop)
-	for range 8 {
-		if rep, err := e.sender.Deliver(context.Background(), ids); err != nil || rep.Sent != 0 {
-			t.Fatalf("Deliver with a refused token = %+v, %v", rep, err)
-		}
-		e.advance(time.Hour)
+	if rep := e.deliver(ids); rep.Failed != 1 {
+		t.Fatalf("first run %+v, want the failure declared at once", rep)
+	}
+	if got := e.failures(accuracyAlert); len(got) != 1 || !strings.Contains(got[0].Detail, "invalid_auth") {
+		t.Fatalf("delivery_failed records %+v, want one naming invalid_auth", got)
+	}
+	if inc := e.incident(ids[0]); len(inc.Events) != 2 || !strings.Contains(inc.Events[1].Payload.Summary, "invalid_auth") {
+		t.Errorf("incident %+v, want the trigger and the failure notice naming invalid_auth", inc)
+	}
+	e.drainEvery(time.Hour, 8*time.Hour)
+	if len(e.failures(accuracyAlert)) != 1 {
+		t.Errorf("the failure was declared %d times, want once", len(e.failures(accuracyAlert)))
+	}
+	e.sender.Notifiers["slack"] = good // the token is fixed
+	e.drainEvery(time.Minute, 6*time.Minute)
+	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 {
+		t.Errorf("%d messages after the fix, want 1", len(msgs))
+	}
+}
+
+// TestAChannelThatCannotBeReachedIsToldToThePlatformOwner: an owner whose
+// only channel refuses for good (the channel does not exist) is reported
+// to the model's platform owner, in Slack.
+func TestAChannelThatCannotBeReachedIsToldToThePlatformOwner(t *testing.T) {
+	e := newEnv(t) // C0GROWTHDS does not exist in the test workspace
+	e.refusals = map[string]bool{"channel_not_found": true}
+	ids := e.observe(`"model":"churn-prediction","kind":"quality","metric":"auc","value":0.70,"baseline":0.78`)
+	rep := e.deliver(ids)
+	if rep.Sent != 2 || rep.Failed != 1 {
+		t.Fatalf("report %+v, want the notification and its failure notice sent, 1 failure", rep)
+	}
+	told := e.slack.Messages(platformChanel)
+	if len(told) != 1 || !strings.Contains(told[0].Text, "could not deliver") || !strings.Contains(told[0].Text, "channel_not_found") {
+		t.Fatalf("platform channel got %v, want one failure notice naming channel_not_found", texts(told))
+	}
+	if e.pd.Calls() != 0 {
+		t.Errorf("%d PagerDuty calls, want none (a broken owner file is not an emergency)", e.pd.Calls())
+	}
+	if rep := e.drainEvery(time.Hour, 2*time.Hour); rep.Sent+rep.Waiting != 0 {
+		t.Errorf("drains after a permanent failure = %+v, want nothing", rep)
+	}
+}
+
+// TestTransientFailureWaitsForALaterRun: a failing channel is given back
+// to the outbox with its own next attempt, while the others are done.
+func TestTransientFailureWaitsForALaterRun(t *testing.T) {
+	e := newEnv(t)
+	e.slack.Outage(&notifytest.Fault{Status: 503})
+	e.sender.Sleep = nil
+	ids := e.observe(accuracyDrop)
+	if rep := e.deliver(ids); rep.Waiting != 1 || rep.Sent != 0 {
+		t.Fatalf("Deliver = %+v; want 1 waiting", rep)
 	}
 	n, _ := e.st.GetNotice(context.Background(), ids[0])
-	if !n.Sent.IsZero() || n.Done["slack"] != "" {
-		t.Fatalf("after 8 hours of a refused token: sent %v, done %v; want it still waiting", n.Sent, n.Done)
+	want := t0.Add(deliver.DefaultRetryIn)
+	if tr := n.Tries["slack"]; tr == nil || !tr.Next.Equal(want) || !n.ClaimedUntil.Equal(want) || n.Claim != "" || n.Done["pagerduty"] == "" {
+		t.Fatalf("after a failed run: tries %+v, due %v (claim %q), done %v; want slack due at %v, pagerduty done", n.Tries, n.ClaimedUntil, n.Claim, n.Done, want)
 	}
-	e.sender.Slack = good // the token is fixed
+	if rep, _ := e.sender.Drain(context.Background(), 10); rep != (deliver.Report{}) {
+		t.Errorf("a drain before the retry time = %+v, want nothing due", rep)
+	}
+	e.slack.Outage(nil)
+	e.advance(deliver.DefaultRetryIn)
 	if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
-		t.Fatalf("Drain after the fix = %+v, %v; want 1 sent", rep, err)
+		t.Fatalf("Drain after recovery = %+v, %v; want 1 sent", rep, err)
 	}
-	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 {
-		t.Errorf("%d messages, want 1", len(msgs))
+	if msgs := e.slack.Messages(creditChannel); len(msgs) != 1 || e.pd.Calls() != 1 {
+		t.Errorf("%d messages, %d pages; want 1 and 1", len(msgs), e.pd.Calls())
 	}
+}
+
+// TestAHangingChannelDelaysTheOthersByOneAttempt: Slack hanging costs
+// PagerDuty at most the attempt's timeout.
+func TestAHangingChannelDelaysTheOthersByOneAttempt(t *testing.T) {
+	e := newEnv(t)
+	e.sender.TryTimeout = 300 * time.Millisecond
+	e.sender.Sleep = nil
+	e.slack.Outage(&notifytest.Fault{Delay: 10 * time.Second})
+	ids := e.observe(accuracyDrop)
+	start := time.Now()
+	e.deliver(ids)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("a run with Slack hanging took %v, want about one attempt's timeout", took)
+	}
+	if inc := e.incident(ids[0]); inc.Status != notifytest.StatusTriggered {
+		t.Errorf("incident %+v, want triggered", inc)
+	}
+	e.slack.Outage(nil)
 }

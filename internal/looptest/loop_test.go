@@ -24,7 +24,6 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
 	"github.com/stakeout-ml/stakeout/internal/escalator"
-	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pdsync"
@@ -45,9 +44,6 @@ var (
 )
 
 var channels = []string{"C0CREDITDS", "C0MLPLATFM", "C0DATAPLAT", "C0HEADOFML", "C0LENDPROD", "C0LISTENPM", "C0PERSNLDS"}
-
-// fast keeps retries short: the test servers answer at once.
-var fast = notify.Policy{Initial: time.Millisecond, Max: 10 * time.Millisecond, Margin: time.Millisecond, Tries: 3, TryTimeout: 5 * time.Second}
 
 // world is the whole of stakeout wired to real parts: DynamoDB Local, the
 // Slack, PagerDuty and EventBridge test servers, and the functions' HTTP
@@ -93,10 +89,10 @@ func newWorld(t *testing.T, start time.Time) *world {
 	}
 	secrets := secret.NewEnv(func(k string) (string, bool) { v, ok := keys[k]; return v, ok })
 	w.router = &pipeline.Processor{Config: cfg, Store: w.st, Now: w.clock, Sightings: w.st}
-	w.sender = &deliver.Sender{Config: cfg, Store: w.st, Now: w.clock,
-		Slack: slacknotify.NewClient(secret.New(w.slack.Token()), w.slack.URL(), fast),
-		Pager: pdnotify.New(secrets, w.pd.URL(), fast),
-		Bus:   bus.New(w.eb.Client(t), "default")}
+	w.sender = &deliver.Sender{Config: cfg, Store: w.st, Now: w.clock, Sleep: deliver.Sleep, Notifiers: map[string]deliver.Notifier{
+		"slack":        &slacknotify.Notifier{API: slacknotify.NewClient(secret.New(w.slack.Token()), w.slack.URL())},
+		"pagerduty":    &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(secrets, w.pd.URL())},
+		deliver.Events: &bus.Notifier{Bus: bus.New(w.eb.Client(t), "default")}}}
 	// Silence watching is TestSilence's: here it would open alerts for
 	// every monitor the test does not feed.
 	w.esc = &escalator.Escalator{Config: cfg, Store: w.st, Now: w.clock, Signals: []string{}}

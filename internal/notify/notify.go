@@ -82,6 +82,12 @@ type View struct {
 
 	// SlackLink is the group's Slack message, once posted (for PagerDuty).
 	SlackLink string
+	// Failing are the group's channels that failed, with the reason (the
+	// delivery core fills it in from the group's delivery record): each
+	// message says which of its siblings did not arrive.
+	Failing []KV
+	// Failure is what a NoticeDeliveryFailed reports.
+	Failure *state.Failure
 }
 
 // Phases of a group.
@@ -176,7 +182,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 		v.ClosedBy = Actor(l.ClosedBy, l.ClosedName)
 		v.At = l.ClosedAt
 	}
-	v.Step, v.Note, v.Request = l.Step, l.Note, n.Request
+	v.Step, v.Note, v.Request, v.Failure = l.Step, l.Note, n.Request, n.Failure
 	if l.By != "" {
 		v.By = Actor(l.By, l.ByName)
 	}

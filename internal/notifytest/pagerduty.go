@@ -160,9 +160,11 @@ type PagerDuty struct {
 	keys    []string
 	schema  *jsonschema.Schema
 
-	mu         sync.Mutex
-	calls      int
-	faults     []Fault
+	mu     sync.Mutex
+	calls  int
+	faults []Fault
+	// outage answers every call while set (Outage).
+	outage     *Fault
 	events     []Event
 	incidents  map[string][]*Incident // dedup_key -> incidents, oldest first
 	violations []Violation
@@ -231,6 +233,14 @@ func (p *PagerDuty) Fail(faults ...Fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.faults = append(p.faults, faults...)
+}
+
+// Outage answers every call with f until the outage is over
+// (Outage(nil)). Queued faults come first.
+func (p *PagerDuty) Outage(f *Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.outage = f
 }
 
 // Calls reports how many requests arrived, including faulted and refused
@@ -314,6 +324,8 @@ func (p *PagerDuty) serve(w http.ResponseWriter, r *http.Request) {
 	if len(p.faults) > 0 {
 		fault, faulted = p.faults[0], true
 		p.faults = p.faults[1:]
+	} else if p.outage != nil {
+		fault, faulted = *p.outage, true
 	}
 	p.mu.Unlock()
 

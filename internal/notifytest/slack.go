@@ -145,11 +145,13 @@ type Slack struct {
 	closing chan struct{}
 	token   string
 
-	mu         sync.Mutex
-	channels   map[string]*slackChannel
-	seq        int64
-	calls      map[string]int
-	faults     map[string][]Fault
+	mu       sync.Mutex
+	channels map[string]*slackChannel
+	seq      int64
+	calls    map[string]int
+	faults   map[string][]Fault
+	// outage answers every Web API call while set (Outage).
+	outage     *Fault
 	rejections []Rejection
 	responses  map[string][]Response
 }
@@ -223,6 +225,15 @@ func (s *Slack) Fail(method string, faults ...Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[method] = append(s.faults[method], faults...)
+}
+
+// Outage answers every Web API call with f until the outage is over
+// (Outage(nil)): Slack down for hours, say, or a revoked token
+// (Fault{Error: "invalid_auth"}). Queued faults come first.
+func (s *Slack) Outage(f *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outage = f
 }
 
 // Calls reports how many requests for method arrived, including faulted and
@@ -351,6 +362,8 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 	if q := s.faults[method]; len(q) > 0 {
 		fault, faulted = q[0], true
 		s.faults[method] = q[1:]
+	} else if s.outage != nil {
+		fault, faulted = *s.outage, true
 	}
 	s.mu.Unlock()
 

@@ -64,7 +64,7 @@ func DedupKey(group string) string {
 // sets it from the secret at the last moment.
 func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 	switch v.Change {
-	case state.NoticeOpened, state.NoticeEscalated, state.NoticeReassigned, state.NoticeSnoozeEnded:
+	case state.NoticeOpened, state.NoticeEscalated, state.NoticeReassigned, state.NoticeSnoozeEnded, state.NoticeDeliveryFailed:
 	case state.NoticeAcknowledged, state.NoticeSnoozed:
 		return &pagerduty.V2Event{Action: Acknowledge, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
 	case state.NoticeResolved:
@@ -121,6 +121,13 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 		links = append(links, map[string]string{"href": u, "text": "Slack message"})
 	}
 	summary := fmt.Sprintf("[%s] %s: %s", v.Model, v.Rule, v.Summary)
+	if f := v.Failure; f != nil {
+		// Under the group's dedup key: it joins the group's incident when
+		// one is open, and pages when the failed channel was the only one.
+		summary = fmt.Sprintf("[%s] %s: %s failed (%s): %s", v.Model, v.Rule, f.Channel, f.Reason, v.Summary)
+		details["delivery_failed"] = f.Channel
+		details["delivery_failed_reason"] = f.Reason
+	}
 	ev := &pagerduty.V2Event{Action: Trigger, DedupKey: DedupKey(v.Group), Client: "stakeout", Links: links,
 		Payload: &pagerduty.V2Payload{
 			Summary:   truncateRunes(summary, MaxSummary),
@@ -169,22 +176,21 @@ func truncateBytes(s string, limit int) string {
 type Client struct {
 	pd      *pagerduty.Client
 	secrets secret.Resolver
-	policy  notify.Policy
 }
 
 // New returns a client. endpoint overrides PagerDuty's events endpoint
 // (tests); "" is the real one.
-func New(secrets secret.Resolver, endpoint string, policy notify.Policy) *Client {
+func New(secrets secret.Resolver, endpoint string) *Client {
 	var opts []pagerduty.ClientOptions
 	if endpoint != "" {
 		opts = append(opts, pagerduty.WithV2EventsAPIEndpoint(endpoint))
 	}
-	return &Client{pd: pagerduty.NewClient("", opts...), secrets: secrets, policy: policy}
+	return &Client{pd: pagerduty.NewClient("", opts...), secrets: secrets}
 }
 
-// Send resolves the routing key reference and sends ev, retrying what can
-// be retried within the context's deadline. The error is classified
-// (notify.Permanent) and never contains the routing key.
+// Send resolves the routing key reference and sends ev, once (the
+// delivery core retries). The error is classified (notify.Permanent) and
+// never contains the routing key.
 func (c *Client) Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V2Event) error {
 	key, err := c.secrets.Resolve(ctx, routingKeyRef)
 	if err != nil {
@@ -195,11 +201,8 @@ func (c *Client) Send(ctx context.Context, routingKeyRef string, ev *pagerduty.V
 	}
 	send := *ev
 	send.RoutingKey = key.Reveal()
-	_, err = notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
-		_, err := c.pd.ManageEventWithContext(ctx, &send)
-		return struct{}{}, classify(err, ev)
-	})
-	return err
+	_, err = c.pd.ManageEventWithContext(ctx, &send)
+	return classify(err, ev)
 }
 
 // classify turns go-pagerduty's errors into notify.Errors, by PagerDuty's

@@ -81,7 +81,7 @@ func TestEventGolden(t *testing.T) {
 func TestEventsPassPagerDutysSchema(t *testing.T) {
 	pd := notifytest.NewPagerDuty(t)
 	key := map[string]string{secret.EnvVar("secret:k"): pd.RoutingKey()}
-	c := New(secret.NewEnv(func(k string) (string, bool) { v, ok := key[k]; return v, ok }), pd.URL(), notify.DefaultPolicy)
+	c := New(secret.NewEnv(func(k string) (string, bool) { v, ok := key[k]; return v, ok }), pd.URL())
 	long := strings.Repeat("ü", 3000)
 	views := []*notify.View{view(t, state.NoticeOpened), view(t, state.NoticeResolved)}
 	hostile := view(t, state.NoticeOpened)
@@ -112,7 +112,7 @@ func TestEventsPassPagerDutysSchema(t *testing.T) {
 func TestErrorsNeverCarryTheRoutingKey(t *testing.T) {
 	pd := notifytest.NewPagerDuty(t)
 	const routingKey = "notifytestWRONG00000000000000key"
-	c := New(secret.NewEnv(func(string) (string, bool) { return routingKey, true }), pd.URL(), notify.DefaultPolicy)
+	c := New(secret.NewEnv(func(string) (string, bool) { return routingKey, true }), pd.URL())
 	ev, _ := Event(view(t, state.NoticeOpened))
 	err := c.Send(context.Background(), "secret:k", ev)
 	if err == nil || !notify.Permanent(err) {

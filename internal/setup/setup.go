@@ -23,7 +23,6 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
-	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi"
 	"github.com/stakeout-ml/stakeout/internal/secret"
@@ -132,10 +131,12 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, req
 		rec = metrics.New(os.Stdout, metrics.Namespace, time.Now).With(map[string]string{"Stack": stack})
 	}
 	st := dynamostore.New(client, table, time.Now)
-	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Log: log, SlackTeam: getenv(EnvSlackTeam), Metrics: rec,
-		Pager: pdnotify.New(secrets, getenv(EnvPagerDutyURL), notify.DefaultPolicy)}
+	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Sleep: deliver.Sleep, Log: log, Metrics: rec,
+		Notifiers: map[string]deliver.Notifier{
+			"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(secrets, getenv(EnvPagerDutyURL))}}}
 	if ref := getenv(EnvSlackToken); ref != "" {
-		sender.Slack = slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI), notify.DefaultPolicy)
+		sender.Notifiers["slack"] = &slacknotify.Notifier{API: slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI)),
+			Team: getenv(EnvSlackTeam)}
 	} else {
 		log.Error("no Slack bot token configured: Slack notifications will fail and be reported", "variable", EnvSlackToken)
 	}
@@ -145,7 +146,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, req
 				o.BaseEndpoint = &ep
 			}
 		})
-		sender.Bus = bus.New(eb, name)
+		sender.Notifiers[deliver.Events] = &bus.Notifier{Bus: bus.New(eb, name)}
 	} else {
 		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
 	}

@@ -21,7 +21,6 @@ const MetadataType = "stakeout_notification"
 
 // Client posts and updates stakeout's messages through slack-go.
 type Client struct {
-	policy notify.Policy
 	apiURL string
 	// lookback bounds the history searched for an earlier post (pages of
 	// 200 messages).
@@ -36,16 +35,16 @@ type Client struct {
 
 // NewClient returns a client with the bot token; apiURL overrides Slack's
 // ("" for the real one, a test server's URL in tests).
-func NewClient(token secret.Value, apiURL string, policy notify.Policy) *Client {
-	return &Client{api: newAPI(token, apiURL), apiURL: apiURL, policy: policy, lookback: 5}
+func NewClient(token secret.Value, apiURL string) *Client {
+	return &Client{api: newAPI(token, apiURL), apiURL: apiURL, lookback: 5}
 }
 
 // NewClientFromSecret returns a client whose bot token is the secret ref,
 // resolved on first use rather than at start: a Lambda whose token secret
 // is missing still records alerts, and its notifications wait in the
 // outbox (each failed delivery says why) until the secret exists.
-func NewClientFromSecret(secrets secret.Resolver, ref, apiURL string, policy notify.Policy) *Client {
-	c := &Client{apiURL: apiURL, policy: policy, lookback: 5,
+func NewClientFromSecret(secrets secret.Resolver, ref, apiURL string) *Client {
+	c := &Client{apiURL: apiURL, lookback: 5,
 		token: func(ctx context.Context) (secret.Value, error) { return secrets.Resolve(ctx, ref) }}
 	if f, ok := secrets.(interface{ Forget(string) }); ok {
 		c.forget = func() { f.Forget(ref) }
@@ -80,10 +79,10 @@ func (c *Client) client(ctx context.Context) (*slack.Client, error) {
 
 // Post posts m to channel — in the thread of threadTS when it is set —
 // tagged with key, and returns the message's ts. When an earlier attempt
-// may have posted it (mayExist: a previous delivery attempt did not record
-// its outcome) or a try within this call failed without an answer, it
-// first looks for a message tagged with key among the channel's (or the
-// thread's) latest messages, and returns that one instead of posting twice.
+// may have posted it (mayExist: a previous attempt failed, perhaps after
+// Slack had posted), it first looks for a message tagged with key among
+// the channel's (or the thread's) latest messages, and returns that one
+// instead of posting twice. One try: the delivery core retries.
 //
 // The search is not bounded by time: stakeout's clock (an event's, in a
 // replay) and Slack's need not agree, and a lost post is always recent.
@@ -92,35 +91,28 @@ func (c *Client) Post(ctx context.Context, channel, threadTS string, m Message, 
 	if err != nil {
 		return "", err
 	}
-	return notify.Do(ctx, c.policy, func(ctx context.Context) (string, error) {
-		if mayExist {
-			ts, err := c.find(ctx, api, channel, threadTS, key)
-			if err != nil || ts != "" {
-				return ts, err
-			}
+	if mayExist {
+		ts, err := c.find(ctx, api, channel, threadTS, key)
+		if err != nil || ts != "" {
+			return ts, err
 		}
-		opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...),
-			slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl(),
-			slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataType, EventPayload: map[string]any{"key": key}})}
-		if threadTS != "" {
-			opts = append(opts, slack.MsgOptionTS(threadTS))
-		}
-		_, ts, err := api.PostMessageContext(ctx, channel, opts...)
-		if err == nil && ts == "" {
-			// slack-go reports {"ok":false} without an error code as
-			// success: nothing says whether it posted.
-			err = &notify.Error{Retry: true, Unanswered: true, Reason: "no ts", Err: fmt.Errorf("chat.postMessage %s: answer without a message ts", channel)}
-		}
-		if err != nil {
-			err = c.classify(err, "chat.postMessage", channel)
-			// Without a clear answer the message may exist: look before
-			// the next try.
-			var e *notify.Error
-			mayExist = mayExist || (errors.As(err, &e) && e.Unanswered)
-			return "", err
-		}
-		return ts, nil
-	})
+	}
+	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...),
+		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl(),
+		slack.MsgOptionMetadata(slack.SlackMetadata{EventType: MetadataType, EventPayload: map[string]any{"key": key}})}
+	if threadTS != "" {
+		opts = append(opts, slack.MsgOptionTS(threadTS))
+	}
+	_, ts, err := api.PostMessageContext(ctx, channel, opts...)
+	if err == nil && ts == "" {
+		// slack-go reports {"ok":false} without an error code as
+		// success: nothing says whether it posted.
+		return "", &notify.Error{Retry: true, Unanswered: true, Reason: "no ts", Err: fmt.Errorf("chat.postMessage %s: answer without a message ts", channel)}
+	}
+	if err != nil {
+		return "", c.classify(err, "chat.postMessage", channel)
+	}
+	return ts, nil
 }
 
 // Update replaces the blocks of the message at ts. Updating is idempotent:
@@ -130,11 +122,8 @@ func (c *Client) Update(ctx context.Context, channel, ts string, m Message) erro
 	if err != nil {
 		return err
 	}
-	_, err = notify.Do(ctx, c.policy, func(ctx context.Context) (struct{}, error) {
-		_, _, _, err := api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
-		return struct{}{}, c.classify(err, "chat.update", channel)
-	})
-	return err
+	_, _, _, err = api.UpdateMessageContext(ctx, channel, ts, slack.MsgOptionText(m.Text, false), slack.MsgOptionBlocks(m.Blocks...))
+	return c.classify(err, "chat.update", channel)
 }
 
 // find returns the ts of the message tagged with key among the latest

@@ -185,6 +185,9 @@ func Render(v *notify.View) Message {
 	if len(next) > 0 {
 		b.add(slack.NewContextBlock("", mrkdwn(strings.Join(next, " · "), MaxSectionText)))
 	}
+	if len(v.Failing) > 0 {
+		b.add(slack.NewContextBlock("", plain(failingText(v), MaxSectionText)))
+	}
 	if !resolved {
 		b.add(actions(v, phase == notify.PhaseOpen))
 	}
@@ -282,19 +285,62 @@ func requestText(v *notify.View) string {
 	return text + " Published on EventBridge for the team's pipeline: stakeout does not change the model itself."
 }
 
-// Failure renders the notice sent to a model's platform owner when a
-// notification could not be delivered: the reason, where it was going, and
-// the alert itself, so that nothing is lost with the failed message.
-func Failure(v *notify.View, channel, target, reason string) Message {
+// failingText says which of the group's other channels failed.
+func failingText(v *notify.View) string {
+	parts := make([]string, len(v.Failing))
+	for i, kv := range v.Failing {
+		parts[i] = channelName(kv.Key) + " failed (" + kv.Value + ")"
+	}
+	text := "⚠️ " + strings.Join(parts, "; ") + "."
+	for _, kv := range v.Failing {
+		if kv.Key == "pagerduty" {
+			text += " Nobody was paged: page " + v.Owner.Name + " by hand if this needs someone now."
+		}
+	}
+	return text
+}
+
+func channelName(ch string) string {
+	switch ch {
+	case "pagerduty":
+		return "The PagerDuty page"
+	case "slack":
+		return "The Slack message"
+	case "events":
+		return "The lifecycle event"
+	}
+	return "The " + ch + " notification"
+}
+
+// FailureReply is the thread reply that tells the group's owner that
+// another channel failed them.
+func FailureReply(v *notify.View) Message {
+	f := v.Failure
+	if f == nil {
+		return Reply(v)
+	}
+	text := fmt.Sprintf("⚠️ %s for this alert failed: %s. stakeout keeps trying and sends it once the channel is back; the alert's trail: stakeout audit %s",
+		channelName(f.Channel), f.Reason, v.AlertID)
+	if f.Channel == "pagerduty" {
+		text += ". Nobody was paged: page " + v.Owner.Name + " by hand if this needs someone now."
+	}
+	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: []slack.Block{slack.NewSectionBlock(plain(text, MaxSectionText), nil, nil)}}
+}
+
+// Failure renders the notice sent when a notification could not be
+// delivered on another channel and the group has no message here: the
+// reason, what failed, and the alert itself, so that nothing is lost with
+// the failed message.
+func Failure(v *notify.View, channel, notice, reason string) Message {
 	b := builder{}
 	b.add(slack.NewHeaderBlock(plain("⚠️ stakeout could not deliver an alert", MaxHeaderText)))
-	b.add(slack.NewSectionBlock(plain(fmt.Sprintf("%s notification %s for %s (owner %s) could not be sent to %s: %s. It will not be retried; fix the owner file or the integration. The alert's trail: stakeout audit %s",
-		channel, v.Notice, v.Model, v.Owner.ID, target, reason, v.AlertID), MaxSectionText), nil, nil))
+	b.add(slack.NewSectionBlock(plain(fmt.Sprintf("%s notification %s for %s (owner %s) failed: %s. Check the integration or the owner file. The alert's trail: stakeout audit %s",
+		channel, notice, v.Model, v.Owner.ID, reason, v.AlertID), MaxSectionText), nil, nil))
 	b.add(slack.NewSectionBlock(plain(fmt.Sprintf("[%s] %s/%s: %s", strings.ToUpper(v.Severity), v.Model, v.Rule, v.Summary), MaxSectionText), nil, nil))
 	if link := Link(v.Runbook, "Runbook"); link != "" {
 		b.add(slack.NewContextBlock("", mrkdwn(link, MaxSectionText)))
 	}
-	return Message{Text: escapeText(cut(fmt.Sprintf("stakeout could not deliver %s/%s to %s: %s", v.Model, v.Rule, target, reason), MaxTextShown)), Blocks: b.blocks}
+	return Message{Text: escapeText(cut(fmt.Sprintf("stakeout could not deliver %s/%s on %s: %s", v.Model, v.Rule, channel, reason), MaxTextShown)), Blocks: b.blocks}
 }
 
 // Digest renders an owner's daily digest: one line per notification,

@@ -131,14 +131,19 @@ func TestRenderGolden(t *testing.T) {
 	}
 	digest := []*notify.View{views["opened-digest"], notify.NewView(cfg, ns["opened-digest"])}
 	digest[1].Change, digest[1].At = state.NoticeResolved, t0.Add(5*time.Hour)
+	pageFailed := notify.NewView(cfg, ns["opened-critical"])
+	pageFailed.Failing = []notify.KV{{Key: "pagerduty", Value: "http 503"}}
+	pageFailed.Failure = &state.Failure{Channel: "pagerduty", Reason: "http 503", Notice: pageFailed.Notice}
 	cases := map[string]Message{
+		"page-failed":       Render(pageFailed),
+		"page-failed-reply": FailureReply(pageFailed),
 		"opened-critical":   Render(views["opened-critical"]),
 		"updated-group":     Render(views["updated-group"]),
 		"updated-reply":     Reply(views["updated-group"]),
 		"resolved":          Render(views["resolved"]),
 		"resolved-reply":    Reply(views["resolved"]),
 		"opened-low-stakes": Render(views["opened-digest"]),
-		"failure":           Failure(views["opened-critical"], "slack", "C0CREDITDS", "channel_not_found"),
+		"failure":           Failure(views["opened-critical"], "slack", "credit-approval/accuracy-loss@20260301T060000Z.1#1", "channel_not_found"),
 		"digest":            Digest(notify.Owner(cfg, "listening-product"), "2026-03-01", digest),
 	}
 	for name, m := range cases {

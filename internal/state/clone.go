@@ -54,6 +54,17 @@ func (n *Notification) Clone() *Notification {
 	c.Channels = slices.Clone(n.Channels)
 	c.Subjects = slices.Clone(n.Subjects)
 	c.Done = maps.Clone(n.Done)
+	if n.Tries != nil {
+		c.Tries = make(map[string]*Try, len(n.Tries))
+		for k, t := range n.Tries {
+			ct := *t
+			c.Tries[k] = &ct
+		}
+	}
+	if n.Failure != nil {
+		f := *n.Failure
+		c.Failure = &f
+	}
 	c.Alert = *n.Alert.Clone()
 	if n.Request != nil {
 		r := *n.Request
@@ -66,6 +77,7 @@ func (n *Notification) Clone() *Notification {
 func (d *Delivery) Clone() *Delivery {
 	c := *d
 	c.Slack = maps.Clone(d.Slack)
+	c.Failing = maps.Clone(d.Failing)
 	if d.Pages != nil {
 		c.Pages = make(map[string]*Page, len(d.Pages))
 		for k, p := range d.Pages {

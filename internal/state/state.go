@@ -185,10 +185,42 @@ type Notification struct {
 	// "failed: channel_not_found; told ml-platform"): a channel done is
 	// never sent again, whatever happens to the rest.
 	Done map[string]string `json:"done,omitempty"`
+	// Tries is the progress of each channel not done yet. Channels are
+	// delivered independently — each with its own attempts, backoff and
+	// deadline — so that one vendor's outage never holds another back.
+	Tries map[string]*Try `json:"tries,omitempty"`
+	// Failure is what a NoticeDeliveryFailed reports.
+	Failure *Failure `json:"failure,omitempty"`
 	// Version is the stored version: the router writes version 1, every
 	// claim and every progress record moves it.
 	Version int64 `json:"version"`
 }
+
+// Try is one channel's delivery progress.
+type Try struct {
+	Attempts int `json:"attempts"`
+	// Next is the earliest time of the next attempt.
+	Next time.Time `json:"next,omitzero"`
+	// Error is the last attempt's reason ("http 503", "invalid_auth").
+	Error string `json:"error,omitempty"`
+	// GaveUp is when the failure was declared (audited, told through the
+	// other channels, counted): past the channel's deadline, or at once
+	// when every notification fails alike (a revoked token). Delivery is
+	// still tried, so that the channel catches up once it is back.
+	GaveUp time.Time `json:"gave_up,omitzero"`
+}
+
+// Failure is a channel that could not deliver a notification.
+type Failure struct {
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+	// Notice is the notification that failed.
+	Notice string `json:"notice"`
+}
+
+// NoticeDeliveryFailed tells an owner, through the channels that work,
+// that another channel failed them.
+const NoticeDeliveryFailed = "delivery-failed"
 
 // Seq is the notification's number within its group (ids are
 // "<group>#<n>"); 0 if the id has no number.
@@ -224,14 +256,20 @@ type Delivery struct {
 	Slack map[string]SlackMessage `json:"slack,omitempty"`
 	// Pages are the group's PagerDuty incidents by owner id: the first
 	// owner's, and each owner's it escalated or was reassigned to.
-	Pages   map[string]*Page `json:"pages,omitempty"`
-	Version int64            `json:"version"`
+	Pages map[string]*Page `json:"pages,omitempty"`
+	// Failing maps each channel that failed the group, and whose failure
+	// was told through the others, to the reason: shown on the group's
+	// messages, told once per outage, cleared when the channel delivers.
+	Failing map[string]string `json:"failing,omitempty"`
+	Version int64             `json:"version"`
 }
 
 // SlackMessage is a group's message in one channel.
 type SlackMessage struct {
 	TS    string `json:"ts"`
 	Owner string `json:"owner"`
+	// Link is the message's address (for PagerDuty's links).
+	Link string `json:"link,omitempty"`
 }
 
 // Page is a group's PagerDuty incident.

@@ -1,0 +1,103 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// record is an audit record to append to the alert's trail.
+type record struct{ action, channel, detail string }
+
+// save writes the notification's progress, the group's delivery record,
+// an audit record and the notices queued, in one commit, re-reading the
+// alert (the audit chain's head) and the delivery record when they
+// changed meanwhile. It fails if the claim was lost.
+func (j *job) save(ctx context.Context, rec *record, outbox []*state.Notification) error {
+	for range commitTries {
+		c := &state.Commit{Notices: []*state.Notification{j.n}, Outbox: outbox}
+		if j.dChanged {
+			c.Deliveries = []*state.Delivery{j.d}
+		}
+		if rec != nil {
+			a, err := j.s.Store.GetAlert(ctx, j.n.Alert.ID)
+			if err != nil {
+				return fmt.Errorf("read alert %s: %w", j.n.Alert.ID, err)
+			}
+			if a != nil {
+				c.Alerts = []*state.Alert{a}
+				c.Audit = []audit.Record{j.audit(a, rec)}
+			}
+		}
+		if rec != nil && rec.channel == Digest {
+			c.Digest = []state.DigestEntry{{Owner: j.n.Owner, At: j.s.now(), Notice: *j.n.Clone()}}
+		}
+		err := j.s.Store.Commit(ctx, c)
+		if err == nil {
+			j.n.Version++
+			if j.dChanged {
+				j.d.Version++
+				j.dChanged, j.dOps = false, nil
+			}
+			return nil
+		}
+		if !errors.Is(err, state.ErrConflict) {
+			return fmt.Errorf("record delivery of %s: %w", j.n.ID, err)
+		}
+		// Who moved? Our claim lost → stop; the group's record → merge.
+		cur, err := j.s.Store.GetNotice(ctx, j.n.ID)
+		if err != nil {
+			return fmt.Errorf("read notification %s: %w", j.n.ID, err)
+		}
+		if cur == nil || cur.Claim != j.n.Claim || cur.Version != j.n.Version {
+			return fmt.Errorf("notification %s: claim lost (held past its lease?): %w", j.n.ID, state.ErrConflict)
+		}
+		if j.dChanged {
+			fresh, err := j.s.Store.GetDelivery(ctx, j.n.Group)
+			if err != nil {
+				return fmt.Errorf("read delivery of %s: %w", j.n.Group, err)
+			}
+			j.d = merge(fresh, j.d)
+			for _, op := range j.dOps {
+				op(j.d)
+			}
+		}
+	}
+	return fmt.Errorf("record delivery of %s: %w after %d tries", j.n.ID, state.ErrConflict, commitTries)
+}
+
+// merge applies what this sender learnt (mine) onto the stored record.
+func merge(stored, mine *state.Delivery) *state.Delivery {
+	out := stored.Clone()
+	if out.Slack == nil && len(mine.Slack) > 0 {
+		out.Slack = map[string]state.SlackMessage{}
+	}
+	for _, ch := range slices.Sorted(maps.Keys(mine.Slack)) {
+		if _, ok := out.Slack[ch]; !ok {
+			out.Slack[ch] = mine.Slack[ch]
+		}
+	}
+	if out.Pages == nil && len(mine.Pages) > 0 {
+		out.Pages = map[string]*state.Page{}
+	}
+	for owner, p := range mine.Pages {
+		cp := *p
+		out.Pages[owner] = &cp
+	}
+	return out
+}
+
+func (j *job) audit(a *state.Alert, rec *record) audit.Record {
+	n := j.n
+	r := audit.Record{Alert: a.ID, At: j.s.now(), Recorded: j.s.now(), Action: rec.action, Actor: "sender",
+		Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature,
+		Segment: a.Segment, Severity: a.Severity, Role: n.Role, Owner: n.Owner, Notify: []string{rec.channel},
+		Group: n.Group, Detail: n.Kind + " notification " + n.ID + ": " + rec.detail, ConfigDigest: j.s.Config.Digest}
+	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
+	return r
+}

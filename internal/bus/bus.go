@@ -25,21 +25,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 )
 
 // Source is the source of every event stakeout publishes; subscribers'
 // rules match on it.
 const Source = "stakeout"
 
-// Detail types stakeout publishes. They are the contract with subscribers'
-// event patterns: renaming one silently breaks their rules.
+// Detail types stakeout publishes. They are package lifecycle's, which
+// defines them next to the detail they carry without importing the AWS
+// SDK; these aliases keep bus's callers compiling.
 const (
-	AlertOpened       = "Alert Opened"
-	AlertAcknowledged = "Alert Acknowledged"
-	AlertEscalated    = "Alert Escalated"
-	AlertResolved     = "Alert Resolved"
-	RetrainRequested  = "Retrain Requested"
-	RollbackRequested = "Rollback Requested"
+	AlertOpened       = lifecycle.AlertOpened
+	AlertAcknowledged = lifecycle.AlertAcknowledged
+	AlertEscalated    = lifecycle.AlertEscalated
+	AlertResolved     = lifecycle.AlertResolved
+	RetrainRequested  = lifecycle.RetrainRequested
+	RollbackRequested = lifecycle.RollbackRequested
 )
 
 // Limits of one PutEvents call. EventBridge takes 1 to 10 entries
@@ -65,8 +68,8 @@ type API interface {
 
 // Entry is one event to publish.
 type Entry struct {
-	// DetailType says what happened ("Alert Opened"): one of the constants
-	// above.
+	// DetailType says what happened ("Alert Opened"): one of the detail
+	// types above.
 	DetailType string
 	// Detail is marshalled to JSON, which must be an object. HTML is not
 	// escaped: subscribers read "<" in a model's name as "<", not "\u003c".

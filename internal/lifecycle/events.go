@@ -3,12 +3,24 @@ package lifecycle
 import (
 	"time"
 
-	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
+// Detail types of the events stakeout publishes. They are the contract with
+// subscribers' event patterns: renaming one silently breaks their rules.
+// They are here, with Detail, rather than in package bus so that lifecycle
+// imports no AWS SDK; bus keeps aliases of them.
+const (
+	AlertOpened       = "Alert Opened"
+	AlertAcknowledged = "Alert Acknowledged"
+	AlertEscalated    = "Alert Escalated"
+	AlertResolved     = "Alert Resolved"
+	RetrainRequested  = "Retrain Requested"
+	RollbackRequested = "Rollback Requested"
+)
+
 // eventSchemaVersion versions Detail: a field's meaning never changes
-// without it (the detail types are bus's).
+// without it.
 const eventSchemaVersion = "1"
 
 // Detail is the detail of every event stakeout publishes. ID is the same
@@ -64,20 +76,20 @@ func Event(n *state.Notification) (string, *Detail, bool) {
 	var t string
 	switch n.Kind {
 	case state.NoticeOpened:
-		t = bus.AlertOpened
+		t = AlertOpened
 	case state.NoticeAcknowledged, state.NoticeSnoozed:
-		t = bus.AlertAcknowledged
+		t = AlertAcknowledged
 	case state.NoticeEscalated:
-		t = bus.AlertEscalated
+		t = AlertEscalated
 	case state.NoticeResolved:
-		t = bus.AlertResolved
+		t = AlertResolved
 	case state.NoticeRequest:
 		if n.Request == nil {
 			return "", nil, false
 		}
-		t = bus.RetrainRequested
+		t = RetrainRequested
 		if n.Request.Type == state.RequestRollback {
-			t = bus.RollbackRequested
+			t = RollbackRequested
 		}
 	default:
 		return "", nil, false

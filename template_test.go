@@ -25,13 +25,13 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/stakeout-ml/stakeout/internal/awssecret"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/eventpattern"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/samtemplate"
-	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/slackapp"
 )
 
@@ -225,7 +225,7 @@ func apiCalls() []string {
 	for prefix, typ := range map[string]reflect.Type{
 		"dynamodb":       reflect.TypeFor[dynamostore.API](),
 		"events":         reflect.TypeFor[bus.API](),
-		"secretsmanager": reflect.TypeFor[secret.SecretsManagerAPI](),
+		"secretsmanager": reflect.TypeFor[awssecret.SecretsManagerAPI](),
 	} {
 		for i := range typ.NumMethod() {
 			call := prefix + ":" + typ.Method(i).Name

@@ -16,10 +16,12 @@
 //
 // # In AWS
 //
-// The Lambda functions use [SecretsManager], which calls GetSecretValue with
-// the name as SecretId and keeps each value for the life of the process (a
-// Lambda container; a rotated secret is picked up by new containers). Store
-// the value with
+// The Lambda functions use package awssecret: a [Cache] over AWS Secrets
+// Manager, which calls GetSecretValue with the name as SecretId and keeps
+// each value for the life of the process (a Lambda container; a rotated
+// secret is picked up by new containers). This package imports no AWS SDK,
+// so the configuration that holds references builds without one. Store the
+// value with
 //
 //	aws secretsmanager create-secret --name stakeout/pagerduty/credit-ds --secret-string '<key>'
 //

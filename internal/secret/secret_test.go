@@ -14,11 +14,12 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/secret"
 )
 
-// resolved returns a Value that went through the real Secrets Manager path.
+// resolved returns a Value that went through the path the Lambda
+// functions' resolver takes: a Cache over a store.
 func resolved(t *testing.T) secret.Value {
 	t.Helper()
-	f := secrets(t, map[string]string{"stakeout/pagerduty/credit-ds": fakeValue})
-	v, err := f.resolver().Resolve(t.Context(), "secret:stakeout/pagerduty/credit-ds")
+	s := newStore(map[string]string{"stakeout/pagerduty/credit-ds": fakeValue})
+	v, err := secret.NewCache("the test store", s.fetch).Resolve(t.Context(), "secret:stakeout/pagerduty/credit-ds")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stakeout-ml/stakeout"
+	"github.com/stakeout-ml/stakeout/internal/awssecret"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
@@ -120,7 +121,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, req
 	if getenv(EnvSecrets) == "env" {
 		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
 	} else {
-		secrets = secret.NewSecretsManager(secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		secrets = awssecret.New(secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
 			if ep := getenv(EnvSecretsManager); ep != "" {
 				o.BaseEndpoint = &ep
 			}

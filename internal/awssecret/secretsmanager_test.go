@@ -1,4 +1,4 @@
-package secret_test
+package awssecret_test
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/stakeout-ml/stakeout/internal/awssecret"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 )
 
@@ -154,7 +155,7 @@ func (f *fakeSM) client() *secretsmanager.Client {
 	})
 }
 
-func (f *fakeSM) resolver() *secret.SecretsManager { return secret.NewSecretsManager(f.client()) }
+func (f *fakeSM) resolver() *secret.Cache { return awssecret.New(f.client()) }
 
 func TestSecretsManagerResolves(t *testing.T) {
 	f := secrets(t, map[string]string{"stakeout/pagerduty/credit-ds": fakeValue})

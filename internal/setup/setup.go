@@ -83,6 +83,12 @@ var LocalOnly = []string{EnvConfigDir, EnvEndpoint, EnvSecrets, EnvSlackAPI, Env
 // signing secret): better a failed cold start than a function that refuses
 // every request.
 func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, required ...string) (*Deps, error) {
+	return LoadWith(ctx, getenv, log, nil, required...)
+}
+
+// LoadWith is Load with options for the DynamoDB client, applied after the
+// environment's: a benchmark's middleware that counts calls, say.
+func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger, dynamoOpts []func(*dynamodb.Options), required ...string) (*Deps, error) {
 	for _, name := range required {
 		if getenv(name) == "" {
 			return nil, fmt.Errorf("%s is not set", name)
@@ -112,11 +118,11 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, req
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
+	client := dynamodb.NewFromConfig(awsCfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
 		if ep := getenv(EnvEndpoint); ep != "" {
 			o.BaseEndpoint = &ep
 		}
-	})
+	}}, dynamoOpts...)...)
 	var secrets secret.Resolver
 	if getenv(EnvSecrets) == "env" {
 		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })

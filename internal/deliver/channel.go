@@ -121,6 +121,15 @@ func (j *job) done(ctx context.Context, ch string, res Result) error {
 	if res.Audit != "" {
 		rec = &record{audit.Notified, ch, res.Audit}
 	}
+	if rec == nil && !j.dChanged {
+		// Nothing was sent that a retry could repeat ("no page for an
+		// update"): written with the next record, or when given back.
+		return nil
+	}
+	if allDone(n) {
+		// The last channel: its record and "sent" in one write.
+		n.Sent, n.Claim, n.ClaimedUntil = j.s.now(), "", time.Time{}
+	}
 	return j.save(ctx, rec, nil)
 }
 
@@ -187,7 +196,7 @@ func (j *job) failureNotice(ctx context.Context, ch, reason string) (string, *st
 	notice := &state.Notification{ID: id, Kind: state.NoticeDeliveryFailed, Group: n.Group, Model: n.Model, Rule: n.Rule,
 		Owner: owner, Role: n.Role, Channels: channels, Alert: *n.Alert.Clone(), Members: n.Members,
 		Subjects: slices.Clone(n.Subjects), Created: j.s.now(), Lifecycle: n.Lifecycle,
-		Failure: &state.Failure{Channel: ch, Reason: reason, Notice: n.ID}}
+		Failure: &state.Failure{Channel: ch, Reason: reason, Notice: n.ID}, After: n.ID}
 	j.changeFailing(func(d *state.Delivery) {
 		if d.Failing == nil {
 			d.Failing = map[string]string{}
@@ -254,7 +263,7 @@ func (j *job) send(ctx context.Context, ch string, retry bool) (Result, error) {
 		return Result{Outcome: "kept for the digest of " + n.Owner, Audit: "kept for the daily digest of " + n.Owner}, nil
 	}
 	nt := j.s.Notifiers[ch]
-	m := &Message{Notice: n, View: j.view(), Delivery: j.d, Retry: retry}
+	m := &Message{Notice: n, View: j.view(), Delivery: j.d, Retry: retry, Stale: j.stale}
 	switch {
 	case ch == Events:
 		detailType, detail, ok := lifecycle.Event(n)
@@ -303,14 +312,15 @@ func ownerZone(cfg *config.Config, id string) *time.Location {
 // waitsForEarlier returns, when the group's previous notification on ch
 // is not done with it yet, until when ch must wait (zero: it need not).
 func (j *job) waitsForEarlier(ctx context.Context, ch string) (time.Time, error) {
-	// The notifications before this one on ch: the group's latest few,
-	// or, for a failure notice, the notification that failed (its reply
-	// goes in that one's thread, not in a message before it).
+	// The notifications before this one on ch: the one it says it
+	// follows (a failure notice's reply goes in the failed message's
+	// thread, an update window's after the group's latest), or the
+	// group's latest few.
 	var earlier []int
-	if j.n.Failure != nil {
+	if j.n.After != "" {
 		earlier = []int{-1}
 	}
-	for k := j.n.Seq() - 1; j.n.Failure == nil && k >= 1 && len(earlier) < maxWalk; k-- {
+	for k := j.n.Seq() - 1; j.n.After == "" && k >= 1 && len(earlier) < maxWalk; k-- {
 		earlier = append(earlier, k)
 	}
 	for _, k := range earlier {
@@ -335,15 +345,15 @@ func (j *job) waitsForEarlier(ctx context.Context, ch string) (time.Time, error)
 	return time.Time{}, nil
 }
 
-// earlier reads the group's notification number k (for a failure notice,
-// k is -1: the notification that failed), once per run.
+// earlier reads the group's notification number k (-1: the one n says it
+// follows), once per run.
 func (j *job) earlier(ctx context.Context, k int) (*state.Notification, error) {
 	if p, ok := j.prevs[k]; ok {
 		return p, nil
 	}
 	id := fmt.Sprintf("%s#%d", j.n.Group, k)
 	if k < 0 {
-		id = j.n.Failure.Notice
+		id = j.n.After
 	}
 	p, err := j.s.Store.GetNotice(ctx, id)
 	if err != nil {

@@ -63,6 +63,7 @@ type Store interface {
 	Pending(ctx context.Context, due time.Time, limit int) ([]*state.Notification, error)
 	GetNotice(ctx context.Context, id string) (*state.Notification, error)
 	GetDelivery(ctx context.Context, group string) (*state.Delivery, error)
+	GetGroup(ctx context.Context, model, rule string) (*state.Group, error)
 	GetAlert(ctx context.Context, id string) (*state.Alert, error)
 	Digest(ctx context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error)
 	Commit(ctx context.Context, c *state.Commit) error
@@ -85,6 +86,9 @@ type Message struct {
 	// Retry: an earlier attempt on this channel failed, and may have gone
 	// through unanswered (look before posting again).
 	Retry bool
+	// Stale: an update whose group has ended or been replaced since: what
+	// joined is worth a line in the thread, not an edit of the message.
+	Stale bool
 	// Digest is, for a NoticeDigest, the notifications it covers (oldest
 	// first) and the owner's day they are of.
 	Digest    []*notify.View
@@ -299,6 +303,9 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, []string, erro
 			j.blocked[ch] = until
 		}
 	}
+	if err := j.refresh(ctx); err != nil {
+		return Report{}, nil, err
+	}
 	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
 		return Report{}, nil, fmt.Errorf("read delivery of %s: %w", n.Group, err)
 	}
@@ -329,6 +336,33 @@ type job struct {
 	blocked  map[string]time.Time
 	rep      Report
 	queued   []string
+	// stale: see Message.Stale.
+	stale bool
+}
+
+// refresh brings an update window's notification up to the group as it
+// is now: the alerts joined since it opened, who owns it, what people did.
+func (j *job) refresh(ctx context.Context) error {
+	n := j.n
+	if n.Kind != state.NoticeUpdated || len(n.Joined) == 0 {
+		return nil
+	}
+	g, err := j.s.Store.GetGroup(ctx, n.Model, n.Rule)
+	if err != nil {
+		return fmt.Errorf("read group of %s/%s: %w", n.Model, n.Rule, err)
+	}
+	if g == nil || g.ID != n.Group || g.Over() {
+		j.stale = true
+		return nil
+	}
+	n.Members, n.Lifecycle, n.Subjects = len(g.Members), g.Lifecycle, n.Subjects[:0]
+	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
+		n.Subjects = append(n.Subjects, state.Subject(id))
+	}
+	if g.Owner != "" {
+		n.Owner, n.Role = g.Owner, g.Role
+	}
+	return nil
 }
 
 // run attempts the notification's channels, in rounds: every channel due
@@ -400,10 +434,12 @@ func (j *job) nextWait(ctx context.Context) (time.Duration, bool) {
 // else due again when its earliest channel is.
 func (j *job) release(ctx context.Context) error {
 	n := j.n
-	if len(n.Done) >= len(n.Channels) && allDone(n) {
-		n.Sent, n.Claim, n.ClaimedUntil = j.s.now(), "", time.Time{}
-		if err := j.save(ctx, nil, nil); err != nil {
-			return err
+	if allDone(n) {
+		if n.Sent.IsZero() {
+			n.Sent, n.Claim, n.ClaimedUntil = j.s.now(), "", time.Time{}
+			if err := j.save(ctx, nil, nil); err != nil {
+				return err
+			}
 		}
 		j.rep.Sent++
 		j.s.measure(n)

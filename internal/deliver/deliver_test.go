@@ -208,9 +208,15 @@ func TestFlowOnBothStores(t *testing.T) {
 			e.advance(time.Minute)
 			e.observe(bureauDrift)
 			e.advance(time.Hour)
-			updated := e.observe(bureauDrift)
-			if rep := e.deliver(updated); rep.Sent != 1 {
-				t.Fatalf("report %+v, want 1 sent", rep)
+			joinedAt := e.now
+			if ids := e.observe(bureauDrift); len(ids) != 0 {
+				t.Fatalf("the join queued %v to send now, want it in its update window", ids)
+			}
+			update, _ := state.UpdateID(group, joinedAt)
+			updated := []string{update}
+			e.advance(10 * time.Second) // the window ends
+			if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
+				t.Fatalf("Drain = %+v, %v; want the update sent", rep, err)
 			}
 			msgs = e.slack.Messages(creditChannel)
 			if len(msgs) != 1 || len(msgs[0].Revisions) != 2 || !strings.Contains(string(msgs[0].Blocks), "2 alerts in this group") {
@@ -268,7 +274,7 @@ func TestFlowOnBothStores(t *testing.T) {
 			}
 			want := map[string][]string{
 				"income":       {"slack: opened notification .*#1: posted to C0CREDITDS, message 1700000000.000100", "pagerduty: opened notification .*#1: triggered incident stakeout/credit-approval/key-feature-drift@"},
-				"bureau_score": {"slack: updated notification .*#2: updated message 1700000000.000100 in C0CREDITDS, thread reply ", "slack: resolved notification .*#3: updated message", "pagerduty: resolved notification .*#3: resolved stakeout/"},
+				"bureau_score": {"slack: updated notification .*#u[0-9]+: updated message 1700000000.000100 in C0CREDITDS, thread reply ", "slack: resolved notification .*#2: updated message", "pagerduty: resolved notification .*#2: resolved stakeout/"},
 			}
 			for feature, patterns := range want {
 				got := told(feature)
@@ -796,4 +802,40 @@ func TestAHangingChannelDelaysTheOthersByOneAttempt(t *testing.T) {
 		t.Errorf("incident %+v, want triggered", inc)
 	}
 	e.slack.Outage(nil)
+}
+
+// TestABurstOfJoinsIsOneEditAndOneReply: forty features drifting at once
+// join the group as they arrive; Slack gets the opening, then one edit of
+// the message and one thread reply naming them, not forty of each.
+func TestABurstOfJoinsIsOneEditAndOneReply(t *testing.T) {
+	e := newEnv(t, onDynamo)
+	nulls := func(i int) string {
+		return fmt.Sprintf(`"model":"credit-approval","kind":"data_quality","metric":"null_rate","feature":"f%02d","value":0.9`, i)
+	}
+	for i := range 40 {
+		e.observe(nulls(i)) // for: 2
+	}
+	e.advance(time.Hour)
+	e.deliver(e.observe(nulls(0)))
+	for i := 1; i < 40; i++ {
+		if ids := e.observe(nulls(i)); len(ids) != 0 {
+			t.Fatalf("a join queued %v to send now, want it in the update window", ids)
+		}
+	}
+	channel := "C0DATAPLAT"
+	if msgs := e.slack.Messages(channel); len(msgs) != 1 || len(msgs[0].Revisions) != 1 {
+		t.Fatalf("before the window ends: %d messages, want the opening only", len(msgs))
+	}
+	e.drainEvery(time.Minute, time.Minute)
+	msgs := e.slack.Messages(channel)
+	replies := e.slack.Replies(channel, msgs[0].TS)
+	if len(msgs) != 1 || len(msgs[0].Revisions) != 2 || !strings.Contains(string(msgs[0].Blocks), "40 alerts in this group") {
+		t.Fatalf("after the window: %d messages, %d revisions; want the one message edited once to 40 alerts", len(msgs), len(msgs[0].Revisions))
+	}
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "39 alerts joined (f01, f02") || !strings.Contains(replies[0].Text, "and 29 more") {
+		t.Errorf("thread %v, want one reply naming the 39 that joined", texts(replies))
+	}
+	if n := e.slack.Calls("chat.postMessage") + e.slack.Calls("chat.update"); n != 3 {
+		t.Errorf("%d Slack calls, want 3 (the post, one edit, one reply)", n)
+	}
 }

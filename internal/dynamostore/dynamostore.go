@@ -63,6 +63,7 @@ import (
 // API is the part of the DynamoDB client the store uses.
 type API interface {
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
@@ -129,16 +130,11 @@ func (s *Store) get(ctx context.Context, pk, sk string, v state.Versioned) (bool
 	if err != nil {
 		return false, fmt.Errorf("get %s: %w", pk, err)
 	}
-	data, ok := out.Item[attrData].(*types.AttributeValueMemberS)
-	if !ok {
+	if _, ok := out.Item[attrData].(*types.AttributeValueMemberS); !ok {
 		return false, nil
 	}
-	if err := json.Unmarshal([]byte(data.Value), v); err != nil {
-		return false, fmt.Errorf("decode %s: %w", pk, err)
-	}
-	if n, ok := out.Item[attrVersion].(*types.AttributeValueMemberN); ok {
-		ver, _ := strconv.ParseInt(n.Value, 10, 64)
-		v.SetVersion(ver)
+	if err := decodeItem(out.Item, v); err != nil {
+		return false, err
 	}
 	return true, nil
 }
@@ -232,17 +228,18 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		}
 	}
 	for _, g := range c.Groups {
-		pk, sk := groupKey(g.Model, g.Rule)
-		if err := versioned(pk, sk, g.Version, g); err != nil {
+		it, err := s.groupItem(g)
+		if err != nil {
 			return err
 		}
-		it := items[len(items)-1].Put.Item
-		if !g.Over() {
-			it[attrGSI1PK], it[attrGSI1SK] = str(open), str(g.Model+"/"+g.Rule)
+		add(it)
+	}
+	for _, j := range c.Joins {
+		its, err := s.joinItems(j)
+		if err != nil {
+			return err
 		}
-		if at := g.Due(); !at.IsZero() {
-			it[attrGSI2PK], it[attrGSI2SK] = str(due), str(dueSK(at, state.DueGroup, g.Model+"/"+g.Rule))
-		}
+		items = append(items, its...)
 	}
 	for _, w := range c.Watches {
 		pk, sk := watchKey(w.ID())
@@ -287,16 +284,11 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		add(types.TransactWriteItem{ConditionCheck: check})
 	}
 	for _, n := range append(slices.Clone(c.Outbox), c.Notices...) {
-		pk, sk := noticeKey(n.ID)
-		if err := versioned(pk, sk, n.Version, n); err != nil {
+		it, err := s.noticeItem(n)
+		if err != nil {
 			return err
 		}
-		if n.Sent.IsZero() {
-			// Unsent: in the sparse pending index (a Put replaces the
-			// whole item, so a sent notification drops out of it).
-			it := items[len(items)-1].Put.Item
-			it[attrGSI2PK], it[attrGSI2SK] = str(pending), str(sortKey(n.Due())+"#"+n.ID)
-		}
+		add(it)
 	}
 	for _, d := range c.Deliveries {
 		pk, sk := deliveryKey(d.Group)
@@ -412,6 +404,7 @@ func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput) ([]T, 
 					rec.SetVersion(ver)
 				}
 			}
+			overlay(it, any(v))
 			items = append(items, v)
 		}
 		if len(out.LastEvaluatedKey) == 0 || (in.Limit != nil && len(items) >= int(*in.Limit)) {

@@ -89,10 +89,41 @@ func (s *Store) GetAlert(_ context.Context, id string) (*state.Alert, error) {
 func (s *Store) GetGroup(_ context.Context, model, rule string) (*state.Group, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g := s.groups[groupKey(model, rule)]; g != nil {
-		return g.Clone(), nil
+	return s.group(model, rule), nil
+}
+
+// group returns a copy of a group, as read (s.mu held).
+func (s *Store) group(model, rule string) *state.Group {
+	g := s.groups[groupKey(model, rule)]
+	if g == nil {
+		return nil
 	}
-	return nil, nil
+	c := g.Clone()
+	c.OpenRead, c.New = c.Open, false
+	return c
+}
+
+// Read returns copies of the records keys name.
+func (s *Store) Read(_ context.Context, keys state.Keys) (*state.Records, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := &state.Records{Alerts: map[string]*state.Alert{}, Groups: map[state.GroupKey]*state.Group{}}
+	for _, id := range keys.Alerts {
+		out.Alerts[id] = nil
+		if a := s.alerts[id]; a != nil {
+			out.Alerts[id] = a.Clone()
+		}
+	}
+	for _, k := range keys.Groups {
+		out.Groups[k] = s.group(k.Model, k.Rule)
+	}
+	if m := keys.Inhibitors; m != "" {
+		out.Inhibitors = &state.Inhibitors{Model: m}
+		if in := s.inhibitors[m]; in != nil {
+			out.Inhibitors = in.Clone()
+		}
+	}
+	return out, nil
 }
 
 // GetInhibitors returns a copy of the model's firing inhibitors.
@@ -125,8 +156,18 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		}
 	}
 	for _, g := range c.Groups {
-		if g.Version != s.groups[groupKey(g.Model, g.Rule)].StoredVersion() {
+		stored := s.groups[groupKey(g.Model, g.Rule)]
+		if g.Version != stored.StoredVersion() || stored != nil && !g.New && g.Open != g.OpenRead && stored.Open != g.OpenRead {
 			return fmt.Errorf("group %s: %w", g.ID, state.ErrConflict)
+		}
+	}
+	for _, j := range c.Joins {
+		g := s.groups[groupKey(j.Model, j.Rule)]
+		if g == nil || g.Version != j.Version || g.Open <= 0 {
+			return fmt.Errorf("join of group %s: %w", j.Group, state.ErrConflict)
+		}
+		if q := s.queued[j.Update.ID]; q != nil && !q.Sent.IsZero() {
+			return fmt.Errorf("update %s already sent: %w", j.Update.ID, state.ErrConflict)
 		}
 	}
 	for _, in := range []*state.Inhibitors{c.Inhibitors, c.InhibitorsRead} {
@@ -184,7 +225,31 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 	for _, g := range c.Groups {
 		n := g.Clone()
 		n.Version++
+		// Joins move a group's count and members without its version:
+		// a writer that did not make the group keeps what they did.
+		if stored := s.groups[groupKey(n.Model, n.Rule)]; stored != nil && !g.New {
+			n.Members = slices.Clone(stored.Members)
+			if g.Open == g.OpenRead {
+				n.Open = stored.Open
+			}
+		}
+		n.OpenRead, n.New, n.Legacy = 0, false, false
 		s.groups[groupKey(n.Model, n.Rule)] = n
+	}
+	for _, j := range c.Joins {
+		g := s.groups[groupKey(j.Model, j.Rule)]
+		g.Open++
+		if !j.Member {
+			g.Members = append(g.Members, j.Alert)
+		}
+		if q := s.queued[j.Update.ID]; q != nil {
+			q.Joined = append(q.Joined, j.Update.Joined...)
+			continue
+		}
+		q := j.Update.Clone()
+		q.Version = 1
+		s.outbox = append(s.outbox, q)
+		s.queued[q.ID] = q
 	}
 	if c.Inhibitors != nil {
 		n := c.Inhibitors.Clone()
@@ -198,8 +263,11 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.queued[n.ID] = q
 	}
 	for _, n := range c.Notices {
-		*s.queued[n.ID] = *n.Clone()
-		s.queued[n.ID].Version++
+		// What joined an update while its sender worked is kept.
+		q := s.queued[n.ID]
+		joined := q.Joined
+		*q = *n.Clone()
+		q.Joined, q.Version = joined, q.Version+1
 	}
 	for _, d := range c.Deliveries {
 		n := d.Clone()

@@ -52,6 +52,7 @@ type decision struct {
 	inhib       *state.Inhibitors
 	inhibDirty  bool
 	outbox      []*state.Notification
+	joins       []*state.Join
 	audits      []audit.Record
 	changes     []Change
 	results     []engine.Result
@@ -64,6 +65,9 @@ func (d *decision) decide(eng *engine.Engine) error {
 	d.eng = eng
 	d.results = eng.Observe(d.m, d.ev, &d.series.State, d.results[:0])
 	d.seriesDirty = d.series.State.Dirty()
+	if err := d.prefetch(); err != nil {
+		return err
+	}
 	for i := range d.results {
 		res := &d.results[i]
 		if res.Late {
@@ -279,7 +283,19 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 	if err != nil {
 		return err
 	}
+	if g != nil && !g.Over() && !g.Legacy {
+		// Commutative: any number of alerts join at once without
+		// conflicting, and one update per window tells of them all.
+		a.Group = g.ID
+		n := lifecycle.Update(g, a, d.p.wallClock(d.at))
+		d.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
+		n.Alert = *a.Clone()
+		d.joins = append(d.joins, &state.Join{Model: g.Model, Rule: g.Rule, Group: g.ID, Version: g.Version, Alert: a.ID,
+			Member: slices.Contains(g.Members, a.ID), Update: n})
+		return nil
+	}
 	if g != nil && !g.Over() {
+		// Stored before joins commuted: rewritten under its version.
 		if !slices.Contains(g.Members, a.ID) {
 			g.Members = append(g.Members, a.ID)
 		}
@@ -299,7 +315,7 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 		version = g.Version
 	}
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z"), version+1),
-		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1, Version: version,
+		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1, Version: version, New: true,
 		Lifecycle: lifecycle.Start(a, d.p.wallClock(d.at))}
 	d.groups[r.Name] = ng
 	d.groupDirty[r.Name] = true
@@ -371,6 +387,45 @@ func (d *decision) change(a *state.Alert, st string) {
 		Group: a.Group, Summary: a.Summary})
 }
 
+// prefetch reads, in one round trip, what deciding the results may need:
+// the alerts they open, update or resolve, their groups, and the model's
+// inhibitors when the event's kind inhibits or is inhibited. A quiet
+// event reads nothing more.
+func (d *decision) prefetch() error {
+	var keys state.Keys
+	for i := range d.results {
+		res := &d.results[i]
+		ref, has := d.series.Alerts[res.Rule.Name]
+		switch {
+		case res.Late || res.Status != engine.Firing && !has:
+			continue
+		case has:
+			keys.Alerts = append(keys.Alerts, ref.ID)
+		default:
+			keys.Alerts = append(keys.Alerts, AlertID(d.m.ID, res.Rule.Name, d.ev.Feature, d.ev.Segment))
+		}
+		keys.Groups = append(keys.Groups, state.GroupKey{Model: d.m.ID, Rule: res.Rule.Name})
+	}
+	if len(keys.Alerts) == 0 {
+		return nil
+	}
+	if slices.Contains(d.m.Inhibit.Targets, d.ev.Kind) || slices.Contains(d.m.Inhibit.Sources, d.ev.Kind) {
+		keys.Inhibitors = d.m.ID
+	}
+	recs, err := d.p.Store.Read(d.ctx, keys)
+	if err != nil {
+		return fmt.Errorf("read the records of %s: %w", d.ev.Series(), err)
+	}
+	maps.Copy(d.read, recs.Alerts)
+	for k, g := range recs.Groups {
+		d.groups[k.Rule] = g
+	}
+	if recs.Inhibitors != nil {
+		d.inhib = recs.Inhibitors
+	}
+	return nil
+}
+
 func (d *decision) alert(id string) (*state.Alert, error) {
 	if a, ok := d.read[id]; ok {
 		return a, nil
@@ -423,7 +478,7 @@ func (d *decision) inhibitor() (string, error) {
 // commit gathers the changes, or returns nil when there is nothing worth
 // a write (no history kept, no streak moved, no alert changed).
 func (d *decision) commit() *state.Commit {
-	if !d.seriesDirty && len(d.alerts) == 0 && !d.inhibDirty && len(d.groupDirty) == 0 {
+	if !d.seriesDirty && len(d.alerts) == 0 && !d.inhibDirty && len(d.groupDirty) == 0 && len(d.joins) == 0 {
 		return nil
 	}
 	d.series.Recent = append(d.series.Recent, d.id)
@@ -434,7 +489,8 @@ func (d *decision) commit() *state.Commit {
 	if ttl == 0 {
 		ttl = DefaultEventTTL
 	}
-	c := &state.Commit{EventID: d.id, EventExpires: d.p.wallClock(d.at).Add(ttl), Series: d.series, Outbox: d.outbox, Audit: d.audits}
+	c := &state.Commit{EventID: d.id, EventExpires: d.p.wallClock(d.at).Add(ttl), Series: d.series, Outbox: d.outbox, Audit: d.audits,
+		Joins: d.joins}
 	for _, id := range slices.Sorted(maps.Keys(d.alerts)) {
 		c.Alerts = append(c.Alerts, d.alerts[id])
 	}

@@ -33,6 +33,8 @@ type Store interface {
 	GetAlert(ctx context.Context, id string) (*state.Alert, error)
 	GetGroup(ctx context.Context, model, rule string) (*state.Group, error)
 	GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error)
+	// Read reads several records in one round trip.
+	Read(ctx context.Context, keys state.Keys) (*state.Records, error)
 	Commit(ctx context.Context, c *state.Commit) error
 	Quarantine(ctx context.Context, q state.Quarantined) error
 }
@@ -99,7 +101,12 @@ type Outcome struct {
 	// Wrote is false when the event changed nothing worth storing.
 	Wrote   bool
 	Changes []Change
-	Queued  []*state.Notification
+	// Queued are the notifications the event queued, to deliver now.
+	Queued []*state.Notification
+	// Coalesced are the update windows the event's alerts joined: each
+	// goes out once its window ends, with every alert that joined in it
+	// (the outbox's drain sends it).
+	Coalesced []*state.Notification
 	// Evaluated counts the rules evaluated on the event.
 	Evaluated int
 }
@@ -254,6 +261,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		switch err := p.Store.Commit(ctx, c); {
 		case err == nil:
 			out.Wrote, out.Changes, out.Queued = true, d.changes, c.Outbox
+			for _, j := range c.Joins {
+				out.Coalesced = append(out.Coalesced, j.Update)
+			}
 			return out, nil
 		case errors.Is(err, state.ErrDuplicate):
 			out.Duplicate = true

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -152,11 +153,13 @@ func TestGroupingAndResolution(t *testing.T) {
 	var kinds []string
 	groups := map[string]bool{}
 	for _, n := range pending {
-		kinds = append(kinds, n.Kind)
+		kinds = append(kinds, n.Kind+fmt.Sprint(n.Joined))
 		groups[n.Group] = true
 	}
-	if got := strings.Join(kinds, " "); got != "opened updated updated" || len(groups) != 1 {
-		t.Errorf("notifications %q in %d groups, want one group: opened updated updated", got, len(groups))
+	// The wall clock stands still here: both joins fall in one update
+	// window, told as one.
+	if got := strings.Join(kinds, " "); got != "opened[] updated[feature=age feature=tenure]" || len(groups) != 1 {
+		t.Errorf("notifications %q in %d groups, want one group: opened, one update of age and tenure", got, len(groups))
 	}
 	for i, f := range []string{"income", "age", "tenure"} {
 		out := process(t, p, event(fmt.Sprintf("c%d", i), "drift", "psi", f, 0.1, time.Hour+time.Duration(i)*time.Minute))
@@ -165,8 +168,42 @@ func TestGroupingAndResolution(t *testing.T) {
 		}
 	}
 	pending, _ = st.Pending(context.Background(), farFuture, 100)
-	if last := pending[len(pending)-1]; last.Kind != state.NoticeResolved || len(pending) != 4 {
-		t.Errorf("after the last member resolved: %d notifications, last %q; want 4, the last resolved", len(pending), last.Kind)
+	if last := pending[len(pending)-1]; len(pending) != 3 || !slices.ContainsFunc(pending, func(n *state.Notification) bool { return n.Kind == state.NoticeResolved }) {
+		t.Errorf("after the last member resolved: %d notifications, last %q; want 3, one resolved", len(pending), last.Kind)
+	}
+}
+
+// TestJoinsCoalesceByWindow: alerts joining a group within one update
+// window are one update; a later window is another, after the first.
+func TestJoinsCoalesceByWindow(t *testing.T) {
+	st := memstore.New(func() time.Time { return t0 })
+	var now time.Time
+	p := &Processor{Config: configFrom(t, testModel), Store: st, Now: func() time.Time { return now }}
+	now = t0
+	process(t, p, event("o0", "drift", "psi", "income", 0.4, 0))
+	var ids []string
+	for i, f := range []string{"age", "tenure", "zip", "plan"} {
+		now = t0.Add(time.Duration(i) * 2 * time.Second) // 0, 2, 4: one window; 6: the next
+		out := process(t, p, event(fmt.Sprintf("j%d", i), "drift", "psi", f, 0.4, time.Minute))
+		if len(out.Queued) != 0 || len(out.Coalesced) != 1 {
+			t.Fatalf("join of %s: queued %d, coalesced %d; want it coalesced, nothing to send now", f, len(out.Queued), len(out.Coalesced))
+		}
+		ids = append(ids, out.Coalesced[0].ID)
+	}
+	if ids[0] != ids[1] || ids[1] != ids[2] || ids[3] == ids[2] {
+		t.Fatalf("update ids %v, want the first three in one window and the fourth in the next", ids)
+	}
+	first, _ := st.GetNotice(context.Background(), ids[0])
+	second, _ := st.GetNotice(context.Background(), ids[3])
+	if got := strings.Join(first.Joined, " "); got != "feature=age feature=tenure feature=zip" || !strings.HasSuffix(first.After, "#1") {
+		t.Errorf("first window joined %q after %q, want age, tenure and zip, after the opening", got, first.After)
+	}
+	if !second.Due().After(first.Due()) || first.Due().Before(t0.Add(state.UpdateWindow)) {
+		t.Errorf("windows due at %v and %v, want each after its window, in order", first.Due(), second.Due())
+	}
+	g, _ := st.GetGroup(context.Background(), "m", "psi")
+	if g.Open != 5 || len(g.Members) != 5 || g.Version != 1 {
+		t.Errorf("group open %d, %d members, version %d; want 5, 5 and the version untouched by joins", g.Open, len(g.Members), g.Version)
 	}
 }
 
@@ -189,10 +226,9 @@ func TestGroupOutlivesItsFirstHours(t *testing.T) {
 	if len(pending) != 3 || len(groups) != 1 {
 		t.Errorf("%d notifications in %d groups, want opened, updated, resolved of one group", len(pending), len(groups))
 	}
-	process(t, p, event("c1", "drift", "psi", "tenure", 0.4, 6*time.Hour))
-	pending, _ = st.Pending(context.Background(), farFuture, 10)
-	if last := pending[len(pending)-1]; last.Kind != state.NoticeOpened || groups[last.Group] {
-		t.Errorf("an alert after the group ended: %+v, want a new group opened", last)
+	out = process(t, p, event("c1", "drift", "psi", "tenure", 0.4, 6*time.Hour))
+	if len(out.Queued) != 1 || out.Queued[0].Kind != state.NoticeOpened || groups[out.Queued[0].Group] {
+		t.Errorf("an alert after the group ended queued %+v, want a new group opened", out.Queued)
 	}
 }
 

@@ -51,9 +51,12 @@ func (s *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 	case state.NoticeDeliveryFailed:
 		return s.failure(ctx, m, channel)
 	}
+	d := m.Delivery
+	if m.Stale {
+		return s.staleUpdate(ctx, m, channel)
+	}
 	msg := Render(v)
 	var done []string
-	d := m.Delivery
 	// The group's messages in other channels (the owners before an
 	// escalation or a reassignment) show the same state; they are told
 	// in their thread when the group moved on. Updating is idempotent
@@ -98,6 +101,21 @@ func (s *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 	done = append(done, "updated "+channel+" "+prev.TS+", replied "+reply)
 	return deliver.Result{Outcome: strings.Join(done, "; "),
 		Audit: fmt.Sprintf("updated message %s in %s, thread reply %s", prev.TS, channel, reply)}, nil
+}
+
+// staleUpdate tells, in the thread only, of the alerts that joined a
+// group which has ended since: its message already says how it ended.
+func (s *Notifier) staleUpdate(ctx context.Context, m *deliver.Message, channel string) (deliver.Result, error) {
+	prev, ok := m.Delivery.Slack[channel]
+	if !ok {
+		return deliver.Result{Outcome: "not told: the group ended before it had a message in " + channel}, nil
+	}
+	reply, err := s.API.Post(ctx, channel, prev.TS, Reply(m.View), m.Notice.ID, m.Retry)
+	if err != nil {
+		return deliver.Result{}, err
+	}
+	return deliver.Result{Outcome: "replied " + reply + " (the group has ended: message left as it is)",
+		Audit: fmt.Sprintf("thread reply %s to message %s in %s (the group has ended)", reply, prev.TS, channel)}, nil
 }
 
 // failure tells the owner that another channel failed them: in the

@@ -221,6 +221,14 @@ func Reply(v *notify.View) Message {
 			text, md = fmt.Sprintf("✅ Resolved at %s: every alert of the group is clean again.", when(v.At)), false
 		}
 	case state.NoticeUpdated:
+		if len(v.Joined) > 1 {
+			text, md = fmt.Sprintf("➕ %d alerts joined (%s, %s to %s). The group has %d alert(s) now.", len(v.Joined),
+				Joined(v.Joined, maxJoinedShown), when(v.At), when(v.OpenedAt), v.Members), false
+			if !v.At.After(v.OpenedAt) {
+				text = fmt.Sprintf("➕ %d alerts joined (%s). The group has %d alert(s) now.", len(v.Joined), Joined(v.Joined, maxJoinedShown), v.Members)
+			}
+			break
+		}
 		subject := v.Feature
 		if v.Segment != "" {
 			subject = strings.TrimSpace(subject + " " + v.Segment)
@@ -249,6 +257,26 @@ func Reply(v *notify.View) Message {
 	}
 	text = strings.Join(strings.Fields(text), " ")
 	return Message{Text: cut(text, MaxTextShown), Blocks: []slack.Block{slack.NewSectionBlock(mrkdwn(text, MaxSectionText), nil, nil)}}
+}
+
+// maxJoinedShown bounds the subjects an update's reply names.
+const maxJoinedShown = 10
+
+// Joined lists what joined: "income, tenure and 12 more", features by
+// their name alone.
+func Joined(subjects []string, limit int) string {
+	shown := make([]string, 0, min(len(subjects), limit))
+	for _, s := range subjects[:min(len(subjects), limit)] {
+		if f, ok := strings.CutPrefix(s, "feature="); ok && !strings.Contains(f, " ") {
+			s = f
+		}
+		shown = append(shown, s)
+	}
+	out := strings.Join(shown, ", ")
+	if rest := len(subjects) - len(shown); rest > 0 {
+		out += fmt.Sprintf(" and %d more", rest)
+	}
+	return out
 }
 
 // whoIsNext says when the group escalates next, and to whom.

@@ -53,6 +53,7 @@ func (n *Notification) Clone() *Notification {
 	c := *n
 	c.Channels = slices.Clone(n.Channels)
 	c.Subjects = slices.Clone(n.Subjects)
+	c.Joined = slices.Clone(n.Joined)
 	c.Done = maps.Clone(n.Done)
 	if n.Tries != nil {
 		c.Tries = make(map[string]*Try, len(n.Tries))

@@ -126,6 +126,17 @@ type Group struct {
 	// Lifecycle is who must respond and what people did (stored inline).
 	Lifecycle
 	Version int64 `json:"version"`
+	// OpenRead is Open as the store returned it. Joins move Open without
+	// moving Version, so a write that changes Open is conditioned on it
+	// still being OpenRead; a write that leaves it alone keeps the
+	// store's (and its Members).
+	OpenRead int `json:"-"`
+	// New: the writer made this group (a first one, or one replacing the
+	// rule's finished group), so its Open and Members are the writer's.
+	New bool `json:"-"`
+	// Legacy: stored before joins were commutative (no separate count);
+	// joins rewrite it under its version instead.
+	Legacy bool `json:"-"`
 }
 
 // Inhibitors are a model's firing alerts that suppress others (by default
@@ -173,6 +184,13 @@ type Notification struct {
 	Since time.Time `json:"since,omitzero"`
 	// Request is the retrain or rollback a person asked for.
 	Request *Request `json:"request,omitempty"`
+	// Joined are the subjects of the alerts that joined the group in an
+	// update's window (state.Join), one update for all of them.
+	Joined []string `json:"joined,omitempty"`
+	// After is the notification this one follows on every channel (the
+	// group's latest when an update window opened; the notification a
+	// failure notice is about).
+	After string `json:"after,omitempty"`
 
 	// Delivery progress, written by the sender (never by the router).
 	// Claim is the token of the sender holding the notification until
@@ -333,7 +351,7 @@ const MaxCommitItems = 100
 // Items counts the records c writes or checks.
 func (c *Commit) Items() int {
 	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit) + len(c.Deliveries) + len(c.Notices) + len(c.Digest) +
-		len(c.Watches) + len(c.Schedules)
+		len(c.Watches) + len(c.Schedules) + 2*len(c.Joins)
 	for _, present := range []bool{c.EventID != "", c.Series != nil, c.Inhibitors != nil, c.InhibitorsRead != nil} {
 		if present {
 			n++
@@ -372,4 +390,7 @@ type Commit struct {
 	// What the escalator writes, each if its Version still matches.
 	Watches   []*Watch
 	Schedules []*Schedule
+
+	// Joins add alerts to open groups, commutatively (see Join).
+	Joins []*Join
 }

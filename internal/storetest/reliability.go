@@ -12,6 +12,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // reliabilityModel: every reading breaches psi, and a history rule that
@@ -105,8 +106,24 @@ func Reliability(t *testing.T, st Store, features, perSeries int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notices) != features {
-		t.Errorf("%d notifications queued, want %d (one per alert opened)", len(notices), features)
+	// The group's opening tells of its first alert, and its update
+	// windows of the others, each once.
+	told := map[string]int{}
+	for _, n := range notices {
+		if n.Kind == state.NoticeOpened {
+			told[state.Subject(n.Alert.ID)]++
+		}
+		for _, s := range n.Joined {
+			told[s]++
+		}
+	}
+	if len(told) != features {
+		t.Errorf("%d alerts told of in %d notifications, want %d (each alert opened)", len(told), len(notices), features)
+	}
+	for s, n := range told {
+		if n != 1 {
+			t.Errorf("%s told of %d times, want once", s, n)
+		}
 	}
 	for f := range features {
 		k := key

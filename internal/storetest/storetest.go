@@ -164,7 +164,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		gotA, _ := st.GetAlert(ctx, a.ID)
 		gotG, _ := st.GetGroup(ctx, "m", "r")
 		gotI, _ := st.GetInhibitors(ctx, "m")
-		a.Version, g.Version, in.Version = 1, 1, 1
+		a.Version, g.Version, in.Version, g.OpenRead = 1, 1, 1, 1
 		for _, c := range []struct{ want, got any }{{a, gotA}, {g, gotG}, {in, gotI}} {
 			if diff := cmp.Diff(c.want, c.got); diff != "" {
 				t.Errorf("read back (-want +got):\n%s", diff)
@@ -370,4 +370,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 	runLifecycle(t, newStore)
+	runJoins(t, newStore)
 }

@@ -1,0 +1,63 @@
+package state
+
+import (
+	"fmt"
+	"time"
+)
+
+// Join adds an alert to its rule's open group without rewriting the
+// group: stores apply it commutatively — the group's open count and member
+// list grow, the group's version does not move — so that any number of
+// alerts joining one group at once (two thousand drifting features) never
+// conflict with each other. It fails the commit (ErrConflict) only when
+// the group changed otherwise since it was read: replaced, closed,
+// acknowledged, escalated.
+type Join struct {
+	Model, Rule string
+	Group       string
+	// Version is the group's version as read.
+	Version int64
+	Alert   string
+	// Member: the alert is in the group's members already (it reopened
+	// in the group it belonged to); only the open count grows.
+	Member bool
+	// Update is the group's update notification of the join's window
+	// (UpdateID): the first join of the window writes it, the others add
+	// their subject to its Joined.
+	Update *Notification
+}
+
+// UpdateWindow is how long a group's updates gather before they go out
+// as one: one edit of the group's Slack message and one thread reply per
+// window, whatever the burst (Slack allows about one message a second per
+// channel).
+const UpdateWindow = 5 * time.Second
+
+// updateGrace keeps a window's notification unsent for a moment after the
+// window ends, so that a join from a container whose clock is a little
+// behind still finds it open.
+const updateGrace = 2 * time.Second
+
+// UpdateID is the id of group's update notification for the window that
+// holds `at`, and when that notification is due.
+func UpdateID(group string, at time.Time) (string, time.Time) {
+	k := at.UnixNano() / int64(UpdateWindow)
+	return fmt.Sprintf("%s#u%d", group, k), time.Unix(0, (k+1)*int64(UpdateWindow)).Add(updateGrace).UTC()
+}
+
+// GroupKey names a model's current group of a rule.
+type GroupKey struct{ Model, Rule string }
+
+// Keys are records to read at once.
+type Keys struct {
+	Alerts     []string
+	Groups     []GroupKey
+	Inhibitors string // a model's, or ""
+}
+
+// Records are what Keys read: absent alerts and groups map to nil.
+type Records struct {
+	Alerts     map[string]*Alert
+	Groups     map[GroupKey]*Group
+	Inhibitors *Inhibitors
+}

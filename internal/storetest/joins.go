@@ -1,0 +1,139 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// runJoins checks that joins of an open group commute: concurrent ones
+// never conflict, while any other change of the group still does.
+func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	open := func(t *testing.T, st Store) *state.Group {
+		t.Helper()
+		g := &state.Group{ID: "m/r@1", Model: "m", Rule: "r", Opened: t0, Members: []string{"m/r/feature=f0"}, Open: 1, Notices: 1, New: true}
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{g}}); err != nil {
+			t.Fatal(err)
+		}
+		read, err := st.GetGroup(ctx, "m", "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return read
+	}
+	join := func(g *state.Group, i int, at time.Time) *state.Commit {
+		a := &state.Alert{ID: fmt.Sprintf("m/r/feature=f%d", i), Model: "m", Rule: "r", Owner: "team", Notify: []string{"slack"}}
+		id, due := state.UpdateID(g.ID, at)
+		n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: "m", Rule: "r", Owner: "team",
+			Channels: []string{"slack"}, Created: at, ClaimedUntil: due, Joined: []string{state.Subject(a.ID)}, Alert: *a}
+		return &state.Commit{Joins: []*state.Join{{Model: "m", Rule: "r", Group: g.ID, Version: g.Version, Alert: a.ID, Update: n}}}
+	}
+
+	t.Run("concurrent joins of one group all apply, into one update per window", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := 1; i <= 16; i++ {
+			wg.Go(func() { errs <- st.Commit(ctx, join(g, i, t0)) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("a join failed: %v", err)
+			}
+		}
+		got, _ := st.GetGroup(ctx, "m", "r")
+		if got.Open != 17 || len(got.Members) != 17 || got.Version != g.Version {
+			t.Errorf("group open %d, %d members, version %d; want 17, 17, %d", got.Open, len(got.Members), got.Version, g.Version)
+		}
+		id, _ := state.UpdateID(g.ID, t0)
+		n, _ := st.GetNotice(ctx, id)
+		if n == nil || len(n.Joined) != 16 || n.Version != 1 {
+			t.Fatalf("update %+v, want one at version 1 with the 16 joined", n)
+		}
+		pending, _ := st.Pending(ctx, n.Due(), 10)
+		if len(pending) != 1 || pending[0].ID != id || len(pending[0].Joined) != 16 {
+			t.Errorf("pending %v, want the update with its 16 joined", pending)
+		}
+		if early, _ := st.Pending(ctx, t0, 10); len(early) != 0 {
+			t.Errorf("pending before the window ends: %d, want none", len(early))
+		}
+	})
+	t.Run("a join to a group changed since it was read conflicts", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		acked := g.Clone()
+		acked.AckedBy = "slack:U1"
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{acked}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, join(g, 1, t0)); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("join after an acknowledgement = %v, want ErrConflict", err)
+		}
+	})
+	t.Run("a write that leaves the count alone keeps the joins made since its read", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		if err := st.Commit(ctx, join(g, 1, t0)); err != nil {
+			t.Fatal(err)
+		}
+		acked := g.Clone()
+		acked.AckedBy = "slack:U1"
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{acked}}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.GetGroup(ctx, "m", "r")
+		if got.Open != 2 || len(got.Members) != 2 || got.AckedBy != "slack:U1" {
+			t.Errorf("group open %d, members %v, acked by %q; want the join kept and the acknowledgement", got.Open, got.Members, got.AckedBy)
+		}
+	})
+	t.Run("a count changed since it was read conflicts", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		if err := st.Commit(ctx, join(g, 1, t0)); err != nil {
+			t.Fatal(err)
+		}
+		resolved := g.Clone()
+		resolved.Open-- // decided on the count read before the join
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{resolved}}); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("a decrement decided before a join = %v, want ErrConflict", err)
+		}
+	})
+	t.Run("a sent update is closed to joins, and its sender keeps what joined", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		if err := st.Commit(ctx, join(g, 1, t0)); err != nil {
+			t.Fatal(err)
+		}
+		id, _ := state.UpdateID(g.ID, t0)
+		n, _ := st.GetNotice(ctx, id)
+		n.Claim, n.ClaimedUntil = "sender", Now.Add(time.Minute)
+		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, join(g, 2, t0)); err != nil {
+			t.Fatalf("join while the update is claimed: %v", err)
+		}
+		n.Version++
+		n.Sent, n.Claim = Now, ""
+		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.GetNotice(ctx, id)
+		if !slices.Equal(got.Joined, []string{"feature=f1", "feature=f2"}) || got.Sent.IsZero() {
+			t.Errorf("update joined %v, sent %v; want both joins kept, sent", got.Joined, got.Sent)
+		}
+		if err := st.Commit(ctx, join(g, 3, t0)); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("join into a sent update = %v, want ErrConflict", err)
+		}
+	})
+}

@@ -27,8 +27,9 @@ const (
 const maxInRunBackoff = 5 * time.Second
 
 // maxWalk bounds how far back a channel looks for the group's previous
-// notification on it (updates do not publish lifecycle events, say).
-const maxWalk = 3
+// notification on it (acknowledgements do not page, updates do not publish
+// lifecycle events): far enough for any group people act on.
+const maxWalk = 50
 
 // attempt makes one attempt on ch and records what happened.
 func (j *job) attempt(ctx context.Context, ch string) error {
@@ -41,29 +42,42 @@ func (j *job) attempt(ctx context.Context, ch string) error {
 	// What a notifier did before it failed (one incident of two
 	// resolved) is kept for the next attempt.
 	j.dChanged = j.dChanged || res.Changed
+	// What happened was done: it is recorded even if the caller's
+	// deadline has passed meanwhile.
+	saveCtx, cancelSave := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancelSave()
 	if err == nil {
-		return j.done(ctx, ch, res)
+		return j.done(saveCtx, ch, res)
+	}
+	now := j.s.now()
+	if t.Attempts == 0 {
+		t.First = now
 	}
 	t.Attempts++
 	t.Error = notify.Reason(err)
 	if notify.Permanent(err) {
-		return j.giveUp(ctx, ch, err, true)
+		return j.giveUp(saveCtx, ch, err, true)
 	}
 	var ne *notify.Error
 	after := time.Duration(0)
 	if errors.As(err, &ne) {
 		after = ne.After
 	}
-	j.ready[ch] = j.slept + max(backoff(inRunBackoff, j.tries(ch), maxInRunBackoff), after)
-	now := j.s.now()
-	t.Next = now.Add(max(backoff(cmpDur(j.s.RetryIn, DefaultRetryIn), t.Attempts, MaxRetryIn), after))
-	if deadline := j.n.Created.Add(j.s.deadline(ch)); t.GaveUp.IsZero() && now.Before(deadline) && t.Next.After(deadline) {
-		t.Next = deadline // the failure is declared on time, not at the next backoff
+	if j.tries(ch) == 1 {
+		t.Runs++ // the wait in the outbox doubles per run, not per attempt
+	}
+	j.ready[ch] = j.b.slept + max(backoff(inRunBackoff, j.runTries[ch], maxInRunBackoff), after)
+	t.Next = now.Add(max(backoff(cmpDur(j.s.RetryIn, DefaultRetryIn), t.Runs, MaxRetryIn), after))
+	// The deadline counts from the channel's first failed attempt (not
+	// from when the notification was queued: it may have waited behind
+	// an earlier one), and the failure is declared on time.
+	deadline := t.First.Add(j.s.deadline(ch))
+	if t.GaveUp.IsZero() && now.Before(deadline) && t.Next.After(deadline) {
+		t.Next = deadline
 	}
 	j.log.Warn("delivery attempt failed", "channel", ch, "reason", t.Error, "attempts", t.Attempts, "error", err)
-	global := ne != nil && ne.Global
-	if t.GaveUp.IsZero() && (global || now.Sub(j.n.Created) >= j.s.deadline(ch)) {
-		return j.giveUp(ctx, ch, err, false)
+	if global := ne != nil && ne.Global; t.GaveUp.IsZero() && (global || !now.Before(deadline)) {
+		return j.giveUp(saveCtx, ch, err, false)
 	}
 	return nil
 }
@@ -113,7 +127,7 @@ func (j *job) done(ctx context.Context, ch string, res Result) error {
 	}
 	delete(n.Tries, ch)
 	j.dChanged = j.dChanged || res.Changed
-	if _, failing := j.d.Failing[ch]; failing {
+	if _, failing := j.d.Failing[ch]; failing && !res.Noop {
 		// The channel is back for this group: its messages stop saying so.
 		j.changeFailing(func(d *state.Delivery) { delete(d.Failing, ch) })
 	}
@@ -139,6 +153,16 @@ func (j *job) done(ctx context.Context, ch string, res Result) error {
 // being tried.
 func (j *job) giveUp(ctx context.Context, ch string, cause error, final bool) error {
 	n, reason := j.n, notify.Reason(cause)
+	if t := j.try(ch); final && !t.GaveUp.IsZero() {
+		// Declared already (transient then, permanent now): done with,
+		// not declared twice.
+		if n.Done == nil {
+			n.Done = map[string]string{}
+		}
+		n.Done[ch] = "failed: " + reason + " (declared " + t.GaveUp.UTC().Format(time.RFC3339) + ")"
+		delete(n.Tries, ch)
+		return j.save(ctx, nil, nil)
+	}
 	told, notice, err := j.failureNotice(ctx, ch, reason)
 	if err != nil {
 		return err
@@ -268,10 +292,10 @@ func (j *job) send(ctx context.Context, ch string, retry bool) (Result, error) {
 	case ch == Events:
 		detailType, detail, ok := lifecycle.Event(n)
 		if !ok {
-			return Result{Outcome: "no event for a " + n.Kind + " notification"}, nil
+			return Result{Outcome: "no event for a " + n.Kind + " notification", Noop: true}, nil
 		}
 		if nt == nil {
-			return Result{Outcome: "not published (no event bus configured)"}, nil
+			return Result{Outcome: "not published (no event bus configured)", Noop: true}, nil
 		}
 		m.Event = &Event{DetailType: detailType, Detail: detail, Time: n.Created}
 	case nt == nil:
@@ -282,7 +306,7 @@ func (j *job) send(ctx context.Context, ch string, retry bool) (Result, error) {
 			return Result{}, &notify.Error{Retry: true, Reason: "could not read the digest", Err: err}
 		}
 		if len(entries) == 0 {
-			return Result{Outcome: "nothing to digest"}, nil
+			return Result{Outcome: "nothing to digest", Noop: true}, nil
 		}
 		for i := range entries {
 			m.Digest = append(m.Digest, notify.NewView(j.s.Config, &entries[i].Notice))

@@ -112,6 +112,9 @@ type Result struct {
 	Audit string
 	// Changed: the notifier changed Message.Delivery.
 	Changed bool
+	// Noop: nothing needed sending ("no page for an update"), so the
+	// channel's health is not known from it.
+	Noop bool
 }
 
 // Sender delivers notifications.
@@ -206,17 +209,120 @@ func (r *Report) Add(o Report) {
 // its commit queued), in order, and then the failure notices the run
 // queued. The error is for store failures only; delivery failures are in
 // the report and on the audit trail.
+//
+// Every notification is tried once before any is tried again: a channel
+// that fails costs the others one attempt, never a retry budget. Those
+// left with a channel to retry are held (claimed) and retried together
+// while the run's budget lasts (RetryWithin, the caller's deadline), then
+// given back to the outbox.
 func (s *Sender) Deliver(ctx context.Context, ids []string) (Report, error) {
 	var rep Report
+	b := &batch{}
+	var held []*job
+	release := func(j *job) error {
+		err := j.release(ctx)
+		rep.Add(j.rep)
+		return err
+	}
+	fail := func(err error) (Report, error) {
+		for _, j := range held {
+			_ = release(j)
+		}
+		return rep, err
+	}
 	for i := 0; i < len(ids); i++ {
-		r, queued, err := s.deliver(ctx, ids[i])
+		// A long run must not hold a claim past its lease: another sender
+		// may take the notification then.
+		keep := held[:0]
+		for _, j := range held {
+			if j.n.ClaimedUntil.Sub(s.now()) >= leaseMargin {
+				keep = append(keep, j)
+			} else if err := release(j); err != nil {
+				held = append(keep, held[len(keep):]...)
+				return fail(err)
+			}
+		}
+		held = keep
+		j, r, err := s.start(ctx, b, ids[i])
 		rep.Add(r)
 		if err != nil {
+			return fail(err)
+		}
+		if j == nil {
+			continue
+		}
+		ids = append(ids, j.queued...)
+		if j.retrying() {
+			held = append(held, j)
+		} else if err := release(j); err != nil {
+			return fail(err)
+		}
+	}
+	for len(held) > 0 {
+		wait, ok := b.nextWait(ctx, s, held)
+		if !ok || s.Sleep(ctx, wait) != nil {
+			break
+		}
+		b.slept += wait
+		still := held[:0]
+		for _, j := range held {
+			if err := j.round(ctx); err != nil {
+				held = append(still, held[len(still):]...)
+				return fail(err)
+			}
+			if j.retrying() {
+				still = append(still, j)
+			} else if err := release(j); err != nil {
+				return fail(err)
+			}
+		}
+		held = still
+	}
+	for _, j := range held {
+		if err := release(j); err != nil {
 			return rep, err
 		}
-		ids = append(ids, queued...)
 	}
 	return rep, nil
+}
+
+// batch is the time line of one Deliver: how long it has waited for
+// retries, which every held notification's backoff counts on.
+type batch struct{ slept time.Duration }
+
+// nextWait is how long to wait for the next retry of a held notification,
+// if the run's budget allows one.
+func (b *batch) nextWait(ctx context.Context, s *Sender, held []*job) (time.Duration, bool) {
+	if s.Sleep == nil {
+		return 0, false
+	}
+	next, any := time.Duration(0), false
+	for _, j := range held {
+		if r, ok := j.nextReady(); ok && (!any || r < next) {
+			next, any = r, true
+		}
+	}
+	wait := max(next-b.slept, 0)
+	lease := cmpDur(s.Lease, DefaultLease)
+	switch {
+	case !any, b.slept+wait > cmpDur(s.RetryWithin, DefaultRetryWithin):
+		return 0, false
+	case b.slept+wait > lease-min(leaseMargin, lease/10):
+		return 0, false // the claims would run out: another sender may take over
+	case !s.timeLeft(ctx, wait+deadlineMargin+cmpDur(s.TryTimeout, DefaultTryTimeout)/2):
+		return 0, false
+	}
+	return wait, true
+}
+
+// minAttempt is the least time worth starting an attempt with.
+const minAttempt = 500 * time.Millisecond
+
+// timeLeft reports whether, after `need`, an attempt can still start
+// before the caller's deadline (what it does is recorded even past it).
+func (s *Sender) timeLeft(ctx context.Context, need time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline)-need >= minAttempt
 }
 
 // Drain sends up to limit pending notifications that are due, the
@@ -258,34 +364,29 @@ func (s *Sender) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// deliver runs one notification: claim it, attempt each channel that is
-// due (again, within the run's budget, while one fails transiently), and
-// give it back with each unfinished channel's next attempt. It returns the
-// failure notices it queued.
-func (s *Sender) deliver(ctx context.Context, id string) (Report, []string, error) {
+// start claims a notification and attempts each of its channels that is
+// due, once. It returns the job (nil when the notification was not taken)
+// for the caller to retry or give back.
+func (s *Sender) start(ctx context.Context, b *batch, id string) (*job, Report, error) {
 	n, err := s.Store.GetNotice(ctx, id)
 	if err != nil {
-		return Report{}, nil, fmt.Errorf("read notification %s: %w", id, err)
+		return nil, Report{}, fmt.Errorf("read notification %s: %w", id, err)
 	}
 	now := s.now()
 	if n == nil || !n.Sent.IsZero() || n.ClaimedUntil.After(now) {
-		return Report{Skipped: 1}, nil, nil
+		return nil, Report{Skipped: 1}, nil
 	}
 	lease := cmpDur(s.Lease, DefaultLease)
 	n.Claim, n.ClaimedUntil = token(), now.Add(lease)
 	n.Attempts++
 	if err := s.Store.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
 		if errors.Is(err, state.ErrConflict) {
-			return Report{Skipped: 1}, nil, nil // another sender has it
+			return nil, Report{Skipped: 1}, nil // another sender has it
 		}
-		return Report{}, nil, fmt.Errorf("claim notification %s: %w", id, err)
+		return nil, Report{}, fmt.Errorf("claim notification %s: %w", id, err)
 	}
 	n.Version++
-	// Nothing this sender does may outlast its claim: past the lease,
-	// another sender may take the notification over.
-	ctx, cancel := context.WithTimeout(ctx, lease-min(leaseMargin, lease/10))
-	defer cancel()
-	j := &job{s: s, n: n, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model),
+	j := &job{s: s, n: n, b: b, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model),
 		ready: map[string]time.Duration{}, runTries: map[string]int{}, blocked: map[string]time.Time{},
 		prevs: map[int]*state.Notification{}}
 	// Which channels wait for an earlier notification is settled before
@@ -297,22 +398,19 @@ func (s *Sender) deliver(ctx context.Context, id string) (Report, []string, erro
 		}
 		until, err := j.waitsForEarlier(ctx, ch)
 		if err != nil {
-			return Report{}, nil, err
+			return nil, Report{}, err
 		}
 		if !until.IsZero() {
 			j.blocked[ch] = until
 		}
 	}
 	if err := j.refresh(ctx); err != nil {
-		return Report{}, nil, err
+		return nil, Report{}, err
 	}
 	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
-		return Report{}, nil, fmt.Errorf("read delivery of %s: %w", n.Group, err)
+		return nil, Report{}, fmt.Errorf("read delivery of %s: %w", n.Group, err)
 	}
-	if err := j.run(ctx); err != nil {
-		return j.rep, j.queued, err
-	}
-	return j.rep, j.queued, j.release(ctx)
+	return j, Report{}, j.round(ctx)
 }
 
 // job is one notification being delivered by this sender.
@@ -330,7 +428,7 @@ type job struct {
 	// slept is how long this run has waited; ready, per channel, when on
 	// that timeline it may be tried again in this run; blocked, the
 	// channels waiting for an earlier notification, until when.
-	slept    time.Duration
+	b        *batch
 	ready    map[string]time.Duration
 	runTries map[string]int
 	blocked  map[string]time.Time
@@ -340,11 +438,13 @@ type job struct {
 	stale bool
 }
 
-// refresh brings an update window's notification up to the group as it
-// is now: the alerts joined since it opened, who owns it, what people did.
+// refresh brings an update window's notification, or a failure notice,
+// up to the group as it is now — the alerts joined since, who owns it,
+// what people did — so that it never shows an older state than the
+// group's message already does.
 func (j *job) refresh(ctx context.Context) error {
 	n := j.n
-	if n.Kind != state.NoticeUpdated || len(n.Joined) == 0 {
+	if (n.Kind != state.NoticeUpdated || len(n.Joined) == 0) && n.Kind != state.NoticeDeliveryFailed {
 		return nil
 	}
 	g, err := j.s.Store.GetGroup(ctx, n.Model, n.Rule)
@@ -359,34 +459,31 @@ func (j *job) refresh(ctx context.Context) error {
 	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
 		n.Subjects = append(n.Subjects, state.Subject(id))
 	}
-	if g.Owner != "" {
+	if g.Owner != "" && n.Kind == state.NoticeUpdated {
+		// An update goes to whoever has the group now (a failure notice
+		// to whom it was addressed).
 		n.Owner, n.Role = g.Owner, g.Role
 	}
 	return nil
 }
 
-// run attempts the notification's channels, in rounds: every channel due
-// is tried once per round, and the run waits for the next one's backoff
-// while its budget lasts.
-func (j *job) run(ctx context.Context) error {
-	for {
-		for _, ch := range j.n.Channels {
-			if !j.due(ch) {
-				continue
-			}
-			if err := j.attempt(ctx, ch); err != nil {
-				return err
-			}
+// round attempts, once, each of the notification's channels that is due.
+func (j *job) round(ctx context.Context) error {
+	for _, ch := range j.n.Channels {
+		if !j.due(ch) {
+			continue
 		}
-		wait, ok := j.nextWait(ctx)
-		if !ok {
-			return nil
+		if !j.s.timeLeft(ctx, 0) {
+			// Too late to start an attempt and record it: the next run
+			// takes the channel at once.
+			j.blocked[ch] = j.s.now()
+			continue
 		}
-		if err := j.s.Sleep(ctx, wait); err != nil {
-			return nil // the caller's deadline: give it back as it stands
+		if err := j.attempt(ctx, ch); err != nil {
+			return err
 		}
-		j.slept += wait
 	}
+	return nil
 }
 
 // due reports whether ch is to be tried now in this run.
@@ -398,36 +495,35 @@ func (j *job) due(ch string) bool {
 		return false
 	}
 	if r, tried := j.ready[ch]; tried {
-		return r <= j.slept
+		return r <= j.b.slept
 	}
 	// First time in this run: as the outbox scheduled it.
 	t := j.n.Tries[ch]
 	return t == nil || !t.Next.After(j.s.now())
 }
 
-// nextWait is how long to wait for the next retry in this run, if the
-// run's budget allows one.
-func (j *job) nextWait(ctx context.Context) (time.Duration, bool) {
-	if j.s.Sleep == nil {
-		return 0, false
-	}
+// retrying reports whether a channel failed in this run and may be tried
+// again in it.
+func (j *job) retrying() bool {
+	_, ok := j.nextReady()
+	return ok
+}
+
+// nextReady is when, on the batch's time line, the job's next retry is.
+func (j *job) nextReady() (time.Duration, bool) {
 	next, any := time.Duration(0), false
 	for ch, r := range j.ready {
 		if _, done := j.n.Done[ch]; done {
+			continue
+		}
+		if _, waiting := j.blocked[ch]; waiting {
 			continue
 		}
 		if !any || r < next {
 			next, any = r, true
 		}
 	}
-	wait := max(next-j.slept, 0)
-	if !any || j.slept+wait > cmpDur(j.s.RetryWithin, DefaultRetryWithin) {
-		return 0, false
-	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline)-wait < deadlineMargin+cmpDur(j.s.TryTimeout, DefaultTryTimeout)/2 {
-		return 0, false
-	}
-	return wait, true
+	return next, any
 }
 
 // release gives the notification back: sent when every channel is done,

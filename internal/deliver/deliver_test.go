@@ -212,7 +212,8 @@ func TestFlowOnBothStores(t *testing.T) {
 			if ids := e.observe(bureauDrift); len(ids) != 0 {
 				t.Fatalf("the join queued %v to send now, want it in its update window", ids)
 			}
-			update, _ := state.UpdateID(group, joinedAt)
+			g, _ := e.st.GetGroup(context.Background(), "credit-approval", "key-feature-drift")
+			update, _ := state.UpdateID(g, joinedAt)
 			updated := []string{update}
 			e.advance(10 * time.Second) // the window ends
 			if rep, err := e.sender.Drain(context.Background(), 10); err != nil || rep.Sent != 1 {
@@ -785,21 +786,37 @@ func TestTransientFailureWaitsForALaterRun(t *testing.T) {
 	}
 }
 
-// TestAHangingChannelDelaysTheOthersByOneAttempt: Slack hanging costs
-// PagerDuty at most the attempt's timeout.
-func TestAHangingChannelDelaysTheOthersByOneAttempt(t *testing.T) {
+// TestAFailingChannelCostsTheOthersOneAttempt: with Slack failing, every
+// notification's other channels are tried before any retry of Slack: the
+// pages of both groups are out before the run first waits.
+func TestAFailingChannelCostsTheOthersOneAttempt(t *testing.T) {
 	e := newEnv(t)
-	e.sender.TryTimeout = 300 * time.Millisecond
-	e.sender.Sleep = nil
-	e.slack.Outage(&notifytest.Fault{Delay: 10 * time.Second})
-	ids := e.observe(accuracyDrop)
-	start := time.Now()
-	e.deliver(ids)
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("a run with Slack hanging took %v, want about one attempt's timeout", took)
+	e.slack.Outage(&notifytest.Fault{Status: 503})
+	pagesAtFirstWait := -1
+	e.sender.Sleep = func(ctx context.Context, d time.Duration) error {
+		if pagesAtFirstWait < 0 {
+			pagesAtFirstWait = e.pd.Calls()
+		}
+		return nil // the waits pass at once: the retry budget is spent quickly
 	}
-	if inc := e.incident(ids[0]); inc.Status != notifytest.StatusTriggered {
-		t.Errorf("incident %+v, want triggered", inc)
+	ids := append(e.observe(accuracyDrop), e.observe(incomeDrift)...)
+	e.advance(time.Hour)
+	ids = append(ids, e.observe(incomeDrift)...) // for: 2
+	if len(ids) != 2 {
+		t.Fatalf("queued %v, want two openings", ids)
+	}
+	rep := e.deliver(ids)
+	if pagesAtFirstWait != 2 {
+		t.Errorf("PagerDuty had %d pages when the run first waited to retry Slack, want both groups' 2", pagesAtFirstWait)
+	}
+	if rep.Waiting != 2 {
+		t.Errorf("report %+v, want both waiting for Slack", rep)
+	}
+	// One run is one step of the outbox's backoff, however many attempts
+	// it made within its budget.
+	n, _ := e.st.GetNotice(context.Background(), ids[0])
+	if tr := n.Tries["slack"]; tr == nil || tr.Attempts < 3 || tr.Runs != 1 || !tr.Next.Equal(e.now.Add(deliver.DefaultRetryIn)) {
+		t.Errorf("slack progress %+v, want several attempts in one run and the next in %v", tr, deliver.DefaultRetryIn)
 	}
 	e.slack.Outage(nil)
 }

@@ -86,6 +86,9 @@ func merge(stored, mine *state.Delivery) *state.Delivery {
 		out.Pages = map[string]*state.Page{}
 	}
 	for owner, p := range mine.Pages {
+		if cur := out.Pages[owner]; cur != nil && cur.Status == "resolved" {
+			continue // resolved meanwhile: this sender's copy is older
+		}
 		cp := *p
 		out.Pages[owner] = &cp
 	}

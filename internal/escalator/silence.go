@@ -152,7 +152,7 @@ func (s *silence) open(ctx context.Context, m *config.Model, x *config.Expectati
 		version = g.Version
 	}
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", m.ID, rule, now.UTC().Format("20060102T150405Z"), version+1),
-		Model: m.ID, Rule: rule, Opened: now, Members: []string{id}, Open: 1, Version: version, New: true,
+		Model: m.ID, Rule: rule, Opened: now, Members: []string{id}, Open: 1, Version: version, New: true, Started: now,
 		Lifecycle: lifecycle.Start(a, now)}
 	ng.By, ng.Note = lifecycle.Escalator.ID, summary
 	a.Group = ng.ID

@@ -14,7 +14,7 @@ import (
 // follows the group's latest notification on every channel, and never
 // pages: an update is for the thread.
 func Update(g *state.Group, a *state.Alert, created time.Time) *state.Notification {
-	id, due := state.UpdateID(g.ID, created)
+	id, due := state.UpdateID(g, created)
 	owner, role := g.Owner, g.Role
 	if owner == "" {
 		owner, role = a.Owner, a.Role

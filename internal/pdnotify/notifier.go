@@ -38,7 +38,7 @@ func (p *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 	}
 	ev, ok := Event(v)
 	if !ok {
-		return deliver.Result{Outcome: "no page for an update"}, nil
+		return deliver.Result{Outcome: "no page for an update", Noop: true}, nil
 	}
 	if ev.Action != Trigger {
 		return p.follow(ctx, ev, d)
@@ -50,12 +50,12 @@ func (p *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 	if ref == "" {
 		if n.Kind != state.NoticeOpened {
 			// Escalated to someone who is not paged: Slack tells them.
-			return deliver.Result{Outcome: "not paged: " + n.Owner + " has no pagerduty routing_key"}, nil
+			return deliver.Result{Outcome: "not paged: " + n.Owner + " has no pagerduty routing_key", Noop: true}, nil
 		}
 		return deliver.Result{}, &notify.Error{Reason: "no pagerduty routing key", Err: fmt.Errorf("owner %s has no pagerduty routing_key", n.Owner)}
 	}
-	if pg := d.Pages[n.Owner]; n.Kind == state.NoticeDeliveryFailed && pg != nil && pg.Status == "resolved" {
-		return deliver.Result{Outcome: "not paged: the group's incident is resolved"}, nil
+	if pg := d.Pages[n.Owner]; n.Kind == state.NoticeDeliveryFailed && (m.Stale || pg != nil && pg.Status == "resolved") {
+		return deliver.Result{Outcome: "not paged: the group has ended", Noop: true}, nil
 	}
 	if err := p.Sender.Send(ctx, ref, ev); err != nil {
 		return deliver.Result{}, err
@@ -90,7 +90,7 @@ func (p *Notifier) follow(ctx context.Context, ev *pagerduty.V2Event, d *state.D
 		done = append(done, status+" "+ev.DedupKey+" of "+owner)
 	}
 	if len(done) == 0 {
-		return deliver.Result{Outcome: "nothing to " + ev.Action + " (no open incident)"}, nil
+		return deliver.Result{Outcome: "nothing to " + ev.Action + " (no open incident)", Noop: true}, nil
 	}
 	return deliver.Result{Outcome: strings.Join(done, "; "), Audit: strings.Join(done, "; "), Changed: true}, nil
 }

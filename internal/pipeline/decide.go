@@ -315,7 +315,7 @@ func (d *decision) join(a *state.Alert, r *config.Rule) error {
 		version = g.Version
 	}
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z"), version+1),
-		Model: d.m.ID, Rule: r.Name, Opened: d.at, Members: []string{a.ID}, Open: 1, Version: version, New: true,
+		Model: d.m.ID, Rule: r.Name, Opened: d.at, Started: d.p.wallClock(d.at), Members: []string{a.ID}, Open: 1, Version: version, New: true,
 		Lifecycle: lifecycle.Start(a, d.p.wallClock(d.at))}
 	d.groups[r.Name] = ng
 	d.groupDirty[r.Name] = true

@@ -108,7 +108,7 @@ func (s *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 func (s *Notifier) staleUpdate(ctx context.Context, m *deliver.Message, channel string) (deliver.Result, error) {
 	prev, ok := m.Delivery.Slack[channel]
 	if !ok {
-		return deliver.Result{Outcome: "not told: the group ended before it had a message in " + channel}, nil
+		return deliver.Result{Outcome: "not told: the group ended before it had a message in " + channel, Noop: true}, nil
 	}
 	reply, err := s.API.Post(ctx, channel, prev.TS, Reply(m.View), m.Notice.ID, m.Retry)
 	if err != nil {
@@ -125,8 +125,12 @@ func (s *Notifier) staleUpdate(ctx context.Context, m *deliver.Message, channel 
 func (s *Notifier) failure(ctx context.Context, m *deliver.Message, channel string) (deliver.Result, error) {
 	n, v, f := m.Notice, m.View, m.Notice.Failure
 	if prev, ok := m.Delivery.Slack[channel]; ok {
-		if err := s.API.Update(ctx, channel, prev.TS, Render(v)); err != nil {
-			return deliver.Result{}, err
+		// The message says so too, unless the group has ended since (its
+		// message then says how, and stays as it is).
+		if !m.Stale {
+			if err := s.API.Update(ctx, channel, prev.TS, Render(v)); err != nil {
+				return deliver.Result{}, err
+			}
 		}
 		reply, err := s.API.Post(ctx, channel, prev.TS, FailureReply(v), n.ID, m.Retry)
 		if err != nil {

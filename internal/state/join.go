@@ -38,11 +38,16 @@ const UpdateWindow = 5 * time.Second
 // behind still finds it open.
 const updateGrace = 2 * time.Second
 
-// UpdateID is the id of group's update notification for the window that
-// holds `at`, and when that notification is due.
-func UpdateID(group string, at time.Time) (string, time.Time) {
-	k := at.UnixNano() / int64(UpdateWindow)
-	return fmt.Sprintf("%s#u%d", group, k), time.Unix(0, (k+1)*int64(UpdateWindow)).Add(updateGrace).UTC()
+// UpdateID is the id of group g's update notification for the window
+// that holds `at`, and when that notification is due. Windows count from
+// the group's start (Started), so a burst of d seconds takes ⌈d/5⌉ of them.
+func UpdateID(g *Group, at time.Time) (string, time.Time) {
+	start := g.Started
+	if start.IsZero() || at.Before(start) {
+		start = time.Unix(0, 0)
+	}
+	k := int64(at.Sub(start) / UpdateWindow)
+	return fmt.Sprintf("%s#u%d", g.ID, k), start.Add(time.Duration(k+1) * UpdateWindow).Add(updateGrace).UTC()
 }
 
 // GroupKey names a model's current group of a rule.

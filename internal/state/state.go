@@ -113,10 +113,13 @@ type Alert struct {
 // Group gathers the alerts of one model and rule that open close together:
 // twenty drifting features make one notification, not twenty.
 type Group struct {
-	ID      string    `json:"id"`
-	Model   string    `json:"model"`
-	Rule    string    `json:"rule"`
-	Opened  time.Time `json:"opened"`
+	ID     string    `json:"id"`
+	Model  string    `json:"model"`
+	Rule   string    `json:"rule"`
+	Opened time.Time `json:"opened"`
+	// Started is when the group was made, on the wall clock (Opened is
+	// the event's time): its update windows count from it.
+	Started time.Time `json:"started,omitzero"`
 	Members []string  `json:"members"`
 	// Open counts members not resolved; at 0 the group is over.
 	Open int `json:"open"`
@@ -217,6 +220,12 @@ type Notification struct {
 // Try is one channel's delivery progress.
 type Try struct {
 	Attempts int `json:"attempts"`
+	// Runs counts the runs that failed on the channel: the wait in the
+	// outbox doubles with each.
+	Runs int `json:"runs,omitempty"`
+	// First is the first failed attempt: the channel's deadline counts
+	// from it.
+	First time.Time `json:"first,omitzero"`
 	// Next is the earliest time of the next attempt.
 	Next time.Time `json:"next,omitzero"`
 	// Error is the last attempt's reason ("http 503", "invalid_auth").

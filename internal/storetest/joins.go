@@ -30,7 +30,7 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 	}
 	join := func(g *state.Group, i int, at time.Time) *state.Commit {
 		a := &state.Alert{ID: fmt.Sprintf("m/r/feature=f%d", i), Model: "m", Rule: "r", Owner: "team", Notify: []string{"slack"}}
-		id, due := state.UpdateID(g.ID, at)
+		id, due := state.UpdateID(g, at)
 		n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: "m", Rule: "r", Owner: "team",
 			Channels: []string{"slack"}, Created: at, ClaimedUntil: due, Joined: []string{state.Subject(a.ID)}, Alert: *a}
 		return &state.Commit{Joins: []*state.Join{{Model: "m", Rule: "r", Group: g.ID, Version: g.Version, Alert: a.ID, Update: n}}}
@@ -55,7 +55,7 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 		if got.Open != 17 || len(got.Members) != 17 || got.Version != g.Version {
 			t.Errorf("group open %d, %d members, version %d; want 17, 17, %d", got.Open, len(got.Members), got.Version, g.Version)
 		}
-		id, _ := state.UpdateID(g.ID, t0)
+		id, _ := state.UpdateID(g, t0)
 		n, _ := st.GetNotice(ctx, id)
 		if n == nil || len(n.Joined) != 16 || n.Version != 1 {
 			t.Fatalf("update %+v, want one at version 1 with the 16 joined", n)
@@ -114,7 +114,7 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 		if err := st.Commit(ctx, join(g, 1, t0)); err != nil {
 			t.Fatal(err)
 		}
-		id, _ := state.UpdateID(g.ID, t0)
+		id, _ := state.UpdateID(g, t0)
 		n, _ := st.GetNotice(ctx, id)
 		n.Claim, n.ClaimedUntil = "sender", Now.Add(time.Minute)
 		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {

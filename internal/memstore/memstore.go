@@ -41,6 +41,14 @@ type Store struct {
 	watches    map[string]*state.Watch
 	schedules  map[string]*state.Schedule
 	versions   map[string]map[string]*state.ModelVersion // by model, version
+
+	// What is due (see dueindex.go): unsent notifications, and the groups,
+	// watches and schedules the escalator must look at. Every change to
+	// those records goes through indexNotice or indexDue.
+	outboxDue     dueIndex
+	noticeEntries map[*state.Notification]*dueEntry // one per outbox item
+	escalatorDue  dueIndex
+	dueEntries    map[dueKey]*dueEntry
 }
 
 // New returns an empty store. now tells when idempotency records expire
@@ -60,6 +68,9 @@ func New(now func() time.Time) *Store {
 		watches:    map[string]*state.Watch{},
 		schedules:  map[string]*state.Schedule{},
 		versions:   map[string]map[string]*state.ModelVersion{},
+
+		noticeEntries: map[*state.Notification]*dueEntry{},
+		dueEntries:    map[dueKey]*dueEntry{},
 	}
 }
 
@@ -185,6 +196,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		n := g.Clone()
 		n.Version++
 		s.groups[groupKey(n.Model, n.Rule)] = n
+		s.indexDue(state.DueGroup, groupKey(n.Model, n.Rule), n.Due())
 	}
 	if c.Inhibitors != nil {
 		n := c.Inhibitors.Clone()
@@ -196,10 +208,13 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		q.Version++
 		s.outbox = append(s.outbox, q)
 		s.queued[n.ID] = q
+		s.indexNotice(q)
 	}
 	for _, n := range c.Notices {
-		*s.queued[n.ID] = *n.Clone()
-		s.queued[n.ID].Version++
+		q := s.queued[n.ID]
+		*q = *n.Clone()
+		q.Version++
+		s.indexNotice(q)
 	}
 	for _, d := range c.Deliveries {
 		n := d.Clone()
@@ -219,39 +234,30 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		n := w.Clone()
 		n.Version++
 		s.watches[n.ID()] = n
+		s.indexDue(state.DueWatch, n.ID(), n.Next)
 	}
 	for _, sc := range c.Schedules {
 		n := sc.Clone()
 		n.Version++
 		s.schedules[n.Name] = n
+		s.indexDue(state.DueSchedule, n.Name, n.Next)
 	}
 	return nil
 }
 
 // Due returns up to limit groups, watches and schedules due by now, the
-// earliest first.
+// earliest first (then by kind and key).
 func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueItem, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []state.DueItem
-	add := func(kind, key string, at time.Time) {
-		if !at.IsZero() && !at.After(now) {
-			out = append(out, state.DueItem{Kind: kind, Key: key, At: at})
+	for e := range s.escalatorDue.ascend(now) {
+		if len(out) >= limit {
+			break
 		}
+		out = append(out, state.DueItem{Kind: e.kind, Key: e.key, At: e.at})
 	}
-	for k, g := range s.groups {
-		add(state.DueGroup, k, g.Due())
-	}
-	for k, w := range s.watches {
-		add(state.DueWatch, k, w.Next)
-	}
-	for k, sc := range s.schedules {
-		add(state.DueSchedule, k, sc.Next)
-	}
-	slices.SortFunc(out, func(a, b state.DueItem) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key))
-	})
-	return out[:min(len(out), limit)], nil
+	return out, nil
 }
 
 // NextDue is the earliest time anything is due (zero if nothing is): replay
@@ -259,25 +265,9 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueIte
 func (s *Store) NextDue() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var next time.Time
-	earlier := func(at time.Time) {
-		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
-			next = at
-		}
-	}
-	for _, g := range s.groups {
-		earlier(g.Due())
-	}
-	for _, w := range s.watches {
-		earlier(w.Next)
-	}
-	for _, sc := range s.schedules {
-		earlier(sc.Next)
-	}
-	for _, n := range s.outbox {
-		if n.Sent.IsZero() {
-			earlier(n.Due())
-		}
+	next, notice := s.escalatorDue.earliest(), s.outboxDue.earliest()
+	if next.IsZero() || (!notice.IsZero() && notice.Before(next)) {
+		return notice
 	}
 	return next
 }
@@ -315,6 +305,7 @@ func (s *Store) EnsureWatch(_ context.Context, w *state.Watch) (bool, error) {
 	n := w.Clone()
 	n.Version = 1
 	s.watches[n.ID()] = n
+	s.indexDue(state.DueWatch, n.ID(), n.Next)
 	return true, nil
 }
 
@@ -334,6 +325,7 @@ func (s *Store) SawSignal(_ context.Context, id string, at, next, now time.Time)
 		w.Next = now
 	}
 	w.Version++
+	s.indexDue(state.DueWatch, id, w.Next)
 	return nil
 }
 
@@ -357,6 +349,7 @@ func (s *Store) EnsureSchedule(_ context.Context, sc *state.Schedule) (bool, err
 	n := sc.Clone()
 	n.Version = 1
 	s.schedules[n.Name] = n
+	s.indexDue(state.DueSchedule, n.Name, n.Next)
 	return true, nil
 }
 
@@ -448,20 +441,18 @@ func (s *Store) Quarantined(context.Context) ([]state.Quarantined, error) {
 }
 
 // Pending returns up to limit unsent notifications due by `due`, the
-// longest-waiting first.
+// longest-waiting first (then by id).
 func (s *Store) Pending(_ context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*state.Notification
-	for _, n := range s.outbox {
-		if n.Sent.IsZero() && !n.Due().After(due) {
-			out = append(out, n.Clone())
+	for e := range s.outboxDue.ascend(due) {
+		if len(out) >= limit {
+			break
 		}
+		out = append(out, e.notice.Clone())
 	}
-	slices.SortStableFunc(out, func(a, b *state.Notification) int {
-		return cmp.Or(a.Due().Compare(b.Due()), cmp.Compare(a.ID, b.ID))
-	})
-	return out[:min(len(out), limit)], nil
+	return out, nil
 }
 
 // GetNotice returns a copy of an outbox notification, or nil.
@@ -650,5 +641,6 @@ func Open(path string, now func() time.Time) (*Store, error) {
 		}
 		s.versions[v.Model][v.Version] = &v
 	}
+	s.reindex()
 	return s, nil
 }

@@ -41,6 +41,14 @@ type Store struct {
 	watches    map[string]*state.Watch
 	schedules  map[string]*state.Schedule
 	versions   map[string]map[string]*state.ModelVersion // by model, version
+
+	// What is due (see dueindex.go): unsent notifications, and the groups,
+	// watches and schedules the escalator must look at. Every change to
+	// those records goes through indexNotice or indexDue.
+	outboxDue     dueIndex
+	noticeEntries map[*state.Notification]*dueEntry // one per outbox item
+	escalatorDue  dueIndex
+	dueEntries    map[dueKey]*dueEntry
 }
 
 // New returns an empty store. now tells when idempotency records expire
@@ -60,6 +68,9 @@ func New(now func() time.Time) *Store {
 		watches:    map[string]*state.Watch{},
 		schedules:  map[string]*state.Schedule{},
 		versions:   map[string]map[string]*state.ModelVersion{},
+
+		noticeEntries: map[*state.Notification]*dueEntry{},
+		dueEntries:    map[dueKey]*dueEntry{},
 	}
 }
 
@@ -235,6 +246,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		}
 		n.OpenRead, n.New, n.Legacy = 0, false, false
 		s.groups[groupKey(n.Model, n.Rule)] = n
+		s.indexDue(state.DueGroup, groupKey(n.Model, n.Rule), n.Due())
 	}
 	for _, j := range c.Joins {
 		g := s.groups[groupKey(j.Model, j.Rule)]
@@ -250,6 +262,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		q.Version = 1
 		s.outbox = append(s.outbox, q)
 		s.queued[q.ID] = q
+		s.indexNotice(q)
 	}
 	if c.Inhibitors != nil {
 		n := c.Inhibitors.Clone()
@@ -261,6 +274,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		q.Version++
 		s.outbox = append(s.outbox, q)
 		s.queued[n.ID] = q
+		s.indexNotice(q)
 	}
 	for _, n := range c.Notices {
 		// What joined an update while its sender worked is kept.
@@ -268,6 +282,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		joined := q.Joined
 		*q = *n.Clone()
 		q.Joined, q.Version = joined, q.Version+1
+		s.indexNotice(q)
 	}
 	for _, d := range c.Deliveries {
 		n := d.Clone()
@@ -287,39 +302,30 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		n := w.Clone()
 		n.Version++
 		s.watches[n.ID()] = n
+		s.indexDue(state.DueWatch, n.ID(), n.Next)
 	}
 	for _, sc := range c.Schedules {
 		n := sc.Clone()
 		n.Version++
 		s.schedules[n.Name] = n
+		s.indexDue(state.DueSchedule, n.Name, n.Next)
 	}
 	return nil
 }
 
 // Due returns up to limit groups, watches and schedules due by now, the
-// earliest first.
+// earliest first (then by kind and key).
 func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueItem, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []state.DueItem
-	add := func(kind, key string, at time.Time) {
-		if !at.IsZero() && !at.After(now) {
-			out = append(out, state.DueItem{Kind: kind, Key: key, At: at})
+	for e := range s.escalatorDue.ascend(now) {
+		if len(out) >= limit {
+			break
 		}
+		out = append(out, state.DueItem{Kind: e.kind, Key: e.key, At: e.at})
 	}
-	for k, g := range s.groups {
-		add(state.DueGroup, k, g.Due())
-	}
-	for k, w := range s.watches {
-		add(state.DueWatch, k, w.Next)
-	}
-	for k, sc := range s.schedules {
-		add(state.DueSchedule, k, sc.Next)
-	}
-	slices.SortFunc(out, func(a, b state.DueItem) int {
-		return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Key, b.Key))
-	})
-	return out[:min(len(out), limit)], nil
+	return out, nil
 }
 
 // NextDue is the earliest time anything is due (zero if nothing is): replay
@@ -327,25 +333,9 @@ func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueIte
 func (s *Store) NextDue() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var next time.Time
-	earlier := func(at time.Time) {
-		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
-			next = at
-		}
-	}
-	for _, g := range s.groups {
-		earlier(g.Due())
-	}
-	for _, w := range s.watches {
-		earlier(w.Next)
-	}
-	for _, sc := range s.schedules {
-		earlier(sc.Next)
-	}
-	for _, n := range s.outbox {
-		if n.Sent.IsZero() {
-			earlier(n.Due())
-		}
+	next, notice := s.escalatorDue.earliest(), s.outboxDue.earliest()
+	if next.IsZero() || (!notice.IsZero() && notice.Before(next)) {
+		return notice
 	}
 	return next
 }
@@ -383,6 +373,7 @@ func (s *Store) EnsureWatch(_ context.Context, w *state.Watch) (bool, error) {
 	n := w.Clone()
 	n.Version = 1
 	s.watches[n.ID()] = n
+	s.indexDue(state.DueWatch, n.ID(), n.Next)
 	return true, nil
 }
 
@@ -402,6 +393,7 @@ func (s *Store) SawSignal(_ context.Context, id string, at, next, now time.Time)
 		w.Next = now
 	}
 	w.Version++
+	s.indexDue(state.DueWatch, id, w.Next)
 	return nil
 }
 
@@ -425,6 +417,7 @@ func (s *Store) EnsureSchedule(_ context.Context, sc *state.Schedule) (bool, err
 	n := sc.Clone()
 	n.Version = 1
 	s.schedules[n.Name] = n
+	s.indexDue(state.DueSchedule, n.Name, n.Next)
 	return true, nil
 }
 
@@ -516,20 +509,18 @@ func (s *Store) Quarantined(context.Context) ([]state.Quarantined, error) {
 }
 
 // Pending returns up to limit unsent notifications due by `due`, the
-// longest-waiting first.
+// longest-waiting first (then by id).
 func (s *Store) Pending(_ context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*state.Notification
-	for _, n := range s.outbox {
-		if n.Sent.IsZero() && !n.Due().After(due) {
-			out = append(out, n.Clone())
+	for e := range s.outboxDue.ascend(due) {
+		if len(out) >= limit {
+			break
 		}
+		out = append(out, e.notice.Clone())
 	}
-	slices.SortStableFunc(out, func(a, b *state.Notification) int {
-		return cmp.Or(a.Due().Compare(b.Due()), cmp.Compare(a.ID, b.ID))
-	})
-	return out[:min(len(out), limit)], nil
+	return out, nil
 }
 
 // GetNotice returns a copy of an outbox notification, or nil.
@@ -718,5 +709,6 @@ func Open(path string, now func() time.Time) (*Store, error) {
 		}
 		s.versions[v.Model][v.Version] = &v
 	}
+	s.reindex()
 	return s, nil
 }

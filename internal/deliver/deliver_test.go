@@ -856,3 +856,32 @@ func TestABurstOfJoinsIsOneEditAndOneReply(t *testing.T) {
 		t.Errorf("%d Slack calls, want 3 (the post, one edit, one reply)", n)
 	}
 }
+
+// TestAFailureIsDeclaredOnce: PagerDuty failing past its deadline, then
+// refusing for good, is one declared failure, told once.
+func TestAFailureIsDeclaredOnce(t *testing.T) {
+	e := newEnv(t)
+	buf := e.withMetrics()
+	e.pd.Outage(&notifytest.Fault{Status: 503})
+	e.sender.Sleep = nil
+	ids := e.observe(accuracyDrop)
+	e.deliver(ids)
+	e.drainEvery(time.Minute, 16*time.Minute)
+	e.pd.Outage(nil)
+	e.refusals = map[string]bool{"http 400": true}
+	e.sender.Notifiers["pagerduty"] = &pdnotify.Notifier{Config: e.cfg, Sender: pdnotify.New(secret.NewEnv(func(string) (string, bool) { return "", false }), e.pd.URL())}
+	e.drainEvery(5*time.Minute, 30*time.Minute)
+	if got := e.failures(accuracyAlert); len(got) != 1 {
+		t.Errorf("%d delivery-failed records, want 1", len(got))
+	}
+	if n := failureCount(t, e.sender.Metrics, buf); n != 1 {
+		t.Errorf("NotificationFailures = %d, want 1", n)
+	}
+	n, _ := e.st.GetNotice(context.Background(), ids[0])
+	if !strings.HasPrefix(n.Done["pagerduty"], "failed: ") || n.Sent.IsZero() {
+		t.Errorf("pagerduty %q, sent %v; want it done as failed, the notification sent", n.Done["pagerduty"], n.Sent)
+	}
+	if r := e.slack.Replies(creditChannel, e.slack.Messages(creditChannel)[0].TS); len(r) != 1 {
+		t.Errorf("%d thread replies about the page, want 1", len(r))
+	}
+}

@@ -237,14 +237,30 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 		pk, sk := inhibitorsKey(m)
 		add(pk, sk, func(it map[string]types.AttributeValue) error { return decodeItem(it, out.Inhibitors) })
 	}
-	for len(reqKeys) > 0 {
-		batch := reqKeys[:min(len(reqKeys), maxBatchGet)]
-		reqKeys = reqKeys[len(batch):]
+	err := s.batchGet(ctx, reqKeys, func(pk, sk string, it map[string]types.AttributeValue) error {
+		if decode := want[pk+"\x00"+sk]; decode != nil {
+			return decode(it)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// batchGet reads keys with consistent reads, maxBatchGet a call, asking
+// again for what DynamoDB leaves unprocessed, and hands each item found to
+// found.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, found func(pk, sk string, it map[string]types.AttributeValue) error) error {
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), maxBatchGet)]
+		keys = keys[len(batch):]
 		pending := map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}
-		for len(pending) > 0 && len(pending[s.table].Keys) > 0 {
+		for len(pending[s.table].Keys) > 0 {
 			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
 			if err != nil {
-				return nil, fmt.Errorf("batch get: %w", err)
+				return fmt.Errorf("batch get: %w", err)
 			}
 			for _, it := range res.Responses[s.table] {
 				pk, _ := it[attrPK].(*types.AttributeValueMemberS)
@@ -252,16 +268,14 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 				if pk == nil || sk == nil {
 					continue
 				}
-				if decode := want[pk.Value+"\x00"+sk.Value]; decode != nil {
-					if err := decode(it); err != nil {
-						return nil, err
-					}
+				if err := found(pk.Value, sk.Value, it); err != nil {
+					return err
 				}
 			}
 			pending = res.UnprocessedKeys
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // maxBatchGet is BatchGetItem's limit on keys per call.

@@ -206,7 +206,9 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 // schedule queues an owner's digest when its time has come, and moves the
 // schedule to the next day's: one write, so it happens once.
 func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) error {
-	for range tries {
+	var c *state.Commit
+	err := state.OnConflict(ctx, tries, func(int) error {
+		c = nil
 		sc, err := e.Store.GetSchedule(ctx, name)
 		if err != nil || sc == nil {
 			return err
@@ -215,7 +217,7 @@ func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) erro
 		if sc.Next.IsZero() || sc.Next.After(now) {
 			return nil
 		}
-		c := &state.Commit{Schedules: []*state.Schedule{sc}}
+		c = &state.Commit{Schedules: []*state.Schedule{sc}}
 		owner := strings.TrimPrefix(name, DigestPrefix)
 		o := e.Config.Owners[owner]
 		if o == nil || !strings.HasPrefix(name, DigestPrefix) {
@@ -233,17 +235,19 @@ func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) erro
 			c.Outbox = []*state.Notification{n}
 			sc.Last, sc.Next = sc.Next, o.NextDigest(now)
 		}
-		switch err := e.Store.Commit(ctx, c); {
-		case errors.Is(err, state.ErrConflict):
-			continue
-		case err != nil:
-			return fmt.Errorf("schedule %s: %w", name, err)
-		}
-		for _, n := range c.Outbox {
-			rep.Digests++
-			rep.Queued = append(rep.Queued, n.ID)
-		}
+		// Another run may have taken this step meanwhile: a conflict
+		// re-reads the schedule and finds it not due.
+		return e.Store.Commit(ctx, c)
+	})
+	if err != nil {
+		return fmt.Errorf("schedule %s: %w", name, err)
+	}
+	if c == nil {
 		return nil
 	}
-	return fmt.Errorf("schedule %s: %w", name, state.ErrConflict)
+	for _, n := range c.Outbox {
+		rep.Digests++
+		rep.Queued = append(rep.Queued, n.ID)
+	}
+	return nil
 }

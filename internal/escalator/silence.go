@@ -2,7 +2,6 @@ package escalator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -45,15 +44,19 @@ func Expectation(cfg *config.Config, w *state.Watch) (*config.Model, *config.Exp
 // watch looks at a watch that is due: its signal late by every plus grace
 // opens the silence alert; its signal back resolves it.
 func (e *Escalator) watch(ctx context.Context, id string, rep *Report) error {
-	for range tries {
+	var (
+		s       *silence
+		outcome string
+	)
+	err := state.OnConflict(ctx, tries, func(int) error {
+		s, outcome = nil, ""
 		w, err := e.Store.GetWatch(ctx, id)
 		if err != nil || w == nil {
 			return err
 		}
 		now := e.now()
-		s := &silence{e: e, w: w, now: now, c: &state.Commit{Watches: []*state.Watch{w}}}
+		s = &silence{e: e, w: w, now: now, c: &state.Commit{Watches: []*state.Watch{w}}}
 		m, x := Expectation(e.Config, w)
-		var outcome string
 		switch {
 		case x == nil && w.Alert == "":
 			w.Next = time.Time{} // no longer expected: nothing to watch
@@ -76,25 +79,27 @@ func (e *Escalator) watch(ctx context.Context, id string, rep *Report) error {
 		if err != nil {
 			return err
 		}
-		switch err := e.Store.Commit(ctx, s.c); {
-		case errors.Is(err, state.ErrConflict):
-			continue // the router saw the signal meanwhile, or a run raced
-		case err != nil:
-			return fmt.Errorf("watch %s: %w", id, err)
-		}
-		switch outcome {
-		case "opened":
-			rep.SilenceOpened++
-			e.log().WarnContext(ctx, "silence alert opened", "watch", id, "alert", w.Alert)
-		case "resolved":
-			rep.SilenceResolved++
-		}
-		for _, n := range s.c.Outbox {
-			rep.Queued = append(rep.Queued, n.ID)
-		}
+		// The router seeing the signal meanwhile, or a run racing, is a
+		// conflict: the watch is read and judged again.
+		return e.Store.Commit(ctx, s.c)
+	})
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", id, err)
+	}
+	if s == nil {
 		return nil
 	}
-	return fmt.Errorf("watch %s: %w", id, state.ErrConflict)
+	switch outcome {
+	case "opened":
+		rep.SilenceOpened++
+		e.log().WarnContext(ctx, "silence alert opened", "watch", id, "alert", s.w.Alert)
+	case "resolved":
+		rep.SilenceResolved++
+	}
+	for _, n := range s.c.Outbox {
+		rep.Queued = append(rep.Queued, n.ID)
+	}
+	return nil
 }
 
 // silence builds the commit of one watch step.
@@ -161,7 +166,7 @@ func (s *silence) open(ctx context.Context, m *config.Model, x *config.Expectati
 	n.Channels = append(n.Channels, lifecycle.Events)
 	s.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
 	n.Alert = *a.Clone()
-	s.c.Alerts, s.c.Groups, s.c.Outbox = []*state.Alert{a}, []*state.Group{ng}, []*state.Notification{n}
+	s.c.Groups, s.c.Outbox = []*state.Group{ng}, []*state.Notification{n}
 	w.Alert, w.SilentSince, w.Next = id, w.Last(), time.Time{}
 	return "opened", nil
 }
@@ -181,7 +186,6 @@ func (s *silence) resolve(ctx context.Context, why string) (string, error) {
 	}
 	a.Status, a.ResolvedAt, a.UpdatedAt = state.Resolved, now, now
 	s.record(a, audit.Resolved, why)
-	s.c.Alerts = []*state.Alert{a}
 	g, err := s.e.Store.GetGroup(ctx, a.Model, a.Rule)
 	if err != nil {
 		return "", fmt.Errorf("read group of %s: %w", id, err)
@@ -202,8 +206,7 @@ func (s *silence) record(a *state.Alert, action, detail string) {
 	r := audit.Record{Alert: a.ID, At: s.now, Recorded: s.now, Action: action, Actor: lifecycle.Escalator.ID,
 		Model: a.Model, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Severity: a.Severity, Role: a.Role,
 		Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group, Detail: detail, ConfigDigest: s.e.Config.Digest}
-	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
-	s.c.Audit = append(s.c.Audit, r)
+	s.c.Record(a, r)
 }
 
 // hours says how long in the words of the "for 26h" people expect: hours

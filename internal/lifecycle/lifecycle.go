@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -135,27 +134,25 @@ func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
 	if !ok {
 		return Result{Message: fmt.Sprintf("%q is not an alert group", c.Group)}, nil
 	}
-	for attempt := range tries {
+	var res Result
+	err := state.OnConflict(ctx, tries, func(int) error {
 		g, err := m.Store.GetGroup(ctx, model, rule)
 		if err != nil {
-			return Result{}, fmt.Errorf("read group %s: %w", c.Group, err)
+			return fmt.Errorf("read group %s: %w", c.Group, err)
 		}
 		if g == nil || g.ID != c.Group {
-			return Result{Message: Replaced}, nil
+			res = Result{Message: Replaced}
+			return nil
 		}
 		s := &step{m: m, c: c, g: g, now: m.now()}
-		res, commits, err := s.plan(ctx)
+		r, commits, err := s.plan(ctx)
 		if err != nil || commits == nil {
-			res.Group = g
-			return res, err
+			r.Group = g
+			res = r
+			return err
 		}
-		err = m.Store.Commit(ctx, commits[0])
-		if errors.Is(err, state.ErrConflict) {
-			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
-			continue
-		}
-		if err != nil {
-			return Result{}, fmt.Errorf("%s %s: %w", c.Action, c.Group, err)
+		if err := m.Store.Commit(ctx, commits[0]); err != nil {
+			return err
 		}
 		// Alerts beyond the first write's share get their records in
 		// further writes, each conditional on its alerts and re-read on a
@@ -166,13 +163,17 @@ func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
 			m.Log.WarnContext(ctx, "could not record a change on every alert of the group", "group", c.Group, "action", c.Action, "error", err)
 		}
 		g.Version++
-		res.Done, res.Group = true, g
+		r.Done, r.Group = true, g
 		for _, n := range commits[0].Outbox {
-			res.Queued = append(res.Queued, n.ID)
+			r.Queued = append(r.Queued, n.ID)
 		}
-		return res, nil
+		res = r
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("%s %s: %w", c.Action, c.Group, err)
 	}
-	return Result{}, fmt.Errorf("%s %s: %d attempts conflicted: %w", c.Action, c.Group, tries, state.ErrConflict)
+	return res, nil
 }
 
 // step is one attempt at one change.
@@ -194,7 +195,7 @@ func (s *step) chunk(alerts []*state.Alert) *state.Commit {
 	c := &state.Commit{}
 	for _, a := range alerts {
 		if s.action == audit.FalseAlarm {
-			c.Audit = append(c.Audit, s.record(a, audit.FalseAlarm, s.detail))
+			s.record(c, a, audit.FalseAlarm, s.detail)
 		}
 		switch {
 		case s.resolve:
@@ -204,11 +205,10 @@ func (s *step) chunk(alerts []*state.Alert) *state.Commit {
 			if s.action == audit.FalseAlarm {
 				detail = "resolved as a false alarm"
 			}
-			c.Audit = append(c.Audit, s.record(a, audit.Resolved, detail))
+			s.record(c, a, audit.Resolved, detail)
 		default:
-			c.Audit = append(c.Audit, s.record(a, s.action, s.detail))
+			s.record(c, a, s.action, s.detail)
 		}
-		c.Alerts = append(c.Alerts, a)
 	}
 	return c
 }
@@ -420,8 +420,7 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 	n.Request = req
 	first.Outbox = []*state.Notification{n}
 	// The queued record goes on the lead alert's chain, after the change.
-	r := s.record(lead, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
-	first.Audit = append(first.Audit, r)
+	s.record(first, lead, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
 	return out
 }
 
@@ -429,28 +428,36 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 // chunk's alerts and rebuilding their records after a conflict.
 func (s *step) rest(ctx context.Context, more []*state.Commit) error {
 	for _, c := range more {
-		for try := 0; ; try++ {
-			err := s.m.Store.Commit(ctx, c)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, state.ErrConflict) || try >= tries {
-				return err
-			}
-			var fresh []*state.Alert
-			for _, a := range c.Alerts {
-				cur, err := s.m.Store.GetAlert(ctx, a.ID)
+		err := state.OnConflict(ctx, tries, func(attempt int) error {
+			if attempt > 1 {
+				fresh, err := s.reread(ctx, c.Alerts)
 				if err != nil {
 					return err
 				}
-				if cur != nil && cur.Status != state.Resolved && cur.Group == s.g.ID {
-					fresh = append(fresh, cur)
-				}
+				c = s.chunk(fresh)
 			}
-			c = s.chunk(fresh)
+			return s.m.Store.Commit(ctx, c)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// reread reads these alerts again, keeping those still open in the group.
+func (s *step) reread(ctx context.Context, alerts []*state.Alert) ([]*state.Alert, error) {
+	var fresh []*state.Alert
+	for _, a := range alerts {
+		cur, err := s.m.Store.GetAlert(ctx, a.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read alert %s: %w", a.ID, err)
+		}
+		if cur != nil && cur.Status != state.Resolved && cur.Group == s.g.ID {
+			fresh = append(fresh, cur)
+		}
+	}
+	return fresh, nil
 }
 
 // channels a lifecycle notification goes to: Slack and PagerDuty where
@@ -470,16 +477,15 @@ func (s *step) channels(a *state.Alert, kind string) []string {
 	return out
 }
 
-// record appends a record of the change to a's chain.
-func (s *step) record(a *state.Alert, action, detail string) audit.Record {
+// record writes a record of the change on a's chain in c.
+func (s *step) record(c *state.Commit, a *state.Alert, action, detail string) {
 	g := s.g
 	v := a.Value
 	r := audit.Record{Alert: a.ID, At: s.now, Recorded: s.now, Action: action, Actor: s.c.By.ID, Model: a.Model,
 		Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature, Segment: a.Segment,
 		Value: &v, Severity: a.Severity, Role: g.Role, Owner: g.Owner, Notify: slices.Clone(a.Notify), Group: g.ID,
 		Detail: detail, ConfigDigest: s.cfg().Digest}
-	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
-	return r
+	c.Record(a, r)
 }
 
 // ackWithin is the group's acknowledgement deadline (0: none).

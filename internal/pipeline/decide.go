@@ -46,16 +46,16 @@ type decision struct {
 	eng         *engine.Engine
 	seriesDirty bool
 	read        map[string]*state.Alert // alerts read, by id (nil: absent)
-	alerts      map[string]*state.Alert // alerts changed, by id
 	groups      map[string]*state.Group // groups read, by rule
 	groupDirty  map[string]bool
 	inhib       *state.Inhibitors
 	inhibDirty  bool
 	outbox      []*state.Notification
 	joins       []*state.Join
-	audits      []audit.Record
-	changes     []Change
-	results     []engine.Result
+	// recorded holds the alerts changed with their audit records.
+	recorded state.Commit
+	changes  []Change
+	results  []engine.Result
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
@@ -372,9 +372,7 @@ func (d *decision) record(a *state.Alert, action, detail string) {
 		Kind: d.ev.Kind, Metric: d.ev.Metric, Feature: a.Feature, Segment: a.Segment, Value: &v,
 		Severity: a.Severity, Role: a.Role, Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group,
 		InhibitedBy: a.InhibitedBy, Detail: detail, ConfigDigest: d.p.Config.Digest}
-	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
-	d.audits = append(d.audits, r)
-	d.alerts[a.ID] = a
+	d.recorded.Record(a, r)
 }
 
 func (d *decision) change(a *state.Alert, st string) {
@@ -478,7 +476,7 @@ func (d *decision) inhibitor() (string, error) {
 // commit gathers the changes, or returns nil when there is nothing worth
 // a write (no history kept, no streak moved, no alert changed).
 func (d *decision) commit() *state.Commit {
-	if !d.seriesDirty && len(d.alerts) == 0 && !d.inhibDirty && len(d.groupDirty) == 0 && len(d.joins) == 0 {
+	if !d.seriesDirty && len(d.recorded.Alerts) == 0 && !d.inhibDirty && len(d.groupDirty) == 0 && len(d.joins) == 0 {
 		return nil
 	}
 	d.series.Recent = append(d.series.Recent, d.id)
@@ -489,11 +487,9 @@ func (d *decision) commit() *state.Commit {
 	if ttl == 0 {
 		ttl = DefaultEventTTL
 	}
-	c := &state.Commit{EventID: d.id, EventExpires: d.p.wallClock(d.at).Add(ttl), Series: d.series, Outbox: d.outbox, Audit: d.audits,
-		Joins: d.joins}
-	for _, id := range slices.Sorted(maps.Keys(d.alerts)) {
-		c.Alerts = append(c.Alerts, d.alerts[id])
-	}
+	c := &state.Commit{EventID: d.id, EventExpires: d.p.wallClock(d.at).Add(ttl), Series: d.series, Outbox: d.outbox,
+		Alerts: d.recorded.Alerts, Audit: d.recorded.Audit, Joins: d.joins}
+	slices.SortFunc(c.Alerts, func(a, b *state.Alert) int { return strings.Compare(a.ID, b.ID) })
 	for _, rule := range slices.Sorted(maps.Keys(d.groupDirty)) {
 		c.Groups = append(c.Groups, d.groups[rule])
 	}

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -109,6 +108,10 @@ type Outcome struct {
 	Coalesced []*state.Notification
 	// Evaluated counts the rules evaluated on the event.
 	Evaluated int
+	// Attempts counts the reads and decisions the event took: 1, and one
+	// more each time a concurrent change to what it read made its commit
+	// conflict (0: it never got that far, quarantined before).
+	Attempts int
 }
 
 // Process applies one raw EventBridge event (or bare detail). It returns an
@@ -231,52 +234,55 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 	}
 	defer p.engines.Put(eng)
 	out := Outcome{EventID: id, Model: m.ID}
-	attempt := 0
-	for range maxAttempts {
+	tooMany := 0 // records an event would change, when more than one commit holds
+	err := state.OnConflict(ctx, maxAttempts, func(attempt int) error {
+		out.Attempts = attempt
 		s, err := p.Store.GetSeries(ctx, ev.Series())
 		if err != nil {
-			return out, fmt.Errorf("read series %s: %w", ev.Series(), err)
+			return fmt.Errorf("read series %s: %w", ev.Series(), err)
 		}
 		if slices.Contains(s.Recent, id) {
 			out.Duplicate = true
-			return out, nil
+			return nil
 		}
 		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt,
-			read: map[string]*state.Alert{}, alerts: map[string]*state.Alert{},
-			groups: map[string]*state.Group{}, groupDirty: map[string]bool{}}
+			read: map[string]*state.Alert{}, groups: map[string]*state.Group{}, groupDirty: map[string]bool{}}
 		if err := d.decide(eng); err != nil {
-			return out, err
+			return err
 		}
 		out.Evaluated = len(d.results)
 		c := d.commit()
 		if c == nil {
 			out.Changes = d.changes
-			return out, nil
+			return nil
 		}
 		if n := c.Items(); n > state.MaxCommitItems {
-			// It would never commit, however often it is retried.
-			return p.quarantine(ctx, id, nil, fmt.Sprintf("the event changes %d records at once, more than the %d one commit can hold: "+
-				"too many rules of %s fire on one reading (split them by kind or metric)", n, state.MaxCommitItems, m.ID))
+			tooMany = n // it would never commit, however often it is retried
+			return nil
 		}
+		// Someone else changing what was read is a conflict: the event is
+		// read and decided again.
 		switch err := p.Store.Commit(ctx, c); {
-		case err == nil:
-			out.Wrote, out.Changes, out.Queued = true, d.changes, c.Outbox
-			for _, j := range c.Joins {
-				out.Coalesced = append(out.Coalesced, j.Update)
-			}
-			return out, nil
 		case errors.Is(err, state.ErrDuplicate):
 			out.Duplicate = true
-			return out, nil
-		case errors.Is(err, state.ErrConflict):
-			// Someone else changed what we read: decide again, after a
-			// short random pause so that contenders spread out.
-			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
-			attempt++
-			continue
-		default:
-			return out, fmt.Errorf("commit event %s: %w", id, err)
+			return nil
+		case err != nil:
+			return err
 		}
+		out.Wrote, out.Changes, out.Queued = true, d.changes, c.Outbox
+		for _, j := range c.Joins {
+			out.Coalesced = append(out.Coalesced, j.Update)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("commit event %s: %w", id, err)
 	}
-	return out, fmt.Errorf("commit event %s: %d attempts conflicted: %w", id, maxAttempts, state.ErrConflict)
+	if tooMany > 0 {
+		q, err := p.quarantine(ctx, id, nil, fmt.Sprintf("the event changes %d records at once, more than the %d one commit can hold: "+
+			"too many rules of %s fire on one reading (split them by kind or metric)", tooMany, state.MaxCommitItems, m.ID))
+		q.Attempts = out.Attempts
+		return q, err
+	}
+	return out, nil
 }

@@ -19,7 +19,12 @@ type record struct{ action, channel, detail string }
 // alert (the audit chain's head) and the delivery record when they
 // changed meanwhile. It fails if the claim was lost.
 func (j *job) save(ctx context.Context, rec *record, outbox []*state.Notification) error {
-	for range commitTries {
+	err := state.OnConflict(ctx, commitTries, func(attempt int) error {
+		if attempt > 1 {
+			if err := j.reread(ctx); err != nil {
+				return err
+			}
+		}
 		c := &state.Commit{Notices: []*state.Notification{j.n}, Outbox: outbox}
 		if j.dChanged {
 			c.Deliveries = []*state.Delivery{j.d}
@@ -30,45 +35,54 @@ func (j *job) save(ctx context.Context, rec *record, outbox []*state.Notificatio
 				return fmt.Errorf("read alert %s: %w", j.n.Alert.ID, err)
 			}
 			if a != nil {
-				c.Alerts = []*state.Alert{a}
-				c.Audit = []audit.Record{j.audit(a, rec)}
+				c.Record(a, j.audit(a, rec))
 			}
 		}
 		if rec != nil && rec.channel == Digest {
 			c.Digest = []state.DigestEntry{{Owner: j.n.Owner, At: j.s.now(), Notice: *j.n.Clone()}}
 		}
-		err := j.s.Store.Commit(ctx, c)
-		if err == nil {
-			j.n.Version++
-			if j.dChanged {
-				j.d.Version++
-				j.dChanged, j.dOps = false, nil
-			}
-			return nil
-		}
-		if !errors.Is(err, state.ErrConflict) {
-			return fmt.Errorf("record delivery of %s: %w", j.n.ID, err)
-		}
-		// Who moved? Our claim lost → stop; the group's record → merge.
-		cur, err := j.s.Store.GetNotice(ctx, j.n.ID)
-		if err != nil {
-			return fmt.Errorf("read notification %s: %w", j.n.ID, err)
-		}
-		if cur == nil || cur.Claim != j.n.Claim || cur.Version != j.n.Version {
-			return fmt.Errorf("notification %s: claim lost (held past its lease?): %w", j.n.ID, state.ErrConflict)
-		}
-		if j.dChanged {
-			fresh, err := j.s.Store.GetDelivery(ctx, j.n.Group)
-			if err != nil {
-				return fmt.Errorf("read delivery of %s: %w", j.n.Group, err)
-			}
-			j.d = merge(fresh, j.d)
-			for _, op := range j.dOps {
-				op(j.d)
-			}
-		}
+		return j.s.Store.Commit(ctx, c)
+	})
+	if errors.Is(err, errClaimLost) {
+		// Another sender holds it now: a conflict for the caller, not
+		// one to retry here.
+		return fmt.Errorf("notification %s: claim lost (held past its lease?): %w", j.n.ID, state.ErrConflict)
 	}
-	return fmt.Errorf("record delivery of %s: %w after %d tries", j.n.ID, state.ErrConflict, commitTries)
+	if err != nil {
+		return fmt.Errorf("record delivery of %s: %w", j.n.ID, err)
+	}
+	j.n.Version++
+	if j.dChanged {
+		j.d.Version++
+		j.dChanged, j.dOps = false, nil
+	}
+	return nil
+}
+
+var errClaimLost = errors.New("claim lost")
+
+// reread finds out who moved after a conflict: our claim lost → stop (no
+// retry can help); the group's delivery record → merge ours onto it.
+func (j *job) reread(ctx context.Context) error {
+	cur, err := j.s.Store.GetNotice(ctx, j.n.ID)
+	if err != nil {
+		return fmt.Errorf("read notification %s: %w", j.n.ID, err)
+	}
+	if cur == nil || cur.Claim != j.n.Claim || cur.Version != j.n.Version {
+		return errClaimLost
+	}
+	if !j.dChanged {
+		return nil
+	}
+	fresh, err := j.s.Store.GetDelivery(ctx, j.n.Group)
+	if err != nil {
+		return fmt.Errorf("read delivery of %s: %w", j.n.Group, err)
+	}
+	j.d = merge(fresh, j.d)
+	for _, op := range j.dOps {
+		op(j.d)
+	}
+	return nil
 }
 
 // merge applies what this sender learnt (mine) onto the stored record.
@@ -95,12 +109,12 @@ func merge(stored, mine *state.Delivery) *state.Delivery {
 	return out
 }
 
+// audit is the record of what the sender did, for the alert's trail
+// (sealed onto it by Commit.Record).
 func (j *job) audit(a *state.Alert, rec *record) audit.Record {
 	n := j.n
-	r := audit.Record{Alert: a.ID, At: j.s.now(), Recorded: j.s.now(), Action: rec.action, Actor: "sender",
+	return audit.Record{Alert: a.ID, At: j.s.now(), Recorded: j.s.now(), Action: rec.action, Actor: "sender",
 		Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature,
 		Segment: a.Segment, Severity: a.Severity, Role: n.Role, Owner: n.Owner, Notify: []string{rec.channel},
 		Group: n.Group, Detail: n.Kind + " notification " + n.ID + ": " + rec.detail, ConfigDigest: j.s.Config.Digest}
-	a.AuditSeq, a.AuditHash = r.Seal(a.AuditSeq, a.AuditHash)
-	return r
 }

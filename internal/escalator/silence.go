@@ -12,7 +12,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/duration"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
-	"github.com/stakeout-ml/stakeout/internal/route"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -45,17 +45,19 @@ func Expectation(cfg *config.Config, w *state.Watch) (*config.Model, *config.Exp
 // opens the silence alert; its signal back resolves it.
 func (e *Escalator) watch(ctx context.Context, id string, rep *Report) error {
 	var (
-		s       *silence
+		c       *state.Commit
+		w       *state.Watch
 		outcome string
 	)
 	err := state.OnConflict(ctx, tries, func(int) error {
-		s, outcome = nil, ""
-		w, err := e.Store.GetWatch(ctx, id)
+		c, outcome = nil, ""
+		var err error
+		w, err = e.Store.GetWatch(ctx, id)
 		if err != nil || w == nil {
 			return err
 		}
 		now := e.now()
-		s = &silence{e: e, w: w, now: now, c: &state.Commit{Watches: []*state.Watch{w}}}
+		s := newSilence(e, w, now)
 		m, x := Expectation(e.Config, w)
 		switch {
 		case x == nil && w.Alert == "":
@@ -81,33 +83,50 @@ func (e *Escalator) watch(ctx context.Context, id string, rep *Report) error {
 		}
 		// The router seeing the signal meanwhile, or a run racing, is a
 		// conflict: the watch is read and judged again.
-		return e.Store.Commit(ctx, s.c)
+		c = s.commit()
+		return e.Store.Commit(ctx, c)
 	})
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", id, err)
 	}
-	if s == nil {
+	if c == nil {
 		return nil
 	}
 	switch outcome {
 	case "opened":
 		rep.SilenceOpened++
-		e.log().WarnContext(ctx, "silence alert opened", "watch", id, "alert", s.w.Alert)
+		e.log().WarnContext(ctx, "silence alert opened", "watch", id, "alert", w.Alert)
 	case "resolved":
 		rep.SilenceResolved++
 	}
-	for _, n := range s.c.Outbox {
+	for _, n := range c.Outbox {
 		rep.Queued = append(rep.Queued, n.ID)
 	}
 	return nil
 }
 
-// silence builds the commit of one watch step.
+// silence builds the commit of one watch step. It opens and resolves the
+// silence alert through the router's journal: the alert joins its group,
+// and its owner hears of it, the way the router's alerts do.
 type silence struct {
 	e   *Escalator
 	w   *state.Watch
 	now time.Time
-	c   *state.Commit
+	j   pipeline.Journal
+}
+
+func newSilence(e *Escalator, w *state.Watch, now time.Time) *silence {
+	s := &silence{e: e, w: w, now: now}
+	s.j = pipeline.Journal{Model: w.Model, At: now, Now: now, Groups: e.Store, Audit: s.audit}
+	return s
+}
+
+// commit is the step's write: the watch, with the alert, its group, its
+// records and the notification of an opening or a resolution.
+func (s *silence) commit() *state.Commit {
+	c := s.j.Commit()
+	c.Watches = []*state.Watch{s.w}
+	return c
 }
 
 // open opens (or reopens) the silence alert in a group of its own.
@@ -139,34 +158,21 @@ func (s *silence) open(ctx context.Context, m *config.Model, x *config.Expectati
 		why = fmt.Sprintf("expected every %s (grace %s); none since stakeout started watching at %s", duration.Format(x.Every),
 			duration.Format(x.Grace), w.Since.UTC().Format(time.RFC3339))
 	}
-	plan := route.Plan(s.e.Config, m, &config.Rule{Name: rule, Severity: x.Severity, Role: x.Role}, now)
+	pipeline.Route(s.e.Config, m, &config.Rule{Name: rule, Severity: x.Severity, Role: x.Role}, a, now)
 	// The value is how long it has been silent, in hours.
-	a.Kind, a.Metric, a.Status = x.Kind, "hours_silent", state.Open
-	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin
-	a.Stakes, a.Summary, a.Why, a.Value = m.Stakes, summary, why, math.Round(silent.Hours()*10)/10
-	a.Baseline, a.Impact, a.Recent, a.Runbook = nil, nil, nil, ""
-	a.OpenedAt, a.UpdatedAt, a.ResolvedAt, a.InhibitedBy = now, now, time.Time{}, ""
-	a.Opens++
+	a.Kind, a.Metric, a.Value = x.Kind, "hours_silent", math.Round(silent.Hours()*10)/10
+	a.Summary, a.Why, a.UpdatedAt = summary, why, now
+	a.Baseline, a.Impact, a.Recent = nil, nil, nil
 
-	g, err := s.e.Store.GetGroup(ctx, m.ID, rule)
+	g, kind, err := s.j.Place(ctx, a)
 	if err != nil {
-		return "", fmt.Errorf("read group of %s: %w", id, err)
+		return "", err
 	}
-	var version int64
-	if g != nil {
-		version = g.Version
-	}
-	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", m.ID, rule, now.UTC().Format("20060102T150405Z"), version+1),
-		Model: m.ID, Rule: rule, Opened: now, Members: []string{id}, Open: 1, Version: version, New: true, Started: now,
-		Lifecycle: lifecycle.Start(a, now)}
-	ng.By, ng.Note = lifecycle.Escalator.ID, summary
-	a.Group = ng.ID
-	s.record(a, audit.Opened, summary+": "+why)
-	n := lifecycle.Notice(ng, a, state.NoticeOpened, now)
-	n.Channels = append(n.Channels, lifecycle.Events)
-	s.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
-	n.Alert = *a.Clone()
-	s.c.Groups, s.c.Outbox = []*state.Group{ng}, []*state.Notification{n}
+	// The thread and the events say who opened the group, and why; the
+	// opening's record, made once the alert has its group, names it.
+	g.By, g.Note = lifecycle.Escalator.ID, summary
+	s.j.Record(a, audit.Opened, summary+": "+why)
+	s.j.Notice(g, a, kind)
 	w.Alert, w.SilentSince, w.Next = id, w.Last(), time.Time{}
 	return "opened", nil
 }
@@ -185,28 +191,18 @@ func (s *silence) resolve(ctx context.Context, why string) (string, error) {
 		return "", nil // a person resolved it already
 	}
 	a.Status, a.ResolvedAt, a.UpdatedAt = state.Resolved, now, now
-	s.record(a, audit.Resolved, why)
-	g, err := s.e.Store.GetGroup(ctx, a.Model, a.Rule)
-	if err != nil {
-		return "", fmt.Errorf("read group of %s: %w", id, err)
-	}
-	if g != nil && g.ID == a.Group && !g.Over() {
-		g.Open = 0
-		g.By, g.ByName, g.Note = lifecycle.Escalator.ID, "", why
-		n := lifecycle.Notice(g, a, state.NoticeResolved, now)
-		n.Channels = append(n.Channels, lifecycle.Events)
-		s.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
-		n.Alert = *a.Clone()
-		s.c.Groups, s.c.Outbox = []*state.Group{g}, []*state.Notification{n}
+	s.j.Record(a, audit.Resolved, why)
+	if err := s.j.Leave(ctx, a, lifecycle.Escalator.ID, why); err != nil {
+		return "", err
 	}
 	return "resolved", nil
 }
 
-func (s *silence) record(a *state.Alert, action, detail string) {
-	r := audit.Record{Alert: a.ID, At: s.now, Recorded: s.now, Action: action, Actor: lifecycle.Escalator.ID,
+// audit is the escalator's record of an action on the silence alert.
+func (s *silence) audit(a *state.Alert, action, detail string) audit.Record {
+	return audit.Record{Alert: a.ID, At: s.now, Recorded: s.now, Action: action, Actor: lifecycle.Escalator.ID,
 		Model: a.Model, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Severity: a.Severity, Role: a.Role,
 		Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group, Detail: detail, ConfigDigest: s.e.Config.Digest}
-	s.c.Record(a, r)
 }
 
 // hours says how long in the words of the "for 26h" people expect: hours

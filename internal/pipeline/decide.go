@@ -6,14 +6,11 @@ import (
 	"maps"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
-	"github.com/stakeout-ml/stakeout/internal/lifecycle"
-	"github.com/stakeout-ml/stakeout/internal/route"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -46,19 +43,16 @@ type decision struct {
 	eng         *engine.Engine
 	seriesDirty bool
 	read        map[string]*state.Alert // alerts read, by id (nil: absent)
-	groups      map[string]*state.Group // groups read, by rule
-	groupDirty  map[string]bool
 	inhib       *state.Inhibitors
 	inhibDirty  bool
-	outbox      []*state.Notification
-	joins       []*state.Join
-	// recorded holds the alerts changed with their audit records.
-	recorded state.Commit
-	changes  []Change
-	results  []engine.Result
+	// j gathers the alerts, groups, records and notifications changed.
+	j       Journal
+	changes []Change
+	results []engine.Result
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
+	d.j = Journal{Model: d.m.ID, At: d.at, Now: d.p.wallClock(d.at), Groups: d.p.Store, Audit: d.audit}
 	if d.series.Alerts == nil {
 		d.series.Alerts = map[string]state.AlertRef{}
 	}
@@ -104,7 +98,7 @@ func (d *decision) open(res *engine.Result) error {
 		// series that opened it may resolve it.
 		d.refresh(a, res)
 		if a.Status == state.Open {
-			d.record(a, audit.Updated, "breach on "+d.ev.Series().String())
+			d.j.Record(a, audit.Updated, "breach on "+d.ev.Series().String())
 		}
 		return nil
 	}
@@ -113,13 +107,7 @@ func (d *decision) open(res *engine.Result) error {
 	}
 	d.refresh(a, res)
 	a.Kind, a.Metric = d.ev.Kind, d.ev.Metric
-	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Group, a.Muted = d.at, time.Time{}, "", "", false
-	a.Opens++
-	plan := route.Plan(d.p.Config, d.m, r, d.at)
-	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
-	a.Stakes = d.m.Stakes
-
-	a.Status = state.Open
+	Route(d.p.Config, d.m, r, a, d.at)
 	if slices.Contains(d.m.Inhibit.Targets, d.ev.Kind) {
 		by, err := d.inhibitor()
 		if err != nil {
@@ -137,11 +125,11 @@ func (d *decision) open(res *engine.Result) error {
 	}
 	if a.Status == state.Suppressed {
 		action, change = audit.Suppressed, "suppressed"
-		d.record(a, action, "inhibited by "+a.InhibitedBy)
+		d.j.Record(a, action, "inhibited by "+a.InhibitedBy)
 		d.change(a, change)
 		return nil
 	}
-	d.record(a, action, a.Summary)
+	d.j.Record(a, action, a.Summary)
 	d.change(a, change)
 	if slices.Contains(d.m.Inhibit.Sources, d.ev.Kind) {
 		if err := d.loadInhibitors(); err != nil {
@@ -153,7 +141,7 @@ func (d *decision) open(res *engine.Result) error {
 		d.inhib.Active[id] = d.ev.Kind
 		d.inhibDirty = true
 	}
-	return d.join(a, r)
+	return d.j.Join(d.ctx, a)
 }
 
 // breach handles a further breach of an alert this series opened.
@@ -192,11 +180,11 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		ref.Status = state.Open
 		d.series.Alerts[res.Rule.Name] = ref
 		d.seriesDirty = true
-		d.record(a, audit.Opened, "no longer inhibited: "+a.Summary)
+		d.j.Record(a, audit.Opened, "no longer inhibited: "+a.Summary)
 		d.change(a, "opened")
-		return d.join(a, res.Rule)
+		return d.j.Join(d.ctx, a)
 	}
-	g, err := d.group(res.Rule.Name)
+	g, err := d.j.Group(d.ctx, res.Rule.Name)
 	if err != nil {
 		return err
 	}
@@ -205,12 +193,12 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		// large group not recorded on every alert): it joins a live
 		// group, so that its owner hears of it again.
 		d.refresh(a, res)
-		d.record(a, audit.Updated, "still breaching after its group "+a.Group+" ended: "+a.Summary)
+		d.j.Record(a, audit.Updated, "still breaching after its group "+a.Group+" ended: "+a.Summary)
 		d.change(a, "opened")
-		return d.join(a, res.Rule)
+		return d.j.Join(d.ctx, a)
 	}
 	d.refresh(a, res)
-	d.record(a, audit.Updated, a.Summary)
+	d.j.Record(a, audit.Updated, a.Summary)
 	d.change(a, "updated")
 	return nil
 }
@@ -245,7 +233,7 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	}
 	wasOpen := a.Status == state.Open
 	a.Status, a.ResolvedAt, a.UpdatedAt, a.Value = state.Resolved, d.at, d.at, d.ev.Value
-	d.record(a, audit.Resolved, fmt.Sprintf("%d clean reading(s) of %s", ref.Clean, d.ev.Series()))
+	d.j.Record(a, audit.Resolved, fmt.Sprintf("%d clean reading(s) of %s", ref.Clean, d.ev.Series()))
 	d.change(a, "resolved")
 	if d.inhibDirty || slices.Contains(d.m.Inhibit.Sources, a.Kind) {
 		if err := d.loadInhibitors(); err != nil {
@@ -259,84 +247,7 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	if !wasOpen {
 		return nil
 	}
-	g, err := d.group(a.Rule)
-	if err != nil || g == nil || g.ID != a.Group || g.Closed() {
-		// A group a person closed has told everyone already.
-		return err
-	}
-	g.Open--
-	d.groupDirty[a.Rule] = true
-	if g.Open <= 0 {
-		g.By, g.ByName, g.Note = "router", "", "every alert of the group is clean again"
-		d.notice(g, a, state.NoticeResolved)
-	}
-	return nil
-}
-
-// join puts an opening alert in its rule's current group while that group
-// has open members (twenty drifting features: one message, updated), or
-// starts a new group once the last one is over, and queues the
-// notification. A group is never replaced while it has open members, so
-// every member's resolution counts down the group it belongs to.
-func (d *decision) join(a *state.Alert, r *config.Rule) error {
-	g, err := d.group(r.Name)
-	if err != nil {
-		return err
-	}
-	if g != nil && !g.Over() && !g.Legacy {
-		// Commutative: any number of alerts join at once without
-		// conflicting, and one update per window tells of them all.
-		a.Group = g.ID
-		n := lifecycle.Update(g, a, d.p.wallClock(d.at))
-		d.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", n.Kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
-		n.Alert = *a.Clone()
-		d.joins = append(d.joins, &state.Join{Model: g.Model, Rule: g.Rule, Group: g.ID, Version: g.Version, Alert: a.ID,
-			Member: slices.Contains(g.Members, a.ID), Update: n})
-		return nil
-	}
-	if g != nil && !g.Over() {
-		// Stored before joins commuted: rewritten under its version.
-		if !slices.Contains(g.Members, a.ID) {
-			g.Members = append(g.Members, a.ID)
-		}
-		g.Open++
-		a.Group = g.ID
-		d.groupDirty[r.Name] = true
-		d.notice(g, a, state.NoticeUpdated)
-		return nil
-	}
-	// The new group takes the place of the rule's finished one
-	// (conditionally on the version read, like any other record).
-	// The id counts the rule's groups (the record's version is bumped by
-	// every write, so it never repeats); the time is for people. A retried
-	// commit reads the same version and derives the same id.
-	var version int64
-	if g != nil {
-		version = g.Version
-	}
-	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", d.m.ID, r.Name, d.at.UTC().Format("20060102T150405Z"), version+1),
-		Model: d.m.ID, Rule: r.Name, Opened: d.at, Started: d.p.wallClock(d.at), Members: []string{a.ID}, Open: 1, Version: version, New: true,
-		Lifecycle: lifecycle.Start(a, d.p.wallClock(d.at))}
-	d.groups[r.Name] = ng
-	d.groupDirty[r.Name] = true
-	a.Group = ng.ID
-	d.notice(ng, a, state.NoticeOpened)
-	return nil
-}
-
-// notice queues a notification to the group's owner on the alert's
-// channels. Its id comes from the group's counter, so a retried commit
-// reuses it.
-func (d *decision) notice(g *state.Group, a *state.Alert, kind string) {
-	d.groupDirty[g.Rule] = true
-	n := lifecycle.Notice(g, a, kind, d.p.wallClock(d.at))
-	if kind != state.NoticeUpdated {
-		// Other tools subscribe to openings and resolutions.
-		n.Channels = append(n.Channels, lifecycle.Events)
-	}
-	d.record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
-	n.Alert = *a.Clone()
-	d.outbox = append(d.outbox, n)
+	return d.j.Leave(d.ctx, a, "router", "every alert of the group is clean again")
 }
 
 // refresh copies the event's facts onto the alert.
@@ -364,15 +275,15 @@ func (d *decision) refresh(a *state.Alert, res *engine.Result) {
 	}
 }
 
-// record appends an audit record to the alert's chain.
-func (d *decision) record(a *state.Alert, action, detail string) {
+// audit is the router's record of an action on an alert: the event's
+// facts with the alert's routing.
+func (d *decision) audit(a *state.Alert, action, detail string) audit.Record {
 	v := d.ev.Value
-	r := audit.Record{Alert: a.ID, At: d.at, Recorded: d.p.wallClock(d.at), Action: action, Actor: "router",
+	return audit.Record{Alert: a.ID, At: d.at, Recorded: d.p.wallClock(d.at), Action: action, Actor: "router",
 		EventID: d.id, Model: a.Model, Version: d.ev.Version, Lineage: d.ev.Lineage, Rule: a.Rule,
 		Kind: d.ev.Kind, Metric: d.ev.Metric, Feature: a.Feature, Segment: a.Segment, Value: &v,
 		Severity: a.Severity, Role: a.Role, Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group,
 		InhibitedBy: a.InhibitedBy, Detail: detail, ConfigDigest: d.p.Config.Digest}
-	d.recorded.Record(a, r)
 }
 
 func (d *decision) change(a *state.Alert, st string) {
@@ -416,7 +327,7 @@ func (d *decision) prefetch() error {
 	}
 	maps.Copy(d.read, recs.Alerts)
 	for k, g := range recs.Groups {
-		d.groups[k.Rule] = g
+		d.j.Know(k.Rule, g)
 	}
 	if recs.Inhibitors != nil {
 		d.inhib = recs.Inhibitors
@@ -434,18 +345,6 @@ func (d *decision) alert(id string) (*state.Alert, error) {
 	}
 	d.read[id] = a
 	return a, nil
-}
-
-func (d *decision) group(rule string) (*state.Group, error) {
-	if g, ok := d.groups[rule]; ok {
-		return g, nil
-	}
-	g, err := d.p.Store.GetGroup(d.ctx, d.m.ID, rule)
-	if err != nil {
-		return nil, fmt.Errorf("read group of %s/%s: %w", d.m.ID, rule, err)
-	}
-	d.groups[rule] = g
-	return g, nil
 }
 
 func (d *decision) loadInhibitors() error {
@@ -476,7 +375,7 @@ func (d *decision) inhibitor() (string, error) {
 // commit gathers the changes, or returns nil when there is nothing worth
 // a write (no history kept, no streak moved, no alert changed).
 func (d *decision) commit() *state.Commit {
-	if !d.seriesDirty && len(d.recorded.Alerts) == 0 && !d.inhibDirty && len(d.groupDirty) == 0 && len(d.joins) == 0 {
+	if !d.seriesDirty && !d.j.Changed() && !d.inhibDirty {
 		return nil
 	}
 	d.series.Recent = append(d.series.Recent, d.id)
@@ -487,12 +386,8 @@ func (d *decision) commit() *state.Commit {
 	if ttl == 0 {
 		ttl = DefaultEventTTL
 	}
-	c := &state.Commit{EventID: d.id, EventExpires: d.p.wallClock(d.at).Add(ttl), Series: d.series, Outbox: d.outbox,
-		Alerts: d.recorded.Alerts, Audit: d.recorded.Audit, Joins: d.joins}
-	slices.SortFunc(c.Alerts, func(a, b *state.Alert) int { return strings.Compare(a.ID, b.ID) })
-	for _, rule := range slices.Sorted(maps.Keys(d.groupDirty)) {
-		c.Groups = append(c.Groups, d.groups[rule])
-	}
+	c := d.j.Commit()
+	c.EventID, c.EventExpires, c.Series = d.id, d.p.wallClock(d.at).Add(ttl), d.series
 	switch {
 	case d.inhibDirty:
 		c.Inhibitors = d.inhib

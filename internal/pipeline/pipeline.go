@@ -245,8 +245,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			out.Duplicate = true
 			return nil
 		}
-		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt,
-			read: map[string]*state.Alert{}, groups: map[string]*state.Group{}, groupDirty: map[string]bool{}}
+		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}}
 		if err := d.decide(eng); err != nil {
 			return err
 		}

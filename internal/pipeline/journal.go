@@ -1,0 +1,240 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/route"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// GroupReader reads the current alert group of a model's rule.
+type GroupReader interface {
+	GetGroup(ctx context.Context, model, rule string) (*state.Group, error)
+}
+
+// Journal is what one step that opens or resolves alerts of a model
+// writes: the alerts with their audit records, their rules' groups and the
+// notifications that tell people, gathered for one commit. The router (for
+// an event) and silence detection (for a watch) both open and resolve
+// alerts through it, so an alert joins its group, and its owner hears of
+// it, the same way whatever opened it.
+type Journal struct {
+	Model string
+	// At is when the step happens (the event's observation time for the
+	// router): it names and dates the groups that open.
+	At time.Time
+	// Now is the wall clock: when lifecycles start and notifications are
+	// created.
+	Now    time.Time
+	Groups GroupReader
+	// Audit builds the record of an action on an alert, as the step's
+	// actor saw it; Record seals it onto the alert's chain.
+	Audit func(a *state.Alert, action, detail string) audit.Record
+
+	out    *state.Commit           // alerts, audit records and notifications (nil: none yet)
+	groups map[string]*state.Group // groups read or opened, by rule (nil: none)
+	dirty  map[string]bool         // rules whose group changed
+	joins  []*state.Join           // alerts joining open groups, commutatively
+}
+
+// Route readies alert a of rule r to open at `at`: routed by the rule's
+// plan (owner, severity, channels and deadline the model's stakes give),
+// with what an earlier opening left — its resolution, its inhibitor, its
+// group, a false alarm's mute — cleared, and open. The caller sets what
+// the alert is about (kind, summary, value).
+func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, at time.Time) {
+	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Group, a.Muted = at, time.Time{}, "", "", false
+	a.Opens++
+	plan := route.Plan(cfg, m, r, at)
+	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
+	a.Stakes = m.Stakes
+	a.Status = state.Open
+}
+
+// Record writes an audit record of an action on a, and a itself, with the
+// step's commit.
+func (j *Journal) Record(a *state.Alert, action, detail string) {
+	j.commit().Record(a, j.Audit(a, action, detail))
+}
+
+// Group returns the current group of the model's rule (nil: none yet),
+// read once per step.
+func (j *Journal) Group(ctx context.Context, rule string) (*state.Group, error) {
+	if g, ok := j.groups[rule]; ok {
+		return g, nil
+	}
+	g, err := j.Groups.GetGroup(ctx, j.Model, rule)
+	if err != nil {
+		return nil, fmt.Errorf("read group of %s/%s: %w", j.Model, rule, err)
+	}
+	if j.groups == nil {
+		j.groups = map[string]*state.Group{}
+	}
+	j.groups[rule] = g
+	return g, nil
+}
+
+// Know gives the journal a group read ahead (nil: the rule has none).
+func (j *Journal) Know(rule string, g *state.Group) {
+	if j.groups == nil {
+		j.groups = map[string]*state.Group{}
+	}
+	j.groups[rule] = g
+}
+
+// Join puts an opening alert in its rule's group (see Place) and queues
+// the notification that tells of it.
+func (j *Journal) Join(ctx context.Context, a *state.Alert) error {
+	g, kind, err := j.Place(ctx, a)
+	if err != nil {
+		return err
+	}
+	j.Notice(g, a, kind)
+	return nil
+}
+
+// Place puts an opening alert in its rule's current group while that
+// group has open members (twenty drifting features: one message,
+// updated), or starts a new group once the last one is over. It returns
+// the group and the kind of notification that tells of it: opened for a
+// new group, updated for one joined. A group is never replaced while it
+// has open members, so every member's resolution counts down the group it
+// belongs to.
+func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, string, error) {
+	g, err := j.Group(ctx, a.Rule)
+	if err != nil {
+		return nil, "", err
+	}
+	if g != nil && !g.Over() && !g.Legacy {
+		// Commutative: any number of alerts join at once without
+		// conflicting (state.Join), and one update per window tells of
+		// them all.
+		a.Group = g.ID
+		j.joins = append(j.joins, &state.Join{Model: g.Model, Rule: g.Rule, Group: g.ID, Version: g.Version, Alert: a.ID,
+			Member: slices.Contains(g.Members, a.ID), Update: lifecycle.Update(g, a, j.Now)})
+		return g, state.NoticeUpdated, nil
+	}
+	if g != nil && !g.Over() {
+		// Stored before joins commuted: rewritten under its version.
+		if !slices.Contains(g.Members, a.ID) {
+			g.Members = append(g.Members, a.ID)
+		}
+		g.Open++
+		a.Group = g.ID
+		j.touch(g)
+		return g, state.NoticeUpdated, nil
+	}
+	// The new group takes the place of the rule's finished one
+	// (conditionally on the version read, like any other record).
+	// The id counts the rule's groups (the record's version is bumped by
+	// every write, so it never repeats); the time is for people. A retried
+	// commit reads the same version and derives the same id.
+	var version int64
+	if g != nil {
+		version = g.Version
+	}
+	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", j.Model, a.Rule, j.At.UTC().Format("20060102T150405Z"), version+1),
+		Model: j.Model, Rule: a.Rule, Opened: j.At, Started: j.Now, Members: []string{a.ID}, Open: 1, Version: version, New: true,
+		Lifecycle: lifecycle.Start(a, j.Now)}
+	a.Group = ng.ID
+	j.touch(ng)
+	return ng, state.NoticeOpened, nil
+}
+
+// Notice queues a notification of kind to the group's owner on the
+// alert's channels, and records it on the alert. Its id comes from the
+// group's counter, so a retried commit reuses it.
+func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
+	if join := j.joinOf(a.ID); join != nil && kind == state.NoticeUpdated {
+		// Told with the others of its update window.
+		n := join.Update
+		j.Record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
+		n.Alert = *a.Clone()
+		return
+	}
+	j.touch(g)
+	n := lifecycle.Notice(g, a, kind, j.Now)
+	if kind != state.NoticeUpdated {
+		// Other tools subscribe to openings and resolutions.
+		n.Channels = append(n.Channels, lifecycle.Events)
+	}
+	j.Record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
+	n.Alert = *a.Clone()
+	j.commit().Outbox = append(j.commit().Outbox, n)
+}
+
+// Leave counts a resolved alert out of its group; the last open member
+// leaving ends the group, by `by` for the reason `note`, and tells its
+// owner. A group that is over already (a person closed it, or nothing in
+// it was open) has told everyone.
+func (j *Journal) Leave(ctx context.Context, a *state.Alert, by, note string) error {
+	g, err := j.Group(ctx, a.Rule)
+	if err != nil || g == nil || g.ID != a.Group || g.Over() {
+		return err
+	}
+	g.Open--
+	j.touch(g)
+	if g.Open <= 0 {
+		g.By, g.ByName, g.Note = by, "", note
+		j.Notice(g, a, state.NoticeResolved)
+	}
+	return nil
+}
+
+// joinOf is the join of alert id in this step, if it joins commutatively.
+func (j *Journal) joinOf(id string) *state.Join {
+	for _, jn := range j.joins {
+		if jn.Alert == id {
+			return jn
+		}
+	}
+	return nil
+}
+
+// touch marks g, the current group of its rule, as changed.
+func (j *Journal) touch(g *state.Group) {
+	if j.groups == nil {
+		j.groups = map[string]*state.Group{}
+	}
+	if j.dirty == nil {
+		j.dirty = map[string]bool{}
+	}
+	j.groups[g.Rule] = g
+	j.dirty[g.Rule] = true
+}
+
+// commit is where the step's records go, made when the first is written:
+// most events write none.
+func (j *Journal) commit() *state.Commit {
+	if j.out == nil {
+		j.out = &state.Commit{}
+	}
+	return j.out
+}
+
+// Changed reports whether the step changed any alert or group.
+func (j *Journal) Changed() bool {
+	return (j.out != nil && len(j.out.Alerts) > 0) || len(j.dirty) > 0 || len(j.joins) > 0
+}
+
+// Commit returns the commit of what the step changed: alerts (by id),
+// their audit records, groups (by rule) and notifications. The caller
+// adds its own records (the series, the watch). Call it once, at the end.
+func (j *Journal) Commit() *state.Commit {
+	c := j.commit()
+	slices.SortFunc(c.Alerts, func(a, b *state.Alert) int { return strings.Compare(a.ID, b.ID) })
+	c.Groups = c.Groups[:0]
+	for _, rule := range slices.Sorted(maps.Keys(j.dirty)) {
+		c.Groups = append(c.Groups, j.groups[rule])
+	}
+	c.Joins = j.joins
+	return c
+}

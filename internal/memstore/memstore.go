@@ -36,6 +36,9 @@ type Store struct {
 	queued     map[string]*state.Notification
 	deliveries map[string]*state.Delivery
 	digest     map[string][]state.DigestEntry // by owner
+	// digested says which entries digest holds: a commit checks each
+	// entry against it rather than scanning the owner's entries.
+	digested   map[digestKey]bool
 	audit      map[string][]audit.Record
 	quarantine []state.Quarantined
 	watches    map[string]*state.Watch
@@ -64,6 +67,7 @@ func New(now func() time.Time) *Store {
 		queued:     map[string]*state.Notification{},
 		deliveries: map[string]*state.Delivery{},
 		digest:     map[string][]state.DigestEntry{},
+		digested:   map[digestKey]bool{},
 		audit:      map[string][]audit.Record{},
 		watches:    map[string]*state.Watch{},
 		schedules:  map[string]*state.Schedule{},
@@ -75,6 +79,9 @@ func New(now func() time.Time) *Store {
 }
 
 func groupKey(model, rule string) string { return model + "/" + rule }
+
+// digestKey names a digest entry: its owner and notification.
+type digestKey struct{ owner, notice string }
 
 // GetSeries returns a copy of the series (Version 0 when never stored).
 func (s *Store) GetSeries(_ context.Context, key signal.SeriesKey) (*state.Series, error) {
@@ -222,9 +229,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.deliveries[n.Group] = n
 	}
 	for _, e := range c.Digest {
-		entries := s.digest[e.Owner]
-		if !slices.ContainsFunc(entries, func(o state.DigestEntry) bool { return o.Notice.ID == e.Notice.ID }) {
-			s.digest[e.Owner] = append(entries, state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
+		if k := (digestKey{e.Owner, e.Notice.ID}); !s.digested[k] {
+			s.digested[k] = true
+			s.digest[e.Owner] = append(s.digest[e.Owner], state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
 		}
 	}
 	for _, r := range c.Audit {
@@ -628,6 +635,11 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	}
 	if snap.Digest != nil {
 		s.digest = snap.Digest
+	}
+	for owner, entries := range s.digest {
+		for _, e := range entries {
+			s.digested[digestKey{owner, e.Notice.ID}] = true
+		}
 	}
 	for _, w := range snap.Watches {
 		s.watches[w.ID()] = w

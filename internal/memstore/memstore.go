@@ -257,8 +257,11 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueItem, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []state.DueItem
+	var out []state.DueItem // nil when nothing is due, as a store's query returns
 	for e := range s.escalatorDue.ascend(now) {
+		if out == nil {
+			out = make([]state.DueItem, 0, min(max(limit, 0), len(s.escalatorDue)))
+		}
 		if len(out) >= limit {
 			break
 		}
@@ -452,8 +455,11 @@ func (s *Store) Quarantined(context.Context) ([]state.Quarantined, error) {
 func (s *Store) Pending(_ context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*state.Notification
+	var out []*state.Notification // nil when nothing is pending
 	for e := range s.outboxDue.ascend(due) {
+		if out == nil {
+			out = make([]*state.Notification, 0, min(max(limit, 0), len(s.outboxDue)))
+		}
 		if len(out) >= limit {
 			break
 		}

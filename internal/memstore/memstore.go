@@ -36,6 +36,9 @@ type Store struct {
 	queued     map[string]*state.Notification
 	deliveries map[string]*state.Delivery
 	digest     map[string][]state.DigestEntry // by owner
+	// digested says which entries digest holds: a commit checks each
+	// entry against it rather than scanning the owner's entries.
+	digested   map[digestKey]bool
 	audit      map[string][]audit.Record
 	quarantine []state.Quarantined
 	watches    map[string]*state.Watch
@@ -64,6 +67,7 @@ func New(now func() time.Time) *Store {
 		queued:     map[string]*state.Notification{},
 		deliveries: map[string]*state.Delivery{},
 		digest:     map[string][]state.DigestEntry{},
+		digested:   map[digestKey]bool{},
 		audit:      map[string][]audit.Record{},
 		watches:    map[string]*state.Watch{},
 		schedules:  map[string]*state.Schedule{},
@@ -75,6 +79,9 @@ func New(now func() time.Time) *Store {
 }
 
 func groupKey(model, rule string) string { return model + "/" + rule }
+
+// digestKey names a digest entry: its owner and notification.
+type digestKey struct{ owner, notice string }
 
 // GetSeries returns a copy of the series (Version 0 when never stored).
 func (s *Store) GetSeries(_ context.Context, key signal.SeriesKey) (*state.Series, error) {
@@ -290,9 +297,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.deliveries[n.Group] = n
 	}
 	for _, e := range c.Digest {
-		entries := s.digest[e.Owner]
-		if !slices.ContainsFunc(entries, func(o state.DigestEntry) bool { return o.Notice.ID == e.Notice.ID }) {
-			s.digest[e.Owner] = append(entries, state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
+		if k := (digestKey{e.Owner, e.Notice.ID}); !s.digested[k] {
+			s.digested[k] = true
+			s.digest[e.Owner] = append(s.digest[e.Owner], state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
 		}
 	}
 	for _, r := range c.Audit {
@@ -318,8 +325,11 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 func (s *Store) Due(_ context.Context, now time.Time, limit int) ([]state.DueItem, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []state.DueItem
+	var out []state.DueItem // nil when nothing is due, as a store's query returns
 	for e := range s.escalatorDue.ascend(now) {
+		if out == nil {
+			out = make([]state.DueItem, 0, min(max(limit, 0), len(s.escalatorDue)))
+		}
 		if len(out) >= limit {
 			break
 		}
@@ -513,8 +523,11 @@ func (s *Store) Quarantined(context.Context) ([]state.Quarantined, error) {
 func (s *Store) Pending(_ context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []*state.Notification
+	var out []*state.Notification // nil when nothing is pending
 	for e := range s.outboxDue.ascend(due) {
+		if out == nil {
+			out = make([]*state.Notification, 0, min(max(limit, 0), len(s.outboxDue)))
+		}
 		if len(out) >= limit {
 			break
 		}
@@ -696,6 +709,11 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	}
 	if snap.Digest != nil {
 		s.digest = snap.Digest
+	}
+	for owner, entries := range s.digest {
+		for _, e := range entries {
+			s.digested[digestKey{owner, e.Notice.ID}] = true
+		}
 	}
 	for _, w := range snap.Watches {
 		s.watches[w.ID()] = w

@@ -127,9 +127,10 @@ func (j *job) done(ctx context.Context, ch string, res Result) error {
 	}
 	delete(n.Tries, ch)
 	j.dChanged = j.dChanged || res.Changed
+	j.unfence()
 	if _, failing := j.d.Failing[ch]; failing && !res.Noop {
 		// The channel is back for this group: its messages stop saying so.
-		j.changeFailing(func(d *state.Delivery) { delete(d.Failing, ch) })
+		j.changeDelivery(func(d *state.Delivery) { delete(d.Failing, ch) })
 	}
 	var rec *record
 	if res.Audit != "" {
@@ -221,7 +222,7 @@ func (j *job) failureNotice(ctx context.Context, ch, reason string) (string, *st
 		Owner: owner, Role: n.Role, Channels: channels, Alert: *n.Alert.Clone(), Members: n.Members,
 		Subjects: slices.Clone(n.Subjects), Created: j.s.now(), Lifecycle: n.Lifecycle,
 		Failure: &state.Failure{Channel: ch, Reason: reason, Notice: n.ID}, After: n.ID}
-	j.changeFailing(func(d *state.Delivery) {
+	j.changeDelivery(func(d *state.Delivery) {
 		if d.Failing == nil {
 			d.Failing = map[string]string{}
 		}
@@ -230,9 +231,9 @@ func (j *job) failureNotice(ctx context.Context, ch, reason string) (string, *st
 	return fmt.Sprintf("telling %s through %s", owner, strings.Join(channels, ", ")), notice, nil
 }
 
-// changeFailing applies op to the group's record now, and again to a
+// changeDelivery applies op to the group's record now, and again to a
 // fresher copy if a concurrent sender moved it.
-func (j *job) changeFailing(op func(*state.Delivery)) {
+func (j *job) changeDelivery(op func(*state.Delivery)) {
 	op(j.d)
 	j.dOps = append(j.dOps, op)
 	j.dChanged = true
@@ -385,4 +386,60 @@ func (j *job) earlier(ctx context.Context, k int) (*state.Notification, error) {
 	}
 	j.prevs[k] = p
 	return p, nil
+}
+
+// fence holds the group's messages on ch for this update window's
+// attempt, then brings the window up to the group as it is now. An update
+// is read from the group after the hold is taken, and the group's other
+// notifications do not start while it is held: so an update read before
+// an acknowledgement or a resolution is either sent before it, or sees
+// it. false: another notification holds them; ch waits.
+func (j *job) fence(ctx context.Context, ch string) (bool, error) {
+	fresh, err := j.s.Store.GetDelivery(ctx, j.n.Group)
+	if err != nil {
+		return false, fmt.Errorf("read delivery of %s: %w", j.n.Group, err)
+	}
+	j.d = merge(fresh, j.d)
+	for _, op := range j.dOps {
+		op(j.d)
+	}
+	now := j.s.now()
+	f := &state.Fence{Notice: j.n.ID, Channels: j.n.Channels, Until: now.Add(cmpDur(j.s.TryTimeout, DefaultTryTimeout) + releaseTimeout)}
+	held := true
+	j.changeDelivery(func(d *state.Delivery) {
+		if held = !d.Updating.Holds(j.n.ID, ch, now); held {
+			d.Updating = f
+		}
+	})
+	if err := j.save(ctx, nil, nil); err != nil {
+		return false, err
+	}
+	if !held {
+		j.blocked[ch] = j.d.Updating.Until
+		return false, nil
+	}
+	return true, j.refresh(ctx)
+}
+
+// unfence lets go of the group's messages, if this notification holds them.
+func (j *job) unfence() {
+	if f := j.d.Updating; f == nil || f.Notice != j.n.ID {
+		return
+	}
+	j.changeDelivery(func(d *state.Delivery) {
+		if d.Updating != nil && d.Updating.Notice == j.n.ID {
+			d.Updating = nil
+		}
+	})
+}
+
+// heldBy blocks the channels an update window holds (see fence) until
+// it lets go.
+func (j *job) heldBy() {
+	now := j.s.now()
+	for _, ch := range j.n.Channels {
+		if _, done := j.n.Done[ch]; !done && j.d.Updating.Holds(j.n.ID, ch, now) {
+			j.blocked[ch] = j.d.Updating.Until
+		}
+	}
 }

@@ -386,7 +386,7 @@ func (s *Sender) start(ctx context.Context, b *batch, id string) (*job, Report, 
 		return nil, Report{}, fmt.Errorf("claim notification %s: %w", id, err)
 	}
 	n.Version++
-	j := &job{s: s, n: n, b: b, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model),
+	j := &job{s: s, n: n, b: b, claim: n.Claim, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model),
 		ready: map[string]time.Duration{}, runTries: map[string]int{}, blocked: map[string]time.Time{},
 		prevs: map[int]*state.Notification{}}
 	// Which channels wait for an earlier notification is settled before
@@ -404,21 +404,27 @@ func (s *Sender) start(ctx context.Context, b *batch, id string) (*job, Report, 
 			j.blocked[ch] = until
 		}
 	}
-	if err := j.refresh(ctx); err != nil {
-		return nil, Report{}, err
+	if n.Kind != state.NoticeUpdated {
+		// (An update is brought up to date per attempt: see fence.)
+		if err := j.refresh(ctx); err != nil {
+			return nil, Report{}, err
+		}
 	}
 	if j.d, err = s.Store.GetDelivery(ctx, n.Group); err != nil {
 		return nil, Report{}, fmt.Errorf("read delivery of %s: %w", n.Group, err)
 	}
+	j.heldBy()
 	return j, Report{}, j.round(ctx)
 }
 
 // job is one notification being delivered by this sender.
 type job struct {
-	s   *Sender
-	n   *state.Notification
-	d   *state.Delivery
-	log *slog.Logger
+	s *Sender
+	n *state.Notification
+	d *state.Delivery
+	// claim is the token this sender claimed the notification with.
+	claim string
+	log   *slog.Logger
 	// dChanged: d has something to write; dOps replays this run's
 	// changes to the group's failing channels on a re-read record.
 	dChanged bool
@@ -478,6 +484,14 @@ func (j *job) round(ctx context.Context) error {
 			// takes the channel at once.
 			j.blocked[ch] = j.s.now()
 			continue
+		}
+		if j.n.Kind == state.NoticeUpdated {
+			if held, err := j.fence(ctx, ch); err != nil || !held {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if err := j.attempt(ctx, ch); err != nil {
 			return err
@@ -558,6 +572,7 @@ func (j *job) release(ctx context.Context) error {
 		}
 	}
 	n.Claim, n.ClaimedUntil = "", next
+	j.unfence()
 	// The caller's deadline may be what stopped us (Slack's 3 s): giving
 	// the notification back must not wait for the lease.
 	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)

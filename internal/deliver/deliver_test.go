@@ -885,3 +885,63 @@ func TestAFailureIsDeclaredOnce(t *testing.T) {
 		t.Errorf("%d thread replies about the page, want 1", len(r))
 	}
 }
+
+// raceNotifier forwards to Slack; on the update window's first attempt it first
+// lets the group resolve and a second sender deliver the resolution (as a
+// router Lambda would, concurrently with the escalator's drain).
+type raceNotifier struct {
+	inner deliver.Notifier
+	once  func()
+}
+
+func (r *raceNotifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Result, error) {
+	if m.Notice.Kind == state.NoticeUpdated && r.once != nil {
+		f := r.once
+		r.once = nil
+		f()
+	}
+	return r.inner.Notify(ctx, m)
+}
+
+// An update window read while the group was open must not land after the
+// group's resolution: the message would say "open" again, with buttons,
+// and nothing would ever edit it back.
+func TestUpdateInFlightNeverOverwritesResolution(t *testing.T) {
+	for name, opts := range map[string][]option{"memstore": nil, "dynamodb": {onDynamo}} {
+		t.Run(name, func(t *testing.T) { updateInFlightDuringResolution(t, opts...) })
+	}
+}
+
+func updateInFlightDuringResolution(t *testing.T, opts ...option) {
+	e := newEnv(t, opts...)
+	e.observe(incomeDrift)
+	e.advance(time.Hour)
+	e.deliver(e.observe(incomeDrift))
+	e.advance(time.Minute)
+	e.observe(bureauDrift)
+	e.advance(time.Hour)
+	e.observe(bureauDrift) // joins: window pending
+	rc := &raceNotifier{inner: e.sender.Notifiers["slack"]}
+	e.sender.Notifiers["slack"] = rc
+	rc.once = func() {
+		e.observe(incomeClean)
+		resolved := e.observe(bureauClean)
+		other := *e.sender
+		other.Notifiers = map[string]deliver.Notifier{"slack": rc.inner, "pagerduty": e.sender.Notifiers["pagerduty"]}
+		if _, err := other.Deliver(context.Background(), resolved); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.advance(10 * time.Second)
+	for range 3 {
+		// The resolution waited for the update: a later run sends it.
+		if _, err := e.sender.Drain(context.Background(), 10); err != nil {
+			t.Fatal(err)
+		}
+		e.advance(time.Minute)
+	}
+	m := e.slack.Messages(creditChannel)[0]
+	if !strings.Contains(string(m.Blocks), "Resolved") {
+		t.Errorf("final message does not say Resolved (%d revisions): the update's edit overwrote the resolution", len(m.Revisions))
+	}
+}

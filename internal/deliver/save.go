@@ -68,7 +68,9 @@ func (j *job) reread(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read notification %s: %w", j.n.ID, err)
 	}
-	if cur == nil || cur.Claim != j.n.Claim || cur.Version != j.n.Version {
+	// (Compared with the claim taken, not j.n's: the last write gives it
+	// up, and may be the one that conflicted.)
+	if cur == nil || cur.Claim != j.claim || cur.Version != j.n.Version {
 		return errClaimLost
 	}
 	if !j.dChanged {

@@ -79,6 +79,11 @@ func (d *Delivery) Clone() *Delivery {
 	c := *d
 	c.Slack = maps.Clone(d.Slack)
 	c.Failing = maps.Clone(d.Failing)
+	if d.Updating != nil {
+		f := *d.Updating
+		f.Channels = slices.Clone(f.Channels)
+		c.Updating = &f
+	}
 	if d.Pages != nil {
 		c.Pages = make(map[string]*Page, len(d.Pages))
 		for k, p := range d.Pages {

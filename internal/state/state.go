@@ -9,6 +9,7 @@ package state
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -288,7 +289,25 @@ type Delivery struct {
 	// was told through the others, to the reason: shown on the group's
 	// messages, told once per outage, cleared when the channel delivers.
 	Failing map[string]string `json:"failing,omitempty"`
-	Version int64             `json:"version"`
+	// Updating is held by an update window's sender while it edits the
+	// group's messages: the group's other notifications wait for it, so
+	// that an update read before an acknowledgement or a resolution never
+	// lands after it.
+	Updating *Fence `json:"updating,omitempty"`
+	Version  int64  `json:"version"`
+}
+
+// Fence is a short hold on a group's messages by one notification.
+type Fence struct {
+	Notice   string    `json:"notice"`
+	Channels []string  `json:"channels"`
+	Until    time.Time `json:"until"`
+}
+
+// Holds reports whether the fence, if any, stops notification id from
+// using ch at now.
+func (f *Fence) Holds(id, ch string, now time.Time) bool {
+	return f != nil && f.Notice != id && now.Before(f.Until) && slices.Contains(f.Channels, ch)
 }
 
 // SlackMessage is a group's message in one channel.

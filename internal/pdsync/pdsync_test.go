@@ -187,6 +187,8 @@ func (e *env) notice(s snapshot) *state.Notification {
 
 // webhook is PagerDuty's documented example (internal/pdwebhook/testdata)
 // with the incident key, and optionally the event type and agent, changed.
+// It occurred half a minute before t0 (the example's own date is a week
+// earlier, older than any delivery PagerDuty makes).
 func webhook(t *testing.T, file, incidentKey string, edit func(ev map[string]any)) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("../pdwebhook/testdata/" + file)
@@ -198,6 +200,7 @@ func webhook(t *testing.T, file, incidentKey string, edit func(ev map[string]any
 		t.Fatal(err)
 	}
 	ev := doc["event"].(map[string]any)
+	ev["occurred_at"] = t0.Add(-30 * time.Second).Format(time.RFC3339Nano)
 	if data, ok := ev["data"].(map[string]any); ok && data["type"] == "incident" {
 		if incidentKey == "<null>" {
 			data["incident_key"] = nil

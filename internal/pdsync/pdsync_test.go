@@ -50,9 +50,13 @@ type env struct {
 	delivered []string
 }
 
+// loadConfig reads the repository's rules and owners once (the fuzz target
+// makes an env per input); nothing changes a loaded configuration.
+var loadConfig = sync.OnceValues(func() (*config.Config, error) { return config.Load("../..") })
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cfg, err := config.Load("../..")
+	cfg, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}

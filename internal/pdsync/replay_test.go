@@ -177,3 +177,55 @@ func TestRetryAfterACrash(t *testing.T) {
 		})
 	}
 }
+
+// FuzzReplay: whatever a signed webhook says — its id, type, time, incident
+// key and agent, sent before or after an escalation — it is answered 204
+// or 400 (never a status PagerDuty would retry, the store being up), and
+// the same webhook sent again an hour later changes nothing. An
+// acknowledgement or resolution made before the escalation changes nothing
+// the first time either.
+func FuzzReplay(f *testing.F) {
+	f.Add("3f1c7a52-7d0e-4c3b-9a61-0f2b8e4d9c10", "incident.acknowledged", int64(-30), true, "", "PSTKU01", false)
+	f.Add("3f1c7a52-7d0e-4c3b-9a61-0f2b8e4d9c10", "incident.acknowledged", int64(-30), true, "", "PSTKU01", true)
+	f.Add("e2", "incident.resolved", int64(1200), true, "", "", true)
+	f.Add("e3", "incident.resolved", int64(-int64(pdsync.Retention/time.Second)+60), true, "", "P1", false)
+	f.Add("e4", "incident.acknowledged", int64(0), false, "stakeout/credit-approval/accuracy-loss@20260309T060000Z.2", "P1", false)
+	f.Add("", "incident.acknowledged", int64(-30), true, "", "", false)
+	f.Fuzz(func(t *testing.T, id, eventType string, offset int64, ours bool, key, agent string, escalateFirst bool) {
+		e := newEnv(t)
+		if escalateFirst {
+			e.advance(10 * time.Minute)
+			e.escalate()
+		}
+		cycle := e.getGroup().CycleStart
+		if !ours {
+			key = "stakeout/" + key
+		} else {
+			key = e.dedupKey()
+		}
+		occurred := t0.Add(time.Duration(max(min(offset, 1e9), -1e9)) * time.Second)
+		body := webhook(t, "incident_acknowledged.json", key, func(ev map[string]any) {
+			ev["id"], ev["event_type"] = id, eventType
+			occurredAt(occurred)(ev)
+			if agent != "" {
+				ev["agent"].(map[string]any)["id"] = agent
+			} else {
+				ev["agent"] = nil
+			}
+		})
+		before := e.snapshot()
+		code := e.send(body)
+		if code != http.StatusNoContent && code != http.StatusBadRequest {
+			t.Fatalf("status %d, want 204 or 400", code)
+		}
+		if occurred.Before(cycle) {
+			e.unchanged(before)
+		}
+		after := e.snapshot()
+		e.advance(time.Hour)
+		if again := e.send(body); again != code {
+			t.Errorf("sent again: status %d, the first time %d", again, code)
+		}
+		e.unchanged(after)
+	})
+}

@@ -281,13 +281,8 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 	if g.Over() {
 		return Result{Message: "This alert is " + closedAs(g) + " already."}, nil, nil
 	}
-	if !c.At.IsZero() && c.At.Before(g.CycleStart) {
-		msg := fmt.Sprintf("Not applied: it was made at %s, before the alert's current cycle began at %s",
-			c.At.UTC().Format(time.RFC3339), g.CycleStart.UTC().Format(time.RFC3339))
-		if g.Note != "" {
-			msg += " (" + g.Note + ")"
-		}
-		return Result{Stale: true, Message: msg + "."}, nil, nil
+	if r, stale := s.stale(); stale {
+		return r, nil, nil
 	}
 	if err := s.readMembers(ctx); err != nil {
 		return Result{}, nil, err
@@ -449,6 +444,21 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 	}
 	return Result{Message: msg}, commits, nil
+}
+
+// stale reports a change made before the group's current cycle began
+// (Change.At): about an owner's turn that is over, it must change nothing.
+func (s *step) stale() (Result, bool) {
+	at, cycle := s.c.At, s.g.CycleStart
+	if at.IsZero() || !at.Before(cycle) {
+		return Result{}, false
+	}
+	msg := fmt.Sprintf("Not applied: it was made at %s, before the alert's current cycle began at %s",
+		at.UTC().Format(time.RFC3339), cycle.UTC().Format(time.RFC3339))
+	if s.g.Note != "" {
+		msg += " (" + s.g.Note + ")"
+	}
+	return Result{Stale: true, Message: msg + "."}, true
 }
 
 // readMembers reads the group's alerts that are not resolved.

@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecoders$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRender$$' ./internal/slacknotify
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/pdwebhook
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzReplay$$' ./internal/pdsync
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

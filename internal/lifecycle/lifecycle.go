@@ -8,7 +8,13 @@
 // the audit records of its alerts and the notification that tells people
 // (and EventBridge) about it. Two people pressing a button at once, two
 // escalator runs racing, or a retried request therefore change the group
-// once: the loser re-reads, finds the change made, and says so.
+// once: the loser re-reads, finds the change made, and says so. A request
+// from outside (a Slack click, a PagerDuty webhook) also carries its own
+// id (Change.Once), recorded in the same write: the same request again —
+// redelivered, retried, or replayed by whoever copied it — changes nothing,
+// even once the group has moved on (an "Escalate now" acts once). And a
+// change that another system reports as made before the group's current
+// cycle began (Change.At) is stale: it changes nothing either.
 package lifecycle
 
 import (
@@ -82,6 +88,27 @@ type Change struct {
 	// stakeout's own (PagerDuty's acknowledgement of the incident a
 	// snooze acknowledged): it never undoes a snooze.
 	Echo bool
+	// Once, when its ID is set, is the request the change comes from: it
+	// acts once however often the request arrives (Result.Duplicate).
+	Once Once
+	// At is when the change was made where it was made (PagerDuty's
+	// occurred_at; zero: now). One made before the group's current cycle
+	// began (state.Lifecycle.CycleStart) changes nothing (Result.Stale).
+	At time.Time
+}
+
+// Once names one request from outside — a Slack click, a PagerDuty
+// webhook — so that it changes a group at most once: a redelivery, a retry
+// after a lost answer, or a signed request replayed by someone who copied
+// it, all find it recorded and change nothing.
+type Once struct {
+	// ID is unique among every source's requests ("slack:<trigger id>",
+	// "pagerduty:<event id>"); it is kept as an applied-event record.
+	ID string
+	// Expires is when the record may go: after the last moment the request
+	// could still pass the source's checks (its signature window, or the
+	// age past which stakeout refuses it).
+	Expires time.Time
 }
 
 // Result says what became of a change.
@@ -94,7 +121,16 @@ type Result struct {
 	Queued []string
 	// Group is the group after the change (nil if it no longer exists).
 	Group *state.Group
+	// Duplicate: the request (Change.Once) was acted on before; nothing
+	// changed this time.
+	Duplicate bool
+	// Stale: the change was made before the group's current cycle began
+	// (Change.At); nothing changed, Message says why.
+	Stale bool
 }
+
+// AlreadyDone answers a request that was acted on before.
+const AlreadyDone = "Already done: stakeout acts on each request once, and this one was handled before."
 
 // Replaced answers a change to a group a newer one of its rule replaced.
 const Replaced = "This alert group is over: a newer one replaced it."
@@ -142,15 +178,25 @@ func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
 		}
 		if g == nil || g.ID != c.Group {
 			res = Result{Message: Replaced}
-			return nil
+			return m.remember(ctx, c)
 		}
 		s := &step{m: m, c: c, g: g, now: m.now()}
 		r, commits, err := s.plan(ctx)
 		if err != nil || commits == nil {
 			r.Group = g
 			res = r
-			return err
+			if err != nil {
+				return err
+			}
+			return m.remember(ctx, c)
 		}
+		// The request is recorded in the change's own write, not claimed
+		// before it: a claim written first would, after a crash between
+		// the two writes, make every retry a duplicate and lose the
+		// change; a record written after it would let a retry act twice.
+		// In one transaction a retry finds neither (and acts) or both
+		// (and is a duplicate), and of two copies racing one conflicts.
+		commits[0].EventID, commits[0].EventExpires = c.Once.ID, c.Once.Expires
 		if err := m.Store.Commit(ctx, commits[0]); err != nil {
 			return err
 		}
@@ -170,10 +216,23 @@ func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
 		res = r
 		return nil
 	})
+	if errors.Is(err, state.ErrDuplicate) {
+		return Result{Duplicate: true, Message: AlreadyDone}, nil
+	}
 	if err != nil {
 		return res, fmt.Errorf("%s %s: %w", c.Action, c.Group, err)
 	}
 	return res, nil
+}
+
+// remember records a request that had nothing to change (the group was
+// acknowledged already, or over): the same request later, when the group
+// has moved on, must not act then. ErrDuplicate if it was recorded before.
+func (m *Manager) remember(ctx context.Context, c Change) error {
+	if c.Once.ID == "" {
+		return nil
+	}
+	return m.Store.Commit(ctx, &state.Commit{EventID: c.Once.ID, EventExpires: c.Once.Expires})
 }
 
 // step is one attempt at one change.
@@ -222,6 +281,9 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 	if g.Over() {
 		return Result{Message: "This alert is " + closedAs(g) + " already."}, nil, nil
 	}
+	if r, stale := s.stale(); stale {
+		return r, nil, nil
+	}
 	if err := s.readMembers(ctx); err != nil {
 		return Result{}, nil, err
 	}
@@ -259,7 +321,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 			return Result{Message: "Not snoozed (or not yet over)."}, nil, nil
 		}
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
-		g.EscalateAt = s.after(ack)
+		g.EscalateAt, g.CycleStart = s.after(ack), s.now
 		action, kind, detail = audit.SnoozeEnded, state.NoticeSnoozeEnded, "the snooze ended; unacknowledged again"
 		msg = "Snooze over."
 	case Timeout, Escalate:
@@ -272,7 +334,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 		prev, due := g.Owner, g.EscalateAt
 		g.Step++
-		g.Owner, g.From = target, prev
+		g.Owner, g.From, g.CycleStart = target, prev, s.now
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
 		// Past the end of the chain the last owner is re-notified, each
 		// time after twice as long (at most a day): a forgotten alert keeps
@@ -322,7 +384,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		g.From = g.Owner
 		g.Owner, g.Role, g.Base, g.Step = target, c.Role, target, 0
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
-		g.EscalateAt = s.after(ack)
+		g.EscalateAt, g.CycleStart = s.after(ack), s.now
 		action, kind = audit.Reassigned, state.NoticeReassigned
 		msg = "Reassigned to " + s.ownerName(target) + "."
 	case Resolve, FalseAlarm:
@@ -382,6 +444,21 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 	}
 	return Result{Message: msg}, commits, nil
+}
+
+// stale reports a change made before the group's current cycle began
+// (Change.At): about an owner's turn that is over, it must change nothing.
+func (s *step) stale() (Result, bool) {
+	at, cycle := s.c.At, s.g.CycleStart
+	if at.IsZero() || !at.Before(cycle) {
+		return Result{}, false
+	}
+	msg := fmt.Sprintf("Not applied: it was made at %s, before the alert's current cycle began at %s",
+		at.UTC().Format(time.RFC3339), cycle.UTC().Format(time.RFC3339))
+	if s.g.Note != "" {
+		msg += " (" + s.g.Note + ")"
+	}
+	return Result{Stale: true, Message: msg + "."}, true
 }
 
 // readMembers reads the group's alerts that are not resolved.

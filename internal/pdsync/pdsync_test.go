@@ -50,9 +50,13 @@ type env struct {
 	delivered []string
 }
 
+// loadConfig reads the repository's rules and owners once (the fuzz target
+// makes an env per input); nothing changes a loaded configuration.
+var loadConfig = sync.OnceValues(func() (*config.Config, error) { return config.Load("../..") })
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cfg, err := config.Load("../..")
+	cfg, err := loadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +191,8 @@ func (e *env) notice(s snapshot) *state.Notification {
 
 // webhook is PagerDuty's documented example (internal/pdwebhook/testdata)
 // with the incident key, and optionally the event type and agent, changed.
+// It occurred half a minute before t0 (the example's own date is a week
+// earlier, older than any delivery PagerDuty makes).
 func webhook(t *testing.T, file, incidentKey string, edit func(ev map[string]any)) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("../pdwebhook/testdata/" + file)
@@ -198,6 +204,7 @@ func webhook(t *testing.T, file, incidentKey string, edit func(ev map[string]any
 		t.Fatal(err)
 	}
 	ev := doc["event"].(map[string]any)
+	ev["occurred_at"] = t0.Add(-30 * time.Second).Format(time.RFC3339Nano)
 	if data, ok := ev["data"].(map[string]any); ok && data["type"] == "incident" {
 		if incidentKey == "<null>" {
 			data["incident_key"] = nil

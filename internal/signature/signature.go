@@ -38,7 +38,8 @@ const (
 // either direction: Slack's guide treats a timestamp more than five minutes
 // from local time as a possible replay and tells apps to ignore the request.
 // PagerDuty's v3 signature covers no timestamp, so there is nothing to check
-// there; its at-least-once redeliveries are deduplicated by X-Webhook-Id.
+// there: its redeliveries, and copies replayed by anyone, are deduplicated
+// by the signed event.id and refused past an age (internal/pdsync).
 const MaxSkew = 5 * time.Minute
 
 var (

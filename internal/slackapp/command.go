@@ -32,8 +32,9 @@ const Usage = "*/stakeout* commands:\n" +
 	"• `/stakeout retrain <model> [reason]` — ask the pipeline for a retrain (model owners only)\n" +
 	"• `/stakeout rollback <model> [version] [reason]` — ask the pipeline for a rollback, to `version` or to the last one without an open alert (model owners only)"
 
-// command answers /stakeout.
-func (a *App) command(ctx context.Context, form url.Values) reply {
+// command answers /stakeout. signed is the digest of the request's signed
+// bytes (signedDigest).
+func (a *App) command(ctx context.Context, form url.Values, signed string) reply {
 	user, name := form.Get("user_id"), form.Get("user_name")
 	fields := strings.Fields(form.Get("text"))
 	if len(fields) == 0 {
@@ -51,7 +52,7 @@ func (a *App) command(ctx context.Context, form url.Values) reply {
 		if len(args) == 0 {
 			return ephemeralReply("Usage: `/stakeout %s <model> …`", verb)
 		}
-		return a.request(ctx, verb, args, user, name)
+		return a.request(ctx, verb, args, user, name, a.requestOnce(form.Get("trigger_id"), "", user, signed))
 	default:
 		return ephemeralReply("Unknown command `%s`.\n%s", escape(verb), Usage)
 	}
@@ -120,8 +121,9 @@ func (a *App) open(ctx context.Context, user string) reply {
 }
 
 // request asks for a retrain or a rollback of a model, attached to its
-// most recent open alert group (the request needs an alert to answer to).
-func (a *App) request(ctx context.Context, verb string, args []string, user, name string) reply {
+// most recent open alert group (the request needs an alert to answer to),
+// once however often the command arrives.
+func (a *App) request(ctx context.Context, verb string, args []string, user, name string, once lifecycle.Once) reply {
 	model := args[0]
 	if a.Config.Models[model] == nil {
 		return ephemeralReply("stakeout knows no model `%s`.", escape(model))
@@ -139,7 +141,7 @@ func (a *App) request(ctx context.Context, verb string, args []string, user, nam
 	if latest == nil {
 		return ephemeralReply("%s has no open alert: a %s request is made from an alert (stakeout records it on the alert's trail).", escape(model), verb)
 	}
-	c := lifecycle.Change{Action: lifecycle.Retrain, Group: latest.ID, By: lifecycle.Actor{ID: "slack:" + user, Name: name}}
+	c := lifecycle.Change{Action: lifecycle.Retrain, Group: latest.ID, By: lifecycle.Actor{ID: "slack:" + user, Name: name}, Once: once}
 	rest := args[1:]
 	if verb == "rollback" {
 		c.Action = lifecycle.Rollback

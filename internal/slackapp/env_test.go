@@ -235,15 +235,20 @@ type press struct {
 	action     string // slacknotify.ActionAcknowledge, ActionResolve or ActionMore
 	option     string // for ActionMore: the menu option's value
 	group      string // default: the env's group
+	// anonymous: no trigger_id (Slack sends one with every click; a
+	// payload without is deduplicated by action_ts and user).
+	anonymous bool
 }
 
 // payload builds the block_actions interaction body and returns the id of
-// its response_url.
+// its response_url. Each click has its own trigger_id and action_ts, as
+// Slack makes them.
 func (e *env) payload(p press) (body, responseID string) {
 	e.mu.Lock()
 	e.seq++
-	responseID = fmt.Sprintf("interaction-%d", e.seq)
+	seq := e.seq
 	e.mu.Unlock()
+	responseID = fmt.Sprintf("interaction-%d", seq)
 	group := p.group
 	if group == "" {
 		group = e.group.ID
@@ -252,7 +257,7 @@ func (e *env) payload(p press) (body, responseID string) {
 	if name == "" {
 		name = strings.ToLower(p.user)
 	}
-	act := map[string]any{"action_id": p.action, "block_id": slacknotify.BlockID(group), "action_ts": "1773036300.000100"}
+	act := map[string]any{"action_id": p.action, "block_id": slacknotify.BlockID(group), "action_ts": fmt.Sprintf("1773036300.%06d", seq)}
 	if p.action == slacknotify.ActionMore {
 		act["type"] = "static_select"
 		act["selected_option"] = map[string]any{"text": map[string]any{"type": "plain_text", "text": p.option}, "value": p.option}
@@ -268,11 +273,14 @@ func (e *env) payload(p press) (body, responseID string) {
 		"api_app_id":   "A0NOTIFYAPP",
 		"token":        "legacy-verification-token-unused",
 		"container":    map[string]any{"type": "message", "message_ts": "1773036000.000100", "channel_id": "C0CREDITDS", "is_ephemeral": false},
-		"trigger_id":   "1234.5678.abcdef",
+		"trigger_id":   fmt.Sprintf("1234.%d.abcdef", seq),
 		"team":         map[string]any{"id": "T0NOTIFYTEST", "domain": "notifytest"},
 		"channel":      map[string]any{"id": "C0CREDITDS", "name": "credit-ds"},
 		"response_url": e.slack.ResponseURL(responseID),
 		"actions":      []any{act},
+	}
+	if p.anonymous {
+		delete(ic, "trigger_id")
 	}
 	b, err := json.Marshal(ic)
 	if err != nil {
@@ -323,7 +331,7 @@ func (e *env) command(user, text string) (int, string, commandReply) {
 	e.t.Helper()
 	body := url.Values{"token": {"legacy"}, "team_id": {"T0NOTIFYTEST"}, "channel_id": {"C0CREDITDS"},
 		"user_id": {user}, "user_name": {strings.ToLower(user)}, "command": {"/stakeout"}, "text": {text},
-		"response_url": {e.slack.ResponseURL("command")}, "trigger_id": {"1.2.3"}}.Encode()
+		"response_url": {e.slack.ResponseURL("command")}, "trigger_id": {e.trigger()}}.Encode()
 	r := newRequest(body)
 	sign(r, signingSecret, e.clock(), body)
 	w := e.serve(r)
@@ -334,6 +342,14 @@ func (e *env) command(user, text string) (int, string, commandReply) {
 		}
 	}
 	return w.Code, w.Header().Get("Content-Type"), rep
+}
+
+// trigger is a fresh trigger_id: Slack makes one for each command.
+func (e *env) trigger() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.seq++
+	return fmt.Sprintf("1.%d.command", e.seq)
 }
 
 type commandReply struct {

@@ -12,10 +12,19 @@
 // Slack wants an answer within 3 seconds: the work is bounded by Budget,
 // and what does not fit (a slow Slack API) is left to the outbox, which the
 // escalator drains every minute.
+//
+// A signed request stays valid for the 5 minutes of its timestamp, so a copy
+// of one could be sent again: every click and command that changes an alert
+// is recorded by its Slack id in the change's own write (see requestOnce),
+// and a repeat is answered "Already done" — a 200 with an ephemeral reply,
+// nothing Slack would retry — and changes nothing.
 package slackapp
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -114,6 +123,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body is not a form", http.StatusBadRequest)
 		return
 	}
+	signed := signedDigest(r.Header.Get(signature.SlackTimestampHeader), body)
 	switch {
 	case form.Get("payload") != "":
 		var ic slack.InteractionCallback
@@ -121,10 +131,10 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "payload is not an interaction", http.StatusBadRequest)
 			return
 		}
-		a.interaction(ctx, &ic)
+		a.interaction(ctx, &ic, signed)
 		w.WriteHeader(http.StatusOK)
 	case form.Get("command") != "":
-		reply := a.command(ctx, form)
+		reply := a.command(ctx, form, signed)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(reply)
 	default:
@@ -133,7 +143,8 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // interaction handles a button press or a menu choice on an alert message.
-func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback) {
+// signed is the digest of the request's signed bytes (signedDigest).
+func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback, signed string) {
 	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
 		return // nothing stakeout sends asks for anything else
 	}
@@ -150,13 +161,14 @@ func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback) {
 		a.ephemeral(ctx, ic.ResponseURL, "stakeout does not know this action: "+err.Error())
 		return
 	}
+	change.Once = a.requestOnce(ic.TriggerID, cmp.Or(act.ActionTs, ic.ActionTs), user, signed)
 	res, err := a.apply(ctx, change, user)
 	if err != nil {
 		log.ErrorContext(ctx, "Slack action failed", "error", err)
 		a.ephemeral(ctx, ic.ResponseURL, "⚠️ stakeout could not record that (its store did not answer in time). Nothing changed; please try again.")
 		return
 	}
-	log.InfoContext(ctx, "Slack action", "done", res.Done, "message", res.Message)
+	log.InfoContext(ctx, "Slack action", "done", res.Done, "duplicate", res.Duplicate, "request", change.Once.ID, "message", res.Message)
 	if !res.Done {
 		a.ephemeral(ctx, ic.ResponseURL, res.Message)
 		return
@@ -168,6 +180,37 @@ func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback) {
 			log.WarnContext(ctx, "message update left to the outbox", "error", err)
 		}
 	}
+}
+
+// RequestMemory is how long a Slack request's id is remembered. A copy of a
+// request verifies while its timestamp is within signature.MaxSkew of our
+// clock, and that timestamp was at most MaxSkew ahead of the clock when the
+// request was first accepted: a copy can pass for at most 2 × MaxSkew after
+// that. An hour covers it with room for our clock being stepped.
+const RequestMemory = time.Hour
+
+// requestOnce names a Slack request for lifecycle.Change.Once: by its
+// trigger_id, which Slack makes for each click and each command; without
+// one, by the action's timestamp and the user; without those either, by
+// the digest of the signed bytes, which a copy repeats exactly (the
+// signature covers the timestamp and the whole body).
+func (a *App) requestOnce(triggerID, actionTS, user, signed string) lifecycle.Once {
+	id := "slack:request:" + signed
+	switch {
+	case triggerID != "":
+		id = "slack:trigger:" + triggerID
+	case actionTS != "" && user != "":
+		id = "slack:action:" + actionTS + ":" + user
+	}
+	return lifecycle.Once{ID: id, Expires: a.now().Add(RequestMemory)}
+}
+
+// signedDigest identifies a request by what its signature covers.
+func signedDigest(timestamp string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(timestamp + ":"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // change maps a Slack action to a lifecycle change.

@@ -37,6 +37,13 @@ type Lifecycle struct {
 	// EscalateAt is when the group escalates if still unacknowledged
 	// (zero: never — no ack_within, acknowledged, or over).
 	EscalateAt time.Time `json:"escalate_at,omitzero"`
+	// CycleStart is when the group's current cycle began: its latest
+	// escalation, reassignment or end of a snooze, each of which leaves it
+	// unacknowledged with someone (zero: none since it opened). A change
+	// another system reports as made before it (PagerDuty's acknowledgement
+	// from before the escalation, redelivered late or replayed) is about a
+	// cycle that is over, and changes nothing.
+	CycleStart time.Time `json:"cycle_start,omitzero"`
 	// Resolution is set when a person closed the group: ResolvedByPerson
 	// or FalseAlarm.
 	Resolution string    `json:"resolution,omitempty"`

@@ -371,4 +371,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	})
 	runLifecycle(t, newStore)
 	runJoins(t, newStore)
+	runOnce(t, newStore)
 }

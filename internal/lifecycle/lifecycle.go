@@ -542,7 +542,7 @@ func Notice(g *state.Group, a *state.Alert, kind string, created time.Time) *sta
 		owner, role = a.Owner, a.Role
 	}
 	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
-		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(a.Notify), Members: len(g.Members),
+		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(a.Notify), Members: g.Size(),
 		Created: created, Lifecycle: g.Lifecycle}
 	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
 		n.Subjects = append(n.Subjects, state.Subject(id))

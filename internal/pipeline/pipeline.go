@@ -43,9 +43,10 @@ const (
 	MaxEventBytes  = 64 << 10
 	MaxLabels      = 64
 	MaxLabelLength = 1024
-	// MaxNameLength bounds model, kind, metric, feature and segment: they
-	// become parts of storage keys (DynamoDB caps a sort key at 1 KiB).
-	MaxNameLength   = 200
+	// MaxNameLength bounds model, kind, metric, feature, segment and
+	// version: they become parts of ids, storage keys and records (as the
+	// configuration's names do), so every record has a bounded size.
+	MaxNameLength   = config.MaxNameLength
 	MaxFutureSkew   = time.Hour // a clock ahead by more than this is a broken monitor
 	DefaultEventTTL = 7 * 24 * time.Hour
 	maxAttempts     = 8

@@ -1,8 +1,9 @@
 // Package memstore is the embedded store: the router's state in memory,
 // with the same conditional-write and idempotency semantics as the DynamoDB
-// store (both pass storetest), optionally saved to a JSON file so that a
-// local replay can be audited afterwards. It is what `stakeout replay` runs
-// on: no AWS account needed.
+// store (both pass storetest), and DynamoDB's limits on keys and items
+// (see limits.go), optionally saved to a JSON file so that a local replay
+// can be audited afterwards. It is what `stakeout replay` runs on: no AWS
+// account needed.
 package memstore
 
 import (

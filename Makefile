@@ -53,7 +53,7 @@ build-PagerDutyFunction:
 
 # The whole suite: vet, unit and golden tests, short fuzzing (the loader,
 # the decoders, Slack rendering against hostile strings, PagerDuty webhook
-# payloads), and the example
+# payloads, storage keys of any names), and the example
 # configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRender$$' ./internal/slacknotify
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/pdwebhook
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzReplay$$' ./internal/pdsync
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzKeys$$' ./internal/pipeline
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

@@ -26,6 +26,7 @@ var vendorFreeCore = []string{
 	"./internal/expression",
 	"./internal/escalator",
 	"./internal/memstore",
+	"./internal/layout",
 }
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the

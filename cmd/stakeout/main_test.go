@@ -42,6 +42,10 @@ func TestCommands(t *testing.T) {
 		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
 		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 1},
 		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}},
+		// A feature of 200 "/" and a segment of 200 bytes of "é": within
+		// the contract, and within DynamoDB's limits, which replay's store
+		// enforces.
+		{name: "replay-long-names", args: []string{"replay", "testdata/scenarios/long-names.jsonl"}},
 		{name: "replay-stdin-json", args: []string{"replay", "--json", "-"}, stdin: string(mustRead(t, "../../testdata/events/sequence/credit-approval-income-drift.jsonl"))},
 		{name: "replay-no-file", args: []string{"replay"}, wantExit: 2},
 		{name: "flags-after-arguments", args: []string{"route", "testdata/events/native/credit-approval-accuracy-drop.json", "--json"}},

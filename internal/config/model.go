@@ -24,6 +24,25 @@ var (
 	ruleName = modelID
 )
 
+// MaxNameLength bounds the ids and names that become parts of alert ids,
+// group ids and storage keys — model ids, rule names, owner ids, expected
+// metrics — as the router bounds the names events carry: every record
+// made of them then has a bounded size (DynamoDB caps an item at 400 KB
+// and a sort key at 1 KiB).
+const MaxNameLength = 200
+
+// MaxRules bounds a model's rules: a series' state keeps a streak and an
+// alert per rule, in one DynamoDB item.
+const MaxRules = 100
+
+// tooLong reports, for an error message, a name over MaxNameLength.
+func tooLong(what, name string) string {
+	if len(name) <= MaxNameLength {
+		return ""
+	}
+	return fmt.Sprintf("%s %.40q… is %d bytes long, more than %d (it is part of alert ids and storage keys)", what, name, len(name), MaxNameLength)
+}
+
 // decodeModel decodes one rules file. It reads the loaded owners and stakes
 // but changes nothing shared, so model files are decoded in parallel.
 func (l *loader) decodeModel(d *doc, name string) *Model {
@@ -58,6 +77,8 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 	want := baseName(name)
 	if idNode != nil && m.ID != "" {
 		switch {
+		case tooLong("model id", m.ID) != "":
+			d.errorf(idNode, "%s", tooLong("model id", m.ID))
 		case !modelID.MatchString(m.ID):
 			d.errorf(idNode, "model id %q must be lower-case words joined by dashes, like credit-approval", m.ID)
 		case m.ID != want:
@@ -72,6 +93,10 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		d.seq(rulesNode, "rules", func(item *yaml.Node) { l.decodeRule(d, item, m) })
 		if len(m.Rules) == 0 && rulesNode.Kind == yaml.SequenceNode && d.errors == 0 {
 			d.warnf(rulesNode, "model %q has no rules: nothing about it will ever alert", m.ID)
+		}
+		if n := len(rulesNode.Content); rulesNode.Kind == yaml.SequenceNode && n > MaxRules {
+			d.errorf(rulesNode, "model %q has %d rules, more than %d: split it (a series keeps a streak and an alert per rule, in one DynamoDB item)",
+				m.ID, n, MaxRules)
 		}
 	}
 	if testsNode != nil {
@@ -184,7 +209,13 @@ func (d *doc) decodeExpect(v *yaml.Node, m *Model) {
 				e.Kind, good = d.enum(v, "kind", signal.Kinds)
 				ok = ok && good
 			}},
-			field{name: "metric", decode: func(_, v *yaml.Node) { e.Metric, _ = d.str(v, "metric") }},
+			field{name: "metric", decode: func(_, v *yaml.Node) {
+				e.Metric, _ = d.str(v, "metric")
+				if msg := tooLong("metric", e.Metric); msg != "" {
+					d.errorf(v, "%s", msg)
+					ok = false
+				}
+			}},
 			field{name: "every", required: true, decode: func(_, v *yaml.Node) {
 				var good bool
 				e.Every, good = d.duration(v, "every")
@@ -331,6 +362,8 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 	}
 	if nameNode != nil && r.Name != "" {
 		switch {
+		case tooLong("rule name", r.Name) != "":
+			d.errorf(nameNode, "%s", tooLong("rule name", r.Name))
 		case !ruleName.MatchString(r.Name):
 			d.errorf(nameNode, "rule name %q must be lower-case words joined by dashes, like income-drift (it is part of alert ids)", r.Name)
 		case slices.ContainsFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name }):

@@ -96,6 +96,8 @@ func (l *loader) loadOwner(name string) {
 	want := baseName(name)
 	if idNode != nil && o.ID != "" {
 		switch {
+		case tooLong("owner id", o.ID) != "":
+			d.errorf(idNode, "%s", tooLong("owner id", o.ID))
 		case !ownerID.MatchString(o.ID):
 			d.errorf(idNode, "owner id %q must be lower-case words joined by dashes, like credit-ds", o.ID)
 		case o.ID != want:

@@ -450,7 +450,7 @@ type job struct {
 // group's message already does.
 func (j *job) refresh(ctx context.Context) error {
 	n := j.n
-	if (n.Kind != state.NoticeUpdated || len(n.Joined) == 0) && n.Kind != state.NoticeDeliveryFailed {
+	if (n.Kind != state.NoticeUpdated || n.JoinCount() == 0) && n.Kind != state.NoticeDeliveryFailed {
 		return nil
 	}
 	g, err := j.s.Store.GetGroup(ctx, n.Model, n.Rule)
@@ -461,7 +461,7 @@ func (j *job) refresh(ctx context.Context) error {
 		j.stale = true
 		return nil
 	}
-	n.Members, n.Lifecycle, n.Subjects = len(g.Members), g.Lifecycle, n.Subjects[:0]
+	n.Members, n.Lifecycle, n.Subjects = g.Size(), g.Lifecycle, n.Subjects[:0]
 	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
 		n.Subjects = append(n.Subjects, state.Subject(id))
 	}

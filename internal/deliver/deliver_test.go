@@ -857,6 +857,34 @@ func TestABurstOfJoinsIsOneEditAndOneReply(t *testing.T) {
 	}
 }
 
+// TestABurstPastTheNamesIsCounted: a group names its first 100 alerts
+// and counts the rest; the message and the reply say how many more.
+func TestABurstPastTheNamesIsCounted(t *testing.T) {
+	e := newEnv(t, onDynamo)
+	nulls := func(i int) string {
+		return fmt.Sprintf(`"model":"credit-approval","kind":"data_quality","metric":"null_rate","feature":"f%03d","value":0.9`, i)
+	}
+	const burst = state.MaxMembers + 30
+	for i := range burst {
+		e.observe(nulls(i)) // for: 2
+	}
+	e.advance(time.Hour)
+	e.deliver(e.observe(nulls(0)))
+	for i := 1; i < burst; i++ {
+		e.observe(nulls(i))
+	}
+	e.drainEvery(time.Minute, time.Minute)
+	channel := "C0DATAPLAT"
+	msgs := e.slack.Messages(channel)
+	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Blocks), "130 alerts in this group") || !strings.Contains(string(msgs[0].Blocks), "and 110 more") {
+		t.Fatalf("%d messages; want one saying 130 alerts, 20 named and 110 more:\n%s", len(msgs), msgs[0].Blocks)
+	}
+	replies := e.slack.Replies(channel, msgs[0].TS)
+	if len(replies) != 1 || !strings.Contains(replies[0].Text, "129 alerts joined (f001, f002") || !strings.Contains(replies[0].Text, "and 119 more") {
+		t.Errorf("thread %v, want one reply counting the 129 that joined", texts(replies))
+	}
+}
+
 // TestAFailureIsDeclaredOnce: PagerDuty failing past its deadline, then
 // refusing for good, is one declared failure, told once.
 func TestAFailureIsDeclaredOnce(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package dynamostore keeps the router's state in one DynamoDB table.
 //
 // Single-table design (every key is a string; records are stored as JSON
-// in attribute "data", with a numeric "v" where writes are conditional):
+// in attribute "data", with a numeric "v" where writes are conditional),
+// as package layout describes it:
 //
 //	item                PK                          SK                 GSI1 (PK / SK)                         GSI2 (PK / SK)
 //	series state        SERIES#<model/kind/metric…>  STATE
@@ -17,6 +18,11 @@
 //	digest entry        DIGEST#<owner>              <kept at>#<notification id>
 //	applied event       EVENT#<event id>            EVENT              ("expires": TTL attribute, epoch seconds)
 //	quarantined event   QUARANTINE#<yyyy-mm-dd>     <received>#<id>
+//
+// A part of a key that would pass DynamoDB's limits (partition key 2,048
+// bytes, sort key 1,024) keeps a readable prefix and a hash of the whole
+// (state.KeyPart); a group's "members" names at most state.MaxMembers
+// alerts, "total" counts them all.
 //
 // GSI1 answers "a model's audit records over a time range" and, in its
 // OPEN partition, "which groups are open"; GSI2 is sparse: its PENDING
@@ -35,11 +41,11 @@
 // on the version read (absent for new ones), audit records and
 // notifications on not existing yet, and the event record on not existing
 // (or having expired). A cancelled transaction is a duplicate when the
-// event record's condition failed, a conflict otherwise.
+// event record's condition failed, a conflict when another did, and
+// rejected (state.ErrRejected: never retried) on a ValidationException.
 package dynamostore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -54,8 +60,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/layout"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -86,33 +94,20 @@ func New(db API, table string, now func() time.Time) *Store {
 // MaxItemsPerCommit is DynamoDB's limit on a transaction.
 const MaxItemsPerCommit = 100
 
+// The table's attribute names and index partitions (see layout).
 const (
-	attrPK, attrSK         = "PK", "SK"
-	attrGSI1PK, attrGSI1SK = "GSI1PK", "GSI1SK"
-	attrGSI2PK, attrGSI2SK = "GSI2PK", "GSI2SK"
-	attrData, attrVersion  = "data", "v"
-	attrExpires            = "expires"
-	indexByModel           = "GSI1"
-	indexPending           = "GSI2"
-	pending                = "PENDING"
-	due                    = "DUE"
-	open                   = "OPEN"
-	attrSeen, attrSilent   = "seen", "silent"
-	attrFirst, attrLast    = "first", "last"
+	attrPK, attrSK         = layout.PK, layout.SK
+	attrGSI1PK, attrGSI1SK = layout.GSI1PK, layout.GSI1SK
+	attrGSI2PK, attrGSI2SK = layout.GSI2PK, layout.GSI2SK
+	attrData, attrVersion  = layout.Data, layout.Version
+	attrExpires            = layout.Expires
+	indexByModel           = layout.IndexByModel
+	indexPending           = layout.IndexDue
+	pending                = layout.Pending
+	due                    = layout.Due
+	attrSeen, attrSilent   = layout.Seen, layout.Silent
+	attrFirst, attrLast    = layout.First, layout.Last
 )
-
-func seriesKey(k signal.SeriesKey) (string, string) { return "SERIES#" + k.ID(), "STATE" }
-func alertKey(id string) (string, string)           { return "ALERT#" + id, "ALERT" }
-func groupKey(model, rule string) (string, string)  { return "GROUP#" + model + "/" + rule, "CURRENT" }
-func inhibitorsKey(model string) (string, string)   { return "MODEL#" + model, "INHIBITORS" }
-func noticeKey(id string) (string, string)          { return "NOTICE#" + id, "NOTICE" }
-func deliveryKey(group string) (string, string)     { return "DELIVERY#" + group, "DELIVERY" }
-func eventKey(id string) (string, string)           { return "EVENT#" + id, "EVENT" }
-func watchKey(id string) (string, string)           { return "WATCH#" + id, "WATCH" }
-func scheduleKey(name string) (string, string)      { return "SCHEDULE#" + name, "SCHEDULE" }
-func versionKey(model, v string) (string, string)   { return "MODEL#" + model, "VERSION#" + v }
-func dueSK(at time.Time, kind, key string) string   { return sortKey(at) + "#" + kind + "#" + key }
-func auditSK(seq int) string                        { return fmt.Sprintf("AUDIT#%08d", seq) }
 
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
 func num(n int64) types.AttributeValue {
@@ -128,7 +123,7 @@ func key(pk, sk string) map[string]types.AttributeValue {
 func (s *Store) get(ctx context.Context, pk, sk string, v state.Versioned) (bool, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return false, fmt.Errorf("get %s: %w", pk, err)
+		return false, fmt.Errorf("get %s: %w", pk, rejected(err))
 	}
 	if _, ok := out.Item[attrData].(*types.AttributeValueMemberS); !ok {
 		return false, nil
@@ -142,7 +137,7 @@ func (s *Store) get(ctx context.Context, pk, sk string, v state.Versioned) (bool
 // GetSeries returns the series (Version 0 when never stored).
 func (s *Store) GetSeries(ctx context.Context, k signal.SeriesKey) (*state.Series, error) {
 	var v state.Series
-	pk, sk := seriesKey(k)
+	pk, sk := layout.Series(k)
 	found, err := s.get(ctx, pk, sk, &v)
 	if err != nil || !found {
 		return &state.Series{Key: k}, err
@@ -153,7 +148,7 @@ func (s *Store) GetSeries(ctx context.Context, k signal.SeriesKey) (*state.Serie
 // GetAlert returns the alert, or nil.
 func (s *Store) GetAlert(ctx context.Context, id string) (*state.Alert, error) {
 	var v state.Alert
-	pk, sk := alertKey(id)
+	pk, sk := layout.Alert(id)
 	found, err := s.get(ctx, pk, sk, &v)
 	if err != nil || !found {
 		return nil, err
@@ -164,7 +159,7 @@ func (s *Store) GetAlert(ctx context.Context, id string) (*state.Alert, error) {
 // GetGroup returns the model's current group for the rule, or nil.
 func (s *Store) GetGroup(ctx context.Context, model, rule string) (*state.Group, error) {
 	var v state.Group
-	pk, sk := groupKey(model, rule)
+	pk, sk := layout.Group(model, rule)
 	found, err := s.get(ctx, pk, sk, &v)
 	if err != nil || !found {
 		return nil, err
@@ -175,167 +170,28 @@ func (s *Store) GetGroup(ctx context.Context, model, rule string) (*state.Group,
 // GetInhibitors returns the model's firing inhibitors.
 func (s *Store) GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error) {
 	v := state.Inhibitors{Model: model}
-	pk, sk := inhibitorsKey(model)
+	pk, sk := layout.Inhibitors(model)
 	_, err := s.get(ctx, pk, sk, &v)
 	return &v, err
 }
 
 // Commit applies c in one transaction.
 func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
-	var items []types.TransactWriteItem
-	add := func(item types.TransactWriteItem) { items = append(items, item) }
-	if c.EventID != "" {
-		pk, sk := eventKey(c.EventID)
-		it := key(pk, sk)
-		it[attrExpires] = num(c.EventExpires.Unix())
-		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it,
-			ConditionExpression:       aws.String("attribute_not_exists(PK) OR #exp < :now"),
-			ExpressionAttributeNames:  map[string]string{"#exp": attrExpires},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.now().Unix())}}})
-	}
-	versioned := func(pk, sk string, version int64, v any) error {
-		data, err := marshal(v)
-		if err != nil {
-			return fmt.Errorf("encode %s: %w", pk, err)
-		}
-		it := key(pk, sk)
-		it[attrData], it[attrVersion] = str(string(data)), num(version+1)
-		put := &types.Put{TableName: &s.table, Item: it}
-		if version == 0 {
-			// New: no versioned item there. (An item written before it
-			// carried a version — an outbox entry of an older router —
-			// counts as version 0 too, rather than as stuck forever.)
-			put.ConditionExpression = aws.String("attribute_not_exists(#v)")
-			put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
-		} else {
-			put.ConditionExpression = aws.String("#v = :v")
-			put.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
-			put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(version)}
-		}
-		add(types.TransactWriteItem{Put: put})
-		return nil
-	}
-	if c.Series != nil {
-		pk, sk := seriesKey(c.Series.Key)
-		if err := versioned(pk, sk, c.Series.Version, c.Series); err != nil {
-			return err
-		}
-	}
-	for _, a := range c.Alerts {
-		pk, sk := alertKey(a.ID)
-		if err := versioned(pk, sk, a.Version, a); err != nil {
-			return err
-		}
-	}
-	for _, g := range c.Groups {
-		it, err := s.groupItem(g)
-		if err != nil {
-			return err
-		}
-		add(it)
-	}
-	for _, j := range c.Joins {
-		its, err := s.joinItems(j)
-		if err != nil {
-			return err
-		}
-		items = append(items, its...)
-	}
-	for _, w := range c.Watches {
-		pk, sk := watchKey(w.ID())
-		if err := versioned(pk, sk, w.Version, w); err != nil {
-			return err
-		}
-		it := items[len(items)-1].Put.Item
-		if !w.Seen.IsZero() {
-			it[attrSeen] = str(sortKey(w.Seen))
-		}
-		if w.Alert != "" {
-			it[attrSilent] = &types.AttributeValueMemberBOOL{Value: true}
-		}
-		if !w.Next.IsZero() {
-			it[attrGSI2PK], it[attrGSI2SK] = str(due), str(dueSK(w.Next, state.DueWatch, w.ID()))
-		}
-	}
-	for _, sc := range c.Schedules {
-		pk, sk := scheduleKey(sc.Name)
-		if err := versioned(pk, sk, sc.Version, sc); err != nil {
-			return err
-		}
-		if !sc.Next.IsZero() {
-			it := items[len(items)-1].Put.Item
-			it[attrGSI2PK], it[attrGSI2SK] = str(due), str(dueSK(sc.Next, state.DueSchedule, sc.Name))
-		}
-	}
-	if in := c.Inhibitors; in != nil {
-		pk, sk := inhibitorsKey(in.Model)
-		if err := versioned(pk, sk, in.Version, in); err != nil {
-			return err
-		}
-	}
-	if in := c.InhibitorsRead; in != nil {
-		pk, sk := inhibitorsKey(in.Model)
-		check := &types.ConditionCheck{TableName: &s.table, Key: key(pk, sk), ConditionExpression: aws.String("attribute_not_exists(PK)")}
-		if in.Version != 0 {
-			check.ConditionExpression = aws.String("#v = :v")
-			check.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
-			check.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(in.Version)}
-		}
-		add(types.TransactWriteItem{ConditionCheck: check})
-	}
-	for _, n := range append(slices.Clone(c.Outbox), c.Notices...) {
-		it, err := s.noticeItem(n)
-		if err != nil {
-			return err
-		}
-		add(it)
-	}
-	for _, d := range c.Deliveries {
-		pk, sk := deliveryKey(d.Group)
-		if err := versioned(pk, sk, d.Version, d); err != nil {
-			return err
-		}
-	}
-	seen := map[string]bool{}
-	for _, e := range c.Digest {
-		if seen[e.Owner+"\x00"+e.Notice.ID] {
-			continue // one transaction may not write an item twice
-		}
-		seen[e.Owner+"\x00"+e.Notice.ID] = true
-		data, err := marshal(e)
-		if err != nil {
-			return fmt.Errorf("encode digest entry %s: %w", e.Notice.ID, err)
-		}
-		// Unconditional: writing an entry twice writes the same item.
-		it := key("DIGEST#"+e.Owner, sortKey(e.When())+"#"+e.Notice.ID)
-		it[attrData] = str(string(data))
-		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it}})
-	}
-	for _, r := range c.Audit {
-		data, err := marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode audit record: %w", err)
-		}
-		pk, _ := alertKey(r.Alert)
-		it := key(pk, auditSK(r.Seq))
-		it[attrData] = str(string(data))
-		it[attrGSI1PK] = str("MODEL#" + r.Model)
-		it[attrGSI1SK] = str(fmt.Sprintf("%s#%s#%08d", sortKey(r.At), r.Alert, r.Seq))
-		add(types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")}})
-	}
-	if len(items) == 0 {
-		return nil
+	items, err := s.commitItems(c)
+	if err != nil || len(items) == 0 {
+		return err
 	}
 	if len(items) > MaxItemsPerCommit {
 		return fmt.Errorf("commit of event %s has %d items, more than DynamoDB's %d per transaction", c.EventID, len(items), MaxItemsPerCommit)
 	}
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		// Reasons come in item order; the event record, when present, is
-		// first. Only failed conditions and conflicting transactions mean
-		// "re-read and decide again"; anything else (throttling, a
-		// validation error) is returned as it is.
+		// first. Failed conditions and conflicting transactions mean
+		// "re-read and decide again"; a validation error (a key or an item
+		// over DynamoDB's limits) never passes; anything else (throttling)
+		// is returned as it is.
 		for i, r := range tce.CancellationReasons {
 			switch aws.ToString(r.Code) {
 			case "ConditionalCheckFailed":
@@ -345,26 +201,165 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
 			case "TransactionConflict":
 				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
+			case "ValidationError":
+				return fmt.Errorf("commit event %s: item %d: ValidationException: %s: %w", c.EventID, i+1, aws.ToString(r.Message), state.ErrRejected)
 			}
 		}
-		return fmt.Errorf("commit event %s: %w", c.EventID, err)
 	}
 	if err != nil {
-		return fmt.Errorf("commit event %s: %w", c.EventID, err)
+		return fmt.Errorf("commit event %s: %w", c.EventID, rejected(err))
 	}
 	return nil
 }
 
+// rejected marks DynamoDB's ValidationException — a request DynamoDB will
+// refuse however often it is retried — as state.ErrRejected, keeping its
+// words; it returns any other error as it is.
+func rejected(err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+		return fmt.Errorf("%w: %w", err, state.ErrRejected)
+	}
+	return err
+}
+
+// commitItems are the transaction's writes: each record conditioned on the
+// version read (absent for new ones), audit records and digest entries on
+// not existing yet, the event record on not existing (or having expired).
+func (s *Store) commitItems(c *state.Commit) ([]types.TransactWriteItem, error) {
+	var items []types.TransactWriteItem
+	put := func(it layout.Item, err error) error {
+		if err != nil {
+			return err
+		}
+		items = append(items, types.TransactWriteItem{Put: s.versionedPut(it)})
+		return nil
+	}
+	if c.EventID != "" {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: attrs(layout.EventItem(c.EventID, c.EventExpires)),
+			ConditionExpression:       aws.String("attribute_not_exists(PK) OR #exp < :now"),
+			ExpressionAttributeNames:  map[string]string{"#exp": attrExpires},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(s.now().Unix())}}})
+	}
+	var errs []error
+	if c.Series != nil {
+		errs = append(errs, put(layout.SeriesItem(c.Series)))
+	}
+	for _, a := range c.Alerts {
+		errs = append(errs, put(layout.AlertItem(a)))
+	}
+	for _, g := range c.Groups {
+		it, err := s.groupItem(g)
+		items, errs = append(items, it), append(errs, err)
+	}
+	for _, j := range c.Joins {
+		its, err := s.joinItems(j)
+		items, errs = append(items, its...), append(errs, err)
+	}
+	for _, w := range c.Watches {
+		errs = append(errs, put(layout.WatchItem(w)))
+	}
+	for _, sc := range c.Schedules {
+		errs = append(errs, put(layout.ScheduleItem(sc)))
+	}
+	if in := c.Inhibitors; in != nil {
+		errs = append(errs, put(layout.InhibitorsItem(in)))
+	}
+	if in := c.InhibitorsRead; in != nil {
+		items = append(items, types.TransactWriteItem{ConditionCheck: s.inhibitorsCheck(in)})
+	}
+	for _, n := range append(slices.Clone(c.Outbox), c.Notices...) {
+		it, err := s.noticeItem(n)
+		items, errs = append(items, it), append(errs, err)
+	}
+	for _, d := range c.Deliveries {
+		errs = append(errs, put(layout.DeliveryItem(d)))
+	}
+	items = append(items, s.digestItems(c.Digest, &errs)...)
+	for _, r := range c.Audit {
+		it, err := layout.AuditItem(&r)
+		errs = append(errs, err)
+		if err == nil {
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: attrs(it), ConditionExpression: aws.String("attribute_not_exists(PK)")}})
+		}
+	}
+	return items, errors.Join(errs...)
+}
+
+// versionedPut writes a versioned record if its stored version is still
+// the one read: it.Version - 1, or none for a new record. (An item
+// written before it carried a version — an outbox entry of an older
+// router — counts as version 0 too, rather than as stuck forever.)
+func (s *Store) versionedPut(it layout.Item) *types.Put {
+	put := &types.Put{TableName: &s.table, Item: attrs(it), ExpressionAttributeNames: map[string]string{"#v": attrVersion}}
+	if read := it[layout.Version].(int64) - 1; read == 0 {
+		put.ConditionExpression = aws.String("attribute_not_exists(#v)")
+	} else {
+		put.ConditionExpression = aws.String("#v = :v")
+		put.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(read)}
+	}
+	return put
+}
+
+// inhibitorsCheck fails the transaction if the model's inhibitors moved
+// since they were read.
+func (s *Store) inhibitorsCheck(in *state.Inhibitors) *types.ConditionCheck {
+	pk, sk := layout.Inhibitors(in.Model)
+	check := &types.ConditionCheck{TableName: &s.table, Key: key(pk, sk), ConditionExpression: aws.String("attribute_not_exists(PK)")}
+	if in.Version != 0 {
+		check.ConditionExpression = aws.String("#v = :v")
+		check.ExpressionAttributeNames = map[string]string{"#v": attrVersion}
+		check.ExpressionAttributeValues = map[string]types.AttributeValue{":v": num(in.Version)}
+	}
+	return check
+}
+
+// digestItems write each digest entry once (one transaction may not write
+// an item twice), unconditionally: writing an entry twice writes the same
+// item.
+func (s *Store) digestItems(entries []state.DigestEntry, errs *[]error) []types.TransactWriteItem {
+	var items []types.TransactWriteItem
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if seen[e.Owner+"\x00"+e.Notice.ID] {
+			continue
+		}
+		seen[e.Owner+"\x00"+e.Notice.ID] = true
+		it, err := layout.DigestItem(&e)
+		*errs = append(*errs, err)
+		if err == nil {
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: attrs(it)}})
+		}
+	}
+	return items
+}
+
+// attrs converts a layout item to DynamoDB's attribute values.
+func attrs(it layout.Item) map[string]types.AttributeValue {
+	out := make(map[string]types.AttributeValue, len(it))
+	for name, v := range it {
+		switch v := v.(type) {
+		case string:
+			out[name] = str(v)
+		case int64:
+			out[name] = num(v)
+		case []string:
+			out[name] = list(v...)
+		case bool:
+			out[name] = &types.AttributeValueMemberBOOL{Value: v}
+		}
+	}
+	return out
+}
+
 // Quarantine keeps an event that can never be processed.
 func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
-	data, err := marshal(q)
+	it, err := layout.QuarantineItem(&q)
 	if err != nil {
 		return err
 	}
-	it := key("QUARANTINE#"+q.Received.UTC().Format("2006-01-02"), sortKey(q.Received)+"#"+q.ID)
-	it[attrData] = str(string(data))
-	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
-		return fmt.Errorf("quarantine %s: %w", q.ID, err)
+	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: attrs(it)}); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.ID, rejected(err))
 	}
 	return nil
 }
@@ -373,7 +368,7 @@ func (s *Store) Quarantine(ctx context.Context, q state.Quarantined) error {
 func (s *Store) QuarantinedOn(ctx context.Context, day time.Time) ([]state.Quarantined, error) {
 	return query[state.Quarantined](ctx, s, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("QUARANTINE#" + day.UTC().Format("2006-01-02"))},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.QuarantineDay(day))},
 	})
 }
 
@@ -385,7 +380,7 @@ func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput) ([]T, 
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("query: %w", err)
+			return nil, fmt.Errorf("query: %w", rejected(err))
 		}
 		for _, it := range out.Items {
 			d, ok := it[attrData].(*types.AttributeValueMemberS)
@@ -419,7 +414,7 @@ func query[T any](ctx context.Context, s *Store, in *dynamodb.QueryInput) ([]T, 
 func (s *Store) Pending(ctx context.Context, due time.Time, limit int) ([]*state.Notification, error) {
 	return query[*state.Notification](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
 		KeyConditionExpression:    aws.String("GSI2PK = :p AND GSI2SK <= :due"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pending), ":due": str(sortKey(due) + "#\uffff")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(pending), ":due": str(layout.SortTime(due) + "#\uffff")},
 	})
 }
 
@@ -427,7 +422,7 @@ func (s *Store) Pending(ctx context.Context, due time.Time, limit int) ([]*state
 // senders claim from what it returns).
 func (s *Store) GetNotice(ctx context.Context, id string) (*state.Notification, error) {
 	var v state.Notification
-	pk, sk := noticeKey(id)
+	pk, sk := layout.Notice(id)
 	found, err := s.get(ctx, pk, sk, &v)
 	if err != nil || !found {
 		return nil, err
@@ -438,7 +433,7 @@ func (s *Store) GetNotice(ctx context.Context, id string) (*state.Notification, 
 // GetDelivery returns what was sent for a group (Version 0 when nothing).
 func (s *Store) GetDelivery(ctx context.Context, group string) (*state.Delivery, error) {
 	v := state.Delivery{Group: group}
-	pk, sk := deliveryKey(group)
+	pk, sk := layout.Delivery(group)
 	_, err := s.get(ctx, pk, sk, &v)
 	return &v, err
 }
@@ -448,17 +443,17 @@ func (s *Store) GetDelivery(ctx context.Context, group string) (*state.Delivery,
 func (s *Store) Digest(ctx context.Context, owner string, since, until time.Time) ([]state.DigestEntry, error) {
 	return query[state.DigestEntry](ctx, s, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),
 		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :a AND :b"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str("DIGEST#" + owner),
-			":a": str(sortKey(since)), ":b": str(sortKey(until.Add(-time.Nanosecond)) + "#\uffff")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(layout.DigestPartition(owner)),
+			":a": str(layout.SortTime(since)), ":b": str(layout.SortTime(until.Add(-time.Nanosecond)) + "#\uffff")},
 	})
 }
 
 // AlertRecords returns an alert's audit trail in order.
 func (s *Store) AlertRecords(ctx context.Context, id string) ([]audit.Record, error) {
-	pk, _ := alertKey(id)
+	pk, _ := layout.Alert(id)
 	return query[audit.Record](ctx, s, &dynamodb.QueryInput{ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :a)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":a": str("AUDIT#")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":a": str(layout.AuditPrefix)},
 	})
 }
 
@@ -467,8 +462,8 @@ func (s *Store) AlertRecords(ctx context.Context, id string) ([]audit.Record, er
 func (s *Store) ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error) {
 	return query[audit.Record](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
 		KeyConditionExpression: aws.String("GSI1PK = :m AND GSI1SK BETWEEN :a AND :b"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":m": str("MODEL#" + model),
-			":a": str(sortKey(since)), ":b": str(sortKey(until.Add(-time.Nanosecond)) + "#\uffff")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(layout.ModelPartition(model)),
+			":a": str(layout.SortTime(since)), ":b": str(layout.SortTime(until.Add(-time.Nanosecond)) + "#\uffff")},
 	})
 }
 
@@ -506,31 +501,12 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, table string) error {
 	return nil
 }
 
-// marshal encodes v as JSON without HTML escaping: a body or lineage full
-// of <, > and & would otherwise grow six-fold, towards DynamoDB's 400 KB
-// item limit.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSpace(buf.Bytes()), nil
-}
-
-// sortable formats times in sort keys: fixed width, so that string order is
-// time order (RFC 3339 with trimmed fractions is not: "…00Z" > "…00.5Z").
-const sortable = "2006-01-02T15:04:05.000000000Z"
-
-func sortKey(t time.Time) string { return t.UTC().Format(sortable) }
-
 // Due returns up to limit groups, watches and schedules due by now, the
 // earliest first (a query of the DUE partition of GSI2: never a scan).
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]state.DueItem, error) {
 	in := &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(indexPending), Limit: aws.Int32(int32(limit)),
 		KeyConditionExpression:    aws.String("GSI2PK = :p AND GSI2SK <= :due"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(due), ":due": str(sortKey(now) + "#\uffff")},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": str(due), ":due": str(layout.SortTime(now) + "#\uffff")},
 		ProjectionExpression:      aws.String("GSI2SK"),
 	}
 	var out []state.DueItem
@@ -544,7 +520,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]state.DueI
 			if sk == nil {
 				continue
 			}
-			if d, ok := parseDue(sk.Value); ok {
+			if d, ok := layout.ParseDue(sk.Value); ok {
 				out = append(out, d)
 			}
 		}
@@ -556,23 +532,11 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]state.DueI
 	return out[:min(len(out), limit)], nil
 }
 
-func parseDue(sk string) (state.DueItem, bool) {
-	if len(sk) < len(sortable)+2 {
-		return state.DueItem{}, false
-	}
-	at, err := time.Parse(sortable, sk[:len(sortable)])
-	if err != nil {
-		return state.DueItem{}, false
-	}
-	kind, key, ok := strings.Cut(sk[len(sortable)+1:], "#")
-	return state.DueItem{Kind: kind, Key: key, At: at}, ok
-}
-
 // OpenGroups returns the groups not over, by model and rule.
 func (s *Store) OpenGroups(ctx context.Context) ([]*state.Group, error) {
 	gs, err := query[*state.Group](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
 		KeyConditionExpression:    aws.String("GSI1PK = :o"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(open)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":o": str(layout.OpenGroups)},
 	})
 	if err != nil {
 		return nil, err
@@ -585,10 +549,10 @@ func (s *Store) OpenGroups(ctx context.Context) ([]*state.Group, error) {
 // GetWatch returns the watch, or nil (Seen and Next as the router last
 // moved them).
 func (s *Store) GetWatch(ctx context.Context, id string) (*state.Watch, error) {
-	pk, sk := watchKey(id)
+	pk, sk := layout.Watch(id)
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", pk, err)
+		return nil, fmt.Errorf("get %s: %w", pk, rejected(err))
 	}
 	data, ok := out.Item[attrData].(*types.AttributeValueMemberS)
 	if !ok {
@@ -602,13 +566,13 @@ func (s *Store) GetWatch(ctx context.Context, id string) (*state.Watch, error) {
 		w.Version, _ = strconv.ParseInt(n.Value, 10, 64)
 	}
 	if v, ok := out.Item[attrSeen].(*types.AttributeValueMemberS); ok {
-		if t, err := time.Parse(sortable, v.Value); err == nil {
+		if t, err := layout.ParseSortTime(v.Value); err == nil {
 			w.Seen = t
 		}
 	}
 	w.Next = time.Time{}
 	if v, ok := out.Item[attrGSI2SK].(*types.AttributeValueMemberS); ok {
-		if d, ok := parseDue(v.Value); ok {
+		if d, ok := layout.ParseDue(v.Value); ok {
 			w.Next = d.At
 		}
 	}
@@ -617,7 +581,7 @@ func (s *Store) GetWatch(ctx context.Context, id string) (*state.Watch, error) {
 
 // ensure writes a new versioned record unless one exists.
 func (s *Store) ensure(ctx context.Context, pk, sk string, v any, extra map[string]types.AttributeValue) (bool, error) {
-	data, err := marshal(v)
+	data, err := layout.JSON(v)
 	if err != nil {
 		return false, fmt.Errorf("encode %s: %w", pk, err)
 	}
@@ -630,17 +594,17 @@ func (s *Store) ensure(ctx context.Context, pk, sk string, v any, extra map[stri
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("create %s: %w", pk, err)
+		return false, fmt.Errorf("create %s: %w", pk, rejected(err))
 	}
 	return true, nil
 }
 
 // EnsureWatch stores w unless its watch exists; created says which.
 func (s *Store) EnsureWatch(ctx context.Context, w *state.Watch) (bool, error) {
-	pk, sk := watchKey(w.ID())
+	pk, sk := layout.Watch(w.ID())
 	extra := map[string]types.AttributeValue{}
 	if !w.Next.IsZero() {
-		extra[attrGSI2PK], extra[attrGSI2SK] = str(due), str(dueSK(w.Next, state.DueWatch, w.ID()))
+		extra[attrGSI2PK], extra[attrGSI2SK] = str(due), str(layout.DueSK(w.Next, state.DueWatch, w.ID()))
 	}
 	return s.ensure(ctx, pk, sk, w, extra)
 }
@@ -652,27 +616,27 @@ func (s *Store) EnsureWatch(ctx context.Context, w *state.Watch) (bool, error) {
 // the version moves, so an escalator deciding on an older sighting
 // re-reads. A watch that does not exist is left alone.
 func (s *Store) SawSignal(ctx context.Context, id string, at, next, now time.Time) error {
-	pk, sk := watchKey(id)
+	pk, sk := layout.Watch(id)
 	update := func(when time.Time, cond string) error {
 		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
 			UpdateExpression:         aws.String("SET #seen = :t, #v = #v + :one, GSI2PK = :due, GSI2SK = :sk"),
 			ConditionExpression:      aws.String("attribute_exists(#v) AND (attribute_not_exists(#seen) OR #seen < :t) AND " + cond),
 			ExpressionAttributeNames: map[string]string{"#seen": attrSeen, "#v": attrVersion, "#silent": attrSilent},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(sortKey(at)), ":one": num(1),
-				":due": str(due), ":sk": str(dueSK(when, state.DueWatch, id))}})
+			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(layout.SortTime(at)), ":one": num(1),
+				":due": str(due), ":sk": str(layout.DueSK(when, state.DueWatch, id))}})
 		return err
 	}
 	err := update(next, "attribute_not_exists(#silent)")
 	var ccf *types.ConditionalCheckFailedException
 	if !errors.As(err, &ccf) {
 		if err != nil {
-			return fmt.Errorf("record sighting of %s: %w", id, err)
+			return fmt.Errorf("record sighting of %s: %w", id, rejected(err))
 		}
 		return nil
 	}
 	// Not newer, absent, or silent: only the last needs the escalator now.
 	if err := update(now, "attribute_exists(#silent)"); err != nil && !errors.As(err, &ccf) {
-		return fmt.Errorf("record sighting of %s: %w", id, err)
+		return fmt.Errorf("record sighting of %s: %w", id, rejected(err))
 	}
 	return nil
 }
@@ -680,7 +644,7 @@ func (s *Store) SawSignal(ctx context.Context, id string, at, next, now time.Tim
 // GetSchedule returns the schedule, or nil.
 func (s *Store) GetSchedule(ctx context.Context, name string) (*state.Schedule, error) {
 	var v state.Schedule
-	pk, sk := scheduleKey(name)
+	pk, sk := layout.Schedule(name)
 	found, err := s.get(ctx, pk, sk, &v)
 	if err != nil || !found {
 		return nil, err
@@ -690,10 +654,10 @@ func (s *Store) GetSchedule(ctx context.Context, name string) (*state.Schedule, 
 
 // EnsureSchedule stores sc unless its schedule exists; created says which.
 func (s *Store) EnsureSchedule(ctx context.Context, sc *state.Schedule) (bool, error) {
-	pk, sk := scheduleKey(sc.Name)
+	pk, sk := layout.Schedule(sc.Name)
 	extra := map[string]types.AttributeValue{}
 	if !sc.Next.IsZero() {
-		extra[attrGSI2PK], extra[attrGSI2SK] = str(due), str(dueSK(sc.Next, state.DueSchedule, sc.Name))
+		extra[attrGSI2PK], extra[attrGSI2SK] = str(due), str(layout.DueSK(sc.Next, state.DueSchedule, sc.Name))
 	}
 	return s.ensure(ctx, pk, sk, sc, extra)
 }
@@ -701,8 +665,8 @@ func (s *Store) EnsureSchedule(ctx context.Context, sc *state.Schedule) (bool, e
 // SawVersion records that the model's version was live at `at` (first
 // and last sightings; idempotent).
 func (s *Store) SawVersion(ctx context.Context, model, version string, at time.Time) error {
-	pk, sk := versionKey(model, version)
-	t := str(sortKey(at))
+	pk, sk := layout.ModelVersion(model, version)
+	t := str(layout.SortTime(at))
 	names := map[string]string{"#f": attrFirst, "#l": attrLast}
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(pk, sk),
 		UpdateExpression:         aws.String("SET #f = if_not_exists(#f, :t), #l = :t"),
@@ -719,17 +683,17 @@ func (s *Store) SawVersion(ctx context.Context, model, version string, at time.T
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("record version %s of %s: %w", version, model, err)
+		return fmt.Errorf("record version %s of %s: %w", version, model, rejected(err))
 	}
 	return nil
 }
 
 // Versions returns the model's versions seen, the first seen first.
 func (s *Store) Versions(ctx context.Context, model string) ([]state.ModelVersion, error) {
-	pk, _ := versionKey(model, "")
+	pk, _ := layout.ModelVersion(model, "")
 	in := &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :v)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":v": str("VERSION#")}}
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(pk), ":v": str(layout.VersionPrefix)}}
 	var out []state.ModelVersion
 	for {
 		page, err := s.db.Query(ctx, in)
@@ -743,9 +707,9 @@ func (s *Store) Versions(ctx context.Context, model string) ([]state.ModelVersio
 			if skv == nil || f == nil || l == nil {
 				continue
 			}
-			v := state.ModelVersion{Model: model, Version: strings.TrimPrefix(skv.Value, "VERSION#")}
-			v.FirstSeen, _ = time.Parse(sortable, f.Value)
-			v.LastSeen, _ = time.Parse(sortable, l.Value)
+			v := state.ModelVersion{Model: model, Version: strings.TrimPrefix(skv.Value, layout.VersionPrefix)}
+			v.FirstSeen, _ = layout.ParseSortTime(f.Value)
+			v.LastSeen, _ = layout.ParseSortTime(l.Value)
 			out = append(out, v)
 		}
 		if len(page.LastEvaluatedKey) == 0 {

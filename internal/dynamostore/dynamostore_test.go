@@ -119,3 +119,5 @@ func TestCallsPerEvent(t *testing.T) {
 		t.Errorf("opening breach: %d GetItem, %d BatchGetItem, %d TransactWriteItems; want 1, 1 and 1", r, b, w)
 	}
 }
+
+func TestLimits(t *testing.T) { storetest.Limits(t, newStore) }

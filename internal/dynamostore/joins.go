@@ -11,16 +11,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/stakeout-ml/stakeout/internal/layout"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
-// A group's open count and members, and an update notification's joined
-// subjects, are attributes of their own ("open", "members", "joined"),
-// beside the JSON: joins add to them with an update expression, without
-// reading or rewriting the rest, so that concurrent joins of one group
-// commute. Every other write of those items is an update that leaves them
-// alone unless it means to set them.
-const attrOpen, attrMembers, attrJoined = "open", "members", "joined"
+// A group's open count, total and named members, and an update
+// notification's joined subjects and count, are attributes of their own
+// ("open", "total", "members", "joined", "joins"), beside the JSON: joins
+// add to them with an update expression, without reading or rewriting the
+// rest, so that concurrent joins of one group commute. Every other write
+// of those items is an update that leaves them alone unless it means to
+// set them.
+const (
+	attrOpen, attrMembers, attrTotal = layout.Open, layout.Members, layout.Total
+	attrJoined, attrJoins            = layout.Joined, layout.Joins
+)
 
 // overlay copies the separately kept attributes of item onto v.
 func overlay(item map[string]types.AttributeValue, v any) {
@@ -34,11 +39,25 @@ func overlay(item map[string]types.AttributeValue, v any) {
 		open, _ := strconv.Atoi(n.Value)
 		v.Open, v.OpenRead = open, open
 		v.Members = stringList(item[attrMembers])
+		v.Total = number(item[attrTotal])
 	case *state.Notification:
 		if l := stringList(item[attrJoined]); len(l) > 0 {
 			v.Joined = l
 		}
+		if n := number(item[attrJoins]); n > 0 {
+			v.Joins = n
+		}
 	}
+}
+
+// number reads a numeric attribute (0 when absent).
+func number(av types.AttributeValue) int {
+	n, ok := av.(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	v, _ := strconv.Atoi(n.Value)
+	return v
 }
 
 func stringList(av types.AttributeValue) []string {
@@ -113,7 +132,7 @@ func (u *update) item(table, pk, sk string) types.TransactWriteItem {
 // and members when the writer made the group or changed the count (the
 // latter conditioned on the count it read: a join meanwhile conflicts).
 func (s *Store) groupItem(g *state.Group) (types.TransactWriteItem, error) {
-	data, err := marshal(g)
+	data, err := layout.JSON(g)
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("encode group %s: %w", g.ID, err)
 	}
@@ -122,76 +141,83 @@ func (s *Store) groupItem(g *state.Group) (types.TransactWriteItem, error) {
 	case g.New || g.Legacy || g.Version == 0:
 		u.attr(attrOpen, num(int64(g.Open)))
 		u.attr(attrMembers, list(g.Members...))
+		u.attr(attrTotal, num(int64(g.Size())))
 	case g.Open != g.OpenRead:
 		u.attr(attrOpen, num(int64(g.Open)))
 		u.cond = append(u.cond, "#open = :openRead")
 		u.names["#open"], u.values[":openRead"] = attrOpen, num(int64(g.OpenRead))
 	}
 	if !g.Over() {
-		u.attr(attrGSI1PK, str(open))
-		u.attr(attrGSI1SK, str(g.Model+"/"+g.Rule))
+		u.attr(attrGSI1PK, str(layout.OpenGroups))
+		u.attr(attrGSI1SK, str(layout.OpenIndex(g.Model, g.Rule)))
 	} else {
 		u.attr(attrGSI1PK, nil)
 		u.attr(attrGSI1SK, nil)
 	}
 	if at := g.Due(); !at.IsZero() {
 		u.attr(attrGSI2PK, str(due))
-		u.attr(attrGSI2SK, str(dueSK(at, state.DueGroup, g.Model+"/"+g.Rule)))
+		u.attr(attrGSI2SK, str(layout.DueSK(at, state.DueGroup, g.Model+"/"+g.Rule)))
 	} else {
 		u.attr(attrGSI2PK, nil)
 		u.attr(attrGSI2SK, nil)
 	}
-	pk, sk := groupKey(g.Model, g.Rule)
+	pk, sk := layout.Group(g.Model, g.Rule)
 	return u.item(s.table, pk, sk), nil
 }
 
 // noticeItem writes a notification: its JSON, and its place in the
 // pending index while unsent. Its joined subjects are left as they are.
 func (s *Store) noticeItem(n *state.Notification) (types.TransactWriteItem, error) {
-	data, err := marshal(n)
+	data, err := layout.JSON(n)
 	if err != nil {
 		return types.TransactWriteItem{}, fmt.Errorf("encode notification %s: %w", n.ID, err)
 	}
 	u := newUpdate(data, n.Version)
 	if n.Sent.IsZero() {
 		u.attr(attrGSI2PK, str(pending))
-		u.attr(attrGSI2SK, str(sortKey(n.Due())+"#"+n.ID))
+		u.attr(attrGSI2SK, str(layout.PendingSK(n)))
 	} else {
 		u.attr(attrGSI2PK, nil)
 		u.attr(attrGSI2SK, nil)
 	}
-	pk, sk := noticeKey(n.ID)
+	pk, sk := layout.Notice(n.ID)
 	return u.item(s.table, pk, sk), nil
 }
 
-// joinItems are a join's two commutative updates: the group's count and
-// members, conditioned on the group being the one read and still open;
-// and the window's update notification, made by the first join and added
-// to by the others while it is unsent.
+// joinItems are a join's two commutative updates: the group's count,
+// total and named members, conditioned on the group being the one read,
+// still open and, for a join that names its alert, still naming fewer than
+// state.MaxMembers; and the window's update notification, made by the
+// first join and added to by the others while it is unsent.
 func (s *Store) joinItems(j *state.Join) ([]types.TransactWriteItem, error) {
 	gu := &update{names: map[string]string{"#v": attrVersion, "#open": attrOpen},
 		values: map[string]types.AttributeValue{":v": num(j.Version), ":one": num(1), ":zero": num(0)}}
 	gu.set = []string{"#open = #open + :one"}
 	gu.cond = []string{"#v = :v", "#open > :zero"}
 	if !j.Member {
-		gu.names["#m"] = attrMembers
-		gu.values[":m"] = list(j.Alert)
-		gu.set = append(gu.set, "#m = list_append(#m, :m)")
+		gu.names["#t"], gu.values[":size"] = attrTotal, num(int64(j.Size))
+		gu.set = append(gu.set, "#t = if_not_exists(#t, :size) + :one")
 	}
-	gpk, gsk := groupKey(j.Model, j.Rule)
+	if j.Named {
+		gu.names["#m"] = attrMembers
+		gu.values[":m"], gu.values[":cap"] = list(j.Alert), num(state.MaxMembers)
+		gu.set = append(gu.set, "#m = list_append(#m, :m)")
+		gu.cond = append(gu.cond, "size(#m) < :cap")
+	}
+	gpk, gsk := layout.Group(j.Model, j.Rule)
 	n := j.Update
-	data, err := marshal(n)
+	data, err := layout.JSON(n)
 	if err != nil {
 		return nil, fmt.Errorf("encode notification %s: %w", n.ID, err)
 	}
-	nu := &update{names: map[string]string{"#d": attrData, "#v": attrVersion, "#j": attrJoined, "#p": attrGSI2PK, "#s": attrGSI2SK},
-		values: map[string]types.AttributeValue{":d": str(string(data)), ":one": num(1), ":j": list(n.Joined...),
-			":none": list(), ":p": str(pending), ":s": str(sortKey(n.Due()) + "#" + n.ID)}}
+	nu := &update{names: map[string]string{"#d": attrData, "#v": attrVersion, "#j": attrJoined, "#n": attrJoins, "#p": attrGSI2PK, "#s": attrGSI2SK},
+		values: map[string]types.AttributeValue{":d": str(string(data)), ":one": num(1), ":zero": num(0), ":j": list(n.Joined...),
+			":none": list(), ":p": str(pending), ":s": str(layout.PendingSK(n))}}
 	nu.set = []string{"#d = if_not_exists(#d, :d)", "#v = if_not_exists(#v, :one)", "#j = list_append(if_not_exists(#j, :none), :j)",
-		"#p = :p", "#s = if_not_exists(#s, :s)"}
+		"#n = if_not_exists(#n, :zero) + :one", "#p = :p", "#s = if_not_exists(#s, :s)"}
 	// New, or still waiting to go out: a window already sent is closed.
 	nu.cond = []string{"(attribute_not_exists(#v) OR attribute_exists(#p))"}
-	npk, nsk := noticeKey(n.ID)
+	npk, nsk := layout.Notice(n.ID)
 	return []types.TransactWriteItem{gu.item(s.table, gpk, gsk), nu.item(s.table, npk, nsk)}, nil
 }
 
@@ -210,7 +236,7 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 	}
 	for _, id := range keys.Alerts {
 		out.Alerts[id] = nil
-		pk, sk := alertKey(id)
+		pk, sk := layout.Alert(id)
 		add(pk, sk, func(it map[string]types.AttributeValue) error {
 			var a state.Alert
 			if err := decodeItem(it, &a); err != nil {
@@ -222,7 +248,7 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 	}
 	for _, gk := range keys.Groups {
 		out.Groups[gk] = nil
-		pk, sk := groupKey(gk.Model, gk.Rule)
+		pk, sk := layout.Group(gk.Model, gk.Rule)
 		add(pk, sk, func(it map[string]types.AttributeValue) error {
 			var g state.Group
 			if err := decodeItem(it, &g); err != nil {
@@ -234,7 +260,7 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 	}
 	if m := keys.Inhibitors; m != "" {
 		out.Inhibitors = &state.Inhibitors{Model: m}
-		pk, sk := inhibitorsKey(m)
+		pk, sk := layout.Inhibitors(m)
 		add(pk, sk, func(it map[string]types.AttributeValue) error { return decodeItem(it, out.Inhibitors) })
 	}
 	err := s.batchGet(ctx, reqKeys, func(pk, sk string, it map[string]types.AttributeValue) error {
@@ -260,7 +286,7 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 		for len(pending[s.table].Keys) > 0 {
 			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: pending})
 			if err != nil {
-				return fmt.Errorf("batch get: %w", err)
+				return fmt.Errorf("batch get: %w", rejected(err))
 			}
 			for _, it := range res.Responses[s.table] {
 				pk, _ := it[attrPK].(*types.AttributeValueMemberS)

@@ -111,6 +111,21 @@ type Once struct {
 	Expires time.Time
 }
 
+// What a change keeps of what people and other systems typed: the group,
+// its notifications and records hold it, each one DynamoDB item of at
+// most 400 KB.
+const (
+	MaxNameBytes   = 200  // an actor's id and name, a rollback target
+	MaxReasonBytes = 1000 // a reason
+)
+
+// bounded is c with what it keeps bounded.
+func (c Change) bounded() Change {
+	c.By.ID, c.By.Name = state.Clip(c.By.ID, MaxNameBytes), state.Clip(c.By.Name, MaxNameBytes)
+	c.Target, c.Reason = state.Clip(c.Target, MaxNameBytes), state.Clip(c.Reason, MaxReasonBytes)
+	return c
+}
+
 // Result says what became of a change.
 type Result struct {
 	// Done: the change was made (false: nothing to do, see Message).
@@ -166,6 +181,7 @@ func (m *Manager) now() time.Time {
 // failures; a change that does not apply (the group is over, already
 // acknowledged) is a Result with Done false and a Message.
 func (m *Manager) Apply(ctx context.Context, c Change) (Result, error) {
+	c = c.bounded()
 	model, rule, ok := state.GroupRule(c.Group)
 	if !ok {
 		return Result{Message: fmt.Sprintf("%q is not an alert group", c.Group)}, nil
@@ -619,7 +635,7 @@ func Notice(g *state.Group, a *state.Alert, kind string, created time.Time) *sta
 		owner, role = a.Owner, a.Role
 	}
 	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
-		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(a.Notify), Members: len(g.Members),
+		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(a.Notify), Members: g.Size(),
 		Created: created, Lifecycle: g.Lifecycle}
 	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
 		n.Subjects = append(n.Subjects, state.Subject(id))

@@ -21,8 +21,8 @@ func Update(g *state.Group, a *state.Alert, created time.Time) *state.Notificati
 	}
 	channels := slices.DeleteFunc(slices.Clone(a.Notify), func(ch string) bool { return ch == "pagerduty" })
 	n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: a.Model, Rule: a.Rule,
-		Owner: owner, Role: role, Channels: channels, Members: len(g.Members) + 1, Created: created,
-		ClaimedUntil: due, Lifecycle: g.Lifecycle, Joined: []string{state.Subject(a.ID)}, Alert: *a.Clone()}
+		Owner: owner, Role: role, Channels: channels, Members: g.Size() + 1, Created: created,
+		ClaimedUntil: due, Lifecycle: g.Lifecycle, Joined: []string{state.Subject(a.ID)}, Joins: 1, Alert: *a.Clone()}
 	if g.Notices > 0 {
 		n.After = fmt.Sprintf("%s#%d", g.ID, g.Notices)
 	}

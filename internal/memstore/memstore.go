@@ -1,8 +1,9 @@
 // Package memstore is the embedded store: the router's state in memory,
 // with the same conditional-write and idempotency semantics as the DynamoDB
-// store (both pass storetest), optionally saved to a JSON file so that a
-// local replay can be audited afterwards. It is what `stakeout replay` runs
-// on: no AWS account needed.
+// store (both pass storetest), and DynamoDB's limits on keys and items
+// (see limits.go), optionally saved to a JSON file so that a local replay
+// can be audited afterwards. It is what `stakeout replay` runs on: no AWS
+// account needed.
 package memstore
 
 import (
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/layout"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -184,6 +186,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		if g == nil || g.Version != j.Version || g.Open <= 0 {
 			return fmt.Errorf("join of group %s: %w", j.Group, state.ErrConflict)
 		}
+		if j.Named && len(g.Members) >= state.MaxMembers {
+			return fmt.Errorf("join of group %s: its %d names are taken: %w", j.Group, state.MaxMembers, state.ErrConflict)
+		}
 		if q := s.queued[j.Update.ID]; q != nil && !q.Sent.IsZero() {
 			return fmt.Errorf("update %s already sent: %w", j.Update.ID, state.ErrConflict)
 		}
@@ -227,6 +232,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			return fmt.Errorf("audit of %s: %w", r.Alert, state.ErrConflict)
 		}
 	}
+	if err := s.limits(c); err != nil {
+		return err
+	}
 	if c.EventID != "" {
 		s.events[c.EventID] = c.EventExpires
 	}
@@ -241,32 +249,18 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.alerts[n.ID] = n
 	}
 	for _, g := range c.Groups {
-		n := g.Clone()
+		n := s.written(g)
 		n.Version++
-		// Joins move a group's count and members without its version:
-		// a writer that did not make the group keeps what they did.
-		if stored := s.groups[groupKey(n.Model, n.Rule)]; stored != nil && !g.New {
-			n.Members = slices.Clone(stored.Members)
-			if g.Open == g.OpenRead {
-				n.Open = stored.Open
-			}
-		}
-		n.OpenRead, n.New, n.Legacy = 0, false, false
 		s.groups[groupKey(n.Model, n.Rule)] = n
 		s.indexDue(state.DueGroup, groupKey(n.Model, n.Rule), n.Due())
 	}
 	for _, j := range c.Joins {
-		g := s.groups[groupKey(j.Model, j.Rule)]
-		g.Open++
-		if !j.Member {
-			g.Members = append(g.Members, j.Alert)
-		}
+		joinGroup(s.groups[groupKey(j.Model, j.Rule)], j)
 		if q := s.queued[j.Update.ID]; q != nil {
-			q.Joined = append(q.Joined, j.Update.Joined...)
+			joinNotice(q, j)
 			continue
 		}
-		q := j.Update.Clone()
-		q.Version = 1
+		q := joinNotice(nil, j)
 		s.outbox = append(s.outbox, q)
 		s.queued[q.ID] = q
 		s.indexNotice(q)
@@ -284,11 +278,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.indexNotice(q)
 	}
 	for _, n := range c.Notices {
-		// What joined an update while its sender worked is kept.
 		q := s.queued[n.ID]
-		joined := q.Joined
-		*q = *n.Clone()
-		q.Joined, q.Version = joined, q.Version+1
+		*q = *sent(q, n)
+		q.Version++
 		s.indexNotice(q)
 	}
 	for _, d := range c.Deliveries {
@@ -318,6 +310,59 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.indexDue(state.DueSchedule, n.Name, n.Next)
 	}
 	return nil
+}
+
+// written is group g as stored once written: joins move a group's count,
+// total and members without its version, so a writer that did not make
+// the group keeps what they did (s.mu held).
+func (s *Store) written(g *state.Group) *state.Group {
+	n := g.Clone()
+	if stored := s.groups[groupKey(n.Model, n.Rule)]; stored != nil && !g.New {
+		n.Members, n.Total = slices.Clone(stored.Members), stored.Total
+		if g.Open == g.OpenRead {
+			n.Open = stored.Open
+		}
+	} else {
+		n.Total = g.Size()
+	}
+	n.OpenRead, n.New, n.Legacy = 0, false, false
+	return n
+}
+
+// joinGroup applies join j to group g: one more open, one more in all
+// unless it was a member, named if the join names it.
+func joinGroup(g *state.Group, j *state.Join) {
+	g.Open++
+	if !j.Member {
+		if g.Total == 0 {
+			g.Total = j.Size // stored before it kept a total
+		}
+		g.Total++
+	}
+	if j.Named {
+		g.Members = append(g.Members, j.Alert)
+	}
+}
+
+// joinNotice applies join j to its window's update q, or makes the update
+// (q nil), and returns it.
+func joinNotice(q *state.Notification, j *state.Join) *state.Notification {
+	if q == nil {
+		q = j.Update.Clone()
+		q.Version, q.Joins = 1, 1
+		return q
+	}
+	q.Joined = append(q.Joined, j.Update.Joined...)
+	q.Joins++
+	return q
+}
+
+// sent is what a sender's write n of stored notification q stores: what
+// joined the update while the sender worked is kept.
+func sent(q, n *state.Notification) *state.Notification {
+	c := n.Clone()
+	c.Joined, c.Joins, c.Version = slices.Clone(q.Joined), q.Joins, q.Version
+	return c
 }
 
 // Due returns up to limit groups, watches and schedules due by now, the
@@ -380,6 +425,9 @@ func (s *Store) EnsureWatch(_ context.Context, w *state.Watch) (bool, error) {
 	if s.watches[w.ID()] != nil {
 		return false, nil
 	}
+	if err := check(layout.WatchItem(w)); err != nil {
+		return false, fmt.Errorf("create watch %s: %w", w.ID(), err)
+	}
 	n := w.Clone()
 	n.Version = 1
 	s.watches[n.ID()] = n
@@ -394,16 +442,21 @@ func (s *Store) EnsureWatch(_ context.Context, w *state.Watch) (bool, error) {
 func (s *Store) SawSignal(_ context.Context, id string, at, next, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w := s.watches[id]
-	if w == nil || !at.After(w.Seen) {
+	stored := s.watches[id]
+	if stored == nil || !at.After(stored.Seen) {
 		return nil
 	}
+	w := stored.Clone()
 	w.Seen, w.Next = at, next
 	if w.Alert != "" {
 		w.Next = now
 	}
-	w.Version++
-	s.indexDue(state.DueWatch, id, w.Next)
+	if err := check(layout.WatchItem(w)); err != nil {
+		return fmt.Errorf("record sighting of %s: %w", id, err)
+	}
+	*stored = *w
+	stored.Version++
+	s.indexDue(state.DueWatch, id, stored.Next)
 	return nil
 }
 
@@ -424,6 +477,9 @@ func (s *Store) EnsureSchedule(_ context.Context, sc *state.Schedule) (bool, err
 	if s.schedules[sc.Name] != nil {
 		return false, nil
 	}
+	if err := check(layout.ScheduleItem(sc)); err != nil {
+		return false, fmt.Errorf("create schedule %s: %w", sc.Name, err)
+	}
 	n := sc.Clone()
 	n.Version = 1
 	s.schedules[n.Name] = n
@@ -442,7 +498,11 @@ func (s *Store) SawVersion(_ context.Context, model, version string, at time.Tim
 	}
 	v := vs[version]
 	if v == nil {
-		vs[version] = &state.ModelVersion{Model: model, Version: version, FirstSeen: at, LastSeen: at}
+		v = &state.ModelVersion{Model: model, Version: version, FirstSeen: at, LastSeen: at}
+		if err := check(layout.VersionItem(v), nil); err != nil {
+			return fmt.Errorf("record version %s of %s: %w", version, model, err)
+		}
+		vs[version] = v
 		return nil
 	}
 	if at.Before(v.FirstSeen) {
@@ -494,6 +554,9 @@ func (s *Store) Alerts(context.Context) ([]*state.Alert, error) {
 func (s *Store) Quarantine(_ context.Context, q state.Quarantined) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := check(layout.QuarantineItem(&q)); err != nil {
+		return fmt.Errorf("quarantine %s: %w", q.ID, err)
+	}
 	s.quarantine = append(s.quarantine, q)
 	return nil
 }

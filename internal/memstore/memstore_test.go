@@ -185,3 +185,5 @@ func TestDueIndexFollowsEveryChange(t *testing.T) {
 		})
 	}
 }
+
+func TestLimits(t *testing.T) { storetest.Limits(t, newStore) }

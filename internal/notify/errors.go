@@ -3,6 +3,8 @@ package notify
 import (
 	"errors"
 	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // Error is a delivery error classified once, at the boundary to the vendor,
@@ -40,13 +42,18 @@ func Permanent(err error) bool {
 	return errors.As(err, &e) && !e.Retry
 }
 
-// Reason is err's short cause: its classified Reason, or its text.
+// MaxReasonBytes bounds a reason as notifications and audit records keep
+// it: an unclassified error's text can be anything a vendor sent.
+const MaxReasonBytes = 500
+
+// Reason is err's short cause: its classified Reason, or its text
+// (bounded: MaxReasonBytes).
 func Reason(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Reason != "" {
-		return e.Reason
+		return state.Clip(e.Reason, MaxReasonBytes)
 	}
-	return err.Error()
+	return state.Clip(err.Error(), MaxReasonBytes)
 }
 
 // RetryableStatus reports whether an HTTP status is worth retrying: 429

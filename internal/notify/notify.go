@@ -50,10 +50,12 @@ type View struct {
 
 	// Members is how many alerts the group has; Subjects what they are
 	// about (at most state.MaxSubjects); Joined, for an update, what the
-	// alerts that joined in its window are about.
+	// alerts that joined in its window are about (those the group names:
+	// its first state.MaxMembers), and Joins how many joined.
 	Members  int
 	Subjects []string
 	Joined   []string
+	Joins    int
 
 	ModelVersion string
 	Lineage      []KV // sorted by key
@@ -151,7 +153,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 		Model: n.Model, Stakes: a.Stakes, Severity: a.Severity, Rule: n.Rule, AlertID: a.ID, Status: a.Status,
 		OpenedAt: a.OpenedAt, Summary: a.Summary, Why: a.Why, Kind: a.Kind, Metric: a.Metric, Value: a.Value,
 		Baseline: a.Baseline, Recent: a.Recent, Feature: a.Feature, Segment: a.Segment, Impact: a.Impact,
-		Members: n.Members, Subjects: n.Subjects, Joined: n.Joined, ModelVersion: a.ModelVersion, Role: n.Role,
+		Members: n.Members, Subjects: n.Subjects, Joined: n.Joined, Joins: n.JoinCount(), ModelVersion: a.ModelVersion, Role: n.Role,
 		Owner: Owner(cfg, n.Owner), Runbook: a.Runbook, AckWithin: a.AckWithin}
 	if n.Kind == state.NoticeResolved && !a.ResolvedAt.IsZero() {
 		v.At = a.ResolvedAt

@@ -17,17 +17,26 @@ import (
 
 // AlertID identifies an alert: model, rule, feature and segment. Model and
 // rule ids are kebab-case by validation; feature and segment come from
-// events and are escaped, so that no two alerts share an id.
+// events and are escaped, so that no two alerts share an id, and bounded
+// (MaxIDPart), so that every key and record made of the id stays within
+// DynamoDB's limits whatever the names (a feature of 200 "/" escapes to
+// 600 bytes).
 func AlertID(model, rule, feature, segment string) string {
 	id := model + "/" + rule
 	if feature != "" {
-		id += "/feature=" + url.QueryEscape(feature)
+		id += "/feature=" + state.KeyPart(url.QueryEscape(feature), MaxIDPart)
 	}
 	if segment != "" {
-		id += "/segment=" + url.QueryEscape(segment)
+		id += "/segment=" + state.KeyPart(url.QueryEscape(segment), MaxIDPart)
 	}
 	return id
 }
+
+// MaxIDPart bounds the escaped feature and segment in an alert id: with
+// model and rule names of at most MaxNameLength, an id is at most 899
+// bytes, and its audit index key (time, id, seq) within DynamoDB's 1,024.
+// A longer part keeps its first bytes and a hash of the whole.
+const MaxIDPart = 240
 
 // decision is the working set of one attempt at one event: what was read,
 // what changed, and the commit that follows.
@@ -49,6 +58,9 @@ type decision struct {
 	j       Journal
 	changes []Change
 	results []engine.Result
+
+	lineageKept map[string]any
+	lineageDone bool
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
@@ -114,7 +126,8 @@ func (d *decision) open(res *engine.Result) error {
 			return err
 		}
 		if by != "" {
-			a.Status, a.InhibitedBy = state.Suppressed, by
+			// Not in a group: the one it was in before is not its own.
+			a.Status, a.InhibitedBy, a.Group = state.Suppressed, by, ""
 		}
 	}
 	d.series.Alerts[r.Name] = state.AlertRef{ID: id, Status: a.Status}
@@ -138,8 +151,10 @@ func (d *decision) open(res *engine.Result) error {
 		if d.inhib.Active == nil {
 			d.inhib.Active = map[string]string{}
 		}
-		d.inhib.Active[id] = d.ev.Kind
-		d.inhibDirty = true
+		if len(d.inhib.Active) < state.MaxInhibitors {
+			d.inhib.Active[id] = d.ev.Kind
+			d.inhibDirty = true
+		}
 	}
 	return d.j.Join(d.ctx, a)
 }
@@ -258,11 +273,11 @@ func (d *decision) refresh(a *state.Alert, res *engine.Result) {
 		impact := res.Impact
 		a.Impact = &impact
 	}
-	a.Summary = engine.Summary(d.m, res.Rule, d.ev, res)
+	a.Summary = state.Clip(engine.Summary(d.m, res.Rule, d.ev, res), MaxTextBytes)
 	// Only when something opens or breaches again: explaining evaluates
 	// the condition's clauses once more, which quiet events never pay for.
-	a.Why = d.eng.Why(res.Rule, true)
-	a.Lineage = d.ev.Lineage
+	a.Why = state.Clip(d.eng.Why(res.Rule, true), MaxTextBytes)
+	a.Lineage = d.lineage()
 	// The trend a person sees: the history the series keeps for its rules,
 	// or, for a model that keeps none, the values this alert has seen.
 	if d.series.State.Len() > 1 {
@@ -280,10 +295,24 @@ func (d *decision) refresh(a *state.Alert, res *engine.Result) {
 func (d *decision) audit(a *state.Alert, action, detail string) audit.Record {
 	v := d.ev.Value
 	return audit.Record{Alert: a.ID, At: d.at, Recorded: d.p.wallClock(d.at), Action: action, Actor: "router",
-		EventID: d.id, Model: a.Model, Version: d.ev.Version, Lineage: d.ev.Lineage, Rule: a.Rule,
+		EventID: d.id, Model: a.Model, Version: d.ev.Version, Lineage: d.lineage(), Rule: a.Rule,
 		Kind: d.ev.Kind, Metric: d.ev.Metric, Feature: a.Feature, Segment: a.Segment, Value: &v,
 		Severity: a.Severity, Role: a.Role, Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group,
 		InhibitedBy: a.InhibitedBy, Detail: detail, ConfigDigest: d.p.Config.Digest}
+}
+
+// MaxTextBytes bounds an alert's summary and why: a summary template can
+// quote labels and lineage, and an alert, its records and notifications
+// must stay far within DynamoDB's 400 KB item.
+const MaxTextBytes = 4 << 10
+
+// lineage is the event's lineage as alerts and records keep it (bounded:
+// state.BoundLineage), worked out once per event.
+func (d *decision) lineage() map[string]any {
+	if !d.lineageDone {
+		d.lineageKept, d.lineageDone = state.BoundLineage(d.ev.Lineage), true
+	}
+	return d.lineageKept
 }
 
 func (d *decision) change(a *state.Alert, st string) {

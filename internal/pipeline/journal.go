@@ -47,11 +47,12 @@ type Journal struct {
 
 // Route readies alert a of rule r to open at `at`: routed by the rule's
 // plan (owner, severity, channels and deadline the model's stakes give),
-// with what an earlier opening left — its resolution, its inhibitor, its
-// group, a false alarm's mute — cleared, and open. The caller sets what
-// the alert is about (kind, summary, value).
+// with what an earlier opening left — its resolution, its inhibitor, a
+// false alarm's mute — cleared, and open. The caller sets what the alert
+// is about (kind, summary, value). Its group is left until it joins one
+// (Place): rejoining the group it was in counts it once.
 func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, at time.Time) {
-	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Group, a.Muted = at, time.Time{}, "", "", false
+	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Muted = at, time.Time{}, "", false
 	a.Opens++
 	plan := route.Plan(cfg, m, r, at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
@@ -113,18 +114,29 @@ func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, stri
 	if err != nil {
 		return nil, "", err
 	}
+	// A member before: named, or its alert says so (a group names only
+	// its first state.MaxMembers).
+	member := g != nil && (a.Group == g.ID || slices.Contains(g.Members, a.ID))
+	named := !member && g != nil && len(g.Members) < state.MaxMembers
 	if g != nil && !g.Over() && !g.Legacy {
 		// Commutative: any number of alerts join at once without
 		// conflicting (state.Join), and one update per window tells of
-		// them all.
+		// them all, naming those the group names.
 		a.Group = g.ID
-		j.joins = append(j.joins, &state.Join{Model: g.Model, Rule: g.Rule, Group: g.ID, Version: g.Version, Alert: a.ID,
-			Member: slices.Contains(g.Members, a.ID), Update: lifecycle.Update(g, a, j.Now)})
+		join := &state.Join{Model: g.Model, Rule: g.Rule, Group: g.ID, Version: g.Version, Alert: a.ID,
+			Member: member, Named: named, Size: g.Size(), Update: lifecycle.Update(g, a, j.Now)}
+		if !named {
+			join.Update.Joined = nil
+		}
+		j.joins = append(j.joins, join)
 		return g, state.NoticeUpdated, nil
 	}
 	if g != nil && !g.Over() {
 		// Stored before joins commuted: rewritten under its version.
-		if !slices.Contains(g.Members, a.ID) {
+		if !member {
+			g.Total = g.Size() + 1
+		}
+		if named {
 			g.Members = append(g.Members, a.ID)
 		}
 		g.Open++
@@ -142,7 +154,7 @@ func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, stri
 		version = g.Version
 	}
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", j.Model, a.Rule, j.At.UTC().Format("20060102T150405Z"), version+1),
-		Model: j.Model, Rule: a.Rule, Opened: j.At, Started: j.Now, Members: []string{a.ID}, Open: 1, Version: version, New: true,
+		Model: j.Model, Rule: a.Rule, Opened: j.At, Started: j.Now, Members: []string{a.ID}, Total: 1, Open: 1, Version: version, New: true,
 		Lifecycle: lifecycle.Start(a, j.Now)}
 	a.Group = ng.ID
 	j.touch(ng)
@@ -156,7 +168,11 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 	if join := j.joinOf(a.ID); join != nil && kind == state.NoticeUpdated {
 		// Told with the others of its update window.
 		n := join.Update
-		j.Record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
+		detail := fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
+		if !join.Named && !join.Member {
+			detail += fmt.Sprintf("; the group names its first %d alerts, and %d more with this one", state.MaxMembers, join.Size+1-state.MaxMembers)
+		}
+		j.Record(a, audit.Queued, detail)
 		n.Alert = *a.Clone()
 		return
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -89,6 +91,40 @@ func TestJournal(t *testing.T) {
 			!slices.Equal(n.Channels, []string{"slack"}) || !slices.Equal(n.Joined, []string{"feature=income"}) {
 			t.Errorf("update = %s %s after %s via %v joined %v, want the window's update after #1, via slack only (other tools hear of openings)",
 				n.ID, n.Kind, n.After, n.Channels, n.Joined)
+		}
+	})
+
+	full := func() *state.Group {
+		g := &state.Group{ID: "m/psi@x.1", Total: 250, Open: 250, Notices: 1}
+		for i := range state.MaxMembers {
+			g.Members = append(g.Members, fmt.Sprintf("m/psi/feature=f%d", i))
+		}
+		return g
+	}
+	t.Run("a group naming MaxMembers counts a new member without naming it, and its record says so", func(t *testing.T) {
+		j, a := setup(t, full())
+		if err := j.Join(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		c := j.Commit()
+		jn := c.Joins[0]
+		if jn.Named || jn.Member || jn.Size != 250 || len(jn.Update.Joined) != 0 || jn.Update.JoinCount() != 1 {
+			t.Errorf("join named %v, member %v, size %d, update joined %v (%d); want counted only, from 250",
+				jn.Named, jn.Member, jn.Size, jn.Update.Joined, jn.Update.JoinCount())
+		}
+		if got := actions(c); len(got) != 1 || !strings.HasSuffix(got[0], "the group names its first 100 alerts, and 151 more with this one") {
+			t.Errorf("audit records %q; want the queued update saying the group names its first 100 and 151 more", got)
+		}
+	})
+	t.Run("an alert reopening in the group it was in counts once, named or not", func(t *testing.T) {
+		j, a := setup(t, full())
+		a.Group = "m/psi@x.1"
+		Route(&config.Config{}, &config.Model{}, &config.Rule{}, a, t0)
+		if err := j.Join(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		if jn := j.Commit().Joins[0]; !jn.Member || jn.Named {
+			t.Errorf("join member %v, named %v; want a member again, not counted twice", jn.Member, jn.Named)
 		}
 	})
 

@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,9 +43,10 @@ const (
 	MaxEventBytes  = 64 << 10
 	MaxLabels      = 64
 	MaxLabelLength = 1024
-	// MaxNameLength bounds model, kind, metric, feature and segment: they
-	// become parts of storage keys (DynamoDB caps a sort key at 1 KiB).
-	MaxNameLength   = 200
+	// MaxNameLength bounds model, kind, metric, feature, segment and
+	// version: they become parts of ids, storage keys and records (as the
+	// configuration's names do), so every record has a bounded size.
+	MaxNameLength   = config.MaxNameLength
 	MaxFutureSkew   = time.Hour // a clock ahead by more than this is a broken monitor
 	DefaultEventTTL = 7 * 24 * time.Hour
 	maxAttempts     = 8
@@ -122,7 +122,7 @@ func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 		return p.quarantine(ctx, eventIDFromBody(raw), raw, fmt.Sprintf("event is %d bytes, more than the %d a signal may have", len(raw), MaxEventBytes))
 	}
 	in, err := signal.Parse(raw)
-	id := in.ID
+	id := EventID(in.ID)
 	if id == "" {
 		id = eventIDFromBody(raw)
 	}
@@ -139,6 +139,7 @@ func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 // ProcessEvent applies an event that is already decoded (a test case's,
 // say); id names it for idempotency.
 func (p *Processor) ProcessEvent(ctx context.Context, id string, ev signal.Event) (Outcome, error) {
+	id = EventID(id)
 	if err := ev.Check(); err != nil {
 		return p.quarantine(ctx, id, nil, err.Error())
 	}
@@ -161,8 +162,25 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 	// Arrival counts before evaluation: the signal came, whatever the
 	// rules make of it.
 	p.sight(ctx, m, ev)
-	return p.apply(ctx, id, m, ev)
+	out, err := p.apply(ctx, id, m, ev)
+	if errors.Is(err, state.ErrRejected) {
+		// The store will refuse it however often it is retried: kept
+		// with the reason, rather than retried into the dead-letter queue.
+		q, qerr := p.quarantine(ctx, id, raw, "the store refused the event's changes: "+err.Error())
+		q.Attempts = out.Attempts
+		return q, qerr
+	}
+	return out, err
 }
+
+// MaxEventIDLength bounds an event's id as stakeout keeps it (its
+// idempotency record's key, the series' recent ids, audit records): a
+// longer one (EventBridge accepts any) keeps its first bytes and a hash
+// of the whole.
+const MaxEventIDLength = 256
+
+// EventID is the id stakeout keeps for an event id.
+func EventID(id string) string { return state.KeyPart(id, MaxEventIDLength) }
 
 // eventIDFromBody names an event without an EventBridge id (a bare detail
 // in a replay): identical bodies are the same event.
@@ -174,7 +192,7 @@ func eventIDFromBody(raw []byte) string {
 // implausible checks what decoding cannot: sizes and the clock.
 func (p *Processor) implausible(ev *signal.Event) string {
 	for _, f := range [...]struct{ name, v string }{{"model", ev.Model}, {"kind", ev.Kind}, {"metric", ev.Metric},
-		{"feature", ev.Feature}, {"segment", ev.Segment}} {
+		{"feature", ev.Feature}, {"segment", ev.Segment}, {"version", ev.Version}} {
 		if len(f.v) > MaxNameLength {
 			return fmt.Sprintf("%s is %d bytes long, more than %d", f.name, len(f.v), MaxNameLength)
 		}
@@ -199,16 +217,17 @@ func (p *Processor) implausible(ev *signal.Event) string {
 	return ""
 }
 
-// maxQuarantinedBody is how much of a quarantined event is kept: enough to
-// see what was wrong, and far from DynamoDB's 400 KB item limit.
-const maxQuarantinedBody = 32 << 10
+// maxQuarantinedBody and maxReason bound what a quarantine record keeps
+// of an event and of the reason: enough to see what was wrong, and far
+// from DynamoDB's 400 KB item limit.
+const (
+	maxQuarantinedBody = 32 << 10
+	maxReason          = 4 << 10
+)
 
 func (p *Processor) quarantine(ctx context.Context, id string, raw []byte, reason string) (Outcome, error) {
-	body := string(raw)
-	if len(body) > maxQuarantinedBody {
-		body = fmt.Sprintf("%s… (truncated: %d bytes in all)", strings.ToValidUTF8(body[:maxQuarantinedBody], ""), len(raw))
-	}
-	q := state.Quarantined{ID: id, Received: p.wallClock(time.Time{}), Reason: reason, Body: body}
+	q := state.Quarantined{ID: id, Received: p.wallClock(time.Time{}), Reason: state.Clip(reason, maxReason),
+		Body: state.Clip(string(raw), maxQuarantinedBody)}
 	if err := p.Store.Quarantine(ctx, q); err != nil {
 		// Not stored means not kept: retry rather than lose the event.
 		return Outcome{}, fmt.Errorf("quarantine event %s: %w", id, err)

@@ -256,6 +256,26 @@ func TestInhibition(t *testing.T) {
 	}
 }
 
+// A model's inhibitors record names at most MaxInhibitors: past them,
+// stale features still suppress their model's drift alerts, and the
+// record stays one bounded item.
+func TestInhibitorsAreBounded(t *testing.T) {
+	p, st := newProcessor(t)
+	for i := range state.MaxInhibitors + 5 {
+		out := process(t, p, event(fmt.Sprintf("f%d", i), "freshness", "lag_seconds", fmt.Sprintf("f%03d", i), 7200, time.Duration(i)*time.Second))
+		if states(out) != "lag:opened" {
+			t.Fatalf("stale feed %d: %q, want lag opened", i, states(out))
+		}
+	}
+	in, _ := st.GetInhibitors(context.Background(), "m")
+	if len(in.Active) != state.MaxInhibitors {
+		t.Errorf("inhibitors record %d alerts, want %d", len(in.Active), state.MaxInhibitors)
+	}
+	if out := process(t, p, event("d1", "drift", "psi", "income", 0.4, time.Hour)); states(out) != "psi:suppressed" {
+		t.Errorf("drift during stale feeds: %q, want psi suppressed", states(out))
+	}
+}
+
 func TestResolveAfterAndFor(t *testing.T) {
 	p, _ := newProcessor(t)
 	var got []string

@@ -221,11 +221,11 @@ func Reply(v *notify.View) Message {
 			text, md = fmt.Sprintf("✅ Resolved at %s: every alert of the group is clean again.", when(v.At)), false
 		}
 	case state.NoticeUpdated:
-		if len(v.Joined) > 1 {
-			text, md = fmt.Sprintf("➕ %d alerts joined (%s, %s to %s). The group has %d alert(s) now.", len(v.Joined),
-				Joined(v.Joined, maxJoinedShown), when(v.At), when(v.OpenedAt), v.Members), false
+		if joins := max(v.Joins, len(v.Joined)); joins > 1 {
+			text, md = fmt.Sprintf("➕ %d alerts joined (%s, %s to %s). The group has %d alert(s) now.", joins,
+				JoinedOf(v.Joined, joins, maxJoinedShown), when(v.At), when(v.OpenedAt), v.Members), false
 			if !v.At.After(v.OpenedAt) {
-				text = fmt.Sprintf("➕ %d alerts joined (%s). The group has %d alert(s) now.", len(v.Joined), Joined(v.Joined, maxJoinedShown), v.Members)
+				text = fmt.Sprintf("➕ %d alerts joined (%s). The group has %d alert(s) now.", joins, JoinedOf(v.Joined, joins, maxJoinedShown), v.Members)
 			}
 			break
 		}
@@ -264,7 +264,15 @@ const maxJoinedShown = 10
 
 // Joined lists what joined: "income, tenure and 12 more", features by
 // their name alone.
-func Joined(subjects []string, limit int) string {
+func Joined(subjects []string, limit int) string { return JoinedOf(subjects, len(subjects), limit) }
+
+// JoinedOf lists what joined when total alerts joined and subjects name
+// some of them (a group names its first state.MaxMembers): "income,
+// tenure and 120 more".
+func JoinedOf(subjects []string, total, limit int) string {
+	if len(subjects) == 0 {
+		return fmt.Sprintf("none named: the group names its first %d alerts", state.MaxMembers)
+	}
 	shown := make([]string, 0, min(len(subjects), limit))
 	for _, s := range subjects[:min(len(subjects), limit)] {
 		if f, ok := strings.CutPrefix(s, "feature="); ok && !strings.Contains(f, " ") {
@@ -273,7 +281,7 @@ func Joined(subjects []string, limit int) string {
 		shown = append(shown, s)
 	}
 	out := strings.Join(shown, ", ")
-	if rest := len(subjects) - len(shown); rest > 0 {
+	if rest := max(total, len(subjects)) - len(shown); rest > 0 {
 		out += fmt.Sprintf(" and %d more", rest)
 	}
 	return out

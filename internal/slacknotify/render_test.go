@@ -173,6 +173,25 @@ func TestRenderShowsTheFacts(t *testing.T) {
 	}
 }
 
+// A group names its first state.MaxMembers alerts and counts the rest:
+// the message and an update's reply say "and N more" of those unnamed.
+func TestGroupsPastTheirNamesSayHowManyMore(t *testing.T) {
+	cfg := exampleConfig(t)
+	n := notices()["updated-group"]
+	n.Members, n.Subjects = 250, []string{"feature=age", "feature=debt_ratio"}
+	n.Joined, n.Joins = []string{"feature=age", "feature=debt_ratio"}, 150
+	if msg := Text(Render(notify.NewView(cfg, n))); !strings.Contains(msg, "250 alerts in this group: feature=age, feature=debt_ratio, and 248 more") {
+		t.Errorf("message lacks the count of those unnamed:\n%s", msg)
+	}
+	if reply := Reply(notify.NewView(cfg, n)).Text; !strings.Contains(reply, "150 alerts joined (age, debt_ratio and 148 more") {
+		t.Errorf("reply %q, want the 150 that joined counted, two named", reply)
+	}
+	n.Joined = nil
+	if reply := Reply(notify.NewView(cfg, n)).Text; !strings.Contains(reply, "150 alerts joined (none named: the group names its first 100 alerts") {
+		t.Errorf("reply %q, want the 150 that joined counted, none named", reply)
+	}
+}
+
 func TestSparkline(t *testing.T) {
 	for _, tc := range []struct {
 		in   []float64

@@ -6,24 +6,33 @@ import (
 )
 
 // Join adds an alert to its rule's open group without rewriting the
-// group: stores apply it commutatively — the group's open count and member
-// list grow, the group's version does not move — so that any number of
-// alerts joining one group at once (two thousand drifting features) never
-// conflict with each other. It fails the commit (ErrConflict) only when
-// the group changed otherwise since it was read: replaced, closed,
-// acknowledged, escalated.
+// group: stores apply it commutatively — the group's open count, total and
+// member list grow, the group's version does not move — so that any number
+// of alerts joining one group at once (two thousand drifting features)
+// never conflict with each other. It fails the commit (ErrConflict) only
+// when the group changed otherwise since it was read: replaced, closed,
+// acknowledged, escalated; or when it names the alert (Named) and the
+// group's names filled up meanwhile (MaxMembers): read again, the join
+// only counts.
 type Join struct {
 	Model, Rule string
 	Group       string
 	// Version is the group's version as read.
 	Version int64
 	Alert   string
-	// Member: the alert is in the group's members already (it reopened
-	// in the group it belonged to); only the open count grows.
+	// Member: the alert joined the group before (it reopened in the group
+	// it belonged to); only the open count grows.
 	Member bool
+	// Named: a new member named in the group's Members, as the group read
+	// names fewer than MaxMembers; stores condition it on the group still
+	// naming fewer. A new member past them is only counted (Total).
+	Named bool
+	// Size is the group's Size as read: a group stored before it kept a
+	// total starts counting from it.
+	Size int
 	// Update is the group's update notification of the join's window
-	// (UpdateID): the first join of the window writes it, the others add
-	// their subject to its Joined.
+	// (UpdateID): the first join of the window writes it, every join adds
+	// one to its Joins and its subjects (Named joins') to its Joined.
 	Update *Notification
 }
 

@@ -201,8 +201,14 @@ func Subject(alertID string) string {
 	var parts []string
 	for _, p := range segs[2:] {
 		k, v, _ := strings.Cut(p, "=")
+		// A part too long for a key was cut (KeyPart): people see its
+		// prefix, not its hash.
+		v, hashed := Hashed(v)
 		if u, err := url.QueryUnescape(v); err == nil {
 			v = u
+		}
+		if hashed {
+			v += hashMark
 		}
 		parts = append(parts, k+"="+v)
 	}

@@ -121,7 +121,10 @@ type Group struct {
 	// Started is when the group was made, on the wall clock (Opened is
 	// the event's time): its update windows count from it.
 	Started time.Time `json:"started,omitzero"`
-	Members []string  `json:"members"`
+	// Members names the group's first MaxMembers alerts, in the order
+	// they joined; Total counts every alert that joined (see Size).
+	Members []string `json:"members"`
+	Total   int      `json:"total,omitempty"`
 	// Open counts members not resolved; at 0 the group is over.
 	Open int `json:"open"`
 	// Notices numbers the group's notifications (outbox ids derive from it,
@@ -143,15 +146,32 @@ type Group struct {
 	Legacy bool `json:"-"`
 }
 
+// MaxMembers bounds the alert ids a group names: a group of two thousand
+// drifting features still fits one DynamoDB item (400 KB), however long
+// their ids. The group counts the rest (Total); people are told "and N
+// more".
+const MaxMembers = 100
+
+// Size is how many alerts joined the group, named in Members or not.
+// Groups stored before Total existed name all of theirs.
+func (g *Group) Size() int { return max(g.Total, len(g.Members)) }
+
 // Inhibitors are a model's firing alerts that suppress others (by default
 // freshness, schema and data-quality alerts suppress drift, prediction and
 // quality ones: a broken feed goes to the data owner once).
 type Inhibitors struct {
 	Model string `json:"model"`
-	// Active maps alert id to its kind.
+	// Active maps alert id to its kind: at most MaxInhibitors of them.
 	Active  map[string]string `json:"active,omitempty"`
 	Version int64             `json:"version"`
 }
+
+// MaxInhibitors bounds Inhibitors.Active, so that the record stays one
+// bounded item however many features go stale at once: one firing
+// inhibitor suppresses as well as a hundred. Past it an inhibiting alert
+// is not recorded; the model's targets are inhibited until the recorded
+// ones resolve.
+const MaxInhibitors = 100
 
 // MaxRecentValues bounds Alert.Recent.
 const MaxRecentValues = 24
@@ -189,8 +209,11 @@ type Notification struct {
 	// Request is the retrain or rollback a person asked for.
 	Request *Request `json:"request,omitempty"`
 	// Joined are the subjects of the alerts that joined the group in an
-	// update's window (state.Join), one update for all of them.
+	// update's window (state.Join), one update for all of them: those
+	// that took one of the group's MaxMembers names. Joins counts every
+	// alert that joined in the window (see JoinCount).
 	Joined []string `json:"joined,omitempty"`
+	Joins  int      `json:"joins,omitempty"`
 	// After is the notification this one follows on every channel (the
 	// group's latest when an update window opened; the notification a
 	// failure notice is about).
@@ -260,6 +283,10 @@ func (n *Notification) Seq() int {
 	seq, _ := strconv.Atoi(n.ID[i+1:])
 	return seq
 }
+
+// JoinCount is how many alerts joined in an update's window, named in
+// Joined or not (updates stored before Joins existed name all of theirs).
+func (n *Notification) JoinCount() int { return max(n.Joins, len(n.Joined)) }
 
 // Due is when the notification is next to be tried: when it was queued,
 // or, once a sender has held it, when its claim (or its wait after a

@@ -28,13 +28,7 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		return read
 	}
-	join := func(g *state.Group, i int, at time.Time) *state.Commit {
-		a := &state.Alert{ID: fmt.Sprintf("m/r/feature=f%d", i), Model: "m", Rule: "r", Owner: "team", Notify: []string{"slack"}}
-		id, due := state.UpdateID(g, at)
-		n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: "m", Rule: "r", Owner: "team",
-			Channels: []string{"slack"}, Created: at, ClaimedUntil: due, Joined: []string{state.Subject(a.ID)}, Alert: *a}
-		return &state.Commit{Joins: []*state.Join{{Model: "m", Rule: "r", Group: g.ID, Version: g.Version, Alert: a.ID, Update: n}}}
-	}
+	join := func(g *state.Group, i int, at time.Time) *state.Commit { return joinCommit(g, i, at) }
 
 	t.Run("concurrent joins of one group all apply, into one update per window", func(t *testing.T) {
 		st := newStore(t)
@@ -66,6 +60,59 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if early, _ := st.Pending(ctx, t0, 10); len(early) != 0 {
 			t.Errorf("pending before the window ends: %d, want none", len(early))
+		}
+	})
+	t.Run("a group names at most MaxMembers: racing joiners at the cap conflict, then only count", func(t *testing.T) {
+		st := newStore(t)
+		g := &state.Group{ID: "m/r@1", Model: "m", Rule: "r", Opened: t0, Open: state.MaxMembers - 1, Notices: 1, New: true}
+		for i := range state.MaxMembers - 1 {
+			g.Members = append(g.Members, fmt.Sprintf("m/r/feature=f%d", i))
+		}
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{g}}); err != nil {
+			t.Fatal(err)
+		}
+		read, _ := st.GetGroup(ctx, "m", "r")
+		var wg sync.WaitGroup
+		errs := make(chan error, 3)
+		for i := range 3 {
+			wg.Go(func() { errs <- st.Commit(ctx, join(read, 1000+i, t0)) })
+		}
+		wg.Wait()
+		close(errs)
+		var applied, conflicted int
+		for err := range errs {
+			switch {
+			case err == nil:
+				applied++
+			case errors.Is(err, state.ErrConflict):
+				conflicted++
+			default:
+				t.Errorf("a join failed: %v", err)
+			}
+		}
+		if applied != 1 || conflicted != 2 {
+			t.Fatalf("%d joins applied, %d conflicted; want the last name taken once and the others to conflict", applied, conflicted)
+		}
+		// Read again, the group's names are taken: the others only count.
+		full, _ := st.GetGroup(ctx, "m", "r")
+		for i := range 2 {
+			c := join(full, 2000+i, t0)
+			if c.Joins[0].Named {
+				t.Fatalf("a join to a group naming %d is named", len(full.Members))
+			}
+			if err := st.Commit(ctx, c); err != nil {
+				t.Fatalf("a join that only counts: %v", err)
+			}
+		}
+		got, _ := st.GetGroup(ctx, "m", "r")
+		if len(got.Members) != state.MaxMembers || got.Size() != state.MaxMembers+2 || got.Open != state.MaxMembers+2 {
+			t.Errorf("group names %d, size %d, open %d; want %d named, %d in all and open", len(got.Members), got.Size(), got.Open,
+				state.MaxMembers, state.MaxMembers+2)
+		}
+		id, _ := state.UpdateID(g, t0)
+		n, _ := st.GetNotice(ctx, id)
+		if n == nil || len(n.Joined) != 1 || n.JoinCount() != 3 {
+			t.Errorf("update %+v; want 3 joins, 1 named", n)
 		}
 	})
 	t.Run("a join to a group changed since it was read conflicts", func(t *testing.T) {
@@ -136,4 +183,20 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Errorf("join into a sent update = %v, want ErrConflict", err)
 		}
 	})
+}
+
+// joinCommit is alert f<i> of m/r joining group g, as read, at `at`, as
+// the router's journal makes it: named while g names fewer than
+// state.MaxMembers, only counted past them.
+func joinCommit(g *state.Group, i int, at time.Time) *state.Commit {
+	a := &state.Alert{ID: fmt.Sprintf("m/r/feature=f%d", i), Model: "m", Rule: "r", Owner: "team", Notify: []string{"slack"}}
+	id, due := state.UpdateID(g, at)
+	named := len(g.Members) < state.MaxMembers
+	n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: "m", Rule: "r", Owner: "team",
+		Channels: []string{"slack"}, Created: at, ClaimedUntil: due, Joins: 1, Alert: *a}
+	if named {
+		n.Joined = []string{state.Subject(a.ID)}
+	}
+	return &state.Commit{Joins: []*state.Join{{Model: "m", Rule: "r", Group: g.ID, Version: g.Version, Alert: a.ID,
+		Named: named, Size: g.Size(), Update: n}}}
 }

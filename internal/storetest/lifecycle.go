@@ -35,7 +35,7 @@ var (
 )
 
 func openGroup(rule string) *state.Group {
-	return &state.Group{ID: "m/" + rule + "@1", Model: "m", Rule: rule, Opened: base, Members: []string{"m/" + rule}, Open: 1, Notices: 1,
+	return &state.Group{ID: "m/" + rule + "@1", Model: "m", Rule: rule, Opened: base, Members: []string{"m/" + rule}, Total: 1, Open: 1, Notices: 1,
 		Lifecycle: state.Lifecycle{Owner: "team", Base: "team", AckWithin: "15m"}}
 }
 
@@ -202,7 +202,7 @@ func runLifecycle(t *testing.T, newStore func(t *testing.T) Store) {
 		resolved.Open = 0
 		closed := openGroup("closed")
 		closed.Resolution, closed.ClosedBy, closed.ClosedAt = state.ResolvedByPerson, "slack:U1", base
-		other := &state.Group{ID: "n/x@1", Model: "n", Rule: "x", Opened: base, Members: []string{"n/x"}, Open: 2, Notices: 1}
+		other := &state.Group{ID: "n/x@1", Model: "n", Rule: "x", Opened: base, Members: []string{"n/x"}, Total: 1, Open: 2, Notices: 1}
 		commit(t, st, &state.Commit{Groups: []*state.Group{other, closed, c, resolved, b, a}})
 		list := func() []*state.Group {
 			t.Helper()

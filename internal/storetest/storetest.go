@@ -156,7 +156,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		impact := 1000.0
 		a := &state.Alert{ID: "m/r/feature=income", Model: "m", Rule: "r", Feature: "income", Status: state.Open,
 			Severity: "high", Owner: "team", Notify: []string{"slack"}, Impact: &impact, OpenedAt: t0, UpdatedAt: t0, Opens: 1}
-		g := &state.Group{ID: "m/r@1", Model: "m", Rule: "r", Opened: t0, Members: []string{a.ID}, Open: 1, Notices: 1}
+		g := &state.Group{ID: "m/r@1", Model: "m", Rule: "r", Opened: t0, Members: []string{a.ID}, Total: 1, Open: 1, Notices: 1}
 		in := &state.Inhibitors{Model: "m", Active: map[string]string{"m/lag": "freshness"}}
 		if err := st.Commit(ctx, &state.Commit{Alerts: []*state.Alert{a}, Groups: []*state.Group{g}, Inhibitors: in}); err != nil {
 			t.Fatal(err)

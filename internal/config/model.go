@@ -26,6 +26,10 @@ var (
 
 // decodeModel decodes one rules file. It reads the loaded owners and stakes
 // but changes nothing shared, so model files are decoded in parallel.
+// MaxRules bounds a model's rules: every event of the model runs all of
+// them, within the router's time and memory.
+const MaxRules = 1000
+
 func (l *loader) decodeModel(d *doc, name string) *Model {
 	m := &Model{File: d.file, ID: baseName(name), Owners: map[string]string{}, Business: map[string]float64{}, rolePos: map[string]Pos{},
 		Inhibit: DefaultInhibit()}
@@ -68,6 +72,11 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		m.ID = want
 	}
 	m.Scope = expression.NewScope(m.Business, m.Stakes)
+	if rn := resolve(rulesNode); rn != nil && rn.Kind == yaml.SequenceNode && len(rn.Content) > MaxRules {
+		d.errorf(rn, "model %q has %d rules, more than the %d one model may have (every event of the model runs all of them): split it by what it watches",
+			m.ID, len(rn.Content), MaxRules)
+		rulesNode = nil
+	}
 	if rulesNode != nil {
 		d.seq(rulesNode, "rules", func(item *yaml.Node) { l.decodeRule(d, item, m) })
 		if len(m.Rules) == 0 && rulesNode.Kind == yaml.SequenceNode && d.errors == 0 {

@@ -40,8 +40,8 @@ func TestCommands(t *testing.T) {
 		{name: "route-json", args: append([]string{"route", "--json"}, allEvents...), wantExit: 1},
 		{name: "route-text", args: append([]string{"route"}, allEvents...), wantExit: 1},
 		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
-		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 1},
-		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}},
+		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 2},
+		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}, wantExit: 1},
 		// A feature of 200 "/" and a segment of 200 bytes of "é": within
 		// the contract, and within DynamoDB's limits, which replay's store
 		// enforces.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -97,7 +98,7 @@ func (c *replayCmd) run(args []string, std stdio) int {
 	in, name, err := openInput(args[0], std.in)
 	if err != nil {
 		fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
-		return 2
+		return exitCode(err)
 	}
 	defer in.Close()
 
@@ -128,7 +129,9 @@ func (c *replayCmd) run(args []string, std stdio) int {
 	// its other monitors).
 	esc := &escalator.Escalator{Config: cfg, Store: st, Now: func() time.Time { return clock }, Signals: []string{}}
 	tl := &timeline{w: std.out, json: c.jsonOut, shown: shown, st: st, sender: sender, esc: esc, clock: &clock, err: std.err, silence: c.silence}
-	p := &pipeline.Processor{Config: cfg, Store: st, Sightings: st, Before: tl.before}
+	// Time comes from the events, but none was measured after now: the
+	// wall clock bounds them, as it does in the router.
+	p := &pipeline.Processor{Config: cfg, Store: st, Sightings: st, Before: tl.before, Wall: time.Now}
 	sum := newSummary()
 	tl.sum = sum
 	progress := isTerminal(std.err)
@@ -168,6 +171,9 @@ func (c *replayCmd) run(args []string, std stdio) int {
 		case out.Duplicate:
 			sum.duplicates++
 			continue
+		case out.Late != "":
+			sum.late++
+			fmt.Fprintf(std.err, "%s:%d: %s\n", name, line, out.Late)
 		}
 		for _, ch := range out.Changes {
 			clock = maxTime(clock, ch.At)
@@ -203,8 +209,12 @@ func (c *replayCmd) run(args []string, std stdio) int {
 		fmt.Fprint(std.err, "\r\033[K")
 	}
 	if readErr != nil && readErr != io.EOF {
-		fmt.Fprintf(std.err, "stakeout replay: read %s: %v\n", name, readErr)
-		return 2
+		var ie *inputError
+		if !errors.As(readErr, &ie) {
+			readErr = &inputError{code: 2, err: fmt.Errorf("read %s: %w", name, readErr)}
+		}
+		fmt.Fprintf(std.err, "stakeout replay: %v\n", readErr)
+		return exitCode(readErr)
 	}
 	if c.statePath != "" {
 		if err := st.Save(c.statePath); err != nil {
@@ -218,15 +228,10 @@ func (c *replayCmd) run(args []string, std stdio) int {
 			fmt.Fprintf(std.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
 		}
 	}
-	return 0
-}
-
-func openInput(name string, stdin io.Reader) (io.ReadCloser, string, error) {
-	if name == "-" {
-		return io.NopCloser(stdin), "stdin", nil
+	if sum.skipped > 0 {
+		return 1 // rejected inputs, reported above with their lines
 	}
-	f, err := os.Open(name)
-	return f, name, err
+	return 0
 }
 
 func isTerminal(w io.Writer) bool {
@@ -267,9 +272,9 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 
 // summary counts what a replay did.
 type summary struct {
-	events, duplicates, skipped, notices, updates int
-	waiting, failed, escalations, silences        int
-	byModel, byOwner                              map[string]*counts
+	events, duplicates, skipped, late, notices, updates int
+	waiting, failed, escalations, silences              int
+	byModel, byOwner                                    map[string]*counts
 }
 
 type counts struct{ opened, resolved, suppressed int }
@@ -302,8 +307,12 @@ func (s *summary) get(m map[string]*counts, k string) *counts {
 }
 
 func (s *summary) write(w io.Writer) {
-	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped; %s; %s of open alerts (shown with --json)\n",
-		plural(s.events, "event"), s.duplicates, s.skipped, plural(s.notices, "notification"), plural(s.updates, "update"))
+	late := ""
+	if s.late > 0 {
+		late = fmt.Sprintf(", %d late (changed no alert)", s.late)
+	}
+	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped%s; %s; %s of open alerts (shown with --json)\n",
+		plural(s.events, "event"), s.duplicates, s.skipped, late, plural(s.notices, "notification"), plural(s.updates, "update"))
 	if s.escalations > 0 {
 		fmt.Fprintf(w, "  %s: nobody acknowledges in a replay\n", plural(s.escalations, "escalation step"))
 	}

@@ -3,15 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/route"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 )
 
 type routeCmd struct {
@@ -44,10 +46,18 @@ func (c *routeCmd) run(args []string, io stdio) int {
 		return 2
 	}
 	dry := route.NewDryRun(cfg)
-	failed := 0
+	// What the router would quarantine, a dry run refuses: names and
+	// labels over their limits, times ahead of now.
+	dry.Check = func(ev *signal.Event) error {
+		if reason := pipeline.Implausible(ev, time.Now()); reason != "" {
+			return errors.New(reason)
+		}
+		return nil
+	}
+	code := 0
 	report := func(where string, dec route.Decision, err error) {
 		if err != nil {
-			failed++
+			code = max(code, exitCode(err))
 		}
 		if c.jsonOut {
 			writeJSON(io.out, where, dec, err)
@@ -59,6 +69,9 @@ func (c *routeCmd) run(args []string, io stdio) int {
 		inputs, err := readInputs(name, io.in)
 		if err != nil {
 			// One unreadable file does not stop the others.
+			if name == "-" {
+				name = "stdin"
+			}
 			report(name, route.Decision{}, err)
 			continue
 		}
@@ -67,10 +80,7 @@ func (c *routeCmd) run(args []string, io stdio) int {
 			report(in.where, dec, err)
 		}
 	}
-	if failed > 0 {
-		return 1
-	}
-	return 0
+	return code
 }
 
 // readInputs reads one file (or stdin for "-"): a single JSON event, or
@@ -80,14 +90,7 @@ func (c *routeCmd) run(args []string, io stdio) int {
 // hide the good ones). A pretty-printed event starts with a lone {, so a
 // truncated one gets one error that says where.
 func readInputs(name string, stdin io.Reader) ([]input, error) {
-	var data []byte
-	var err error
-	if name == "-" {
-		data, err = io.ReadAll(stdin)
-		name = "stdin"
-	} else {
-		data, err = os.ReadFile(name)
-	}
+	data, name, err := readInput(name, stdin)
 	if err != nil {
 		return nil, err
 	}

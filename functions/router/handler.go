@@ -60,6 +60,11 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) error {
 		return err
 	}
 	h.measure(out)
+	if out.Late != "" {
+		// Late readings open and resolve nothing: said, so that a monitor
+		// sending them is noticed.
+		log.WarnContext(ctx, "event late", "reason", out.Late)
+	}
 	log.InfoContext(ctx, "event applied", "duplicate", out.Duplicate, "quarantined", out.Quarantined,
 		"rules_evaluated", out.Evaluated, "changes", len(out.Changes), "notifications", len(out.Queued), "wrote", out.Wrote)
 	// One line per alert changed, so that a search for an alert id finds
@@ -112,6 +117,9 @@ func (h *handler) measure(out pipeline.Outcome) {
 	m.Count(metrics.EventsReceived, 1)
 	if out.Quarantined != "" {
 		m.Count(metrics.EventsQuarantined, 1)
+	}
+	if out.Late != "" {
+		m.Count(metrics.EventsLate, 1)
 	}
 	m.Count(metrics.RulesEvaluated, float64(out.Evaluated))
 	for _, c := range out.Changes {

@@ -14,7 +14,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -22,6 +24,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -339,12 +342,17 @@ func (l *loader) files(dir string) ([]string, error) {
 	return out, nil
 }
 
+// MaxFileBytes bounds a rules or owners file, checked before it is read
+// or decoded. The largest example model is 10 KiB; a file of a thousand
+// rules about 200 KiB.
+const MaxFileBytes = 1 << 20
+
 // read returns a doc for the file and feeds the digest.
 func (l *loader) read(name string) *doc {
 	d := &doc{file: filepath.Join(l.display, filepath.FromSlash(name))}
-	src, err := fs.ReadFile(l.fsys, name)
+	src, err := readFile(l.fsys, name)
 	if err != nil {
-		d.errorAt(Pos{1, 1}, "cannot read: %v", err)
+		d.errorAt(Pos{1, 1}, "%v", err)
 		return d
 	}
 	d.src = src
@@ -363,4 +371,50 @@ func (l *loader) report(d *doc) {
 func baseName(name string) string {
 	b := path.Base(name)
 	return strings.TrimSuffix(strings.TrimSuffix(b, ".yaml"), ".yml")
+}
+
+// readFile reads a regular file of at most MaxFileBytes. Its kind and
+// size are checked first (a named pipe would block, a device never end),
+// and it is read through a limit anyway, in case it changed since.
+func readFile(fsys fs.FS, name string) ([]byte, error) {
+	tooLarge := func(size string) error {
+		return fmt.Errorf("file is %s, more than the %d (%d MiB) a rules or owners file may have", size, MaxFileBytes, MaxFileBytes>>20)
+	}
+	fi, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): rules and owners are regular files", fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxFileBytes {
+		return nil, tooLarge(strconv.FormatInt(fi.Size(), 10) + " bytes")
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	defer f.Close()
+	src, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot read: %w", err)
+	case len(src) > MaxFileBytes:
+		return nil, tooLarge("over " + strconv.Itoa(MaxFileBytes) + " bytes") // it grew since it was looked at
+	}
+	return src, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	}
+	return "mode " + m.String()
 }

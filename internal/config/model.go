@@ -31,8 +31,9 @@ var (
 // and a sort key at 1 KiB).
 const MaxNameLength = 200
 
-// MaxRules bounds a model's rules: a series' state keeps a streak and an
-// alert per rule, in one DynamoDB item.
+// MaxRules bounds a model's rules: every event of the model runs all of
+// them, within the router's time and memory, and a series' state keeps a
+// streak and an alert per rule, in one DynamoDB item.
 const MaxRules = 100
 
 // tooLong reports, for an error message, a name over MaxNameLength.
@@ -89,14 +90,15 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		m.ID = want
 	}
 	m.Scope = expression.NewScope(m.Business, m.Stakes)
+	if rn := resolve(rulesNode); rn != nil && rn.Kind == yaml.SequenceNode && len(rn.Content) > MaxRules {
+		d.errorf(rn, "model %q has %d rules, more than the %d one model may have (every event of the model runs all of them, and a series keeps a streak and an alert per rule in one DynamoDB item): split it by what it watches",
+			m.ID, len(rn.Content), MaxRules)
+		rulesNode = nil
+	}
 	if rulesNode != nil {
 		d.seq(rulesNode, "rules", func(item *yaml.Node) { l.decodeRule(d, item, m) })
 		if len(m.Rules) == 0 && rulesNode.Kind == yaml.SequenceNode && d.errors == 0 {
 			d.warnf(rulesNode, "model %q has no rules: nothing about it will ever alert", m.ID)
-		}
-		if n := len(rulesNode.Content); rulesNode.Kind == yaml.SequenceNode && n > MaxRules {
-			d.errorf(rulesNode, "model %q has %d rules, more than %d: split it (a series keeps a streak and an alert per rule, in one DynamoDB item)",
-				m.ID, n, MaxRules)
 		}
 	}
 	if testsNode != nil {

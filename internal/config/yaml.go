@@ -53,6 +53,9 @@ const maxExpandedNodes = 100_000
 // document (silently ignoring it would hide its rules from validation) and
 // excessive aliasing.
 func (d *doc) parse() *yaml.Node {
+	if d.src == nil && d.errors > 0 {
+		return nil // not read, and reported so
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(d.src))
 	var root yaml.Node
 	if err := dec.Decode(&root); err != nil {
@@ -76,8 +79,11 @@ func (d *doc) parse() *yaml.Node {
 		d.errorAt(Pos{1, 1}, "file is empty")
 		return nil
 	}
-	if n := expandedSize(root.Content[0], map[*yaml.Node]int{}); n > maxExpandedNodes {
-		d.errorAt(Pos{1, 1}, "aliases expand to more than %d nodes: write the values out", maxExpandedNodes)
+	// Aliases may add maxExpandedNodes to what the file itself holds (its
+	// size is capped already): a large file is not an alias bomb.
+	limit := treeSize(root.Content[0]) + maxExpandedNodes
+	if expandedSize(root.Content[0], map[*yaml.Node]int{}, limit) > limit {
+		d.errorAt(Pos{1, 1}, "aliases expand the file by more than %d nodes: write the values out", maxExpandedNodes)
 		return nil
 	}
 	return root.Content[0]
@@ -101,9 +107,19 @@ func (d *doc) syntaxError(err error) {
 	d.errorAt(Pos{line, 1}, "YAML syntax: %s", msg)
 }
 
+// treeSize counts the nodes of the file itself, aliases not followed.
+func treeSize(n *yaml.Node) int {
+	size := 1
+	for _, c := range n.Content {
+		size += treeSize(c)
+	}
+	return size
+}
+
 // expandedSize counts the nodes n stands for once aliases are followed,
-// memoised so that the count itself stays linear in the file.
-func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+// memoised so that the count itself stays linear in the file, and stops
+// counting past limit.
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, limit int) int {
 	if n == nil {
 		return 0
 	}
@@ -113,11 +129,11 @@ func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
 	memo[n] = 1 // an alias cycle counts once
 	size := 1
 	if n.Kind == yaml.AliasNode {
-		size = expandedSize(n.Alias, memo)
+		size = expandedSize(n.Alias, memo, limit)
 	}
 	for _, c := range n.Content {
-		size += expandedSize(c, memo)
-		if size > maxExpandedNodes {
+		size += expandedSize(c, memo, limit)
+		if size > limit {
 			break
 		}
 	}

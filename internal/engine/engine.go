@@ -84,8 +84,14 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		res := &out[len(out)-1]
 		switch res.Verdict.Outcome {
 		case expression.True:
-			res.Streak, _ = st.Breach(r.Name, ev.ObservedAt)
 			res.Status = Pending
+			if late {
+				// A late breach says nothing about now: counting it would
+				// let one breach of the present satisfy for: 2.
+				res.Streak = st.Streaks[r.Name]
+				break
+			}
+			res.Streak, _ = st.Breach(r.Name, ev.ObservedAt)
 			if Satisfied(r.For, res.Streak, ev.ObservedAt) {
 				res.Status = Firing
 			}

@@ -178,3 +178,14 @@ func benchObserve(b *testing.B, m *config.Model) {
 		buf = eng.Observe(m, &ev, st, buf[:0])
 	}
 }
+
+// A late breaching reading, arriving after a clean newer one, starts no
+// streak: otherwise the next breach would count it and fire a for: 2 rule
+// on one breach of the present.
+func TestLateBreachStartsNoStreak(t *testing.T) {
+	m := load(t, "  - {name: r, when: 'value > 0.2', for: 2, severity: high, owner: data}\n")
+	got := statuses(t, m, drift(0.1, 2*time.Hour), drift(0.3, time.Hour), drift(0.3, 3*time.Hour))
+	if want := "clear pending pending"; strings.Join(got, " ") != want {
+		t.Errorf("statuses = %v, want %s (the late breach at 1h must not count toward for:)", got, want)
+	}
+}

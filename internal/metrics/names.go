@@ -15,6 +15,7 @@ const Namespace = "stakeout"
 const (
 	EventsReceived       = "EventsReceived"       // signals the router took (duplicates included)
 	EventsQuarantined    = "EventsQuarantined"    // signals set aside with a reason
+	EventsLate           = "EventsLate"           // signals no newer than their series' latest reading (logged with the reason)
 	RulesEvaluated       = "RulesEvaluated"       // rule evaluations (one per rule of the model per signal)
 	AlertsOpened         = "AlertsOpened"         // also by Model and by Owner
 	AlertsSuppressed     = "AlertsSuppressed"     // opened inhibited; also by Model
@@ -26,7 +27,7 @@ const (
 )
 
 // Names lists every metric stakeout emits.
-var Names = []string{EventsReceived, EventsQuarantined, RulesEvaluated, AlertsOpened, AlertsSuppressed,
+var Names = []string{EventsReceived, EventsQuarantined, EventsLate, RulesEvaluated, AlertsOpened, AlertsSuppressed,
 	AlertsEscalated, NotificationsSent, NotificationFailures, NotificationLag, TimeToAcknowledge}
 
 // Flushing wraps a Lambda handler so that what an invocation recorded is

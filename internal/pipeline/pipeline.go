@@ -40,7 +40,7 @@ type Store interface {
 // Limits on what an event may carry: beyond them it is quarantined with
 // the reason, not processed.
 const (
-	MaxEventBytes  = 64 << 10
+	MaxEventBytes  = signal.MaxEventBytes // checked by signal.Parse
 	MaxLabels      = 64
 	MaxLabelLength = 1024
 	// MaxNameLength bounds model, kind, metric, feature, segment and
@@ -58,7 +58,12 @@ type Processor struct {
 	Store  Store
 	// Now is the wall clock, for the future-skew check and when records
 	// were written. Nil means "take the time from the events" (replay).
-	Now      func() time.Time
+	Now func() time.Time
+	// Wall bounds event times from above when Now is nil: replay takes its
+	// time from the events, but no monitor measured anything after the
+	// replay runs, so replay sets it to time.Now. With neither (rule
+	// tests, whose events keep their own timeline) there is no bound.
+	Wall     func() time.Time
 	Log      *slog.Logger
 	EventTTL time.Duration
 	// Sightings, when set, records expected signals and model versions
@@ -95,6 +100,10 @@ type Outcome struct {
 	Model   string
 	// Duplicate: the event had been applied already; nothing changed.
 	Duplicate bool
+	// Late says why the event is late for its series ("" if it is not):
+	// it opens, resolves and counts toward for: nothing, and the router
+	// logs and counts it so that it is never dropped silently.
+	Late string
 	// Quarantined is the reason the event was set aside ("" if it was not).
 	Quarantined string
 	// Wrote is false when the event changed nothing worth storing.
@@ -118,9 +127,6 @@ type Outcome struct {
 // error only for transient faults — the caller retries the whole event —
 // and quarantines, with the reason, an event that can never succeed.
 func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
-	if len(raw) > MaxEventBytes {
-		return p.quarantine(ctx, eventIDFromBody(raw), raw, fmt.Sprintf("event is %d bytes, more than the %d a signal may have", len(raw), MaxEventBytes))
-	}
 	in, err := signal.Parse(raw)
 	id := EventID(in.ID)
 	if id == "" {
@@ -189,8 +195,25 @@ func eventIDFromBody(raw []byte) string {
 	return "sha256:" + hex.EncodeToString(sum[:12])
 }
 
-// implausible checks what decoding cannot: sizes and the clock.
+// implausible checks what decoding cannot: sizes and the clock (Now, or
+// in a replay the wall clock).
 func (p *Processor) implausible(ev *signal.Event) string {
+	var now time.Time
+	switch {
+	case p.Now != nil:
+		now = p.Now()
+	case p.Wall != nil:
+		now = p.Wall()
+	}
+	return Implausible(ev, now)
+}
+
+// Implausible says why the router quarantines a decoded event before
+// applying it ("" if it does not): names and labels over their limits, a
+// time more than MaxFutureSkew ahead of now (a zero now sets no bound), a
+// value that is not finite. `stakeout route` asks it too, so that a dry
+// run refuses what the router would.
+func Implausible(ev *signal.Event, now time.Time) string {
 	for _, f := range [...]struct{ name, v string }{{"model", ev.Model}, {"kind", ev.Kind}, {"metric", ev.Metric},
 		{"feature", ev.Feature}, {"segment", ev.Segment}, {"version", ev.Version}} {
 		if len(f.v) > MaxNameLength {
@@ -205,10 +228,9 @@ func (p *Processor) implausible(ev *signal.Event) string {
 			return fmt.Sprintf("label %.40q is longer than %d characters", k, MaxLabelLength)
 		}
 	}
-	if p.Now != nil {
-		if now := p.Now(); ev.ObservedAt.After(now.Add(MaxFutureSkew)) {
-			return fmt.Sprintf("observed_at %s is %s in the future: the monitor's clock or time zone is wrong",
-				ev.ObservedAt.UTC().Format(time.RFC3339), ev.ObservedAt.Sub(now).Round(time.Minute))
+	if !now.IsZero() {
+		if err := ev.CheckClock(now, MaxFutureSkew); err != nil {
+			return err.Error()
 		}
 	}
 	if math.IsNaN(ev.Value) || math.IsInf(ev.Value, 0) {
@@ -263,6 +285,10 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		if slices.Contains(s.Recent, id) {
 			out.Duplicate = true
 			return nil
+		}
+		var stale bool
+		if out.Late, stale = lateness(m, ev, &s.State); stale {
+			return nil // nothing it could change, nothing to write
 		}
 		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}}
 		if err := d.decide(eng); err != nil {

@@ -92,6 +92,11 @@ type Decision struct {
 // DryRun routes events one after another, keeping each series' history so
 // that `for:`, last(n) and slope(n) behave as in production.
 type DryRun struct {
+	// Check, when set, refuses a decoded event of a known model before it
+	// is routed: the CLI sets the router's own checks, which this package
+	// cannot import (the pipeline imports it).
+	Check func(ev *signal.Event) error
+
 	cfg    *config.Config
 	eng    *engine.Engine
 	states map[signal.SeriesKey]*series.State
@@ -138,6 +143,11 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 	m, err := Find(d.cfg, ev.Model)
 	if err != nil {
 		return Decision{}, err
+	}
+	if d.Check != nil {
+		if err := d.Check(ev); err != nil {
+			return Decision{}, err
+		}
 	}
 	key := ev.Series()
 	st := d.states[key]

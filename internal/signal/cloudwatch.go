@@ -3,6 +3,7 @@ package signal
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -198,7 +199,10 @@ func (a *AlarmStateChange) Signal(modelsFor func(alarmName string) []string) (Ev
 	if ev.Metric == "" {
 		ev.Metric = "alarm"
 	}
-	return ev, ev.Check()
+	if err := ev.Check(); err != nil {
+		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
+	}
+	return ev, nil
 }
 
 // latest returns the most recent datapoint and its timestamp (empty when
@@ -213,8 +217,11 @@ func (rd *ReasonData) latest() (float64, string, bool) {
 	if n := len(rd.RecentDatapoints); n > 0 {
 		// One datapoint per period from startDate: the last one measured
 		// the last period. Without those, the query time is the best guess.
-		if start, err := parseCloudWatchTime(rd.StartDate); err == nil && rd.Period > 0 {
-			at := start.Add(time.Duration((n-1)*rd.Period) * time.Second)
+		// A period too long for the span to fit a duration (no alarm has
+		// one) must not wrap around to a plausible time.
+		if start, err := parseCloudWatchTime(rd.StartDate); err == nil && rd.Period > 0 &&
+			int64(n-1) <= math.MaxInt64/int64(time.Second)/int64(rd.Period) {
+			at := start.Add(time.Duration(n-1) * time.Duration(rd.Period) * time.Second)
 			return rd.RecentDatapoints[n-1], at.Format(cloudWatchTime), true
 		}
 		return rd.RecentDatapoints[n-1], rd.QueryDate, true

@@ -56,8 +56,12 @@ type eitherDetail struct {
 }
 
 // Parse decodes a bare native detail, an EventBridge envelope around one, or
-// an EventBridge "CloudWatch Alarm State Change" event.
+// an EventBridge "CloudWatch Alarm State Change" event, of at most
+// MaxEventBytes.
 func Parse(data []byte) (Input, error) {
+	if err := sizeError(data); err != nil {
+		return Input{}, err
+	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return Input{}, fmt.Errorf("empty event")

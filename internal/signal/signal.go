@@ -113,6 +113,9 @@ var FieldNames = [...]string{"model", "kind", "metric", "value", "observed_at", 
 // stakeout reads; they are named in the error when a required field is
 // missing, since a typo is the usual cause.
 func DecodeDetail(data []byte, requireModel bool) (Event, error) {
+	if err := sizeError(data); err != nil {
+		return Event{}, err
+	}
 	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] != '{' {
 		var v any
 		if err := json.Unmarshal(t, &v); err != nil {
@@ -182,7 +185,8 @@ func (w *wire) event(data func() []byte, requireModel bool) (Event, error) {
 }
 
 // Check validates the values of a decoded event (also one built by an
-// adapter): known kind, finite numbers, a consistent window.
+// adapter): known kind, finite numbers, times no earlier than Earliest, a
+// consistent window.
 func (e *Event) Check() error {
 	if !ValidKind(e.Kind) {
 		return fieldErr("kind", "unknown kind %q (want one of %s)", e.Kind, strings.Join(Kinds, ", "))
@@ -195,6 +199,9 @@ func (e *Event) Check() error {
 	}
 	if e.SampleSize != nil && *e.SampleSize < 0 {
 		return fieldErr("sample_size", "%d is negative", *e.SampleSize)
+	}
+	if err := e.checkEarliest(); err != nil {
+		return err
 	}
 	if e.WindowStart != nil && e.WindowEnd != nil && e.WindowEnd.Before(*e.WindowStart) {
 		return fieldErr("window_end", "%s is before window_start %s",
@@ -312,9 +319,13 @@ func lineCol(data []byte, off int64) (int, int) {
 type FieldError struct {
 	Field string
 	Msg   string
+	// Err, when set, names the kind of problem (ErrTooEarly, ErrFuture).
+	Err error
 }
 
 func (e *FieldError) Error() string { return fmt.Sprintf("field %q: %s", e.Field, e.Msg) }
+
+func (e *FieldError) Unwrap() error { return e.Err }
 
 func fieldErr(field, format string, args ...any) error {
 	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}

@@ -189,8 +189,9 @@ func TestAlarmWithoutDatapoint(t *testing.T) {
 	}
 }
 
-// FuzzParse: no input may panic the decoder, and whatever decodes must
-// pass Check.
+// FuzzParse: no input may panic the decoder, whatever decodes must pass
+// Check (times from 2000 on, alarms' included), nothing larger than
+// MaxEventBytes decodes, and CheckClock never panics on what does.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("../../testdata/events/*/*.json")
 	for _, file := range files {
@@ -198,10 +199,19 @@ func FuzzParse(f *testing.F) {
 			f.Add(data)
 		}
 	}
+	// The time checks' paths: a zero time, a window before 2000, an
+	// alarm whose datapoints' span overflows.
+	f.Add([]byte(`{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"0001-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"model":"m","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z","window_start":"1999-12-31T23:59:59Z"}`))
+	f.Add(alarm(`"{\"startDate\":\"2026-03-01T00:00:00.000+0000\",\"period\":9223372036,\"recentDatapoints\":[1,2,3]}"`, "2026-03-01T00:05:00.000+0000"))
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in, err := Parse(data)
 		if err != nil {
 			return
+		}
+		if len(data) > MaxEventBytes {
+			t.Fatalf("Parse accepted %d bytes, more than MaxEventBytes", len(data))
 		}
 		ev, err := in.Resolve(func(string) []string { return []string{"m"} })
 		if err != nil {
@@ -210,6 +220,10 @@ func FuzzParse(f *testing.F) {
 		if err := ev.Check(); err != nil {
 			t.Errorf("resolved event fails Check: %v", err)
 		}
+		if ev.ObservedAt.Before(Earliest) {
+			t.Errorf("resolved event observed at %v, before %v", ev.ObservedAt, Earliest)
+		}
+		_ = ev.CheckClock(now, time.Hour)
 	})
 }
 

@@ -299,8 +299,11 @@ func TestPublishRespectsTheDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err := p.Publish(ctx, alerts(3)...)
-	if elapsed := time.Since(start); elapsed > 400*time.Millisecond {
-		t.Errorf("Publish took %v, want it back by the 300 ms deadline", elapsed)
+	// Its 50 tries would take about 45 s: back in a few seconds means the
+	// deadline stopped them (a loose bound, so a loaded machine cannot
+	// fail it; the calls below say how soon).
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("Publish took %v, want it back soon after the 300 ms deadline", elapsed)
 	}
 	if err == nil || bus.Permanent(err) {
 		t.Errorf("Publish = %v (permanent %v), want a transient error", err, bus.Permanent(err))

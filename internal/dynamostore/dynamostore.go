@@ -198,6 +198,9 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 				if i == 0 && c.EventID != "" {
 					return state.ErrDuplicate
 				}
+				if id := closedWindow(c, items[i]); id != "" {
+					return &state.WindowClosed{ID: id}
+				}
 				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
 			case "TransactionConflict":
 				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
@@ -210,6 +213,21 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 		return fmt.Errorf("commit event %s: %w", c.EventID, rejected(err))
 	}
 	return nil
+}
+
+// closedWindow names the update window of a join whose condition failed
+// on item it ("": it is not one).
+func closedWindow(c *state.Commit, it types.TransactWriteItem) string {
+	if it.Update == nil {
+		return ""
+	}
+	pk, _ := it.Update.Key[attrPK].(*types.AttributeValueMemberS)
+	for _, j := range c.Joins {
+		if npk, _ := layout.Notice(j.Update.ID); pk != nil && pk.Value == npk {
+			return j.Update.ID
+		}
+	}
+	return ""
 }
 
 // rejected marks DynamoDB's ValidationException — a request DynamoDB will

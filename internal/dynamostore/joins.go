@@ -215,8 +215,10 @@ func (s *Store) joinItems(j *state.Join) ([]types.TransactWriteItem, error) {
 			":none": list(), ":p": str(pending), ":s": str(layout.PendingSK(n))}}
 	nu.set = []string{"#d = if_not_exists(#d, :d)", "#v = if_not_exists(#v, :one)", "#j = list_append(if_not_exists(#j, :none), :j)",
 		"#n = if_not_exists(#n, :zero) + :one", "#p = :p", "#s = if_not_exists(#s, :s)"}
-	// New, or still waiting to go out: a window already sent is closed.
-	nu.cond = []string{"(attribute_not_exists(#v) OR attribute_exists(#p))"}
+	// New, or as the router wrote it: a window a sender has taken (its
+	// claim is the first write that moves the version) is closed, so no
+	// join lands where its sender, having read it, would not tell it.
+	nu.cond = []string{"(attribute_not_exists(#v) OR #v = :one)"}
 	npk, nsk := layout.Notice(n.ID)
 	return []types.TransactWriteItem{gu.item(s.table, gpk, gsk), nu.item(s.table, npk, nsk)}, nil
 }

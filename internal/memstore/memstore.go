@@ -189,8 +189,10 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		if j.Named && len(g.Members) >= state.MaxMembers {
 			return fmt.Errorf("join of group %s: its %d names are taken: %w", j.Group, state.MaxMembers, state.ErrConflict)
 		}
-		if q := s.queued[j.Update.ID]; q != nil && !q.Sent.IsZero() {
-			return fmt.Errorf("update %s already sent: %w", j.Update.ID, state.ErrConflict)
+		if q := s.queued[j.Update.ID]; q != nil && (!q.Sent.IsZero() || q.Version > 1) {
+			// Taken by a sender (its claim is the notification's first
+			// write after the router's): closed, as DynamoDB's condition.
+			return &state.WindowClosed{ID: j.Update.ID}
 		}
 	}
 	for _, in := range []*state.Inhibitors{c.Inhibitors, c.InhibitorsRead} {

@@ -48,6 +48,8 @@ type decision struct {
 	id     string
 	at     time.Time
 	series *state.Series
+	// closed: see Journal.Closed.
+	closed []string
 
 	eng         *engine.Engine
 	seriesDirty bool
@@ -64,7 +66,7 @@ type decision struct {
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
-	d.j = Journal{Model: d.m.ID, At: d.at, Now: d.p.wallClock(d.at), Groups: d.p.Store, Audit: d.audit}
+	d.j = Journal{Model: d.m.ID, At: d.at, Now: d.p.wallClock(d.at), Groups: d.p.Store, Audit: d.audit, Closed: d.closed}
 	if d.series.Alerts == nil {
 		d.series.Alerts = map[string]state.AlertRef{}
 	}

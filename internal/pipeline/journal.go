@@ -38,6 +38,9 @@ type Journal struct {
 	// Audit builds the record of an action on an alert, as the step's
 	// actor saw it; Record seals it onto the alert's chain.
 	Audit func(a *state.Alert, action, detail string) audit.Record
+	// Closed are update windows an earlier attempt found taken by a
+	// sender (state.WindowClosed): a join goes in the next open one.
+	Closed []string
 
 	out    *state.Commit           // alerts, audit records and notifications (nil: none yet)
 	groups map[string]*state.Group // groups read or opened, by rule (nil: none)
@@ -124,7 +127,7 @@ func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, stri
 		// them all, naming those the group names.
 		a.Group = g.ID
 		join := &state.Join{Model: g.Model, Rule: g.Rule, Group: g.ID, Version: g.Version, Alert: a.ID,
-			Member: member, Named: named, Size: g.Size(), Update: lifecycle.Update(g, a, j.Now)}
+			Member: member, Named: named, Size: g.Size(), Update: lifecycle.Update(g, a, j.window(g))}
 		if !named {
 			join.Update.Joined = nil
 		}
@@ -159,6 +162,19 @@ func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, stri
 	a.Group = ng.ID
 	j.touch(ng)
 	return ng, state.NoticeOpened, nil
+}
+
+// window is when a join to g is told: now, or in the first window after
+// those found closed.
+func (j *Journal) window(g *state.Group) time.Time {
+	at := j.Now
+	for {
+		id, _ := state.UpdateID(g, at)
+		if !slices.Contains(j.Closed, id) {
+			return at
+		}
+		at = at.Add(state.UpdateWindow)
+	}
 }
 
 // Notice queues a notification of kind to the group's owner on the

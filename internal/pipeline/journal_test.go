@@ -220,3 +220,33 @@ func ids(alerts []*state.Alert) []string {
 	}
 	return out
 }
+
+// A join whose update window a sender has taken (sent, here, as replay's
+// clock allows a reading measured inside a window sent already) goes in
+// the next window, at once: it is told, and the event commits.
+func TestJoinAfterItsWindowWasTakenGoesInTheNext(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(func() time.Time { return t0.Add(time.Hour) })
+	p := &Processor{Config: configFrom(t, testModel), Store: st} // replay: the events' clock
+	process(t, p, event("o0", "drift", "psi", "income", 0.4, 0))
+	out := process(t, p, event("j1", "drift", "psi", "age", 0.4, time.Second))
+	if len(out.Coalesced) != 1 {
+		t.Fatalf("coalesced %d, want 1", len(out.Coalesced))
+	}
+	first := out.Coalesced[0].ID
+	n, _ := st.GetNotice(ctx, first)
+	n.Sent = t0.Add(time.Minute)
+	if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
+		t.Fatal(err)
+	}
+	late, err := p.Process(ctx, event("late", "drift", "psi", "zip", 0.4, 2*time.Second))
+	if err != nil {
+		t.Fatalf("a join into a sent window: %v", err)
+	}
+	if len(late.Coalesced) != 1 || late.Coalesced[0].ID == first || late.Attempts != 2 {
+		t.Fatalf("joined %v in %d attempts, want one window after %s, in 2", late.Coalesced, late.Attempts, first)
+	}
+	if got, _ := st.GetNotice(ctx, late.Coalesced[0].ID); got == nil || !got.Sent.IsZero() || len(got.Joined) != 1 {
+		t.Errorf("next window %+v, want it unsent, naming the late join", got)
+	}
+}

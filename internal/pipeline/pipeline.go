@@ -276,6 +276,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 	defer p.engines.Put(eng)
 	out := Outcome{EventID: id, Model: m.ID}
 	tooMany := 0 // records an event would change, when more than one commit holds
+	var closed []string
 	err := state.OnConflict(ctx, maxAttempts, func(attempt int) error {
 		out.Attempts = attempt
 		s, err := p.Store.GetSeries(ctx, ev.Series())
@@ -290,7 +291,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		if out.Late, stale = lateness(m, ev, &s.State); stale {
 			return nil // nothing it could change, nothing to write
 		}
-		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}}
+		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}, closed: closed}
 		if err := d.decide(eng); err != nil {
 			return err
 		}
@@ -306,7 +307,11 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		}
 		// Someone else changing what was read is a conflict: the event is
 		// read and decided again.
+		var wc *state.WindowClosed
 		switch err := p.Store.Commit(ctx, c); {
+		case errors.As(err, &wc):
+			closed = append(closed, wc.ID)
+			return err
 		case errors.Is(err, state.ErrDuplicate):
 			out.Duplicate = true
 			return nil

@@ -59,6 +59,18 @@ func UpdateID(g *Group, at time.Time) (string, time.Time) {
 	return fmt.Sprintf("%s#u%d", g.ID, k), start.Add(time.Duration(k+1) * UpdateWindow).Add(updateGrace).UTC()
 }
 
+// WindowClosed is the conflict of a join whose update window was taken by
+// a sender already (claimed, or sent): what joins now goes in a later
+// window (Journal.Closed), or it would never be told.
+type WindowClosed struct{ ID string }
+
+func (e *WindowClosed) Error() string {
+	return "update " + e.ID + " is being sent or was: " + ErrConflict.Error()
+}
+
+// Is makes a closed window a conflict: the event is read and decided again.
+func (e *WindowClosed) Is(target error) bool { return target == ErrConflict }
+
 // GroupKey names a model's current group of a rule.
 type GroupKey struct{ Model, Rule string }
 

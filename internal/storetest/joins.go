@@ -155,7 +155,7 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Errorf("a decrement decided before a join = %v, want ErrConflict", err)
 		}
 	})
-	t.Run("a sent update is closed to joins, and its sender keeps what joined", func(t *testing.T) {
+	t.Run("an update a sender has taken is closed to joins: they go in a later window", func(t *testing.T) {
 		st := newStore(t)
 		g := open(t, st)
 		if err := st.Commit(ctx, join(g, 1, t0)); err != nil {
@@ -167,20 +167,25 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Commit(ctx, join(g, 2, t0)); err != nil {
-			t.Fatalf("join while the update is claimed: %v", err)
+		// The sender read the window as it was: a join now would never
+		// be told.
+		var wc *state.WindowClosed
+		if err := st.Commit(ctx, join(g, 2, t0)); !errors.As(err, &wc) || wc.ID != id || !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("join while the update is claimed = %v, want WindowClosed{%s}, a conflict", err, id)
+		}
+		if err := st.Commit(ctx, join(g, 2, t0.Add(state.UpdateWindow))); err != nil {
+			t.Fatalf("join in the next window: %v", err)
 		}
 		n.Version++
 		n.Sent, n.Claim = Now, ""
 		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{n}}); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := st.GetNotice(ctx, id)
-		if !slices.Equal(got.Joined, []string{"feature=f1", "feature=f2"}) || got.Sent.IsZero() {
-			t.Errorf("update joined %v, sent %v; want both joins kept, sent", got.Joined, got.Sent)
+		if got, _ := st.GetNotice(ctx, id); !slices.Equal(got.Joined, []string{"feature=f1"}) || got.Sent.IsZero() {
+			t.Errorf("update joined %v, sent %v; want f1 only, sent", got.Joined, got.Sent)
 		}
-		if err := st.Commit(ctx, join(g, 3, t0)); !errors.Is(err, state.ErrConflict) {
-			t.Errorf("join into a sent update = %v, want ErrConflict", err)
+		if err := st.Commit(ctx, join(g, 3, t0)); !errors.As(err, &wc) {
+			t.Errorf("join into a sent update = %v, want WindowClosed", err)
 		}
 	})
 }

@@ -53,7 +53,7 @@ build-PagerDutyFunction:
 
 # The whole suite: vet, unit and golden tests, short fuzzing (the loader,
 # the decoders, Slack rendering against hostile strings, PagerDuty webhook
-# payloads), and the example
+# payloads, audit trails read back from the table), and the example
 # configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecoders$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRender$$' ./internal/slacknotify
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/pdwebhook
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzCheck$$' ./internal/audit
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

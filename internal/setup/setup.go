@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -159,17 +160,10 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if stack := getenv(EnvStack); stack != "" {
 		rec = metrics.New(os.Stdout, metrics.Namespace, time.Now).With(map[string]string{"Stack": stack})
 	}
-	key, err := auditKey(getenv, log, func() kmsmac.API {
-		return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-			if ep := getenv(EnvKMSEndpoint); ep != "" {
-				o.BaseEndpoint = &ep
-			}
-		})
-	})
+	st, err := newStore(getenv, log, awsCfg, client, table)
 	if err != nil {
 		return nil, err
 	}
-	st := &Store{Store: dynamostore.New(client, table, time.Now), key: key}
 	routingKeys := routingKeysUnder(secrets, getenv(EnvRoutingKeyPrefix), cfg, log)
 	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Sleep: deliver.Sleep, Log: log, Metrics: rec,
 		Notifiers: map[string]deliver.Notifier{
@@ -191,6 +185,21 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
 	}
 	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, Log: log, Getenv: getenv, Metrics: rec}, nil
+}
+
+// newStore is the table's store, its commits signed with the audit key.
+func newStore(getenv func(string) string, log *slog.Logger, awsCfg aws.Config, client *dynamodb.Client, table string) (*Store, error) {
+	key, err := auditKey(getenv, log, func() kmsmac.API {
+		return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+			if ep := getenv(EnvKMSEndpoint); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{Store: dynamostore.New(client, table, time.Now), key: key}, nil
 }
 
 // loadConfig reads the configuration from dir, or the one embedded in the

@@ -53,7 +53,8 @@ build-PagerDutyFunction:
 
 # The whole suite: vet, unit and golden tests, short fuzzing (the loader,
 # the decoders, Slack rendering against hostile strings, PagerDuty webhook
-# payloads, storage keys of any names), and the example
+# payloads, storage keys of any names, audit trails read back from the
+# table), and the example
 # configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
@@ -71,6 +72,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/pdwebhook
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzReplay$$' ./internal/pdsync
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzKeys$$' ./internal/pipeline
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzCheck$$' ./internal/audit
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

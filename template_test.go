@@ -28,8 +28,8 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/awssecret"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
-	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/eventpattern"
+	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/samtemplate"
 	"github.com/stakeout-ml/stakeout/internal/slackapp"
@@ -213,100 +213,65 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 	}
 }
 
-// iamActions maps the AWS SDK calls the code declares (the narrow API
-// interfaces of the packages that call AWS) to the IAM actions they need.
-// A TransactWriteItems call is authorised item by item.
-var iamActions = map[string][]string{
-	"dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
-}
-
+// apiCalls lists the AWS SDK calls the code declares (the narrow API
+// interfaces of the packages that call AWS) that every function makes:
+// lifecycle events, secrets, and the audit key's MACs. The DynamoDB calls
+// differ by function: functions/*/template_test.go check them.
 func apiCalls() []string {
 	var calls []string
 	for prefix, typ := range map[string]reflect.Type{
-		"dynamodb":       reflect.TypeFor[dynamostore.API](),
 		"events":         reflect.TypeFor[bus.API](),
 		"secretsmanager": reflect.TypeFor[awssecret.SecretsManagerAPI](),
+		"kms":            reflect.TypeFor[kmsmac.API](),
 	} {
 		for i := range typ.NumMethod() {
-			call := prefix + ":" + typ.Method(i).Name
-			if need, ok := iamActions[call]; ok {
-				calls = append(calls, need...)
-			} else {
-				calls = append(calls, call)
-			}
+			calls = append(calls, prefix+":"+typ.Method(i).Name)
 		}
 	}
 	slices.Sort(calls)
-	return slices.Compact(calls)
+	return calls
 }
 
-// Every function builds the whole store, sender and bus client
-// (internal/setup), so each role must allow every call those make — and
-// only on stakeout's own table, bus and secrets.
+// Every function builds the bus client, the secret resolver and the
+// signing store (internal/setup), so each role must allow every call those
+// make — and only on stakeout's own table, bus, secrets and audit key.
 func TestRolesAllowWhatTheCodeCalls(t *testing.T) {
 	tmpl := loadTemplate(t)
 	r := resolver(t, tmpl, nil)
 	calls := apiCalls()
-	if len(calls) < 6 {
+	if len(calls) < 3 {
 		t.Fatalf("found only %v in the API interfaces", calls)
 	}
+	scope := map[string]string{"dynamodb": "<Table.Arn>", "events": ":event-bus/default", "secretsmanager": ":secret:stakeout/",
+		"kms": "<AuditKey.Arn>", "logs": "LogGroup.Arn>", "sqs": "<RouterDeadLetterQueue.Arn>"}
 	for _, fn := range tmpl.OfType("AWS::Serverless::Function") {
 		t.Run(fn.Name, func(t *testing.T) {
-			roleArn, err := r.Resolve(fn.Properties["Role"])
+			p, err := tmpl.RolePolicy(r, fn.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			roleName := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(roleArn), "<"), ".Arn>")
-			role := tmpl.Resources[roleName]
-			if role == nil || role.Type != "AWS::IAM::Role" {
-				t.Fatalf("Role %v is not an AWS::IAM::Role of the template", fn.Properties["Role"])
-			}
-			if _, ok := role.Properties["ManagedPolicyArns"]; ok {
+			if p.Managed {
 				t.Error("role has managed policies; least privilege wants its own statements only")
 			}
-			allowed := map[string][]string{} // action → resources
-			policies, _ := role.Properties["Policies"].([]any)
-			for _, p := range policies {
-				doc, err := r.Resolve(samtemplate.Dig(p, "PolicyDocument"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				stmts, _ := samtemplate.Dig(doc, "Statement").([]any)
-				for _, s := range stmts {
-					sm := s.(map[string]any)
-					if sm["Effect"] != "Allow" {
-						continue
-					}
-					for _, a := range list(sm["Action"]) {
-						if strings.Contains(a, "*") {
-							t.Errorf("action %q: wildcards are not least privilege", a)
-						}
-						for _, res := range list(sm["Resource"]) {
-							if res == "*" {
-								t.Errorf("action %s on resource *", a)
-							}
-							allowed[a] = append(allowed[a], res)
-						}
-					}
+			for _, call := range calls {
+				if _, ok := p.Allow[call]; !ok {
+					t.Errorf("the code calls %s; %s does not allow it", call, p.Role)
 				}
 			}
-			scope := map[string]string{"dynamodb": "<Table.Arn>", "events": ":event-bus/default", "secretsmanager": ":secret:stakeout/"}
-			for _, call := range calls {
-				res, ok := allowed[call]
-				if !ok {
-					t.Errorf("the code calls %s; %s does not allow it", call, roleName)
-					continue
+			for a, res := range p.Allow {
+				want, known := scope[strings.Split(a, ":")[0]]
+				if strings.Contains(a, "*") || !known {
+					t.Errorf("%s allows %s: wildcards and services the code does not call are not least privilege", p.Role, a)
 				}
-				want := scope[strings.Split(call, ":")[0]]
 				for _, r := range res {
 					if !strings.Contains(r, want) {
-						t.Errorf("%s allowed on %s, want only resources of stakeout (%s)", call, r, want)
+						t.Errorf("%s allowed on %s, want only resources of stakeout (%s)", a, r, want)
 					}
 				}
 			}
 			logGroup := fmt.Sprint(samtemplate.Dig(fn.Properties, "LoggingConfig", "LogGroup", "Ref"))
 			for _, a := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
-				if got := allowed[a]; !slices.Contains(got, "<"+logGroup+".Arn>") {
+				if got := p.Allow[a]; !slices.Equal(got, []string{"<" + logGroup + ".Arn>"}) {
 					t.Errorf("%s allowed on %v, want the function's log group %s", a, got, logGroup)
 				}
 			}
@@ -318,7 +283,7 @@ func TestRolesAllowWhatTheCodeCalls(t *testing.T) {
 				}
 				if dest := samtemplate.Dig(cfg.Properties, "DestinationConfig", "OnFailure", "Destination"); dest != nil {
 					d, _ := r.Resolve(dest)
-					if !slices.Contains(allowed["sqs:SendMessage"], fmt.Sprint(d)) {
+					if !slices.Contains(p.Allow["sqs:SendMessage"], fmt.Sprint(d)) {
 						t.Errorf("%s's failures go to %v; its role may not send there", fn.Name, d)
 					}
 				}

@@ -30,8 +30,8 @@ var vendorFreeCore = []string{
 }
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the
-// adapters (awssecret, bus, dynamostore, slacknotify, pdnotify, setup, the
-// functions' mains) may import them.
+// adapters (awssecret, bus, dynamostore, kmsmac, slacknotify, pdnotify, setup,
+// the functions' mains) may import them.
 var vendorSDKs = []string{
 	"github.com/aws/aws-sdk-go-v2",
 	"github.com/aws/smithy-go",

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,10 +15,12 @@ import (
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 )
 
@@ -31,6 +34,8 @@ type auditCmd struct {
 	statePath, table, endpoint string
 	model, since, until        string
 	verify, jsonOut            bool
+	requireKeyed               bool
+	kmsKeys                    []string
 	alert                      string
 }
 
@@ -45,7 +50,12 @@ func (c *auditCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.model, "model", "", "show the records of this model's alerts (instead of one alert)")
 	fs.StringVar(&c.since, "since", "", "with --model: from this RFC 3339 time (default: the beginning)")
 	fs.StringVar(&c.until, "until", "", "with --model: until this RFC 3339 time (default: now)")
-	fs.BoolVar(&c.verify, "verify", false, "check each alert's hash chain; exit 1 if any record was altered or removed")
+	fs.BoolVar(&c.verify, "verify", false, "check each alert's hash chain and its MACs (with the keys of --kms-key and "+envAuditKey+"); exit 1 if any record was altered, removed or cannot be vouched for")
+	fs.Func("kms-key", "with --verify: the ARN of a KMS audit key to check MACs with (the stack's AuditKeyArn output); repeat it for keys replaced since", func(arn string) error {
+		c.kmsKeys = append(c.kmsKeys, arn)
+		return nil
+	})
+	fs.BoolVar(&c.requireKeyed, "require-keyed", false, "with --verify: a record no MAC vouches for (an unkeyed chain) is a failure too")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the records as JSON, one per line")
 }
 
@@ -59,6 +69,10 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	}
 	if (c.statePath == "") == (c.table == "") {
 		fmt.Fprintln(io.err, "stakeout audit: name the store: --state FILE (a replay's) or --table NAME (the router's)")
+		return 2
+	}
+	if !c.verify && (len(c.kmsKeys) > 0 || c.requireKeyed) {
+		fmt.Fprintln(io.err, "stakeout audit: --kms-key and --require-keyed go with --verify")
 		return 2
 	}
 	st, err := openAuditStore(context.Background(), c.statePath, c.table, c.endpoint)
@@ -79,7 +93,14 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	for _, r := range recs {
 		byAlert[r.Alert] = append(byAlert[r.Alert], r)
 	}
-	code := 0
+	var keys audit.Keys
+	if c.verify {
+		if keys, err = c.trustedKeys(context.Background()); err != nil {
+			fmt.Fprintf(io.err, "stakeout audit: %v\n", err)
+			return 2
+		}
+	}
+	findings, unchecked := false, false
 	for _, id := range slices.Sorted(maps.Keys(byAlert)) {
 		if c.jsonOut {
 			for _, r := range byAlert[id] {
@@ -92,19 +113,89 @@ func (c *auditCmd) run(args []string, io stdio) int {
 		}
 		if c.verify {
 			// A range shows part of a trail; the chain is checked whole.
-			full, err := st.AlertRecords(context.Background(), id)
-			if err == nil {
-				err = audit.Verify(full)
-			}
-			if err != nil {
-				fmt.Fprintf(io.out, "VERIFY FAILED: %v\n", err)
-				code = 1
-			} else {
-				fmt.Fprintf(io.out, "verified: %d records of %s, hash chain intact\n", len(full), id)
-			}
+			f, u := c.verifyTrail(io.out, st, id, keys)
+			findings, unchecked = findings || f, unchecked || u
 		}
 	}
-	return code
+	switch {
+	case findings:
+		return 1
+	case unchecked:
+		return 2
+	}
+	return 0
+}
+
+// trustedKeys are the keys MACs are checked with: each --kms-key, and the
+// local key of STAKEOUT_AUDIT_KEY. A MAC under any other key is a finding.
+func (c *auditCmd) trustedKeys(ctx context.Context) (audit.Keys, error) {
+	keys := audit.Keys{}
+	local, err := localAuditKey()
+	if err != nil {
+		return nil, err
+	}
+	if local != nil {
+		keys[local.KeyID()] = local
+	}
+	if len(c.kmsKeys) == 0 {
+		return keys, nil
+	}
+	// The KMS endpoint is the SDK's: AWS_ENDPOINT_URL_KMS points it elsewhere.
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	client := kms.NewFromConfig(awsCfg)
+	for _, arn := range c.kmsKeys {
+		v, err := kmsmac.NewVerifier(client, arn)
+		if err != nil {
+			return nil, fmt.Errorf("--kms-key: %w", err)
+		}
+		keys[arn] = v
+	}
+	return keys, nil
+}
+
+// verifyTrail checks one alert's whole trail and says what it found:
+// whether it is intact, which records MACs vouch for and under which
+// keys, or which record fails and why. It reports a finding (altered,
+// cut, MACed under a key not given, unkeyed with --require-keyed), or a
+// MAC that could not be checked (the key unreachable, disabled, gone).
+func (c *auditCmd) verifyTrail(w io.Writer, st auditReader, id string, keys audit.Keys) (finding, unchecked bool) {
+	full, err := st.AlertRecords(context.Background(), id)
+	if err != nil {
+		fmt.Fprintf(w, "CANNOT VERIFY %s: %v\n", id, err)
+		return false, true
+	}
+	rep, err := audit.Check(context.Background(), full, keys)
+	var b *audit.Broken
+	switch {
+	case errors.As(err, &b):
+		fmt.Fprintf(w, "VERIFY FAILED: %v\n", err)
+		if strings.Contains(b.Reason, "not a key given") {
+			fmt.Fprintf(w, "  (give the key: --kms-key ARN for a KMS key, %s for a local one)\n", envAuditKey)
+		}
+		return true, false
+	case err != nil:
+		fmt.Fprintf(w, "CANNOT VERIFY %s: %v\n", id, err)
+		return false, true
+	}
+	fmt.Fprintf(w, "verified: %d records of %s, hash chain intact", rep.Records, id)
+	if rep.Vouched > 0 {
+		fmt.Fprintf(w, ", keyed: records 1-%d vouched for by MACs under %s", rep.Vouched, strings.Join(rep.Keys, ", "))
+		if rep.Legacy > 0 {
+			fmt.Fprintf(w, " (%d of them written before chains were keyed)", rep.Legacy)
+		}
+	}
+	if n := rep.Unkeyed(); n > 0 {
+		fmt.Fprintf(w, ", UNKEYED: records %d-%d carry no MAC (chain v1), anyone who could write the table could have rewritten them", rep.Vouched+1, rep.Records)
+	}
+	fmt.Fprintln(w)
+	if rep.Unkeyed() > 0 && c.requireKeyed {
+		fmt.Fprintf(w, "VERIFY FAILED: alert %s: %d records are unkeyed and --require-keyed was given\n", id, rep.Unkeyed())
+		return true, false
+	}
+	return false, false
 }
 
 // openAuditStore opens the store whose trail audit and noise read: the

@@ -54,7 +54,7 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 // STAKEOUT_PAGERDUTY_EVENTS_URL). It retries and gives up on the replay's
 // clock: an attempt that fails waits in the outbox for a later minute of
 // the events' time, never for the wall clock.
-func (c *replayCmd) sender(cfg *config.Config, st *memstore.Store, shown io.Writer, clock func() time.Time, std stdio) (*deliver.Sender, bool) {
+func (c *replayCmd) sender(cfg *config.Config, st deliver.Store, shown io.Writer, clock func() time.Time, std stdio) (*deliver.Sender, bool) {
 	slackOut := &previewSlack{w: shown, clock: clock}
 	if token := os.Getenv("SLACK_BOT_TOKEN"); token != "" {
 		slackOut.next = slacknotify.NewClient(secret.New(token), os.Getenv("STAKEOUT_SLACK_API_URL"))
@@ -112,13 +112,20 @@ func (c *replayCmd) run(args []string, std stdio) int {
 			return 2
 		}
 	}
+	// The trail is keyed as the functions key it, with the local key.
+	key, err := localAuditKey()
+	if err != nil {
+		fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
+		return 2
+	}
+	signed := newSignedStore(st, key)
 	// Notifications are delivered as they are queued, through the real
 	// sender: shown as text, and posted for real when a bot token is set.
 	shown := std.out
 	if c.jsonOut {
 		shown = io.Discard
 	}
-	sender, ok := c.sender(cfg, st, shown, func() time.Time { return clock }, std)
+	sender, ok := c.sender(cfg, signed, shown, func() time.Time { return clock }, std)
 	if !ok {
 		return 2
 	}
@@ -127,11 +134,11 @@ func (c *replayCmd) run(args []string, std stdio) int {
 	// With --silence, the signals the stream carries are watched for
 	// silence (only those: a replay of one model's drift says nothing of
 	// its other monitors).
-	esc := &escalator.Escalator{Config: cfg, Store: st, Now: func() time.Time { return clock }, Signals: []string{}}
+	esc := &escalator.Escalator{Config: cfg, Store: signed, Now: func() time.Time { return clock }, Signals: []string{}}
 	tl := &timeline{w: std.out, json: c.jsonOut, shown: shown, st: st, sender: sender, esc: esc, clock: &clock, err: std.err, silence: c.silence}
 	// Time comes from the events, but none was measured after now: the
 	// wall clock bounds them, as it does in the router.
-	p := &pipeline.Processor{Config: cfg, Store: st, Sightings: st, Before: tl.before, Wall: time.Now}
+	p := &pipeline.Processor{Config: cfg, Store: signed, Sightings: signed, Before: tl.before, Wall: time.Now}
 	sum := newSummary()
 	tl.sum = sum
 	progress := isTerminal(std.err)
@@ -226,6 +233,9 @@ func (c *replayCmd) run(args []string, std stdio) int {
 		sum.write(std.out)
 		if c.statePath != "" {
 			fmt.Fprintf(std.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
+			if key == nil {
+				fmt.Fprintf(std.out, "its audit trail is unkeyed: set %s to key it (openssl rand -hex 32)\n", envAuditKey)
+			}
 		}
 	}
 	if sum.skipped > 0 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
 	"github.com/stakeout-ml/stakeout/internal/setup"
@@ -30,7 +31,7 @@ func TestRun(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: table, setup.EnvEndpoint: dynamotest.Endpoint(), setup.EnvSecrets: "env"}
+	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: table, setup.EnvEndpoint: dynamotest.Endpoint(), setup.EnvSecrets: "env", setup.EnvAuditKey: audit.Unkeyed}
 	var logs bytes.Buffer
 	h, err := newHandler(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/signature"
@@ -25,7 +26,7 @@ func TestFunctionURL(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1") // no AWS call is made
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: "stakeout", setup.EnvSecrets: "env",
+	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: "stakeout", setup.EnvSecrets: "env", setup.EnvAuditKey: audit.Unkeyed,
 		setup.EnvPagerDutyWebhook: "secret:stakeout/pd-webhook", secret.EnvVar("secret:stakeout/pd-webhook"): webhookSecret}
 	app, err := newApp(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
@@ -52,7 +53,7 @@ func newTestWorld(t *testing.T) (*handler, world) {
 	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
 	pd := notifytest.NewPagerDuty(t)
 	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: table, setup.EnvEndpoint: dynamotest.Endpoint(),
-		setup.EnvSecrets: "env", setup.EnvSlackToken: "secret:stakeout/slack-bot-token", setup.EnvSlackAPI: slack.URL(), setup.EnvPagerDutyURL: pd.URL(),
+		setup.EnvSecrets: "env", setup.EnvAuditKey: audit.Unkeyed, setup.EnvSlackToken: "secret:stakeout/slack-bot-token", setup.EnvSlackAPI: slack.URL(), setup.EnvPagerDutyURL: pd.URL(),
 		secret.EnvVar("secret:stakeout/slack-bot-token"): slack.Token()}
 	cfg, err := config.Load("../..")
 	if err != nil {

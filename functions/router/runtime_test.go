@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/deploytest"
+	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi/runtimeapitest"
 	"github.com/stakeout-ml/stakeout/internal/setup"
@@ -64,6 +66,24 @@ func TestRuntime(t *testing.T) {
 	if got := w.Bus.Events(); len(got) == 0 || got[0].DetailType != "Alert Opened" {
 		t.Errorf("lifecycle events = %+v, want Alert Opened", got)
 	}
+	// The trail is keyed with the stack's KMS key: every record vouched for
+	// by a MAC KMS verifies.
+	verifier, err := kmsmac.NewVerifier(w.KMS.Client(t), w.AuditKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		for _, id := range g.Members {
+			recs, err := w.Store.AlertRecords(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := audit.Check(ctx, recs, audit.Keys{w.AuditKey: verifier})
+			if err != nil || rep.Vouched != len(recs) || len(recs) == 0 {
+				t.Errorf("audit of %s: %+v, %v; want all %d records vouched for by the KMS key", id, rep, err, len(recs))
+			}
+		}
+	}
 
 	res, err := fn.Invoke(ctx, []byte(`{"detail-type":"ML Model Signal","source":"x","id":"bad-1","detail":{"model":"credit-approval"}}`))
 	if err != nil || res.Err != nil {
@@ -110,7 +130,8 @@ func TestRuntimeInitError(t *testing.T) {
 func BenchmarkColdStart(b *testing.B) {
 	bin := runtimeapitest.Build(b, ".")
 	env := map[string]string{setup.EnvTable: "stakeout", "AWS_REGION": "us-east-1", setup.EnvSlackToken: "secret:stakeout/slack/bot-token",
-		setup.EnvEventBus: "default", setup.EnvStack: deploytest.Stack}
+		setup.EnvEventBus: "default", setup.EnvStack: deploytest.Stack,
+		setup.EnvAuditKeyID: "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
 	var total time.Duration
 	for b.Loop() {
 		fn := runtimeapitest.Start(b, bin, env)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/signature"
@@ -26,7 +27,7 @@ func testEnv(t *testing.T, extra map[string]string) func(string) string {
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "local")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: "stakeout", setup.EnvSecrets: "env",
+	env := map[string]string{setup.EnvConfigDir: "../..", setup.EnvTable: "stakeout", setup.EnvSecrets: "env", setup.EnvAuditKey: audit.Unkeyed,
 		setup.EnvSlackSigning: "secret:stakeout/slack-signing", secret.EnvVar("secret:stakeout/slack-signing"): signing}
 	for k, v := range extra {
 		env[k] = v

@@ -4,6 +4,14 @@
 // version, lineage, rule, value, owner, and the digest of the configuration
 // in force. Each alert's records form a hash chain, so that a record edited
 // or removed after the fact is detected by Verify, a year later.
+//
+// A hash chain alone stops no one who can write the table: they rewrite a
+// record and recompute every hash after it. So the chain is keyed (chain
+// version 2): the last record each write adds to an alert's trail carries a
+// MAC of its chain hash under the audit key (a KMS HMAC key in AWS, a local
+// key elsewhere; see Signer), and Check verifies the MACs. Records written
+// before keyed chains (version 1, no MAC) still verify, and are reported as
+// unkeyed.
 package audit
 
 import (
@@ -82,9 +90,27 @@ type Record struct {
 	InhibitedBy  string         `json:"inhibited_by,omitempty"`
 	Detail       string         `json:"detail,omitempty"`
 	ConfigDigest string         `json:"config_digest"`
-	PrevHash     string         `json:"prev_hash"`
-	Hash         string         `json:"hash"`
+	// Chain is the version of the chain the record was sealed on: absent
+	// (or 1) an unkeyed SHA-256 chain — records written before chains were
+	// keyed, and unkeyed local runs; 2 a keyed chain (Sign). Hashed, like
+	// Key: neither can be changed without recomputing the chain.
+	Chain int `json:"chain,omitempty"`
+	// Key names the audit key of a keyed record: a KMS key ARN, or
+	// "local:<fingerprint>" for a local key.
+	Key      string `json:"key,omitempty"`
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
+	// MAC is on the last record each write added to the alert's trail: the
+	// base64 MAC under Key of this record's Hash, which vouches for every
+	// record up to this one. Not hashed: it is computed from the hash.
+	MAC string `json:"mac,omitempty"`
 }
+
+// Chain versions.
+const (
+	ChainUnkeyed = 1 // SHA-256 chain without MACs (also written as 0: absent)
+	ChainKeyed   = 2 // SHA-256 chain whose heads carry a MAC under the audit key
+)
 
 // Seal sets r's Seq and PrevHash from the chain's head (seq 0 and "" for a
 // new alert) and computes its Hash. It returns the new head.
@@ -94,10 +120,12 @@ func (r *Record) Seal(headSeq int, headHash string) (int, string) {
 	return r.Seq, r.Hash
 }
 
-// digest hashes the record's canonical JSON without its own hash. Times are
-// normalised to UTC so that a record read back from any store hashes alike.
+// digest hashes the record's canonical JSON without its own hash and MAC.
+// Times are normalised to UTC so that a record read back from any store
+// hashes alike. Chain and Key are omitted when empty, so a version 1
+// record hashes exactly as it did before they existed.
 func (r Record) digest() string {
-	r.Hash = ""
+	r.Hash, r.MAC = "", ""
 	r.At, r.Recorded = r.At.UTC(), r.Recorded.UTC()
 	b, err := json.Marshal(r)
 	if err != nil {
@@ -106,23 +134,4 @@ func (r Record) digest() string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// Verify checks one alert's records, in Seq order: numbering without gaps,
-// each record's hash, and each link to the previous record.
-func Verify(records []Record) error {
-	prev := ""
-	for i, r := range records {
-		if r.Seq != i+1 {
-			return fmt.Errorf("alert %s: record %d has seq %d: a record is missing or out of order", r.Alert, i+1, r.Seq)
-		}
-		if r.PrevHash != prev {
-			return fmt.Errorf("alert %s: record %d does not link to record %d (prev_hash differs): the chain was altered", r.Alert, r.Seq, r.Seq-1)
-		}
-		if got := r.digest(); got != r.Hash {
-			return fmt.Errorf("alert %s: record %d (%s at %s) does not match its hash: it was altered", r.Alert, r.Seq, r.Action, r.At.UTC().Format(time.RFC3339))
-		}
-		prev = r.Hash
-	}
-	return nil
 }

@@ -15,7 +15,9 @@ import (
 // escalator would have created.
 //
 // Targets (issue 13): a firing event joining an open group ≤ 2 reads and
-// ≤ 2 writes; a quiet event with no history 0 writes.
+// ≤ 2 writes; a quiet event with no history 0 writes. Each commit that
+// writes audit records MACs them with one KMS GenerateMac per alert
+// (issue 14): an event costs as many calls as its writes that record.
 func TestCallsPerEvent(t *testing.T) {
 	w := newWorld(t, "testdata")
 	r := w.newRouter(t)
@@ -24,6 +26,8 @@ func TestCallsPerEvent(t *testing.T) {
 	at := time.Now()
 	event := func(t *testing.T, id, feature string, value float64, queued int) invocation {
 		t.Helper()
+		macs := w.kms.Calls("GenerateMac")
+		defer func() { t.Logf("KMS GenerateMac calls: %d", w.kms.Calls("GenerateMac")-macs) }()
 		inv := r.invoke(ctx, driftEvent(id, "burst", feature, value, at))
 		if inv.err != nil || inv.deliverErr != nil {
 			t.Fatalf("invoke(%s) = %v, delivery %v", id, inv.err, inv.deliverErr)
@@ -52,7 +56,11 @@ func TestCallsPerEvent(t *testing.T) {
 	t.Run("a firing event joins the open group", func(t *testing.T) {
 		// Nothing to send now: the join is told with the others of its
 		// update window, by a later drain.
+		macs := w.kms.Calls("GenerateMac")
 		inv := event(t, "join-1", "f0002", 0.4, 0)
+		if got := w.kms.Calls("GenerateMac") - macs; got != 1 {
+			t.Errorf("a join costs %d KMS GenerateMac calls, want 1 (its one commit, one alert)", got)
+		}
 		if len(inv.out.Coalesced) != 1 {
 			t.Errorf("the join coalesced into %d updates, want 1", len(inv.out.Coalesced))
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/kmstest"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
@@ -50,6 +51,8 @@ type world struct {
 	store *dynamostore.Store // uncounted: for looking at the outbox
 	slack *notifytest.Slack
 	pd    *notifytest.PagerDuty
+	// kms holds the audit key, as in AWS: commits MAC their records.
+	kms *kmstest.Server
 	// stray counts DynamoDB calls made outside a counted invocation
 	// (there should be none).
 	stray *calls
@@ -77,9 +80,11 @@ func newWorld(tb testing.TB, dir string) *world {
 		}
 	}
 	w := &world{cfg: cfg, store: dynamostore.New(dynamotest.Client(tb), table, time.Now),
-		slack: notifytest.NewSlack(tb, notifytest.WithChannels(channels...)), pd: notifytest.NewPagerDuty(tb), stray: newCalls()}
+		slack: notifytest.NewSlack(tb, notifytest.WithChannels(channels...)), pd: notifytest.NewPagerDuty(tb), stray: newCalls(),
+		kms: kmstest.New(tb)}
 	const slackToken = "secret:stakeout/slack-bot-token"
 	w.env = map[string]string{setup.EnvConfigDir: dir, setup.EnvTable: table, setup.EnvEndpoint: dynamotest.Endpoint(),
+		setup.EnvAuditKeyID: w.kms.CreateKey(), setup.EnvKMSEndpoint: w.kms.URL(),
 		setup.EnvSecrets: "env", setup.EnvSlackToken: slackToken, setup.EnvSlackAPI: w.slack.URL(), setup.EnvPagerDutyURL: w.pd.URL(),
 		secret.EnvVar(slackToken): w.slack.Token()}
 	for _, o := range cfg.Owners {

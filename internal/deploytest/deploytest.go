@@ -1,9 +1,9 @@
 // Package deploytest gives a Lambda function under test the environment
 // template.yaml deploys it with — the template's own variables, resolved
 // for the default parameters — with the AWS and vendor endpoints pointed at
-// DynamoDB Local and at test servers speaking Slack's, PagerDuty's and
-// EventBridge's wire formats, and the secrets the template names served
-// from the environment. The built bootstrap binaries run in it (see the
+// DynamoDB Local and at test servers speaking Slack's, PagerDuty's,
+// EventBridge's and KMS's wire formats (the audit key a KMS key of that
+// server), and the secrets the template names served from the environment. The built bootstrap binaries run in it (see the
 // runtime tests in functions/*): what is proven is the artifact with its
 // deployed configuration, not a hand-written test setup.
 package deploytest
@@ -18,6 +18,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/kmstest"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/samtemplate"
 	"github.com/stakeout-ml/stakeout/internal/secret"
@@ -38,6 +39,9 @@ type World struct {
 	Slack *notifytest.Slack
 	PD    *notifytest.PagerDuty
 	Bus   *bustest.Server
+	// KMS holds the audit key, AuditKey its ARN.
+	KMS      *kmstest.Server
+	AuditKey string
 	// Env is the function's process environment.
 	Env map[string]string
 }
@@ -72,16 +76,19 @@ func New(t *testing.T, template, function string) *World {
 	}
 	w := &World{Table: table, Store: dynamostore.New(dynamotest.Client(t), table, time.Now),
 		Slack: notifytest.NewSlack(t, notifytest.WithChannels(channels...)), PD: notifytest.NewPagerDuty(t),
-		Bus: bustest.New(t, bustest.WithBuses(env[setup.EnvEventBus]))}
+		Bus: bustest.New(t, bustest.WithBuses(env[setup.EnvEventBus])), KMS: kmstest.New(t)}
+	w.AuditKey = w.KMS.CreateKey()
 	// What CloudFormation would have filled in.
 	env[setup.EnvTable] = table
 	env[setup.EnvStack] = Stack
+	env[setup.EnvAuditKeyID] = w.AuditKey
 	// Where this test's AWS and vendors are; DynamoDB Local and the bus
 	// server take any credentials: placeholders, not secrets.
 	env[setup.EnvEndpoint] = dynamotest.Endpoint()
 	env[setup.EnvEventBridgeURL] = w.Bus.URL()
 	env[setup.EnvSlackAPI] = w.Slack.URL()
 	env[setup.EnvPagerDutyURL] = w.PD.URL()
+	env[setup.EnvKMSEndpoint] = w.KMS.URL()
 	env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "us-east-1", "local", "local"
 	// The secrets the template names, from the environment instead of
 	// Secrets Manager.

@@ -2,7 +2,9 @@ package samtemplate
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -10,12 +12,17 @@ import (
 // Environment resolves a function's environment variables (Globals and its
 // own) for the template's default parameters, references as placeholders.
 func (t *Template) Environment(function string) (map[string]string, error) {
-	if _, ok := t.Resources[function]; !ok {
-		return nil, fmt.Errorf("no resource %s", function)
-	}
 	r, err := t.Resolver(nil)
 	if err != nil {
 		return nil, err
+	}
+	return t.EnvironmentWith(r, function)
+}
+
+// EnvironmentWith is Environment for the resolver's parameters.
+func (t *Template) EnvironmentWith(r *Resolver, function string) (map[string]string, error) {
+	if _, ok := t.Resources[function]; !ok {
+		return nil, fmt.Errorf("no resource %s", function)
 	}
 	out := map[string]string{}
 	for k, v := range t.FunctionEnvironment(function) {
@@ -48,6 +55,13 @@ func (e *EnvRecorder) Getenv(name string) string {
 	return e.env[name]
 }
 
+// Read returns the names read so far, sorted.
+func (e *EnvRecorder) Read() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Sorted(maps.Keys(e.read))
+}
+
 // EnvironmentProblems compares what a function read (recorded while it was
 // built) with what the template sets for it: a variable the code reads that
 // the template does not set, one the template sets that the code never
@@ -78,6 +92,33 @@ func (e *EnvRecorder) EnvironmentProblems(function string, localOnly []string) [
 // one the template sets that it never reads.
 func CheckEnvironment(t testing.TB, template, function string, localOnly []string, start func(getenv func(string) string) error) {
 	t.Helper()
+	_, rec := started(t, template, function, start)
+	for _, p := range rec.EnvironmentProblems(function, localOnly) {
+		t.Error(p)
+	}
+}
+
+// exampleARNs are ARNs of the shape CloudFormation fills in for a
+// resource's Arn, by resource type, where the code checks the shape (an
+// example account, not a real one).
+var exampleARNs = map[string]string{
+	"AWS::KMS::Key": "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+}
+
+// fillARNs replaces the placeholders "<Resource.Arn>" of those types.
+func fillARNs(tmpl *Template, env map[string]string) {
+	for k, v := range env {
+		name, ok := strings.CutSuffix(strings.TrimPrefix(v, "<"), ".Arn>")
+		if r := tmpl.Resources[name]; ok && r != nil && exampleARNs[r.Type] != "" {
+			env[k] = exampleARNs[r.Type]
+		}
+	}
+}
+
+// started builds a function (start) with the environment the template
+// gives it, recording what it reads.
+func started(t testing.TB, template, function string, start func(getenv func(string) string) error) (*Template, *EnvRecorder) {
+	t.Helper()
 	tmpl, err := Load(template)
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +127,10 @@ func CheckEnvironment(t testing.TB, template, function string, localOnly []strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	fillARNs(tmpl, env)
 	rec := RecordEnv(env)
 	if err := start(rec.Getenv); err != nil {
 		t.Fatalf("%s with the template's environment: %v", function, err)
 	}
-	for _, p := range rec.EnvironmentProblems(function, localOnly) {
-		t.Error(p)
-	}
+	return tmpl, rec
 }

@@ -1,8 +1,9 @@
 // Package setup builds what every stakeout Lambda function needs from its
 // environment, once per container: the configuration (embedded in the
-// binary or read from a directory), the DynamoDB store, the secret
-// resolver, and the sender with its Slack, PagerDuty and EventBridge
-// clients. The functions' mains stay thin and read the same variables.
+// binary or read from a directory), the DynamoDB store whose commits are
+// signed with the audit key, the secret resolver, and the sender with its
+// Slack, PagerDuty and EventBridge clients. The functions' mains stay thin
+// and read the same variables.
 package setup
 
 import (
@@ -12,9 +13,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stakeout-ml/stakeout"
@@ -23,6 +26,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
+	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi"
@@ -57,12 +61,24 @@ const (
 	// EnvStack is the CloudFormation stack's name: the Stack dimension of
 	// the functions' metrics. Unset (local runs), no metrics are written.
 	EnvStack = "STAKEOUT_STACK"
+	// EnvRoutingKeyPrefix is the name prefix of the PagerDuty routing
+	// keys' secrets, the only ones under it the functions' roles may read:
+	// a routing key elsewhere is refused with that reason, not an
+	// AccessDenied at 3 a.m. Unset (local runs), any reference resolves.
+	EnvRoutingKeyPrefix = "PAGERDUTY_ROUTING_KEY_PREFIX"
+	// EnvAuditKeyID is the ARN of the KMS HMAC key the audit chain is
+	// keyed with (internal/kmsmac).
+	EnvAuditKeyID = "AUDIT_KEY_ID"
+	// EnvAuditKey is, outside AWS, the audit key itself (hex of at least
+	// 32 bytes) or "unkeyed" for an explicitly unkeyed chain; never logged.
+	EnvAuditKey    = "STAKEOUT_AUDIT_KEY"
+	EnvKMSEndpoint = "KMS_ENDPOINT" // optional: another KMS endpoint (tests)
 )
 
 // Deps is what a function is built from.
 type Deps struct {
 	Config  *config.Config
-	Store   *dynamostore.Store
+	Store   *Store
 	Secrets secret.Resolver
 	Sender  *deliver.Sender
 	Log     *slog.Logger
@@ -75,7 +91,14 @@ type Deps struct {
 // LocalOnly lists the variables that point a function elsewhere than AWS
 // (DynamoDB Local, test servers, secrets from the environment, a
 // configuration directory): never set in template.yaml.
-var LocalOnly = []string{EnvConfigDir, EnvEndpoint, EnvSecrets, EnvSlackAPI, EnvPagerDutyURL, EnvSecretsManager, EnvEventBridgeURL}
+var LocalOnly = []string{EnvConfigDir, EnvEndpoint, EnvSecrets, EnvSlackAPI, EnvPagerDutyURL, EnvSecretsManager, EnvEventBridgeURL,
+	EnvAuditKey, EnvKMSEndpoint}
+
+// SecretPrefixes lists the variables holding a prefix of secret names the
+// function reads under (the routing keys'); every other secret it reads is
+// the reference of one variable (SLACK_BOT_TOKEN_SECRET, ...). The template
+// test derives each role's secrets from these.
+var SecretPrefixes = []string{EnvRoutingKeyPrefix}
 
 // Load builds the dependencies from the environment. Models with errors
 // are logged and not served; no model at all is an error (an init failure
@@ -137,10 +160,14 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if stack := getenv(EnvStack); stack != "" {
 		rec = metrics.New(os.Stdout, metrics.Namespace, time.Now).With(map[string]string{"Stack": stack})
 	}
-	st := dynamostore.New(client, table, time.Now)
+	st, err := newStore(getenv, log, awsCfg, client, table)
+	if err != nil {
+		return nil, err
+	}
+	routingKeys := routingKeysUnder(secrets, getenv(EnvRoutingKeyPrefix), cfg, log)
 	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Sleep: deliver.Sleep, Log: log, Metrics: rec,
 		Notifiers: map[string]deliver.Notifier{
-			"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(secrets, getenv(EnvPagerDutyURL))}}}
+			"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(routingKeys, getenv(EnvPagerDutyURL))}}}
 	if ref := getenv(EnvSlackToken); ref != "" {
 		sender.Notifiers["slack"] = &slacknotify.Notifier{API: slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI)),
 			Team: getenv(EnvSlackTeam)}
@@ -158,6 +185,21 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
 	}
 	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, Log: log, Getenv: getenv, Metrics: rec}, nil
+}
+
+// newStore is the table's store, its commits signed with the audit key.
+func newStore(getenv func(string) string, log *slog.Logger, awsCfg aws.Config, client *dynamodb.Client, table string) (*Store, error) {
+	key, err := auditKey(getenv, log, func() kmsmac.API {
+		return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+			if ep := getenv(EnvKMSEndpoint); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Store{Store: dynamostore.New(client, table, time.Now), key: key}, nil
 }
 
 // loadConfig reads the configuration from dir, or the one embedded in the

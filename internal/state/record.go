@@ -1,6 +1,10 @@
 package state
 
-import "github.com/stakeout-ml/stakeout/internal/audit"
+import (
+	"context"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+)
 
 // Record is the one way to write an alert's audit: it seals r onto a's
 // hash chain (r takes the next sequence number and links to a's head, and
@@ -22,4 +26,23 @@ func (c *Commit) Record(a *Alert, r audit.Record) {
 		}
 	}
 	c.Alerts = append(c.Alerts, a)
+}
+
+// Sign keys the commit's audit records with k just before they are written
+// (audit.Sign: one MAC per alert the commit records on, concurrently) and
+// moves each alert's head to its resealed last record. A nil k leaves the
+// chain unkeyed. Stores call it through a wrapper of their Commit (see
+// internal/setup and `stakeout replay`); on an error nothing is written
+// and the commit fails as a transient fault, to be retried whole.
+func (c *Commit) Sign(ctx context.Context, k audit.Signer) error {
+	heads, err := audit.Sign(ctx, k, c.Audit)
+	if err != nil {
+		return err
+	}
+	for _, a := range c.Alerts {
+		if h, ok := heads[a.ID]; ok {
+			a.AuditHash = h
+		}
+	}
+	return nil
 }

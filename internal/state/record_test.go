@@ -1,6 +1,8 @@
 package state
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
@@ -60,4 +62,38 @@ func ids(alerts []*Alert) []string {
 		out = append(out, a.ID)
 	}
 	return out
+}
+
+func TestCommitSign(t *testing.T) {
+	k, err := audit.NewLocalKey([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := &Alert{ID: "m/a", AuditSeq: 2, AuditHash: "h2"}, &Alert{ID: "m/b"}
+	c := &Commit{}
+	c.Record(a, audit.Record{Alert: a.ID, Action: audit.Updated})
+	c.Record(b, audit.Record{Alert: b.ID, Action: audit.Opened})
+	c.Record(a, audit.Record{Alert: a.ID, Action: audit.Queued})
+	if err := c.Sign(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	// The alerts' heads are their resealed last records, so the next
+	// commit chains onto what was written.
+	if r := c.Audit[2]; a.AuditSeq != 4 || a.AuditHash != r.Hash || r.MAC == "" || r.Chain != audit.ChainKeyed {
+		t.Errorf("alert m/a head = %d %s, last record %+v; want head on the keyed, MACed record 4", a.AuditSeq, a.AuditHash, r)
+	}
+	if r := c.Audit[0]; r.PrevHash != "h2" || r.MAC != "" {
+		t.Errorf("record 3 of m/a = %+v, want it after the stored head h2, without a MAC of its own", r)
+	}
+	rep, err := audit.Check(context.Background(), []audit.Record{c.Audit[1]}, audit.Keys{k.KeyID(): k})
+	if err != nil || rep.Vouched != 1 || b.AuditHash != c.Audit[1].Hash {
+		t.Errorf("m/b: Check = %+v, %v; head %s", rep, err, b.AuditHash)
+	}
+	// Unkeyed, nothing changes.
+	u := &Commit{}
+	u.Record(&Alert{ID: "m/c"}, audit.Record{Alert: "m/c"})
+	before := u.Audit[0]
+	if err := u.Sign(context.Background(), nil); err != nil || u.Audit[0].Hash != before.Hash || u.Audit[0].Chain != 0 {
+		t.Errorf("Sign(nil) changed the record: %+v, %v", u.Audit[0], err)
+	}
 }

@@ -265,6 +265,7 @@ func (e *Evaluator) Eval(p *Program) Verdict {
 		return v
 	}
 	e.fill(p.reads)
+	e.hist.reset()
 	out, err := e.machine.Run(p.prog, e.env)
 	if err != nil {
 		v.Outcome, v.err = Failed, err

@@ -103,6 +103,9 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 	p.explain.once.Do(func() { p.explain.compile(e.scope.Business) })
 	// The sides of a conjunct read no more than the whole expression.
 	e.fill(p.reads)
+	// One reset for all the clauses: the lists of both sides of a
+	// comparison are alive until it is described.
+	e.hist.reset()
 	var out []Clause
 	for _, pt := range p.explain.parts {
 		if pt.err != nil {

@@ -216,17 +216,36 @@ func options(business map[string]float64) []expr.Option {
 // nameHistory is the environment entry holding the series being evaluated.
 const nameHistory = "__history__"
 
-// historyRef is the series an Evaluator is bound to, with a buffer for
-// last(n): the list lives only for one VM run, so one buffer serves all.
+// historyRef is the series an Evaluator is bound to, with the values the
+// calls of last(n) returned during one evaluation. Each call gets a slice
+// of its own: a list is a value the rule may keep (let a = last(3)) while
+// it calls last again. The backing array is reused from one evaluation to
+// the next, when no list of the previous one is alive any more.
 type historyRef struct {
-	h   History
-	buf []float64
+	h    History
+	vals []float64
 }
 
 func lastFunc(params ...any) (any, error) {
 	n, ref := params[0].(int), params[1].(*historyRef)
-	ref.buf = ref.h.AppendLast(ref.buf[:0], n)
-	return ref.buf, nil
+	start := len(ref.vals)
+	// Appending never writes to what earlier calls returned: they end at
+	// start, and a reallocation leaves them in the old array.
+	ref.vals = ref.h.AppendLast(ref.vals, n)
+	end := len(ref.vals)
+	return ref.vals[start:end:end], nil
+}
+
+// maxKeptValues bounds the array kept between evaluations: a rule that
+// called last(500) in a loop does not leave megabytes behind.
+const maxKeptValues = 4096
+
+// reset forgets the lists of the previous evaluation.
+func (r *historyRef) reset() {
+	if cap(r.vals) > maxKeptValues {
+		r.vals = nil
+	}
+	r.vals = r.vals[:0]
 }
 
 func slopeFunc(params ...any) (any, error) {

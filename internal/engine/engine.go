@@ -32,10 +32,14 @@ const (
 	// Skipped: the rule was not evaluated (another series, a field the
 	// event lacks, a series too short, an evaluation error): see Verdict.
 	Skipped
+	// RuleError: the rule itself is at fault — its evaluation went over
+	// the budget a rule may take on one event. Its streak is left as it
+	// was; its owner must hear of it (see config.Rule.ErrorRule).
+	RuleError
 )
 
 func (s Status) String() string {
-	return [...]string{"firing", "pending", "clear", "skipped"}[s]
+	return [...]string{"firing", "pending", "clear", "skipped", "error"}[s]
 }
 
 // Result is one rule's outcome for one event.
@@ -100,6 +104,8 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		case expression.False:
 			st.Clear(r.Name, ev.ObservedAt)
 			res.Status = Clear
+		case expression.OverBudget:
+			res.Status = RuleError
 		default:
 			res.Status = Skipped
 		}

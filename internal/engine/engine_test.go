@@ -178,3 +178,31 @@ func benchObserve(b *testing.B, m *config.Model) {
 		buf = eng.Observe(m, &ev, st, buf[:0])
 	}
 }
+
+// A rule over its budget on an event is a rule error, and the other rules
+// of the model are evaluated all the same.
+func TestRuleOverBudgetIsAnError(t *testing.T) {
+	m := load(t, "  - {name: every-pair, when: 'all(lineage.xs, {all(lineage.xs, {# >= 0})})', severity: high, owner: data}\n"+
+		"  - {name: r, when: 'value > 0.2', severity: high, owner: data}\n")
+	xs := make([]any, 5000)
+	for i := range xs {
+		xs[i] = float64(i)
+	}
+	ev := drift(0.3, 0)
+	ev.Lineage = map[string]any{"xs": xs}
+	res := New().Observe(m, &ev, &series.State{}, nil)
+	if got := res[0].Status; got != RuleError {
+		t.Errorf("over-budget rule: Status = %v (%s), want error", got, res[0].Verdict.Reason())
+	}
+	if !strings.Contains(res[0].Verdict.Reason(), "over budget") {
+		t.Errorf("over-budget rule: Reason() = %q, want it to say over budget", res[0].Verdict.Reason())
+	}
+	if got := res[1].Status; got != Firing {
+		t.Errorf("the other rule: Status = %v, want firing", got)
+	}
+	ev = drift(0.3, time.Hour)
+	ev.Lineage = map[string]any{"xs": xs[:10]}
+	if got := New().Observe(m, &ev, &series.State{}, nil)[0].Status; got != Firing {
+		t.Errorf("same rule on a small list: Status = %v, want firing", got)
+	}
+}

@@ -16,6 +16,7 @@ const (
 	EventsReceived       = "EventsReceived"       // signals the router took (duplicates included)
 	EventsQuarantined    = "EventsQuarantined"    // signals set aside with a reason
 	RulesEvaluated       = "RulesEvaluated"       // rule evaluations (one per rule of the model per signal)
+	RuleErrors           = "RuleErrors"           // rules stopped over their evaluation budget; also by Model
 	AlertsOpened         = "AlertsOpened"         // also by Model and by Owner
 	AlertsSuppressed     = "AlertsSuppressed"     // opened inhibited; also by Model
 	AlertsEscalated      = "AlertsEscalated"      // escalation notices sent; also by Owner
@@ -26,7 +27,7 @@ const (
 )
 
 // Names lists every metric stakeout emits.
-var Names = []string{EventsReceived, EventsQuarantined, RulesEvaluated, AlertsOpened, AlertsSuppressed,
+var Names = []string{EventsReceived, EventsQuarantined, RulesEvaluated, RuleErrors, AlertsOpened, AlertsSuppressed,
 	AlertsEscalated, NotificationsSent, NotificationFailures, NotificationLag, TimeToAcknowledge}
 
 // Flushing wraps a Lambda handler so that what an invocation recorded is

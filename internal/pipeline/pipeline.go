@@ -89,6 +89,13 @@ type Change struct {
 	Summary     string    `json:"summary,omitempty"`
 }
 
+// RuleError is a rule that could not be evaluated on an event.
+type RuleError struct {
+	Rule   string
+	Owner  string
+	Reason string
+}
+
 // Outcome says what became of one event.
 type Outcome struct {
 	EventID string
@@ -108,6 +115,10 @@ type Outcome struct {
 	Coalesced []*state.Notification
 	// Evaluated counts the rules evaluated on the event.
 	Evaluated int
+	// RuleErrors are the rules that could not be evaluated on the event
+	// for a fault of their own (over their evaluation budget). Each also
+	// opens or updates an alert to its owner (config.Rule.ErrorRule).
+	RuleErrors []RuleError
 	// Attempts counts the reads and decisions the event took: 1, and one
 	// more each time a concurrent change to what it read made its commit
 	// conflict (0: it never got that far, quarantined before).
@@ -162,6 +173,16 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 	// rules make of it.
 	p.sight(ctx, m, ev)
 	return p.apply(ctx, id, m, ev)
+}
+
+func ruleErrors(m *config.Model, results []engine.Result) []RuleError {
+	var out []RuleError
+	for i := range results {
+		if res := &results[i]; res.Status == engine.RuleError {
+			out = append(out, RuleError{Rule: res.Rule.Name, Owner: m.Owners[res.Rule.Role], Reason: res.Verdict.Reason()})
+		}
+	}
+	return out
 }
 
 // eventIDFromBody names an event without an EventBridge id (a bare detail
@@ -250,6 +271,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			return err
 		}
 		out.Evaluated = len(d.results)
+		out.RuleErrors = ruleErrors(m, d.results)
 		c := d.commit()
 		if c == nil {
 			out.Changes = d.changes

@@ -52,9 +52,9 @@ build-PagerDutyFunction:
 	$(call lambda,pagerduty)
 
 # The whole suite: vet, unit and golden tests, short fuzzing (the loader,
-# rule compilation and evaluation under the budget, the decoders, Slack rendering against hostile strings, PagerDuty webhook
-# payloads), and the example
-# configuration must validate and pass its own tests.
+# rule compilation and evaluation under the budget, the decoders, Slack
+# rendering against hostile strings, PagerDuty webhook payloads), and the
+# example configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
 unit: deps

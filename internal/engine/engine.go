@@ -116,6 +116,9 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 // Explain puts the last observed event's evaluation of r in words, one
 // clause per top-level condition. Only for dry runs: it compiles on first use.
 func (e *Engine) Explain(r *config.Rule) []expression.Clause {
+	if r.When == nil { // a rule's ErrorRule has no condition of its own
+		return nil
+	}
 	return e.eval.Explain(r.When)
 }
 

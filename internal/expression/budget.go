@@ -31,7 +31,7 @@ const (
 	// MaxStringLiteral bounds the bytes of one string literal.
 	MaxStringLiteral = 1024
 	// MaxCost bounds the steps of one evaluation.
-	MaxCost = 1_000_000
+	MaxCost = 250_000
 	// MaxItems bounds the items of the lists, maps and ranges one
 	// evaluation builds (the VM's memory budget).
 	MaxItems = 100_000
@@ -310,7 +310,7 @@ func budget(root *ast.Node) (int, error) {
 	if cost <= MaxCost {
 		return cost, nil
 	}
-	msg := fmt.Sprintf("this expression takes an estimated %d steps to evaluate, more than the %d a rule may take per event", cost, MaxCost)
+	msg := fmt.Sprintf("this expression takes an estimated %d steps to evaluate, more than the %d an expression may take per event", cost, MaxCost)
 	at := (*root).Location().From
 	if b.loop != nil && b.loopCost > MaxCost {
 		msg += fmt.Sprintf(": %s() runs its predicate for each of %d items (loops inside loops multiply)", b.loop.Name, b.loopSize)

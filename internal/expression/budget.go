@@ -20,9 +20,10 @@ import (
 // is over MaxCost. What only the event can tell (a list in lineage, a
 // label's length) is charged while the expression runs, before the work is
 // done: an evaluation that would go over MaxCost stops with an error, as
-// does one that builds more than MaxItems list items. So no rule can hold
-// the router for more than a few tens of milliseconds or tens of
-// megabytes, whatever the event (see BenchmarkWorstRule).
+// does one that builds more than MaxItems list items. So no expression
+// holds the router for more than a few milliseconds of CPU or a few
+// megabytes, whatever the event (see BenchmarkWorstRule here and in
+// internal/engine).
 const (
 	// MaxNodes bounds the syntax tree of one expression (expr.MaxNodes).
 	MaxNodes = 1000
@@ -118,7 +119,7 @@ func charge(params []any, prepaid int) (any, error) {
 	x, k := params[0], params[1].(int)
 	if s, _ := params[2].(*runState); s != nil {
 		if n := size(x) - prepaid; n > 0 {
-			if err := s.charge(n * k); err != nil {
+			if err := s.charge(mul(n, k)); err != nil {
 				return nil, err
 			}
 		}
@@ -169,33 +170,48 @@ func inFunc(params ...any) (any, error) {
 }
 
 // equal is the VM's equality (runtime.Equal), charged as it goes: lists
-// item by item, strings by their length.
+// and maps item by item — one may hold another many times over, or a
+// large list from the event — strings by their length. (Inside maps it
+// compares numbers as the VM does in lists, 1 == 1.0, where the VM's own
+// map equality is Go's reflect.DeepEqual.)
 func equal(a, b any, s *runState) (bool, error) {
 	av, bv := reflect.ValueOf(a), reflect.ValueOf(b)
 	if s != nil {
 		cost := 1
-		switch {
-		case av.Kind() == reflect.String:
+		if av.Kind() == reflect.String {
 			cost = size(a)
-		case av.Kind() == reflect.Map && bv.Kind() == reflect.Map:
-			cost = size(a) + size(b)
 		}
 		if err := s.charge(cost); err != nil {
 			return false, err
 		}
 	}
-	if !isList(av) || !isList(bv) {
-		return runtime.Equal(a, b), nil
-	}
-	if av.Len() != bv.Len() {
-		return false, nil
-	}
-	for i := range av.Len() {
-		if eq, err := equal(av.Index(i).Interface(), bv.Index(i).Interface(), s); err != nil || !eq {
-			return eq, err
+	switch {
+	case isList(av) && isList(bv):
+		if av.Len() != bv.Len() {
+			return false, nil
 		}
+		for i := range av.Len() {
+			if eq, err := equal(av.Index(i).Interface(), bv.Index(i).Interface(), s); err != nil || !eq {
+				return eq, err
+			}
+		}
+		return true, nil
+	case av.Kind() == reflect.Map && bv.Kind() == reflect.Map && av.Type().Key() == bv.Type().Key():
+		if av.Len() != bv.Len() {
+			return false, nil
+		}
+		for it := av.MapRange(); it.Next(); {
+			w := bv.MapIndex(it.Key())
+			if !w.IsValid() {
+				return false, nil
+			}
+			if eq, err := equal(it.Value().Interface(), w.Interface(), s); err != nil || !eq {
+				return eq, err
+			}
+		}
+		return true, nil
 	}
-	return true, nil
+	return runtime.Equal(a, b), nil
 }
 
 func isList(v reflect.Value) bool {

@@ -137,6 +137,8 @@ func TestNestedListsAreBounded(t *testing.T) {
 		{`let x = ` + nested + `; [x] in [[x]]`, OverBudget},
 		{`let x = reduce(1..3, {[#acc, #acc]}, [1]); let y = reduce(1..3, {[#acc, #acc]}, [1.0]); x == y && !(x != y) && x in [y]`, True},
 		{`[1, 2] == [1.0, 2.0] && [1, [2]] != [1, [3]] && [2] in [[1], [2]]`, True},
+		{`{"a": [1, {"b": 2}]} == {"a": [1, {"b": 2}]} && {"a": 1} != {"b": 1} && {"a": 1} != {"a": 1, "b": 2} && lineage != {}`, True},
+		{`let m = {"a": lineage.xs}; let n = {"a": map(lineage.xs, {#})}; all(1..100, {m == n})`, OverBudget},
 		{nested + ` != nil && lineage.xs != [1, 2]`, True},
 	} {
 		t.Run(tc.src, func(t *testing.T) {

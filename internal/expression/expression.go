@@ -5,7 +5,10 @@
 // history functions), so a typo fails `stakeout validate` instead of an
 // evaluation at 2 am. Evaluation never panics: a field the event lacks, a
 // series too short for last(n)/slope(n), or a runtime error all become a
-// reason why the rule did not fire.
+// reason why the rule did not fire. Every expression runs under a budget
+// of steps and memory (budget.go): validation rejects what is over it
+// whatever the event, and an evaluation that goes over it on an event
+// stops with OverBudget.
 package expression
 
 import (

@@ -52,10 +52,10 @@ build-PagerDutyFunction:
 	$(call lambda,pagerduty)
 
 # The whole suite: vet, unit and golden tests, short fuzzing (the loader,
-# the decoders, Slack rendering against hostile strings, PagerDuty webhook
-# payloads, storage keys of any names, audit trails read back from the
-# table), and the example
-# configuration must validate and pass its own tests.
+# rule compilation and evaluation under the budget, the decoders, Slack
+# rendering against hostile strings, PagerDuty webhook payloads, storage
+# keys of any names, audit trails read back from the table), and the
+# example configuration must validate and pass its own tests.
 test: deps lint unit fuzz examples
 
 unit: deps
@@ -66,6 +66,7 @@ unit: deps
 FUZZFLAGS = -run='^$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=200x
 fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzLoad$$' ./internal/config
+	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRule$$' ./internal/expression
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzParse$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzDecoders$$' ./internal/signal
 	$(GO) test $(FUZZFLAGS) -fuzz='^FuzzRender$$' ./internal/slacknotify

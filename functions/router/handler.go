@@ -67,6 +67,12 @@ func (h *handler) handle(ctx context.Context, raw json.RawMessage) error {
 	}
 	log.InfoContext(ctx, "event applied", "duplicate", out.Duplicate, "quarantined", out.Quarantined,
 		"rules_evaluated", out.Evaluated, "changes", len(out.Changes), "notifications", len(out.Queued), "wrote", out.Wrote)
+	// A rule over its budget is the rule's fault, not the event's: its
+	// owner is told by an alert (see pipeline.RuleError); operators by
+	// this line and the RuleErrors metric.
+	for _, e := range out.RuleErrors {
+		log.ErrorContext(ctx, "rule error", "rule", e.Rule, "owner", e.Owner, "reason", e.Reason)
+	}
 	// One line per alert changed, so that a search for an alert id finds
 	// the event that changed it.
 	for _, c := range out.Changes {
@@ -122,6 +128,10 @@ func (h *handler) measure(out pipeline.Outcome) {
 		m.Count(metrics.EventsLate, 1)
 	}
 	m.Count(metrics.RulesEvaluated, float64(out.Evaluated))
+	if n := len(out.RuleErrors); n > 0 {
+		m.Count(metrics.RuleErrors, float64(n))
+		m.Count(metrics.RuleErrors, float64(n), "Model", out.Model)
+	}
 	for _, c := range out.Changes {
 		switch c.State {
 		case "opened", "reopened":

@@ -6,14 +6,17 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
@@ -200,5 +203,54 @@ func TestSweepDeliversWhatWaited(t *testing.T) {
 	}
 	if pending, _ := w.st.Pending(ctx, time.Now().Add(24*time.Hour), 10); len(pending) != 0 {
 		t.Errorf("%d pending after the sweep, want 0", len(pending))
+	}
+}
+
+// A rule over its evaluation budget: an error line naming the rule and
+// its owner, the RuleErrors metric, and the owner told on Slack.
+func TestHandleReportsRuleErrors(t *testing.T) {
+	h, w := newTestWorld(t)
+	fsys := fstest.MapFS{"rules/m.yaml": {Data: []byte(`model: m
+stakes: high
+owners: {data: credit-ds, model: credit-ds, platform: ml-platform, product: lending-product}
+expect: [{kind: drift, every: 1d}]
+rules:
+  - {name: every-pair, when: 'all(lineage.xs, {all(lineage.xs, {# >= 0})})', severity: high, owner: model}
+  - {name: psi, when: 'value > 0.25', severity: high, owner: model}
+`)}}
+	for _, dir := range []string{"owners", "rules"} {
+		files, _ := filepath.Glob("../../" + dir + "/*.yaml")
+		for _, f := range files {
+			if data, err := os.ReadFile(f); err == nil && (dir == "owners" || filepath.Base(f) == "stakes.yaml") {
+				fsys[dir+"/"+filepath.Base(f)] = &fstest.MapFile{Data: data}
+			}
+		}
+	}
+	cfg, err := config.LoadFS(fsys, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	h.proc.Config = cfg
+	var metricsOut bytes.Buffer
+	h.metrics = metrics.New(&metricsOut, metrics.Namespace, time.Now)
+	xs := strings.Repeat("1,", 2999) + "1"
+	raw := []byte(`{"version":"0","id":"big-1","detail-type":"ML Model Signal","source":"t","detail":{"model":"m","kind":"drift","metric":"psi","value":0.4,"observed_at":"` +
+		time.Now().UTC().Format(time.RFC3339) + `","lineage":{"xs":[` + xs + `]}}}`)
+	if err := h.handle(context.Background(), raw); err != nil {
+		t.Fatalf("handle: %v", err)
+	}
+	logs := w.logs.String()
+	if !strings.Contains(logs, `"msg":"rule error"`) || !strings.Contains(logs, `"rule":"every-pair"`) || !strings.Contains(logs, `"owner":"credit-ds"`) {
+		t.Errorf("no error line naming the rule and its owner:\n%s", logs)
+	}
+	if !strings.Contains(metricsOut.String(), `"`+metrics.RuleErrors+`":1`) {
+		t.Errorf("metrics %s, want %s counted", metricsOut.String(), metrics.RuleErrors)
+	}
+	var told bool
+	for _, m := range w.slack.Messages("C0CREDITDS") {
+		told = told || strings.Contains(string(m.Blocks), "every-pair could not be evaluated")
+	}
+	if !told {
+		t.Errorf("credit-ds's channel has no message about every-pair: %d messages", len(w.slack.Messages("C0CREDITDS")))
 	}
 }

@@ -154,6 +154,34 @@ type Rule struct {
 	pos         Pos
 	severityPos Pos
 	rolePos     Pos
+	errorRule   *Rule
+}
+
+// ErrorRulePrefix starts the name of the rule an alert about a rule itself
+// goes under: "error:income-drift". The colon keeps it apart from every
+// rule a model file can name.
+const ErrorRulePrefix = "error:"
+
+// ErrorRule is the rule under which an alert about r itself opens, when r
+// cannot be evaluated on an event (it went over the evaluation budget):
+// the same role, severity and runbook, so that r's owner hears of it as of
+// r's own alerts.
+func (r *Rule) ErrorRule() *Rule {
+	if r.errorRule != nil {
+		return r.errorRule
+	}
+	return newErrorRule(r)
+}
+
+// IsErrorRule reports whether r is the ErrorRule of another rule.
+func (r *Rule) IsErrorRule() bool { return strings.HasPrefix(r.Name, ErrorRulePrefix) }
+
+func newErrorRule(r *Rule) *Rule {
+	e := &Rule{Name: ErrorRulePrefix + r.Name, Severity: r.Severity, Role: r.Role, Runbook: r.Runbook, ResolveAfter: 1,
+		Description: "rule " + r.Name + " could not be evaluated"}
+	e.Summary, _ = parseTemplate("rule "+r.Name+" could not be evaluated on {{kind}} {{metric}}: it went over its evaluation budget; "+
+		"fix the rule (stakeout route says where)", func(string) error { return nil })
+	return e
 }
 
 // Window is a rule's `for:`: how long a breach must last before the rule

@@ -398,6 +398,7 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 		}
 	}
 	if d.errors == errorsBefore {
+		r.errorRule = newErrorRule(r)
 		m.Rules = append(m.Rules, r)
 	}
 }

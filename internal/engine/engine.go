@@ -32,10 +32,14 @@ const (
 	// Skipped: the rule was not evaluated (another series, a field the
 	// event lacks, a series too short, an evaluation error): see Verdict.
 	Skipped
+	// RuleError: the rule itself is at fault — its evaluation went over
+	// the budget a rule may take on one event. Its streak is left as it
+	// was; its owner must hear of it (see config.Rule.ErrorRule).
+	RuleError
 )
 
 func (s Status) String() string {
-	return [...]string{"firing", "pending", "clear", "skipped"}[s]
+	return [...]string{"firing", "pending", "clear", "skipped", "error"}[s]
 }
 
 // Result is one rule's outcome for one event.
@@ -106,6 +110,8 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		case expression.False:
 			st.Clear(r.Name, ev.ObservedAt)
 			res.Status = Clear
+		case expression.OverBudget:
+			res.Status = RuleError
 		default:
 			res.Status = Skipped
 		}
@@ -116,6 +122,9 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 // Explain puts the last observed event's evaluation of r in words, one
 // clause per top-level condition. Only for dry runs: it compiles on first use.
 func (e *Engine) Explain(r *config.Rule) []expression.Clause {
+	if r.When == nil { // a rule's ErrorRule has no condition of its own
+		return nil
+	}
 	return e.eval.Explain(r.When)
 }
 

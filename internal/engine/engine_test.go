@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/series"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 )
@@ -188,4 +190,94 @@ func TestLateBreachStartsNoStreak(t *testing.T) {
 	if want := "clear pending pending"; strings.Join(got, " ") != want {
 		t.Errorf("statuses = %v, want %s (the late breach at 1h must not count toward for:)", got, want)
 	}
+}
+
+// A rule over its budget on an event is a rule error, and the other rules
+// of the model are evaluated all the same.
+func TestRuleOverBudgetIsAnError(t *testing.T) {
+	m := load(t, "  - {name: every-pair, when: 'all(lineage.xs, {all(lineage.xs, {# >= 0})})', severity: high, owner: data}\n"+
+		"  - {name: r, when: 'value > 0.2', severity: high, owner: data}\n")
+	xs := make([]any, 5000)
+	for i := range xs {
+		xs[i] = float64(i)
+	}
+	ev := drift(0.3, 0)
+	ev.Lineage = map[string]any{"xs": xs}
+	res := New().Observe(m, &ev, &series.State{}, nil)
+	if got := res[0].Status; got != RuleError {
+		t.Errorf("over-budget rule: Status = %v (%s), want error", got, res[0].Verdict.Reason())
+	}
+	if !strings.Contains(res[0].Verdict.Reason(), "over budget") {
+		t.Errorf("over-budget rule: Reason() = %q, want it to say over budget", res[0].Verdict.Reason())
+	}
+	if got := res[1].Status; got != Firing {
+		t.Errorf("the other rule: Status = %v, want firing", got)
+	}
+	ev = drift(0.3, time.Hour)
+	ev.Lineage = map[string]any{"xs": xs[:10]}
+	if got := New().Observe(m, &ev, &series.State{}, nil)[0].Status; got != Firing {
+		t.Errorf("same rule on a small list: Status = %v, want firing", got)
+	}
+}
+
+// largest is the largest n for which shape(n) compiles and evaluates to
+// true within the budget on ev.
+func largest(b *testing.B, shape func(int) string, typ expression.Type, ev *signal.Event) int {
+	c, e := expression.NewCompiler(map[string]float64{"daily": 1000}), expression.NewEvaluator()
+	e.Bind(ev, expression.NewScope(nil, "critical"), &series.State{})
+	best := 0
+	for lo, hi := 1, 1<<20; lo <= hi; {
+		mid := (lo + hi) / 2
+		if p, err := c.Compile(shape(mid), typ); err == nil && e.Eval(p).Outcome == expression.True {
+			best, lo = mid, mid+1
+		} else {
+			hi = mid - 1
+		}
+	}
+	if best == 0 {
+		b.Fatalf("no size of %q evaluates within the budget", shape(1))
+	}
+	return best
+}
+
+// BenchmarkWorstRule is one rule at its worst on one event, as the router
+// runs it: a condition that holds, just within the budget, on the largest
+// event EventBridge delivers (256 KB: a lineage list of 20,000 numbers); an
+// impact just within the budget; and the explanation of the breach.
+// Target: ≤ 50 ms and ≤ 64 MB allocated per event (the router's Lambda has
+// 256 MB and 30 s for every rule of the model).
+func BenchmarkWorstRule(b *testing.B) {
+	xs := make([]any, 20000)
+	for i := range xs {
+		xs[i] = float64(i)
+	}
+	ev := drift(0.3, 0)
+	ev.Lineage = map[string]any{"xs": xs}
+	when := func(n int) string { return fmt.Sprintf(`value > 0 && all(1..%d, {all(lineage.xs, {# >= 0})})`, n) }
+	impact := func(n int) string { return fmt.Sprintf(`reduce(1..%d, {#acc + # * 1.5 - value / 2}, 0.0)`, n) }
+	m := load(b, fmt.Sprintf("  - {name: worst, when: '%s', impact: '%s', severity: critical, owner: model}\n",
+		when(largest(b, when, expression.Bool, &ev)), impact(largest(b, impact, expression.Number, &ev))))
+	eng, st := New(), &series.State{}
+	buf := make([]Result, 0, 1)
+	b.ReportAllocs()
+	cpu := cpuTime()
+	for i := 0; b.Loop(); i++ {
+		ev.ObservedAt = t0.Add(time.Duration(i) * time.Minute)
+		buf = eng.Observe(m, &ev, st, buf[:0])
+		if buf[0].Status != Firing || !buf[0].HasImpact || eng.Why(m.Rules[0], true) == "" {
+			b.Fatalf("Observe = %v (%s), impact %v; want firing with impact, explained", buf[0].Status, buf[0].Verdict.Reason(), buf[0].ImpactErr)
+		}
+	}
+	// CPU time as well as the wall clock's: the machines that run this
+	// are often shared.
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+// cpuTime is the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -70,6 +70,10 @@ const (
 	ShortHistory
 	// Failed: evaluation raised an error (e.g. arithmetic on an absent lineage key).
 	Failed
+	// OverBudget: evaluation was stopped for taking more than a rule's
+	// budget of steps or memory on this event: the rule is at fault, not
+	// the event, and its owner must hear of it.
+	OverBudget
 )
 
 // Verdict is the result of evaluating one Program. Its reason is formatted
@@ -105,6 +109,9 @@ func (v Verdict) Reason() string {
 		return fmt.Sprintf("series has %d of the %d observations the rule needs", v.have, v.p.history)
 	case Failed:
 		return "evaluation failed: " + v.err.Error()
+	case OverBudget:
+		be, _ := overBudget(v.err)
+		return fmt.Sprintf("evaluation stopped %s (at %s)", be.Error(), position(v.err))
 	}
 	return ""
 }
@@ -119,13 +126,15 @@ type Evaluator struct {
 	scope   *Scope
 	has     fieldSet
 	filled  fieldSet // fields put in env since Bind
-	hist    historyRef
+	run     runState
 }
 
-// NewEvaluator returns an Evaluator with the history functions installed.
+// NewEvaluator returns an Evaluator with the history functions installed
+// and the budget set.
 func NewEvaluator() *Evaluator {
 	e := &Evaluator{env: make(map[string]any, 24)}
-	e.env[nameHistory] = &e.hist
+	e.env[nameRun] = &e.run
+	e.machine.MemoryBudget = MaxItems
 	return e
 }
 
@@ -133,7 +142,7 @@ func NewEvaluator() *Evaluator {
 // calls. The environment is filled lazily: a field is boxed only when a
 // program that reads it gets past its filters.
 func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
-	e.ev, e.scope, e.hist.h, e.filled = ev, scope, hist, 0
+	e.ev, e.scope, e.run.h, e.filled = ev, scope, hist, 0
 	e.env[nameBusiness] = scope.Business
 	if scope.stakes != nil {
 		e.env[nameStakes] = scope.stakes
@@ -248,10 +257,10 @@ func (e *Evaluator) precheck(p *Program) Verdict {
 			}
 		}
 	}
-	if p.history > 0 && (e.hist.h == nil || e.hist.h.Len() < p.history) {
+	if p.history > 0 && (e.run.h == nil || e.run.h.Len() < p.history) {
 		have := 0
-		if e.hist.h != nil {
-			have = e.hist.h.Len()
+		if e.run.h != nil {
+			have = e.run.h.Len()
 		}
 		return Verdict{Outcome: ShortHistory, p: p, ev: e.ev, have: have}
 	}
@@ -265,9 +274,13 @@ func (e *Evaluator) Eval(p *Program) Verdict {
 		return v
 	}
 	e.fill(p.reads)
+	e.run.start(MaxCost - p.cost)
 	out, err := e.machine.Run(p.prog, e.env)
 	if err != nil {
 		v.Outcome, v.err = Failed, err
+		if _, ok := overBudget(err); ok {
+			v.Outcome = OverBudget
+		}
 		return v
 	}
 	switch x := out.(type) {

@@ -3,14 +3,15 @@ package expression
 import (
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 )
@@ -31,6 +32,7 @@ type explainer struct {
 	once  sync.Once
 	src   string
 	parts []part
+	cost  int // the parts' steps known at compile time
 }
 
 type part struct {
@@ -52,17 +54,18 @@ var comparisons = map[string]string{">": "<=", ">=": "<", "<": ">=", "<=": ">", 
 
 // compile re-parses the source (the compiled tree has been optimised, and
 // its conjuncts no longer read as the user wrote them) and compiles each
-// side of each top-level conjunct.
+// side of each top-level conjunct, under the same budget as the whole.
 func (x *explainer) compile(business map[string]float64) {
-	opts := options(business)
-	c := conf.CreateNew()
-	for _, op := range opts {
-		op(c)
-	}
-	tree, err := parser.ParseWithConfig(x.src, c)
+	cf := newConf(business)
+	tree, err := parser.ParseWithConfig(x.src, cf)
 	if err != nil {
 		x.parts = []part{{src: x.src, err: err}}
 		return
+	}
+	compile := func(src string) (*vm.Program, error) {
+		prog, cost, err := build(src, cf, nil)
+		x.cost += cost
+		return prog, err
 	}
 	for _, c := range conjuncts(tree.Node) {
 		pt := part{src: c.String()}
@@ -70,27 +73,27 @@ func (x *explainer) compile(business map[string]float64) {
 		if b, ok := c.(*ast.BinaryNode); ok {
 			if _, isCmp := comparisons[b.Operator]; isCmp {
 				pt.op = b.Operator
-				pt.left, pt.err = compileSide(b.Left, opts)
+				pt.left, pt.err = compileSide(b.Left, compile)
 				if pt.err == nil {
-					pt.right, pt.err = compileSide(b.Right, opts)
+					pt.right, pt.err = compileSide(b.Right, compile)
 				}
 			}
 		}
 		if pt.op == "" {
-			pt.whole, pt.err = expr.Compile(pt.src, opts...)
+			pt.whole, pt.err = compile(pt.src)
 		}
 		x.parts = append(x.parts, pt)
 	}
 }
 
-func compileSide(n ast.Node, opts []expr.Option) (side, error) {
+func compileSide(n ast.Node, compile func(string) (*vm.Program, error)) (side, error) {
 	s := side{src: n.String()}
 	switch n.(type) {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.StringNode, *ast.BoolNode, *ast.NilNode:
 		s.lit = true
 	}
 	var err error
-	s.prog, err = expr.Compile(s.src, opts...)
+	s.prog, err = compile(s.src)
 	return s, err
 }
 
@@ -103,6 +106,9 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 	p.explain.once.Do(func() { p.explain.compile(e.scope.Business) })
 	// The sides of a conjunct read no more than the whole expression.
 	e.fill(p.reads)
+	// One budget for all the clauses, as for the whole expression; and
+	// the lists of both sides of a comparison stay alive until described.
+	e.run.start(max(MaxCost-p.explain.cost, 0))
 	var out []Clause
 	for _, pt := range p.explain.parts {
 		if pt.err != nil {
@@ -125,7 +131,7 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 			out = append(out, Clause{Text: pt.src + ": cannot evaluate"})
 			continue
 		}
-		holds := compare(l, pt.op, r)
+		holds := compare(l, pt.op, r, &e.run)
 		out = append(out, Clause{Text: describe(pt, l, r, holds), Holds: holds, Filter: pt.filter})
 	}
 	return out
@@ -178,7 +184,7 @@ func isIdent(s string) bool {
 	return s != ""
 }
 
-func compare(l any, op string, r any) bool {
+func compare(l any, op string, r any, st *runState) bool {
 	lf, lok := toFloat(l)
 	rf, rok := toFloat(r)
 	if lok && rok {
@@ -214,14 +220,19 @@ func compare(l any, op string, r any) bool {
 	}
 	if lt, ok := l.(time.Time); ok {
 		if rt, ok := r.(time.Time); ok {
-			return compare(float64(lt.UnixNano()), op, float64(rt.UnixNano()))
+			return compare(float64(lt.UnixNano()), op, float64(rt.UnixNano()), st)
 		}
 	}
-	switch op {
-	case "==":
-		return l == r
-	case "!=":
-		return l != r
+	// Lists and maps too, as the VM compares them (Go's == panics on
+	// them), under what is left of the evaluation's budget.
+	eq, err := equal(l, r, st)
+	switch {
+	case err != nil:
+		return false
+	case op == "==":
+		return eq
+	case op == "!=":
+		return !eq
 	}
 	return false
 }
@@ -240,31 +251,92 @@ func toFloat(v any) (float64, bool) {
 	return 0, false
 }
 
+// maxFormatted bounds what Format writes: a value in an explanation may
+// be a list of 20,000 items, or a list holding itself 60 times over (a
+// rule may build one), and explanations end up in messages and records.
+const maxFormatted = 200
+
 // Format renders a value for people: numbers to six significant digits
-// without exponent noise (0.09, not 0.09000000000000008), strings quoted.
+// without exponent noise (0.09, not 0.09000000000000008), strings quoted,
+// lists and maps cut after about 200 characters.
 func Format(v any) string {
+	var b strings.Builder
+	format(&b, v)
+	if b.Len() <= maxFormatted {
+		return b.String()
+	}
+	s := b.String()[:maxFormatted]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+func format(b *strings.Builder, v any) {
+	if b.Len() > maxFormatted {
+		return
+	}
 	switch x := v.(type) {
 	case float64:
-		return FormatNumber(x)
+		b.WriteString(FormatNumber(x))
 	case int:
-		return strconv.Itoa(x)
+		b.WriteString(strconv.Itoa(x))
 	case string:
-		return strconv.Quote(x)
+		b.WriteString(strconv.Quote(x[:min(len(x), maxFormatted)]))
 	case time.Time:
-		return x.Format(time.RFC3339)
-	case []float64:
-		s := "["
-		for i, f := range x {
-			if i > 0 {
-				s += ", "
-			}
-			s += FormatNumber(f)
-		}
-		return s + "]"
+		b.WriteString(x.Format(time.RFC3339))
 	case nil:
-		return "nil"
+		b.WriteString("nil")
+	default:
+		formatComposite(b, reflect.ValueOf(v))
 	}
-	return fmt.Sprint(v)
+}
+
+// formatComposite writes a list or a map item by item, as long as there
+// is room; anything else as fmt prints it.
+func formatComposite(b *strings.Builder, rv reflect.Value) {
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		b.WriteByte('[')
+		for i := 0; i < rv.Len() && b.Len() <= maxFormatted; i++ {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			format(b, rv.Index(i).Interface())
+		}
+		b.WriteByte(']')
+	case reflect.Map:
+		// In key order, so that an explanation reads the same every time.
+		type entry struct {
+			key string
+			k   reflect.Value
+		}
+		entries := make([]entry, 0, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			k := it.Key()
+			key := k.String() // a map from expr or an event has string keys
+			if k.Kind() != reflect.String {
+				key = fmt.Sprint(k.Interface())
+			}
+			entries = append(entries, entry{key, k})
+		}
+		slices.SortFunc(entries, func(x, y entry) int { return strings.Compare(x.key, y.key) })
+		b.WriteByte('{')
+		for i, e := range entries {
+			if b.Len() > maxFormatted {
+				break
+			}
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			format(b, e.k.Interface())
+			b.WriteString(": ")
+			format(b, rv.MapIndex(e.k).Interface())
+		}
+		b.WriteByte('}')
+	default:
+		fmt.Fprint(b, rv.Interface())
+	}
 }
 
 // FormatNumber prints f rounded to six significant digits.

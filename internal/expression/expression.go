@@ -5,7 +5,10 @@
 // history functions), so a typo fails `stakeout validate` instead of an
 // evaluation at 2 am. Evaluation never panics: a field the event lacks, a
 // series too short for last(n)/slope(n), or a runtime error all become a
-// reason why the rule did not fire.
+// reason why the rule did not fire. Every expression runs under a budget
+// of steps and memory (budget.go): validation rejects what is over it
+// whatever the event, and an evaluation that goes over it on an event
+// stops with OverBudget.
 package expression
 
 import (
@@ -94,6 +97,7 @@ type Program struct {
 	Type   Type
 
 	prog    *vm.Program
+	cost    int      // steps known at compile time (see budget)
 	needs   fieldSet // optional fields the expression reads
 	reads   fieldSet // every event field the expression reads
 	history int      // largest n of last(n)/slope(n): observations needed
@@ -141,14 +145,7 @@ type Compiler struct {
 
 // NewCompiler returns a compiler for a model with these business constants.
 func NewCompiler(business map[string]float64) *Compiler {
-	cf := conf.CreateNew()
-	for _, op := range append(options(business), expr.AsBool()) {
-		op(cf)
-	}
-	for name := range cf.Disabled {
-		delete(cf.Builtins, name)
-	}
-	cf.Check()
+	cf := newConf(business, expr.AsBool())
 	// The two configurations differ only in the expected result type; the
 	// maps they share are read-only once built.
 	num := *cf
@@ -156,38 +153,38 @@ func NewCompiler(business map[string]float64) *Compiler {
 	return &Compiler{business: business, conf: [2]*conf.Config{Bool: cf, Number: &num}}
 }
 
-// Compile parses, analyses, type-checks and compiles src — the steps of
-// expr.Compile, with our analysis between parsing and checking so that its
-// messages (a non-literal last(n), an unknown business constant) win over
-// the type checker's more generic ones. The Program is nil on error.
+// newConf builds expr's configuration for a model's expressions.
+func newConf(business map[string]float64, extra ...expr.Option) *conf.Config {
+	cf := conf.CreateNew()
+	for _, op := range append(options(business), extra...) {
+		op(cf)
+	}
+	for name := range cf.Disabled {
+		delete(cf.Builtins, name)
+	}
+	cf.Check()
+	return cf
+}
+
+// Compile parses, analyses, type-checks, costs and compiles src — the
+// steps of expr.Compile, with our analysis between parsing and checking so
+// that its messages (a non-literal last(n), an unknown business constant)
+// win over the type checker's more generic ones, and the budget pass
+// between optimising and compiling. The Program is nil on error.
 func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
-	cf := c.conf[typ]
-	// Parsing with the configuration makes last and slope our history
-	// functions, not expr's builtin last(array).
-	tree, err := parser.ParseWithConfig(src, cf)
-	if err != nil {
-		return nil, exprError(err)
-	}
 	p := &Program{Source: src, Type: typ}
-	if err := p.analyse(tree.Node, c.business); err != nil {
+	var err error
+	p.prog, p.cost, err = build(src, c.conf[typ], func(root ast.Node) error { return p.analyse(root, c.business) })
+	if err != nil {
 		return nil, err
-	}
-	if _, err := new(checker.Checker).PatchAndCheck(tree, cf); err != nil {
-		return nil, exprError(err)
-	}
-	if err := optimizer.Optimize(&tree.Node, cf); err != nil {
-		var fe *file.Error
-		if errors.As(err, &fe) {
-			return nil, exprError(fe.Bind(tree.Source))
-		}
-		return nil, exprError(err)
-	}
-	if p.prog, err = compiler.Compile(tree, cf); err != nil {
-		return nil, exprError(err)
 	}
 	if typ == Bool && p.NeverFires == "" && !p.readsEnv {
 		// Nothing in it depends on the event: evaluate it once now.
-		if out, err := expr.Run(p.prog, checkEnv(c.business)); err == nil && out == false {
+		out, err := runOnce(p, c.business)
+		if be, ok := overBudget(err); ok {
+			return nil, &Error{Offset: errorOffset(err), Msg: be.Error() + ", whatever the event"}
+		}
+		if err == nil && out == false {
 			p.NeverFires = "the condition is always false"
 		}
 	}
@@ -197,6 +194,66 @@ func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
 	return p, nil
 }
 
+// build compiles src with cf: parse, analyse (when given), patch and
+// type-check, optimise, cost (rewriting the tree for the run-time
+// charges) and generate the program. It returns the program's cost known
+// at compile time.
+func build(src string, cf *conf.Config, analyse func(ast.Node) error) (*vm.Program, int, error) {
+	// Parsing with the configuration makes last and slope our history
+	// functions, not expr's builtin last(array).
+	tree, err := parser.ParseWithConfig(src, cf)
+	if err != nil {
+		return nil, 0, exprError(err)
+	}
+	if err := checkLimits(tree.Node); err != nil {
+		return nil, 0, err
+	}
+	if analyse != nil {
+		if err := analyse(tree.Node); err != nil {
+			return nil, 0, err
+		}
+	}
+	if _, err := new(checker.Checker).PatchAndCheck(tree, cf); err != nil {
+		return nil, 0, exprError(err)
+	}
+	if err := optimizer.Optimize(&tree.Node, cf); err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, 0, exprError(fe.Bind(tree.Source))
+		}
+		return nil, 0, exprError(err)
+	}
+	cost, err := budget(&tree.Node)
+	if err != nil {
+		return nil, 0, err
+	}
+	prog, err := compiler.Compile(tree, cf)
+	if err != nil {
+		return nil, 0, exprError(err)
+	}
+	return prog, cost, nil
+}
+
+// runOnce evaluates a program that reads nothing of the event, under the
+// budget.
+func runOnce(p *Program, business map[string]float64) (any, error) {
+	env := checkEnv(business)
+	st := &runState{}
+	st.start(MaxCost - p.cost)
+	env[nameRun] = st
+	m := vm.VM{MemoryBudget: MaxItems}
+	return m.Run(p.prog, env)
+}
+
+// errorOffset is the rune offset an evaluation error points at.
+func errorOffset(err error) int {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe.From
+	}
+	return 0
+}
+
 // options are the compile options every expression shares. now() is
 // disabled: a rule must depend on the event's time, not the wall clock, or
 // replays and tests would not be reproducible.
@@ -204,36 +261,43 @@ func options(business map[string]float64) []expr.Option {
 	return []expr.Option{
 		expr.Env(checkEnv(business)),
 		expr.DisableBuiltin("now"),
+		expr.MaxNodes(MaxNodes),
 		// last and slope are called without reflection (expr calls
-		// registered functions directly), with the series passed as a
-		// hidden argument the patch below appends.
-		expr.Function(nameLast, lastFunc, new(func(int, *historyRef) []float64)),
-		expr.Function(nameSlope, slopeFunc, new(func(int, *historyRef) float64)),
+		// registered functions directly), with the evaluation's state
+		// passed as a hidden argument the patch below appends.
+		expr.Function(nameLast, lastFunc, new(func(int, *runState) []float64)),
+		expr.Function(nameSlope, slopeFunc, new(func(int, *runState) float64)),
+		// The budget's charges, inserted after type checking (see budget).
+		expr.Function(nameCharge, chargeFunc),
+		expr.Function(nameChargeLoop, chargeLoopFunc),
+		expr.Function(nameEqual, equalFunc),
+		expr.Function(nameNotEqual, notEqualFunc),
+		expr.Function(nameIn, inFunc),
 		expr.Patch(historyPatch{}),
 	}
 }
 
-// nameHistory is the environment entry holding the series being evaluated.
-const nameHistory = "__history__"
-
-// historyRef is the series an Evaluator is bound to, with a buffer for
-// last(n): the list lives only for one VM run, so one buffer serves all.
-type historyRef struct {
-	h   History
-	buf []float64
-}
+// nameRun is the environment entry holding the evaluation's runState.
+const nameRun = "__run__"
 
 func lastFunc(params ...any) (any, error) {
-	n, ref := params[0].(int), params[1].(*historyRef)
-	ref.buf = ref.h.AppendLast(ref.buf[:0], n)
-	return ref.buf, nil
+	n, st := params[0].(int), params[1].(*runState)
+	// Each call gets a list of its own — a list is a value the rule may
+	// keep (let a = last(3)) while it calls last again — cut from one
+	// array reused from one evaluation to the next. Appending never writes
+	// to what earlier calls returned: they end before start, and a
+	// reallocation leaves them in the old array.
+	start := len(st.vals)
+	st.vals = st.h.AppendLast(st.vals, n)
+	end := len(st.vals)
+	return st.vals[start:end:end], nil
 }
 
 func slopeFunc(params ...any) (any, error) {
-	return params[1].(*historyRef).h.Slope(params[0].(int)), nil
+	return params[1].(*runState).h.Slope(params[0].(int)), nil
 }
 
-// historyPatch rewrites last(n) and slope(n) into last(n, __history__).
+// historyPatch rewrites last(n) and slope(n) into last(n, __run__).
 type historyPatch struct{}
 
 func (historyPatch) Visit(node *ast.Node) {
@@ -242,9 +306,9 @@ func (historyPatch) Visit(node *ast.Node) {
 		return
 	}
 	if id, ok := call.Callee.(*ast.IdentifierNode); ok && (id.Value == nameLast || id.Value == nameSlope) {
-		hist := &ast.IdentifierNode{Value: nameHistory}
-		hist.SetLocation(call.Location())
-		call.Arguments = append(call.Arguments, hist)
+		run := &ast.IdentifierNode{Value: nameRun}
+		run.SetLocation(call.Location())
+		call.Arguments = append(call.Arguments, run)
 	}
 }
 
@@ -260,9 +324,18 @@ func checkEnv(business map[string]float64) map[string]any {
 		"sample_size": 0, "window_start": time.Time{}, "window_end": time.Time{},
 		"labels": map[string]string{}, "lineage": map[string]any{},
 		nameBusiness: business, nameStakes: "",
-		nameHistory: (*historyRef)(nil),
+		nameRun: (*runState)(nil),
 	}
 }
+
+// envNames are the names that read the event or its series.
+var envNames = func() map[string]bool {
+	names := map[string]bool{"$env": true, nameLast: true, nameSlope: true}
+	for name := range checkEnv(nil) {
+		names[name] = true
+	}
+	return names
+}()
 
 // exprError converts expr's errors (with a rune offset) into an *Error,
 // keeping only the message: the caller shows the file position.
@@ -270,6 +343,9 @@ func exprError(err error) error {
 	var fe *file.Error
 	if errors.As(err, &fe) {
 		msg := fe.Message
+		if strings.Contains(msg, "exceeds maximum allowed nodes") {
+			msg = fmt.Sprintf("this expression has more than %d parts (names, numbers, operators): split the rule, or shorten its lists", MaxNodes)
+		}
 		if name, ok := strings.CutPrefix(msg, "unknown name "); ok {
 			msg = fmt.Sprintf("unknown name %q%s", name, suggest(name, knownNames()))
 		}
@@ -295,11 +371,11 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 	walk(root, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.IdentifierNode:
-			if n.Value == nameHistory {
-				fail(n, "unknown name %q", n.Value)
-				return
+			// A let variable is not the environment: `let a = "x"; ...`
+			// is as constant as "x".
+			if envNames[n.Value] {
+				p.readsEnv = true
 			}
-			p.readsEnv = true
 			if i := slices.Index(FieldNames[:], n.Value); i >= 0 {
 				p.reads |= 1 << i
 				if optional&(1<<i) != 0 {

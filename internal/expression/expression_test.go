@@ -186,3 +186,38 @@ func TestFormatNumber(t *testing.T) {
 		}
 	}
 }
+
+// History functions return values: a list from last(n) is the caller's,
+// whatever other calls of last in the same rule return after it.
+func TestHistoryCallsAreIndependent(t *testing.T) {
+	hist := &series.State{}
+	for i, v := range []float64{1, 2, 3, 4, 5} {
+		hist.Add(series.Observation{At: t0.Add(time.Duration(i) * time.Hour), Value: v}, 10)
+	}
+	ev := signal.Event{Model: "m", Kind: "drift", Metric: "psi", Value: 5, ObservedAt: t0.Add(4 * time.Hour)}
+	for _, tc := range []struct {
+		src  string
+		want Outcome
+	}{
+		{`let a = last(3); let b = last(1); a[0] != b[0]`, True},
+		{`let a = last(3); let b = last(1); a[0] == 3 && b[0] == 5`, True},
+		{`let a = last(5); let b = last(2); mean(a) == 3 && mean(b) == 4.5 && a[4] == b[1]`, True},
+		{`last(3)[0] + last(1)[0] == 8`, True},
+		{`let a = last(4); all(last(2), {a[0] == 2 && # >= 4}) && a[0] == 2`, True},
+		{`let a = last(2); let s = slope(5); let b = last(5); a[0] == 4 && b[0] == 1 && s > 0`, True},
+		{`map(last(2), {last(1)[0] + #}) == [9.0, 10.0]`, True},
+		{`let a = last(3); let b = map(a, {last(2)}); a == [3.0, 4.0, 5.0] && b[0] == [4.0, 5.0]`, True},
+	} {
+		t.Run(tc.src, func(t *testing.T) {
+			p := mustCompile(t, tc.src, Bool)
+			e := NewEvaluator()
+			ev := ev
+			e.Bind(&ev, NewScope(business, "low"), hist)
+			for range 2 { // a second run reuses what the first left
+				if v := e.Eval(p); v.Outcome != tc.want {
+					t.Errorf("Eval(%q) = %v (%s), want %v", tc.src, v.Outcome, v.Reason(), tc.want)
+				}
+			}
+		})
+	}
+}

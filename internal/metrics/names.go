@@ -17,6 +17,7 @@ const (
 	EventsQuarantined    = "EventsQuarantined"    // signals set aside with a reason
 	EventsLate           = "EventsLate"           // signals no newer than their series' latest reading (logged with the reason)
 	RulesEvaluated       = "RulesEvaluated"       // rule evaluations (one per rule of the model per signal)
+	RuleErrors           = "RuleErrors"           // rules stopped over their evaluation budget; also by Model
 	AlertsOpened         = "AlertsOpened"         // also by Model and by Owner
 	AlertsSuppressed     = "AlertsSuppressed"     // opened inhibited; also by Model
 	AlertsEscalated      = "AlertsEscalated"      // escalation notices sent; also by Owner
@@ -27,7 +28,7 @@ const (
 )
 
 // Names lists every metric stakeout emits.
-var Names = []string{EventsReceived, EventsQuarantined, EventsLate, RulesEvaluated, AlertsOpened, AlertsSuppressed,
+var Names = []string{EventsReceived, EventsQuarantined, EventsLate, RulesEvaluated, RuleErrors, AlertsOpened, AlertsSuppressed,
 	AlertsEscalated, NotificationsSent, NotificationFailures, NotificationLag, TimeToAcknowledge}
 
 // Flushing wraps a Lambda handler so that what an invocation recorded is

@@ -91,9 +91,33 @@ func (d *decision) decide(eng *engine.Engine) error {
 		case res.Status == engine.Clear && has:
 			err = d.clean(res, ref)
 		}
+		if err == nil {
+			err = d.ruleError(res)
+		}
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ruleError opens, updates or resolves the alert about a rule itself. A
+// rule over its evaluation budget cannot say whether its condition holds:
+// its owner hears of it as of any alert of the rule, and the rule's next
+// evaluation on the series resolves it.
+func (d *decision) ruleError(res *engine.Result) error {
+	er := res.Rule.ErrorRule()
+	ref, has := d.series.Alerts[er.Name]
+	e := *res
+	e.Rule = er
+	switch {
+	case res.Status == engine.RuleError && has:
+		return d.breach(&e, ref)
+	case res.Status == engine.RuleError:
+		return d.open(&e)
+	case has && res.Status != engine.Skipped:
+		e.Status = engine.Clear
+		return d.clean(&e, ref)
 	}
 	return nil
 }
@@ -122,7 +146,10 @@ func (d *decision) open(res *engine.Result) error {
 	d.refresh(a, res)
 	a.Kind, a.Metric = d.ev.Kind, d.ev.Metric
 	Route(d.p.Config, d.m, r, a, d.at)
-	if slices.Contains(d.m.Inhibit.Targets, d.ev.Kind) {
+	// An alert about a rule is about the configuration, not the model's
+	// data: no inhibition applies to it, either way.
+	inhibits := !r.IsErrorRule()
+	if inhibits && slices.Contains(d.m.Inhibit.Targets, d.ev.Kind) {
 		by, err := d.inhibitor()
 		if err != nil {
 			return err
@@ -146,7 +173,7 @@ func (d *decision) open(res *engine.Result) error {
 	}
 	d.j.Record(a, action, a.Summary)
 	d.change(a, change)
-	if slices.Contains(d.m.Inhibit.Sources, d.ev.Kind) {
+	if inhibits && slices.Contains(d.m.Inhibit.Sources, d.ev.Kind) {
 		if err := d.loadInhibitors(); err != nil {
 			return err
 		}
@@ -278,7 +305,11 @@ func (d *decision) refresh(a *state.Alert, res *engine.Result) {
 	a.Summary = state.Clip(engine.Summary(d.m, res.Rule, d.ev, res), MaxTextBytes)
 	// Only when something opens or breaches again: explaining evaluates
 	// the condition's clauses once more, which quiet events never pay for.
-	a.Why = state.Clip(d.eng.Why(res.Rule, true), MaxTextBytes)
+	if res.Status == engine.RuleError {
+		a.Why = state.Clip(res.Verdict.Reason(), MaxTextBytes)
+	} else {
+		a.Why = state.Clip(d.eng.Why(res.Rule, true), MaxTextBytes)
+	}
 	a.Lineage = d.lineage()
 	// The trend a person sees: the history the series keeps for its rules,
 	// or, for a model that keeps none, the values this alert has seen.
@@ -335,6 +366,10 @@ func (d *decision) prefetch() error {
 	var keys state.Keys
 	for i := range d.results {
 		res := &d.results[i]
+		if id, ok := d.ruleErrorAlert(res); ok {
+			keys.Alerts = append(keys.Alerts, id)
+			keys.Groups = append(keys.Groups, state.GroupKey{Model: d.m.ID, Rule: res.Rule.ErrorRule().Name})
+		}
 		ref, has := d.series.Alerts[res.Rule.Name]
 		switch {
 		case res.Late || res.Status != engine.Firing && !has:
@@ -364,6 +399,23 @@ func (d *decision) prefetch() error {
 		d.inhib = recs.Inhibitors
 	}
 	return nil
+}
+
+// ruleErrorAlert returns the id of the alert about the result's rule that
+// ruleError will read, if it will read one.
+func (d *decision) ruleErrorAlert(res *engine.Result) (string, bool) {
+	if res.Late {
+		return "", false
+	}
+	er := res.Rule.ErrorRule()
+	ref, has := d.series.Alerts[er.Name]
+	switch {
+	case has && res.Status != engine.Skipped:
+		return ref.ID, true
+	case res.Status == engine.RuleError:
+		return AlertID(d.m.ID, er.Name, d.ev.Feature, d.ev.Segment), true
+	}
+	return "", false
 }
 
 func (d *decision) alert(id string) (*state.Alert, error) {

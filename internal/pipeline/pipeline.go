@@ -94,6 +94,13 @@ type Change struct {
 	Summary     string    `json:"summary,omitempty"`
 }
 
+// RuleError is a rule that could not be evaluated on an event.
+type RuleError struct {
+	Rule   string
+	Owner  string
+	Reason string
+}
+
 // Outcome says what became of one event.
 type Outcome struct {
 	EventID string
@@ -117,6 +124,10 @@ type Outcome struct {
 	Coalesced []*state.Notification
 	// Evaluated counts the rules evaluated on the event.
 	Evaluated int
+	// RuleErrors are the rules that could not be evaluated on the event
+	// for a fault of their own (over their evaluation budget). Each also
+	// opens or updates an alert to its owner (config.Rule.ErrorRule).
+	RuleErrors []RuleError
 	// Attempts counts the reads and decisions the event took: 1, and one
 	// more each time a concurrent change to what it read made its commit
 	// conflict (0: it never got that far, quarantined before).
@@ -187,6 +198,16 @@ const MaxEventIDLength = 256
 
 // EventID is the id stakeout keeps for an event id.
 func EventID(id string) string { return state.KeyPart(id, MaxEventIDLength) }
+
+func ruleErrors(m *config.Model, results []engine.Result) []RuleError {
+	var out []RuleError
+	for i := range results {
+		if res := &results[i]; res.Status == engine.RuleError {
+			out = append(out, RuleError{Rule: res.Rule.Name, Owner: m.Owners[res.Rule.Role], Reason: res.Verdict.Reason()})
+		}
+	}
+	return out
+}
 
 // eventIDFromBody names an event without an EventBridge id (a bare detail
 // in a replay): identical bodies are the same event.
@@ -296,6 +317,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			return err
 		}
 		out.Evaluated = len(d.results)
+		out.RuleErrors = ruleErrors(m, d.results)
 		c := d.commit()
 		if c == nil {
 			out.Changes = d.changes

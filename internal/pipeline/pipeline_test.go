@@ -379,3 +379,47 @@ func TestSubject(t *testing.T) {
 
 // farFuture takes every pending notification, whenever due.
 var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// A rule over its evaluation budget on an event tells its owner by an
+// alert of its own (the way its breaches would), the model's other rules
+// are applied all the same, and the rule's next evaluation resolves it.
+func TestRuleOverBudgetAlertsItsOwner(t *testing.T) {
+	model := strings.Replace(testModel, "rules:\n", "rules:\n"+
+		"  - {name: every-pair, when: 'kind == \"drift\" && all(lineage.xs, {all(lineage.xs, {# >= 0})}) && value > 1', severity: high, owner: data}\n", 1)
+	now := t0.Add(24 * time.Hour)
+	st := memstore.New(func() time.Time { return now })
+	p := &Processor{Config: configFrom(t, model), Store: st, Now: func() time.Time { return now }}
+	withList := func(id string, n int, at time.Duration) []byte {
+		xs := make([]string, n)
+		for i := range xs {
+			xs[i] = fmt.Sprint(i)
+		}
+		return []byte(fmt.Sprintf(`{"id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"m","kind":"drift","metric":"psi","feature":"income","value":0.4,"observed_at":%q,"lineage":{"xs":[%s]}}}`,
+			id, t0.Add(at).Format(time.RFC3339), strings.Join(xs, ",")))
+	}
+	out := process(t, p, withList("big", 3000, 0))
+	if got := states(out); got != "error:every-pair:opened psi:opened" {
+		t.Fatalf("changes %q, want psi opened and the rule's error opened", got)
+	}
+	if len(out.RuleErrors) != 1 || out.RuleErrors[0].Rule != "every-pair" || out.RuleErrors[0].Owner != "data-team" ||
+		!strings.Contains(out.RuleErrors[0].Reason, "over budget") {
+		t.Errorf("RuleErrors = %+v, want every-pair of data-team, over budget", out.RuleErrors)
+	}
+	var told bool
+	for _, n := range out.Queued {
+		told = told || n.Owner == "data-team" && n.Rule == "error:every-pair"
+	}
+	if !told {
+		t.Errorf("queued %+v, want a notification of error:every-pair to data-team", out.Queued)
+	}
+	a, _ := st.GetAlert(context.Background(), AlertID("m", "error:every-pair", "income", ""))
+	if a == nil || a.Severity != "high" || !strings.Contains(a.Summary, "every-pair could not be evaluated") || !strings.Contains(a.Why, "over budget") {
+		t.Fatalf("error alert = %+v, want high, saying the rule could not be evaluated and why", a)
+	}
+	if got := states(process(t, p, withList("big-again", 3000, time.Hour))); got != "error:every-pair:updated psi:updated" {
+		t.Errorf("the same again: %q, want both alerts updated", got)
+	}
+	if got := states(process(t, p, withList("small", 3, 2*time.Hour))); got != "error:every-pair:resolved psi:updated" {
+		t.Errorf("a list the rule can handle: %q, want the error resolved", got)
+	}
+}

@@ -164,7 +164,7 @@ func (d *DryRun) RouteEvent(ev *signal.Event) (Decision, error) {
 		v := Verdict{Rule: r.Name, Status: res.Status.String()}
 		if res.Verdict.Outcome == expression.OtherSeries {
 			v.Status = OtherSeries
-		} else if res.Late && res.Status != engine.Skipped {
+		} else if res.Late && res.Status != engine.Skipped && res.Status != engine.RuleError {
 			v.Status = "late"
 		}
 		switch res.Status {

@@ -292,20 +292,6 @@ func TestRolesAllowWhatTheCodeCalls(t *testing.T) {
 	}
 }
 
-func list(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		out := make([]string, len(x))
-		for i, e := range x {
-			out[i] = fmt.Sprint(e)
-		}
-		return out
-	}
-	return nil
-}
-
 // Every routing key an owner file names must be readable under the
 // template's prefix, or that owner's pages fail at 3 a.m.
 func TestRoutingKeySecretsAreGranted(t *testing.T) {
@@ -533,7 +519,7 @@ func TestAlarmsWatchStakeoutItself(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(list(samtemplate.Dig(v, "AlarmActions")), "<AlarmTopic>") {
+		if !slices.Contains(samtemplate.StringList(samtemplate.Dig(v, "AlarmActions")), "<AlarmTopic>") {
 			t.Errorf("%s does not notify AlarmTopic", a.Name)
 		}
 		dims, _ := samtemplate.Dig(v, "Dimensions").([]any)
@@ -657,7 +643,7 @@ func TestSlackManifest(t *testing.T) {
 			t.Errorf("usage_hint offers %q; the app's usage has no /stakeout %s", sub, word)
 		}
 	}
-	scopes := list(samtemplate.Dig(m.Raw, "oauth_config", "scopes", "bot"))
+	scopes := samtemplate.StringList(samtemplate.Dig(m.Raw, "oauth_config", "scopes", "bot"))
 	// chat.postMessage and chat.update; conversations.history and
 	// .replies (finding a post whose answer was lost) in public and
 	// private channels; the slash command.

@@ -25,7 +25,6 @@ package bustest
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -35,6 +34,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+
+	"github.com/stakeout-ml/stakeout/internal/awsjsontest"
 )
 
 // Region is the region the server claims to be in and Client signs for.
@@ -61,14 +62,13 @@ type Event struct {
 type Server struct {
 	srv *httptest.Server
 
-	mu         sync.Mutex
-	buses      map[string]bool
-	events     []Event
-	calls      int
-	failN      int
-	failCode   string
-	callFailN  int
-	callStatus int
+	mu       sync.Mutex
+	buses    map[string]bool
+	events   []Event
+	calls    int
+	failN    int
+	failCode string
+	faults   awsjsontest.Faults // FailCalls
 }
 
 // Option configures a Server.
@@ -91,8 +91,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(s.srv.Close)
+	s.srv = awsjsontest.Start(t, s.serveHTTP)
 	return s
 }
 
@@ -144,7 +143,7 @@ func (s *Server) Fail(n int, code string) {
 func (s *Server) FailCalls(n int, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.callFailN, s.callStatus = n, status
+	s.faults.Set(n, status)
 }
 
 // Calls is the number of requests the server has received, failed or not.

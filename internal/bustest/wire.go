@@ -1,22 +1,27 @@
 package bustest
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/awsjsontest"
 )
 
-// PutEvents' wire protocol, AWS JSON 1.1: every operation is a POST to "/"
-// named by X-Amz-Target ("<service>.<operation>"; EventBridge's service
+// wire is PutEvents' wire protocol, AWS JSON 1.1 (EventBridge's service
 // name in its Smithy model is AWSEvents).
-const (
-	target      = "AWSEvents.PutEvents"
-	contentType = "application/x-amz-json-1.1"
-)
+var wire = awsjsontest.Service{
+	Target:        "AWSEvents",
+	Operations:    []string{"PutEvents"},
+	SigningName:   "events",
+	Region:        Region,
+	Server:        "bustest",
+	InternalError: "InternalException",
+	FaultCode:     faultCode,
+}
 
 // Limits EventBridge documents for PutEvents: 1 to 10 entries
 // (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html),
@@ -61,82 +66,30 @@ type putEventsResponse struct {
 	Entries          []resultEntry
 }
 
-// apiError is a call-level error: an AWS JSON error body, whose __type the
-// SDK decodes into the modelled error type (types.ResourceNotFoundException)
-// or a smithy.GenericAPIError.
-type apiError struct {
-	status  int
-	code    string
-	message string
-}
-
+// serveHTTP answers PutEvents. A call-level error is an AWS JSON error
+// body, whose __type the SDK decodes into the modelled error type
+// (types.ResourceNotFoundException) or a smithy.GenericAPIError.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
-
-	if e := checkProtocol(r); e != nil {
-		writeError(w, e)
-		return
-	}
-	if s.callFailN > 0 {
-		s.callFailN--
-		writeError(w, callFault(s.callStatus))
-		return
-	}
 	var req putEventsRequest
-	dec := json.NewDecoder(r.Body)
-	dec.UseNumber()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, &apiError{http.StatusBadRequest, "SerializationException", "request body is not valid JSON: " + err.Error()})
+	if e := wire.Receive(r, &s.faults, &req); e != nil {
+		wire.WriteError(w, e)
 		return
 	}
 	resp, e := s.putEvents(&req, time.Now().UTC())
 	if e != nil {
-		writeError(w, e)
+		wire.WriteError(w, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// checkProtocol rejects what EventBridge would not route to PutEvents, or
-// would not authenticate. The signature itself is not verified — the
-// credentials are placeholders — but its scope is, which catches a client
-// signing for the wrong service or region.
-func checkProtocol(r *http.Request) *apiError {
-	if r.Method != http.MethodPost || r.URL.Path != "/" {
-		return &apiError{http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("%s %s is not an operation", r.Method, r.URL.Path)}
-	}
-	if t := r.Header.Get("X-Amz-Target"); t != target {
-		return &apiError{http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("X-Amz-Target %q is not %q", t, target)}
-	}
-	if ct := r.Header.Get("Content-Type"); ct != contentType {
-		return &apiError{http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("Content-Type %q is not %q", ct, contentType)}
-	}
-	auth := r.Header.Get("Authorization")
-	cred, ok := strings.CutPrefix(auth, "AWS4-HMAC-SHA256 Credential=")
-	if !ok {
-		return &apiError{http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token"}
-	}
-	cred, _, _ = strings.Cut(cred, ",")
-	// access-key-id/date/region/service/aws4_request
-	scope := strings.Split(cred, "/")
-	if len(scope) != 5 || scope[4] != "aws4_request" {
-		return &apiError{http.StatusBadRequest, "IncompleteSignatureException", "Authorization header requires a valid Credential"}
-	}
-	if scope[3] != "events" {
-		return &apiError{http.StatusForbidden, "InvalidSignatureException", "Credential should be scoped to correct service: 'events'."}
-	}
-	if scope[2] != Region {
-		return &apiError{http.StatusForbidden, "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region, not %q.", scope[2])}
-	}
-	return nil
+	wire.WriteJSON(w, http.StatusOK, resp)
 }
 
 // putEvents validates a request as EventBridge does — shape and size of
 // the whole request first, failing the call; then each entry, failing only
 // that entry — and accepts the valid entries.
-func (s *Server) putEvents(req *putEventsRequest, now time.Time) (*putEventsResponse, *apiError) {
+func (s *Server) putEvents(req *putEventsRequest, now time.Time) (*putEventsResponse, *awsjsontest.Error) {
 	switch n := len(req.Entries); {
 	case req.Entries == nil:
 		return nil, validation("1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
@@ -157,7 +110,7 @@ func (s *Server) putEvents(req *putEventsRequest, now time.Time) (*putEventsResp
 	}
 	for _, e := range req.Entries {
 		if name := busName(e.EventBusName); !s.buses[name] {
-			return nil, &apiError{http.StatusBadRequest, "ResourceNotFoundException", fmt.Sprintf("Event bus %s does not exist.", name)}
+			return nil, awsjsontest.NewError(http.StatusBadRequest, "ResourceNotFoundException", fmt.Sprintf("Event bus %s does not exist.", name))
 		}
 	}
 
@@ -173,7 +126,7 @@ func (s *Server) putEvents(req *putEventsRequest, now time.Time) (*putEventsResp
 			resp.Entries[i] = resultEntry{ErrorCode: code, ErrorMessage: msg}
 			continue
 		}
-		ev.ID = newID()
+		ev.ID = awsjsontest.NewID()
 		s.events = append(s.events, ev)
 		resp.Entries[i] = resultEntry{EventId: ev.ID}
 	}
@@ -257,49 +210,22 @@ func epochSeconds(n json.Number) (time.Time, bool) {
 	return time.UnixMilli(int64(math.Round(f * 1000))).UTC(), true
 }
 
-func validation(msg string) *apiError {
-	return &apiError{http.StatusBadRequest, "ValidationException", msg}
+func validation(msg string) *awsjsontest.Error {
+	return awsjsontest.NewError(http.StatusBadRequest, "ValidationException", msg)
 }
 
-// callFault is the error EventBridge answers a failed call with: throttling
-// is a 400 in AWS JSON services, not a 429.
-func callFault(status int) *apiError {
-	code := "ValidationException"
+// faultCode is the code of the error EventBridge answers a failed call
+// with HTTP status.
+func faultCode(status int) string {
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusTooManyRequests:
-		code = "ThrottlingException"
+		return "ThrottlingException"
 	case status == http.StatusForbidden:
-		code = "AccessDeniedException"
+		return "AccessDeniedException"
 	case status == http.StatusServiceUnavailable:
-		code = "ServiceUnavailable"
+		return "ServiceUnavailable"
 	case status >= 500:
-		code = "InternalException"
+		return "InternalException"
 	}
-	return &apiError{status, code, code + " (injected by bustest)"}
-}
-
-func writeError(w http.ResponseWriter, e *apiError) {
-	writeJSON(w, e.status, map[string]string{"__type": e.code, "message": e.message})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status, body = http.StatusInternalServerError, []byte(`{"__type":"InternalException","message":"bustest: encode response"}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("X-Amzn-Requestid", newID())
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-// newID returns a random version-4 UUID, the form of EventBridge's event
-// and request ids.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return "ValidationException"
 }

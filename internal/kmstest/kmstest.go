@@ -21,7 +21,6 @@ package kmstest
 import (
 	"crypto/rand"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -30,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/stakeout-ml/stakeout/internal/awsjsontest"
 )
 
 // Region and Account are where the server's keys live (Account is the
@@ -50,12 +51,11 @@ type Server struct {
 	srv     *httptest.Server
 	latency time.Duration
 
-	mu         sync.Mutex
-	keys       map[string]*key // by key id
-	aliases    map[string]string
-	calls      map[string]int // by operation
-	callFailN  int
-	callStatus int
+	mu      sync.Mutex
+	keys    map[string]*key // by key id
+	aliases map[string]string
+	calls   map[string]int     // by operation
+	faults  awsjsontest.Faults // FailCalls
 }
 
 // Option configures a Server.
@@ -72,8 +72,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
-	t.Cleanup(s.srv.Close)
+	s.srv = awsjsontest.Start(t, s.serveHTTP)
 	return s
 }
 
@@ -97,7 +96,7 @@ func (s *Server) Client(t testing.TB, optFns ...func(*kms.Options)) *kms.Client 
 // CreateKey with KeySpec HMAC_256 and KeyUsage GENERATE_VERIFY_MAC does,
 // and returns its ARN.
 func (s *Server) CreateKey() string {
-	id := newID()
+	id := awsjsontest.NewID()
 	k := &key{arn: fmt.Sprintf("arn:aws:kms:%s:%s:key/%s", Region, Account, id), material: make([]byte, 32), state: "Enabled"}
 	rand.Read(k.material)
 	s.mu.Lock()
@@ -133,7 +132,7 @@ func (s *Server) setState(arn, state string) {
 func (s *Server) FailCalls(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.callFailN, s.callStatus = n, status
+	s.faults.Set(n, status)
 }
 
 // Calls is the number of requests for an operation ("GenerateMac",

@@ -49,8 +49,8 @@ func (t *Template) RolePolicy(r *Resolver, function string) (*Policy, error) {
 			if sm["Effect"] == "Deny" {
 				into = p.Deny
 			}
-			for _, a := range stringList(sm["Action"]) {
-				into[a] = append(into[a], stringList(sm["Resource"])...)
+			for _, a := range StringList(sm["Action"]) {
+				into[a] = append(into[a], StringList(sm["Resource"])...)
 				if c, ok := sm["Condition"]; ok && sm["Effect"] == "Allow" {
 					p.Conditions[a] = append(p.Conditions[a], c)
 				}
@@ -90,7 +90,10 @@ func globMatch(pattern, s string) bool {
 	return regexp.MustCompile("^" + re + "$").MatchString(s)
 }
 
-func stringList(v any) []string {
+// StringList reads a template value that may be one string or a list of
+// them, as CloudFormation allows for IAM's Action and Resource and for
+// properties such as an alarm's AlarmActions, as a list.
+func StringList(v any) []string {
 	switch x := v.(type) {
 	case string:
 		return []string{x}

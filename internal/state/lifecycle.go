@@ -208,7 +208,10 @@ func Subject(alertID string) string {
 			v = u
 		}
 		if hashed {
-			v += hashMark
+			// The prefix may end inside a character of the name (its
+			// escapes are whole, its UTF-8 may not be): what is left of
+			// that character is dropped.
+			v = strings.ToValidUTF8(v, "") + hashMark
 		}
 		parts = append(parts, k+"="+v)
 	}

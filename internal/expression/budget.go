@@ -255,14 +255,16 @@ var loops = map[string]bool{"all": true, "none": true, "any": true, "one": true,
 // steps it takes per unit of size of its list or string arguments (0 for
 // constant time). A builtin missing here is not available in rules: those
 // that build values larger than their input (repeat, replace, join,
-// concat, flatten, toJSON, string of a nested list) or that are of no use
-// in a condition (groupBy, sortBy, toPairs, fromPairs, timezone, base64).
+// concat, flatten, toJSON, string of a nested list), uniq (it compares
+// every item with every other: quadratic in a list the event brings), or
+// that are of no use in a condition (groupBy, sortBy, toPairs, fromPairs,
+// timezone, base64).
 var builtinWork = map[string]int{
 	"len": 0, "type": 0, "abs": 0, "ceil": 0, "floor": 0, "round": 0, "int": 1, "float": 1,
 	"trim": 1, "trimPrefix": 1, "trimSuffix": 1, "upper": 5, "lower": 5, "split": 32, "splitAfter": 32,
 	"indexOf": 1, "lastIndexOf": 1, "hasPrefix": 1, "hasSuffix": 1,
 	"max": 1, "min": 1, "mean": 1, "median": 8, "duration": 1, "date": 1,
-	"first": 0, "get": 0, "take": 1, "keys": 1, "values": 1, "reverse": 1, "uniq": 8, "sort": 8,
+	"first": 0, "get": 0, "take": 1, "keys": 1, "values": 1, "reverse": 1, "sort": 8,
 	"bitand": 0, "bitor": 0, "bitxor": 0, "bitnand": 0, "bitnot": 0, "bitshl": 0, "bitshr": 0, "bitushr": 0,
 }
 

@@ -39,6 +39,7 @@ func TestCompileRejectsRulesOverBudget(t *testing.T) {
 		{"string literal too long", `labels.x == "` + strings.Repeat("x", 1025) + `"`, "1025 bytes long, more than the 1024", 12},
 		{"too many nodes", `value > 0` + strings.Repeat(" && value > 0", 400), "more than 1000 parts", 0},
 		{"builtin that builds", `len(repeat(labels.x, 1000000)) > 0`, "repeat() is not available in rules", 4},
+		{"builtin quadratic in the event's list", `len(uniq(lineage.xs)) > 0`, "uniq() is not available in rules", 4},
 		{"builtin that serialises", `len(toJSON(lineage)) > 0`, "toJSON() is not available", 4},
 		{"pattern from the event", `labels.x matches labels.y`, "matches needs its pattern written as a literal string", 24},
 		{"cutset from the event", `trim(labels.x, labels.y) == ""`, "trim needs the characters to trim written as a literal string", 22},

@@ -407,7 +407,9 @@ func (j *job) fence(ctx context.Context, ch string) (bool, error) {
 	f := &state.Fence{Notice: j.n.ID, Channels: j.n.Channels, Until: now.Add(cmpDur(j.s.TryTimeout, DefaultTryTimeout) + releaseTimeout)}
 	held := true
 	j.changeDelivery(func(d *state.Delivery) {
-		if held = !d.Updating.Holds(j.n.ID, ch, now); held {
+		// Another update's live fence is never replaced, whatever
+		// channels it holds: it may be editing the message.
+		if held = !d.Updating.Live(j.n.ID, now); held {
 			d.Updating = f
 		}
 	})

@@ -334,7 +334,13 @@ type Fence struct {
 // Holds reports whether the fence, if any, stops notification id from
 // using ch at now.
 func (f *Fence) Holds(id, ch string, now time.Time) bool {
-	return f != nil && f.Notice != id && now.Before(f.Until) && slices.Contains(f.Channels, ch)
+	return f.Live(id, now) && slices.Contains(f.Channels, ch)
+}
+
+// Live reports whether the fence, if any, is another notification's and
+// not over at now.
+func (f *Fence) Live(id string, now time.Time) bool {
+	return f != nil && f.Notice != id && now.Before(f.Until)
 }
 
 // SlackMessage is a group's message in one channel.

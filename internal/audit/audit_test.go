@@ -36,6 +36,13 @@ func TestVerify(t *testing.T) {
 			rs[1].Hash = rs[1].digest() // the forger recomputes the edited record's hash…
 			return rs
 		}, "does not link to record 2"}, // …but the next record still names the old one
+		{"another alert's records, rechained", func(rs []Record) []Record {
+			for i := 2; i < len(rs); i++ {
+				rs[i].Alert, rs[i].PrevHash = "m/other", rs[i-1].Hash
+				rs[i].Hash = rs[i].digest()
+			}
+			return rs
+		}, "records of another trail"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Verify(tc.tamper(chain(4)))

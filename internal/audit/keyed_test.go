@@ -29,13 +29,13 @@ func testKey(t *testing.T, fill byte) *LocalKey {
 // on the head, then signed as one write.
 func write(t *testing.T, k Signer, trail []Record, n int) []Record {
 	t.Helper()
-	seq, head := 0, ""
+	seq, head, alert := 0, "", "m/r"
 	if len(trail) > 0 {
-		seq, head = trail[len(trail)-1].Seq, trail[len(trail)-1].Hash
+		seq, head, alert = trail[len(trail)-1].Seq, trail[len(trail)-1].Hash, trail[0].Alert
 	}
 	var recs []Record
 	for i := range n {
-		r := Record{Alert: "m/r", At: time.Date(2026, 3, 1, seq+i, 0, 0, 0, time.UTC), Action: Updated, Actor: "router", Model: "m", Rule: "r", ConfigDigest: "abc"}
+		r := Record{Alert: alert, At: time.Date(2026, 3, 1, seq+i, 0, 0, 0, time.UTC), Action: Updated, Actor: "router", Model: "m", Rule: "r", ConfigDigest: "abc"}
 		seq, head = r.Seal(seq, head)
 		recs = append(recs, r)
 	}

@@ -30,6 +30,8 @@ func Verify(records []Record) error {
 	prev, keyed := "", 0
 	for i, r := range records {
 		switch {
+		case r.Alert != records[0].Alert:
+			return broken(r, "record %d is of alert %s, not %s: records of another trail were put in this one", r.Seq, r.Alert, records[0].Alert)
 		case r.Seq != i+1:
 			return broken(r, "record %d has seq %d: a record is missing or out of order", i+1, r.Seq)
 		case r.PrevHash != prev:

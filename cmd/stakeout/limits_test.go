@@ -21,7 +21,7 @@ func TestAuditFindsAnAlertOfLongNames(t *testing.T) {
 		t.Fatalf("replay exited %d: %s", code, errOut.String())
 	}
 	id := pipeline.AlertID("churn-prediction", "feature-drift", strings.Repeat("/", 200), strings.Repeat("é", 100))
-	if !strings.Contains(out.String(), "OPENED     "+id) {
+	if !strings.Contains(out.String(), "OPENED      "+id) {
 		t.Fatalf("replay did not open %s:\n%s", id, out.String())
 	}
 	out.Reset()

@@ -274,7 +274,7 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 	case "resolved":
 		what = "value " + expression.FormatNumber(ch.Value)
 	}
-	fmt.Fprintf(w, "%s  %-10s %s  %s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State), ch.Alert, what)
+	fmt.Fprintf(w, "%s  %-11s %s  %s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State), ch.Alert, what)
 	if ch.State != "resolved" && ch.Summary != "" {
 		fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", 19), ch.Summary)
 	}
@@ -283,7 +283,7 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 // summary counts what a replay did.
 type summary struct {
 	events, duplicates, skipped, late, notices, updates int
-	waiting, failed, escalations, silences              int
+	waiting, failed, escalations, renotified, silences  int
 	byModel, byOwner                                    map[string]*counts
 }
 
@@ -323,8 +323,9 @@ func (s *summary) write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped%s; %s; %s of open alerts (shown with --json)\n",
 		plural(s.events, "event"), s.duplicates, s.skipped, late, plural(s.notices, "notification"), plural(s.updates, "update"))
-	if s.escalations > 0 {
-		fmt.Fprintf(w, "  %s: nobody acknowledges in a replay\n", plural(s.escalations, "escalation step"))
+	if s.escalations > 0 || s.renotified > 0 {
+		fmt.Fprintf(w, "  %s, %s at the end of a chain: nobody acknowledges in a replay\n",
+			plural(s.escalations, "escalation step"), plural(s.renotified, "re-notification"))
 	}
 	if s.silences > 0 {
 		fmt.Fprintf(w, "  %s opened or resolved by silence detection\n", plural(s.silences, "silence alert"))

@@ -32,6 +32,8 @@ type timeline struct {
 	sum           *summary
 	// next is the earliest time something is due (zero: nothing).
 	next time.Time
+	// started: the escalator's schedules exist.
+	started bool
 }
 
 // runUntil runs every escalator step due up to `at`, at the whole minutes
@@ -67,8 +69,15 @@ func (t *timeline) runUntil(ctx context.Context, signal string, at time.Time) er
 			t.next = tick.Add(time.Minute)
 		}
 	}
-	if t.silence && signal != "" && !slices.Contains(t.esc.Signals, signal) {
+	newSignal := t.silence && signal != "" && !slices.Contains(t.esc.Signals, signal)
+	if newSignal {
 		t.esc.Signals = append(t.esc.Signals, signal)
+	}
+	// The escalator's schedules (each owner's digest) start with the
+	// first event, as they start when the router is deployed; a watch
+	// for silence starts with its signal's first event.
+	if newSignal || !t.started {
+		t.started = true
 		if at.After(*t.clock) {
 			*t.clock = at
 		}
@@ -104,7 +113,7 @@ func (t *timeline) tick(ctx context.Context) error {
 				continue
 			}
 			if !t.json {
-				fmt.Fprintf(t.w, "%s  %-10s %s  %d notification(s) since %s\n", t.clock.UTC().Format("2006-01-02 15:04Z"), "DIGEST",
+				fmt.Fprintf(t.w, "%s  %-11s %s  %d notification(s) since %s\n", t.clock.UTC().Format("2006-01-02 15:04Z"), "DIGEST",
 					n.Owner, len(entries), n.Since.UTC().Format("2006-01-02 15:04Z"))
 			}
 		} else {
@@ -131,7 +140,12 @@ func (t *timeline) change(n *state.Notification) {
 		ch.State = "resolved"
 	case state.NoticeEscalated:
 		ch.State, ch.Summary = "escalated", n.Lifecycle.Note
-		t.sum.escalations++
+		if n.Renotify() {
+			ch.State = "re-notified"
+			t.sum.renotified++
+		} else {
+			t.sum.escalations++
+		}
 	case state.NoticeSnoozeEnded:
 		ch.State, ch.Summary = "snooze-over", n.Lifecycle.Note
 	default:
@@ -146,8 +160,8 @@ func (t *timeline) change(n *state.Notification) {
 	switch {
 	case t.json:
 		writeChange(t.w, ch)
-	case ch.State == "escalated" || ch.State == "snooze-over":
-		fmt.Fprintf(t.w, "%s  %-10s %s  → %s (step %d)\n%s%s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State),
+	case ch.State == "escalated" || ch.State == "re-notified" || ch.State == "snooze-over":
+		fmt.Fprintf(t.w, "%s  %-11s %s  → %s (step %d)\n%s%s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State),
 			n.Group, n.Owner, n.Lifecycle.Step, indent, ch.Summary)
 	default:
 		writeTimeline(t.w, ch)

@@ -382,6 +382,9 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 		action, kind = audit.Escalated, state.NoticeEscalated
 		msg = "Escalated to " + s.ownerName(target) + "."
+		if target == prev {
+			msg = "Nobody is further up the chain: " + s.ownerName(target) + " re-notified."
+		}
 	case Reassign:
 		m := s.cfg().Models[g.Model]
 		target := ""

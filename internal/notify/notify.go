@@ -81,6 +81,9 @@ type View struct {
 	// By and Note describe this change ("escalated from … to …").
 	By   string
 	Note string
+	// Renotify: the escalation paged nobody new (the end of the chain
+	// telling its owner again).
+	Renotify bool
 	// Request is the retrain or rollback asked for (NoticeRequest).
 	Request *state.Request
 
@@ -187,6 +190,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 		v.At = l.ClosedAt
 	}
 	v.Step, v.Note, v.Request, v.Failure = l.Step, l.Note, n.Request, n.Failure
+	v.Renotify = n.Renotify()
 	if l.By != "" {
 		v.By = Actor(l.By, l.ByName)
 	}

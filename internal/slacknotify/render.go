@@ -245,6 +245,9 @@ func Reply(v *notify.View) Message {
 		text = "⏰ The snooze is over: unacknowledged again. " + whoIsNext(v)
 	case state.NoticeEscalated:
 		text = fmt.Sprintf("⬆️ Escalated to *%s* %s — %s. %s", escape(v.Owner.Name), Mentions(v.Owner.Mention), escape(v.Note), whoIsNext(v))
+		if v.Renotify {
+			text = fmt.Sprintf("🔁 Still nobody acknowledged: *%s* %s notified again (the end of the escalation chain). %s", escape(v.Owner.Name), Mentions(v.Owner.Mention), whoIsNext(v))
+		}
 	case state.NoticeReassigned:
 		text = fmt.Sprintf("↪️ Reassigned to *%s* (%s role) %s by %s. %s", escape(v.Owner.Name), escape(v.Role), Mentions(v.Owner.Mention), v.By, whoIsNext(v))
 	case state.NoticeRequest:

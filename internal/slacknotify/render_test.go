@@ -328,3 +328,19 @@ func BenchmarkRenderAndEncode(b *testing.B) {
 		}
 	}
 }
+
+// An escalation step past the end of the chain pages nobody new: its
+// reply says the owner is told again, not that it escalated.
+func TestEndOfChainReplySaysNotifiedAgain(t *testing.T) {
+	cfg := exampleConfig(t)
+	n := notices()["opened-critical"]
+	n.Kind = state.NoticeEscalated
+	n.Lifecycle = state.Lifecycle{Owner: "credit-ds", From: "credit-ds", Step: 3, Note: "still nobody acknowledged"}
+	if reply := Reply(notify.NewView(cfg, n)).Text; strings.Contains(reply, "Escalated") || !strings.Contains(reply, "notified again") {
+		t.Errorf("end-of-chain reply %q, want it to say the owner is notified again", reply)
+	}
+	n.Lifecycle.From = "someone-else"
+	if reply := Reply(notify.NewView(cfg, n)).Text; !strings.Contains(reply, "Escalated to") {
+		t.Errorf("escalation reply %q, want it to say escalated to", reply)
+	}
+}

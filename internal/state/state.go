@@ -284,6 +284,12 @@ func (n *Notification) Seq() int {
 	return seq
 }
 
+// Renotify says an escalation step paged nobody new: past the end of its
+// chain, the owner who has the group is told again.
+func (n *Notification) Renotify() bool {
+	return n.Kind == NoticeEscalated && n.Lifecycle.From == n.Owner
+}
+
 // JoinCount is how many alerts joined in an update's window, named in
 // Joined or not (updates stored before Joins existed name all of theirs).
 func (n *Notification) JoinCount() int { return max(n.Joins, len(n.Joined)) }

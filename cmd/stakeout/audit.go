@@ -67,8 +67,7 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	if len(args) == 1 {
 		c.alert = args[0]
 	}
-	if (c.statePath == "") == (c.table == "") {
-		fmt.Fprintln(io.err, "stakeout audit: name the store: --state FILE (a replay's) or --table NAME (the router's)")
+	if !storeFlags(io.err, "audit", c.statePath, c.table, c.endpoint) {
 		return 2
 	}
 	if !c.verify && (len(c.kmsKeys) > 0 || c.requireKeyed) {
@@ -83,6 +82,9 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	recs, err := c.records(context.Background(), st)
 	if err != nil {
 		fmt.Fprintf(io.err, "stakeout audit: %v\n", err)
+		if errors.As(err, new(*notFound)) {
+			return 1
+		}
 		return 2
 	}
 	if len(recs) == 0 {
@@ -206,6 +208,22 @@ func (c *auditCmd) verifyTrail(w io.Writer, st auditReader, id string, keys audi
 // openAuditStore opens the store whose trail audit and noise read: the
 // embedded store at statePath, or else the DynamoDB table (at endpoint, if
 // not "").
+// storeFlags checks that exactly one store is named, and says what is
+// wrong otherwise.
+func storeFlags(w io.Writer, cmd, statePath, table, endpoint string) bool {
+	switch {
+	case statePath != "" && table != "":
+		fmt.Fprintf(w, "stakeout %s: --state and --table name two stores: give one (--state FILE for a replay's, --table NAME for the router's)\n", cmd)
+	case statePath == "" && table == "":
+		fmt.Fprintf(w, "stakeout %s: name the store: --state FILE (a replay's) or --table NAME (the router's)\n", cmd)
+	case endpoint != "" && table == "":
+		fmt.Fprintf(w, "stakeout %s: --endpoint goes with --table\n", cmd)
+	default:
+		return true
+	}
+	return false
+}
+
 func openAuditStore(ctx context.Context, statePath, table, endpoint string) (auditReader, error) {
 	if statePath != "" {
 		// Open treats a missing file as an empty store (for replay); here a
@@ -229,7 +247,7 @@ func openAuditStore(ctx context.Context, statePath, table, endpoint string) (aud
 
 func (c *auditCmd) records(ctx context.Context, st auditReader) ([]audit.Record, error) {
 	if c.model == "" {
-		return st.AlertRecords(ctx, strings.TrimSpace(c.alert))
+		return alertRecords(ctx, st, strings.TrimSpace(c.alert))
 	}
 	since, until := time.Time{}, time.Now()
 	var err error
@@ -283,3 +301,68 @@ func short(digest string) string {
 	}
 	return digest
 }
+
+// notFound is an alert id that begins no alert of the store: a finding
+// (exit 1), said with the ids that come close.
+type notFound struct{ msg string }
+
+func (e *notFound) Error() string { return e.msg }
+
+// alertRecords reads the trail of the alert id names, or, when id is only
+// the beginning of alert ids (credit-approval/key-feature-drift without
+// its /feature=… part), the trails of every alert it begins. With none,
+// the error suggests the model's alert ids that come close.
+func alertRecords(ctx context.Context, st auditReader, id string) ([]audit.Record, error) {
+	recs, err := st.AlertRecords(ctx, id)
+	if err != nil || len(recs) > 0 {
+		return recs, err
+	}
+	model, _, _ := strings.Cut(id, "/")
+	all, err := st.ModelRecords(ctx, model, time.Time{}, endOfTime)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, r := range all {
+		if strings.HasPrefix(r.Alert, id) {
+			recs = append(recs, r)
+		}
+		if !slices.Contains(ids, r.Alert) {
+			ids = append(ids, r.Alert)
+		}
+	}
+	if len(recs) > 0 {
+		return recs, nil
+	}
+	if len(ids) == 0 {
+		return nil, &notFound{fmt.Sprintf("no alert %s: the store has no records of a model %q", id, model)}
+	}
+	slices.Sort(ids)
+	if close := closeMatches(id, ids); len(close) > 0 {
+		return nil, &notFound{fmt.Sprintf("no alert %s; close matches:\n  %s", id, strings.Join(close, "\n  "))}
+	}
+	msg := fmt.Sprintf("no alert %s", id)
+	if len(ids) <= 10 {
+		msg += fmt.Sprintf("; the alerts of %s:\n  %s", model, strings.Join(ids, "\n  "))
+	}
+	return nil, &notFound{msg}
+}
+
+// closeMatches are the ids whose beginning, as long as id, is a typo away
+// from it (at most ten).
+func closeMatches(id string, ids []string) []string {
+	var out []string
+	for _, c := range ids {
+		head := c
+		if len(head) > len(id) {
+			head = strings.ToValidUTF8(head[:len(id)], "")
+		}
+		if head == id || expression.Suggest(id, []string{head}) != "" {
+			out = append(out, c)
+		}
+	}
+	return out[:min(len(out), 10)]
+}
+
+// endOfTime is later than any record.
+var endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

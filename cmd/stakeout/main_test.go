@@ -69,29 +69,90 @@ func TestCommands(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Chdir("../..")
-			var out, errOut bytes.Buffer
-			code := run(tc.args, stdio{in: strings.NewReader(tc.stdin), out: &out, err: &errOut})
-			if code != tc.wantExit {
-				t.Errorf("stakeout %s exited %d, want %d; stderr:\n%s", strings.Join(tc.args, " "), code, tc.wantExit, errOut.String())
-			}
-			got := out.String()
-			if errOut.Len() > 0 {
-				got += "--- stderr ---\n" + errOut.String()
-			}
-			golden := filepath.Join("testdata", "golden", tc.name+".txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -update): %v", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("stakeout %s output differs from %s (-want +got):\n%s", tc.name, golden, diff)
-			}
+			checkGolden(t, tc)
 		})
+	}
+}
+
+// checkGolden runs the CLI as tc says, in the current directory, and
+// compares its exit code with tc's and its output (stdout, then stderr)
+// with testdata/golden/<name>.txt.
+func checkGolden(t *testing.T, tc testCase) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(tc.args, stdio{in: strings.NewReader(tc.stdin), out: &out, err: &errOut})
+	if code != tc.wantExit {
+		t.Errorf("stakeout %s exited %d, want %d; stderr:\n%s", strings.Join(tc.args, " "), code, tc.wantExit, errOut.String())
+	}
+	got := out.String()
+	if errOut.Len() > 0 {
+		got += "--- stderr ---\n" + errOut.String()
+	}
+	if tc.scrub != "" {
+		got = strings.ReplaceAll(got, tc.scrub, "$TMP")
+	}
+	golden := filepath.Join("testdata", "golden", tc.name+".txt")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update): %v", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("stakeout %s output differs from %s (-want +got):\n%s", tc.name, golden, diff)
+	}
+}
+
+// TestHelpAndExitCodes pins every command's -h (purpose, usage, two
+// examples, flags, exit codes) and the exit code of each kind of
+// outcome: 0 all good, 1 findings, 2 usage or I/O errors.
+func TestHelpAndExitCodes(t *testing.T) {
+	t.Chdir("../..")
+	tests := []testCase{
+		{name: "help", args: []string{"-h"}},
+		{name: "no-command", args: nil, wantExit: 2},
+		{name: "bad-flag", args: []string{"replay", "--no-such-flag", "x.jsonl"}, wantExit: 2},
+		{name: "replay-every-line-rejected", args: []string{"replay", "testdata/events/bad/truncated.json"}, wantExit: 1},
+		{name: "replay-empty-input", args: []string{"replay", "-"}, stdin: "\n\n", wantExit: 1},
+		{name: "replay-missing-file", args: []string{"replay", "testdata/no-such-file.jsonl"}, wantExit: 2},
+		{name: "replay-fail-on-high", args: []string{"replay", "--fail-on", "high", "testdata/scenarios/churn-competitor-launch.jsonl"}, wantExit: 1},
+		{name: "replay-fail-on-critical", args: []string{"replay", "--fail-on", "critical", "testdata/scenarios/churn-competitor-launch.jsonl"}},
+		{name: "replay-fail-on-unknown", args: []string{"replay", "--fail-on", "hgih", "x.jsonl"}, wantExit: 2},
+		{name: "replay-invalid-config", args: []string{"replay", "--dir", "testdata/invalid/unknown-role", "testdata/events/sequence/credit-approval-income-drift.jsonl"}, wantExit: 1},
+		{name: "audit-state-and-table", args: []string{"audit", "--state", "s.json", "--table", "t", "a/b"}, wantExit: 2},
+		{name: "noise-missing-state", args: []string{"noise", "--state", "testdata/no-such-state.json"}, wantExit: 2},
+	}
+	for _, c := range commands() {
+		tests = append(tests, testCase{name: "help-" + c.name(), args: []string{c.name(), "-h"}})
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc) })
+	}
+}
+
+// TestSavedState replays a scenario into a state file, then reads it
+// back as a user would: an alert by the beginning of its id, a mistyped
+// id with the alerts it could be, and the noise of the replay's last
+// week, counted back from the replay's time, not the wall clock's.
+func TestSavedState(t *testing.T) {
+	t.Chdir("../..")
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state.json")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"replay", "--state", state, "testdata/scenarios/churn-competitor-launch.jsonl"}, stdio{out: &out, err: &errOut}); code != 0 {
+		t.Fatalf("replay exited %d: %s", code, errOut.String())
+	}
+	for _, tc := range []testCase{
+		{name: "audit-prefix", args: []string{"audit", "--state", state, "churn-prediction/feature-drift"}},
+		{name: "audit-suggests", args: []string{"audit", "--state", state, "churn-prediction/feature-drfit"}, wantExit: 1},
+		{name: "audit-unknown-model", args: []string{"audit", "--state", state, "churn-predictoin/auc-slow-slide"}, wantExit: 1},
+		{name: "noise-since-replay-time", args: []string{"noise", "--state", state, "--since", "7d"}},
+	} {
+		tc.scrub = dir
+		t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc) })
 	}
 }
 
@@ -100,6 +161,8 @@ type testCase struct {
 	args     []string
 	stdin    string
 	wantExit int
+	// scrub is replaced by $TMP in the output (a temporary directory).
+	scrub string
 }
 
 func mustRead(t *testing.T, path string) []byte {

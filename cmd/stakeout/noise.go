@@ -45,19 +45,10 @@ func (c *noiseCmd) run(args []string, io stdio) int {
 		fmt.Fprintf(io.err, "stakeout noise: unexpected argument %q (use --model to pick a model)\n", args[0])
 		return 2
 	}
-	if (c.statePath == "") == (c.table == "") {
-		fmt.Fprintln(io.err, "stakeout noise: name the store: --state FILE (a replay's) or --table NAME (the router's)")
+	if !storeFlags(io.err, "noise", c.statePath, c.table, c.endpoint) {
 		return 2
 	}
-	if c.endpoint != "" && c.table == "" {
-		fmt.Fprintln(io.err, "stakeout noise: --endpoint goes with --table")
-		return 2
-	}
-	// Whole seconds: the window printed (and in --json) reads cleanly, and
-	// nothing of note happens in the fraction dropped.
-	until := time.Now().Truncate(time.Second)
-	since, err := parseSince(c.since, until)
-	if err != nil {
+	if _, err := parseSince(c.since, time.Now()); err != nil {
 		fmt.Fprintf(io.err, "stakeout noise: %v\n", err)
 		return 2
 	}
@@ -83,14 +74,10 @@ func (c *noiseCmd) run(args []string, io stdio) int {
 		fmt.Fprintf(io.err, "stakeout noise: %v\n", err)
 		return 2
 	}
-	var recs []audit.Record
-	for _, m := range models {
-		r, err := st.ModelRecords(ctx, m, since, until)
-		if err != nil {
-			fmt.Fprintf(io.err, "stakeout noise: read the audit trail of %s: %v\n", m, err)
-			return 2
-		}
-		recs = append(recs, r...)
+	recs, since, until, err := c.read(ctx, st, models)
+	if err != nil {
+		fmt.Fprintf(io.err, "stakeout noise: %v\n", err)
+		return 2
 	}
 	stats := noise.Report(recs, since, until)
 	if len(stats) == 0 {
@@ -108,6 +95,42 @@ func (c *noiseCmd) run(args []string, io stdio) int {
 		writeNoiseTable(io, stats, since)
 	}
 	return 0
+}
+
+// read reads the models' records of the window --since names. It ends
+// now for the router's table, and at the latest record for a replay's
+// saved state, whose time is the events': "the last 7 days" of a replay
+// of March are March's.
+func (c *noiseCmd) read(ctx context.Context, st auditReader, models []string) (recs []audit.Record, since, until time.Time, err error) {
+	// Whole seconds: the window printed (and in --json) reads cleanly, and
+	// nothing of note happens in the fraction dropped.
+	until = time.Now().Truncate(time.Second)
+	from, to := time.Time{}, endOfTime
+	if c.statePath == "" {
+		since, _ = parseSince(c.since, until)
+		from, to = since, until
+	}
+	for _, m := range models {
+		r, err := st.ModelRecords(ctx, m, from, to)
+		if err != nil {
+			return nil, since, until, fmt.Errorf("read the audit trail of %s: %w", m, err)
+		}
+		recs = append(recs, r...)
+	}
+	if c.statePath == "" {
+		return recs, since, until, nil
+	}
+	until = time.Time{}
+	for _, r := range recs {
+		until = maxTime(until, r.At)
+	}
+	if until.IsZero() {
+		until = time.Now()
+	}
+	until = until.Truncate(time.Second).Add(time.Second)
+	since, _ = parseSince(c.since, until)
+	recs = slices.DeleteFunc(recs, func(r audit.Record) bool { return r.At.Before(since) || r.At.After(until) })
+	return recs, since, until, nil
 }
 
 // parseSince reads --since: a duration back from now, or a time.

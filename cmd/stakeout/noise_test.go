@@ -189,7 +189,7 @@ fraud-detection  recall-loss    1       1      0        0             0%    0   
 		want string
 	}{
 		{"no store", []string{"--dir", "../.."}, "name the store"},
-		{"two stores", []string{"--state", path, "--table", "t", "--dir", "../.."}, "name the store"},
+		{"two stores", []string{"--state", path, "--table", "t", "--dir", "../.."}, "--state and --table name two stores: give one"},
 		{"endpoint without table", []string{"--state", path, "--endpoint", "http://localhost:8000", "--dir", "../.."}, "--endpoint goes with --table"},
 		{"bad since", []string{"--state", path, "--since", "a month", "--dir", "../.."}, `--since: "a month" is neither a duration`},
 		{"since in the future", []string{"--state", path, "--since", "2999-01-01T00:00:00Z", "--dir", "../.."}, "not in the past"},

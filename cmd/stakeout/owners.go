@@ -27,10 +27,8 @@ func (*ownersCmd) synopsis() string {
 	return "the ownership matrix: models × roles → owners, with gaps"
 }
 
-const ownersHelp = `Usage: stakeout owners [--dir D]
-       stakeout owners --codeowners --github-org ORG [--dir D] > .github/CODEOWNERS
-
-Without --codeowners: the ownership matrix (models × roles → owners) and,
+// ownersAbout is the long part of `stakeout owners -h`.
+const ownersAbout = `Without --codeowners: the ownership matrix (models × roles → owners) and,
 per owner, what it answers for and its escalation. Exit 1 if a role has no
 owner.
 
@@ -55,18 +53,12 @@ Paths are anchored at the Git repository holding D (the nearest directory
 above it with a .git), or at D without one. Exit 1, after printing the
 file, if a model's role names no owner or a name cannot be written in
 CODEOWNERS; exit 2 on usage errors.
-
-Flags:
 `
 
 func (c *ownersCmd) flags(fs *flag.FlagSet) {
 	dirFlag(fs, &c.dir)
 	fs.BoolVar(&c.codeowners, "codeowners", false, "print a GitHub CODEOWNERS file instead of the matrix (needs --github-org)")
 	fs.StringVar(&c.githubOrg, "github-org", "", "with --codeowners: the GitHub organisation whose team <owner-id> stands for each owner (@ORG/<owner-id>)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), ownersHelp)
-		fs.PrintDefaults()
-	}
 }
 
 // githubLogin is what GitHub accepts as an organisation's login.

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
@@ -32,6 +33,7 @@ type replayCmd struct {
 	slackChannel   string
 	until          string
 	silence        bool
+	failOn         failOn
 }
 
 func (*replayCmd) name() string { return "replay" }
@@ -44,6 +46,7 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per alert state change, one per line")
 	fs.StringVar(&c.slackChannel, "slack-channel", "", "with SLACK_BOT_TOKEN set: post every message to this channel id instead of the owners' channels")
 	fs.BoolVar(&c.silence, "silence", false, "also watch for silence: an expected signal (expect:) of the stream that stops arriving opens an alert. For complete streams: a sample of events looks silent")
+	c.failOn.flag(fs)
 	fs.StringVar(&c.until, "until", "", "keep the clock running after the last event, for escalations and silence: a duration (48h, 3d) or an RFC 3339 time")
 }
 
@@ -54,13 +57,12 @@ func (c *replayCmd) flags(fs *flag.FlagSet) {
 // STAKEOUT_PAGERDUTY_EVENTS_URL). It retries and gives up on the replay's
 // clock: an attempt that fails waits in the outbox for a later minute of
 // the events' time, never for the wall clock.
-func (c *replayCmd) sender(cfg *config.Config, st deliver.Store, shown io.Writer, clock func() time.Time, std stdio) (*deliver.Sender, bool) {
+func (c *replayCmd) sender(cfg *config.Config, st deliver.Store, shown io.Writer, clock func() time.Time) (*deliver.Sender, error) {
 	slackOut := &previewSlack{w: shown, clock: clock}
 	if token := os.Getenv("SLACK_BOT_TOKEN"); token != "" {
 		slackOut.next = slacknotify.NewClient(secret.New(token), os.Getenv("STAKEOUT_SLACK_API_URL"))
 	} else if c.slackChannel != "" {
-		fmt.Fprintln(std.err, "stakeout replay: --slack-channel needs SLACK_BOT_TOKEN (a bot token with chat:write and channels:history)")
-		return nil, false
+		return nil, errors.New("--slack-channel needs SLACK_BOT_TOKEN (a bot token with chat:write and channels:history)")
 	}
 	pager := &previewPager{w: shown}
 	if key := os.Getenv("STAKEOUT_PAGERDUTY_ROUTING_KEY"); key != "" {
@@ -70,7 +72,7 @@ func (c *replayCmd) sender(cfg *config.Config, st deliver.Store, shown io.Writer
 		"slack":        &slacknotify.Notifier{API: slackOut, Channel: c.slackChannel},
 		"pagerduty":    &pdnotify.Notifier{Config: cfg, Sender: pager},
 		deliver.Events: &bus.Notifier{Bus: &previewBus{w: shown}},
-	}}, true
+	}}, nil
 }
 
 // oneKey resolves every routing key reference to the one key a replay
@@ -101,145 +103,194 @@ func (c *replayCmd) run(args []string, std stdio) int {
 		return exitCode(err)
 	}
 	defer in.Close()
-
-	// Time comes from the events: idempotency records expire relative to
-	// the latest event replayed, and audit records carry event times.
-	var clock time.Time
-	st := memstore.New(func() time.Time { return clock })
-	if c.statePath != "" {
-		if st, err = memstore.Open(c.statePath, func() time.Time { return clock }); err != nil {
-			fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
-			return 2
-		}
-	}
-	// The trail is keyed as the functions key it, with the local key.
-	key, err := localAuditKey()
+	r, err := c.open(cfg, std)
 	if err != nil {
 		fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 		return 2
 	}
-	signed := newSignedStore(st, key)
+	badConfig := configErrors(std.err, "replay", cfg)
+	if err := r.feed(context.Background(), in, name); err != nil {
+		fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
+		return exitCode(err)
+	}
+	if code := c.finish(r, std); code != 0 {
+		return code
+	}
+	switch {
+	case r.sum.events == 0:
+		fmt.Fprintf(std.err, "stakeout replay: %s holds no events\n", name)
+		return 1
+	case r.sum.skipped > 0, badConfig:
+		return 1 // rejected inputs, reported above with their lines
+	case c.failOn.report(std.err, "replay"):
+		return 1
+	}
+	return 0
+}
+
+// replayRun is one replay under way: its store, clock, pipeline and
+// timeline.
+type replayRun struct {
+	cmd   *replayCmd
+	st    *memstore.Store
+	key   *audit.LocalKey
+	clock time.Time
+	p     *pipeline.Processor
+	tl    *timeline
+	sum   *summary
+	std   stdio
+}
+
+// open builds the replay's store (loaded from --state if it exists), its
+// delivery and its escalator, all on the events' clock.
+func (c *replayCmd) open(cfg *config.Config, std stdio) (*replayRun, error) {
+	r := &replayRun{cmd: c, sum: newSummary(), std: std}
+	// Time comes from the events: idempotency records expire relative to
+	// the latest event replayed, and audit records carry event times.
+	now := func() time.Time { return r.clock }
+	r.st = memstore.New(now)
+	if c.statePath != "" {
+		var err error
+		if r.st, err = memstore.Open(c.statePath, now); err != nil {
+			return nil, err
+		}
+	}
+	// The trail is keyed as the functions key it, with the local key.
+	var err error
+	if r.key, err = localAuditKey(); err != nil {
+		return nil, err
+	}
+	signed := newSignedStore(r.st, r.key)
 	// Notifications are delivered as they are queued, through the real
 	// sender: shown as text, and posted for real when a bot token is set.
 	shown := std.out
 	if c.jsonOut {
 		shown = io.Discard
 	}
-	sender, ok := c.sender(cfg, signed, shown, func() time.Time { return clock }, std)
-	if !ok {
-		return 2
+	sender, err := c.sender(cfg, signed, shown, now)
+	if err != nil {
+		return nil, err
 	}
 	// The escalator runs on the events' clock: at every minute something
 	// falls due, up to each event's time (and after the last, --until).
 	// With --silence, the signals the stream carries are watched for
 	// silence (only those: a replay of one model's drift says nothing of
 	// its other monitors).
-	esc := &escalator.Escalator{Config: cfg, Store: signed, Now: func() time.Time { return clock }, Signals: []string{}}
-	tl := &timeline{w: std.out, json: c.jsonOut, shown: shown, st: st, sender: sender, esc: esc, clock: &clock, err: std.err, silence: c.silence}
+	esc := &escalator.Escalator{Config: cfg, Store: signed, Now: now, Signals: []string{}}
+	r.tl = &timeline{w: std.out, json: c.jsonOut, shown: shown, st: r.st, sender: sender, esc: esc, clock: &r.clock,
+		err: std.err, silence: c.silence, sum: r.sum}
 	// Time comes from the events, but none was measured after now: the
 	// wall clock bounds them, as it does in the router.
-	p := &pipeline.Processor{Config: cfg, Store: signed, Sightings: signed, Before: tl.before, Wall: time.Now}
-	sum := newSummary()
-	tl.sum = sum
-	progress := isTerminal(std.err)
-	ctx := context.Background()
+	r.p = &pipeline.Processor{Config: cfg, Store: signed, Sightings: signed, Before: r.tl.before, Wall: time.Now}
+	return r, nil
+}
+
+// feed runs every line of in through the pipeline, then the clock to
+// --until. A line the router would quarantine is reported and skipped;
+// a fault of the store ends the replay.
+func (r *replayRun) feed(ctx context.Context, in io.Reader, name string) error {
+	progress := isTerminal(r.std.err)
 	// bufio.Reader, not Scanner: a line of any length is one bad event to
 	// skip, not the end of the replay.
-	r := bufio.NewReaderSize(in, 64<<10)
-	line := 0
-	var readErr error
-	for readErr == nil {
-		var raw []byte
-		raw, readErr = r.ReadBytes('\n')
+	br := bufio.NewReaderSize(in, 64<<10)
+	for line := 1; ; line++ {
+		raw, readErr := br.ReadBytes('\n')
 		if readErr != nil && readErr != io.EOF {
+			var ie *inputError
+			if !errors.As(readErr, &ie) {
+				readErr = &inputError{code: 2, err: fmt.Errorf("read %s: %w", name, readErr)}
+			}
+			return readErr
+		}
+		if len(strings.TrimSpace(string(raw))) > 0 {
+			if progress && line%progressEvery == 0 {
+				fmt.Fprintf(r.std.err, "\r%d events…", line)
+			}
+			if err := r.event(ctx, raw, fmt.Sprintf("%s:%d", name, line)); err != nil {
+				return &inputError{code: 2, err: fmt.Errorf("%s:%d: %w", name, line, err)}
+			}
+		}
+		if readErr == io.EOF {
+			if progress && line >= progressEvery {
+				fmt.Fprint(r.std.err, "\r\033[K")
+			}
 			break
 		}
-		if len(raw) == 0 && readErr == io.EOF {
-			break
+	}
+	until, err := r.cmd.end(r.clock)
+	if err != nil {
+		return &inputError{code: 2, err: fmt.Errorf("--until: %w", err)}
+	}
+	if until.After(r.clock) && !r.clock.IsZero() {
+		if err := r.tl.runUntil(ctx, "", until); err != nil {
+			return &inputError{code: 2, err: err}
 		}
-		line++
-		if len(strings.TrimSpace(string(raw))) == 0 {
-			continue
+		r.clock = until
+	}
+	return nil
+}
+
+// event runs one event through the pipeline and shows what it changed.
+func (r *replayRun) event(ctx context.Context, raw []byte, where string) error {
+	out, err := r.p.Process(ctx, raw)
+	if err != nil {
+		return err
+	}
+	sum := r.sum
+	sum.events++
+	switch {
+	case out.Quarantined != "":
+		sum.skipped++
+		fmt.Fprintf(r.std.err, "%s: skipped: %s\n", where, out.Quarantined)
+		return nil
+	case out.Duplicate:
+		sum.duplicates++
+		return nil
+	case out.Late != "":
+		sum.late++
+		fmt.Fprintf(r.std.err, "%s: %s\n", where, out.Late)
+	}
+	for _, ch := range out.Changes {
+		r.clock = maxTime(r.clock, ch.At)
+		sum.add(ch)
+		if ch.State == "opened" || ch.State == "reopened" {
+			r.cmd.failOn.add(ch.Alert, ch.Severity)
 		}
-		if progress && line%progressEvery == 0 {
-			fmt.Fprintf(std.err, "\r%d events…", line)
-		}
-		out, err := p.Process(ctx, raw)
-		if err != nil {
-			fmt.Fprintf(std.err, "stakeout replay: %s:%d: %v\n", name, line, err)
-			return 1
-		}
-		sum.events++
 		switch {
-		case out.Quarantined != "":
-			sum.skipped++
-			fmt.Fprintf(std.err, "%s:%d: skipped: %s\n", name, line, out.Quarantined)
-			continue
-		case out.Duplicate:
-			sum.duplicates++
-			continue
-		case out.Late != "":
-			sum.late++
-			fmt.Fprintf(std.err, "%s:%d: %s\n", name, line, out.Late)
-		}
-		for _, ch := range out.Changes {
-			clock = maxTime(clock, ch.At)
-			sum.add(ch)
-			switch {
-			case c.jsonOut:
-				writeChange(std.out, ch)
-			case ch.State != "updated": // every further breach: --json has them
-				writeTimeline(std.out, ch)
-			}
-		}
-		for _, n := range out.Queued {
-			if err := tl.deliver(ctx, n, sum); err != nil {
-				fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
-				return 1
-			}
-		}
-		if out.Wrote {
-			tl.next = st.NextDue()
+		case r.cmd.jsonOut:
+			writeChange(r.std.out, ch)
+		case ch.State != "updated": // every further breach: --json has them
+			writeTimeline(r.std.out, ch)
 		}
 	}
-	if until, err := c.end(clock); err != nil {
-		fmt.Fprintf(std.err, "stakeout replay: --until: %v\n", err)
-		return 2
-	} else if until.After(clock) && !clock.IsZero() {
-		if err := tl.runUntil(ctx, "", until); err != nil {
-			fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
-			return 1
+	for _, n := range out.Queued {
+		if err := r.tl.deliver(ctx, n, sum); err != nil {
+			return err
 		}
-		clock = until
 	}
-	if progress && line >= progressEvery {
-		fmt.Fprint(std.err, "\r\033[K")
+	if out.Wrote {
+		r.tl.next = r.st.NextDue()
 	}
-	if readErr != nil && readErr != io.EOF {
-		var ie *inputError
-		if !errors.As(readErr, &ie) {
-			readErr = &inputError{code: 2, err: fmt.Errorf("read %s: %w", name, readErr)}
-		}
-		fmt.Fprintf(std.err, "stakeout replay: %v\n", readErr)
-		return exitCode(readErr)
-	}
+	return nil
+}
+
+// finish saves the state (with --state) and prints the summary.
+func (c *replayCmd) finish(r *replayRun, std stdio) int {
 	if c.statePath != "" {
-		if err := st.Save(c.statePath); err != nil {
+		if err := r.st.Save(c.statePath); err != nil {
 			fmt.Fprintf(std.err, "stakeout replay: %v\n", err)
 			return 2
 		}
 	}
-	if !c.jsonOut {
-		sum.write(std.out)
-		if c.statePath != "" {
-			fmt.Fprintf(std.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
-			if key == nil {
-				fmt.Fprintf(std.out, "its audit trail is unkeyed: set %s to key it (openssl rand -hex 32)\n", envAuditKey)
-			}
-		}
+	if c.jsonOut {
+		return 0
 	}
-	if sum.skipped > 0 {
-		return 1 // rejected inputs, reported above with their lines
+	r.sum.write(std.out)
+	if c.statePath != "" {
+		fmt.Fprintf(std.out, "state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
+		if r.key == nil {
+			fmt.Fprintf(std.out, "its audit trail is unkeyed: set %s to key it (openssl rand -hex 32)\n", envAuditKey)
+		}
 	}
 	return 0
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -311,11 +310,7 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-func writeChange(w io.Writer, ch pipeline.Change) {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(ch)
-}
+func writeChange(w io.Writer, ch pipeline.Change) { writeJSONLine(w, ch) }
 
 func writeTimeline(w io.Writer, ch pipeline.Change) {
 	what := fmt.Sprintf("%s → %s via %s", ch.Severity, ch.Owner, orNone(ch.Notify))

@@ -59,7 +59,7 @@ func (t *timeline) runUntil(ctx context.Context, signal string, at time.Time) er
 		if tick.After(at) {
 			break
 		}
-		*t.clock = tick
+		*t.clock = tick.UTC() // a digest falls due in its owner's zone
 		if err := t.tick(ctx); err != nil {
 			return err
 		}
@@ -112,7 +112,9 @@ func (t *timeline) tick(ctx context.Context) error {
 				}
 				continue
 			}
-			if !t.json {
+			if t.json {
+				writeJSONLine(t.w, digestLine{At: *t.clock, Digest: n.Owner, Notifications: len(entries), Since: n.Since.UTC()})
+			} else {
 				fmt.Fprintf(t.w, "%s  %-11s %s  %d notification(s) since %s\n", t.clock.UTC().Format("2006-01-02 15:04Z"), "DIGEST",
 					n.Owner, len(entries), n.Since.UTC().Format("2006-01-02 15:04Z"))
 			}
@@ -202,6 +204,22 @@ type delivery struct {
 	Retry    time.Time `json:"retry_at,omitzero"`
 }
 
+// digestLine is a daily digest posted, as replay --json prints it.
+type digestLine struct {
+	At time.Time `json:"at"`
+	// Digest is the owner it was posted to.
+	Digest        string    `json:"digest"`
+	Notifications int       `json:"notifications"`
+	Since         time.Time `json:"since"`
+}
+
+// writeJSONLine writes v as one line of JSON.
+func writeJSONLine(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
 // failures reports the channels of n that did not deliver.
 func (t *timeline) failures(n *state.Notification) {
 	var out []delivery
@@ -214,9 +232,7 @@ func (t *timeline) failures(n *state.Notification) {
 	}
 	for _, d := range out {
 		if t.json {
-			enc := json.NewEncoder(t.w)
-			enc.SetEscapeHTML(false)
-			enc.Encode(d)
+			writeJSONLine(t.w, d)
 			continue
 		}
 		fmt.Fprintf(t.shown, "%s%s ✗ %s: %s\n", indent, d.Channel, d.Delivery, d.Error)

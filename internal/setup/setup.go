@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -137,15 +136,11 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if table == "" {
 		return nil, fmt.Errorf("%s is not set", EnvTable)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsConfig(ctx, log)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
-	client := dynamodb.NewFromConfig(awsCfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
-		if ep := getenv(EnvEndpoint); ep != "" {
-			o.BaseEndpoint = &ep
-		}
-	}}, dynamoOpts...)...)
+	client := dynamoClient(awsCfg, getenv, dynamoOpts)
 	var secrets secret.Resolver
 	if getenv(EnvSecrets) == "env" {
 		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })

@@ -24,6 +24,7 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
+	"github.com/stakeout-ml/stakeout/internal/version"
 )
 
 // localAWS points the SDK's default chain at placeholder credentials
@@ -180,4 +181,27 @@ func TestSDKLogLinesKeepTheirLevel(t *testing.T) {
 	if strings.Join(levels, " ") != "DEBUG WARN WARN" || strings.Join(msgs, "|") != "retry 1|odd body|new class" {
 		t.Errorf("levels %v, messages %v; want DEBUG WARN WARN and the formatted messages", levels, msgs)
 	}
+}
+
+// A function's start line names the build it runs, so that its decisions
+// can be tied to a commit.
+func TestStartLineNamesTheBuild(t *testing.T) {
+	localAWS(t)
+	env := map[string]string{EnvTable: dynamotest.TableName(t), EnvEndpoint: dynamotest.Endpoint(), EnvSecrets: "env", EnvAuditKey: "unkeyed"}
+	var out bytes.Buffer
+	if _, err := Load(context.Background(), func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&out, nil))); err != nil {
+		t.Fatal(err)
+	}
+	want := version.Read()
+	for line := range strings.Lines(out.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["msg"] != "configuration loaded" {
+			continue
+		}
+		if rec["version"] != want.Module || rec["revision"] != want.Revision {
+			t.Errorf("start line %s: version %v, revision %v; want %q, %q", line, rec["version"], rec["revision"], want.Module, want.Revision)
+		}
+		return
+	}
+	t.Errorf("no \"configuration loaded\" line in:\n%s", out.String())
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+	"github.com/stakeout-ml/stakeout/internal/version"
 )
 
 // Environment the functions read.
@@ -120,9 +121,11 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	// The digest is on every audit record; logging it at start ties a
-	// container's decisions to the commit it was built from.
-	log.Info("configuration loaded", "from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners))
+	// The digest is on every audit record, and the version and revision
+	// name the binary: logged at start, they tie a container's decisions
+	// to the rules and the code it ran.
+	log.Info("configuration loaded", append([]any{"from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners)},
+		version.Read().LogAttrs()...)...)
 	for _, p := range cfg.Errors() {
 		log.Error("configuration problem", "problem", p.String())
 	}
@@ -253,7 +256,7 @@ func (d *Deps) Secret(ctx context.Context, name string) (secret.Value, error) {
 // invocation reports (a bare exit shows only "Runtime exited"). Setup
 // errors name variables and files, never a secret's value.
 func Fail(log *slog.Logger, function string, err error) {
-	log.Error(function+" cannot start", "error", err)
+	log.Error(function+" cannot start", append([]any{"error", err}, version.Read().LogAttrs()...)...)
 	if rerr := runtimeapi.ReportInitError(context.Background(), os.Getenv("AWS_LAMBDA_RUNTIME_API"), fmt.Errorf("%s cannot start: %w", function, err)); rerr != nil {
 		log.Error("the init error could not be reported to the Lambda Runtime API", "error", rerr)
 	}

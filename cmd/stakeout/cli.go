@@ -29,7 +29,7 @@ type command interface {
 }
 
 func commands() []command {
-	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &replayCmd{}, &auditCmd{}, &ownersCmd{}, &noiseCmd{}}
+	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &replayCmd{}, &auditCmd{}, &ownersCmd{}, &noiseCmd{}, &versionCmd{}}
 }
 
 const usageHead = `stakeout routes ML model alerts to their owners.
@@ -72,6 +72,9 @@ func run(args []string, io stdio) int {
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(io.out)
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, c := range commands() {
 		if c.name() != args[0] {

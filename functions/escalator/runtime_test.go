@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,11 @@ func TestRuntime(t *testing.T) {
 	}
 	if !strings.Contains(fn.Logs(), `"msg":"escalator run"`) {
 		t.Errorf("no run summary in the logs:\n%s", fn.Logs())
+	}
+	// The start line names the build (runtimeapitest builds without VCS
+	// stamping: a module version, an empty revision).
+	if !regexp.MustCompile(`"msg":"configuration loaded".*"version":"[^"]+","revision":"[0-9a-f]*"`).MatchString(fn.Logs()) {
+		t.Errorf("the start line lacks the version and revision:\n%s", fn.Logs())
 	}
 	// The next tick finds nothing left to send.
 	if res, err := fn.Invoke(ctx, []byte(input)); err != nil || res.Err != nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -32,6 +31,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+	"github.com/stakeout-ml/stakeout/internal/version"
 )
 
 // Environment the functions read.
@@ -121,9 +121,11 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if err != nil {
 		return nil, err
 	}
-	// The digest is on every audit record; logging it at start ties a
-	// container's decisions to the commit it was built from.
-	log.Info("configuration loaded", "from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners))
+	// The digest is on every audit record, and the version and revision
+	// name the binary: logged at start, they tie a container's decisions
+	// to the rules and the code it ran.
+	log.Info("configuration loaded", append([]any{"from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners)},
+		version.Read().LogAttrs()...)...)
 	for _, p := range cfg.Errors() {
 		log.Error("configuration problem", "problem", p.String())
 	}
@@ -137,15 +139,11 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if table == "" {
 		return nil, fmt.Errorf("%s is not set", EnvTable)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsConfig(ctx, log)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
-	client := dynamodb.NewFromConfig(awsCfg, append([]func(*dynamodb.Options){func(o *dynamodb.Options) {
-		if ep := getenv(EnvEndpoint); ep != "" {
-			o.BaseEndpoint = &ep
-		}
-	}}, dynamoOpts...)...)
+	client := dynamoClient(awsCfg, getenv, dynamoOpts)
 	var secrets secret.Resolver
 	if getenv(EnvSecrets) == "env" {
 		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
@@ -258,7 +256,7 @@ func (d *Deps) Secret(ctx context.Context, name string) (secret.Value, error) {
 // invocation reports (a bare exit shows only "Runtime exited"). Setup
 // errors name variables and files, never a secret's value.
 func Fail(log *slog.Logger, function string, err error) {
-	log.Error(function+" cannot start", "error", err)
+	log.Error(function+" cannot start", append([]any{"error", err}, version.Read().LogAttrs()...)...)
 	if rerr := runtimeapi.ReportInitError(context.Background(), os.Getenv("AWS_LAMBDA_RUNTIME_API"), fmt.Errorf("%s cannot start: %w", function, err)); rerr != nil {
 		log.Error("the init error could not be reported to the Lambda Runtime API", "error", rerr)
 	}

@@ -7,14 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
@@ -22,6 +21,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
 // auditReader is what the audit command reads from a store.
@@ -143,9 +143,9 @@ func (c *auditCmd) trustedKeys(ctx context.Context) (audit.Keys, error) {
 		return keys, nil
 	}
 	// The KMS endpoint is the SDK's: AWS_ENDPOINT_URL_KMS points it elsewhere.
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := setup.AWSConfig(ctx, cliLogger())
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
 	client := kms.NewFromConfig(awsCfg)
 	for _, arn := range c.kmsKeys {
@@ -233,15 +233,11 @@ func openAuditStore(ctx context.Context, statePath, table, endpoint string) (aud
 		}
 		return memstore.Open(statePath, time.Now)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := setup.AWSConfig(ctx, cliLogger())
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
-	client := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = &endpoint
-		}
-	})
+	client := setup.DynamoDB(awsCfg, endpoint)
 	return dynamostore.New(client, table, time.Now), nil
 }
 
@@ -366,3 +362,9 @@ func closeMatches(id string, ids []string) []string {
 
 // endOfTime is later than any record.
 var endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// cliLogger is where the AWS SDK's rare warnings go in the CLI: standard
+// error, as text, warnings and worse only.
+func cliLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

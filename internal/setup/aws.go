@@ -118,3 +118,15 @@ func withCRC32Validation(o *dynamodb.Options) {
 		return err
 	})
 }
+
+// AWSConfig is the AWS configuration the functions build their clients
+// from, for the CLI's commands that read the router's table: the SDK's
+// log lines go to log, and DynamoDB clients made by DynamoDB check
+// checksums as the functions do.
+func AWSConfig(ctx context.Context, log *slog.Logger) (aws.Config, error) { return awsConfig(ctx, log) }
+
+// DynamoDB is a client of the router's table built as the functions build
+// theirs, at endpoint when it is not empty (DynamoDB Local's).
+func DynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
+	return dynamoClient(cfg, func(string) string { return endpoint }, nil)
+}

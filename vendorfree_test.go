@@ -19,7 +19,6 @@ var vendorFreeCore = []string{
 	"./internal/engine",
 	"./internal/lifecycle",
 	"./internal/state",
-	"./internal/route",
 	"./internal/audit",
 	"./internal/series",
 	"./internal/signal",

@@ -120,6 +120,7 @@ func TestHelpAndExitCodes(t *testing.T) {
 		{name: "replay-missing-file", args: []string{"replay", "testdata/no-such-file.jsonl"}, wantExit: 2},
 		{name: "replay-fail-on-high", args: []string{"replay", "--fail-on", "high", "testdata/scenarios/churn-competitor-launch.jsonl"}, wantExit: 1},
 		{name: "replay-fail-on-critical", args: []string{"replay", "--fail-on", "critical", "testdata/scenarios/churn-competitor-launch.jsonl"}},
+		{name: "route-fail-on-critical", args: []string{"route", "--fail-on", "critical", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 1},
 		{name: "replay-fail-on-unknown", args: []string{"replay", "--fail-on", "hgih", "x.jsonl"}, wantExit: 2},
 		{name: "replay-invalid-config", args: []string{"replay", "--dir", "testdata/invalid/unknown-role", "testdata/events/sequence/credit-approval-income-drift.jsonl"}, wantExit: 1},
 		{name: "audit-state-and-table", args: []string{"audit", "--state", "s.json", "--table", "t", "a/b"}, wantExit: 2},

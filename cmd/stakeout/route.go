@@ -2,23 +2,26 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
-	"github.com/stakeout-ml/stakeout/internal/route"
-	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 type routeCmd struct {
 	dir     string
 	jsonOut bool
+	failOn  failOn
 }
 
 func (*routeCmd) name() string { return "route" }
@@ -28,6 +31,7 @@ func (*routeCmd) synopsis() string {
 func (c *routeCmd) flags(fs *flag.FlagSet) {
 	dirFlag(fs, &c.dir)
 	fs.BoolVar(&c.jsonOut, "json", false, "print one JSON object per event, one per line")
+	c.failOn.flag(fs)
 }
 
 // input is one event to route, with where it came from.
@@ -36,51 +40,229 @@ type input struct {
 	raw   []byte
 }
 
-func (c *routeCmd) run(args []string, io stdio) int {
+// router is the router's own pipeline on a throwaway embedded store,
+// never saved: each event, in the order given across all the files, is
+// applied as the router would apply it, so that for:, grouping and
+// inhibition behave as in production, and route and replay agree.
+type router struct {
+	cfg   *config.Config
+	st    *memstore.Store
+	p     *pipeline.Processor
+	clock time.Time // the latest event's time, as in replay
+}
+
+func newRouter(cfg *config.Config) *router {
+	r := &router{cfg: cfg}
+	r.st = memstore.New(func() time.Time { return r.clock })
+	// Times come from the events, bounded by the wall clock as the router
+	// bounds them: a time ahead of now is refused with its reason.
+	r.p = &pipeline.Processor{Config: cfg, Store: r.st, Wall: time.Now, Explain: true}
+	return r
+}
+
+func (c *routeCmd) run(args []string, std stdio) int {
 	if len(args) == 0 {
-		fmt.Fprintln(io.err, "stakeout route: name event files (JSON, or JSON lines), or - for standard input")
+		fmt.Fprintln(std.err, "stakeout route: name event files (JSON, or JSON lines), or - for standard input")
 		return 2
 	}
-	cfg, ok := load(c.dir, io)
+	cfg, ok := load(c.dir, std)
 	if !ok {
 		return 2
 	}
-	dry := route.NewDryRun(cfg)
-	// What the router would quarantine, a dry run refuses: names and
-	// labels over their limits, times ahead of now.
-	dry.Check = func(ev *signal.Event) error {
-		if reason := pipeline.Implausible(ev, time.Now()); reason != "" {
-			return errors.New(reason)
-		}
-		return nil
-	}
+	r := newRouter(cfg)
+	ctx := context.Background()
 	code := 0
-	report := func(where string, dec route.Decision, err error) {
-		if err != nil {
-			code = max(code, exitCode(err))
-		}
+	if configErrors(std.err, "route", cfg) {
+		code = 1
+	}
+	fail := func(where string, err error, exit int) {
+		code = max(code, exit)
 		if c.jsonOut {
-			writeJSON(io.out, where, dec, err)
-		} else {
-			writeText(io.out, where, dec, err)
+			encodeJSON(std.out, struct {
+				Input string `json:"input"`
+				Error string `json:"error"`
+			}{where, err.Error()})
+			return
 		}
+		fmt.Fprintf(std.out, "== %s\n   error: %v\n\n", where, err)
 	}
 	for _, name := range args {
-		inputs, err := readInputs(name, io.in)
+		inputs, err := readInputs(name, std.in)
 		if err != nil {
 			// One unreadable file does not stop the others.
 			if name == "-" {
 				name = "stdin"
 			}
-			report(name, route.Decision{}, err)
+			fail(name, err, exitCode(err))
 			continue
 		}
 		for _, in := range inputs {
-			dec, err := dry.Route(in.raw)
-			report(in.where, dec, err)
+			rep, err := r.route(ctx, in)
+			switch {
+			case err != nil:
+				fail(in.where, err, 2) // the embedded store failed: nothing to do with the input
+			case rep.quarantined != "":
+				// What the router would quarantine is this input's error.
+				fail(in.where, errors.New(rep.quarantined), 1)
+			default:
+				c.show(std.out, rep)
+			}
 		}
 	}
+	if c.failOn.report(std.err, "route") {
+		code = max(code, 1)
+	}
 	return code
+}
+
+// show prints what the pipeline decided for one event, and notes the
+// alerts it opened for --fail-on.
+func (c *routeCmd) show(w io.Writer, rep *routeReport) {
+	for _, ch := range rep.Changes {
+		if ch.State == "opened" || ch.State == "reopened" {
+			c.failOn.add(ch.Alert, ch.Severity)
+		}
+	}
+	if c.jsonOut {
+		encodeJSON(w, rep)
+		return
+	}
+	rep.writeText(w)
+}
+
+// routeReport is what the pipeline decided for one event.
+type routeReport struct {
+	Input     string    `json:"input"`
+	Model     string    `json:"model"`
+	Series    string    `json:"series"`
+	At        time.Time `json:"observed_at"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+	// Late says why the reading is late for its series.
+	Late string `json:"late,omitempty"`
+	// Rules are the verdicts of the rules that watch the event's series.
+	Rules []pipeline.Verdict `json:"rules"`
+	// Changes are the alerts' changes, with who is told, how and when.
+	Changes []routedChange `json:"changes"`
+
+	others      []string          // rules that watch other series
+	quiet       map[string]string // firing rules that changed nothing: why
+	quarantined string
+}
+
+// routedChange is an alert's change (as replay --json prints it) with its
+// routing: the role and deadline of the alert, the escalation chain a new
+// group starts, and the notifications that tell of it.
+type routedChange struct {
+	pipeline.Change
+	Role       string          `json:"role,omitempty"`
+	AckWithin  string          `json:"ack_within,omitempty"`
+	Escalation []pipeline.Step `json:"escalation,omitempty"`
+	Runbook    string          `json:"runbook,omitempty"`
+	Told       []told          `json:"told"`
+}
+
+// told is one notification a change queued: its kind, to whom, on which
+// channels, and when it goes out (an update waits for its window's end,
+// to go out once with every alert that joined the group in it).
+type told struct {
+	Kind     string    `json:"kind"`
+	Owner    string    `json:"owner"`
+	Channels []string  `json:"channels"`
+	Group    string    `json:"group"`
+	At       time.Time `json:"at"`
+}
+
+func (r *router) route(ctx context.Context, in input) (*routeReport, error) {
+	out, err := r.p.Process(ctx, in.raw)
+	if err != nil {
+		return nil, err
+	}
+	rep := &routeReport{Input: in.where, Model: out.Model, Series: out.Series, At: out.At, Duplicate: out.Duplicate,
+		Late: out.Late, Rules: []pipeline.Verdict{}, Changes: []routedChange{}, quarantined: out.Quarantined}
+	if out.Quarantined != "" {
+		return rep, nil
+	}
+	r.clock = maxTime(r.clock, out.At)
+	m := r.cfg.Models[out.Model]
+	changed := map[string]bool{}
+	for _, ch := range out.Changes {
+		changed[ch.Rule] = true
+		rep.Changes = append(rep.Changes, r.routed(m, ch, &out))
+	}
+	for _, v := range out.Verdicts {
+		if v.Status == pipeline.OtherSeries {
+			rep.others = append(rep.others, v.Rule)
+			continue
+		}
+		rep.Rules = append(rep.Rules, v)
+		if v.Status == "firing" && !changed[v.Rule] {
+			if rep.quiet == nil {
+				rep.quiet = map[string]string{}
+			}
+			rep.quiet[v.Rule] = r.unchanged(ctx, v.Alert)
+		}
+	}
+	return rep, nil
+}
+
+// routed adds to a change its routing and the notifications it queued.
+func (r *router) routed(m *config.Model, ch pipeline.Change, out *pipeline.Outcome) routedChange {
+	rc := routedChange{Change: ch, Told: []told{}}
+	for _, n := range out.Queued {
+		if n.Alert.ID == ch.Alert {
+			rc.Told = append(rc.Told, told{Kind: n.Kind, Owner: n.Owner, Channels: n.Channels, Group: n.Group, At: n.Created})
+		}
+	}
+	for _, n := range out.Coalesced {
+		if n.Alert.ID == ch.Alert {
+			rc.Told = append(rc.Told, told{Kind: n.Kind, Owner: n.Owner, Channels: n.Channels, Group: n.Group, At: n.ClaimedUntil})
+		}
+	}
+	rule := ruleNamed(m, ch.Rule)
+	if rule == nil || ch.State == "resolved" || ch.State == "suppressed" {
+		return rc
+	}
+	plan := pipeline.Plan(r.cfg, m, rule, ch.At)
+	rc.Role, rc.AckWithin, rc.Runbook = plan.Role, plan.AckWithin, plan.Runbook
+	// A new group starts its escalation; an alert that joins an open
+	// group follows the group's, already under way.
+	if slices.ContainsFunc(rc.Told, func(t told) bool { return t.Kind == state.NoticeOpened }) {
+		rc.Escalation = plan.Escalation
+	}
+	return rc
+}
+
+// unchanged says why a firing rule changed no alert, from the store.
+func (r *router) unchanged(ctx context.Context, id string) string {
+	a, err := r.st.GetAlert(ctx, id)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("alert %s: %v", id, err)
+	case a == nil:
+		return "no alert of it for this series"
+	case a.Status == state.Suppressed:
+		return fmt.Sprintf("%s stays suppressed, inhibited by %s: nobody told", id, a.InhibitedBy)
+	case a.Status == state.Resolved && a.Muted:
+		return fmt.Sprintf("%s was called a false alarm: quiet until its series is clean again", id)
+	}
+	return fmt.Sprintf("%s is %s", id, a.Status)
+}
+
+// ruleNamed is the model's rule of that name, or the alert about one
+// (config.Rule.ErrorRule).
+func ruleNamed(m *config.Model, name string) *config.Rule {
+	if m == nil {
+		return nil
+	}
+	for _, r := range m.Rules {
+		if r.Name == name {
+			return r
+		}
+		if er := r.ErrorRule(); er.Name == name {
+			return er
+		}
+	}
+	return nil
 }
 
 // readInputs reads one file (or stdin for "-"): a single JSON event, or
@@ -110,83 +292,10 @@ func readInputs(name string, stdin io.Reader) ([]input, error) {
 	return out, nil
 }
 
-func writeJSON(w io.Writer, where string, dec route.Decision, err error) {
-	var v any
-	if err != nil {
-		v = struct {
-			Input string `json:"input"`
-			Error string `json:"error"`
-		}{where, err.Error()}
-	} else {
-		v = struct {
-			Input string `json:"input"`
-			route.Decision
-		}{where, dec}
-	}
+func encodeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // "value 0.4 > 0.25" reads better than \u003e
 	enc.Encode(v)
-}
-
-func writeText(w io.Writer, where string, dec route.Decision, err error) {
-	fmt.Fprintf(w, "== %s\n", where)
-	if err != nil {
-		fmt.Fprintf(w, "   error: %v\n\n", err)
-		return
-	}
-	fmt.Fprintf(w, "   %s at %s\n", dec.Series, dec.At.Format(time.RFC3339))
-	if dec.Late {
-		fmt.Fprintln(w, "   late: no newer than the latest reading of this series; recorded, but opens and resolves nothing")
-	}
-	alerts := map[string]route.Alert{}
-	for _, a := range dec.Alerts {
-		alerts[a.Rule] = a
-	}
-	var others []string
-	for _, v := range dec.Rules {
-		if v.Status == route.OtherSeries {
-			others = append(others, v.Rule)
-			continue
-		}
-		a, fired := alerts[v.Rule]
-		if !fired {
-			fmt.Fprintf(w, "   %-7s %s: %s\n", v.Status, v.Rule, v.Why)
-			continue
-		}
-		fmt.Fprintf(w, "   FIRES   %s: %s\n", a.Rule, a.Summary)
-		fmt.Fprintf(w, "           why: %s\n", a.Why)
-		fmt.Fprintf(w, "           %s → role %s → owner %s via %s", a.Severity, a.Role, a.Owner, orNone(a.Notify))
-		if a.AckWithin != "" {
-			fmt.Fprintf(w, ", ack within %s", a.AckWithin)
-		}
-		fmt.Fprintln(w)
-		if len(a.Escalation) > 0 {
-			steps := make([]string, len(a.Escalation))
-			for i, s := range a.Escalation {
-				steps[i] = fmt.Sprintf("%s at +%s (%s)", s.Owner, s.After, s.At.Format("2006-01-02T15:04Z07:00"))
-			}
-			fmt.Fprintf(w, "           escalation: %s\n", strings.Join(steps, ", then "))
-		} else if a.AckWithin != "" {
-			fmt.Fprintf(w, "           escalation: none (%s has no escalation list)\n", a.Owner)
-		}
-		switch {
-		case a.Impact != nil:
-			fmt.Fprintf(w, "           impact: %s per day\n", expression.FormatThousands(*a.Impact))
-		case a.ImpactError != "":
-			fmt.Fprintf(w, "           impact: not computed: %s\n", a.ImpactError)
-		}
-		if a.Runbook != "" {
-			fmt.Fprintf(w, "           runbook: %s\n", a.Runbook)
-		}
-	}
-	if len(others) > 0 {
-		verb := "watch"
-		if len(others) == 1 {
-			verb = "watches"
-		}
-		fmt.Fprintf(w, "   (%s %s other series: %s)\n", plural(len(others), "rule"), verb, strings.Join(others, ", "))
-	}
-	fmt.Fprintln(w)
 }
 
 func orNone(ss []string) string {
@@ -195,5 +304,3 @@ func orNone(ss []string) string {
 	}
 	return strings.Join(ss, ", ")
 }
-
-// thousands formats money: 1,620,000 — or 12.5 below 1,000.

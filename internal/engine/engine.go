@@ -200,7 +200,9 @@ func Summary(m *config.Model, r *config.Rule, ev *signal.Event, res *Result) str
 			return m.Stakes
 		case "impact":
 			if res != nil && res.HasImpact {
-				return expression.FormatNumber(res.Impact)
+				// As every text shows an impact: "${{impact}}/day" reads
+				// "$48,000/day" (expression.FormatImpact).
+				return expression.FormatImpactAmount(res.Impact)
 			}
 			return "?"
 		}

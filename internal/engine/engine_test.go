@@ -132,6 +132,14 @@ func TestImpactAndSummary(t *testing.T) {
 	if got, want := Summary(m, m.Rules[0], &ev, &res), "accuracy 0.8 vs 0.9, 100/day on m"; got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}
+	// {{impact}} reads as every text shows an impact: rounded, with
+	// thousands separators, never float noise.
+	ev.Value = 0.87
+	m.Business["daily"] = 1_600_000 // (0.9 - 0.87) * 1.6M = 48000.00000000004
+	res = New().Observe(m, &ev, &series.State{}, nil)[0]
+	if got, want := Summary(m, m.Rules[0], &ev, &res), "accuracy 0.87 vs 0.9, 48,000/day on m"; got != want {
+		t.Errorf("Summary = %q, want %q", got, want)
+	}
 }
 
 // benchModel has 20 rules as a real model would: per-feature drift rules,

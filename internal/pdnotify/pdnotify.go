@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/PagerDuty/go-pagerduty"
 
+	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -94,7 +94,7 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 		details["baseline"] = *v.Baseline
 	}
 	if v.Impact != nil {
-		details["impact_per_day"] = math.Round(*v.Impact*100) / 100
+		details["impact_per_day"] = expression.RoundImpact(*v.Impact)
 	}
 	if len(v.Recent) > 0 {
 		details["recent_values"] = v.Recent

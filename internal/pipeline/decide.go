@@ -11,6 +11,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
+	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -353,9 +354,14 @@ func (d *decision) change(a *state.Alert, st string) {
 	if a.Status == state.Suppressed {
 		notify = []string{} // nobody is told of a suppressed alert
 	}
-	d.changes = append(d.changes, Change{At: d.at, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: st,
+	ch := Change{At: d.at, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: st,
 		Severity: a.Severity, Owner: a.Owner, Notify: notify, Value: a.Value, InhibitedBy: a.InhibitedBy,
-		Group: a.Group, Summary: a.Summary})
+		Group: a.Group, Summary: a.Summary}
+	if a.Impact != nil && st != "resolved" {
+		impact := expression.RoundImpact(*a.Impact)
+		ch.Impact, ch.ImpactUnit = &impact, expression.ImpactUnit
+	}
+	d.changes = append(d.changes, ch)
 }
 
 // prefetch reads, in one round trip, what deciding the results may need:

@@ -11,7 +11,6 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
-	"github.com/stakeout-ml/stakeout/internal/route"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -57,7 +56,7 @@ type Journal struct {
 func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, at time.Time) {
 	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Muted = at, time.Time{}, "", false
 	a.Opens++
-	plan := route.Plan(cfg, m, r, at)
+	plan := Plan(cfg, m, r, at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
 	a.Stakes = m.Stakes
 	a.Status = state.Open

@@ -20,7 +20,6 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
-	"github.com/stakeout-ml/stakeout/internal/route"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -73,6 +72,10 @@ type Processor struct {
 	// before the event is applied: replay runs the escalator up to it, so
 	// that what fell due before the event happens before it.
 	Before func(ctx context.Context, ev *signal.Event) error
+	// Explain asks for every rule's verdict on each event, in words
+	// (Outcome.Verdicts): `stakeout route` shows them. The router does not
+	// pay for it: explaining evaluates each condition's clauses again.
+	Explain bool
 
 	engines   sync.Pool
 	sightings sightingCache
@@ -92,6 +95,10 @@ type Change struct {
 	InhibitedBy string    `json:"inhibited_by,omitempty"`
 	Group       string    `json:"group,omitempty"`
 	Summary     string    `json:"summary,omitempty"`
+	// Impact is the alert's impact, rounded to the cent, in ImpactUnit
+	// (none on a resolution: it is the cost of the breach).
+	Impact     *float64 `json:"impact,omitempty"`
+	ImpactUnit string   `json:"impact_unit,omitempty"`
 }
 
 // RuleError is a rule that could not be evaluated on an event.
@@ -128,6 +135,12 @@ type Outcome struct {
 	// for a fault of their own (over their evaluation budget). Each also
 	// opens or updates an alert to its owner (config.Rule.ErrorRule).
 	RuleErrors []RuleError
+	// Series and At name the event's series and observation time, and
+	// Verdicts say what each of the model's rules made of the event and
+	// why, in the model's order: with Processor.Explain only.
+	Series   string
+	At       time.Time
+	Verdicts []Verdict
 	// Attempts counts the reads and decisions the event took: 1, and one
 	// more each time a concurrent change to what it read made its commit
 	// conflict (0: it never got that far, quarantined before).
@@ -146,7 +159,7 @@ func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
-	ev, err := in.Resolve(func(name string) []string { return route.ModelsForAlarm(p.Config, name) })
+	ev, err := in.Resolve(func(name string) []string { return ModelsForAlarm(p.Config, name) })
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
@@ -164,7 +177,7 @@ func (p *Processor) ProcessEvent(ctx context.Context, id string, ev signal.Event
 }
 
 func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev *signal.Event) (Outcome, error) {
-	m, err := route.Find(p.Config, ev.Model)
+	m, err := Find(p.Config, ev.Model)
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
@@ -296,6 +309,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 	}
 	defer p.engines.Put(eng)
 	out := Outcome{EventID: id, Model: m.ID}
+	if p.Explain {
+		out.Series, out.At = ev.Series().String(), ev.ObservedAt.UTC()
+	}
 	tooMany := 0 // records an event would change, when more than one commit holds
 	var closed []string
 	err := state.OnConflict(ctx, maxAttempts, func(attempt int) error {
@@ -317,6 +333,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			return err
 		}
 		out.Evaluated = len(d.results)
+		if p.Explain {
+			out.Verdicts = d.explain()
+		}
 		out.RuleErrors = ruleErrors(m, d.results)
 		c := d.commit()
 		if c == nil {

@@ -160,7 +160,7 @@ func TestRenderShowsTheFacts(t *testing.T) {
 	text := Text(Render(notify.NewView(cfg, notices()["opened-critical"])))
 	for _, want := range []string{
 		"Critical · credit-approval · accuracy-loss", "stakes critical", "(baseline - value) = 0.09 > 0.03",
-		"0.81 (baseline 0.9)", "▇", "Model version: v42", "Impact: 1,620,000 per day", "training_data: s3://ml/credit/2026-01",
+		"0.81 (baseline 0.9)", "▇", "Model version: v42", "Impact: $1,620,000/day", "training_data: s3://ml/credit/2026-01",
 		"Credit data science", "<@U012ABCDE>", "Escalates to ML platform at 2026-03-01 06:15 UTC",
 		"Runbook (https://wiki.example.com/runbooks/credit-accuracy)", "[Acknowledge] [Resolve] [More… ▾]",
 	} {

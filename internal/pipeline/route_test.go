@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+)
+
+func example(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Load("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := cfg.Errors(); len(errs) > 0 {
+		t.Fatalf("example configuration has errors: %v", errs)
+	}
+	return cfg
+}
+
+// explaining is a processor as `stakeout route` runs it: a throwaway
+// store, every verdict in words.
+func explaining(cfg *config.Config) *Processor {
+	return &Processor{Config: cfg, Store: memstore.New(time.Now), Wall: time.Now, Explain: true}
+}
+
+type routed struct {
+	Rule, State, Severity, Owner, Notify string
+}
+
+// Each captured event, applied alone to the example configuration, opens
+// the alerts testdata/events/README.md promises, for the owners it names.
+func TestCapturedEventsReachTheirOwners(t *testing.T) {
+	cfg := example(t)
+	for _, tc := range []struct {
+		file string
+		want []routed
+	}{
+		{"native/credit-approval-accuracy-drop.json", []routed{{"accuracy-loss", "opened", "critical", "credit-ds", "slack,pagerduty"}}},
+		{"native/credit-approval-income-psi.json", nil},
+		{"native/credit-approval-disparate-impact.json", []routed{{"disparate-impact", "opened", "critical", "credit-ds", "slack,pagerduty"}}},
+		{"native/fraud-detection-feature-store-lag.json", []routed{{"feature-store-lag", "opened", "critical", "data-platform", "slack,pagerduty"}}},
+		{"native/churn-prediction-auc-floor.json", []routed{{"auc-floor", "opened", "critical", "growth-ds", "slack"}}},
+		{"native/playlist-recommender-catalog-lag.json", []routed{{"catalog-lag", "opened", "warning", "data-platform", "digest"}}},
+		{"native/delivery-eta-mae-no-baseline.json", nil},
+		{"envelope/credit-approval-accuracy-drop.json", []routed{{"accuracy-loss", "opened", "critical", "credit-ds", "slack,pagerduty"}}},
+		{"cloudwatch/single-metric-alarm.json", []routed{{"monitor-feature-drift", "opened", "high", "fraud-ds", "slack,pagerduty"}}},
+		{"cloudwatch/single-metric-alarm-tags.json", []routed{{"monitor-feature-drift", "opened", "high", "fraud-ds", "slack,pagerduty"}}},
+		{"cloudwatch/metric-math-alarm.json", []routed{{"monitor-broad-drift", "opened", "high", "data-platform", "slack,pagerduty"}}},
+		{"cloudwatch/anomaly-detection-alarm.json", []routed{{"traffic-anomaly", "opened", "high", "ml-platform", "slack,pagerduty"}}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("../../testdata/events", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := explaining(cfg).Process(context.Background(), raw)
+			if err != nil || out.Quarantined != "" {
+				t.Fatalf("Process: %v %s", err, out.Quarantined)
+			}
+			var got []routed
+			for _, ch := range out.Changes {
+				got = append(got, routed{ch.Rule, ch.State, ch.Severity, ch.Owner, strings.Join(ch.Notify, ",")})
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("changes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Explained, `for: 2` pends with its progress, then fires on the second
+// breach; the plan's escalation times count from it.
+func TestExplainShowsForProgress(t *testing.T) {
+	cfg := example(t)
+	p := explaining(cfg)
+	ev := func(v, day string) []byte {
+		return []byte(`{"model":"credit-approval","kind":"drift","metric":"psi","feature":"income","value":` + v + `,"observed_at":"2026-03-0` + day + `T02:00:00Z"}`)
+	}
+	first, err := p.Process(context.Background(), ev("0.31", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := verdictOf(t, first, "key-feature-drift")
+	if v.Status != "pending" || !strings.Contains(v.Why, "1 of 2") || len(first.Changes) != 0 {
+		t.Fatalf("first breach: %+v, changes %v; want pending at 1 of 2 and no change", v, first.Changes)
+	}
+	second, err := p.Process(context.Background(), ev("0.35", "2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = verdictOf(t, second, "key-feature-drift")
+	if v.Status != "firing" || v.Why != "value 0.35 > 0.25" || v.Alert != "credit-approval/key-feature-drift/feature=income" {
+		t.Errorf("second breach: %+v, want firing because value 0.35 > 0.25", v)
+	}
+	if len(second.Changes) != 1 || second.Changes[0].State != "opened" {
+		t.Fatalf("second breach changed %v, want one opened alert", second.Changes)
+	}
+	m := cfg.Models["credit-approval"]
+	plan := Plan(cfg, m, m.Rules[0], second.Changes[0].At)
+	wantSteps := []Step{
+		{Owner: "ml-platform", After: "30m", At: time.Date(2026, 3, 2, 2, 30, 0, 0, time.UTC)},
+		{Owner: "head-of-ml", After: "1h", At: time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)},
+	}
+	if diff := cmp.Diff(wantSteps, plan.Escalation); diff != "" {
+		t.Errorf("escalation (-want +got):\n%s", diff)
+	}
+}
+
+// Only a processor asked to explain pays for it.
+func TestVerdictsOnlyWhenExplaining(t *testing.T) {
+	p := explaining(example(t))
+	p.Explain = false
+	out, err := p.Process(context.Background(), []byte(`{"model":"credit-approval","kind":"drift","metric":"psi","feature":"income","value":0.31,"observed_at":"2026-03-01T02:00:00Z"}`))
+	if err != nil || out.Verdicts != nil || out.Series != "" {
+		t.Errorf("Process without Explain: %v, verdicts %v, series %q; want none", err, out.Verdicts, out.Series)
+	}
+}
+
+func verdictOf(t *testing.T, out Outcome, rule string) Verdict {
+	t.Helper()
+	for _, v := range out.Verdicts {
+		if v.Rule == rule {
+			return v
+		}
+	}
+	t.Fatalf("no verdict of %s in %+v", rule, out.Verdicts)
+	return Verdict{}
+}
+
+func TestUnknownModelIsQuarantinedWithASuggestion(t *testing.T) {
+	out, err := explaining(example(t)).Process(context.Background(),
+		[]byte(`{"model":"credit-aproval","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z"}`))
+	if err != nil || !strings.Contains(out.Quarantined, `did you mean "credit-approval"`) || !strings.Contains(out.Quarantined, "known models: churn-prediction") {
+		t.Errorf("unknown model: %v, quarantined %q; want a suggestion and the known models", err, out.Quarantined)
+	}
+}

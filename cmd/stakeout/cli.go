@@ -26,7 +26,7 @@ type command interface {
 }
 
 func commands() []command {
-	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &replayCmd{}, &auditCmd{}, &ownersCmd{}, &noiseCmd{}}
+	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &replayCmd{}, &auditCmd{}, &ownersCmd{}, &noiseCmd{}, &reportCmd{}}
 }
 
 const usageHead = `stakeout routes ML model alerts to their owners.

@@ -59,7 +59,7 @@ func (c *reportCmd) run(args []string, io stdio) int {
 	// The window is [since, until): until just after the latest record.
 	in.Since, in.Until = first, last.Add(time.Second)
 	if c.since != "" {
-		if in.Since, err = parseSince(c.since, in.Until); err != nil {
+		if in.Since, err = parseSince(c.since, last); err != nil {
 			fmt.Fprintf(io.err, "stakeout report: %v (counted back from the state's latest time, %s)\n", err, formatSince(last))
 			return 2
 		}

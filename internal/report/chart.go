@@ -94,18 +94,21 @@ func (s timeScale) ticks() []tick {
 			break
 		}
 	}
-	align := time.Hour
-	if step >= 24*time.Hour {
-		align = 24 * time.Hour
-	}
+	// Steps of up to a day divide it: truncated (from the Unix epoch, a
+	// UTC midnight) they fall on midnights, which carry the date.
+	align := min(step, 24*time.Hour)
 	var out []tick
 	for t := s.since.UTC().Truncate(align); !t.After(s.until); t = t.Add(step) {
 		if t.Before(s.since) {
 			continue
 		}
 		label := t.Format("Jan 2")
-		if t.Hour() != 0 || t.Minute() != 0 {
+		switch {
+		case t.Hour() != 0 || t.Minute() != 0:
 			label = t.Format("15:04")
+			if len(out) == 0 { // the first tick says which day
+				label = t.Format("Jan 2 15:04")
+			}
 		}
 		out = append(out, tick{s.x(t), label})
 	}
@@ -135,7 +138,11 @@ func newValueScale(values []float64, top, height float64) valueScale {
 	}
 	pad := (hi - lo) * 0.08
 	step := niceStep((hi - lo + 2*pad) / 4)
-	return valueScale{lo: math.Floor((lo-pad)/step) * step, hi: math.Ceil((hi+pad)/step) * step, top: top, height: height}
+	s := valueScale{lo: math.Floor((lo-pad)/step) * step, hi: math.Ceil((hi+pad)/step) * step, top: top, height: height}
+	if lo >= 0 && s.lo < 0 { // lags, rates, counts: no axis below zero they never reach
+		s.lo = 0
+	}
+	return s
 }
 
 func (s valueScale) y(v float64) float64 {
@@ -162,7 +169,7 @@ func (s valueScale) ticks() []tick {
 	var out []tick
 	for v := s.lo; v <= s.hi+step/2; v += step {
 		v = math.Round(v/step) * step // no 0.30000000000000004
-		out = append(out, tick{s.y(v), expression.FormatNumber(v)})
+		out = append(out, tick{s.y(v), expression.FormatThousands(v)})
 	}
 	return out
 }
@@ -259,7 +266,7 @@ func plotLine(c *chartView, obs []series.Observation, x timeScale, y valueScale)
 		}
 		fmt.Fprintf(&b, "%s%g %g", cmd, x.x(o.At), y.y(o.Value))
 		if len(obs) <= maxDots {
-			c.Dots = append(c.Dots, dot{x.x(o.At), y.y(o.Value), formatTime(o.At) + " · " + expression.FormatNumber(o.Value)})
+			c.Dots = append(c.Dots, dot{x.x(o.At), y.y(o.Value), formatTime(o.At) + " · " + expression.FormatThousands(o.Value)})
 		}
 	}
 	c.Line = b.String()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/expression"
@@ -29,8 +30,13 @@ func alertChart(in Input, a *alertTrail, x timeScale, id int) chartView {
 	c := chartView{ID: fmt.Sprintf("chart-%d", id), Model: a.key.Model, Rule: a.rule, Alert: a.id, Title: a.rule, Subtitle: seriesTitle(a.key) + " · alert " + a.id,
 		Height: chartHeight, PlotTop: plotTop, Bottom: plotBottom, Left: plotLeft, Right: plotRight}
 	plotLine(&c, obs, x, y)
-	if len(obs) == 0 {
+	kept := readingsOf(in, a.key)
+	switch {
+	case len(obs) == 0:
 		c.Empty = "no readings of this series in the window: its marks alone"
+		c.YTicks = nil
+	case len(kept) == 0:
+		c.Subtitle += " · readings as its alerts recorded them (its rules keep no history)"
 	}
 	switch {
 	case offScale:
@@ -45,7 +51,6 @@ func alertChart(in Input, a *alertTrail, x timeScale, id int) chartView {
 	default:
 		c.Note = "No threshold to draw: the state holds no explanation of this alert's firing."
 	}
-	c.Bands = bands(a.records, x)
 	c.MarkList = marks(a.records, x)
 	c.Marks = len(c.MarkList)
 	return c
@@ -84,7 +89,7 @@ func nearReadings(v float64, values []float64) bool {
 }
 
 func limitLine(th threshold, y valueScale) *limit {
-	l := &limit{Y: y.y(th.Value), Label: th.Op + " " + expression.FormatNumber(th.Value)}
+	l := &limit{Y: y.y(th.Value), Label: th.Op + " " + expression.FormatThousands(th.Value)}
 	if th.Of != "" {
 		l.Label = th.Of + " " + l.Label
 	}
@@ -100,27 +105,31 @@ func limitLine(th threshold, y valueScale) *limit {
 }
 
 // bands shade from each opening (or suppression) to its resolution, or to
-// the end of the window.
-func bands(recs []audit.Record, x timeScale) []band {
+// the end of the window: trail is the alert's whole trail, in order, and
+// what lies outside the window is cut off.
+func bands(trail []audit.Record, x timeScale) []band {
+	trail = slices.Clone(trail)
+	slices.SortStableFunc(trail, func(a, b audit.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 	var out []band
-	open := -1.0
+	var start time.Time
 	suppressed := false
-	closeAt := func(end float64) {
-		if open >= 0 {
-			out = append(out, band{X: open, W: max(end-open, 1), Suppressed: suppressed})
+	closeAt := func(end time.Time) {
+		if !start.IsZero() && end.After(x.since) && start.Before(x.until) {
+			from, to := max(x.x(start), plotLeft), min(x.x(end), plotRight)
+			out = append(out, band{X: from, W: max(to-from, 1), Suppressed: suppressed})
 		}
-		open = -1
+		start = time.Time{}
 	}
-	for _, r := range recs {
+	for _, r := range trail {
 		switch r.Action {
 		case audit.Opened, audit.Suppressed:
-			closeAt(x.x(r.At))
-			open, suppressed = x.x(r.At), r.Action == audit.Suppressed
+			closeAt(r.At)
+			start, suppressed = r.At, r.Action == audit.Suppressed
 		case audit.Resolved, audit.FalseAlarm:
-			closeAt(x.x(r.At))
+			closeAt(r.At)
 		}
 	}
-	closeAt(plotRight)
+	closeAt(x.until)
 	return out
 }
 

@@ -138,6 +138,12 @@ type modelView struct {
 
 // build turns the input into what the template shows.
 func build(in Input) view {
+	// An alert opened before the window is open in it: its band is drawn
+	// from its whole trail.
+	trails := map[string][]audit.Record{}
+	for _, r := range in.Records {
+		trails[r.Alert] = append(trails[r.Alert], r)
+	}
 	in.Records = window(in.Records, in.Since, in.Until)
 	x := newTimeScale(in.Since, in.Until)
 	v := view{Source: in.Source, Since: formatTime(in.Since), Until: formatTime(in.Until), Legend: markKinds,
@@ -148,6 +154,7 @@ func build(in Input) view {
 		drawn := map[signal.SeriesKey]bool{}
 		for _, a := range alertsOf(in, m) {
 			c := alertChart(in, a, x, len(ids))
+			c.Bands = bands(trails[a.id], x)
 			ids = append(ids, c.ID)
 			v.Marks += c.Marks
 			mv.Charts = append(mv.Charts, c)

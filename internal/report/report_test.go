@@ -160,6 +160,10 @@ func TestWindowLeavesOutWhatIsOutsideIt(t *testing.T) {
 	if len(v.Noise) != 1 || v.Noise[0].Alerts != 1 || v.Noise[0].FalseAlarms != 1 {
 		t.Errorf("noise since %s = %+v, want the age alert alone, a false alarm", in.Since, v.Noise)
 	}
+	// The income alert opened before the window, and is open from its start.
+	if income := v.Models[0].Charts[1]; len(income.Bands) != 1 || income.Bands[0].X != plotLeft {
+		t.Errorf("income bands %+v, want one from the window's start (x %d)", income.Bands, plotLeft)
+	}
 	for _, c := range v.Models[0].Charts {
 		for _, d := range c.Dots {
 			if d.X < plotLeft {

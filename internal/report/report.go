@@ -131,7 +131,9 @@ type view struct {
 
 type modelView struct {
 	ID, Name string
-	Charts   []chartView
+	// Left says what was not drawn, to keep the page small.
+	Left   []string
+	Charts []chartView
 	// Quiet are the model's series no alert of the window is about.
 	Quiet []chartView
 }
@@ -148,30 +150,71 @@ func build(in Input) view {
 	x := newTimeScale(in.Since, in.Until)
 	v := view{Source: in.Source, Since: formatTime(in.Since), Until: formatTime(in.Until), Legend: markKinds,
 		HistoryLimit: in.HistoryLimit, Noise: noise.Report(in.Records, in.Since, in.Until)}
-	var ids []string // each chart's, unique in the page
+	charts := 0 // numbers each chart's id, unique in the page
 	for _, m := range Models(in) {
-		mv := modelView{ID: fmt.Sprintf("model-%d", len(v.Models)), Name: m}
-		drawn := map[signal.SeriesKey]bool{}
-		for _, a := range alertsOf(in, m) {
-			c := alertChart(in, a, x, len(ids))
-			c.Bands = bands(trails[a.id], x)
-			ids = append(ids, c.ID)
+		mv := modelSection(in, m, trails, x, &charts)
+		mv.ID = fmt.Sprintf("model-%d", len(v.Models))
+		for _, c := range mv.Charts {
 			v.Marks += c.Marks
-			mv.Charts = append(mv.Charts, c)
-			drawn[a.key] = true
-		}
-		for _, s := range in.Series {
-			if s.Key.Model == m && !drawn[s.Key] {
-				if c, ok := quietChart(s, x, len(ids)); ok {
-					ids = append(ids, c.ID)
-					mv.Quiet = append(mv.Quiet, c)
-				}
-			}
 		}
 		v.Models = append(v.Models, mv)
 	}
 	v.Owners, v.OwnerAxis = lanes(in.Records, x)
 	return v
+}
+
+// What one model's section draws at most: a rule whose alerts are many
+// (a drift rule over hundreds of features) shows its most eventful ones,
+// and the page says how many it left out.
+const (
+	maxChartsPerRule = 12
+	maxQuietCharts   = 12
+)
+
+// modelSection draws one model's alerts, rule by rule, and its series no
+// alert is about.
+func modelSection(in Input, m string, trails map[string][]audit.Record, x timeScale, charts *int) modelView {
+	mv := modelView{Name: m}
+	drawn := map[signal.SeriesKey]bool{}
+	alerts := alertsOf(in, m)
+	for len(alerts) > 0 {
+		n := 1
+		for n < len(alerts) && alerts[n].rule == alerts[0].rule {
+			n++
+		}
+		rule := alerts[:n]
+		alerts = alerts[n:]
+		for _, a := range rule {
+			drawn[a.key] = true
+		}
+		if len(rule) > maxChartsPerRule {
+			mv.Left = append(mv.Left, fmt.Sprintf("%s: %d more alerts, with fewer marks, not drawn (the noise table counts them)", rule[0].rule, len(rule)-maxChartsPerRule))
+			slices.SortStableFunc(rule, func(a, b *alertTrail) int { return cmp.Compare(len(b.records), len(a.records)) })
+			rule = rule[:maxChartsPerRule]
+			slices.SortFunc(rule, func(a, b *alertTrail) int { return cmp.Compare(a.id, b.id) })
+		}
+		for _, a := range rule {
+			c := alertChart(in, a, x, *charts)
+			c.Bands = bands(trails[a.id], x)
+			*charts++
+			mv.Charts = append(mv.Charts, c)
+		}
+	}
+	var quiet []chartView
+	for _, s := range in.Series {
+		if s.Key.Model == m && !drawn[s.Key] {
+			if c, ok := quietChart(s, x, *charts); ok {
+				*charts++
+				quiet = append(quiet, c)
+			}
+		}
+	}
+	if len(quiet) > maxQuietCharts {
+		mv.Left = append(mv.Left, fmt.Sprintf("%d more series without an alert, not drawn", len(quiet)-maxQuietCharts))
+		quiet = quiet[:maxQuietCharts]
+	}
+	mv.Quiet = quiet
+	return mv
 }
 
 // window keeps the records in [since, until).

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -271,4 +272,37 @@ func svgAttr(k string) bool {
 		return true
 	}
 	return false
+}
+
+// A rule over hundreds of features does not make a page of hundreds of
+// charts: the most eventful are drawn, and the page says what it left.
+func TestManyAlertsOfARuleAreCappedAndSaidSo(t *testing.T) {
+	in := Input{Since: at(-60), Until: at(24 * 60)}
+	for i := range maxChartsPerRule + 3 {
+		f := fmt.Sprintf("f%02d", i)
+		steps := []audit.Record{step(i, audit.Opened, "router", "credit-ds")}
+		if i == 0 { // the most eventful: drawn whatever its place
+			steps = append(steps, step(30, audit.Escalated, "escalator", "ml-platform"))
+		}
+		in.Records = append(in.Records, trail("credit/drift/feature="+f, f, steps...)...)
+	}
+	for i := range maxQuietCharts + 2 {
+		in.Series = append(in.Series, Series{Key: signal.SeriesKey{Model: "credit", Kind: "quality", Metric: fmt.Sprintf("m%02d", i)},
+			Readings: []series.Observation{{At: at(5), Value: 1}}})
+	}
+	v := build(in)
+	mv := v.Models[0]
+	if len(mv.Charts) != maxChartsPerRule || len(mv.Quiet) != maxQuietCharts {
+		t.Fatalf("%d alert charts and %d quiet ones, want %d and %d", len(mv.Charts), len(mv.Quiet), maxChartsPerRule, maxQuietCharts)
+	}
+	if mv.Charts[0].Alert != "credit/drift/feature=f00" || mv.Charts[0].Marks != 2 {
+		t.Errorf("first chart %s with %d marks, want the escalated f00 with 2", mv.Charts[0].Alert, mv.Charts[0].Marks)
+	}
+	want := []string{"drift: 3 more alerts, with fewer marks, not drawn (the noise table counts them)", "2 more series without an alert, not drawn"}
+	if strings.Join(mv.Left, "|") != strings.Join(want, "|") {
+		t.Errorf("the page says %q, want %q", mv.Left, want)
+	}
+	if v.Noise[0].Alerts != maxChartsPerRule+3 {
+		t.Errorf("noise counts %d alerts, want all %d", v.Noise[0].Alerts, maxChartsPerRule+3)
+	}
 }

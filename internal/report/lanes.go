@@ -35,6 +35,7 @@ type laneView struct {
 
 type askView struct {
 	X, W     float64
+	LabelX   float64 // beside the bar, when it has no room for its label
 	Answered bool
 	Label    string
 	Tip      string
@@ -124,8 +125,10 @@ func lane(owner string, asks []*ask, x timeScale) laneView {
 			v.Label = "no answer"
 			v.Tip += a.outcome + fmt.Sprintf(" (after %s)", noise.FormatWait(a.end.Sub(a.at)))
 		}
-		if v.W < float64(len(v.Label))*6+8 { // no room to write it: the tooltip says it
-			v.Label = ""
+		if room := v.W >= float64(len(v.Label))*6+8; !room && a.answered {
+			v.LabelX = v.X + v.W + 3 // a quick answer: its time beside its bar
+		} else if !room {
+			v.Label = "" // the next ask may start right after: the tooltip says it
 		}
 		l.Asks = append(l.Asks, v)
 	}

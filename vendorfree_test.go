@@ -26,6 +26,7 @@ var vendorFreeCore = []string{
 	"./internal/escalator",
 	"./internal/memstore",
 	"./internal/layout",
+	"./internal/report",
 }
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the

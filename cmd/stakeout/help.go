@@ -147,3 +147,18 @@ func (*noiseCmd) help() help {
 		findings: "never: the table is the answer, whatever it shows",
 	}
 }
+
+func (*reportCmd) help() help {
+	return help{
+		usage: []string{"--state FILE [--model M] [--since 7d|TIME] [-o report.html|-]"},
+		about: "One HTML file, with no network: for each model, each rule's readings against its\n" +
+			"threshold with its alerts' open, acknowledge, escalate and resolve marks; a lane per\n" +
+			"owner (who was asked, how fast they answered); the noise table. --since counts back\n" +
+			"from the state's latest time.",
+		examples: []example{
+			{"the quick start's story as a page", "stakeout replay --state /tmp/churn.json testdata/scenarios/churn-competitor-launch.jsonl && stakeout report --state /tmp/churn.json -o report.html"},
+			{"one model's last week, to standard output", "stakeout report --state /tmp/credit.json --model credit-approval --since 7d -o -"},
+		},
+		findings: "--model names no model in the state, or the state holds nothing to draw",
+	}
+}

@@ -157,7 +157,7 @@ func writeNoiseTable(io stdio, stats []noise.RuleStats, since time.Time) {
 	for _, s := range stats {
 		median, p90 := "-", "-"
 		if s.Acknowledged > 0 {
-			median, p90 = formatAck(s.MedianAck), formatAck(s.P90Ack)
+			median, p90 = noise.FormatWait(s.MedianAck), noise.FormatWait(s.P90Ack)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%d\t%s\t%s\n", s.Model, s.Rule, s.Alerts, s.Acknowledged, s.Unacknowledged,
 			s.FalseAlarms, percent(s.FalseAlarmRate), s.Escalations, median, p90)
@@ -203,24 +203,6 @@ func writeNoiseJSON(io stdio, stats []noise.RuleStats, since, until time.Time) {
 		}
 		enc.Encode(line)
 	}
-}
-
-// formatAck prints a time to acknowledge as a person reads it at a glance
-// ("45s", "12m", "3h05m", "2d04h"): the precision that matters shrinks as
-// the wait grows.
-func formatAck(d time.Duration) string {
-	if s := d.Round(time.Second); s < time.Minute {
-		return fmt.Sprintf("%ds", s/time.Second)
-	}
-	m := d.Round(time.Minute)
-	switch {
-	case m < time.Hour:
-		return fmt.Sprintf("%dm", m/time.Minute)
-	case m < duration.Day:
-		return fmt.Sprintf("%dh%02dm", m/time.Hour, m%time.Hour/time.Minute)
-	}
-	h := d.Round(time.Hour)
-	return fmt.Sprintf("%dd%02dh", h/duration.Day, h%duration.Day/time.Hour)
 }
 
 func percent(rate float64) string { return fmt.Sprintf("%.0f%%", rate*100) }

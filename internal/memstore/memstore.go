@@ -3,7 +3,8 @@
 // store (both pass storetest), and DynamoDB's limits on keys and items
 // (see limits.go), optionally saved to a JSON file so that a local replay
 // can be audited afterwards. It is what `stakeout replay` runs on: no AWS
-// account needed.
+// account needed. It also keeps a bounded history of each series' readings
+// (history.go) for `stakeout report` to draw.
 package memstore
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/layout"
+	"github.com/stakeout-ml/stakeout/internal/series"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -30,6 +32,7 @@ type Store struct {
 	mu         sync.Mutex
 	now        func() time.Time
 	series     map[signal.SeriesKey]*state.Series
+	history    map[signal.SeriesKey][]series.Observation // see history.go
 	alerts     map[string]*state.Alert
 	groups     map[string]*state.Group // current group by model/rule
 	inhibitors map[string]*state.Inhibitors
@@ -62,6 +65,7 @@ func New(now func() time.Time) *Store {
 	return &Store{
 		now:        now,
 		series:     map[signal.SeriesKey]*state.Series{},
+		history:    map[signal.SeriesKey][]series.Observation{},
 		alerts:     map[string]*state.Alert{},
 		groups:     map[string]*state.Group{},
 		inhibitors: map[string]*state.Inhibitors{},
@@ -244,6 +248,7 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		n := c.Series.Clone()
 		n.Version++
 		s.series[n.Key] = n
+		s.keep(n)
 	}
 	for _, a := range c.Alerts {
 		n := a.Clone()
@@ -678,6 +683,7 @@ type snapshot struct {
 	Watches    []*state.Watch                 `json:"watches,omitempty"`
 	Schedules  []*state.Schedule              `json:"schedules,omitempty"`
 	Versions   []state.ModelVersion           `json:"versions,omitempty"`
+	History    []History                      `json:"history,omitempty"`
 }
 
 // Save writes the store to path (atomically: a crash leaves the old file).
@@ -696,6 +702,9 @@ func (s *Store) Save(path string) error {
 	}
 	for _, v := range s.series {
 		snap.Series = append(snap.Series, v)
+	}
+	for k, h := range s.history {
+		snap.History = append(snap.History, History{Key: k, Readings: h})
 	}
 	for _, v := range s.alerts {
 		snap.Alerts = append(snap.Alerts, v)
@@ -749,6 +758,9 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	}
 	for _, v := range snap.Series {
 		s.series[v.Key] = v
+	}
+	for _, h := range snap.History {
+		s.history[h.Key] = h.Readings
 	}
 	for _, v := range snap.Alerts {
 		s.alerts[v.ID] = v

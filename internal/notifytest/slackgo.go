@@ -3,6 +3,7 @@ package notifytest
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/slack-go/slack"
@@ -40,6 +41,9 @@ func SlackGoLoses(wire []byte) (string, error) {
 		return "", err
 	}
 	dropAddedZeros(got, sent)
+	if reflect.DeepEqual(sent, got) {
+		return "", nil // cmp.Diff alone takes milliseconds: too slow for fuzzing
+	}
 	return cmp.Diff(sent, got), nil
 }
 

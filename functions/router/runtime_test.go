@@ -29,18 +29,7 @@ func TestRuntime(t *testing.T) {
 	fn := runtimeapitest.Start(t, runtimeapitest.Build(t, "."), w.Env)
 	ctx := context.Background()
 
-	event, err := os.ReadFile("../../testdata/events/envelope/credit-approval-accuracy-drop.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Measured now: a signal older than the lag bound would be late.
-	var ev map[string]any
-	if err := json.Unmarshal(event, &ev); err != nil {
-		t.Fatal(err)
-	}
-	ev["detail"].(map[string]any)["observed_at"] = time.Now().UTC().Format(time.RFC3339)
-	event, _ = json.Marshal(ev)
-
+	event := measuredNow(t, "../../testdata/events/envelope/credit-approval-accuracy-drop.json")
 	for attempt := range 2 { // the second is EventBridge's retry
 		res, err := fn.Invoke(ctx, event)
 		if err != nil {
@@ -100,6 +89,26 @@ func TestRuntime(t *testing.T) {
 	if strings.Contains(logs, w.Slack.Token()) {
 		t.Error("the Slack token is in the function's output")
 	}
+}
+
+// measuredNow reads the EventBridge event in file with its signal measured
+// now: a signal older than the lag bound would be late.
+func measuredNow(t *testing.T, file string) []byte {
+	t.Helper()
+	event, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(event, &ev); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	ev["detail"].(map[string]any)["observed_at"] = time.Now().UTC().Format(time.RFC3339)
+	event, err = json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return event
 }
 
 // A function that cannot start says why through the Runtime API's init

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"mime"
 	"net/http"
@@ -164,6 +165,8 @@ type Response struct {
 	Text            string `json:"text"`
 	ReplaceOriginal bool   `json:"replace_original"`
 	DeleteOriginal  bool   `json:"delete_original"`
+	// Raw is the body as posted.
+	Raw json.RawMessage `json:"-"`
 }
 
 type slackChannel struct {
@@ -327,10 +330,12 @@ func (s *Slack) Responses(id string) []Response {
 // ("Content-type: application/json"), answered with "ok".
 func (s *Slack) respond(w http.ResponseWriter, r *http.Request, id string) {
 	var resp Response
-	if r.Method != http.MethodPost || json.NewDecoder(r.Body).Decode(&resp) != nil {
+	body, err := io.ReadAll(r.Body)
+	if r.Method != http.MethodPost || err != nil || json.Unmarshal(body, &resp) != nil {
 		http.Error(w, "invalid_payload", http.StatusBadRequest)
 		return
 	}
+	resp.Raw = body
 	if resp.ResponseType != "" && resp.ResponseType != "ephemeral" && resp.ResponseType != "in_channel" {
 		http.Error(w, "invalid_response_type", http.StatusBadRequest)
 		return

@@ -329,12 +329,7 @@ func refused(t *testing.T, code int, resp []notifytest.Response, want string) {
 // command runs /stakeout text as user.
 func (e *env) command(user, text string) (int, string, commandReply) {
 	e.t.Helper()
-	body := url.Values{"token": {"legacy"}, "team_id": {"T0NOTIFYTEST"}, "channel_id": {"C0CREDITDS"},
-		"user_id": {user}, "user_name": {strings.ToLower(user)}, "command": {"/stakeout"}, "text": {text},
-		"response_url": {e.slack.ResponseURL("command")}, "trigger_id": {e.trigger()}}.Encode()
-	r := newRequest(body)
-	sign(r, signingSecret, e.clock(), body)
-	w := e.serve(r)
+	w := e.commandAnswer(user, text)
 	var rep commandReply
 	if w.Code == http.StatusOK {
 		if err := json.Unmarshal(w.Body.Bytes(), &rep); err != nil {
@@ -342,6 +337,18 @@ func (e *env) command(user, text string) (int, string, commandReply) {
 		}
 	}
 	return w.Code, w.Header().Get("Content-Type"), rep
+}
+
+// commandAnswer runs /stakeout text as user and returns the app's answer
+// as written.
+func (e *env) commandAnswer(user, text string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	body := url.Values{"token": {"legacy"}, "team_id": {"T0NOTIFYTEST"}, "channel_id": {"C0CREDITDS"},
+		"user_id": {user}, "user_name": {strings.ToLower(user)}, "command": {"/stakeout"}, "text": {text},
+		"response_url": {e.slack.ResponseURL("command")}, "trigger_id": {e.trigger()}}.Encode()
+	r := newRequest(body)
+	sign(r, signingSecret, e.clock(), body)
+	return e.serve(r)
 }
 
 // trigger is a fresh trigger_id: Slack makes one for each command.

@@ -123,6 +123,17 @@ func checkSlack(t testing.TB, m Message) {
 // TestRenderGolden pins the Block Kit JSON of every kind of message, and
 // its text rendering (what `stakeout replay` prints).
 func TestRenderGolden(t *testing.T) {
+	for name, m := range goldenMessages(t) {
+		t.Run(name, func(t *testing.T) {
+			checkSlack(t, m)
+			golden(t, name+".json", string(payload(t, m)))
+			golden(t, name+".txt", Text(m))
+		})
+	}
+}
+
+// goldenMessages are one message of each kind, by golden file name.
+func goldenMessages(t testing.TB) map[string]Message {
 	cfg := exampleConfig(t)
 	ns := notices()
 	views := map[string]*notify.View{}
@@ -134,7 +145,7 @@ func TestRenderGolden(t *testing.T) {
 	pageFailed := notify.NewView(cfg, ns["opened-critical"])
 	pageFailed.Failing = []notify.KV{{Key: "pagerduty", Value: "http 503"}}
 	pageFailed.Failure = &state.Failure{Channel: "pagerduty", Reason: "http 503", Notice: pageFailed.Notice}
-	cases := map[string]Message{
+	return map[string]Message{
 		"page-failed":       Render(pageFailed),
 		"page-failed-reply": FailureReply(pageFailed),
 		"opened-critical":   Render(views["opened-critical"]),
@@ -145,13 +156,6 @@ func TestRenderGolden(t *testing.T) {
 		"opened-low-stakes": Render(views["opened-digest"]),
 		"failure":           Failure(views["opened-critical"], "slack", "credit-approval/accuracy-loss@20260301T060000Z.1#1", "channel_not_found"),
 		"digest":            Digest(notify.Owner(cfg, "listening-product"), "2026-03-01", digest),
-	}
-	for name, m := range cases {
-		t.Run(name, func(t *testing.T) {
-			checkSlack(t, m)
-			golden(t, name+".json", string(payload(t, m)))
-			golden(t, name+".txt", Text(m))
-		})
 	}
 }
 

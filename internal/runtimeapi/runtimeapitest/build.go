@@ -10,8 +10,8 @@ import (
 	"testing"
 )
 
-// builds caches compiled binaries by absolute package directory for the life
-// of the test process. The bytes are kept rather than a path because every
+// builds caches compiled binaries, by absolute package directory or import
+// path, for the life of the test process. The bytes are kept rather than a path because every
 // caller gets its own copy in its own t.TempDir: a path into the first
 // caller's temporary directory would vanish when that test ends, and a
 // process-wide directory would outlive the tests with nothing to remove it.
@@ -40,18 +40,26 @@ func Build(t testing.TB, dir string) string {
 	if err != nil {
 		t.Fatalf("runtimeapitest: build %s: %v", dir, err)
 	}
-	out := filepath.Join(t.TempDir(), binaryName())
+	return cached(t, abs, binaryName(), func(out string) ([]byte, error) { return compile(abs, out) })
+}
+
+// cached returns the path of a copy, named name in t.TempDir(), of the
+// binary key names, compiling it with compile the first time any test of
+// the process asks; later and concurrent callers get a copy of that build.
+func cached(t testing.TB, key, name string, compile func(out string) ([]byte, error)) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), name)
 
 	builds.mu.Lock()
-	b, cached := builds.m[abs]
-	if !cached {
+	b, found := builds.m[key]
+	if !found {
 		b = &build{done: make(chan struct{})}
-		builds.m[abs] = b
+		builds.m[key] = b
 	}
 	builds.mu.Unlock()
 
-	if !cached {
-		b.bin, b.err = compile(abs, out)
+	if !found {
+		b.bin, b.err = compile(out)
 		close(b.done)
 		if b.err != nil {
 			t.Fatalf("runtimeapitest: %v", b.err)
@@ -63,7 +71,7 @@ func Build(t testing.TB, dir string) string {
 		t.Fatalf("runtimeapitest: %v", b.err)
 	}
 	if err := os.WriteFile(out, b.bin, 0o755); err != nil {
-		t.Fatalf("runtimeapitest: copy the build of %s: %v", dir, err)
+		t.Fatalf("runtimeapitest: copy the build of %s: %v", key, err)
 	}
 	return out
 }

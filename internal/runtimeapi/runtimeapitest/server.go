@@ -39,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -214,8 +215,18 @@ func Start(t testing.TB, binary string, env map[string]string) *Server {
 }
 
 func lambdaEnv(api, taskRoot, tmp string, overrides map[string]string) map[string]string {
+	vars := Environment(taskRoot, tmp, nil)
+	vars["AWS_LAMBDA_RUNTIME_API"] = api
+	maps.Copy(vars, overrides)
+	return vars
+}
+
+// Environment is the clean, Lambda-like environment Start gives a bootstrap
+// (see Start), without AWS_LAMBDA_RUNTIME_API, for a process in taskRoot
+// with tmp as its TMPDIR; env adds variables and overrides any of these.
+// StartRIE gives it to the emulator, which passes it on to the bootstrap.
+func Environment(taskRoot, tmp string, env map[string]string) map[string]string {
 	vars := map[string]string{
-		"AWS_LAMBDA_RUNTIME_API":          api,
 		"AWS_LAMBDA_FUNCTION_NAME":        DefaultFunctionName,
 		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -238,9 +249,7 @@ func lambdaEnv(api, taskRoot, tmp string, overrides map[string]string) map[strin
 		"PATH":                        os.Getenv("PATH"),
 		"TMPDIR":                      tmp,
 	}
-	for k, v := range overrides {
-		vars[k] = v
-	}
+	maps.Copy(vars, env)
 	return vars
 }
 
@@ -249,8 +258,7 @@ func (s *Server) startProcess(binary string, vars map[string]string) error {
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
-	var err error
-	for attempt := 1; ; attempt++ {
+	cmd, err := startCommand(func() *exec.Cmd {
 		cmd := exec.Command(binary)
 		cmd.Dir = filepath.Dir(binary)
 		cmd.Env = env
@@ -260,19 +268,12 @@ func (s *Server) startProcess(binary string, vars map[string]string) error {
 		// output open.
 		cmd.WaitDelay = time.Second
 		s.started = time.Now()
-		err = cmd.Start()
-		// A binary Build has just written can be briefly "busy" when another
-		// test forks while holding the file open for writing (golang/go#22315);
-		// retrying is what the go command itself does.
-		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 20 {
-			s.cmd = cmd
-			break
-		}
-		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
-	}
+		return cmd
+	})
 	if err != nil {
 		return err
 	}
+	s.cmd = cmd
 	go func() {
 		werr := s.cmd.Wait()
 		s.mu.Lock()
@@ -282,6 +283,21 @@ func (s *Server) startProcess(binary string, vars map[string]string) error {
 		close(s.exited)
 	}()
 	return nil
+}
+
+// startCommand starts the command newCmd makes. A binary Build has just
+// written can be briefly "busy" when another test forks while holding the
+// file open for writing (golang/go#22315); retrying with a fresh command is
+// what the go command itself does.
+func startCommand(newCmd func() *exec.Cmd) (*exec.Cmd, error) {
+	for attempt := 1; ; attempt++ {
+		cmd := newCmd()
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 20 {
+			return cmd, err
+		}
+		time.Sleep(time.Duration(attempt) * 5 * time.Millisecond)
+	}
 }
 
 // Close kills the process, waits for it and stops the server. Start arranges

@@ -68,6 +68,7 @@ test: deps lint unit fuzz examples
 GOTESTSUM := $(GO) tool gotestsum --format=pkgname-and-test-fails --format-hide-empty-pkg --format-icons=text
 unit: deps
 	@mkdir -p $(BIN)
+	@echo "unit: compiling the tests (minutes on an empty build cache), then one line per package as it finishes"
 	$(GO) run ./internal/dynamotest/dynamolocal -- $(GOTESTSUM) --jsonfile=$(BIN)/unit.json -- -count=1 ./...
 
 # Minimising each new input is bounded: by default it may take 60 s, which

@@ -63,13 +63,14 @@ test: deps lint unit fuzz examples
 # One line per package as it finishes, with its time, and a failing test's
 # whole output (gotestsum, a tool of go.mod: `go tool gotestsum`). Every
 # test binary shares one DynamoDB Local that dynamolocal starts for the
-# run. bin/unit.json keeps the events: `go tool gotestsum tool slowest
+# run (built, not `go run`, so the tests' exit status is make's). bin/unit.json keeps the events: `go tool gotestsum tool slowest
 # --jsonfile bin/unit.json` names the slowest tests.
 GOTESTSUM := $(GO) tool gotestsum --format=pkgname-and-test-fails --format-hide-empty-pkg --format-icons=text
 unit: deps
 	@mkdir -p $(BIN)
 	@echo "unit: compiling the tests (minutes on an empty build cache), then one line per package as it finishes"
-	$(GO) run ./internal/dynamotest/dynamolocal -- $(GOTESTSUM) --jsonfile=$(BIN)/unit.json -- -count=1 ./...
+	$(GO) build -o $(BIN)/dynamolocal ./internal/dynamotest/dynamolocal
+	$(BIN)/dynamolocal -- $(GOTESTSUM) --jsonfile=$(BIN)/unit.json -- -count=1 ./...
 
 # Minimising each new input is bounded: by default it may take 60 s, which
 # left a 10 s run nearly all minimisation and almost no fuzzing.

@@ -59,7 +59,7 @@ func use(ep string) (stop func(), err error) {
 		endpoint.Store(ep)
 		return stop, nil
 	}
-	if err := await(NewClient(ep), 10*time.Second); err != nil {
+	if err := await(ep, 10*time.Second); err != nil {
 		return nil, fmt.Errorf("DynamoDB Local at %s=%s: %w (unset it to start one for this test binary)", EnvEndpoint, ep, err)
 	}
 	endpoint.Store(ep)
@@ -137,7 +137,7 @@ func Start() (ep string, stop func(), err error) {
 		os.Remove(logPath)
 	}
 	ep = fmt.Sprintf("http://127.0.0.1:%d", port)
-	if err := await(NewClient(ep), 60*time.Second); err != nil {
+	if err := await(ep, 60*time.Second); err != nil {
 		log, _ := os.ReadFile(logPath)
 		stop()
 		return "", nil, fmt.Errorf("DynamoDB Local on %s: %w; its output:\n%s", ep, err, log)
@@ -146,11 +146,14 @@ func Start() (ep string, stop func(), err error) {
 }
 
 // await asks the instance for its tables until it answers or limit passes.
-func await(client *dynamodb.Client, limit time.Duration) error {
+func await(ep string, limit time.Duration) error {
+	// One attempt a call: the loop is the retry, and its error the cause.
+	client := NewClient(ep, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	var last error // the last answer before the limit cut a call short
 	for {
 		callCtx, callCancel := context.WithTimeout(ctx, 2*time.Second)
 		_, err := client.ListTables(callCtx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
@@ -158,10 +161,13 @@ func await(client *dynamodb.Client, limit time.Duration) error {
 		if err == nil {
 			return nil
 		}
+		if last == nil || ctx.Err() == nil {
+			last = err
+		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return fmt.Errorf("no answer within %v: %w", limit, err)
+			return fmt.Errorf("no answer within %v: %w", limit, last)
 		}
 	}
 }

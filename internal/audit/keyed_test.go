@@ -198,30 +198,36 @@ func (f failingKey) MAC(context.Context, []byte) ([]byte, error)             { r
 func (f failingKey) VerifyMAC(context.Context, []byte, []byte) (bool, error) { return false, f.err }
 
 // countingKey counts MAC calls and holds each until two are in flight
-// (or a second passes), to show that calls for different alerts overlap.
+// (or a second passes, or ctx ends), to show that calls for different
+// alerts overlap.
 type countingKey struct {
 	*LocalKey
 	calls    atomic.Int32
 	inFlight atomic.Int32
 	overlap  atomic.Bool
-	mu       sync.Mutex
+	// overlapped is closed when a call finds another in flight.
+	overlapped chan struct{}
+	once       sync.Once
 }
 
 func (c *countingKey) MAC(ctx context.Context, msg []byte) ([]byte, error) {
 	c.calls.Add(1)
 	if c.inFlight.Add(1) > 1 {
 		c.overlap.Store(true)
-	}
-	deadline := time.Now().Add(time.Second)
-	for !c.overlap.Load() && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+		c.once.Do(func() { close(c.overlapped) })
 	}
 	defer c.inFlight.Add(-1)
+	select {
+	case <-c.overlapped:
+	case <-time.After(time.Second):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	return c.LocalKey.MAC(ctx, msg)
 }
 
 func TestSignMACsEachAlertsHeadOnceConcurrently(t *testing.T) {
-	k := &countingKey{LocalKey: testKey(t, 'k')}
+	k := &countingKey{LocalKey: testKey(t, 'k'), overlapped: make(chan struct{})}
 	var recs []Record
 	heads := map[string][2]any{}
 	for _, alert := range []string{"m/a", "m/b", "m/a", "m/b", "m/a"} {

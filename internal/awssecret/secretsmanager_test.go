@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -143,15 +144,39 @@ func (f *fakeSM) requests() int {
 	return f.total
 }
 
+// inMemory returns a fakeSM like newFakeSM's that the client reaches with
+// no network between them: in a synctest bubble a caller held by handle is
+// then durably blocked, so synctest.Wait tells when every caller has
+// reached the fetch or the wait for it.
+func inMemory(t *testing.T, handle func(r *http.Request, id string, n int) reply) *fakeSM {
+	return &fakeSM{t: t, handle: handle, calls: map[string]int{}}
+}
+
+// serveInMemory is an http.RoundTripper calling the handler directly.
+type serveInMemory http.HandlerFunc
+
+func (h serveInMemory) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	h(w, r)
+	if err := r.Context().Err(); err != nil {
+		return nil, err // as a transport does when the caller gives up
+	}
+	return w.Result(), nil
+}
+
 // client returns the real SDK client pointed at the server, signing with
 // placeholder credentials and not retrying, so each Resolve is one request.
 func (f *fakeSM) client() *secretsmanager.Client {
+	base, hc := "http://secretsmanager.invalid", &http.Client{Transport: serveInMemory(f.serve)}
+	if f.srv != nil {
+		base, hc = f.srv.URL, f.srv.Client()
+	}
 	return secretsmanager.New(secretsmanager.Options{
 		Region:           "us-east-1",
-		BaseEndpoint:     aws.String(f.srv.URL),
+		BaseEndpoint:     aws.String(base),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDFAKEFAKEFAKE", "fake-secret-access-key", ""),
 		RetryMaxAttempts: 1,
-		HTTPClient:       f.srv.Client(),
+		HTTPClient:       hc,
 	})
 }
 
@@ -204,45 +229,42 @@ func TestSecretsManagerCaches(t *testing.T) {
 }
 
 func TestSecretsManagerConcurrentFirstCallsMakeOneRequest(t *testing.T) {
-	release := make(chan struct{})
-	f := newFakeSM(t, func(_ *http.Request, id string, _ int) reply {
-		<-release
-		return found(id, fakeValue)
-	})
-	m := f.resolver()
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		f := inMemory(t, func(_ *http.Request, id string, _ int) reply {
+			<-release
+			return found(id, fakeValue)
+		})
+		m := f.resolver()
 
-	const n = 20
-	var started, done sync.WaitGroup
-	started.Add(n)
-	done.Add(n)
-	errs := make(chan error, n)
-	for range n {
-		go func() {
-			defer done.Done()
-			started.Done()
-			v, err := m.Resolve(t.Context(), "secret:stakeout/pagerduty/credit-ds")
-			if err == nil && v.Reveal() != fakeValue {
-				err = fmt.Errorf("Reveal() = %q", v.Reveal())
-			}
-			errs <- err
-		}()
-	}
-	started.Wait()
-	// Give every goroutine time to reach the fetch or the wait for it. A
-	// slow one only reads the cache later, which also makes no request, so
-	// this cannot make the test fail, only weaker on a loaded machine.
-	time.Sleep(100 * time.Millisecond)
-	close(release)
-	done.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
+		const n = 20
+		var done sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			done.Go(func() {
+				v, err := m.Resolve(t.Context(), "secret:stakeout/pagerduty/credit-ds")
+				if err == nil && v.Reveal() != fakeValue {
+					err = fmt.Errorf("Reveal() = %q", v.Reveal())
+				}
+				errs <- err
+			})
 		}
-	}
-	if got := f.requests(); got != 1 {
-		t.Errorf("%d requests for %d concurrent first calls, want 1", got, n)
-	}
+		synctest.Wait() // every caller fetches or waits for the fetch
+		if got := f.requests(); got != 1 {
+			t.Errorf("%d requests under way for %d concurrent first calls, want 1", got, n)
+		}
+		close(release)
+		done.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if got := f.requests(); got != 1 {
+			t.Errorf("%d requests for %d concurrent first calls, want 1", got, n)
+		}
+	})
 }
 
 func TestSecretsManagerJSONField(t *testing.T) {
@@ -433,39 +455,45 @@ func TestSecretsManagerFailureIsNotCached(t *testing.T) {
 // A caller whose context ends while others wait for its fetch does not fail
 // them: they fetch again.
 func TestSecretsManagerLeaderCanceled(t *testing.T) {
-	first := make(chan struct{})
-	f := newFakeSM(t, func(r *http.Request, id string, n int) reply {
-		if n == 1 {
-			close(first)
-			<-r.Context().Done() // until the client gives up
-		}
-		return found(id, fakeValue)
-	})
-	m := f.resolver()
+	synctest.Test(t, func(t *testing.T) {
+		f := inMemory(t, func(r *http.Request, id string, n int) reply {
+			if n == 1 {
+				<-r.Context().Done() // until the client gives up
+			}
+			return found(id, fakeValue)
+		})
+		m := f.resolver()
 
-	ctx, cancel := context.WithCancel(t.Context())
-	leader := make(chan error, 1)
-	go func() {
-		_, err := m.Resolve(ctx, "secret:stakeout/x")
-		leader <- err
-	}()
-	<-first
-	waiter := make(chan error, 1)
-	go func() {
-		v, err := m.Resolve(t.Context(), "secret:stakeout/x")
-		if err == nil && v.Reveal() != fakeValue {
-			err = fmt.Errorf("Reveal() = %q", v.Reveal())
+		ctx, cancel := context.WithCancel(t.Context())
+		leader := make(chan error, 1)
+		go func() {
+			_, err := m.Resolve(ctx, "secret:stakeout/x")
+			leader <- err
+		}()
+		synctest.Wait() // the leader's request is under way
+		waiter := make(chan error, 1)
+		go func() {
+			v, err := m.Resolve(t.Context(), "secret:stakeout/x")
+			if err == nil && v.Reveal() != fakeValue {
+				err = fmt.Errorf("Reveal() = %q", v.Reveal())
+			}
+			waiter <- err
+		}()
+		synctest.Wait() // the waiter waits for the leader's fetch
+		if got := f.requests(); got != 1 {
+			t.Fatalf("%d requests before the leader gives up, want 1 (the waiter waits for it)", got)
 		}
-		waiter <- err
-	}()
-	time.Sleep(50 * time.Millisecond) // let the waiter start waiting
-	cancel()
-	if err := <-leader; !errors.Is(err, context.Canceled) {
-		t.Errorf("leader: err = %v, want context.Canceled", err)
-	}
-	if err := <-waiter; err != nil {
-		t.Errorf("waiter: %v", err)
-	}
+		cancel()
+		if err := <-leader; !errors.Is(err, context.Canceled) {
+			t.Errorf("leader: err = %v, want context.Canceled", err)
+		}
+		if err := <-waiter; err != nil {
+			t.Errorf("waiter: %v", err)
+		}
+		if got := f.requests(); got != 2 {
+			t.Errorf("%d requests, want 2 (the waiter fetched again)", got)
+		}
+	})
 }
 
 // A waiter whose own context ends stops waiting.

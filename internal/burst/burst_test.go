@@ -300,7 +300,11 @@ func drainOutbox(ctx context.Context, w *world, s *deliver.Sender) (int, error) 
 			return len(left), err
 		}
 		if wait > 0 {
-			time.Sleep(wait)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
 			continue
 		}
 		if _, err := s.Drain(ctx, 100); err != nil {

@@ -29,6 +29,10 @@ import (
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
+// Every test has its own table, test servers and clock, so they run in
+// parallel (t.Parallel): most of their time is spent waiting on DynamoDB
+// Local and the test servers.
+
 // store is what the tests need of a store: the sender's, the pipeline's
 // and the audit reads.
 type store interface {
@@ -178,6 +182,7 @@ const (
 // resolves the incident; redeliveries and re-runs change nothing. The
 // audit trail says who was told, where.
 func TestFlowOnBothStores(t *testing.T) {
+	t.Parallel()
 	for _, dynamo := range []bool{false, true} {
 		name := "embedded"
 		var opts []option
@@ -294,6 +299,7 @@ func TestFlowOnBothStores(t *testing.T) {
 }
 
 func TestDigestIsStoredNotSent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var ids []string
 	for range 3 {
@@ -316,6 +322,7 @@ func TestDigestIsStoredNotSent(t *testing.T) {
 // must end with exactly one message and one incident: nothing lost,
 // nothing twice.
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		slack map[string][]notifytest.Fault
@@ -390,6 +397,7 @@ func (c *crashingStore) Commit(ctx context.Context, cm *state.Commit) error {
 }
 
 func TestCrashAfterPostingDoesNotPostTwice(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ids := e.observe(accuracyDrop)
 	cs := &crashingStore{store: e.st, crash: func(c *state.Commit) bool { return len(c.Deliveries) > 0 }}
@@ -424,6 +432,7 @@ func TestCrashAfterPostingDoesNotPostTwice(t *testing.T) {
 // TestConcurrentSendersDeliverOnce: many senders draining one outbox at
 // once, each notification goes out once, in order within its group.
 func TestConcurrentSendersDeliverOnce(t *testing.T) {
+	t.Parallel()
 	for _, dynamo := range []bool{false, true} {
 		t.Run(map[bool]string{false: "embedded", true: "dynamodb"}[dynamo], func(t *testing.T) {
 			var opts []option
@@ -488,6 +497,7 @@ func texts(msgs []notifytest.Message) []string {
 // lease allows gives the notification back instead of posting after
 // another sender may have taken over.
 func TestWorkNeverOutlastsTheClaim(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.sender.Lease = 2 * time.Second
 	e.slack.Fail("chat.postMessage", notifytest.Fault{Status: 429, RetryAfter: 3 * time.Second})
@@ -583,6 +593,7 @@ const accuracyAlert = "credit-approval/accuracy-loss"
 // PagerDuty (into the same incident: no second page); once Slack is back,
 // its message is posted, once.
 func TestSlackDownDoesNotSilenceThePage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, onDynamo)
 	buf := e.withMetrics()
 	e.slack.Outage(&notifytest.Fault{Status: 503})
@@ -634,6 +645,7 @@ func TestSlackDownDoesNotSilenceThePage(t *testing.T) {
 // refuses the routing key) or for long (503s): the group's Slack message
 // says the page failed, in place and in its thread.
 func TestPagerDutyDownIsToldInSlack(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, reason string
 		opts         []option
@@ -674,6 +686,7 @@ func TestPagerDutyDownIsToldInSlack(t *testing.T) {
 // both down, every failure is counted; when they return, the alert's
 // message, its page and the failure notices each arrive once.
 func TestBothDownDeliversEverythingOnceWhenBack(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, onDynamo)
 	buf := e.withMetrics()
 	e.slack.Outage(&notifytest.Fault{Status: 503})
@@ -709,6 +722,7 @@ func TestBothDownDeliversEverythingOnceWhenBack(t *testing.T) {
 // the reason, and told through PagerDuty; the notification goes on being
 // tried and is posted once the token is fixed.
 func TestARevokedTokenIsDeclaredAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.refusals = map[string]bool{"invalid_auth": true}
 	good := e.sender.Notifiers["slack"]
@@ -739,6 +753,7 @@ func TestARevokedTokenIsDeclaredAtOnce(t *testing.T) {
 // only channel refuses for good (the channel does not exist) is reported
 // to the model's platform owner, in Slack.
 func TestAChannelThatCannotBeReachedIsToldToThePlatformOwner(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t) // C0GROWTHDS does not exist in the test workspace
 	e.refusals = map[string]bool{"channel_not_found": true}
 	ids := e.observe(`"model":"churn-prediction","kind":"quality","metric":"auc","value":0.70,"baseline":0.78`)
@@ -761,6 +776,7 @@ func TestAChannelThatCannotBeReachedIsToldToThePlatformOwner(t *testing.T) {
 // TestTransientFailureWaitsForALaterRun: a failing channel is given back
 // to the outbox with its own next attempt, while the others are done.
 func TestTransientFailureWaitsForALaterRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.slack.Outage(&notifytest.Fault{Status: 503})
 	e.sender.Sleep = nil
@@ -790,6 +806,7 @@ func TestTransientFailureWaitsForALaterRun(t *testing.T) {
 // notification's other channels are tried before any retry of Slack: the
 // pages of both groups are out before the run first waits.
 func TestAFailingChannelCostsTheOthersOneAttempt(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.slack.Outage(&notifytest.Fault{Status: 503})
 	pagesAtFirstWait := -1
@@ -825,6 +842,7 @@ func TestAFailingChannelCostsTheOthersOneAttempt(t *testing.T) {
 // join the group as they arrive; Slack gets the opening, then one edit of
 // the message and one thread reply naming them, not forty of each.
 func TestABurstOfJoinsIsOneEditAndOneReply(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, onDynamo)
 	nulls := func(i int) string {
 		return fmt.Sprintf(`"model":"credit-approval","kind":"data_quality","metric":"null_rate","feature":"f%02d","value":0.9`, i)
@@ -860,6 +878,7 @@ func TestABurstOfJoinsIsOneEditAndOneReply(t *testing.T) {
 // TestABurstPastTheNamesIsCounted: a group names its first 100 alerts
 // and counts the rest; the message and the reply say how many more.
 func TestABurstPastTheNamesIsCounted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, onDynamo)
 	nulls := func(i int) string {
 		return fmt.Sprintf(`"model":"credit-approval","kind":"data_quality","metric":"null_rate","feature":"f%03d","value":0.9`, i)
@@ -888,6 +907,7 @@ func TestABurstPastTheNamesIsCounted(t *testing.T) {
 // TestAFailureIsDeclaredOnce: PagerDuty failing past its deadline, then
 // refusing for good, is one declared failure, told once.
 func TestAFailureIsDeclaredOnce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	buf := e.withMetrics()
 	e.pd.Outage(&notifytest.Fault{Status: 503})
@@ -935,6 +955,7 @@ func (r *raceNotifier) Notify(ctx context.Context, m *deliver.Message) (deliver.
 // group's resolution: the message would say "open" again, with buttons,
 // and nothing would ever edit it back.
 func TestUpdateInFlightNeverOverwritesResolution(t *testing.T) {
+	t.Parallel()
 	for name, opts := range map[string][]option{"memstore": nil, "dynamodb": {onDynamo}} {
 		t.Run(name, func(t *testing.T) { updateInFlightDuringResolution(t, opts...) })
 	}

@@ -23,6 +23,7 @@ import (
 // as DynamoDB does: at each limit, the item layout accepts DynamoDB Local
 // accepts, and one byte more both refuse, as a state.ErrRejected.
 func TestLayoutLimitsAreDynamoDBs(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := dynamotest.Client(t)
 	table := dynamotest.TableName(t)
@@ -79,6 +80,7 @@ func TestLayoutLimitsAreDynamoDBs(t *testing.T) {
 // store's limits are checked on the items DynamoDB holds): each record of
 // a commit, read back raw, is its layout item, attribute for attribute.
 func TestWrittenItemsAreLayoutItems(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := dynamotest.Client(t)
 	table := dynamotest.TableName(t)

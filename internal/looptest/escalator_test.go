@@ -16,6 +16,7 @@ import (
 // TestEscalatorsRace: two escalator runs at once (a slow run overlapping
 // the next minute's) take each step once.
 func TestEscalatorsRace(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 9, 6, 0, 5, 0, time.UTC)
 	w := newWorld(t, t0)
 	for _, e := range scenario(t, "credit-accuracy-collapse.jsonl")[:3] {
@@ -76,6 +77,7 @@ func driftEvent(id string, at time.Time) string {
 // owner gets "no drift signal for credit-approval for 26h"; the next
 // signal resolves it at the run after it arrives.
 func TestSilence(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)
 	w := newWorld(t, t0)
 	w.esc.Signals = []string{"credit-approval/drift"}
@@ -137,6 +139,7 @@ func TestSilence(t *testing.T) {
 // 09:00) in the owner's time zone — 08:00 UTC for Stockholm in March —
 // with what was kept for it since the last one.
 func TestDigest(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 7, 6, 0, 0, 0, time.UTC)
 	w := newWorld(t, t0)
 	w.tick() // the first run creates every owner's schedule
@@ -174,6 +177,7 @@ func TestDigest(t *testing.T) {
 // unacknowledged again, its owner re-notified and paged, and it escalates
 // ack_within later if still nobody acknowledges.
 func TestSnoozeEnds(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 9, 6, 0, 5, 0, time.UTC)
 	w := newWorld(t, t0)
 	for _, e := range scenario(t, "credit-accuracy-collapse.jsonl")[:3] {

@@ -37,6 +37,10 @@ import (
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
+// Every test has its own table, test servers and clock, so they run in
+// parallel (t.Parallel): most of their time is spent waiting on DynamoDB
+// Local and the test servers.
+
 // Test-only secrets: obviously not real ones.
 var (
 	slackSigning = []byte("test-slack-signing-secret-not-real")
@@ -226,6 +230,7 @@ func scenario(t *testing.T, name string) []string {
 // in PagerDuty → resolved in Slack, with the audit trail checked record by
 // record.
 func TestTheLoop(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 9, 6, 0, 5, 0, time.UTC)
 	w := newWorld(t, t0)
 	events := scenario(t, "credit-accuracy-collapse.jsonl")

@@ -33,9 +33,10 @@ rules:
 `
 
 // Reliability runs the at-least-once scenario against a store: eight
-// goroutines deliver 10,000 events of 50 series, shuffled, a tenth of them
-// twice. Whatever the order, each series' alert opens exactly once and is
-// notified once, and no reading is lost to concurrent updates.
+// goroutines deliver perSeries events of each of features series (at most
+// 200, the history kept), shuffled, a tenth of them twice. Whatever the
+// order, each series' alert opens exactly once and is notified once, and
+// no reading is lost to concurrent updates.
 func Reliability(t *testing.T, st Store, features, perSeries int) {
 	const workers = 8
 	cfg, err := config.LoadFS(fstest.MapFS{

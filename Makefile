@@ -111,9 +111,12 @@ fuzz:
 	$(call fuzz,./internal/audit,FuzzCheck,30000x)
 	$(call fuzz,./internal/report,FuzzHostileNamesStayText,5000x)
 
+# The built binary, not `go run`, whose own "exit status" line hides the
+# command's exit code.
 examples:
-	$(GO) run ./cmd/stakeout validate --dir .
-	$(GO) run ./cmd/stakeout test --dir .
+	$(GO) build -o $(BIN)/stakeout ./cmd/stakeout
+	$(BIN)/stakeout validate --dir .
+	$(BIN)/stakeout test --dir .
 
 # Benchmarks carry their targets in comments next to them. BenchmarkBurst
 # skips here (it takes minutes): see bench-burst.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,7 +47,7 @@ func (c *auditCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.table, "table", "", "the router's DynamoDB table (with the usual AWS configuration)")
 	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
 	fs.StringVar(&c.model, "model", "", "show the records of this model's alerts (instead of one alert)")
-	fs.StringVar(&c.since, "since", "", "with --model: from this RFC 3339 time (default: the beginning)")
+	fs.StringVar(&c.since, "since", "", "with --model: from this long ago (7d, 12h) or this RFC 3339 time (default: the beginning)")
 	fs.StringVar(&c.until, "until", "", "with --model: until this RFC 3339 time (default: now)")
 	fs.BoolVar(&c.verify, "verify", false, "check each alert's hash chain and its MACs (with the keys of --kms-key and "+envAuditKey+"); exit 1 if any record was altered, removed or cannot be vouched for")
 	fs.Func("kms-key", "with --verify: the ARN of a KMS audit key to check MACs with (the stack's AuditKeyArn output); repeat it for keys replaced since", func(arn string) error {
@@ -106,9 +105,7 @@ func (c *auditCmd) run(args []string, io stdio) int {
 	for _, id := range slices.Sorted(maps.Keys(byAlert)) {
 		if c.jsonOut {
 			for _, r := range byAlert[id] {
-				enc := json.NewEncoder(io.out)
-				enc.SetEscapeHTML(false)
-				enc.Encode(r)
+				writeJSONLine(io.out, r)
 			}
 		} else {
 			writeTrail(io.out, id, byAlert[id])
@@ -205,9 +202,6 @@ func (c *auditCmd) verifyTrail(w io.Writer, st auditReader, id string, keys audi
 	return false, false
 }
 
-// openAuditStore opens the store whose trail audit and noise read: the
-// embedded store at statePath, or else the DynamoDB table (at endpoint, if
-// not "").
 // storeFlags checks that exactly one store is named, and says what is
 // wrong otherwise.
 func storeFlags(w io.Writer, cmd, statePath, table, endpoint string) bool {
@@ -224,6 +218,9 @@ func storeFlags(w io.Writer, cmd, statePath, table, endpoint string) bool {
 	return false
 }
 
+// openAuditStore opens the store whose trail audit and noise read: the
+// embedded store at statePath, or else the DynamoDB table (at endpoint, if
+// not "").
 func openAuditStore(ctx context.Context, statePath, table, endpoint string) (auditReader, error) {
 	if statePath != "" {
 		// Open treats a missing file as an empty store (for replay); here a
@@ -243,21 +240,46 @@ func openAuditStore(ctx context.Context, statePath, table, endpoint string) (aud
 
 func (c *auditCmd) records(ctx context.Context, st auditReader) ([]audit.Record, error) {
 	if c.model == "" {
-		return alertRecords(ctx, st, strings.TrimSpace(c.alert))
-	}
-	since, until := time.Time{}, time.Now()
-	var err error
-	if c.since != "" {
-		if since, err = time.Parse(time.RFC3339, c.since); err != nil {
-			return nil, fmt.Errorf("--since: %q is not an RFC 3339 time", c.since)
+		// A prefix is looked for among a model's records: all of a saved
+		// state's, the last prefixWindow of the router's table.
+		from := time.Time{}
+		if c.table != "" {
+			from = time.Now().Add(-prefixWindow)
 		}
+		return alertRecords(ctx, st, strings.TrimSpace(c.alert), from)
 	}
+	until := time.Now()
+	var err error
 	if c.until != "" {
 		if until, err = time.Parse(time.RFC3339, c.until); err != nil {
 			return nil, fmt.Errorf("--until: %q is not an RFC 3339 time", c.until)
 		}
 	}
-	return st.ModelRecords(ctx, c.model, since, until)
+	if c.since == "" {
+		return st.ModelRecords(ctx, c.model, time.Time{}, until)
+	}
+	if c.statePath == "" {
+		since, err := parseSince(c.since, until)
+		if err != nil {
+			return nil, err
+		}
+		return st.ModelRecords(ctx, c.model, since, until)
+	}
+	// A replay's time is its events': --since 7d counts back from the
+	// state's latest record of the model, as noise and report do.
+	recs, err := st.ModelRecords(ctx, c.model, time.Time{}, until)
+	if err != nil || len(recs) == 0 {
+		return recs, err
+	}
+	latest := time.Time{}
+	for _, r := range recs {
+		latest = maxTime(latest, r.At)
+	}
+	since, err := parseSince(c.since, latest.Add(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(recs, func(r audit.Record) bool { return r.At.Before(since) }), nil
 }
 
 func writeTrail(w io.Writer, id string, recs []audit.Record) {
@@ -308,13 +330,13 @@ func (e *notFound) Error() string { return e.msg }
 // the beginning of alert ids (credit-approval/key-feature-drift without
 // its /feature=… part), the trails of every alert it begins. With none,
 // the error suggests the model's alert ids that come close.
-func alertRecords(ctx context.Context, st auditReader, id string) ([]audit.Record, error) {
+func alertRecords(ctx context.Context, st auditReader, id string, from time.Time) ([]audit.Record, error) {
 	recs, err := st.AlertRecords(ctx, id)
 	if err != nil || len(recs) > 0 {
 		return recs, err
 	}
 	model, _, _ := strings.Cut(id, "/")
-	all, err := st.ModelRecords(ctx, model, time.Time{}, endOfTime)
+	all, err := st.ModelRecords(ctx, model, from, endOfTime)
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +381,11 @@ func closeMatches(id string, ids []string) []string {
 	}
 	return out[:min(len(out), 10)]
 }
+
+// prefixWindow bounds the search for an alert id's beginning in the
+// router's table: one mistyped id must not read a model's years of trail.
+// A whole id finds its trail at any age.
+const prefixWindow = 90 * 24 * time.Hour
 
 // endOfTime is later than any record.
 var endOfTime = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)

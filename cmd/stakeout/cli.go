@@ -90,7 +90,7 @@ func run(args []string, io stdio) int {
 				printHelp(io.out, c, fs)
 				return 0
 			}
-			fmt.Fprintf(io.err, "usage: stakeout %s %s\nRun 'stakeout %s -h' for help.\n", c.name(), c.help().usage[0], c.name())
+			fmt.Fprintf(io.err, "usage: %s\nRun 'stakeout %s -h' for help.\n", usageLine(c, c.help().usage[0]), c.name())
 			return 2
 		}
 		return c.run(positional, io)

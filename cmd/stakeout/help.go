@@ -24,6 +24,11 @@ type help struct {
 
 type example struct{ what, cmd string }
 
+// usageLine is one form of a command's command line.
+func usageLine(c command, u string) string {
+	return strings.TrimSpace("stakeout " + c.name() + " " + u)
+}
+
 // exitCodes is the one contract every command keeps.
 const exitCodes = `Exit codes:
   0  all good
@@ -42,7 +47,7 @@ func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 		if i > 0 {
 			lead = "       "
 		}
-		fmt.Fprintf(w, "%sstakeout %s %s\n", lead, c.name(), u)
+		fmt.Fprintf(w, "%s%s\n", lead, usageLine(c, u))
 	}
 	if h.about != "" {
 		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(h.about))
@@ -51,9 +56,13 @@ func printHelp(w io.Writer, c command, fs *flag.FlagSet) {
 	for _, ex := range h.examples {
 		fmt.Fprintf(w, "  # %s\n  %s\n", ex.what, ex.cmd)
 	}
-	fmt.Fprint(w, "\nFlags:\n")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
+	flags := 0
+	fs.VisitAll(func(*flag.Flag) { flags++ })
+	if flags > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, exitCodes, h.findings)
 }
@@ -97,7 +106,7 @@ func (*routeCmd) help() help {
 
 func (*replayCmd) help() help {
 	return help{
-		usage: []string{"[--dir D] [--state FILE] [--json] [--silence] [--until T] [--fail-on SEVERITY] FILE.jsonl|-"},
+		usage: []string{"[--dir D] [--state FILE] [--json] [--silence] [--until T] [--fail-on SEVERITY] [--slack-channel C] FILE.jsonl|-"},
 		about: "Runs the router, and the escalator on the same clock, over a stream of events on the\n" +
 			"embedded store, with time taken from the events: the alerts' timeline, each\n" +
 			"notification as it would look, and a summary per model and owner.",

@@ -13,9 +13,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
 
-// TestCommands runs the CLI in the repository root (the example
+// TestEachCommandsOutputAndExitCode runs the CLI in the repository root (the example
 // configuration) and compares stdout with testdata/golden/<name>.txt.
-func TestCommands(t *testing.T) {
+func TestEachCommandsOutputAndExitCode(t *testing.T) {
 	events := func(pattern string) []string {
 		files, err := filepath.Glob(filepath.Join("../..", pattern))
 		if err != nil || len(files) == 0 {
@@ -119,6 +119,9 @@ func TestHelpAndExitCodes(t *testing.T) {
 		{name: "replay-empty-input", args: []string{"replay", "-"}, stdin: "\n\n", wantExit: 1},
 		{name: "replay-missing-file", args: []string{"replay", "testdata/no-such-file.jsonl"}, wantExit: 2},
 		{name: "replay-fail-on-high", args: []string{"replay", "--fail-on", "high", "testdata/scenarios/churn-competitor-launch.jsonl"}, wantExit: 1},
+		// A silence alert the escalator opens counts as much as the router's.
+		{name: "replay-fail-on-silence", args: []string{"replay", "--silence", "--until", "3d", "--fail-on", "high", "-"},
+			stdin: strings.SplitAfter(string(mustRead(t, "testdata/scenarios/credit-silent-drift-job.jsonl")), "\n")[0], wantExit: 1},
 		{name: "replay-fail-on-critical", args: []string{"replay", "--fail-on", "critical", "testdata/scenarios/churn-competitor-launch.jsonl"}},
 		{name: "route-fail-on-critical", args: []string{"route", "--fail-on", "critical", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 1},
 		{name: "replay-fail-on-unknown", args: []string{"replay", "--fail-on", "hgih", "x.jsonl"}, wantExit: 2},

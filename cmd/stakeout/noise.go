@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"maps"
@@ -191,8 +190,6 @@ type noiseLine struct {
 }
 
 func writeNoiseJSON(io stdio, stats []noise.RuleStats, since, until time.Time) {
-	enc := json.NewEncoder(io.out)
-	enc.SetEscapeHTML(false)
 	for _, s := range stats {
 		line := noiseLine{Model: s.Model, Rule: s.Rule, Since: since.UTC(), Until: until.UTC(), Alerts: s.Alerts,
 			Acknowledged: s.Acknowledged, Unacknowledged: s.Unacknowledged, FalseAlarms: s.FalseAlarms,
@@ -201,7 +198,7 @@ func writeNoiseJSON(io stdio, stats []noise.RuleStats, since, until time.Time) {
 			median, p90 := s.MedianAck.Seconds(), s.P90Ack.Seconds()
 			line.MedianAckSeconds, line.P90AckSeconds = &median, &p90
 		}
-		enc.Encode(line)
+		writeJSONLine(io.out, line)
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 // TestOwnersCodeowners compares `stakeout owners --codeowners` with
 // testdata/golden/<name>.txt (stdout, then stderr), refreshed with -update
-// like TestCommands. It runs from this package's directory, so the example
+// like TestEachCommandsOutputAndExitCode. It runs from this package's directory, so the example
 // configuration is --dir ../..: patterns must come out anchored at the
 // repository, not at the working directory.
 func TestOwnersCodeowners(t *testing.T) {

@@ -143,7 +143,7 @@ type replayRun struct {
 // open builds the replay's store (loaded from --state if it exists), its
 // delivery and its escalator, all on the events' clock.
 func (c *replayCmd) open(cfg *config.Config, std stdio) (*replayRun, error) {
-	r := &replayRun{cmd: c, sum: newSummary(), std: std}
+	r := &replayRun{cmd: c, sum: newSummary(&c.failOn), std: std}
 	// Time comes from the events: idempotency records expire relative to
 	// the latest event replayed, and audit records carry event times.
 	now := func() time.Time { return r.clock }
@@ -252,12 +252,9 @@ func (r *replayRun) event(ctx context.Context, raw []byte, where string) error {
 	for _, ch := range out.Changes {
 		r.clock = maxTime(r.clock, ch.At)
 		sum.add(ch)
-		if ch.State == "opened" || ch.State == "reopened" {
-			r.cmd.failOn.add(ch.Alert, ch.Severity)
-		}
 		switch {
 		case r.cmd.jsonOut:
-			writeChange(r.std.out, ch)
+			writeJSONLine(r.std.out, ch)
 		case ch.State != "updated": // every further breach: --json has them
 			writeTimeline(r.std.out, ch)
 		}
@@ -310,8 +307,6 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-func writeChange(w io.Writer, ch pipeline.Change) { writeJSONLine(w, ch) }
-
 func writeTimeline(w io.Writer, ch pipeline.Change) {
 	what := fmt.Sprintf("%s → %s via %s", ch.Severity, ch.Owner, orNone(ch.Notify))
 	switch ch.State {
@@ -331,17 +326,23 @@ type summary struct {
 	events, duplicates, skipped, late, notices, updates int
 	waiting, failed, escalations, renotified, silences  int
 	byModel, byOwner                                    map[string]*counts
+	failOn                                              *failOn
 }
 
 type counts struct{ opened, resolved, suppressed int }
 
-func newSummary() *summary {
-	return &summary{byModel: map[string]*counts{}, byOwner: map[string]*counts{}}
+func newSummary(f *failOn) *summary {
+	return &summary{byModel: map[string]*counts{}, byOwner: map[string]*counts{}, failOn: f}
 }
 
+// add counts a change, the router's or the escalator's (a silence alert),
+// and notes an alert that opened for --fail-on.
 func (s *summary) add(ch pipeline.Change) {
-	if ch.State == "updated" {
+	switch ch.State {
+	case "updated":
 		s.updates++
+	case "opened", "reopened":
+		s.failOn.add(ch.Alert, ch.Severity)
 	}
 	for _, c := range []*counts{s.get(s.byModel, ch.Model), s.get(s.byOwner, ch.Owner)} {
 		switch ch.State {

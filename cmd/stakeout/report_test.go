@@ -219,3 +219,20 @@ func TestReportUsageAndExitCodes(t *testing.T) {
 		}
 	})
 }
+
+// The thresholds are read from the explanations the engine really writes
+// (state.Alert.Why), not only from hand-written ones: the quick start's
+// drift and churn-surge rules each draw their limit, labelled with what
+// it compares.
+func TestReportDrawsTheThresholdsTheEngineExplained(t *testing.T) {
+	data, err := os.ReadFile(writeReport(t, replayToState(t, "churn-competitor-launch")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(data)
+	for _, label := range []string{"&gt; 0.2<", "mean(last(7)) &gt; 0.0525 (business.expected_churn_rate * 1.5)<"} {
+		if !strings.Contains(page, `class="limit-label"`) || !strings.Contains(page, label) {
+			t.Errorf("the page draws no threshold labelled %q", label)
+		}
+	}
+}

@@ -3,12 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +76,7 @@ func (c *routeCmd) run(args []string, std stdio) int {
 	fail := func(where string, err error, exit int) {
 		code = max(code, exit)
 		if c.jsonOut {
-			encodeJSON(std.out, struct {
+			writeJSONLine(std.out, struct {
 				Input string `json:"input"`
 				Error string `json:"error"`
 			}{where, err.Error()})
@@ -124,7 +122,7 @@ func (c *routeCmd) show(w io.Writer, rep *routeReport) {
 		}
 	}
 	if c.jsonOut {
-		encodeJSON(w, rep)
+		writeJSONLine(w, rep)
 		return
 	}
 	rep.writeText(w)
@@ -142,7 +140,7 @@ type routeReport struct {
 	// Rules are the verdicts of the rules that watch the event's series.
 	Rules []pipeline.Verdict `json:"rules"`
 	// Changes are the alerts' changes, with who is told, how and when.
-	Changes []routedChange `json:"changes"`
+	Changes []routedChange `json:"alerts"`
 
 	others      []string          // rules that watch other series
 	quiet       map[string]string // firing rules that changed nothing: why
@@ -226,7 +224,7 @@ func (r *router) routed(m *config.Model, ch pipeline.Change, out *pipeline.Outco
 	rc.Role, rc.AckWithin, rc.Runbook = plan.Role, plan.AckWithin, plan.Runbook
 	// A new group starts its escalation; an alert that joins an open
 	// group follows the group's, already under way.
-	if slices.ContainsFunc(rc.Told, func(t told) bool { return t.Kind == state.NoticeOpened }) {
+	if hasOpened(rc.Told) {
 		rc.Escalation = plan.Escalation
 	}
 	return rc
@@ -290,12 +288,6 @@ func readInputs(name string, stdin io.Reader) ([]input, error) {
 		out = append(out, input{where: fmt.Sprintf("%s:%d", name, i+1), raw: line})
 	}
 	return out, nil
-}
-
-func encodeJSON(w io.Writer, v any) {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false) // "value 0.4 > 0.25" reads better than \u003e
-	enc.Encode(v)
 }
 
 func orNone(ss []string) string {

@@ -38,11 +38,13 @@ func decisions(t *testing.T, jsonLines string, nested bool) []pipeline.Change {
 	for sc.Scan() {
 		var changes []pipeline.Change
 		if nested {
-			var ev struct{ Changes []pipeline.Change }
+			var ev struct {
+				Alerts []pipeline.Change `json:"alerts"`
+			}
 			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 				t.Fatalf("route --json line %q: %v", sc.Text(), err)
 			}
-			changes = ev.Changes
+			changes = ev.Alerts
 		} else {
 			var ch pipeline.Change
 			if err := json.Unmarshal(sc.Bytes(), &ch); err != nil {

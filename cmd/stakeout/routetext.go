@@ -36,7 +36,7 @@ func (rep *routeReport) writeText(w io.Writer) {
 		}
 		switch {
 		case v.Impact != nil:
-			fmt.Fprintf(w, "%simpact: %s\n", under, expression.FormatImpact(*v.Impact, v.ImpactUnit))
+			fmt.Fprintf(w, "%simpact: %s\n", under, expression.FormatImpact(*v.Impact))
 		case v.ImpactError != "":
 			fmt.Fprintf(w, "%simpact: not computed: %s\n", under, v.ImpactError)
 		}

@@ -161,7 +161,7 @@ func (t *timeline) change(n *state.Notification) {
 	}
 	switch {
 	case t.json:
-		writeChange(t.w, ch)
+		writeJSONLine(t.w, ch)
 	case ch.State == "escalated" || ch.State == "re-notified" || ch.State == "snooze-over":
 		fmt.Fprintf(t.w, "%s  %-11s %s  → %s (step %d)\n%s%s\n", ch.At.UTC().Format("2006-01-02 15:04Z"), strings.ToUpper(ch.State),
 			n.Group, n.Owner, n.Lifecycle.Step, indent, ch.Summary)
@@ -213,7 +213,8 @@ type digestLine struct {
 	Since         time.Time `json:"since"`
 }
 
-// writeJSONLine writes v as one line of JSON.
+// writeJSONLine writes v as one line of JSON, the way every --json of the
+// CLI does: "value 0.4 > 0.25" reads better than \u003e.
 func writeJSONLine(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)

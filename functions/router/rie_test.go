@@ -22,7 +22,7 @@ import (
 // duplicate that changes nothing, and an event that can never be applied
 // is acknowledged and quarantined with its reason. Each answer is what
 // Lambda gives an asynchronous invoker: 200 and the handler's null.
-func TestRIE(t *testing.T) {
+func TestRouterUnderAWSEmulatorOpensIgnoresDuplicatesAndQuarantines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the bootstrap under AWS's emulator")
 	}
@@ -64,7 +64,7 @@ func TestRIE(t *testing.T) {
 
 // A bootstrap that cannot start is an init error the emulator hands to the
 // invoker, with the reason the router reported to the Runtime API.
-func TestRIEInitError(t *testing.T) {
+func TestRouterInitErrorReachesTheAWSEmulatorsInvoker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the bootstrap under AWS's emulator")
 	}

@@ -38,49 +38,13 @@ func FormatImpactAmount(v float64) string {
 	return strconv.FormatFloat(r, 'f', 2, 64)
 }
 
-// currencySymbols are the currencies written with a symbol; any other
-// currency code precedes the amount ("CHF 48,000/day").
-var currencySymbols = map[string]string{"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
-
 // FormatImpact is an impact for people, the one format every text shows
-// (route, replay, Slack): "$48,000/day" when the unit is money (a
-// currency code per period, like ImpactUnit), "48,000 per day" or
-// "48,000 orders per day" otherwise.
-func FormatImpact(v float64, unit string) string {
+// (route, replay, Slack): money per day, "$48,000/day", as ImpactUnit
+// says. A second unit, when the language has one, is formatted here.
+func FormatImpact(v float64) string {
 	amount := FormatImpactAmount(v)
-	what, per, hasPer := strings.Cut(unit, "/")
-	if isCurrency(what) && hasPer {
-		if sym, ok := currencySymbols[what]; ok {
-			sign, digits := "", amount
-			if rest, neg := strings.CutPrefix(amount, "-"); neg {
-				sign, digits = "-", rest
-			}
-			return sign + sym + digits + "/" + per
-		}
-		return what + " " + amount + "/" + per
+	if digits, neg := strings.CutPrefix(amount, "-"); neg {
+		return "-$" + digits + "/day"
 	}
-	if !hasPer {
-		if unit == "" {
-			return amount + " per day" // what `impact` is by definition
-		}
-		return amount + " " + unit
-	}
-	if what != "" {
-		amount += " " + what
-	}
-	return amount + " per " + per
-}
-
-// isCurrency reports whether s looks like an ISO 4217 code: three
-// capital letters.
-func isCurrency(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for _, c := range s {
-		if c < 'A' || c > 'Z' {
-			return false
-		}
-	}
-	return true
+	return "$" + amount + "/day"
 }

@@ -138,7 +138,7 @@ func Render(v *notify.View) Message {
 	field("Segment", v.Segment)
 	field("Model version", v.ModelVersion)
 	if v.Impact != nil {
-		field("Impact", expression.FormatImpact(*v.Impact, expression.ImpactUnit))
+		field("Impact", expression.FormatImpact(*v.Impact))
 	}
 	if len(fields) > 0 {
 		b.add(slack.NewSectionBlock(nil, fields, nil))

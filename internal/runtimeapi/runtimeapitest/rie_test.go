@@ -12,7 +12,7 @@ import (
 
 // Under AWS's emulator the echo function answers with its input, and an
 // init error it reports reaches the invoker as a 502 carrying its document.
-func TestRIE(t *testing.T) {
+func TestEmulatorRunsABootstrapAndReportsItsInitError(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs AWS's Runtime Interface Emulator")
 	}

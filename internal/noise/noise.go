@@ -127,7 +127,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		s.FalseAlarmRate = float64(s.FalseAlarms) / float64(s.Alerts)
 		if d := acks[k]; len(d) > 0 {
 			slices.Sort(d)
-			s.MedianAck, s.P90Ack = percentile(d, 0.5), percentile(d, 0.9)
+			s.MedianAck, s.P90Ack = Percentile(d, 0.5), Percentile(d, 0.9)
 		}
 		out = append(out, *s)
 	}
@@ -138,10 +138,10 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 	return out
 }
 
-// percentile is the nearest-rank percentile of sorted, non-empty d: a time
+// Percentile is the nearest-rank percentile of sorted, non-empty d: a time
 // someone actually took, which an owner can find in the trail, rather than
 // an interpolation between two of a handful of alerts.
-func percentile(d []time.Duration, p float64) time.Duration {
+func Percentile(d []time.Duration, p float64) time.Duration {
 	i := int(math.Ceil(p*float64(len(d)))) - 1
 	return d[max(i, 0)]
 }

@@ -169,8 +169,8 @@ func TestPercentile(t *testing.T) {
 		{m(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), 0.9, 9 * time.Minute},
 		{m(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), 0.9, 10 * time.Minute},
 	} {
-		if got := percentile(tc.d, tc.p); got != tc.want {
-			t.Errorf("percentile(%v, %v) = %v, want %v", tc.d, tc.p, got, tc.want)
+		if got := Percentile(tc.d, tc.p); got != tc.want {
+			t.Errorf("Percentile(%v, %v) = %v, want %v", tc.d, tc.p, got, tc.want)
 		}
 	}
 }

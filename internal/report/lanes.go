@@ -135,7 +135,7 @@ func lane(owner string, asks []*ask, x timeScale) laneView {
 	l.Median = "–"
 	if len(waits) > 0 {
 		slices.Sort(waits)
-		l.Median = noise.FormatWait(waits[(len(waits)-1)/2])
+		l.Median = noise.FormatWait(noise.Percentile(waits, 0.5))
 	}
 	return l
 }

@@ -91,7 +91,13 @@ func checkGolden(t *testing.T, tc testCase) {
 	if tc.scrub != "" {
 		got = strings.ReplaceAll(got, tc.scrub, "$TMP")
 	}
-	golden := filepath.Join("testdata", "golden", tc.name+".txt")
+	compareGolden(t, filepath.Join("testdata", "golden", tc.name+".txt"), got)
+}
+
+// compareGolden compares got with the golden file (rewritten first with
+// -update).
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -102,7 +108,7 @@ func checkGolden(t *testing.T, tc testCase) {
 		t.Fatalf("read golden file (run go test -update): %v", err)
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("stakeout %s output differs from %s (-want +got):\n%s", tc.name, golden, diff)
+		t.Errorf("output differs from %s (-want +got):\n%s", golden, diff)
 	}
 }
 

@@ -51,19 +51,7 @@ func TestOwnersCodeowners(t *testing.T) {
 			if again, _ := runCLI(args); again != got {
 				t.Errorf("stakeout %s printed different output on a second run (-first +second):\n%s", strings.Join(args, " "), cmp.Diff(got, again))
 			}
-			golden := filepath.Join("../../testdata/golden", tc.name+".txt")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden file (run go test -update): %v", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("stakeout %s output differs from %s (-want +got):\n%s", strings.Join(tc.args, " "), golden, diff)
-			}
+			compareGolden(t, filepath.Join("../../testdata/golden", tc.name+".txt"), got)
 		})
 	}
 }

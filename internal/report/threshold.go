@@ -90,6 +90,43 @@ func cutLast(s, sep string) (string, string, bool) {
 // findOp finds a comparison standing between spaces outside brackets and
 // quotes, and returns it with its index (of the space before it).
 func findOp(s string) (string, int) {
+	found := ""
+	i := scanTop(s, func(i int) int {
+		if s[i] != ' ' {
+			return 0
+		}
+		for _, op := range comparisonOps {
+			if strings.HasPrefix(s[i+1:], op+" ") {
+				found = op
+				return -1
+			}
+		}
+		return 0
+	})
+	return found, i
+}
+
+// splitTop splits s at sep where sep stands outside brackets and quotes:
+// the clauses engine.Why joins with " and ".
+func splitTop(s, sep string) []string {
+	var out []string
+	start := 0
+	scanTop(s, func(i int) int {
+		if !strings.HasPrefix(s[i:], sep) {
+			return 0
+		}
+		out = append(out, s[start:i])
+		start = i + len(sep)
+		return len(sep) - 1
+	})
+	return append(out, s[start:])
+}
+
+// scanTop calls at with the index of each byte of s that stands outside
+// brackets and quotes (an expression's text, as engine.Why quotes it). at
+// returns how many bytes to skip after it, or -1 to stop there: scanTop
+// then returns that index, and -1 when s ends first.
+func scanTop(s string, at func(i int) int) int {
 	depth, quote := 0, byte(0)
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -100,49 +137,19 @@ func findOp(s string) (string, int) {
 			} else if c == quote {
 				quote = 0
 			}
-			continue
 		case c == '"' || c == '\'' || c == '`':
 			quote = c
 		case c == '(' || c == '[' || c == '{':
 			depth++
 		case c == ')' || c == ']' || c == '}':
 			depth--
-		case c == ' ' && depth == 0:
-			for _, op := range comparisonOps {
-				if strings.HasPrefix(s[i+1:], op+" ") {
-					return op, i
-				}
+		case depth == 0:
+			skip := at(i)
+			if skip < 0 {
+				return i
 			}
+			i += skip
 		}
 	}
-	return "", -1
-}
-
-// splitTop splits s at sep where sep stands outside brackets and quotes:
-// the clauses engine.Why joins with " and ".
-func splitTop(s, sep string) []string {
-	var out []string
-	depth, quote, start := 0, byte(0), 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'' || c == '`':
-			quote = c
-		case c == '(' || c == '[' || c == '{':
-			depth++
-		case c == ')' || c == ']' || c == '}':
-			depth--
-		case depth == 0 && strings.HasPrefix(s[i:], sep):
-			out = append(out, s[start:i])
-			start = i + len(sep)
-			i += len(sep) - 1
-		}
-	}
-	return append(out, s[start:])
+	return -1
 }

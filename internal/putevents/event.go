@@ -54,14 +54,14 @@ func (h *Handler) put(ctx context.Context, e *requestEntry, now time.Time) resul
 		return h.fail(ctx, ev, "encode event: "+err.Error())
 	}
 	bus := busName(e.EventBusName)
-	log := h.log.With("event_id", ev.ID, "bus", bus, "source", ev.Source, "detail_type", ev.DetailType)
 	rules, err := matching(h.rules, bus, raw)
 	if err != nil {
 		return h.fail(ctx, ev, "match event: "+err.Error())
 	}
 	if len(rules) == 0 {
 		h.unmatched.Add(1)
-		log.WarnContext(ctx, "PutEvents entry accepted but matched no rule: not delivered")
+		h.log.WarnContext(ctx, "PutEvents entry accepted but matched no rule: not delivered",
+			"event_id", ev.ID, "bus", bus, "source", ev.Source, "detail_type", ev.DetailType)
 		return resultEntry{EventId: ev.ID}
 	}
 	// The router's rules are disjoint (they differ in detail-type), so an
@@ -70,7 +70,8 @@ func (h *Handler) put(ctx context.Context, e *requestEntry, now time.Time) resul
 		return h.fail(ctx, ev, "the router did not apply the event ("+err.Error()+"); send it again")
 	}
 	h.routed.Add(1)
-	log.InfoContext(ctx, "PutEvents entry routed", "rules", strings.Join(rules, ","))
+	// Debug: the router logs every event it applies, by this id.
+	h.log.DebugContext(ctx, "PutEvents entry routed", "event_id", ev.ID, "rules", strings.Join(rules, ","))
 	return resultEntry{EventId: ev.ID}
 }
 

@@ -30,7 +30,7 @@ var vendorFreeCore = []string{
 }
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the
-// adapters (awssecret, bus, dynamostore, kmsmac, slacknotify, pdnotify, setup,
+// adapters (awssecret, bus, dynamostore, kmsmac, putevents, slacknotify, pdnotify, setup,
 // the functions' mains) may import them.
 var vendorSDKs = []string{
 	"github.com/aws/aws-sdk-go-v2",

@@ -66,15 +66,16 @@ func installedVersion(bin string) string {
 // alertmanagerConfig routes every alert to one webhook, grouped as
 // stakeout groups (by model and rule), as fast as Alertmanager lets a
 // group go out: the first notification at once (group_wait 0s), then the
-// group's changes every second (group_interval 1s; stakeout tells joins
-// per 5 s window). Every alert of the group is in each payload
+// group's changes every groupInterval (-servebench.am-group-interval: 1s
+// by default, Alertmanager at its quickest; 5s is stakeout's join window,
+// the like-for-like setting). Every alert of the group is in each payload
 // (max_alerts 0); repeats of an unchanged group are out of the run's time.
-func alertmanagerConfig(webhook string) string {
+func alertmanagerConfig(webhook string, groupInterval time.Duration) string {
 	return fmt.Sprintf(`route:
   receiver: sink
   group_by: [model, alertname]
   group_wait: 0s
-  group_interval: 1s
+  group_interval: %s
   repeat_interval: 1h
 receivers:
   - name: sink
@@ -82,7 +83,7 @@ receivers:
       - url: %q
         send_resolved: false
         max_alerts: 0
-`, webhook)
+`, groupInterval, webhook)
 }
 
 // webhookSink is Alertmanager's webhook receiver: it counts the distinct
@@ -162,7 +163,7 @@ func runAlertmanager(b *testing.B, bin string, n, size int) result {
 	sink := newWebhookSink(b)
 	dir := b.TempDir()
 	config := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(config, []byte(alertmanagerConfig(sink.srv.URL+"/")), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(alertmanagerConfig(sink.srv.URL+"/", *amGroupInterval)), 0o644); err != nil {
 		b.Fatal(err)
 	}
 	addr, err := freeAddr()

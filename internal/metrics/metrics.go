@@ -17,6 +17,11 @@
 //		h.Logger.Warn("metrics", "err", err)
 //	}
 //
+// Outside Lambda — stakeout serve — the same values go to Prometheus: a
+// Recorder made with WithObserver hands each one, as it is recorded, to an
+// Observer (internal/promexport), and writing to io.Discard leaves out the
+// EMF lines, which only CloudWatch reads.
+//
 // The format is specified at
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html;
 // the limits it sets are the constants below.
@@ -81,12 +86,6 @@ const (
 	reasonTooMany  = "TooMany"
 )
 
-// CloudWatch units (API_MetricDatum).
-const (
-	unitCount        = "Count"
-	unitMilliseconds = "Milliseconds"
-)
-
 // awsKey is the root member holding the metadata; no metric or dimension
 // may take its name.
 const awsKey = "_aws"
@@ -108,23 +107,22 @@ const maxDropped = 16
 // metrics need no checks.
 type Recorder struct {
 	s    *sink
-	dims []dim // sorted by name, at most maxDimensions
+	dims []Dim // sorted by name, at most maxDimensions
 	key  string
 }
-
-type dim struct{ name, value string }
 
 // sink is the state a Recorder and every Recorder derived from it with
 // With share: the metrics recorded since the last flush, and the writer.
 type sink struct {
 	w         io.Writer
 	namespace string
+	observer  Observer // nil without WithObserver
 	nsErr     error
 	now       func() time.Time
 
 	mu      sync.Mutex
 	cur     *buffer // what the next Flush writes
-	scratch []dim   // resolve's buffer
+	scratch []Dim   // resolve's buffer
 	keyBuf  []byte
 
 	// flushMu serialises flushes, so that they can encode into one set
@@ -152,7 +150,7 @@ type buffer struct {
 // lines each. A duration whose slice is empty was not recorded since the
 // last flush.
 type group struct {
-	dims   []dim
+	dims   []Dim
 	counts map[string]float64
 	durs   map[string][]float64
 }
@@ -161,12 +159,13 @@ type drop struct{ name, why string }
 
 // New returns a Recorder that writes to w (in Lambda, os.Stdout) under
 // the CloudWatch namespace, stamping each flush with now. A nil now means
-// time.Now. A nil w returns a nil, no-op Recorder.
+// time.Now. A nil w returns a nil, no-op Recorder, whatever the options;
+// to record for an Observer alone, write to io.Discard (see WithObserver).
 //
 // A namespace CloudWatch would refuse (see Flush) is reported by every
 // Flush rather than here, so that construction cannot fail a cold start
 // over metrics.
-func New(w io.Writer, namespace string, now func() time.Time) *Recorder {
+func New(w io.Writer, namespace string, now func() time.Time, opts ...Option) *Recorder {
 	if w == nil {
 		return nil
 	}
@@ -174,6 +173,9 @@ func New(w io.Writer, namespace string, now func() time.Time) *Recorder {
 		now = time.Now
 	}
 	s := &sink{w: w, namespace: namespace, now: now, cur: &buffer{}}
+	for _, o := range opts {
+		o(s)
+	}
 	if !validNamespace(namespace) {
 		s.nsErr = fmt.Errorf("invalid namespace %q: want 1-255 characters of 0-9A-Za-z.-_/#: and space, not starting with \"AWS/\"", namespace)
 	}
@@ -205,7 +207,7 @@ func (r *Recorder) Count(name string, n float64, dims ...string) {
 	if r == nil {
 		return
 	}
-	r.s.record(r, name, unitCount, n, dims)
+	r.s.record(r, name, UnitCount, n, dims)
 }
 
 // Milliseconds records d as one value of the metric name (unit
@@ -216,7 +218,7 @@ func (r *Recorder) Milliseconds(name string, d time.Duration, dims ...string) {
 	if r == nil {
 		return
 	}
-	r.s.record(r, name, unitMilliseconds, float64(d)/float64(time.Millisecond), dims)
+	r.s.record(r, name, UnitMilliseconds, float64(d)/float64(time.Millisecond), dims)
 }
 
 // Flush writes what r and the Recorders sharing its buffer recorded since
@@ -263,6 +265,12 @@ func (s *sink) record(r *Recorder, name, unit string, v float64, extra []string)
 		b.drop(name, why)
 		return
 	}
+	if s.observer != nil {
+		s.observer.Observe(name, unit, v, dims)
+	}
+	if !s.keeps() {
+		return
+	}
 	if g == nil {
 		if len(extra) > 0 {
 			key = string(s.keyBuf)
@@ -273,7 +281,7 @@ func (s *sink) record(r *Recorder, name, unit string, v float64, extra []string)
 		}
 		b.groups[key] = g
 	}
-	if unit == unitCount {
+	if unit == UnitCount {
 		if g.counts == nil {
 			g.counts = map[string]float64{}
 		}
@@ -340,7 +348,7 @@ func (b *buffer) reset() {
 // resolve appends to buf base with the name/value pairs of extra set on
 // it, sorted by name, or — when extra cannot be used or the result would
 // exceed limit — base with InvalidDimensions set to the reason.
-func resolve(buf, base []dim, extra []string, limit int) []dim {
+func resolve(buf, base []Dim, extra []string, limit int) []Dim {
 	buf = append(buf, base...)
 	why := ""
 	if len(extra)%2 != 0 {
@@ -367,39 +375,39 @@ func resolve(buf, base []dim, extra []string, limit int) []dim {
 		// marker, so this stays within maxDimensions.
 		buf = setDim(append(buf[:0], base...), InvalidDimensions, why)
 	}
-	slices.SortFunc(buf, func(a, b dim) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(buf, func(a, b Dim) int { return strings.Compare(a.Name, b.Name) })
 	return buf
 }
 
-func setDim(ds []dim, name, value string) []dim {
+func setDim(ds []Dim, name, value string) []Dim {
 	for i := range ds {
-		if ds[i].name == name {
-			ds[i].value = value
+		if ds[i].Name == name {
+			ds[i].Value = value
 			return ds
 		}
 	}
-	return append(ds, dim{name, value})
+	return append(ds, Dim{name, value})
 }
 
 // appendKey encodes a sorted dimension set as a map key. Names and values
 // are printable ASCII, so the NUL separators cannot be forged.
-func appendKey(b []byte, ds []dim) []byte {
+func appendKey(b []byte, ds []Dim) []byte {
 	for _, d := range ds {
-		b = append(b, d.name...)
+		b = append(b, d.Name...)
 		b = append(b, 0)
-		b = append(b, d.value...)
+		b = append(b, d.Value...)
 		b = append(b, 0)
 	}
 	return b
 }
 
 // checkMetric says why a metric cannot be published, or "".
-func checkMetric(name string, v float64, dims []dim) string {
+func checkMetric(name string, v float64, dims []Dim) string {
 	if !validName(name) || name == awsKey {
 		return "invalid name"
 	}
 	for _, d := range dims {
-		if d.name == name {
+		if d.Name == name {
 			return "name is also one of its dimensions"
 		}
 	}
@@ -465,7 +473,7 @@ type series struct {
 	values     []float64
 }
 
-func (m *series) isCount() bool { return m.unit == unitCount }
+func (m *series) isCount() bool { return m.unit == UnitCount }
 
 // chunk is how many values the next line takes.
 func (m *series) chunk() int { return min(len(m.values), maxValues) }
@@ -526,11 +534,11 @@ func (s *sink) write(b *buffer) error {
 				errs = append(errs, fmt.Errorf("drop metric %q: sum overflows", name))
 				continue
 			}
-			items = append(items, series{name: name, unit: unitCount, sum: sum})
+			items = append(items, series{name: name, unit: UnitCount, sum: sum})
 		}
 		for name, vs := range g.durs {
 			if len(vs) > 0 {
-				items = append(items, series{name: name, unit: unitMilliseconds, values: vs})
+				items = append(items, series{name: name, unit: UnitMilliseconds, values: vs})
 			}
 		}
 		slices.SortFunc(items, func(a, b series) int {
@@ -593,11 +601,11 @@ func metricBytes(m *series) int {
 	return n + 2 + m.chunk()*floatBytes
 }
 
-func lineBase(ns string, ds []dim) int {
+func lineBase(ns string, ds []Dim) int {
 	n := len(`{"_aws":{"CloudWatchMetrics":[{"Dimensions":[[]],"Metrics":[],"Namespace":}],"Timestamp":-9223372036854775808}}`+"\n") + quotedBytes(ns)
 	for _, d := range ds {
 		// `"name":"value",` and `"name",` in the dimension set.
-		n += 2*quotedBytes(d.name) + quotedBytes(d.value) + 3
+		n += 2*quotedBytes(d.Name) + quotedBytes(d.Value) + 3
 	}
 	return n
 }
@@ -614,14 +622,14 @@ func advance(items []series, picked []int) []series {
 		m.values = m.values[m.chunk():]
 	}
 	return slices.DeleteFunc(items, func(m series) bool {
-		return m.unit == "" || (m.unit == unitMilliseconds && len(m.values) == 0)
+		return m.unit == "" || (m.unit == UnitMilliseconds && len(m.values) == 0)
 	})
 }
 
 // appendLine encodes one EMF document and a newline. Members of every
 // object are in byte order of their keys, as encoding/json orders a map's,
 // so a line is the same whatever the order of recording.
-func appendLine(b []byte, ns string, ts int64, ds []dim, items []series, picked []int) []byte {
+func appendLine(b []byte, ns string, ts int64, ds []Dim, items []series, picked []int) []byte {
 	b = append(b, '{')
 	i, j, aws := 0, 0, false
 	for n := 0; i < len(ds) || j < len(picked) || !aws; n++ {
@@ -631,7 +639,7 @@ func appendLine(b []byte, ns string, ts int64, ds []dim, items []series, picked 
 		const none, isDim, isMetric, isAWS = 0, 1, 2, 3
 		kind, key := none, ""
 		if i < len(ds) {
-			kind, key = isDim, ds[i].name
+			kind, key = isDim, ds[i].Name
 		}
 		if j < len(picked) && (kind == none || items[picked[j]].name < key) {
 			kind, key = isMetric, items[picked[j]].name
@@ -641,9 +649,9 @@ func appendLine(b []byte, ns string, ts int64, ds []dim, items []series, picked 
 		}
 		switch kind {
 		case isDim:
-			b = appendString(b, ds[i].name)
+			b = appendString(b, ds[i].Name)
 			b = append(b, ':')
-			b = appendString(b, ds[i].value)
+			b = appendString(b, ds[i].Value)
 			i++
 		case isMetric:
 			m := &items[picked[j]]
@@ -670,13 +678,13 @@ func appendLine(b []byte, ns string, ts int64, ds []dim, items []series, picked 
 	return append(b, '}', '\n')
 }
 
-func appendMetadata(b []byte, ns string, ts int64, ds []dim, items []series, picked []int) []byte {
+func appendMetadata(b []byte, ns string, ts int64, ds []Dim, items []series, picked []int) []byte {
 	b = append(b, `"_aws":{"CloudWatchMetrics":[{"Dimensions":[[`...)
 	for k, d := range ds {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, d.name)
+		b = appendString(b, d.Name)
 	}
 	b = append(b, `]],"Metrics":[`...)
 	for k, i := range picked {

@@ -23,8 +23,8 @@ import (
 // delivery). The escalator drains it every minute as well.
 const SweepEvery = time.Minute
 
-// sweepLimit bounds one sweep: the rest waits for the next.
-const sweepLimit = 25
+// SweepLimit bounds one sweep: the rest waits for the next.
+const SweepLimit = 25
 
 // Store is what the router reads and writes: the pipeline's records, and
 // the signals and model versions it sees (silence detection, rollbacks).
@@ -86,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 		log.ErrorContext(ctx, "delivery interrupted; the outbox keeps the rest", "error", err)
 	}
 	if h.sweepDue() {
-		swept, err := h.sender.Drain(ctx, sweepLimit)
+		swept, err := h.sender.Drain(ctx, SweepLimit)
 		if err != nil {
 			h.log.ErrorContext(ctx, "outbox sweep interrupted", "error", err)
 		}

@@ -3,7 +3,9 @@
 // binary or read from a directory), the DynamoDB store whose commits are
 // signed with the audit key, the secret resolver, and the sender with its
 // Slack, PagerDuty and EventBridge clients. The functions' mains stay thin
-// and read the same variables.
+// and read the same variables. Local (local.go) builds the same for
+// `stakeout serve`, on the embedded store or a table, with a channel that
+// has no credentials printed to the log.
 package setup
 
 import (

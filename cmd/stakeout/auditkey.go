@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
-	"github.com/stakeout-ml/stakeout/internal/memstore"
-	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // envAuditKey is the local audit key, as the functions read it outside AWS
@@ -26,26 +23,4 @@ func localAuditKey() (*audit.LocalKey, error) {
 		return nil, fmt.Errorf("%s: %w", envAuditKey, err)
 	}
 	return k, nil
-}
-
-// signedStore is the embedded store whose commits are keyed as the
-// functions' are (state.Commit.Sign), with the local audit key.
-type signedStore struct {
-	*memstore.Store
-	key audit.Signer // nil: unkeyed
-}
-
-func newSignedStore(st *memstore.Store, k *audit.LocalKey) *signedStore {
-	s := &signedStore{Store: st}
-	if k != nil { // a nil *LocalKey is not a nil Signer
-		s.key = k
-	}
-	return s
-}
-
-func (s *signedStore) Commit(ctx context.Context, c *state.Commit) error {
-	if err := c.Sign(ctx, s.key); err != nil {
-		return err
-	}
-	return s.Store.Commit(ctx, c)
 }

@@ -72,14 +72,8 @@ func (p *previewPager) Send(ctx context.Context, ref string, ev *pagerduty.V2Eve
 		}
 	}
 	fmt.Fprintf(p.w, "%spagerduty %s → routing key %s, dedup_key %s\n", indent, ev.Action, ref, ev.DedupKey)
-	if pl := ev.Payload; pl != nil {
-		lines := []string{"severity " + pl.Severity + " · source " + pl.Source + " · class " + pl.Class, "summary: " + pl.Summary}
-		for _, l := range ev.Links {
-			if m, ok := l.(map[string]string); ok {
-				lines = append(lines, "link: "+m["text"]+" "+m["href"])
-			}
-		}
-		writeBox(p.w, strings.Join(lines, "\n"))
+	if text := pdnotify.Text(ev); text != "" {
+		writeBox(p.w, text)
 	}
 	return nil
 }

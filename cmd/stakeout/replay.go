@@ -23,6 +23,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 )
 
@@ -159,7 +160,11 @@ func (c *replayCmd) open(cfg *config.Config, std stdio) (*replayRun, error) {
 	if r.key, err = localAuditKey(); err != nil {
 		return nil, err
 	}
-	signed := newSignedStore(r.st, r.key)
+	var key audit.Signer
+	if r.key != nil { // a nil *LocalKey is not a nil Signer
+		key = r.key
+	}
+	signed := setup.NewStore(r.st, key)
 	// Notifications are delivered as they are queued, through the real
 	// sender: shown as text, and posted for real when a bot token is set.
 	shown := std.out

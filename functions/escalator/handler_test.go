@@ -40,7 +40,7 @@ func TestRun(t *testing.T) {
 	// What EventBridge Scheduler sends a Lambda target (its default
 	// payload is the schedule's input; stakeout needs none).
 	payload := json.RawMessage(`{}`)
-	if err := h.handle(context.Background(), payload); err != nil {
+	if err := h(context.Background(), payload); err != nil {
 		t.Fatal(err)
 	}
 	st := dynamostore.New(dynamotest.Client(t), table, time.Now)

@@ -2,7 +2,7 @@
 // minute: it escalates unacknowledged alerts along their owners' chains,
 // ends snoozes, opens alerts for monitoring that went silent (and resolves
 // them when it comes back), posts each owner's daily digest, and drains the
-// notification outbox. See handler.go and internal/escalator.
+// notification outbox. See handler.go and internal/escalator (Runner).
 package main
 
 import (
@@ -21,5 +21,5 @@ func main() {
 	if err != nil {
 		setup.Fail(log, "escalator", err) // an init error: Lambda reports it and retries the cold start
 	}
-	lambda.Start(h.handle)
+	lambda.Start(h)
 }

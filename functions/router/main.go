@@ -1,7 +1,7 @@
 // Command router is the Lambda function that turns monitoring signals from
 // EventBridge ("ML Model Signal" and "CloudWatch Alarm State Change"
 // events) into alerts: state, notifications to send and the audit trail in
-// DynamoDB. See handler.go.
+// DynamoDB. See handler.go and internal/router.
 package main
 
 import (
@@ -20,5 +20,5 @@ func main() {
 	if err != nil {
 		setup.Fail(log, "router", err) // an init error: Lambda reports it and retries the cold start
 	}
-	lambda.Start(h.handle)
+	lambda.Start(h.Handle)
 }

@@ -36,7 +36,7 @@ func TestRoleGrantsExactlyTheSecretsItReads(t *testing.T) {
 
 // Its role allows exactly the DynamoDB actions of the store methods its
 // code can reach: through the consumers it hands the store to
-// (handler.go) and the sender internal/setup builds.
+// (handler.go, internal/router) and the sender internal/setup builds.
 func TestRoleAllowsExactlyTheDynamoDBActionsItUses(t *testing.T) {
 	methods := samtemplate.StoreMethods(reflect.TypeFor[*setup.Store](), pipeline.Processor{}, deliver.Sender{})
 	actions, err := samtemplate.DynamoDBActions("../../internal/dynamostore", "Store", methods)

@@ -25,21 +25,23 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/kmstest"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	routerfn "github.com/stakeout-ml/stakeout/internal/router"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
 func TestMain(m *testing.M) { dynamotest.Main(m) }
 
-// What functions/router/handler.go does besides processing: keep in step.
+// routerTimeout is RouterFunction's Timeout in template.yaml: the deadline
+// of an invocation's context.
+const routerTimeout = 30 * time.Second
+
+// A container drains up to sweepLimit notifications from the outbox once
+// every sweepEvery, as internal/router's Handler does (its steps are
+// repeated here to count the DynamoDB calls of each apart).
 const (
-	// routerTimeout is RouterFunction's Timeout in template.yaml: the
-	// deadline of an invocation's context.
-	routerTimeout = 30 * time.Second
-	// A container drains up to sweepLimit notifications from the outbox
-	// once every sweepEvery (sweepEvery, sweepLimit in handler.go).
-	sweepEvery = time.Minute
-	sweepLimit = 25
+	sweepEvery = routerfn.SweepEvery
+	sweepLimit = routerfn.SweepLimit
 )
 
 // world is what the router talks to here: a fresh table on DynamoDB Local,
@@ -147,7 +149,7 @@ type invocation struct {
 	process, delivery *calls
 }
 
-// invoke handles one event as functions/router's handle does: Process,
+// invoke handles one event as internal/router's Handle does: Process,
 // then Deliver what the commit queued, and this container's outbox sweep
 // when one is due.
 func (r *router) invoke(ctx context.Context, raw []byte) invocation {

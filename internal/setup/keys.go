@@ -10,19 +10,36 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
-	"github.com/stakeout-ml/stakeout/internal/dynamostore"
+	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/escalator"
 	"github.com/stakeout-ml/stakeout/internal/kmsmac"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/slackapp"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
-// Store is the table's store whose commits are signed with the audit key
-// just before they are written (state.Commit.Sign): every writer — router,
-// escalator, senders, the webhooks — keys the chain the same way.
+// Backend is what the functions' consumers need of a store (each declares
+// its part): the DynamoDB table's (dynamostore) in the functions, the
+// table's or the embedded one (memstore) in `stakeout serve`.
+type Backend interface {
+	pipeline.Store
+	pipeline.Sightings
+	escalator.Store
+	slackapp.Store
+	deliver.Store
+}
+
+// Store is a store whose commits are signed with the audit key just before
+// they are written (state.Commit.Sign): every writer — router, escalator,
+// senders, the webhooks, replay and serve — keys the chain the same way.
 type Store struct {
-	*dynamostore.Store
+	Backend
 	key audit.Signer // nil: unkeyed, said explicitly
 }
+
+// NewStore is b with its commits signed with key (nil: unkeyed).
+func NewStore(b Backend, key audit.Signer) *Store { return &Store{Backend: b, key: key} }
 
 // Commit signs c's audit records, then writes c. A key that cannot MAC
 // fails the commit as a transient fault: nothing unkeyed is written.
@@ -30,7 +47,7 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 	if err := c.Sign(ctx, s.key); err != nil {
 		return err
 	}
-	return s.Store.Commit(ctx, c)
+	return s.Backend.Commit(ctx, c)
 }
 
 // auditKey is the key the audit chain is keyed with: the stack's KMS key

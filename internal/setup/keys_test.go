@@ -106,7 +106,7 @@ func TestCommitsAreSignedWithTheStacksKMSKey(t *testing.T) {
 	if err := commitRecords(d, a, 3); err != nil {
 		t.Fatal(err)
 	}
-	recs, err := d.Store.AlertRecords(context.Background(), a.ID)
+	recs, err := d.Store.Backend.(*dynamostore.Store).AlertRecords(context.Background(), a.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestCommitsAreSignedWithTheStacksKMSKey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "DisabledException") || errors.Is(err, state.ErrConflict) {
 		t.Errorf("Commit with the key disabled = %v, want the KMS error", err)
 	}
-	if recs, _ := d.Store.AlertRecords(context.Background(), a.ID); len(recs) != 3 {
+	if recs, _ := d.Store.Backend.(*dynamostore.Store).AlertRecords(context.Background(), a.ID); len(recs) != 3 {
 		t.Errorf("%d records after the failed commit, want the 3 before it", len(recs))
 	}
 }
@@ -131,7 +131,7 @@ func TestAnExplicitlyUnkeyedChainIsWrittenUnkeyed(t *testing.T) {
 	if err := commitRecords(d, a, 2); err != nil {
 		t.Fatal(err)
 	}
-	recs, _ := d.Store.AlertRecords(context.Background(), a.ID)
+	recs, _ := d.Store.Backend.(*dynamostore.Store).AlertRecords(context.Background(), a.ID)
 	rep, err := audit.Check(context.Background(), recs, audit.Keys{})
 	if err != nil || rep.Unkeyed() != 2 {
 		t.Errorf("Check = %+v, %v; want 2 unkeyed records", rep, err)

@@ -3,7 +3,9 @@
 // binary or read from a directory), the DynamoDB store whose commits are
 // signed with the audit key, the secret resolver, and the sender with its
 // Slack, PagerDuty and EventBridge clients. The functions' mains stay thin
-// and read the same variables.
+// and read the same variables. Local (local.go) builds the same for
+// `stakeout serve`, on the embedded store or a table, with a channel that
+// has no credentials printed to the log.
 package setup
 
 import (
@@ -117,23 +119,9 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 			return nil, fmt.Errorf("%s is not set", name)
 		}
 	}
-	cfg, from, err := loadConfig(getenv(EnvConfigDir))
+	cfg, err := loadLogged(getenv(EnvConfigDir), log)
 	if err != nil {
 		return nil, err
-	}
-	// The digest is on every audit record, and the version and revision
-	// name the binary: logged at start, they tie a container's decisions
-	// to the rules and the code it ran.
-	log.Info("configuration loaded", append([]any{"from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners)},
-		version.Read().LogAttrs()...)...)
-	for _, p := range cfg.Errors() {
-		log.Error("configuration problem", "problem", p.String())
-	}
-	for id, m := range cfg.Broken {
-		log.Error("model not served", "model", id, "reason", m.Broken)
-	}
-	if len(cfg.Models) == 0 {
-		return nil, fmt.Errorf("no model loaded from %s", from)
 	}
 	table := getenv(EnvTable)
 	if table == "" {
@@ -158,46 +146,100 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 	if stack := getenv(EnvStack); stack != "" {
 		rec = metrics.New(os.Stdout, metrics.Namespace, time.Now).With(map[string]string{"Stack": stack})
 	}
-	st, err := newStore(getenv, log, awsCfg, client, table)
+	st, err := newStore(getenv, log, awsCfg, client, table, time.Now)
 	if err != nil {
 		return nil, err
 	}
 	routingKeys := routingKeysUnder(secrets, getenv(EnvRoutingKeyPrefix), cfg, log)
-	sender := &deliver.Sender{Config: cfg, Store: st, Now: time.Now, Sleep: deliver.Sleep, Log: log, Metrics: rec,
-		Notifiers: map[string]deliver.Notifier{
-			"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(routingKeys, getenv(EnvPagerDutyURL))}}}
+	ch := channels{pager: pdnotify.New(routingKeys, getenv(EnvPagerDutyURL)), team: getenv(EnvSlackTeam)}
 	if ref := getenv(EnvSlackToken); ref != "" {
-		sender.Notifiers["slack"] = &slacknotify.Notifier{API: slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI)),
-			Team: getenv(EnvSlackTeam)}
+		ch.slack = slacknotify.NewClientFromSecret(secrets, ref, getenv(EnvSlackAPI))
 	} else {
 		log.Error("no Slack bot token configured: Slack notifications will fail and be reported", "variable", EnvSlackToken)
 	}
 	if name := getenv(EnvEventBus); name != "" {
-		eb := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
-			if ep := getenv(EnvEventBridgeURL); ep != "" {
-				o.BaseEndpoint = &ep
-			}
-		})
-		sender.Notifiers[deliver.Events] = &bus.Notifier{Bus: bus.New(eb, name)}
+		ch.bus = eventBus(awsCfg, getenv, name)
 	} else {
 		log.Warn("no event bus configured: lifecycle events are not published", "variable", EnvEventBus)
 	}
+	sender := newSender(cfg, st, ch, rec, log, time.Now)
 	return &Deps{Config: cfg, Store: st, Secrets: secrets, Sender: sender, Log: log, Getenv: getenv, Metrics: rec}, nil
 }
 
 // newStore is the table's store, its commits signed with the audit key.
-func newStore(getenv func(string) string, log *slog.Logger, awsCfg aws.Config, client *dynamodb.Client, table string) (*Store, error) {
-	key, err := auditKey(getenv, log, func() kmsmac.API {
+func newStore(getenv func(string) string, log *slog.Logger, awsCfg aws.Config, client *dynamodb.Client, table string, now func() time.Time) (*Store, error) {
+	key, err := auditKey(getenv, log, kmsClient(awsCfg, getenv))
+	if err != nil {
+		return nil, err
+	}
+	return NewStore(dynamostore.New(client, table, now), key), nil
+}
+
+// kmsClient makes the audit key's KMS client, when one is needed.
+func kmsClient(awsCfg aws.Config, getenv func(string) string) func() kmsmac.API {
+	return func() kmsmac.API {
 		return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
 			if ep := getenv(EnvKMSEndpoint); ep != "" {
 				o.BaseEndpoint = &ep
 			}
 		})
+	}
+}
+
+// channels are the clients the sender's notifiers call, built from the
+// Lambda environment (Load) or serve's (Local).
+type channels struct {
+	slack slacknotify.API // nil: no Slack notifier
+	team  string          // <team>.slack.com, for message links
+	pager pdnotify.Sender
+	bus   bus.Publishing // nil: lifecycle events not published
+}
+
+// newSender is the delivery core the functions and serve deliver through.
+func newSender(cfg *config.Config, st deliver.Store, ch channels, rec *metrics.Recorder, log *slog.Logger, now func() time.Time) *deliver.Sender {
+	s := &deliver.Sender{Config: cfg, Store: st, Now: now, Sleep: deliver.Sleep, Log: log, Metrics: rec,
+		Notifiers: map[string]deliver.Notifier{"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: ch.pager}}}
+	if ch.slack != nil {
+		s.Notifiers["slack"] = &slacknotify.Notifier{API: ch.slack, Team: ch.team}
+	}
+	if ch.bus != nil {
+		s.Notifiers[deliver.Events] = &bus.Notifier{Bus: ch.bus}
+	}
+	return s
+}
+
+// eventBus publishes lifecycle events to the bus name.
+func eventBus(awsCfg aws.Config, getenv func(string) string, name string) *bus.Publisher {
+	eb := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+		if ep := getenv(EnvEventBridgeURL); ep != "" {
+			o.BaseEndpoint = &ep
+		}
 	})
+	return bus.New(eb, name)
+}
+
+// loadLogged loads the configuration (loadConfig) and logs what it holds:
+// the digest is on every audit record, and the version and revision name
+// the binary, so the start line ties a process's decisions to the rules
+// and the code it ran. Models with errors are logged and not served; no
+// model at all is an error.
+func loadLogged(dir string, log *slog.Logger) (*config.Config, error) {
+	cfg, from, err := loadConfig(dir)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Store: dynamostore.New(client, table, time.Now), key: key}, nil
+	log.Info("configuration loaded", append([]any{"from", from, "digest", cfg.Digest, "models", len(cfg.Models), "owners", len(cfg.Owners)},
+		version.Read().LogAttrs()...)...)
+	for _, p := range cfg.Errors() {
+		log.Error("configuration problem", "problem", p.String())
+	}
+	for id, m := range cfg.Broken {
+		log.Error("model not served", "model", id, "reason", m.Broken)
+	}
+	if len(cfg.Models) == 0 {
+		return nil, fmt.Errorf("no model loaded from %s", from)
+	}
+	return cfg, nil
 }
 
 // loadConfig reads the configuration from dir, or the one embedded in the

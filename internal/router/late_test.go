@@ -1,4 +1,4 @@
-package main
+package router
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func TestHandleTimeSanity(t *testing.T) {
 		return []byte(`{"version":"0","id":"` + id + `","detail-type":"ML Model Signal","source":"t","detail":{"model":"credit-approval","kind":"drift","metric":"psi","feature":"age","value":0.9,"observed_at":"` + at + `"}}`)
 	}
 	for _, raw := range [][]byte{ev("year-one", "0001-01-01T00:00:00Z"), ev("on-time", "2026-03-02T00:00:00Z"), ev("late", "2026-03-01T00:00:00Z")} {
-		if err := h.handle(ctx, raw); err != nil {
+		if err := h.Handle(ctx, raw); err != nil {
 			t.Fatalf("handle: %v", err)
 		}
 	}

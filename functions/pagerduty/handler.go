@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
-	"github.com/stakeout-ml/stakeout/internal/pdsync"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 )
 
@@ -18,7 +16,5 @@ func newApp(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	app := &pdsync.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Deliver: d.Deliver,
-		WebhookSecret: d.SecretBytes(setup.EnvPagerDutyWebhook)}
-	return metrics.Flushing(d.Metrics, log, funcurl.Handler(app)), nil
+	return metrics.Flushing(d.Metrics, log, funcurl.Handler(d.PagerDutyApp())), nil
 }

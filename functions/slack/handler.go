@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"log/slog"
-	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/setup"
-	"github.com/stakeout-ml/stakeout/internal/slackapp"
 )
 
 // newApp builds the Slack app from the environment (internal/setup; the
@@ -19,7 +17,5 @@ func newApp(ctx context.Context, getenv func(string) string, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
-	app := &slackapp.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: log, Deliver: d.Deliver,
-		SigningSecret: d.SecretBytes(setup.EnvSlackSigning)}
-	return metrics.Flushing(d.Metrics, log, funcurl.Handler(app)), nil
+	return metrics.Flushing(d.Metrics, log, funcurl.Handler(d.SlackApp())), nil
 }

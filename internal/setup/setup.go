@@ -30,8 +30,10 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
+	"github.com/stakeout-ml/stakeout/internal/pdsync"
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi"
 	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/slackapp"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/version"
 )
@@ -303,4 +305,20 @@ func Fail(log *slog.Logger, function string, err error) {
 		log.Error("the init error could not be reported to the Lambda Runtime API", "error", rerr)
 	}
 	os.Exit(1)
+}
+
+// SlackApp is the Slack endpoint (buttons, /stakeout), as functions/slack
+// and `stakeout serve` run it; its signing secret is SLACK_SIGNING_SECRET's
+// reference, resolved per request from the cache, so that a rotated
+// secret is picked up.
+func (d *Deps) SlackApp() *slackapp.App {
+	return &slackapp.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: d.Log, Deliver: d.Deliver,
+		SigningSecret: d.SecretBytes(EnvSlackSigning)}
+}
+
+// PagerDutyApp is the PagerDuty webhook receiver, as functions/pagerduty
+// and `stakeout serve` run it (PAGERDUTY_WEBHOOK_SECRET's reference).
+func (d *Deps) PagerDutyApp() *pdsync.App {
+	return &pdsync.App{Config: d.Config, Store: d.Store, Now: time.Now, Log: d.Log, Deliver: d.Deliver,
+		WebhookSecret: d.SecretBytes(EnvPagerDutyWebhook)}
 }

@@ -38,19 +38,19 @@ type input struct {
 	raw   []byte
 }
 
-// router is the router's own pipeline on a throwaway embedded store,
+// dryRun is the router's own pipeline on a throwaway embedded store,
 // never saved: each event, in the order given across all the files, is
 // applied as the router would apply it, so that for:, grouping and
 // inhibition behave as in production, and route and replay agree.
-type router struct {
+type dryRun struct {
 	cfg   *config.Config
 	st    *memstore.Store
 	p     *pipeline.Processor
 	clock time.Time // the latest event's time, as in replay
 }
 
-func newRouter(cfg *config.Config) *router {
-	r := &router{cfg: cfg}
+func newDryRun(cfg *config.Config) *dryRun {
+	r := &dryRun{cfg: cfg}
 	r.st = memstore.New(func() time.Time { return r.clock })
 	// Times come from the events, bounded by the wall clock as the router
 	// bounds them: a time ahead of now is refused with its reason.
@@ -67,7 +67,7 @@ func (c *routeCmd) run(args []string, std stdio) int {
 	if !ok {
 		return 2
 	}
-	r := newRouter(cfg)
+	r := newDryRun(cfg)
 	ctx := context.Background()
 	code := 0
 	if configErrors(std.err, "route", cfg) {
@@ -170,7 +170,7 @@ type told struct {
 	At       time.Time `json:"at"`
 }
 
-func (r *router) route(ctx context.Context, in input) (*routeReport, error) {
+func (r *dryRun) route(ctx context.Context, in input) (*routeReport, error) {
 	out, err := r.p.Process(ctx, in.raw)
 	if err != nil {
 		return nil, err
@@ -204,7 +204,7 @@ func (r *router) route(ctx context.Context, in input) (*routeReport, error) {
 }
 
 // routed adds to a change its routing and the notifications it queued.
-func (r *router) routed(m *config.Model, ch pipeline.Change, out *pipeline.Outcome) routedChange {
+func (r *dryRun) routed(m *config.Model, ch pipeline.Change, out *pipeline.Outcome) routedChange {
 	rc := routedChange{Change: ch, Told: []told{}}
 	for _, n := range out.Queued {
 		if n.Alert.ID == ch.Alert {
@@ -231,7 +231,7 @@ func (r *router) routed(m *config.Model, ch pipeline.Change, out *pipeline.Outco
 }
 
 // unchanged says why a firing rule changed no alert, from the store.
-func (r *router) unchanged(ctx context.Context, id string) string {
+func (r *dryRun) unchanged(ctx context.Context, id string) string {
 	a, err := r.st.GetAlert(ctx, id)
 	switch {
 	case err != nil:

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/escalator"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
+	"github.com/stakeout-ml/stakeout/internal/promexport"
+	"github.com/stakeout-ml/stakeout/internal/putevents"
+	"github.com/stakeout-ml/stakeout/internal/router"
+	"github.com/stakeout-ml/stakeout/internal/serve"
+	"github.com/stakeout-ml/stakeout/internal/setup"
+)
+
+type serveCmd struct {
+	dir, addr, statePath, table, endpoint string
+	tick, drain                           time.Duration
+	// stop, when set, ends the server instead of SIGINT and SIGTERM (a
+	// test cancels it).
+	stop context.Context
+}
+
+func (*serveCmd) name() string { return "serve" }
+func (*serveCmd) synopsis() string {
+	return "the whole system in one process, over HTTP: PutEvents in, the escalator on the real clock, Slack and PagerDuty endpoints"
+}
+
+func (c *serveCmd) flags(fs *flag.FlagSet) {
+	dirFlag(fs, &c.dir)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "where to listen (host:port; port 0 picks one)")
+	fs.StringVar(&c.statePath, "state", "", "the embedded store: loaded from this file if it exists, saved there at shutdown (stakeout audit --state reads it)")
+	fs.StringVar(&c.table, "table", "", "the router's DynamoDB table instead (with the usual AWS configuration and AWS_REGION)")
+	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
+	fs.DurationVar(&c.tick, "tick", time.Minute, "how often the escalator runs (EventBridge Scheduler runs it every minute)")
+	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry)")
+}
+
+func (*serveCmd) help() help {
+	return help{
+		usage: []string{"[--dir D] [--addr 127.0.0.1:8080] [--state FILE | --table T [--endpoint URL]] [--tick 1m] [--drain 1s]"},
+		about: "Runs the handlers the Lambda functions run, in one process: an EventBridge PutEvents\n" +
+			"endpoint at POST / (aws events put-events --endpoint-url, or any SDK), the escalator every\n" +
+			"--tick, /slack/actions and /pagerduty/webhook (with SLACK_SIGNING_SECRET and\n" +
+			"PAGERDUTY_WEBHOOK_SECRET references, resolved from STAKEOUT_SECRET_* variables),\n" +
+			"GET /healthz and GET /metrics (Prometheus). Channels as in replay: Slack with\n" +
+			"SLACK_BOT_TOKEN, PagerDuty with the owners' routing keys from STAKEOUT_SECRET_*; a channel\n" +
+			"without credentials is printed to the log. SIGINT or SIGTERM: stop accepting, finish what\n" +
+			"is in flight, save --state, exit 0. Without --state or --table nothing is kept.",
+		examples: []example{
+			{"the example configuration on port 8080, kept in a state file", "stakeout serve --state /tmp/serve.json"},
+			{"then send it a signal", `aws events put-events --no-sign-request --endpoint-url http://127.0.0.1:8080 --entries '[{"Source":"ml.monitor","DetailType":"ML Model Signal","Detail":"{\"model\":\"credit-approval\",\"kind\":\"quality\",\"metric\":\"accuracy\",\"value\":0.81,\"baseline\":0.9}"}]'`},
+		},
+		findings: "never: a server has no findings",
+	}
+}
+
+func (c *serveCmd) run(args []string, std stdio) int {
+	if len(args) > 0 {
+		fmt.Fprintf(std.err, "stakeout serve: unexpected argument %q\n", args[0])
+		return 2
+	}
+	switch {
+	case c.statePath != "" && c.table != "":
+		fmt.Fprintln(std.err, "stakeout serve: --state and --table name two stores: give one")
+		return 2
+	case c.endpoint != "" && c.table == "":
+		fmt.Fprintln(std.err, "stakeout serve: --endpoint goes with --table")
+		return 2
+	case c.tick <= 0 || c.drain <= 0:
+		fmt.Fprintln(std.err, "stakeout serve: --tick and --drain must be positive durations")
+		return 2
+	}
+	ctx := c.stop
+	if ctx == nil {
+		var cancel context.CancelFunc
+		ctx, cancel = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer cancel()
+	}
+	log := slog.New(slog.NewJSONHandler(std.err, nil))
+	srv, err := c.build(ctx, log)
+	if err != nil {
+		fmt.Fprintf(std.err, "stakeout serve: %v\n", err)
+		return 2
+	}
+	err = srv.Serve(ctx, func(addr net.Addr) {
+		log.Info("listening", "addr", addr.String())
+		fmt.Fprintf(std.out, "stakeout serve: listening on http://%s (PutEvents at POST /, /healthz, /metrics, /slack/actions, /pagerduty/webhook)\n", addr)
+	})
+	if err != nil {
+		fmt.Fprintf(std.err, "stakeout serve: %v\n", err)
+		return 2
+	}
+	if c.statePath != "" {
+		fmt.Fprintf(std.out, "stakeout serve: state saved to %s (stakeout audit --state %s …)\n", c.statePath, c.statePath)
+	}
+	return 0
+}
+
+// build wires the functions' handlers, on the store the flags name, into
+// one server.
+func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, error) {
+	// The functions' metrics, as Prometheus reads them: the EMF lines
+	// are for CloudWatch Logs, so they go nowhere.
+	exp := promexport.New(metrics.Namespace)
+	rec := metrics.New(io.Discard, metrics.Namespace, time.Now, metrics.WithObserver(exp))
+	opts := setup.LocalOptions{Dir: c.dir, Table: c.table, Endpoint: c.endpoint, Log: log, Metrics: rec}
+	var st *memstore.Store
+	switch {
+	case c.table != "":
+	case c.statePath == "":
+		st = memstore.New(time.Now)
+		log.Warn("no --state or --table: the state lives in memory and is gone at exit")
+	default:
+		var err error
+		if st, err = memstore.Open(c.statePath, time.Now); err != nil {
+			return nil, err
+		}
+	}
+	if st != nil {
+		opts.Embedded = st
+	}
+	d, err := setup.Local(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	rt := router.New(d.Config, d.Store, d.Sender, rec, log, time.Now)
+	events, err := putevents.New(putevents.Config{Router: routeFunc(rt.Handle), Log: log})
+	if err != nil {
+		return nil, err
+	}
+	runner := escalator.NewRunner(d.Config, d.Store, d.Sender, rec, log, time.Now)
+	srv := &serve.Server{Addr: c.addr, Events: events, Metrics: exp.Handler(), Log: log,
+		Slack:     signed(d, setup.EnvSlackSigning, "Slack's buttons and /stakeout", func() http.Handler { return d.SlackApp() }),
+		PagerDuty: signed(d, setup.EnvPagerDutyWebhook, "PagerDuty's webhooks", func() http.Handler { return d.PagerDutyApp() }),
+		Loops: []serve.Loop{
+			{Name: "escalator run", Every: c.tick, Run: runner.Run},
+			{Name: "outbox drain", Every: c.drain, Run: func(ctx context.Context) error {
+				_, err := d.Sender.Drain(ctx, router.SweepLimit)
+				return err
+			}},
+		},
+	}
+	if st != nil && c.statePath != "" {
+		srv.Save = func() error { return st.Save(c.statePath) }
+	}
+	return srv, nil
+}
+
+// signed is an endpoint whose requests carry a signature checked with the
+// secret env names (a reference): without it, the endpoint answers 503
+// saying what to set, and the start says so once.
+func signed(d *setup.Deps, env, what string, h func() http.Handler) http.Handler {
+	if d.Getenv(env) == "" {
+		d.Log.Warn(what+" are not served: "+env+" is not set (a secret reference, resolved from its STAKEOUT_SECRET_* variable)", "variable", env)
+		return nil
+	}
+	return h()
+}
+
+// routeFunc is the router's handler as the PutEvents endpoint calls it.
+type routeFunc func(ctx context.Context, raw json.RawMessage) error
+
+func (f routeFunc) Route(ctx context.Context, event json.RawMessage) error { return f(ctx, event) }

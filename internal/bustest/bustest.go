@@ -9,10 +9,12 @@
 // total size within 256 KB, the event bus existing — and answers with the
 // service's error shapes: call-level errors as AWS JSON errors carrying
 // __type, entry-level failures in the response's Entries with ErrorCode and
-// ErrorMessage. Faults (throttled or failed calls, entries that come back
-// failed) are queued with Fail and FailCalls and consumed by the next
-// requests, so a retry test states exactly which attempt fails instead of
-// relying on timing, which is impossible against the real service.
+// ErrorMessage. The request's shape and those rules are package putevents',
+// the local EventBridge endpoint's, so that the two cannot drift apart.
+// Faults (throttled or failed calls, entries that come back failed) are
+// queued with Fail and FailCalls and consumed by the next requests, so a
+// retry test states exactly which attempt fails instead of relying on
+// timing, which is impossible against the real service.
 //
 // One deliberate difference: EventBridge has been reported to accept events
 // for an event bus that does not exist (aws/aws-cli#9186); this server
@@ -36,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 
 	"github.com/stakeout-ml/stakeout/internal/awsjsontest"
+	"github.com/stakeout-ml/stakeout/internal/putevents"
 )
 
 // Region is the region the server claims to be in and Client signs for.
@@ -43,7 +46,7 @@ const Region = "us-east-1"
 
 // DefaultBus is the event bus every account has, and the one an entry
 // without EventBusName goes to.
-const DefaultBus = "default"
+const DefaultBus = putevents.DefaultBus
 
 // Event is an event the server accepted, as EventBridge would deliver it.
 type Event struct {

@@ -27,12 +27,12 @@ type envelope struct {
 // put validates one entry, makes it an event, and routes the event if a
 // rule matches it. Every outcome is logged with the event's id or the
 // reason, and counted.
-func (h *Handler) put(ctx context.Context, e *requestEntry, now time.Time) resultEntry {
-	t, bad := validEntry(e, now)
+func (h *Handler) put(ctx context.Context, e *Entry, now time.Time) ResultEntry {
+	t, bad := CheckEntry(e, now)
 	if bad != nil {
 		h.rejected.Add(1)
-		h.log.WarnContext(ctx, "PutEvents entry rejected", "error_code", bad.code, "error", bad.message)
-		return resultEntry{ErrorCode: bad.code, ErrorMessage: bad.message}
+		h.log.WarnContext(ctx, "PutEvents entry rejected", "error_code", bad.Code, "error", bad.Message)
+		return ResultEntry{ErrorCode: bad.Code, ErrorMessage: bad.Message}
 	}
 	ev := envelope{
 		Version:    "0",
@@ -53,7 +53,7 @@ func (h *Handler) put(ctx context.Context, e *requestEntry, now time.Time) resul
 	if err != nil { // Detail was checked to be a JSON object
 		return h.fail(ctx, ev, "encode event: "+err.Error())
 	}
-	bus := busName(e.EventBusName)
+	bus := BusName(e.EventBusName)
 	rules, err := matching(h.rules, bus, raw)
 	if err != nil {
 		return h.fail(ctx, ev, "match event: "+err.Error())
@@ -62,7 +62,7 @@ func (h *Handler) put(ctx context.Context, e *requestEntry, now time.Time) resul
 		h.unmatched.Add(1)
 		h.log.WarnContext(ctx, "PutEvents entry accepted but matched no rule: not delivered",
 			"event_id", ev.ID, "bus", bus, "source", ev.Source, "detail_type", ev.DetailType)
-		return resultEntry{EventId: ev.ID}
+		return ResultEntry{EventId: ev.ID}
 	}
 	// The router's rules are disjoint (they differ in detail-type), so an
 	// event is routed once; EventBridge would deliver it once per rule.
@@ -72,14 +72,14 @@ func (h *Handler) put(ctx context.Context, e *requestEntry, now time.Time) resul
 	h.routed.Add(1)
 	// Debug: the router logs every event it applies, by this id.
 	h.log.DebugContext(ctx, "PutEvents entry routed", "event_id", ev.ID, "rules", strings.Join(rules, ","))
-	return resultEntry{EventId: ev.ID}
+	return ResultEntry{EventId: ev.ID}
 }
 
 // fail answers an entry the router could not take as InternalFailure,
 // which EventBridge documents as retryable: the event is not kept, and
 // the client that sent it knows to send it again.
-func (h *Handler) fail(ctx context.Context, ev envelope, reason string) resultEntry {
+func (h *Handler) fail(ctx context.Context, ev envelope, reason string) ResultEntry {
 	h.failed.Add(1)
 	h.log.ErrorContext(ctx, "PutEvents entry failed", "event_id", ev.ID, "source", ev.Source, "detail_type", ev.DetailType, "error", reason)
-	return resultEntry{ErrorCode: "InternalFailure", ErrorMessage: reason}
+	return ResultEntry{ErrorCode: "InternalFailure", ErrorMessage: reason}
 }

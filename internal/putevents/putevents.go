@@ -112,14 +112,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req, e := decode(w, r)
 	if e == nil {
-		e = check(req)
+		if bad := CheckRequest(req); bad != nil {
+			e = rejected(bad)
+		}
 	}
 	if e != nil {
 		h.writeError(r.Context(), w, e)
 		return
 	}
 	now := h.now().UTC()
-	resp := &putEventsResponse{Entries: make([]resultEntry, len(req.Entries))}
+	resp := &Response{Entries: make([]ResultEntry, len(req.Entries))}
 	for i, entry := range req.Entries {
 		resp.Entries[i] = h.put(r.Context(), entry, now)
 		if resp.Entries[i].ErrorCode != "" {

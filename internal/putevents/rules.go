@@ -3,7 +3,6 @@ package putevents
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/stakeout-ml/stakeout/internal/eventpattern"
 )
@@ -96,19 +95,4 @@ func matching(rules []rule, bus string, event json.RawMessage) ([]string, error)
 		}
 	}
 	return names, nil
-}
-
-// busName is the name of the bus an entry goes to: EventBusName may be a
-// name or an ARN (arn:aws:events:region:account:event-bus/name), and is
-// the default bus when left out.
-func busName(v *string) string {
-	if v == nil || *v == "" {
-		return DefaultBus
-	}
-	if strings.HasPrefix(*v, "arn:") {
-		if _, name, ok := strings.Cut(*v, ":event-bus/"); ok {
-			return name
-		}
-	}
-	return *v
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 
 type serveCmd struct {
 	dir, addr, statePath, table, endpoint string
+	cpuProfile                            string
 	tick, drain                           time.Duration
 	// stop, when set, ends the server instead of SIGINT and SIGTERM (a
 	// test cancels it).
@@ -44,6 +46,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.table, "table", "", "the router's DynamoDB table instead (with the usual AWS configuration and AWS_REGION)")
 	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
 	fs.DurationVar(&c.tick, "tick", time.Minute, "how often the escalator runs (EventBridge Scheduler runs it every minute)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it), for make bench-serve")
 	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry)")
 }
 
@@ -89,6 +92,14 @@ func (c *serveCmd) run(args []string, std stdio) int {
 		defer cancel()
 	}
 	log := slog.New(slog.NewJSONHandler(std.err, nil))
+	if c.cpuProfile != "" {
+		stop, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(std.err, "stakeout serve: --cpuprofile: %v\n", err)
+			return 2
+		}
+		defer stop()
+	}
 	srv, err := c.build(ctx, log)
 	if err != nil {
 		fmt.Fprintf(std.err, "stakeout serve: %v\n", err)
@@ -173,3 +184,19 @@ func signed(d *setup.Deps, env, what string, h func() http.Handler) http.Handler
 type routeFunc func(ctx context.Context, raw json.RawMessage) error
 
 func (f routeFunc) Route(ctx context.Context, event json.RawMessage) error { return f(ctx, event) }
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}

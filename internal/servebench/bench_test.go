@@ -18,6 +18,7 @@ var (
 	clients         = flag.Int("servebench.clients", 8, "concurrent HTTP clients sending them")
 	timeout         = flag.Duration("servebench.timeout", 3*time.Minute, "how long after the first request the sink may take to see every alert")
 	amGroupInterval = flag.Duration("servebench.am-group-interval", time.Second, "Alertmanager's group_interval: how often a group's changes go out (stakeout's join window is 5s)")
+	cpuProfiles     = flag.String("servebench.cpuprofile", "", "a directory: stakeout serve writes a CPU profile of each run there (stakeout-batch<N>.pprof)")
 	stakeoutBin     = flag.String("servebench.stakeout", "", "the stakeout CLI to run (default: built from ./cmd/stakeout into a temporary directory)")
 )
 

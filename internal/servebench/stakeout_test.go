@@ -151,8 +151,11 @@ func runStakeout(b *testing.B, bin string, n, size int) result {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := startProcess("stakeout serve", bin,
-		[]string{"serve", "--dir", repoRoot, "--addr", addr, "--state", filepath.Join(b.TempDir(), "state.json")},
+	args := []string{"serve", "--dir", repoRoot, "--addr", addr, "--state", filepath.Join(b.TempDir(), "state.json")}
+	if *cpuProfiles != "" {
+		args = append(args, "--cpuprofile", filepath.Join(*cpuProfiles, fmt.Sprintf("stakeout-batch%d.pprof", size)))
+	}
+	p, err := startProcess("stakeout serve", bin, args,
 		[]string{"SLACK_BOT_TOKEN=" + slack.Token(), "STAKEOUT_SLACK_API_URL=" + slack.URL()})
 	if err != nil {
 		b.Fatal(err)

@@ -63,7 +63,7 @@ func (*serveCmd) help() help {
 			"is in flight, save --state, exit 0. Without --state or --table nothing is kept.",
 		examples: []example{
 			{"the example configuration on port 8080, kept in a state file", "stakeout serve --state /tmp/serve.json"},
-			{"then send it a signal (as the AWS CLI or any SDK would send it to EventBridge)", `aws events put-events --region us-east-1 --no-sign-request --endpoint-url http://127.0.0.1:8080 --entries '[{"Source":"ml.monitor","DetailType":"ML Model Signal","Detail":"{\"model\":\"credit-approval\",\"kind\":\"quality\",\"metric\":\"accuracy\",\"value\":0.81,\"baseline\":0.9,\"observed_at\":\"2026-12-01T06:00:00Z\"}"}]'`},
+			{"then send it a signal (as the AWS CLI or any SDK would send it to EventBridge)", `aws events put-events --region us-east-1 --no-sign-request --endpoint-url http://127.0.0.1:8080 --entries '[{"Source":"ml.monitor","DetailType":"ML Model Signal","Detail":"{\"model\":\"credit-approval\",\"kind\":\"quality\",\"metric\":\"accuracy\",\"value\":0.81,\"baseline\":0.9,\"observed_at\":\"'"$(date -u +%FT%TZ)"'\"}"}]'`},
 		},
 		findings: "never: a server has no findings",
 	}

@@ -90,6 +90,9 @@ func (c *serveCmd) run(args []string, std stdio) int {
 		var cancel context.CancelFunc
 		ctx, cancel = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer cancel()
+		// After the first signal, the next one is the default's again: a
+		// second Ctrl-C ends a shutdown that waits too long.
+		context.AfterFunc(ctx, cancel)
 	}
 	log := slog.New(slog.NewJSONHandler(std.err, nil))
 	if c.cpuProfile != "" {

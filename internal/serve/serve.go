@@ -74,8 +74,8 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(pattern, h)
 	}
 	mount("GET /metrics", s.Metrics, "metrics are not configured")
-	mount("/slack/actions", s.Slack, "the Slack endpoint is not configured: set SLACK_SIGNING_SECRET")
-	mount("/pagerduty/webhook", s.PagerDuty, "the PagerDuty endpoint is not configured: set PAGERDUTY_WEBHOOK_SECRET")
+	mount("/slack/actions", s.Slack, "the Slack endpoint is not configured: set SLACK_SIGNING_SECRET to a secret reference and its STAKEOUT_SECRET_* variable to the signing secret")
+	mount("/pagerduty/webhook", s.PagerDuty, "the PagerDuty endpoint is not configured: set PAGERDUTY_WEBHOOK_SECRET to a secret reference and its STAKEOUT_SECRET_* variable to the webhook secret")
 	// PutEvents is POST /; the endpoint answers anything else at / the
 	// way EventBridge does (UnknownOperationException), so a mistyped
 	// path reads as an AWS error to the SDK rather than a 404 page.

@@ -11,57 +11,70 @@ import (
 // DynamoDB's words as a state.ErrRejected. So a replay, or a test, fails
 // where production would, not only in production.
 
-// limits refuses a commit that writes a record over one of DynamoDB's
-// limits (s.mu held; nothing changed yet).
-func (s *Store) limits(c *state.Commit) error {
+// own refuses a commit that writes, of the records whose stored form is
+// the commit's alone, one over a DynamoDB limit. It runs before the
+// store's lock is taken: encoding them is most of the check's work, and
+// concurrent commits need not wait for each other's.
+func own(c *state.Commit) error {
 	var first error
-	check := func(it layout.Item, err error) {
-		if err == nil {
-			err = it.Check()
-		}
+	note := func(it layout.Item, err error) {
 		if first == nil {
-			first = err
+			first = check(it, err)
 		}
 	}
 	if c.EventID != "" {
-		check(layout.EventItem(c.EventID, c.EventExpires), nil)
+		note(layout.EventItem(c.EventID, c.EventExpires), nil)
 	}
 	if c.Series != nil {
-		check(layout.SeriesItem(c.Series))
+		note(layout.SeriesItem(c.Series))
 	}
 	for _, a := range c.Alerts {
-		check(layout.AlertItem(a))
+		note(layout.AlertItem(a))
+	}
+	if c.Inhibitors != nil {
+		note(layout.InhibitorsItem(c.Inhibitors))
+	}
+	for _, n := range c.Outbox {
+		note(layout.NoticeItem(n))
+	}
+	for _, d := range c.Deliveries {
+		note(layout.DeliveryItem(d))
+	}
+	for i := range c.Digest {
+		note(layout.DigestItem(&c.Digest[i]))
+	}
+	for i := range c.Audit {
+		note(layout.AuditItem(&c.Audit[i]))
+	}
+	for _, w := range c.Watches {
+		note(layout.WatchItem(w))
+	}
+	for _, sc := range c.Schedules {
+		note(layout.ScheduleItem(sc))
+	}
+	return first
+}
+
+// limits refuses a commit that writes, of the records whose stored form
+// depends on what is stored (the groups it writes or joins, the updates
+// it joins, the notifications it marks), one over a DynamoDB limit (s.mu
+// held; nothing changed yet). own checked the others.
+func (s *Store) limits(c *state.Commit) error {
+	var first error
+	note := func(it layout.Item, err error) {
+		if first == nil {
+			first = check(it, err)
+		}
 	}
 	groups, notices := s.joined(c)
 	for _, g := range groups {
-		check(layout.GroupItem(g))
+		note(layout.GroupItem(g))
 	}
 	for _, n := range notices {
-		check(layout.NoticeItem(n))
-	}
-	if c.Inhibitors != nil {
-		check(layout.InhibitorsItem(c.Inhibitors))
-	}
-	for _, n := range c.Outbox {
-		check(layout.NoticeItem(n))
+		note(layout.NoticeItem(n))
 	}
 	for _, n := range c.Notices {
-		check(layout.NoticeItem(sent(s.queued[n.ID], n)))
-	}
-	for _, d := range c.Deliveries {
-		check(layout.DeliveryItem(d))
-	}
-	for i := range c.Digest {
-		check(layout.DigestItem(&c.Digest[i]))
-	}
-	for i := range c.Audit {
-		check(layout.AuditItem(&c.Audit[i]))
-	}
-	for _, w := range c.Watches {
-		check(layout.WatchItem(w))
-	}
-	for _, sc := range c.Schedules {
-		check(layout.ScheduleItem(sc))
+		note(layout.NoticeItem(sent(s.queued[n.ID], n)))
 	}
 	return first
 }

@@ -163,6 +163,11 @@ func (s *Store) GetInhibitors(_ context.Context, model string) (*state.Inhibitor
 // Commit applies c atomically: every record's version must match the
 // stored one (0 for a new record), and the event must not have been applied.
 func (s *Store) Commit(_ context.Context, c *state.Commit) error {
+	// Items over a limit are refused before any condition is looked at,
+	// as DynamoDB validates a transaction's items before its conditions.
+	if err := own(c); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.EventID != "" {

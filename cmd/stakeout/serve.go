@@ -47,7 +47,7 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
 	fs.DurationVar(&c.tick, "tick", time.Minute, "how often the escalator runs (EventBridge Scheduler runs it every minute)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it), for make bench-serve")
-	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry)")
+	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry); with the embedded store, also whenever a notification falls due")
 }
 
 func (*serveCmd) help() help {
@@ -162,6 +162,11 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 				return err
 			}},
 		},
+	}
+	if st != nil {
+		// The embedded store knows when the next notification is due: an
+		// update goes out as its window ends, not up to --drain later.
+		srv.Loops[1].Next = st.NextNotice
 	}
 	if st != nil && c.statePath != "" {
 		srv.Save = func() error { return st.Save(c.statePath) }

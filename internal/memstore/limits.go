@@ -1,6 +1,8 @@
 package memstore
 
 import (
+	"maps"
+
 	"github.com/stakeout-ml/stakeout/internal/layout"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -59,25 +61,106 @@ func own(c *state.Commit) error {
 // depends on what is stored (the groups it writes or joins, the updates
 // it joins, the notifications it marks), one over a DynamoDB limit (s.mu
 // held; nothing changed yet). own checked the others.
+//
+// A record the commit only joins is not encoded again when the size the
+// store keeps for it (s.sizes), grown by what the joins can add, is
+// within MaxItem: joining a group of a hundred names ten thousand times
+// would otherwise encode it ten thousand times, under the lock. Its keys
+// do not change (a join leaves a group open and an update unsent).
 func (s *Store) limits(c *state.Commit) error {
 	var first error
-	note := func(it layout.Item, err error) {
-		if first == nil {
-			first = check(it, err)
+	sizes := s.grown(c)
+	note := func(key string) func(layout.Item, error) {
+		return func(it layout.Item, err error) {
+			if err == nil {
+				err = it.Check()
+			}
+			if err == nil && key != "" {
+				sizes[key] = it.Size()
+			}
+			if first == nil {
+				first = err
+			}
 		}
 	}
 	groups, notices := s.joined(c)
-	for _, g := range groups {
-		note(layout.GroupItem(g))
+	for k, g := range groups {
+		if _, ok := sizes[groupSize(k)]; !ok {
+			note(groupSize(k))(layout.GroupItem(g))
+		}
 	}
-	for _, n := range notices {
-		note(layout.NoticeItem(n))
+	for id, n := range notices {
+		if _, ok := sizes[noticeSize(id)]; !ok {
+			note(noticeSize(id))(layout.NoticeItem(n))
+		}
 	}
 	for _, n := range c.Notices {
-		note(layout.NoticeItem(sent(s.queued[n.ID], n)))
+		note("")(layout.NoticeItem(sent(s.queued[n.ID], n)))
 	}
-	return first
+	if first != nil {
+		return first
+	}
+	// Applied next: the sizes are those of the records as stored. A
+	// notification a sender writes is measured again at its next join.
+	maps.Copy(s.sizes, sizes)
+	for _, n := range c.Notices {
+		delete(s.sizes, noticeSize(n.ID))
+	}
+	return nil
 }
+
+// joinGrowth bounds what one join adds to the size of a group or an
+// update, for each name it adds (the alert's, its subject): the name in
+// the item's JSON (quoted, each byte escaped to at most six) and in its
+// list attribute; and the counters it moves, their digits, and a total
+// first written (joinSlack).
+func joinGrowth(names ...string) int {
+	n := joinSlack
+	for _, name := range names {
+		n += 7*len(name) + 4
+	}
+	return n
+}
+
+const joinSlack = 64
+
+// grown are the sizes, once joined, of the records the commit changes by
+// joins alone — a group it does not write, an update already queued that
+// no sender writes in it — whose size the store keeps, when that is
+// within MaxItem: an upper bound, kept as the record's size once applied
+// (s.mu held).
+func (s *Store) grown(c *state.Commit) map[string]int {
+	grow := map[string]int{}
+	for _, j := range c.Joins {
+		if j.Named {
+			grow[groupSize(groupKey(j.Model, j.Rule))] += joinGrowth(j.Alert)
+		} else {
+			grow[groupSize(groupKey(j.Model, j.Rule))] += joinGrowth()
+		}
+		if s.queued[j.Update.ID] != nil {
+			grow[noticeSize(j.Update.ID)] += joinGrowth(j.Update.Joined...)
+		}
+	}
+	for _, g := range c.Groups {
+		delete(grow, groupSize(groupKey(g.Model, g.Rule)))
+	}
+	for _, n := range c.Notices {
+		delete(grow, noticeSize(n.ID))
+	}
+	for k, n := range grow {
+		if base, ok := s.sizes[k]; ok && base+n <= layout.MaxItem {
+			grow[k] = base + n
+		} else {
+			delete(grow, k)
+		}
+	}
+	return grow
+}
+
+// groupSize and noticeSize name a group's and a notification's entries
+// in s.sizes.
+func groupSize(key string) string { return "group " + key }
+func noticeSize(id string) string { return "notice " + id }
 
 // joined are the groups the commit writes or joins, and the update
 // notifications it joins, as they will be stored (s.mu held).

@@ -23,12 +23,15 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/router"
 	"github.com/stakeout-ml/stakeout/internal/serve"
 	"github.com/stakeout-ml/stakeout/internal/setup"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 type serveCmd struct {
 	dir, addr, statePath, table, endpoint string
 	cpuProfile                            string
 	tick, drain                           time.Duration
+	// updateWindow: the update windows of the groups serve opens.
+	updateWindow time.Duration
 	// stop, when set, ends the server instead of SIGINT and SIGTERM (a
 	// test cancels it).
 	stop context.Context
@@ -47,12 +50,13 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
 	fs.DurationVar(&c.tick, "tick", time.Minute, "how often the escalator runs (EventBridge Scheduler runs it every minute)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it), for make bench-serve")
-	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry)")
+	fs.DurationVar(&c.updateWindow, "update-window", state.UpdateWindow, "how long a group's updates gather before they go out as one Slack edit and thread reply: the functions' window by default (which they follow with a 2s grace for containers' clocks; serve has one clock), shorter for a demo or a benchmark against Alertmanager's group_interval")
+	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry); with the embedded store, also whenever a notification falls due")
 }
 
 func (*serveCmd) help() help {
 	return help{
-		usage: []string{"[--dir D] [--addr 127.0.0.1:8080] [--state FILE | --table T [--endpoint URL]] [--tick 1m] [--drain 1s]"},
+		usage: []string{"[--dir D] [--addr 127.0.0.1:8080] [--state FILE | --table T [--endpoint URL]] [--tick 1m] [--drain 1s] [--update-window 5s]"},
 		about: "Runs the handlers the Lambda functions run, in one process: an EventBridge PutEvents\n" +
 			"endpoint at POST / (aws events put-events --endpoint-url, or any SDK), the escalator every\n" +
 			"--tick, /slack/actions and /pagerduty/webhook (with SLACK_SIGNING_SECRET and\n" +
@@ -83,6 +87,9 @@ func (c *serveCmd) run(args []string, std stdio) int {
 		return 2
 	case c.tick <= 0 || c.drain <= 0:
 		fmt.Fprintln(std.err, "stakeout serve: --tick and --drain must be positive durations")
+		return 2
+	case c.updateWindow <= 0:
+		fmt.Fprintf(std.err, "stakeout serve: --update-window must be a positive duration, not %s\n", c.updateWindow)
 		return 2
 	}
 	ctx := c.stop
@@ -150,11 +157,14 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 		return nil, err
 	}
 	rt := router.New(d.Config, d.Store, d.Sender, rec, log, time.Now)
+	windows := serveWindows(c.updateWindow)
+	rt.SetWindows(windows)
 	events, err := putevents.New(putevents.Config{Router: routeFunc(rt.Handle), Log: log})
 	if err != nil {
 		return nil, err
 	}
 	runner := escalator.NewRunner(d.Config, d.Store, d.Sender, rec, log, time.Now)
+	runner.Escalator.Windows = windows
 	srv := &serve.Server{Addr: c.addr, Events: events, Metrics: exp.Handler(), Log: log,
 		Slack:     signed(d, setup.EnvSlackSigning, "Slack's buttons and /stakeout", func() http.Handler { return d.SlackApp() }),
 		PagerDuty: signed(d, setup.EnvPagerDutyWebhook, "PagerDuty's webhooks", func() http.Handler { return d.PagerDutyApp() }),
@@ -166,10 +176,25 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 			}},
 		},
 	}
+	if st != nil {
+		// The embedded store knows when the next notification is due: an
+		// update goes out as its window ends, not up to --drain later.
+		srv.Loops[1].Next = st.NextNotice
+	}
 	if st != nil && c.statePath != "" {
 		srv.Save = func() error { return st.Save(c.statePath) }
 	}
 	return srv, nil
+}
+
+// serveWindows are the update windows of the groups serve opens: of
+// length, with no grace after each, so that an update goes out as its
+// window ends. The functions' grace (2 s) is for a join from a container
+// whose clock is behind the sender's; serve is one process on one clock,
+// and a join that comes after its window was taken goes in the next one
+// (state.WindowClosed) either way.
+func serveWindows(length time.Duration) state.Windows {
+	return state.Windows{Length: length}
 }
 
 // signed is an endpoint whose requests carry a signature checked with the

@@ -55,6 +55,9 @@ type Escalator struct {
 	// sample never had cannot be judged silent). Nil watches every
 	// expectation of every model.
 	Signals []string
+	// Windows are the update windows of the groups its silence alerts
+	// open (zero: the default, state.UpdateWindow), as the router's.
+	Windows state.Windows
 
 	mu sync.Mutex
 	// ensured is the configuration digest whose watches and schedules

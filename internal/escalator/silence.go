@@ -117,7 +117,7 @@ type silence struct {
 
 func newSilence(e *Escalator, w *state.Watch, now time.Time) *silence {
 	s := &silence{e: e, w: w, now: now}
-	s.j = pipeline.Journal{Model: w.Model, At: now, Now: now, Groups: e.Store, Audit: s.audit}
+	s.j = pipeline.Journal{Model: w.Model, At: now, Now: now, Groups: e.Store, Audit: s.audit, Windows: e.Windows}
 	return s
 }
 

@@ -171,6 +171,15 @@ func (s *Store) indexNotice(n *state.Notification) {
 	}
 }
 
+// NextNotice is when the earliest unsent notification is due (zero if
+// none is, as for NextDue): `stakeout serve` drains the outbox then, so that an update
+// goes out when its window ends.
+func (s *Store) NextNotice() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outboxDue.earliest()
+}
+
 // indexDue files a group, watch or schedule at its due time; a zero time
 // takes it out (never due).
 func (s *Store) indexDue(kind, key string, at time.Time) {

@@ -163,6 +163,9 @@ func TestIndexAgreesWithAScan(t *testing.T) {
 		if got, want := st.NextDue(), scanNextDue(st); !got.Equal(want) {
 			t.Fatalf("step %d (%s): NextDue() = %v, want %v", step, what, got, want)
 		}
+		if got, want := st.NextNotice(), scanNextNotice(st); !got.Equal(want) {
+			t.Fatalf("step %d (%s): NextNotice() = %v, want %v", step, what, got, want)
+		}
 		by, limit := at(), r.IntN(13) // 0 too: an empty answer, not nil, when something is due
 		pending, err := st.Pending(ctx, by, limit)
 		if err != nil {
@@ -288,6 +291,20 @@ func scanDue(s *Store, now time.Time, limit int) []state.DueItem {
 }
 
 // scanNextDue is NextDue as a scan of every record.
+// scanNextNotice is the earliest due time of an unsent notification, by
+// a scan; those due at zero (no Created time) are not waited for.
+func scanNextNotice(s *Store) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var next time.Time
+	for _, n := range s.outbox {
+		if at := n.Due(); n.Sent.IsZero() && !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return next
+}
+
 func scanNextDue(s *Store) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -43,8 +43,13 @@ type Store struct {
 	digest     map[string][]state.DigestEntry // by owner
 	// digested says which entries digest holds: a commit checks each
 	// entry against it rather than scanning the owner's entries.
-	digested   map[digestKey]bool
-	audit      map[string][]audit.Record
+	digested map[digestKey]bool
+	audit    map[string][]audit.Record
+	// sizes are the DynamoDB sizes of groups and update notifications as
+	// stored, or bounds above them (see limits), by groupSize and
+	// noticeSize: a join is checked against them without encoding its
+	// group and update again.
+	sizes      map[string]int
 	quarantine []state.Quarantined
 	watches    map[string]*state.Watch
 	schedules  map[string]*state.Schedule
@@ -75,6 +80,7 @@ func New(now func() time.Time) *Store {
 		digest:     map[string][]state.DigestEntry{},
 		digested:   map[digestKey]bool{},
 		audit:      map[string][]audit.Record{},
+		sizes:      map[string]int{},
 		watches:    map[string]*state.Watch{},
 		schedules:  map[string]*state.Schedule{},
 		versions:   map[string]map[string]*state.ModelVersion{},
@@ -163,6 +169,11 @@ func (s *Store) GetInhibitors(_ context.Context, model string) (*state.Inhibitor
 // Commit applies c atomically: every record's version must match the
 // stored one (0 for a new record), and the event must not have been applied.
 func (s *Store) Commit(_ context.Context, c *state.Commit) error {
+	// Items over a limit are refused before any condition is looked at,
+	// as DynamoDB validates a transaction's items before its conditions.
+	if err := own(c); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.EventID != "" {

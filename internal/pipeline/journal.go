@@ -40,6 +40,9 @@ type Journal struct {
 	// Closed are update windows an earlier attempt found taken by a
 	// sender (state.WindowClosed): a join goes in the next open one.
 	Closed []string
+	// Windows are the update windows of the groups it opens (zero: the
+	// default, state.UpdateWindow).
+	Windows state.Windows
 
 	out    *state.Commit           // alerts, audit records and notifications (nil: none yet)
 	groups map[string]*state.Group // groups read or opened, by rule (nil: none)
@@ -156,7 +159,7 @@ func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, stri
 		version = g.Version
 	}
 	ng := &state.Group{ID: fmt.Sprintf("%s/%s@%s.%d", j.Model, a.Rule, j.At.UTC().Format("20060102T150405Z"), version+1),
-		Model: j.Model, Rule: a.Rule, Opened: j.At, Started: j.Now, Members: []string{a.ID}, Total: 1, Open: 1, Version: version, New: true,
+		Model: j.Model, Rule: a.Rule, Opened: j.At, Started: j.Now, Windows: j.Windows, Members: []string{a.ID}, Total: 1, Open: 1, Version: version, New: true,
 		Lifecycle: lifecycle.Start(a, j.Now)}
 	a.Group = ng.ID
 	j.touch(ng)
@@ -172,7 +175,7 @@ func (j *Journal) window(g *state.Group) time.Time {
 		if !slices.Contains(j.Closed, id) {
 			return at
 		}
-		at = at.Add(state.UpdateWindow)
+		at = g.NextWindow(at)
 	}
 }
 

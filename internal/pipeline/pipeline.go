@@ -76,6 +76,9 @@ type Processor struct {
 	// (Outcome.Verdicts): `stakeout route` shows them. The router does not
 	// pay for it: explaining evaluates each condition's clauses again.
 	Explain bool
+	// Windows are the update windows of the groups it opens (zero: the
+	// default, state.UpdateWindow): `stakeout serve --update-window`.
+	Windows state.Windows
 
 	engines   sync.Pool
 	sightings sightingCache

@@ -207,6 +207,40 @@ func TestJoinsCoalesceByWindow(t *testing.T) {
 	}
 }
 
+// A processor given its own update windows opens groups that keep them:
+// joins 0.5 s apart with 1-second windows and no grace fall in one
+// window per second, each due as it ends.
+func TestGroupsKeepTheProcessorsWindows(t *testing.T) {
+	st := memstore.New(func() time.Time { return t0 })
+	var now time.Time
+	p := &Processor{Config: configFrom(t, testModel), Store: st, Now: func() time.Time { return now },
+		Windows: state.Windows{Length: time.Second}}
+	now = t0
+	process(t, p, event("o0", "drift", "psi", "income", 0.4, 0))
+	var updates []*state.Notification
+	for i, f := range []string{"age", "tenure", "zip"} {
+		now = t0.Add(time.Duration(i+1) * 500 * time.Millisecond) // 0.5, 1, 1.5 s: windows 0, 1, 1
+		out := process(t, p, event(fmt.Sprintf("j%d", i), "drift", "psi", f, 0.4, time.Minute))
+		if len(out.Coalesced) != 1 {
+			t.Fatalf("join of %s: coalesced %d, want 1", f, len(out.Coalesced))
+		}
+		n, _ := st.GetNotice(context.Background(), out.Coalesced[0].ID)
+		updates = append(updates, n)
+	}
+	if g, _ := st.GetGroup(context.Background(), "m", "psi"); g.Windows != p.Windows {
+		t.Errorf("group stored with windows %+v, want the processor's %+v", g.Windows, p.Windows)
+	}
+	if updates[0].ID == updates[1].ID || updates[1].ID != updates[2].ID {
+		t.Fatalf("update ids %s %s %s, want the first alone in its window and the other two in the next", updates[0].ID, updates[1].ID, updates[2].ID)
+	}
+	if got, want := updates[0].Due(), t0.Add(time.Second); !got.Equal(want) {
+		t.Errorf("first window due at %v, want %v (its end, no grace)", got, want)
+	}
+	if got, want := updates[2].Due(), t0.Add(2*time.Second); !got.Equal(want) {
+		t.Errorf("second window due at %v, want %v", got, want)
+	}
+}
+
 // A rule's group lives while any member is open, however long: each
 // member's resolution counts it down, and the last one resolves it.
 func TestGroupOutlivesItsFirstHours(t *testing.T) {

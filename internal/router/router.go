@@ -16,6 +16,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // SweepEvery is how often a handler also drains the outbox of what earlier
@@ -58,6 +59,11 @@ func New(cfg *config.Config, st Store, sender *deliver.Sender, rec *metrics.Reco
 		metrics: rec,
 	}
 }
+
+// SetWindows makes the groups the handler opens gather their updates in
+// w rather than the default windows (stakeout serve --update-window). It
+// is called before the handler is used.
+func (h *Handler) SetWindows(w state.Windows) { h.proc.Windows = w }
 
 // Handle applies the event. It returns an error only for a transient fault
 // (the store unavailable, throttled, conflicts that did not settle), so

@@ -25,7 +25,18 @@ type Loop struct {
 	Name  string
 	Every time.Duration
 	Run   func(ctx context.Context) error
+	// Next, if set, says when the work is next due (zero: nothing known):
+	// the loop runs then if that is sooner than Every, so that an update
+	// due at the end of its window goes out then, not up to Every later.
+	// It is asked after each run; work queued meanwhile for sooner waits
+	// at most Every, as without it.
+	Next func() time.Time
 }
+
+// minWait is the least a loop waits between runs: work that is still due
+// after a run (a channel failing, more than a run's limit) is not run
+// again in a busy loop.
+const minWait = 10 * time.Millisecond
 
 // Server is the one process. Routes are mounted as given; the zero value
 // of an optional handler leaves its path answering 503 with what to set.
@@ -131,7 +142,7 @@ func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
 // loop runs l every l.Every until ctx is done; a run in progress when it
 // is finishes first (its context is not the one cancelled).
 func (s *Server) loop(ctx context.Context, l Loop) {
-	t := time.NewTicker(l.Every)
+	t := time.NewTimer(l.wait(time.Now()))
 	defer t.Stop()
 	for {
 		select {
@@ -141,8 +152,22 @@ func (s *Server) loop(ctx context.Context, l Loop) {
 			if err := l.Run(context.WithoutCancel(ctx)); err != nil {
 				s.log().Error(l.Name+" failed; it runs again", "error", err, "every", l.Every.String())
 			}
+			t.Reset(l.wait(time.Now()))
 		}
 	}
+}
+
+// wait is how long the loop waits from now before its next run: Every,
+// or less when Next is sooner (never less than minWait).
+func (l Loop) wait(now time.Time) time.Duration {
+	if l.Next == nil {
+		return l.Every
+	}
+	next := l.Next()
+	if next.IsZero() {
+		return l.Every
+	}
+	return min(l.Every, max(next.Sub(now), min(minWait, l.Every)))
 }
 
 func (s *Server) log() *slog.Logger {

@@ -13,7 +13,8 @@
 // The two systems are given the same work: 10,000 alerts of one model and
 // rule, one per feature, all firing. Both group them into one
 // notification: stakeout's alert group (one Slack message, updated with
-// the alerts that joined in each 5-second window), Alertmanager's route
+// the alerts that joined in each update window: 5 seconds by default, and
+// Alertmanager's group_interval in a second run), Alertmanager's route
 // grouped by model and rule (one webhook call per group_interval with the
 // group's alerts). What counts as delivered differs in form, not in
 // meaning: an alert is delivered when a notification naming it has

@@ -141,19 +141,31 @@ func lastCount(re *regexp.Regexp, s string) int {
 	return n
 }
 
-// runStakeout starts `stakeout serve` on a fresh embedded store, sends it
-// n events size per PutEvents request and waits until the Slack fake has
-// been told of every alert.
-func runStakeout(b *testing.B, bin string, n, size int) result {
-	b.Helper()
+// runStakeout starts `stakeout serve` on a fresh embedded store (with
+// --update-window=window unless it is 0: the default), sends it n events
+// size per PutEvents request and waits until the Slack fake has been told
+// of every alert.
+func runStakeout(window time.Duration) func(b *testing.B, bin string, n, size int) result {
+	return func(b *testing.B, bin string, n, size int) result {
+		b.Helper()
+		return stakeoutRun(b, bin, n, size, window)
+	}
+}
+
+func stakeoutRun(b *testing.B, bin string, n, size int, window time.Duration) result {
 	slack := notifytest.NewSlack(b, notifytest.WithChannels(ownerChannels(b)...))
 	addr, err := freeAddr()
 	if err != nil {
 		b.Fatal(err)
 	}
 	args := []string{"serve", "--dir", repoRoot, "--addr", addr, "--state", filepath.Join(b.TempDir(), "state.json")}
+	name := fmt.Sprintf("stakeout-batch%d", size)
+	if window > 0 {
+		args = append(args, "--update-window", window.String())
+		name += "-window" + window.String()
+	}
 	if *cpuProfiles != "" {
-		args = append(args, "--cpuprofile", filepath.Join(*cpuProfiles, fmt.Sprintf("stakeout-batch%d.pprof", size)))
+		args = append(args, "--cpuprofile", filepath.Join(*cpuProfiles, name+".pprof"))
 	}
 	p, err := startProcess("stakeout serve", bin, args,
 		[]string{"SLACK_BOT_TOKEN=" + slack.Token(), "STAKEOUT_SLACK_API_URL=" + slack.URL()})

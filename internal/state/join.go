@@ -47,16 +47,39 @@ const UpdateWindow = 5 * time.Second
 // behind still finds it open.
 const updateGrace = 2 * time.Second
 
+// Windows are a group's update windows: how long each gathers (Length)
+// and how long its notification stays unsent after it ends (Grace). The
+// zero value is the default, UpdateWindow and a 2-second grace, which
+// the functions use. `stakeout serve --update-window` opens groups with
+// others, which they keep: every join of a group agrees on its windows.
+type Windows struct {
+	Length time.Duration `json:"length"`
+	Grace  time.Duration `json:"grace"`
+}
+
+// windows are g's update windows, the default when it has none of its own.
+func (g *Group) windows() Windows {
+	if g.Windows.Length <= 0 {
+		return Windows{Length: UpdateWindow, Grace: updateGrace}
+	}
+	return g.Windows
+}
+
+// NextWindow is `at` moved one of group g's update windows on.
+func (g *Group) NextWindow(at time.Time) time.Time { return at.Add(g.windows().Length) }
+
 // UpdateID is the id of group g's update notification for the window
 // that holds `at`, and when that notification is due. Windows count from
-// the group's start (Started), so a burst of d seconds takes ⌈d/5⌉ of them.
+// the group's start (Started), so a burst of d seconds takes ⌈d/5⌉ of
+// them (by default: see Windows).
 func UpdateID(g *Group, at time.Time) (string, time.Time) {
 	start := g.Started
 	if start.IsZero() || at.Before(start) {
 		start = time.Unix(0, 0)
 	}
-	k := int64(at.Sub(start) / UpdateWindow)
-	return fmt.Sprintf("%s#u%d", g.ID, k), start.Add(time.Duration(k+1) * UpdateWindow).Add(updateGrace).UTC()
+	w := g.windows()
+	k := int64(at.Sub(start) / w.Length)
+	return fmt.Sprintf("%s#u%d", g.ID, k), start.Add(time.Duration(k+1) * w.Length).Add(w.Grace).UTC()
 }
 
 // WindowClosed is the conflict of a join whose update window was taken by

@@ -121,6 +121,9 @@ type Group struct {
 	// Started is when the group was made, on the wall clock (Opened is
 	// the event's time): its update windows count from it.
 	Started time.Time `json:"started,omitzero"`
+	// Windows are its update windows when it was made with others than
+	// the default (zero: UpdateWindow; see UpdateID).
+	Windows Windows `json:"windows,omitzero"`
 	// Members names the group's first MaxMembers alerts, in the order
 	// they joined; Total counts every alert that joined (see Size).
 	Members []string `json:"members"`

@@ -517,7 +517,7 @@ func (w *serveWorld) run(t *testing.T, args ...string) string {
 type served struct {
 	cmd    *exec.Cmd
 	url    string
-	stderr *syncBuffer
+	stderr *runtimeapitest.LogBuffer
 	exited chan struct{}
 	code   int
 }
@@ -529,7 +529,7 @@ func (w *serveWorld) start(t *testing.T) *served {
 	cmd := exec.Command(w.bin, "serve", "--dir", w.dir, "--addr", "127.0.0.1:0", "--state", w.state,
 		"--tick", serveTick.String(), "--drain", "100ms")
 	cmd.Env = w.env
-	p := &served{cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	p := &served{cmd: cmd, stderr: &runtimeapitest.LogBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -715,22 +715,4 @@ func ackButton(t *testing.T, blocks json.RawMessage) (value, blockID string) {
 	}
 	t.Fatalf("no Acknowledge button in %s", blocks)
 	return "", ""
-}
-
-// syncBuffer is a bytes.Buffer written by a process and read by a test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,22 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// envelope is an event as EventBridge delivers it to a rule's target
-// (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html),
-// fields in EventBridge's order.
-type envelope struct {
-	Version    string          `json:"version"`
-	ID         string          `json:"id"`
-	DetailType string          `json:"detail-type"`
-	Source     string          `json:"source"`
-	Account    string          `json:"account"`
-	Time       string          `json:"time"`
-	Region     string          `json:"region"`
-	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
-}
+	"github.com/stakeout-ml/stakeout/internal/signal"
+)
 
 // put validates one entry, makes it an event, and routes the event if a
 // rule matches it. Every outcome is logged with the event's id or the
@@ -34,7 +21,7 @@ func (h *Handler) put(ctx context.Context, e *Entry, now time.Time) ResultEntry 
 		h.log.WarnContext(ctx, "PutEvents entry rejected", "error_code", bad.Code, "error", bad.Message)
 		return ResultEntry{ErrorCode: bad.Code, ErrorMessage: bad.Message}
 	}
-	ev := envelope{
+	ev := signal.Envelope{
 		Version:    "0",
 		ID:         uuid.NewString(),
 		DetailType: *e.DetailType,
@@ -78,7 +65,7 @@ func (h *Handler) put(ctx context.Context, e *Entry, now time.Time) ResultEntry 
 // fail answers an entry the router could not take as InternalFailure,
 // which EventBridge documents as retryable: the event is not kept, and
 // the client that sent it knows to send it again.
-func (h *Handler) fail(ctx context.Context, ev envelope, reason string) ResultEntry {
+func (h *Handler) fail(ctx context.Context, ev signal.Envelope, reason string) ResultEntry {
 	h.failed.Add(1)
 	h.log.ErrorContext(ctx, "PutEvents entry failed", "event_id", ev.ID, "source", ev.Source, "detail_type", ev.DetailType, "error", reason)
 	return ResultEntry{ErrorCode: "InternalFailure", ErrorMessage: reason}

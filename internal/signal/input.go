@@ -9,8 +9,10 @@ import (
 	"strings"
 )
 
-// Envelope is the EventBridge event around a detail. Only the fields stakeout
-// reads are kept; Detail stays raw until the detail-type says what it is.
+// Envelope is the EventBridge event around a detail, its fields in
+// EventBridge's order (putevents writes it as EventBridge delivers it:
+// https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html).
+// Detail stays raw until the detail-type says what it is.
 type Envelope struct {
 	Version    string          `json:"version"`
 	ID         string          `json:"id"`

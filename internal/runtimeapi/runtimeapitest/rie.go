@@ -34,7 +34,7 @@ const rieInvokePath = "/2015-03-31/functions/function/invocations"
 type RIE struct {
 	url    string
 	cmd    *exec.Cmd
-	logs   logBuffer
+	logs   LogBuffer
 	exited chan struct{}
 }
 

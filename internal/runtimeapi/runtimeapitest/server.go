@@ -139,7 +139,7 @@ type Server struct {
 	arn     string
 	srv     *httptest.Server
 	cmd     *exec.Cmd
-	logs    logBuffer
+	logs    LogBuffer
 	started time.Time // just before the process was started
 
 	queue        chan *invocation // unbuffered: an invocation is handed to the runtime's /next directly
@@ -702,20 +702,21 @@ func newTraceID(now time.Time) string {
 	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), hex.EncodeToString(root[:]), hex.EncodeToString(parent[:]))
 }
 
-// logBuffer collects the process's stdout and stderr. exec.Cmd serialises
-// writes when both are the same writer, but Logs reads concurrently.
-type logBuffer struct {
+// LogBuffer collects a process's output while a test reads it: exec.Cmd
+// serialises writes when stdout and stderr are the same writer, but the
+// reads are concurrent.
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

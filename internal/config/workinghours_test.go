@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -181,4 +182,37 @@ rules:
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// The schemas accept the working-hours example configuration and reject
+// what validate rejects as the user types it.
+func TestSchemasCheckWorkingHours(t *testing.T) {
+	owners, stakes := compileSchema(t, "owners.schema.json"), compileSchema(t, "stakes.schema.json")
+	if err := owners.Validate(yamlValue(t, "../../testdata/working-hours/owners/credit-ds.yaml")); err != nil {
+		t.Errorf("example owner: %v", err)
+	}
+	if err := stakes.Validate(yamlValue(t, "../../testdata/working-hours/rules/stakes.yaml")); err != nil {
+		t.Errorf("example stakes: %v", err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		schema, yaml string
+	}{
+		{"owners", "id: team\nworking_hours: {times: [\"22:00-6:00\"]}\n"},
+		{"owners", "id: team\nworking_hours: {weekdays: [mon]}\n"},
+		{"owners", "id: team\nworking_hours: {days: [monday]}\n"},
+		{"stakes", "critical:\n  high: {notify: [slack], ack_within: 1h, outside_hours: sms}\n"},
+	} {
+		path := dir + "/x.yaml"
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := owners
+		if tc.schema == "stakes" {
+			s = stakes
+		}
+		if s.Validate(yamlValue(t, path)) == nil {
+			t.Errorf("%s schema accepts %q, want it rejected", tc.schema, tc.yaml)
+		}
+	}
 }

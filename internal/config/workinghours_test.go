@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -214,5 +215,38 @@ func TestSchemasCheckWorkingHours(t *testing.T) {
 		if s.Validate(yamlValue(t, path)) == nil {
 			t.Errorf("%s schema accepts %q, want it rejected", tc.schema, tc.yaml)
 		}
+	}
+}
+
+// The README's working-hours examples load, with the example owners, and
+// mean what the README says.
+func TestReadmeWorkingHoursExamplesValidate(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "### Working hours: `working_hours` and `outside_hours`")
+	if !ok {
+		t.Fatal("README has no working hours section")
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(sec, 2)
+	if len(blocks) != 2 {
+		t.Fatalf("working hours section has %d yaml blocks, want the owner's and the stakes'", len(blocks))
+	}
+	owner := "id: team\nname: The team\nslack: {channel: C0TEAM0001}\npagerduty: {routing_key: secret:stakeout/pagerduty/team}\n" + blocks[0][1]
+	fsys := fstest.MapFS{"owners/team.yaml": {Data: []byte(owner)}, "rules/stakes.yaml": {Data: []byte(blocks[1][1])}}
+	cfg, err := LoadFS(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cfg.Problems {
+		t.Errorf("README example: %s", p)
+	}
+	w := cfg.Owners["team"].WorkingHours
+	if w == nil || w.Location.String() != "Europe/London" || len(w.Weekdays) != 5 || len(w.Times) != 1 {
+		t.Fatalf("working hours = %+v, want London, five days, one range", w)
+	}
+	if got := cfg.Stakes["critical"]["warning"].OutsideHours; got != OutsideHold {
+		t.Errorf("critical.warning outside_hours = %q, want hold", got)
 	}
 }

@@ -34,6 +34,8 @@ type timeline struct {
 	next time.Time
 	// started: the escalator's schedules exist.
 	started bool
+	// held are notifications waiting for their owner's working hours.
+	held []*state.Notification
 }
 
 // runUntil runs every escalator step due up to `at`, at the whole minutes
@@ -125,6 +127,9 @@ func (t *timeline) tick(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := t.release(ctx); err != nil {
+		return err
+	}
 	rep2, err := t.sender.Drain(ctx, 100)
 	t.sum.waiting += rep2.Waiting
 	return err
@@ -177,6 +182,7 @@ func (t *timeline) deliver(ctx context.Context, n *state.Notification, sum *summ
 	if err != nil {
 		return err
 	}
+	t.hold(n)
 	if slices.Contains(n.Channels, "digest") {
 		fmt.Fprintf(t.shown, "%sdigest → kept for the daily digest of %s\n", indent, n.Owner)
 	}

@@ -204,6 +204,9 @@ type Owner struct {
 	Slack      Slack
 	PagerDuty  PagerDuty
 	Escalation []string
+	// WorkingHours, when set, is when the owner is at work (see
+	// Policy.OutsideHours).
+	WorkingHours *WorkingHours
 
 	pos           Pos
 	escalationPos []Pos
@@ -252,6 +255,9 @@ type PagerDuty struct {
 type Policy struct {
 	Notify    []string
 	AckWithin time.Duration
+	// OutsideHours is what the cell does outside its owner's working
+	// hours: OutsidePage, OutsideSlack, OutsideHold, or "" (as in hours).
+	OutsideHours string
 }
 
 // Stakes maps tier → severity → policy.

@@ -509,6 +509,9 @@ func (l *loader) checkRouting(d *doc, m *Model) {
 				d.errorAt(r.severityPos, "rule %q pages: it %s owner %q on PagerDuty (stakes %s × severity %s) but %s has no pagerduty.routing_key",
 					r.Name, how, o.ID, m.Stakes, r.Severity, o.File)
 			}
+			if owner.WorkingHours != nil {
+				d.checkOutsideHoursOwner(r, m, pol, o, how)
+			}
 		}
 	}
 }

@@ -39,7 +39,7 @@ func (l *loader) loadOwner(name string) {
 		return
 	}
 	o := &Owner{File: d.file, pos: pos(root)}
-	var idNode *yaml.Node
+	var idNode, hoursNode *yaml.Node
 	d.mapping(root, "owner",
 		field{name: "id", required: true, decode: func(_, v *yaml.Node) {
 			idNode = v
@@ -92,7 +92,11 @@ func (l *loader) loadOwner(name string) {
 		field{name: "escalation", decode: func(_, v *yaml.Node) {
 			o.Escalation, o.escalationPos = d.strings(v, "escalation")
 		}},
+		field{name: "working_hours", decode: func(_, v *yaml.Node) {
+			hoursNode, o.WorkingHours = v, d.workingHours(v)
+		}},
 	)
+	d.settleWorkingHours(o, hoursNode)
 	want := baseName(name)
 	if idNode != nil && o.ID != "" {
 		switch {

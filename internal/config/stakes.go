@@ -61,6 +61,7 @@ func (d *doc) policy(v *yaml.Node, what string) (Policy, bool) {
 	var pol Policy
 	var notifyNode *yaml.Node
 	var ackNode *yaml.Node
+	var outsideNode *yaml.Node
 	d.mapping(v, what,
 		field{name: "notify", required: true, decode: func(_, v *yaml.Node) {
 			notifyNode = v
@@ -77,7 +78,11 @@ func (d *doc) policy(v *yaml.Node, what string) (Policy, bool) {
 			ackNode = v
 			pol.AckWithin, _ = d.duration(v, what+".ack_within")
 		}},
+		field{name: "outside_hours", decode: func(_, v *yaml.Node) { outsideNode = v }},
 	)
+	if outsideNode != nil {
+		d.outsideHours(outsideNode, what, &pol)
+	}
 	// Escalation is what makes an alert someone's job: a Slack message or a
 	// page without a deadline is one nobody has to answer.
 	loud := pol.Notifies("slack") || pol.Notifies("pagerduty")

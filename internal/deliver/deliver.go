@@ -373,7 +373,7 @@ func (s *Sender) start(ctx context.Context, b *batch, id string) (*job, Report, 
 		return nil, Report{}, fmt.Errorf("read notification %s: %w", id, err)
 	}
 	now := s.now()
-	if n == nil || !n.Sent.IsZero() || n.ClaimedUntil.After(now) {
+	if n == nil || !n.Sent.IsZero() || n.ClaimedUntil.After(now) || n.Hold.After(now) {
 		return nil, Report{Skipped: 1}, nil
 	}
 	lease := cmpDur(s.Lease, DefaultLease)

@@ -666,6 +666,13 @@ func closedAs(g *state.Group) string {
 	return "resolved by " + who(g.ClosedBy, g.ClosedName)
 }
 
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // Start is the lifecycle of a group that alert a opens at `now`: with its
 // owner, and escalating after ack_within if the stakes give one and tell
 // someone directly (a digest-only alert has nobody to wait for).
@@ -673,7 +680,9 @@ func Start(a *state.Alert, now time.Time) state.Lifecycle {
 	l := state.Lifecycle{Owner: a.Owner, Role: a.Role, Base: a.Owner, AckWithin: a.AckWithin}
 	ack, err := duration.Parse(a.AckWithin)
 	if err == nil && ack > 0 && (slices.Contains(a.Notify, "slack") || slices.Contains(a.Notify, "pagerduty")) {
-		l.EscalateAt = now.Add(ack)
+		// A held alert's clock starts when it is delivered: nobody can
+		// acknowledge what they have not been told.
+		l.EscalateAt = maxTime(now, a.HeldUntil).Add(ack)
 	}
 	return l
 }

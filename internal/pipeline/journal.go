@@ -61,6 +61,7 @@ func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, 
 	a.Opens++
 	plan := Plan(cfg, m, r, at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
+	a.HeldUntil = plan.HoldUntil
 	a.Stakes = m.Stakes
 	a.Status = state.Open
 }
@@ -200,7 +201,14 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		// Other tools subscribe to openings and resolutions.
 		n.Channels = append(n.Channels, lifecycle.Events)
 	}
-	j.Record(a, audit.Queued, fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", ")))
+	detail := fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
+	if kind == state.NoticeOpened && a.HeldUntil.After(j.Now) {
+		// Outside working hours: the messages that follow it on each
+		// channel wait for it (deliver sends a group's notices in order).
+		n.Hold = a.HeldUntil
+		detail += "; held until " + a.HeldUntil.UTC().Format(time.RFC3339) + ", the start of " + n.Owner + "'s working hours (outside_hours: hold)"
+	}
+	j.Record(a, audit.Queued, detail)
 	n.Alert = *a.Clone()
 	j.commit().Outbox = append(j.commit().Outbox, n)
 }

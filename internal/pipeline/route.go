@@ -21,6 +21,12 @@ type Routing struct {
 	AckWithin  string   `json:"ack_within,omitempty"`
 	Escalation []Step   `json:"escalation"`
 	Runbook    string   `json:"runbook,omitempty"`
+	// OutsideHours is the cell's outside_hours when the alert opens
+	// outside its owner's working hours and that changes its routing;
+	// HoldUntil, with hold, is when it is delivered (the start of the
+	// owner's next working period), and its escalation counts from then.
+	OutsideHours string    `json:"outside_hours,omitempty"`
+	HoldUntil    time.Time `json:"hold_until,omitzero"`
 }
 
 // Step is one escalation step: who is told, and when if nobody acknowledged.
@@ -36,6 +42,7 @@ func Plan(cfg *config.Config, m *config.Model, r *config.Rule, at time.Time) Rou
 		Notify: []string{}, Escalation: []Step{}}
 	pol, _ := cfg.Stakes.Cell(m.Stakes, r.Severity)
 	p.Notify = append(p.Notify, pol.Notify...)
+	at = p.outsideHours(cfg.Owners[p.Owner], pol, at)
 	if pol.AckWithin > 0 {
 		p.AckWithin = duration.Format(pol.AckWithin)
 		if o := cfg.Owners[p.Owner]; o != nil {
@@ -46,6 +53,26 @@ func Plan(cfg *config.Config, m *config.Model, r *config.Rule, at time.Time) Rou
 		}
 	}
 	return p
+}
+
+// outsideHours applies the cell's outside_hours when `at` is outside the
+// owner's working hours, and returns when the alert's clock starts: at, or
+// the end of its hold.
+func (p *Routing) outsideHours(o *config.Owner, pol config.Policy, at time.Time) time.Time {
+	if o == nil || o.WorkingHours == nil || pol.OutsideHours == "" {
+		return at
+	}
+	start := o.WorkingHours.NextStart(at)
+	if !start.After(at) {
+		return at // in hours (or no working period at all: never held forever)
+	}
+	notify, hold := pol.OutsideHoursRouting()
+	p.Notify, p.OutsideHours = notify, pol.OutsideHours
+	if !hold {
+		return at
+	}
+	p.HoldUntil = start.UTC()
+	return p.HoldUntil
 }
 
 // ModelsForAlarm returns the models whose match globs accept alarmName.

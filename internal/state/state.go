@@ -95,6 +95,11 @@ type Alert struct {
 	ModelVersion string         `json:"model_version,omitempty"`
 	Lineage      map[string]any `json:"lineage,omitempty"`
 
+	// HeldUntil: it opened outside its owner's working hours, and its
+	// stakes hold it until then (the start of the next working period):
+	// its opening is delivered, and its escalation counts, from then.
+	HeldUntil time.Time `json:"held_until,omitzero"`
+
 	// Muted: a person called it a false alarm. Further breaches of its
 	// series do not reopen it until a clean reading has been seen.
 	Muted bool `json:"muted,omitempty"`
@@ -222,6 +227,11 @@ type Notification struct {
 	// failure notice is about).
 	After string `json:"after,omitempty"`
 
+	// Hold is when the notification may first be sent (zero: at once):
+	// the start of the owner's next working period for an alert held
+	// outside working hours (Alert.HeldUntil).
+	Hold time.Time `json:"hold,omitzero"`
+
 	// Delivery progress, written by the sender (never by the router).
 	// Claim is the token of the sender holding the notification until
 	// ClaimedUntil; a sender that gives up leaves ClaimedUntil as the
@@ -301,10 +311,14 @@ func (n *Notification) JoinCount() int { return max(n.Joins, len(n.Joined)) }
 // or, once a sender has held it, when its claim (or its wait after a
 // failure) ends.
 func (n *Notification) Due() time.Time {
-	if n.ClaimedUntil.IsZero() {
-		return n.Created
+	due := n.ClaimedUntil
+	if due.IsZero() {
+		due = n.Created
 	}
-	return n.ClaimedUntil
+	if n.Hold.After(due) {
+		return n.Hold
+	}
+	return due
 }
 
 // MaxSubjects bounds Notification.Subjects.

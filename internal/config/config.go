@@ -150,6 +150,8 @@ type Rule struct {
 	// ResolveAfter is how many consecutive clean readings resolve an
 	// alert of the rule (default 1).
 	ResolveAfter int
+	// EscalateWhen raises the rule's open group when it grows (nil: never).
+	EscalateWhen *Growth
 
 	pos         Pos
 	severityPos Pos
@@ -252,6 +254,8 @@ type PagerDuty struct {
 type Policy struct {
 	Notify    []string
 	AckWithin time.Duration
+	// ReackAfter: see Stakes.ReackAfter (0: the tier's default; ReackOff).
+	ReackAfter time.Duration
 }
 
 // Stakes maps tier → severity → policy.

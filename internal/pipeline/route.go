@@ -19,6 +19,7 @@ type Routing struct {
 	Owner      string   `json:"owner"`
 	Notify     []string `json:"notify"`
 	AckWithin  string   `json:"ack_within,omitempty"`
+	ReackAfter string   `json:"reack_after,omitempty"`
 	Escalation []Step   `json:"escalation"`
 	Runbook    string   `json:"runbook,omitempty"`
 }
@@ -36,6 +37,9 @@ func Plan(cfg *config.Config, m *config.Model, r *config.Rule, at time.Time) Rou
 		Notify: []string{}, Escalation: []Step{}}
 	pol, _ := cfg.Stakes.Cell(m.Stakes, r.Severity)
 	p.Notify = append(p.Notify, pol.Notify...)
+	if d := cfg.Stakes.ReackAfter(m.Stakes, r.Severity); d > 0 {
+		p.ReackAfter = duration.Format(d)
+	}
 	if pol.AckWithin > 0 {
 		p.AckWithin = duration.Format(pol.AckWithin)
 		if o := cfg.Owners[p.Owner]; o != nil {

@@ -155,6 +155,8 @@ func (t *timeline) change(n *state.Notification) {
 		}
 	case state.NoticeSnoozeEnded:
 		ch.State, ch.Summary = "snooze-over", n.Lifecycle.Note
+	case state.NoticeStillOpen, state.NoticeRaised:
+		ch.State, ch.Summary = n.Kind, n.Lifecycle.Note
 	default:
 		ch.State = n.Kind
 	}

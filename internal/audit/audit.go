@@ -56,6 +56,13 @@ const (
 	// pipeline (through EventBridge) to retrain or roll back the model.
 	RetrainRequested  = "retrain-requested"
 	RollbackRequested = "rollback-requested"
+	// Reacked: a group acknowledged reack_after ago and still open was
+	// unacknowledged again by the escalator, its acknowledger asked again.
+	Reacked = "reacked"
+	// Raised: a group grew past its rule's escalate_when, or an alert of a
+	// higher severity joined it: told at the higher level, its escalation
+	// restarted (the detail says why and the levels).
+	Raised = "raised"
 )
 
 // Record is one entry of an alert's trail.

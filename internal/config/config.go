@@ -150,6 +150,8 @@ type Rule struct {
 	// ResolveAfter is how many consecutive clean readings resolve an
 	// alert of the rule (default 1).
 	ResolveAfter int
+	// EscalateWhen raises the rule's open group when it grows (nil: never).
+	EscalateWhen *Growth
 
 	pos         Pos
 	severityPos Pos
@@ -258,6 +260,8 @@ type Policy struct {
 	// OutsideHours is what the cell does outside its owner's working
 	// hours: OutsidePage, OutsideSlack, OutsideHold, or "" (as in hours).
 	OutsideHours string
+	// ReackAfter: see Stakes.ReackAfter (0: the tier's default; ReackOff).
+	ReackAfter time.Duration
 }
 
 // Stakes maps tier → severity → policy.

@@ -358,6 +358,7 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			}
 			r.ResolveAfter = n
 		}},
+		field{name: "escalate_when", decode: func(_, v *yaml.Node) { r.EscalateWhen = d.growth(v) }},
 	)
 	if r.Name != "" {
 		m.ruleNames = append(m.ruleNames, r.Name)

@@ -79,6 +79,7 @@ func (d *doc) policy(v *yaml.Node, what string) (Policy, bool) {
 			pol.AckWithin, _ = d.duration(v, what+".ack_within")
 		}},
 		field{name: "outside_hours", decode: func(_, v *yaml.Node) { outsideNode = v }},
+		field{name: "reack_after", decode: func(_, v *yaml.Node) { d.reackAfter(v, what+".reack_after", &pol) }},
 	)
 	if outsideNode != nil {
 		d.outsideHours(outsideNode, what, &pol)
@@ -91,6 +92,8 @@ func (d *doc) policy(v *yaml.Node, what string) (Policy, bool) {
 		d.errorf(v, "%s: missing ack_within: an alert sent to slack or pagerduty needs a deadline after which it escalates", what)
 	case !loud && ackNode != nil && len(pol.Notify) > 0:
 		d.errorf(ackNode, "%s: ack_within has no effect on a digest-only cell: digests are not acknowledged or escalated", what)
+	case pol.ReackAfter > 0 && pol.AckWithin <= 0 && notifyNode != nil:
+		d.errorf(v, "%s: reack_after needs ack_within: nothing is acknowledged in a cell without it", what)
 	}
 	return pol, notifyNode != nil
 }

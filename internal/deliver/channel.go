@@ -244,7 +244,7 @@ func (j *job) changeDelivery(op func(*state.Delivery)) {
 // model's platform owner. Only what needs someone's attention pages.
 func (s *Sender) reachable(n *state.Notification, failed string) (string, []string) {
 	page := failed != Events && slices.Contains([]string{state.NoticeOpened, state.NoticeUpdated, state.NoticeEscalated,
-		state.NoticeReassigned, state.NoticeSnoozeEnded}, n.Kind)
+		state.NoticeReassigned, state.NoticeSnoozeEnded, state.NoticeStillOpen, state.NoticeRaised}, n.Kind)
 	via := func(o *config.Owner, slackOK bool) []string {
 		var chs []string
 		if slackOK && o.Slack.Channel != "" && s.Notifiers["slack"] != nil {

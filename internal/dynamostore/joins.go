@@ -142,6 +142,12 @@ func (s *Store) groupItem(g *state.Group) (types.TransactWriteItem, error) {
 		u.attr(attrOpen, num(int64(g.Open)))
 		u.attr(attrMembers, list(g.Members...))
 		u.attr(attrTotal, num(int64(g.Size())))
+	case g.Grew:
+		u.attr(attrOpen, num(int64(g.Open)))
+		u.attr(attrMembers, list(g.Members...))
+		u.attr(attrTotal, num(int64(g.Size())))
+		u.cond = append(u.cond, "#open = :openRead")
+		u.names["#open"], u.values[":openRead"] = attrOpen, num(int64(g.OpenRead))
 	case g.Open != g.OpenRead:
 		u.attr(attrOpen, num(int64(g.Open)))
 		u.cond = append(u.cond, "#open = :openRead")

@@ -67,8 +67,11 @@ type Escalator struct {
 
 // Report says what a run did.
 type Report struct {
-	Escalated       int
-	SnoozesEnded    int
+	Escalated    int
+	SnoozesEnded int
+	// Reacked counts acknowledged groups still open after reack_after,
+	// unacknowledged and their acknowledger asked again.
+	Reacked         int
 	SilenceOpened   int
 	SilenceResolved int
 	Digests         int
@@ -172,7 +175,8 @@ func (e *Escalator) ensure(ctx context.Context, now time.Time) error {
 // (Tick does it too; replay calls it when a model first appears).
 func (e *Escalator) Ensure(ctx context.Context) error { return e.ensure(ctx, e.now()) }
 
-// group escalates a group nobody acknowledged in time, or ends its snooze.
+// group escalates a group nobody acknowledged in time, ends its snooze,
+// or asks again about one acknowledged reack_after ago and still open.
 func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 	model, rule, ok := strings.Cut(key, "/")
 	if !ok {
@@ -189,6 +193,8 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 		return nil // the index lagged behind a change
 	case !g.SnoozedUntil.IsZero():
 		action = lifecycle.EndSnooze
+	case g.Acked():
+		action = lifecycle.Reack
 	default:
 		action = lifecycle.Timeout
 	}
@@ -196,9 +202,13 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 	if err != nil || !res.Done {
 		return err
 	}
-	if action == lifecycle.EndSnooze {
+	switch action {
+	case lifecycle.EndSnooze:
 		rep.SnoozesEnded++
-	} else {
+	case lifecycle.Reack:
+		rep.Reacked++
+		e.log().InfoContext(ctx, "asked again", "group", g.ID, "acknowledged_by", res.Group.Reacked)
+	default:
 		rep.Escalated++
 		e.log().InfoContext(ctx, "escalated", "group", g.ID, "to", res.Group.Owner, "step", res.Group.Step)
 	}

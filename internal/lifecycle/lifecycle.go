@@ -55,6 +55,9 @@ const (
 	// only if it is still due when the write happens.
 	Timeout   = "timeout"
 	EndSnooze = "end-snooze"
+	// Reack is the escalator's too: a group acknowledged reack_after ago
+	// and still open is unacknowledged again, its acknowledger asked again.
+	Reack = "reack"
 )
 
 // Events is the outbox channel that publishes lifecycle events on
@@ -319,6 +322,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 			return Result{Message: "Already acknowledged by " + who(g.AckedBy, g.AckedName) + "."}, nil, nil
 		}
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, time.Time{}, time.Time{}
+		g.ReackAt = s.after(s.reackAfter())
 		action, kind, detail = audit.Acknowledged, state.NoticeAcknowledged, "acknowledged by "+who(by, name)
 		if c.Reason != "" {
 			detail += " " + c.Reason
@@ -329,6 +333,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 			return Result{Message: "A snooze must end in the future."}, nil, nil
 		}
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, c.Until.UTC(), time.Time{}
+		g.ReackAt = time.Time{} // a snooze keeps its meaning: it ends at its time
 		action, kind = audit.Snoozed, state.NoticeSnoozed
 		detail = fmt.Sprintf("snoozed by %s until %s", who(by, name), c.Until.UTC().Format(time.RFC3339))
 		msg = "Snoozed for " + duration.Format(c.Until.Sub(s.now).Round(time.Minute)) + "."
@@ -336,10 +341,16 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		if g.SnoozedUntil.IsZero() || g.SnoozedUntil.After(s.now) {
 			return Result{Message: "Not snoozed (or not yet over)."}, nil, nil
 		}
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 		g.EscalateAt, g.CycleStart = s.after(ack), s.now
 		action, kind, detail = audit.SnoozeEnded, state.NoticeSnoozeEnded, "the snooze ended; unacknowledged again"
 		msg = "Snooze over."
+	case Reack:
+		if !g.Acked() || !g.SnoozedUntil.IsZero() || g.ReackAt.IsZero() || g.ReackAt.After(s.now) {
+			return Result{Message: "Not due to be asked again."}, nil, nil
+		}
+		detail = s.reack(ack)
+		action, kind, msg = audit.Reacked, state.NoticeStillOpen, "Asked again."
 	case Timeout, Escalate:
 		if c.Action == Timeout && (g.Acked() || g.EscalateAt.IsZero() || g.EscalateAt.After(s.now)) {
 			return Result{Message: "Not due for escalation."}, nil, nil
@@ -351,7 +362,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		prev, due := g.Owner, g.EscalateAt
 		g.Step++
 		g.Owner, g.From, g.CycleStart = target, prev, s.now
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 		// Past the end of the chain the last owner is re-notified, each
 		// time after twice as long (at most a day): a forgotten alert keeps
 		// coming back without paging every quarter of an hour for a week.
@@ -402,7 +413,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		detail = fmt.Sprintf("reassigned by %s from %s to %s (%s)", who(by, name), g.Owner, target, c.Role)
 		g.From = g.Owner
 		g.Owner, g.Role, g.Base, g.Step = target, c.Role, target, 0
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil = "", "", time.Time{}, time.Time{}
+		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 		g.EscalateAt, g.CycleStart = s.after(ack), s.now
 		action, kind = audit.Reassigned, state.NoticeReassigned
 		msg = "Reassigned to " + s.ownerName(target) + "."
@@ -416,7 +427,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		if c.Reason != "" {
 			detail += " " + c.Reason
 		}
-		g.Open, g.EscalateAt, g.SnoozedUntil = 0, time.Time{}, time.Time{}
+		g.Open, g.EscalateAt, g.SnoozedUntil, g.ReackAt = 0, time.Time{}, time.Time{}, time.Time{}
 		kind, resolve = state.NoticeResolved, true
 	case Retrain, Rollback:
 		lead := s.members[0]
@@ -561,7 +572,11 @@ func (s *step) reread(ctx context.Context, alerts []*state.Alert) ([]*state.Aler
 // update), and EventBridge for the changes other tools subscribe to.
 func (s *step) channels(a *state.Alert, kind string) []string {
 	var out []string
-	for _, ch := range a.Notify {
+	notify := a.Notify
+	if s.g.Notify != nil {
+		notify = s.g.Notify // raised: the channels of its level
+	}
+	for _, ch := range notify {
 		if ch == "slack" || (ch == "pagerduty" && kind != state.NoticeRequest) {
 			out = append(out, ch)
 		}
@@ -644,6 +659,10 @@ func Notice(g *state.Group, a *state.Alert, kind string, created time.Time) *sta
 		n.Subjects = append(n.Subjects, state.Subject(id))
 	}
 	n.Alert = *a.Clone()
+	if config.SeverityAbove(g.Level, a.Severity) {
+		// Raised: every notification tells it at its level.
+		n.Alert.Severity = g.Level
+	}
 	return n
 }
 
@@ -677,7 +696,8 @@ func maxTime(a, b time.Time) time.Time {
 // owner, and escalating after ack_within if the stakes give one and tell
 // someone directly (a digest-only alert has nobody to wait for).
 func Start(a *state.Alert, now time.Time) state.Lifecycle {
-	l := state.Lifecycle{Owner: a.Owner, Role: a.Role, Base: a.Owner, AckWithin: a.AckWithin}
+	l := state.Lifecycle{Owner: a.Owner, Role: a.Role, Base: a.Owner, AckWithin: a.AckWithin, ReackAfter: a.ReackAfter,
+		Level: a.Severity, GrowBase: 1}
 	ack, err := duration.Parse(a.AckWithin)
 	if err == nil && ack > 0 && (slices.Contains(a.Notify, "slack") || slices.Contains(a.Notify, "pagerduty")) {
 		// A held alert's clock starts when it is delivered: nobody can

@@ -288,7 +288,8 @@ func TestTheLoop(t *testing.T) {
 		t.Fatalf("press: %d %s", rec.Code, rec.Body)
 	}
 	g = w.group("credit-approval", "accuracy-loss")
-	if g.AckedBy != "slack:U01MLP0002" || !g.Due().IsZero() {
+	// Escalation stopped; due only when reack_after (critical: 4h) asks again.
+	if g.AckedBy != "slack:U01MLP0002" || !g.EscalateAt.IsZero() || !g.Due().Equal(g.AckedAt.Add(4*time.Hour)) {
 		t.Fatalf("acknowledged by %q, due %s", g.AckedBy, g.Due())
 	}
 	for _, ch := range []string{"C0CREDITDS", "C0MLPLATFM"} {

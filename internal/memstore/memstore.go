@@ -335,7 +335,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 // the group keeps what they did (s.mu held).
 func (s *Store) written(g *state.Group) *state.Group {
 	n := g.Clone()
-	if stored := s.groups[groupKey(n.Model, n.Rule)]; stored != nil && !g.New {
+	if stored := s.groups[groupKey(n.Model, n.Rule)]; stored != nil && !g.New && g.Grew {
+		n.Total = g.Size() // the join was written under the open count read
+	} else if stored != nil && !g.New {
 		n.Members, n.Total = slices.Clone(stored.Members), stored.Total
 		if g.Open == g.OpenRead {
 			n.Open = stored.Open
@@ -343,7 +345,7 @@ func (s *Store) written(g *state.Group) *state.Group {
 	} else {
 		n.Total = g.Size()
 	}
-	n.OpenRead, n.New, n.Legacy = 0, false, false
+	n.OpenRead, n.New, n.Legacy, n.Grew = 0, false, false, false
 	return n
 }
 

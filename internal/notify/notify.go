@@ -81,6 +81,9 @@ type View struct {
 	// By and Note describe this change ("escalated from … to …").
 	By   string
 	Note string
+	// Reacked is who acknowledged a group that stayed open reack_after
+	// and is asked again (NoticeStillOpen; a Slack mention for a Slack user).
+	Reacked string
 	// Renotify: the escalation paged nobody new (the end of the chain
 	// telling its owner again).
 	Renotify bool
@@ -191,6 +194,9 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 	}
 	v.Step, v.Note, v.Request, v.Failure = l.Step, l.Note, n.Request, n.Failure
 	v.Renotify = n.Renotify()
+	if l.Reacked != "" {
+		v.Reacked = Actor(l.Reacked, "")
+	}
 	if l.By != "" {
 		v.By = Actor(l.By, l.ByName)
 	}

@@ -64,7 +64,8 @@ func DedupKey(group string) string {
 // sets it from the secret at the last moment.
 func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 	switch v.Change {
-	case state.NoticeOpened, state.NoticeEscalated, state.NoticeReassigned, state.NoticeSnoozeEnded, state.NoticeDeliveryFailed:
+	case state.NoticeOpened, state.NoticeEscalated, state.NoticeReassigned, state.NoticeSnoozeEnded, state.NoticeDeliveryFailed,
+		state.NoticeStillOpen, state.NoticeRaised:
 	case state.NoticeAcknowledged, state.NoticeSnoozed:
 		return &pagerduty.V2Event{Action: Acknowledge, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
 	case state.NoticeResolved:

@@ -251,7 +251,7 @@ func TestAcknowledged(t *testing.T) {
 	if g.AckedBy != "pagerduty:PSTKU01" || g.AckedName != "Dana On-Call" || !g.AckedAt.Equal(t0) {
 		t.Errorf("acknowledged by %q %q at %v, want pagerduty:PSTKU01 Dana On-Call at %v", g.AckedBy, g.AckedName, g.AckedAt, t0)
 	}
-	if !g.EscalateAt.IsZero() || !g.Due().IsZero() {
+	if !g.EscalateAt.IsZero() || !g.Due().Equal(g.ReackAt) || g.ReackAt.Before(t0) {
 		t.Errorf("an acknowledgement in PagerDuty must stop the escalation: escalates at %v", g.EscalateAt)
 	}
 	recs := e.newRecords(before)

@@ -67,7 +67,8 @@ type decision struct {
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
-	d.j = Journal{Model: d.m.ID, At: d.at, Now: d.p.wallClock(d.at), Groups: d.p.Store, Audit: d.audit, Closed: d.closed, Windows: d.p.Windows}
+	d.j = Journal{Model: d.m.ID, At: d.at, Now: d.p.wallClock(d.at), Groups: d.p.Store, Audit: d.audit, Closed: d.closed,
+		Windows: d.p.Windows, Config: d.p.Config}
 	if d.series.Alerts == nil {
 		d.series.Alerts = map[string]state.AlertRef{}
 	}

@@ -43,6 +43,9 @@ type Journal struct {
 	// Windows are the update windows of the groups it opens (zero: the
 	// default, state.UpdateWindow).
 	Windows state.Windows
+	// Config, when set, raises groups that grow (escalate_when) or that
+	// an alert of a higher severity joins (nil: never).
+	Config *config.Config
 
 	out    *state.Commit           // alerts, audit records and notifications (nil: none yet)
 	groups map[string]*state.Group // groups read or opened, by rule (nil: none)
@@ -62,6 +65,7 @@ func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, 
 	plan := Plan(cfg, m, r, at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
 	a.HeldUntil = plan.HoldUntil
+	a.ReackAfter = plan.ReackAfter
 	a.Stakes = m.Stakes
 	a.Status = state.Open
 }
@@ -125,6 +129,9 @@ func (j *Journal) Place(ctx context.Context, a *state.Alert) (*state.Group, stri
 	member := g != nil && (a.Group == g.ID || slices.Contains(g.Members, a.ID))
 	named := !member && g != nil && len(g.Members) < state.MaxMembers
 	if g != nil && !g.Over() && !g.Legacy {
+		if raised, ok := j.raise(g, a, member, named); ok {
+			return raised, state.NoticeRaised, nil
+		}
 		// Commutative: any number of alerts join at once without
 		// conflicting (state.Join), and one update per window tells of
 		// them all, naming those the group names.
@@ -197,7 +204,9 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 	}
 	j.touch(g)
 	n := lifecycle.Notice(g, a, kind, j.Now)
-	if kind != state.NoticeUpdated {
+	if kind == state.NoticeRaised {
+		n.Channels = slices.Clone(g.Notify) // its level's
+	} else if kind != state.NoticeUpdated {
 		// Other tools subscribe to openings and resolutions.
 		n.Channels = append(n.Channels, lifecycle.Events)
 	}
@@ -209,7 +218,9 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		detail += "; held until " + a.HeldUntil.UTC().Format(time.RFC3339) + ", the start of " + n.Owner + "'s working hours (outside_hours: hold)"
 	}
 	j.Record(a, audit.Queued, detail)
+	sev := n.Alert.Severity
 	n.Alert = *a.Clone()
+	n.Alert.Severity = sev
 	j.commit().Outbox = append(j.commit().Outbox, n)
 }
 
@@ -279,4 +290,42 @@ func (j *Journal) Commit() *state.Commit {
 	}
 	c.Joins = j.joins
 	return c
+}
+
+// raise joins a to open group g by rewriting it, raised, when the join
+// makes it grow past its rule's escalate_when or a is of a higher severity
+// (lifecycle.Grown): the group is told at the higher level and its
+// escalation restarts, in the join's own write. The write is conditioned
+// on the group's version and open count as read, so of joins racing to
+// raise it one does; the others re-read it raised, at its new size.
+func (j *Journal) raise(g *state.Group, a *state.Alert, member, named bool) (*state.Group, bool) {
+	if j.Config == nil {
+		return nil, false
+	}
+	size := g.Size()
+	if !member {
+		size++
+	}
+	var rule *config.Rule
+	if m := j.Config.Models[j.Model]; m != nil {
+		if i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == a.Rule }); i >= 0 {
+			rule = m.Rules[i]
+		}
+	}
+	level, why := lifecycle.Grown(rule, g, a, size)
+	if why == "" {
+		return nil, false
+	}
+	if !member {
+		g.Total = size
+	}
+	if named {
+		g.Members = append(g.Members, a.ID)
+	}
+	g.Open++
+	g.Grew = true
+	a.Group = g.ID
+	j.Record(a, audit.Raised, lifecycle.Raise(j.Config, g, a, level, why, size, j.Now))
+	j.touch(g)
+	return g, true
 }

@@ -19,6 +19,7 @@ type Routing struct {
 	Owner      string   `json:"owner"`
 	Notify     []string `json:"notify"`
 	AckWithin  string   `json:"ack_within,omitempty"`
+	ReackAfter string   `json:"reack_after,omitempty"`
 	Escalation []Step   `json:"escalation"`
 	Runbook    string   `json:"runbook,omitempty"`
 	// OutsideHours is the cell's outside_hours when the alert opens
@@ -43,6 +44,9 @@ func Plan(cfg *config.Config, m *config.Model, r *config.Rule, at time.Time) Rou
 	pol, _ := cfg.Stakes.Cell(m.Stakes, r.Severity)
 	p.Notify = append(p.Notify, pol.Notify...)
 	at = p.outsideHours(cfg.Owners[p.Owner], pol, at)
+	if d := cfg.Stakes.ReackAfter(m.Stakes, r.Severity); d > 0 {
+		p.ReackAfter = duration.Format(d)
+	}
 	if pol.AckWithin > 0 {
 		p.AckWithin = duration.Format(pol.AckWithin)
 		if o := cfg.Owners[p.Owner]; o != nil {

@@ -248,6 +248,11 @@ func Reply(v *notify.View) Message {
 		if v.Renotify {
 			text = fmt.Sprintf("🔁 Still nobody acknowledged: *%s* %s notified again (the end of the escalation chain). %s", escape(v.Owner.Name), Mentions(v.Owner.Mention), whoIsNext(v))
 		}
+	case state.NoticeStillOpen:
+		text = fmt.Sprintf("🔔 Still open: %s acknowledged it and it has not resolved — %s. Acknowledge again or resolve it. %s %s",
+			v.Reacked, escape(v.Note), Mentions(v.Owner.Mention), whoIsNext(v))
+	case state.NoticeRaised:
+		text = fmt.Sprintf("📈 Raised to *%s* — %s. *%s* %s %s", escape(v.Severity), escape(v.Note), escape(v.Owner.Name), Mentions(v.Owner.Mention), whoIsNext(v))
 	case state.NoticeReassigned:
 		text = fmt.Sprintf("↪️ Reassigned to *%s* (%s role) %s by %s. %s", escape(v.Owner.Name), escape(v.Role), Mentions(v.Owner.Mention), v.By, whoIsNext(v))
 	case state.NoticeRequest:

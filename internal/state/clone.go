@@ -38,6 +38,7 @@ func (a *Alert) Clone() *Alert {
 func (g *Group) Clone() *Group {
 	c := *g
 	c.Members = slices.Clone(g.Members)
+	c.Lifecycle.Notify = slices.Clone(g.Lifecycle.Notify)
 	return &c
 }
 
@@ -54,6 +55,7 @@ func (n *Notification) Clone() *Notification {
 	c.Channels = slices.Clone(n.Channels)
 	c.Subjects = slices.Clone(n.Subjects)
 	c.Joined = slices.Clone(n.Joined)
+	c.Lifecycle.Notify = slices.Clone(n.Lifecycle.Notify)
 	c.Done = maps.Clone(n.Done)
 	if n.Tries != nil {
 		c.Tries = make(map[string]*Try, len(n.Tries))

@@ -50,6 +50,23 @@ type Lifecycle struct {
 	ClosedBy   string    `json:"closed_by,omitempty"`
 	ClosedName string    `json:"closed_name,omitempty"`
 	ClosedAt   time.Time `json:"closed_at,omitzero"`
+	// ReackAfter is how long the group may stay acknowledged and open
+	// (the stakes cell's reack_after; "": forever); ReackAt is when, then,
+	// the acknowledger is asked again (zero: not acknowledged, snoozed, or
+	// no reack_after). Reacked is who was asked again last ("slack:U…").
+	ReackAfter string    `json:"reack_after,omitempty"`
+	ReackAt    time.Time `json:"reack_at,omitzero"`
+	Reacked    string    `json:"reacked,omitempty"`
+	// Level is the severity the group is told at: its rule's when it
+	// opened, higher once it was raised (escalate_when, or an alert of a
+	// higher severity joining). Notify are the channels of that level
+	// once raised (nil: the alerts' own). Raises counts the raises;
+	// GrowBase is the group's size when it was last told at its level
+	// (opened or raised), which escalate_when's factor counts from.
+	Level    string   `json:"level,omitempty"`
+	Notify   []string `json:"notify,omitempty"`
+	Raises   int      `json:"raises,omitempty"`
+	GrowBase int      `json:"grow_base,omitempty"`
 	// By and Note describe the latest change, for the thread reply:
 	// "escalated: nobody acknowledged within 15m".
 	By     string `json:"by,omitempty"`
@@ -74,7 +91,8 @@ func (l *Lifecycle) Closed() bool { return l.Resolution != "" }
 func (g *Group) Over() bool { return g.Open <= 0 || g.Closed() }
 
 // Due is when the escalator must next look at the group: when its snooze
-// ends, or when it escalates if nobody acknowledges. Zero: never.
+// ends, when an acknowledged group is to be re-notified (reack_after), or
+// when it escalates if nobody acknowledges. Zero: never.
 func (g *Group) Due() time.Time {
 	switch {
 	case g.Over():
@@ -82,7 +100,7 @@ func (g *Group) Due() time.Time {
 	case !g.SnoozedUntil.IsZero():
 		return g.SnoozedUntil
 	case g.Acked():
-		return time.Time{}
+		return g.ReackAt
 	}
 	return g.EscalateAt
 }
@@ -105,6 +123,12 @@ const (
 	NoticeSnoozeEnded  = "snooze-ended"
 	NoticeEscalated    = "escalated"
 	NoticeReassigned   = "reassigned"
+	// NoticeStillOpen asks again whoever acknowledged a group that is
+	// still open reack_after later; it escalates if nobody acknowledges.
+	NoticeStillOpen = "still-open"
+	// NoticeRaised: the group grew (escalate_when) or an alert of a higher
+	// severity joined it: told at the higher level, escalation restarted.
+	NoticeRaised = "raised"
 	// NoticeRequest: a person asked for a retrain or a rollback (published
 	// on EventBridge, noted in the thread).
 	NoticeRequest = "request"

@@ -76,7 +76,9 @@ type Alert struct {
 	Owner     string   `json:"owner"`
 	Notify    []string `json:"notify"`
 	AckWithin string   `json:"ack_within,omitempty"`
-	Group     string   `json:"group,omitempty"`
+	// ReackAfter is the stakes cell's reack_after ("": never).
+	ReackAfter string `json:"reack_after,omitempty"`
+	Group      string `json:"group,omitempty"`
 	// InhibitedBy names the alert that suppresses this one.
 	InhibitedBy string `json:"inhibited_by,omitempty"`
 
@@ -152,6 +154,11 @@ type Group struct {
 	// Legacy: stored before joins were commutative (no separate count);
 	// joins rewrite it under its version instead.
 	Legacy bool `json:"-"`
+	// Grew: the writer joined an alert by rewriting the group (a join that
+	// raises it, see Lifecycle.Level), not commutatively: its Open, Members
+	// and Total are written, conditioned on Open still being OpenRead
+	// (every join moves Open, so none happened meanwhile).
+	Grew bool `json:"-"`
 }
 
 // MaxMembers bounds the alert ids a group names: a group of two thousand

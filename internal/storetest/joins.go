@@ -155,6 +155,41 @@ func runJoins(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Errorf("a decrement decided before a join = %v, want ErrConflict", err)
 		}
 	})
+	// A join that raises the group rewrites it (state.Group.Grew): its
+	// count, names and total are the writer's, unless a join came first.
+	grow := func(g *state.Group) *state.Group {
+		grown := g.Clone()
+		grown.Members = append(grown.Members, "m/r/feature=grew")
+		grown.Total, grown.Open, grown.Grew, grown.Level = g.Size()+1, g.Open+1, true, "high"
+		return grown
+	}
+	t.Run("a join that rewrites the group writes its count, names and total", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{grow(g)}}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := st.GetGroup(ctx, "m", "r")
+		if got.Open != 2 || got.Size() != 2 || !slices.Contains(got.Members, "m/r/feature=grew") || got.Level != "high" {
+			t.Errorf("group open %d, size %d, members %v, level %q; want 2, 2, the new one named, high", got.Open, got.Size(), got.Members, got.Level)
+		}
+		if err := st.Commit(ctx, join(got, 1, t0)); err != nil {
+			t.Fatalf("a join after the rewrite: %v", err)
+		}
+		if got, _ = st.GetGroup(ctx, "m", "r"); got.Open != 3 || got.Size() != 3 {
+			t.Errorf("after a further join: open %d, size %d; want 3, 3", got.Open, got.Size())
+		}
+	})
+	t.Run("a join that rewrites the group conflicts with a join made since its read", func(t *testing.T) {
+		st := newStore(t)
+		g := open(t, st)
+		if err := st.Commit(ctx, join(g, 1, t0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Commit(ctx, &state.Commit{Groups: []*state.Group{grow(g)}}); !errors.Is(err, state.ErrConflict) {
+			t.Errorf("a rewrite decided before a join = %v, want ErrConflict", err)
+		}
+	})
 	t.Run("an update a sender has taken is closed to joins: they go in a later window", func(t *testing.T) {
 		st := newStore(t)
 		g := open(t, st)

@@ -1,0 +1,100 @@
+package lifecycle
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// reackAfter is the group's reack_after (0: never asked again).
+func (s *step) reackAfter() time.Duration {
+	d, err := duration.Parse(s.g.ReackAfter)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// reack unacknowledges a group still open reack_after after it was
+// acknowledged: its acknowledger is asked again, and the escalation
+// clock starts as if it had just opened (another ack_within).
+func (s *step) reack(ack time.Duration) string {
+	g := s.g
+	prev, since := who(g.AckedBy, g.AckedName), s.now.Sub(g.AckedAt).Round(time.Minute)
+	g.Reacked = g.AckedBy
+	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
+	g.EscalateAt, g.CycleStart = s.after(ack), s.now
+	detail := fmt.Sprintf("still open %s after %s acknowledged it: asked again", duration.Format(since), prev)
+	if !g.EscalateAt.IsZero() {
+		detail += fmt.Sprintf("; escalates in %s unless acknowledged", g.AckWithin)
+	}
+	return detail
+}
+
+// Grown says whether alert a joining group g of rule r (nil: a rule the
+// configuration no longer has), which makes the group size alerts, raises
+// it, to which severity, and why ("": it does not). A group raises once
+// per step: an alert of a severity above the group's level; reaching
+// escalate_when's members (once: the size it was last told at is then
+// past it); or factor times the size it was last told at (again at each
+// further factor). Groups opened before levels were kept have none and are
+// never raised.
+func Grown(r *config.Rule, g *state.Group, a *state.Alert, size int) (level, why string) {
+	if g.Level == "" || g.GrowBase <= 0 {
+		return "", ""
+	}
+	if config.SeverityAbove(a.Severity, g.Level) {
+		return a.Severity, fmt.Sprintf("an alert of severity %s joined (the group was told at %s)", a.Severity, g.Level)
+	}
+	if r == nil || r.EscalateWhen == nil {
+		return "", ""
+	}
+	up := cmp.Or(config.Higher(g.Level), g.Level)
+	w := r.EscalateWhen
+	switch {
+	case w.Members > 0 && size >= w.Members && g.GrowBase < w.Members:
+		return up, fmt.Sprintf("the group grew to %d alerts (escalate_when members %d)", size, w.Members)
+	case w.Factor > 0 && float64(size) >= w.Factor*float64(g.GrowBase):
+		return up, fmt.Sprintf("the group grew from %d to %d alerts (escalate_when factor %g)", g.GrowBase, size, w.Factor)
+	}
+	return "", ""
+}
+
+// Raise tells group g at severity level from now on, because of why (see
+// Grown), with size alerts: the channels and ack_within of the model's
+// stakes at that level, and the escalation restarted from the base
+// owner — unacknowledged, unsnoozed, escalating after the level's
+// ack_within. It returns the record's detail. The caller writes the group
+// and queues the NoticeRaised that tells of it.
+func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string, size int, now time.Time) string {
+	from := g.Level
+	pol, _ := cfg.Stakes.Cell(a.Stakes, level)
+	g.Level, g.GrowBase, g.Raises = level, size, g.Raises+1
+	g.Notify = slices.Clone(pol.Notify)
+	g.AckWithin, g.ReackAfter = "", ""
+	if pol.AckWithin > 0 {
+		g.AckWithin = duration.Format(pol.AckWithin)
+	}
+	if d := cfg.Stakes.ReackAfter(a.Stakes, level); d > 0 {
+		g.ReackAfter = duration.Format(d)
+	}
+	prev := g.Owner
+	g.Owner, g.From, g.Step, g.CycleStart = g.Base, prev, 0, now
+	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
+	g.EscalateAt = time.Time{}
+	if loud := slices.Contains(pol.Notify, "slack") || slices.Contains(pol.Notify, "pagerduty"); loud && pol.AckWithin > 0 {
+		g.EscalateAt = now.Add(pol.AckWithin)
+	}
+	detail := fmt.Sprintf("%s: raised from %s to %s (raise %d), told to %s via %s; escalation restarted",
+		why, from, level, g.Raises, g.Owner, joinOr(g.Notify))
+	g.By, g.ByName, g.Note = "router", "", detail
+	return detail
+}
+
+func joinOr(ch []string) string { return cmp.Or(strings.Join(ch, ", "), "nothing") }

@@ -56,6 +56,12 @@ const (
 	// pipeline (through EventBridge) to retrain or roll back the model.
 	RetrainRequested  = "retrain-requested"
 	RollbackRequested = "rollback-requested"
+
+	// FlappingStarted: the alert opened its rule's flapping.opens times
+	// within flapping.within; it stays open, its resolution held.
+	// FlappingEnded: it was quiet for flapping.quiet_for and resolves.
+	FlappingStarted = "flapping-started"
+	FlappingEnded   = "flapping-ended"
 )
 
 // Record is one entry of an alert's trail.

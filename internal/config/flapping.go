@@ -54,11 +54,11 @@ type flappingSetting struct {
 
 // decodeFlapping decodes `flapping:` — `false` (never), or a mapping
 // {opens, within, quiet_for} whose missing keys take DefaultFlapping's.
-func (d *doc) decodeFlapping(v *yaml.Node, where string) (flappingSetting, bool) {
+func (d *doc) decodeFlapping(v *yaml.Node) (flappingSetting, bool) {
 	v = resolve(v)
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!bool" {
 		if v.Value != "false" {
-			d.errorf(v, "%s: flapping: %s — write false to turn flapping detection off, or a mapping {opens, within, quiet_for}", where, v.Value)
+			d.errorf(v, "flapping: %s — write false to turn flapping detection off, or a mapping {opens, within, quiet_for}", v.Value)
 			return flappingSetting{}, false
 		}
 		return flappingSetting{set: true}, true
@@ -71,18 +71,18 @@ func (d *doc) decodeFlapping(v *yaml.Node, where string) (flappingSetting, bool)
 			case !good:
 				ok = false
 			case x <= 0 || x > MaxFlapWindow:
-				d.errorf(v, "%s: flapping.%s must be a duration above 0 and at most %s", where, name, duration.Format(MaxFlapWindow))
+				d.errorf(v, "flapping.%s must be a duration above 0 and at most %s", name, duration.Format(MaxFlapWindow))
 				ok = false
 			default:
 				*into = x
 			}
 		}
 	}
-	if !d.mapping(v, where+": flapping",
+	if !d.mapping(v, "flapping",
 		field{name: "opens", decode: func(_, v *yaml.Node) {
 			var n int
 			if v.Tag != "!!int" || v.Decode(&n) != nil || n < MinFlapOpens || n > MaxFlapOpens {
-				d.errorf(v, "%s: flapping.opens must be a whole number of openings from %d to %d", where, MinFlapOpens, MaxFlapOpens)
+				d.errorf(v, "flapping.opens must be a whole number of openings from %d to %d", MinFlapOpens, MaxFlapOpens)
 				ok = false
 				return
 			}

@@ -72,7 +72,7 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		field{name: "expect", decode: func(_, v *yaml.Node) { m.hasExpect = true; d.decodeExpect(v, m) }},
 		field{name: "match", decode: func(_, v *yaml.Node) { d.decodeMatch(v, m) }},
 		field{name: "inhibit", decode: func(_, v *yaml.Node) { d.decodeInhibit(v, m) }},
-		field{name: "flapping", decode: func(_, v *yaml.Node) { m.flapping, _ = d.decodeFlapping(v, "model") }},
+		field{name: "flapping", decode: func(_, v *yaml.Node) { m.flapping, _ = d.decodeFlapping(v) }},
 		field{name: "rules", required: true, decode: func(_, v *yaml.Node) { rulesNode = v }},
 		field{name: "tests", decode: func(_, v *yaml.Node) { testsNode = v }},
 	)
@@ -365,7 +365,7 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			r.ResolveAfter = n
 		}},
 		field{name: "resolve_when", decode: func(_, v *yaml.Node) { resolveWhenNode = v }},
-		field{name: "flapping", decode: func(_, v *yaml.Node) { r.flapping, _ = d.decodeFlapping(v, "rule") }},
+		field{name: "flapping", decode: func(_, v *yaml.Node) { r.flapping, _ = d.decodeFlapping(v) }},
 	)
 	if r.Name != "" {
 		m.ruleNames = append(m.ruleNames, r.Name)

@@ -63,6 +63,12 @@ const (
 	// higher severity joined it: told at the higher level, its escalation
 	// restarted (the detail says why and the levels).
 	Raised = "raised"
+
+	// FlappingStarted: the alert opened its rule's flapping.opens times
+	// within flapping.within; it stays open, its resolution held.
+	// FlappingEnded: it was quiet for flapping.quiet_for and resolves.
+	FlappingStarted = "flapping-started"
+	FlappingEnded   = "flapping-ended"
 )
 
 // Record is one entry of an alert's trail.

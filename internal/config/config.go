@@ -80,6 +80,8 @@ type Model struct {
 	Scope *expression.Scope
 	// HistoryDepth is how many observations per series the rules need.
 	HistoryDepth int
+	// flapping is the model's `flapping:`, the default of its rules.
+	flapping flappingSetting
 	// Broken says why the model is not served ("" for a loaded model).
 	Broken string
 
@@ -152,7 +154,15 @@ type Rule struct {
 	ResolveAfter int
 	// EscalateWhen raises the rule's open group when it grows (nil: never).
 	EscalateWhen *Growth
+	// ResolveWhen, when set, is the condition a reading must meet to count
+	// as clean while an alert of the rule is open (hysteresis); nil: any
+	// reading on which When is false is clean.
+	ResolveWhen *expression.Program
+	// Flapping is when an alert of the rule counts as flapping (the rule's
+	// own, its model's, or DefaultFlapping).
+	Flapping Flapping
 
+	flapping    flappingSetting
 	pos         Pos
 	severityPos Pos
 	rolePos     Pos

@@ -72,6 +72,7 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		field{name: "expect", decode: func(_, v *yaml.Node) { m.hasExpect = true; d.decodeExpect(v, m) }},
 		field{name: "match", decode: func(_, v *yaml.Node) { d.decodeMatch(v, m) }},
 		field{name: "inhibit", decode: func(_, v *yaml.Node) { d.decodeInhibit(v, m) }},
+		field{name: "flapping", decode: func(_, v *yaml.Node) { m.flapping, _ = d.decodeFlapping(v) }},
 		field{name: "rules", required: true, decode: func(_, v *yaml.Node) { rulesNode = v }},
 		field{name: "tests", decode: func(_, v *yaml.Node) { testsNode = v }},
 	)
@@ -142,6 +143,11 @@ func (l *loader) finishModel(d *doc, m *Model) {
 			m.HistoryDepth = max(m.HistoryDepth, r.Impact.History())
 			m.Scope.Include(r.Impact)
 		}
+		if r.ResolveWhen != nil {
+			m.HistoryDepth = max(m.HistoryDepth, r.ResolveWhen.History())
+			m.Scope.Include(r.ResolveWhen)
+		}
+		r.Flapping = flappingOf(r, m)
 	}
 	l.cfg.Models[m.ID] = m
 }
@@ -304,7 +310,7 @@ func (m *Model) MatchesAlarm(alarmName string) bool {
 
 func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 	r := &Rule{pos: pos(item), ResolveAfter: 1}
-	var nameNode, whenNode, summaryNode, impactNode *yaml.Node
+	var nameNode, whenNode, summaryNode, impactNode, resolveWhenNode *yaml.Node
 	errorsBefore := d.errors
 	d.mapping(item, "rule",
 		field{name: "name", required: true, decode: func(_, v *yaml.Node) { nameNode = v; r.Name, _ = d.str(v, "name") }},
@@ -359,6 +365,8 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			r.ResolveAfter = n
 		}},
 		field{name: "escalate_when", decode: func(_, v *yaml.Node) { r.EscalateWhen = d.growth(v) }},
+		field{name: "resolve_when", decode: func(_, v *yaml.Node) { resolveWhenNode = v }},
+		field{name: "flapping", decode: func(_, v *yaml.Node) { r.flapping, _ = d.decodeFlapping(v) }},
 	)
 	if r.Name != "" {
 		m.ruleNames = append(m.ruleNames, r.Name)
@@ -382,6 +390,9 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 	}
 	if impactNode != nil {
 		r.Impact = d.compile(impactNode, "impact", expression.Number, m.Business)
+	}
+	if resolveWhenNode != nil {
+		d.compileResolveWhen(resolveWhenNode, r, m.Business)
 	}
 	if r.When != nil && r.Impact != nil {
 		if extra := without(r.Impact.Needs(), r.When.Needs()); len(extra) > 0 {
@@ -451,7 +462,7 @@ func (d *doc) compile(v *yaml.Node, what string, typ expression.Type, business m
 		if errors.As(err, &ee) {
 			msg := ee.Msg
 			if typ == expression.Bool && strings.HasPrefix(msg, "expected bool") {
-				msg = "when must be a condition (true or false): " + msg
+				msg = what + " must be a condition (true or false): " + msg
 			}
 			if typ == expression.Number && strings.HasPrefix(msg, "expected float64") {
 				msg = "impact must be a number (money per day): " + msg

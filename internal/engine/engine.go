@@ -59,6 +59,12 @@ type Result struct {
 	HasImpact bool
 	// ImpactErr says why an impact expression could not be computed.
 	ImpactErr string
+	// Held: the rule is Clear, but its resolve_when does not hold on the
+	// event (hysteresis: between the threshold to fire and the one to
+	// resolve), so the reading does not count as clean for an open alert.
+	// HeldWhy says why, in words.
+	Held    bool
+	HeldWhy string
 }
 
 // Engine evaluates rules. It holds a reusable evaluator, so it is not safe
@@ -110,6 +116,9 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		case expression.False:
 			st.Clear(r.Name, ev.ObservedAt)
 			res.Status = Clear
+			if r.ResolveWhen != nil {
+				e.hysteresis(res)
+			}
 		case expression.OverBudget:
 			res.Status = RuleError
 		default:
@@ -117,6 +126,15 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		}
 	}
 	return out
+}
+
+// hysteresis evaluates a clear rule's resolve_when: a reading on which it
+// does not hold (false, or not evaluable) is not clean.
+func (e *Engine) hysteresis(res *Result) {
+	v := e.eval.Eval(res.Rule.ResolveWhen)
+	if v.Outcome != expression.True {
+		res.Held, res.HeldWhy = true, "resolve_when does not hold: "+v.Reason()
+	}
 }
 
 // Explain puts the last observed event's evaluation of r in words, one

@@ -47,6 +47,9 @@ type View struct {
 	Feature  string
 	Segment  string
 	Impact   *float64 // money per day
+	// Flapping: the causing alert is flapping (see config.Flapping); the
+	// group's Note says how often it opened.
+	Flapping bool
 
 	// Members is how many alerts the group has; Subjects what they are
 	// about (at most state.MaxSubjects); Joined, for an update, what the
@@ -158,7 +161,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 	v := &View{Notice: n.ID, Change: n.Kind, Group: n.Group, At: a.UpdatedAt,
 		Model: n.Model, Stakes: a.Stakes, Severity: a.Severity, Rule: n.Rule, AlertID: a.ID, Status: a.Status,
 		OpenedAt: a.OpenedAt, Summary: a.Summary, Why: a.Why, Kind: a.Kind, Metric: a.Metric, Value: a.Value,
-		Baseline: a.Baseline, Recent: a.Recent, Feature: a.Feature, Segment: a.Segment, Impact: a.Impact,
+		Baseline: a.Baseline, Recent: a.Recent, Feature: a.Feature, Segment: a.Segment, Impact: a.Impact, Flapping: a.Flapping,
 		Members: n.Members, Subjects: n.Subjects, Joined: n.Joined, Joins: n.JoinCount(), ModelVersion: a.ModelVersion, Role: n.Role,
 		Owner: Owner(cfg, n.Owner), Runbook: a.Runbook, AckWithin: a.AckWithin}
 	if n.Kind == state.NoticeResolved && !a.ResolvedAt.IsZero() {

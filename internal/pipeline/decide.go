@@ -174,6 +174,7 @@ func (d *decision) open(res *engine.Result) error {
 		return nil
 	}
 	d.j.Record(a, action, a.Summary)
+	flapping := d.opening(a, r.Flapping)
 	d.change(a, change)
 	if inhibits && slices.Contains(d.m.Inhibit.Sources, d.ev.Kind) {
 		if err := d.loadInhibitors(); err != nil {
@@ -187,7 +188,7 @@ func (d *decision) open(res *engine.Result) error {
 			d.inhibDirty = true
 		}
 	}
-	return d.j.Join(d.ctx, a)
+	return d.join(a, flapping, r.Flapping)
 }
 
 // breach handles a further breach of an alert this series opened.
@@ -206,8 +207,9 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		delete(d.series.Alerts, res.Rule.Name)
 		return d.open(res)
 	}
-	if ref.Clean != 0 {
-		ref.Clean = 0
+	reopened := ref.Holding // a held resolution: this breach is an opening
+	if ref.Clean != 0 || ref.Holding {
+		ref.Clean, ref.Holding = 0, false
 		d.series.Alerts[res.Rule.Name] = ref
 		d.seriesDirty = true
 	}
@@ -244,7 +246,13 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		return d.j.Join(d.ctx, a)
 	}
 	d.refresh(a, res)
-	d.j.Record(a, audit.Updated, a.Summary)
+	detail := a.Summary
+	if reopened && a.Flapping {
+		f := res.Rule.Flapping
+		a.Openings = countOpening(a.Openings, d.at, f.Within)
+		detail = "flapping: " + f.Describe(len(a.Openings)) + " (resolution held): " + a.Summary
+	}
+	d.j.Record(a, audit.Updated, detail)
 	d.change(a, "updated")
 	return nil
 }
@@ -253,15 +261,28 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 // after the rule's resolve_after of them.
 func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	d.seriesDirty = true
+	if res.Held {
+		// Between the threshold to fire and resolve_when's: not clean.
+		ref.Clean = 0
+		d.series.Alerts[res.Rule.Name] = ref
+		return nil
+	}
 	ref.Clean++
 	if ref.Clean < res.Rule.ResolveAfter {
 		d.series.Alerts[res.Rule.Name] = ref
 		return nil
 	}
-	delete(d.series.Alerts, res.Rule.Name)
 	a, err := d.alert(ref.ID)
-	if err != nil || a == nil {
+	if err != nil {
 		return err
+	}
+	if a != nil && d.held(a, &ref, res.Rule.Flapping) {
+		d.series.Alerts[res.Rule.Name] = ref
+		return nil
+	}
+	delete(d.series.Alerts, res.Rule.Name)
+	if a == nil {
+		return nil
 	}
 	if a.Status == state.Resolved {
 		// A person resolved it; an inhibitor entry left by an older

@@ -237,6 +237,10 @@ func Reply(v *notify.View) Message {
 			subject = v.AlertID
 		}
 		text, md = fmt.Sprintf("➕ %s (%s) — %s. The group has %d alert(s) now.", subject, when(v.At), v.Summary, v.Members), false
+		if v.Flapping && strings.HasPrefix(v.Note, "flapping") {
+			// Reopened in place (pipeline's Rejoin): say why no new message.
+			text = fmt.Sprintf("🔁 %s reopened (%s) — %s. %s.", subject, when(v.At), v.Summary, upperFirst(v.Note))
+		}
 	case state.NoticeAcknowledged:
 		text = fmt.Sprintf("👀 Acknowledged by %s at %s: escalation stopped.", v.AckedBy, when(v.AckedAt))
 	case state.NoticeSnoozed:
@@ -738,4 +742,12 @@ func textOf(t *slack.TextBlockObject) string {
 		out.WriteRune(r)
 	}
 	return unescaper.Replace(out.String())
+}
+
+// upperFirst starts s with a capital letter.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -23,6 +23,7 @@ func (a *Alert) Clone() *Alert {
 	c.Notify = slices.Clone(a.Notify)
 	c.Recent = slices.Clone(a.Recent)
 	c.Lineage = maps.Clone(a.Lineage)
+	c.Openings = slices.Clone(a.Openings)
 	if a.Baseline != nil {
 		b := *a.Baseline
 		c.Baseline = &b

@@ -51,6 +51,9 @@ type AlertRef struct {
 	Status string `json:"status"`
 	// Clean counts consecutive clean readings since the last breach.
 	Clean int `json:"clean,omitempty"`
+	// Holding: the alert is flapping and its series is clean, but its
+	// resolution is held until it has been quiet long enough.
+	Holding bool `json:"holding,omitempty"`
 }
 
 // Alert statuses.
@@ -111,12 +114,25 @@ type Alert struct {
 	ResolvedAt time.Time `json:"resolved_at,omitzero"`
 	// Opens counts how often the alert has opened (it can reopen).
 	Opens int `json:"opens"`
+	// Openings are when the alert opened within its rule's flapping
+	// window, oldest first (at most MaxOpenings), a held resolution
+	// followed by a breach counting as an opening; Flapping is set, from
+	// FlappingSince, once there are as many as the rule's flapping.opens,
+	// until it has been quiet for flapping.quiet_for.
+	Openings      []time.Time `json:"openings,omitempty"`
+	Flapping      bool        `json:"flapping,omitempty"`
+	FlappingSince time.Time   `json:"flapping_since,omitzero"`
 
 	// AuditSeq and AuditHash are the head of the alert's audit chain.
 	AuditSeq  int    `json:"audit_seq"`
 	AuditHash string `json:"audit_hash"`
 	Version   int64  `json:"version"`
 }
+
+// MaxOpenings bounds Alert.Openings: enough to count a flapping alert's
+// openings in its window ("opened 20 times in 6h"), bounded so an alert
+// stays small.
+const MaxOpenings = 64
 
 // Group gathers the alerts of one model and rule that open close together:
 // twenty drifting features make one notification, not twenty.

@@ -56,6 +56,13 @@ const (
 	// pipeline (through EventBridge) to retrain or roll back the model.
 	RetrainRequested  = "retrain-requested"
 	RollbackRequested = "rollback-requested"
+
+	// A fire drill's outcome (internal/drill), on the drill's alert:
+	// DrillAcknowledged someone acknowledged within the window (the actor
+	// and the detail say who and how fast); DrillUnanswered nobody did
+	// (the escalator records it instead of escalating), or only after it.
+	DrillAcknowledged = "drill-acknowledged"
+	DrillUnanswered   = "drill-unanswered"
 )
 
 // Record is one entry of an alert's trail.

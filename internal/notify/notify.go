@@ -95,6 +95,9 @@ type View struct {
 	Failing []KV
 	// Failure is what a NoticeDeliveryFailed reports.
 	Failure *state.Failure
+	// Drill: a fire drill (internal/drill), to be marked as one on every
+	// channel; it never escalates.
+	Drill bool
 }
 
 // Phases of a group.
@@ -194,8 +197,11 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 	if l.By != "" {
 		v.By = Actor(l.By, l.ByName)
 	}
+	v.Drill = state.IsDrill(n.Model)
 	switch {
 	case v.Phase != PhaseOpen:
+	case v.Drill:
+		v.EscalatesAt = l.EscalateAt.UTC() // the end of its window: nobody further is told
 	case !l.EscalateAt.IsZero():
 		v.EscalatesAt = l.EscalateAt.UTC()
 		if next := lifecycle.Next(cfg, l); next != "" && next != n.Owner {
@@ -233,3 +239,6 @@ func render(v any) string {
 	}
 	return string(b)
 }
+
+// DrillMark is how every channel says that a fire drill is one.
+const DrillMark = "🧯 DRILL — not a real alert"

@@ -102,6 +102,10 @@ func TestDrillCommandIsAuthorisedLikeTheActions(t *testing.T) {
 	if len(resp) != 1 || resp[0].Text != lifecycle.NotForDrills {
 		t.Errorf("Escalate now on a drill answered %+v, want %q", resp, lifecycle.NotForDrills)
 	}
+	_, resp = e.click(press{user: credit1, action: slacknotify.ActionMore, option: slacknotify.OptionRetrain, group: group})
+	if len(resp) != 1 || resp[0].Text != lifecycle.NotForDrills {
+		t.Errorf("Request retrain on a drill answered %+v, want %q", resp, lifecycle.NotForDrills)
+	}
 	_, resp = e.click(press{user: dataEng, action: slacknotify.ActionAcknowledge, group: group})
 	if len(resp) != 1 || !strings.Contains(resp[0].Text, "Not allowed") {
 		t.Errorf("another owner's member acknowledging the drill: %+v", resp)

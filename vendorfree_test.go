@@ -27,6 +27,7 @@ var vendorFreeCore = []string{
 	"./internal/memstore",
 	"./internal/layout",
 	"./internal/report",
+	"./internal/drill",
 }
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the

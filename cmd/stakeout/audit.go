@@ -36,6 +36,7 @@ type auditCmd struct {
 	requireKeyed               bool
 	kmsKeys                    []string
 	alert                      string
+	drills                     bool
 }
 
 func (*auditCmd) name() string { return "audit" }
@@ -56,9 +57,13 @@ func (c *auditCmd) flags(fs *flag.FlagSet) {
 	})
 	fs.BoolVar(&c.requireKeyed, "require-keyed", false, "with --verify: a record no MAC vouches for (an unkeyed chain) is a failure too")
 	fs.BoolVar(&c.jsonOut, "json", false, "print the records as JSON, one per line")
+	fs.BoolVar(&c.drills, "drills", false, "list the fire drills (stakeout drill, /stakeout drill) and their outcomes; exit 1 if one went unanswered")
 }
 
 func (c *auditCmd) run(args []string, io stdio) int {
+	if c.drills {
+		return c.runDrills(args, io)
+	}
 	if (c.model == "") == (len(args) != 1) {
 		fmt.Fprintln(io.err, "stakeout audit: name one alert id (model/rule[/feature=…][/segment=…]), or --model M")
 		return 2

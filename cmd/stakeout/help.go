@@ -121,14 +121,15 @@ func (*replayCmd) help() help {
 func (*auditCmd) help() help {
 	return help{
 		usage: []string{"ALERT_ID|PREFIX [--verify [--kms-key ARN]… [--require-keyed]] [--json] (--state FILE | --table NAME [--endpoint URL])",
-			"--model M [--since T] [--until T] [--verify …] [--json] (--state FILE | --table NAME [--endpoint URL])"},
+			"--model M [--since T] [--until T] [--verify …] [--json] (--state FILE | --table NAME [--endpoint URL])",
+			"--drills [--since T] [--until T] [--json] (--state FILE | --table NAME [--endpoint URL])"},
 		about: "An alert id may be given in part (credit-approval/key-feature-drift): every alert\n" +
 			"it begins is shown; with none, the close matches are suggested.",
 		examples: []example{
 			{"an alert's trail in a replay's saved state, its chain checked", "stakeout audit --state /tmp/credit.json --verify credit-approval/accuracy-loss"},
 			{"a model's records in the router's table over a day", "stakeout audit --table stakeout-state --model credit-approval --since 2026-04-03T00:00:00Z --until 2026-04-04T00:00:00Z"},
 		},
-		findings: "a broken chain, a MAC that fails or is under a key not given, an unkeyed trail with --require-keyed, or no record found",
+		findings: "a broken chain, a MAC that fails or is under a key not given, an unkeyed trail with --require-keyed, no record found, or (--drills) a drill unanswered",
 	}
 }
 

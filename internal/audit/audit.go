@@ -69,6 +69,13 @@ const (
 	// FlappingEnded: it was quiet for flapping.quiet_for and resolves.
 	FlappingStarted = "flapping-started"
 	FlappingEnded   = "flapping-ended"
+
+	// A fire drill's outcome (internal/drill), on the drill's alert:
+	// DrillAcknowledged someone acknowledged within the window (the actor
+	// and the detail say who and how fast); DrillUnanswered nobody did
+	// (the escalator records it instead of escalating), or only after it.
+	DrillAcknowledged = "drill-acknowledged"
+	DrillUnanswered   = "drill-unanswered"
 )
 
 // Record is one entry of an alert's trail.

@@ -75,6 +75,9 @@ type Report struct {
 	SilenceOpened   int
 	SilenceResolved int
 	Digests         int
+	// DrillsUnanswered counts fire drills nobody acknowledged in time:
+	// recorded as such, never escalated (internal/lifecycle).
+	DrillsUnanswered int
 	// Queued are the notifications queued, to deliver now.
 	Queued []string
 }
@@ -202,12 +205,15 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 	if err != nil || !res.Done {
 		return err
 	}
-	switch action {
-	case lifecycle.EndSnooze:
+	switch {
+	case action == lifecycle.EndSnooze:
 		rep.SnoozesEnded++
-	case lifecycle.Reack:
+	case action == lifecycle.Reack:
 		rep.Reacked++
 		e.log().InfoContext(ctx, "asked again", "group", g.ID, "acknowledged_by", res.Group.Reacked)
+	case state.IsDrill(g.Model):
+		rep.DrillsUnanswered++
+		e.log().WarnContext(ctx, "drill unanswered", "group", g.ID, "owner", g.Owner)
 	default:
 		rep.Escalated++
 		e.log().InfoContext(ctx, "escalated", "group", g.ID, "to", res.Group.Owner, "step", res.Group.Step)

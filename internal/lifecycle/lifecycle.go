@@ -272,8 +272,8 @@ type step struct {
 func (s *step) chunk(alerts []*state.Alert) *state.Commit {
 	c := &state.Commit{}
 	for _, a := range alerts {
-		if s.action == audit.FalseAlarm {
-			s.record(c, a, audit.FalseAlarm, s.detail)
+		if s.action == audit.FalseAlarm || drillOutcome(s.action) {
+			s.record(c, a, s.action, s.detail)
 		}
 		switch {
 		case s.resolve:
@@ -282,6 +282,9 @@ func (s *step) chunk(alerts []*state.Alert) *state.Commit {
 			detail := s.detail
 			if s.action == audit.FalseAlarm {
 				detail = "resolved as a false alarm"
+			}
+			if drillOutcome(s.action) {
+				detail = "the drill is over"
 			}
 			s.record(c, a, audit.Resolved, detail)
 		default:
@@ -308,6 +311,9 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 	}
 	if len(s.members) == 0 {
 		return Result{Message: "Every alert of this group is resolved already."}, nil, nil
+	}
+	if state.IsDrill(g.Model) {
+		return s.drill()
 	}
 	ack := s.ackWithin()
 	var (
@@ -580,6 +586,9 @@ func (s *step) channels(a *state.Alert, kind string) []string {
 		if ch == "slack" || (ch == "pagerduty" && kind != state.NoticeRequest) {
 			out = append(out, ch)
 		}
+	}
+	if state.IsDrill(a.Model) {
+		return out // a drill is no event for other tools
 	}
 	switch kind {
 	case state.NoticeAcknowledged, state.NoticeSnoozed, state.NoticeEscalated, state.NoticeResolved, state.NoticeRequest:

@@ -101,6 +101,9 @@ type View struct {
 	Failing []KV
 	// Failure is what a NoticeDeliveryFailed reports.
 	Failure *state.Failure
+	// Drill: a fire drill (internal/drill), to be marked as one on every
+	// channel; it never escalates.
+	Drill bool
 }
 
 // Phases of a group.
@@ -203,8 +206,11 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 	if l.By != "" {
 		v.By = Actor(l.By, l.ByName)
 	}
+	v.Drill = state.IsDrill(n.Model)
 	switch {
 	case v.Phase != PhaseOpen:
+	case v.Drill:
+		v.EscalatesAt = l.EscalateAt.UTC() // the end of its window: nobody further is told
 	case !l.EscalateAt.IsZero():
 		v.EscalatesAt = l.EscalateAt.UTC()
 		if next := lifecycle.Next(cfg, l); next != "" && next != n.Owner {
@@ -242,3 +248,6 @@ func render(v any) string {
 	}
 	return string(b)
 }
+
+// DrillMark is how every channel says that a fire drill is one.
+const DrillMark = "🧯 DRILL — not a real alert"

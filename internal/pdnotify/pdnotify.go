@@ -129,6 +129,12 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 		details["delivery_failed"] = f.Channel
 		details["delivery_failed_reason"] = f.Reason
 	}
+	if v.Drill {
+		// Marked where a responder looks first (the incident's title),
+		// and for tools reading the event.
+		summary = fmt.Sprintf("%s: %s", notify.DrillMark, v.Summary)
+		details["drill"] = true
+	}
 	ev := &pagerduty.V2Event{Action: Trigger, DedupKey: DedupKey(v.Group), Client: "stakeout", Links: links,
 		Payload: &pagerduty.V2Payload{
 			Summary:   truncateRunes(summary, MaxSummary),

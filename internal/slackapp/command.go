@@ -30,7 +30,8 @@ const Usage = "*/stakeout* commands:\n" +
 	"• `/stakeout who <model>` — the owners of a model, per role, and who is next\n" +
 	"• `/stakeout open` — the open alerts of the owners you belong to\n" +
 	"• `/stakeout retrain <model> [reason]` — ask the pipeline for a retrain (model owners only)\n" +
-	"• `/stakeout rollback <model> [version] [reason]` — ask the pipeline for a rollback, to `version` or to the last one without an open alert (model owners only)"
+	"• `/stakeout rollback <model> [version] [reason]` — ask the pipeline for a rollback, to `version` or to the last one without an open alert (model owners only)\n" +
+	"• `/stakeout drill [owner]` — a fire drill: a test alert, marked as one, through the owner's Slack and PagerDuty, to acknowledge within its window (the owner's members and its escalation chain's)"
 
 // command answers /stakeout. signed is the digest of the request's signed
 // bytes (signedDigest).
@@ -53,6 +54,8 @@ func (a *App) command(ctx context.Context, form url.Values, signed string) reply
 			return ephemeralReply("Usage: `/stakeout %s <model> …`", verb)
 		}
 		return a.request(ctx, verb, args, user, name, a.requestOnce(form.Get("trigger_id"), "", user, signed))
+	case "drill":
+		return a.drill(ctx, args, user, name, a.requestOnce(form.Get("trigger_id"), "", user, signed))
 	default:
 		return ephemeralReply("Unknown command `%s`.\n%s", escape(verb), Usage)
 	}

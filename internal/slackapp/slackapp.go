@@ -262,6 +262,9 @@ func (a *App) apply(ctx context.Context, c lifecycle.Change, user string) (lifec
 	}
 	switch c.Action {
 	case lifecycle.Retrain, lifecycle.Rollback:
+		if state.IsDrill(model) {
+			return lifecycle.Result{Message: lifecycle.NotForDrills}, nil // no model to retrain
+		}
 		if !a.modelMember(model, user) {
 			return lifecycle.Result{Message: fmt.Sprintf("🚫 Not allowed: only members of %s's model owner (%s) may ask for a retrain or a rollback.",
 				model, a.Config.Models[model].Owners["model"])}, nil

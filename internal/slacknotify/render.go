@@ -87,6 +87,9 @@ var (
 // Render renders a notification as the group's message: what a channel
 // shows, first posted and then updated in place.
 func Render(v *notify.View) Message {
+	if v.Drill {
+		return renderDrill(v)
+	}
 	resolved := v.Change == state.NoticeResolved
 	phase := cmp.Or(v.Phase, notify.PhaseOpen)
 	head := fmt.Sprintf("%s %s · %s · %s", severityIcon[v.Severity], severityLabel[v.Severity], v.Model, v.Rule)
@@ -202,6 +205,9 @@ func Render(v *notify.View) Message {
 // Reply renders the thread reply that says what changed: a new member, an
 // acknowledgement, an escalation, a resolution, a request.
 func Reply(v *notify.View) Message {
+	if v.Drill {
+		return drillReply(v)
+	}
 	// Replies about what people did mention them (mrkdwn, with everything
 	// else escaped); replies carrying what the events said stay plain text.
 	var text string

@@ -61,7 +61,7 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "replay-credit-silent-drift-job-json", args: []string{"replay", "--json", "--silence", "--until", "26h", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
-	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift"} {
+	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "churn-sunday-retrain"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"
 		tests = append(tests, testCase{name: "replay-" + scenario, args: []string{"replay", file}},
 			testCase{name: "replay-" + scenario + "-json", args: []string{"replay", "--json", file}})

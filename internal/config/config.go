@@ -76,6 +76,8 @@ type Model struct {
 	Inhibit Inhibit
 	Rules   []*Rule
 	Tests   []*TestCase
+	// Maintenance are the model's windows of silence (see Maintenance).
+	Maintenance []*Maintenance
 	// Scope is what expressions of this model see besides the event.
 	Scope *expression.Scope
 	// HistoryDepth is how many observations per series the rules need.
@@ -278,7 +280,7 @@ func Load(dir string) (*Config, error) {
 func LoadFS(fsys fs.FS, display string) (*Config, error) {
 	l := &loader{fsys: fsys, display: display, cfg: &Config{
 		Models: map[string]*Model{}, Broken: map[string]*Model{}, Owners: map[string]*Owner{},
-	}, hash: sha256.New()}
+	}, hash: sha256.New(), now: time.Now()}
 	if err := l.load(); err != nil {
 		return nil, err
 	}
@@ -292,6 +294,9 @@ type loader struct {
 	display string
 	cfg     *Config
 	hash    hash.Hash
+	// now is when the configuration is loaded: a one-off maintenance
+	// window that ended before it is reported.
+	now time.Time
 }
 
 // StakesFile is the stakes table's path inside the configuration directory.

@@ -99,8 +99,8 @@ type Change struct {
 	// the alert quiet (State "silenced"), until SilencedUntil.
 	SilencedBy    string    `json:"silenced_by,omitempty"`
 	SilencedUntil time.Time `json:"silenced_until,omitzero"`
-	Group       string    `json:"group,omitempty"`
-	Summary     string    `json:"summary,omitempty"`
+	Group         string    `json:"group,omitempty"`
+	Summary       string    `json:"summary,omitempty"`
 	// Impact is the alert's impact, rounded to the cent, in ImpactUnit
 	// (none on a resolution: it is the cost of the breach).
 	Impact     *float64 `json:"impact,omitempty"`

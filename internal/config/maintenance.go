@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/stakeout-ml/stakeout/internal/duration"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 )
 
@@ -96,19 +97,24 @@ func (m *Model) Silenced(rule *Rule, t time.Time) (*Maintenance, time.Time) {
 
 // decodeMaintenance decodes `maintenance:`, after the rules (it names them).
 func (l *loader) decodeMaintenance(d *doc, v *yaml.Node, m *Model) {
+	lines := map[string]int{} // every window's name, good or not
 	d.seq(v, "maintenance", func(item *yaml.Node) {
-		if w := l.decodeWindow(d, item, m); w != nil {
-			if i := slices.IndexFunc(m.Maintenance, func(o *Maintenance) bool { return o.Name == w.Name }); i >= 0 {
-				d.errorAt(w.Pos, "duplicate maintenance window %q (first defined at line %d)", w.Name, m.Maintenance[i].Pos.Line)
-				return
-			}
+		w, ok := l.decodeWindow(d, item, m)
+		if line, dup := lines[w.Name]; dup && w.Name != "" {
+			d.errorAt(w.Pos, "duplicate maintenance window %q (first defined at line %d)", w.Name, line)
+			return
+		}
+		lines[w.Name] = w.Pos.Line
+		if ok {
 			m.Maintenance = append(m.Maintenance, w)
 		}
 	})
 }
 
-func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) *Maintenance {
-	w := &Maintenance{Pos: pos(item)}
+// decodeWindow decodes one window; ok is false when it has errors (w
+// still has its name and position).
+func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) (w *Maintenance, ok bool) {
+	w = &Maintenance{Pos: pos(item)}
 	ti := &timeinterval.TimeInterval{}
 	recurring := false
 	var fromNode, untilNode, longNode *yaml.Node
@@ -118,7 +124,7 @@ func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) *Maintenance {
 			recurring = true
 			d.seq(v, "maintenance."+what, func(item *yaml.Node) {
 				if err := decode(item); err != nil {
-					d.errorf(item, "maintenance.%s: %s", what, err)
+					d.errorf(item, "maintenance.%s: %s (%s)", what, err, intervalHints[what])
 				}
 			})
 		}
@@ -162,7 +168,7 @@ func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) *Maintenance {
 	oneOff := fromNode != nil || untilNode != nil
 	switch {
 	case d.errors > errorsBefore:
-		return nil
+		return w, false
 	case oneOff && recurring:
 		d.errorf(item, "maintenance window %q has both from/until and recurring fields (times, weekdays, days_of_month, months, years, location): make two windows", w.Name)
 	case oneOff && (fromNode == nil || untilNode == nil):
@@ -170,26 +176,35 @@ func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) *Maintenance {
 	case oneOff && !w.Until.After(w.From):
 		d.errorf(untilNode, "maintenance window %q ends (%s) before it starts (%s)", w.Name, w.Until.Format(time.RFC3339), w.From.Format(time.RFC3339))
 	case oneOff && w.Until.Sub(w.From) > MaxMaintenance && !w.Long:
-		d.errorf(untilNode, "maintenance window %q lasts %s, more than 7 days: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, w.Until.Sub(w.From))
+		d.errorf(untilNode, "maintenance window %q lasts %s, more than 7 days: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, duration.Format(w.Until.Sub(w.From)))
 	case oneOff:
 		if !w.Until.After(l.now) {
 			d.warnf(untilNode, "maintenance window %q ended on %s: remove it", w.Name, w.Until.Format(time.RFC3339))
 		}
-		return w
+		return w, true
 	case !recurring:
 		d.errorf(item, "maintenance window %q says neither when it is (from and until) nor when it recurs (times, weekdays, days_of_month, months, years)", w.Name)
 	default:
 		w.Interval = ti
 		if days := longestRun(ti, l.now); days > 7 && !w.Long {
 			d.errorf(item, "maintenance window %q covers %d days in a row, more than 7: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, days)
-			return nil
+			return w, false
 		}
 		if longNode != nil && w.Long && longestRun(ti, l.now) <= 7 {
 			d.warnf(longNode, "maintenance window %q never lasts more than 7 days: long: true is not needed", w.Name)
 		}
-		return w
+		return w, true
 	}
-	return nil
+	return w, false
+}
+
+// intervalHints say, in errors, what each recurring field takes.
+var intervalHints = map[string]string{
+	"times":         `want "HH:MM-HH:MM", like "01:00-05:00", the end excluded`,
+	"weekdays":      "want a day like sunday, or a range like monday:friday",
+	"days_of_month": "want a day from 1 to 31, or -1 for the last, or a range like 1:5",
+	"months":        "want a month like january or 1, or a range like january:march",
+	"years":         "want a year like 2026, or a range like 2026:2027",
 }
 
 // windowRules decodes a window's rules, each of which must be the model's.

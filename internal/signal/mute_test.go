@@ -20,7 +20,7 @@ func TestAlarmMuteDetail(t *testing.T) {
 	const arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:deploy"
 	for _, tc := range []struct {
 		name, detail, err string
-		want            *Mute
+		want              *Mute
 	}{
 		{"cloudwatch times", `{"mutedByArn":"` + arn + `","muteWindowStart":"2026-03-01T04:00:00.000+0000","muteWindowEnd":"2026-03-01T06:00:00.000+0000"}`, "",
 			&Mute{By: arn, Start: time.Date(2026, 3, 1, 4, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)}},

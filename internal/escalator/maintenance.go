@@ -38,7 +38,10 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 		if err != nil {
 			return fmt.Errorf("read alert %s: %w", id, err)
 		}
-		j := pipeline.Journal{Model: sc.Name, At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now)}
+		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now)}
+		if a != nil {
+			j.Model = a.Model
+		}
 		sc.Last, sc.Next = sc.Next, time.Time{}
 		switch {
 		case a == nil || a.Status != state.Suppressed || a.SilencedBy == "":
@@ -46,10 +49,8 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 		case a.SilencedUntil.After(now):
 			sc.Next = a.SilencedUntil
 		case e.stillSilenced(a, now, sc):
-			j.Model = a.Model
 			j.Record(a, audit.Silenced, fmt.Sprintf("maintenance window %s still covers it, until %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339)))
 		default:
-			j.Model = a.Model
 			a.Status, a.UpdatedAt = state.Open, now
 			j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
 			a.SilencedBy, a.SilencedUntil = "", time.Time{}

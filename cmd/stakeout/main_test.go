@@ -40,6 +40,8 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "route-json", args: append([]string{"route", "--json"}, allEvents...), wantExit: 1},
 		{name: "route-text", args: append([]string{"route"}, allEvents...), wantExit: 1},
 		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
+		// An alarm its owner muted (CloudWatch alarm mute rule): silenced.
+		{name: "route-muted-alarm", args: []string{"route", "testdata/events/cloudwatch-muted/single-metric-alarm-muted.json"}},
 		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 2},
 		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}, wantExit: 1},
 		// A feature of 200 "/" and a segment of 200 bytes of "é": within
@@ -61,7 +63,7 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "replay-credit-silent-drift-job-json", args: []string{"replay", "--json", "--silence", "--until", "26h", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
-	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping"} {
+	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"
 		tests = append(tests, testCase{name: "replay-" + scenario, args: []string{"replay", file}},
 			testCase{name: "replay-" + scenario + "-json", args: []string{"replay", "--json", file}})

@@ -317,6 +317,8 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 	switch ch.State {
 	case "suppressed":
 		what = fmt.Sprintf("%s, inhibited by %s: nobody told", ch.Severity, ch.InhibitedBy)
+	case "silenced":
+		what = fmt.Sprintf("%s, silenced by %s until %s: nobody told (yet)", ch.Severity, ch.SilencedBy, ch.SilencedUntil.UTC().Format("2006-01-02 15:04Z"))
 	case "resolved":
 		what = "value " + expression.FormatNumber(ch.Value)
 	}
@@ -355,7 +357,7 @@ func (s *summary) add(ch pipeline.Change) {
 			c.opened++
 		case "resolved":
 			c.resolved++
-		case "suppressed":
+		case "suppressed", "silenced":
 			c.suppressed++
 		}
 	}

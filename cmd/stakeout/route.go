@@ -217,7 +217,7 @@ func (r *dryRun) routed(m *config.Model, ch pipeline.Change, out *pipeline.Outco
 		}
 	}
 	rule := ruleNamed(m, ch.Rule)
-	if rule == nil || ch.State == "resolved" || ch.State == "suppressed" {
+	if rule == nil || ch.State == "resolved" || ch.State == "suppressed" || ch.State == "silenced" {
 		return rc
 	}
 	plan := pipeline.Plan(r.cfg, m, rule, ch.At)

@@ -71,6 +71,9 @@ func (ch *routedChange) writeText(w io.Writer) {
 	case "suppressed":
 		fmt.Fprintf(w, "%ssuppressed %s, inhibited by %s: nobody told\n", under, ch.Alert, ch.InhibitedBy)
 		return
+	case "silenced":
+		fmt.Fprintf(w, "%ssilenced %s by %s until %s: nobody told meanwhile, its owner at the end if it is still open\n", under, ch.Alert, ch.SilencedBy, ch.SilencedUntil.UTC().Format(time.RFC3339))
+		return
 	case "resolved":
 		fmt.Fprintf(w, "%sresolved %s\n", under, ch.Alert)
 	case "updated":

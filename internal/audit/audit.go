@@ -27,8 +27,14 @@ const (
 	Opened     = "opened"
 	Updated    = "updated"
 	Suppressed = "suppressed"
-	Resolved   = "resolved"
-	Queued     = "queued" // a notification was put in the outbox
+	// Silenced: opened inside a maintenance window (or muted by a
+	// CloudWatch alarm mute rule): recorded, nobody told; SilencedBy says
+	// by what, the detail until when. WindowEnded: still open when it
+	// ended, so it opens and its owner is told.
+	Silenced    = "silenced"
+	WindowEnded = "window-ended"
+	Resolved    = "resolved"
+	Queued      = "queued" // a notification was put in the outbox
 	// Notified: a notification reached a channel (the detail says where:
 	// Slack channel and message ts, PagerDuty dedup key, digest).
 	Notified = "notified"
@@ -91,25 +97,29 @@ type Record struct {
 	Action   string    `json:"action"`
 	// Actor is who made the change: "router" for rule evaluation, a Slack
 	// user or PagerDuty for actions on the alert.
-	Actor        string         `json:"actor"`
-	EventID      string         `json:"event_id,omitempty"`
-	Model        string         `json:"model"`
-	Version      string         `json:"version,omitempty"`
-	Lineage      map[string]any `json:"lineage,omitempty"`
-	Rule         string         `json:"rule"`
-	Kind         string         `json:"kind,omitempty"`
-	Metric       string         `json:"metric,omitempty"`
-	Feature      string         `json:"feature,omitempty"`
-	Segment      string         `json:"segment,omitempty"`
-	Value        *float64       `json:"value,omitempty"`
-	Severity     string         `json:"severity,omitempty"`
-	Role         string         `json:"role,omitempty"`
-	Owner        string         `json:"owner,omitempty"`
-	Notify       []string       `json:"notify,omitempty"`
-	Group        string         `json:"group,omitempty"`
-	InhibitedBy  string         `json:"inhibited_by,omitempty"`
-	Detail       string         `json:"detail,omitempty"`
-	ConfigDigest string         `json:"config_digest"`
+	Actor       string         `json:"actor"`
+	EventID     string         `json:"event_id,omitempty"`
+	Model       string         `json:"model"`
+	Version     string         `json:"version,omitempty"`
+	Lineage     map[string]any `json:"lineage,omitempty"`
+	Rule        string         `json:"rule"`
+	Kind        string         `json:"kind,omitempty"`
+	Metric      string         `json:"metric,omitempty"`
+	Feature     string         `json:"feature,omitempty"`
+	Segment     string         `json:"segment,omitempty"`
+	Value       *float64       `json:"value,omitempty"`
+	Severity    string         `json:"severity,omitempty"`
+	Role        string         `json:"role,omitempty"`
+	Owner       string         `json:"owner,omitempty"`
+	Notify      []string       `json:"notify,omitempty"`
+	Group       string         `json:"group,omitempty"`
+	InhibitedBy string         `json:"inhibited_by,omitempty"`
+	// SilencedBy names the maintenance window or CloudWatch alarm mute
+	// rule that kept the alert quiet (Silenced). Empty on every record
+	// before windows existed, so their hashes are unchanged.
+	SilencedBy   string `json:"silenced_by,omitempty"`
+	Detail       string `json:"detail,omitempty"`
+	ConfigDigest string `json:"config_digest"`
 	// Chain is the version of the chain the record was sealed on: absent
 	// (or 1) an unkeyed SHA-256 chain — records written before chains were
 	// keyed, and unkeyed local runs; 2 a keyed chain (Sign). Hashed, like

@@ -76,6 +76,8 @@ type Model struct {
 	Inhibit Inhibit
 	Rules   []*Rule
 	Tests   []*TestCase
+	// Maintenance are the model's windows of silence (see Maintenance).
+	Maintenance []*Maintenance
 	// Scope is what expressions of this model see besides the event.
 	Scope *expression.Scope
 	// HistoryDepth is how many observations per series the rules need.
@@ -296,9 +298,16 @@ func Load(dir string) (*Config, error) {
 // LoadFS reads the configuration from fsys; display is the directory name
 // shown in problem paths (e.g. "." shows "rules/x.yaml").
 func LoadFS(fsys fs.FS, display string) (*Config, error) {
+	return LoadFSAt(fsys, display, time.Now())
+}
+
+// LoadFSAt is LoadFS at a given time: the one thing a configuration's
+// problems depend on the clock for is a one-off maintenance window that
+// has ended (a warning).
+func LoadFSAt(fsys fs.FS, display string, now time.Time) (*Config, error) {
 	l := &loader{fsys: fsys, display: display, cfg: &Config{
 		Models: map[string]*Model{}, Broken: map[string]*Model{}, Owners: map[string]*Owner{},
-	}, hash: sha256.New()}
+	}, hash: sha256.New(), now: now}
 	if err := l.load(); err != nil {
 		return nil, err
 	}
@@ -312,6 +321,9 @@ type loader struct {
 	display string
 	cfg     *Config
 	hash    hash.Hash
+	// now is when the configuration is loaded: a one-off maintenance
+	// window that ended before it is reported.
+	now time.Time
 }
 
 // StakesFile is the stakes table's path inside the configuration directory.

@@ -57,7 +57,7 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		return m
 	}
 	m.pos = pos(root)
-	var idNode, rulesNode, testsNode *yaml.Node
+	var idNode, rulesNode, testsNode, maintenanceNode *yaml.Node
 	// business must be decoded before rules, whatever the key order, since
 	// expressions are checked against it.
 	d.mapping(root, "model",
@@ -75,6 +75,7 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		field{name: "flapping", decode: func(_, v *yaml.Node) { m.flapping, _ = d.decodeFlapping(v) }},
 		field{name: "rules", required: true, decode: func(_, v *yaml.Node) { rulesNode = v }},
 		field{name: "tests", decode: func(_, v *yaml.Node) { testsNode = v }},
+		field{name: "maintenance", decode: func(_, v *yaml.Node) { maintenanceNode = v }},
 	)
 	want := baseName(name)
 	if idNode != nil && m.ID != "" {
@@ -101,6 +102,9 @@ func (l *loader) decodeModel(d *doc, name string) *Model {
 		if len(m.Rules) == 0 && rulesNode.Kind == yaml.SequenceNode && d.errors == 0 {
 			d.warnf(rulesNode, "model %q has no rules: nothing about it will ever alert", m.ID)
 		}
+	}
+	if maintenanceNode != nil {
+		l.decodeMaintenance(d, maintenanceNode, m)
 	}
 	if testsNode != nil {
 		d.seq(testsNode, "tests", func(item *yaml.Node) { l.decodeTest(d, item, m) })

@@ -30,6 +30,10 @@ type ExpectedAlert struct {
 	Notify   []string `json:"notify,omitempty"`
 	Feature  string   `json:"feature,omitempty"`
 	Segment  string   `json:"segment,omitempty"`
+	// SilencedBy: the alert is silenced by this maintenance window (open
+	// alerts a window silences are compared always, so a test that
+	// expects an alert told fails when a window silences it).
+	SilencedBy string `json:"silenced_by,omitempty"`
 }
 
 func (l *loader) decodeTest(d *doc, item *yaml.Node, m *Model) {
@@ -144,6 +148,19 @@ func (l *loader) expectedAlert(d *doc, n *yaml.Node, m *Model) (ExpectedAlert, b
 		}},
 		field{name: "feature", decode: func(_, v *yaml.Node) { a.Feature, _ = d.str(v, "feature") }},
 		field{name: "segment", decode: func(_, v *yaml.Node) { a.Segment, _ = d.str(v, "segment") }},
+		field{name: "silenced_by", decode: func(_, v *yaml.Node) {
+			s, good := d.str(v, "silenced_by")
+			check(good)
+			a.SilencedBy = s
+			if good && !slices.ContainsFunc(m.Maintenance, func(w *Maintenance) bool { return w.Name == s }) {
+				var names []string
+				for _, w := range m.Maintenance {
+					names = append(names, w.Name)
+				}
+				d.errorf(v, "expected alert names unknown maintenance window %q%s", s, expression.Suggest(s, names))
+				ok = false
+			}
+		}},
 	)
 	return a, ok
 }

@@ -78,6 +78,9 @@ type Report struct {
 	// DrillsUnanswered counts fire drills nobody acknowledged in time:
 	// recorded as such, never escalated (internal/lifecycle).
 	DrillsUnanswered int
+	// WindowsEnded counts alerts opened at the end of the maintenance
+	// window (or alarm mute) that silenced them.
+	WindowsEnded int
 	// Queued are the notifications queued, to deliver now.
 	Queued []string
 }
@@ -225,6 +228,9 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 // schedule queues an owner's digest when its time has come, and moves the
 // schedule to the next day's: one write, so it happens once.
 func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) error {
+	if strings.HasPrefix(name, state.WindowPrefix) {
+		return e.window(ctx, name, rep)
+	}
 	var c *state.Commit
 	err := state.OnConflict(ctx, tries, func(int) error {
 		c = nil

@@ -64,6 +64,9 @@ type decision struct {
 
 	lineageKept map[string]any
 	lineageDone bool
+	// windows are the schedules that end the silence of alerts silenced
+	// by this event (see silence).
+	windows []*state.Schedule
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
@@ -161,11 +164,21 @@ func (d *decision) open(res *engine.Result) error {
 			a.Status, a.InhibitedBy, a.Group = state.Suppressed, by, ""
 		}
 	}
+	if inhibits && a.Status == state.Open {
+		if err := d.silence(a, r); err != nil {
+			return err
+		}
+	}
 	d.series.Alerts[r.Name] = state.AlertRef{ID: id, Status: a.Status}
 	d.seriesDirty = true
 	action, change := audit.Opened, "opened"
 	if a.Opens > 1 {
 		change = "reopened"
+	}
+	if a.SilencedBy != "" {
+		d.j.Record(a, audit.Silenced, d.silencedDetail(a))
+		d.change(a, "silenced")
+		return nil
 	}
 	if a.Status == state.Suppressed {
 		action, change = audit.Suppressed, "suppressed"
@@ -212,6 +225,9 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		ref.Clean, ref.Holding = 0, false
 		d.series.Alerts[res.Rule.Name] = ref
 		d.seriesDirty = true
+	}
+	if a.Status == state.Suppressed && a.SilencedBy != "" {
+		return d.silencedBreach(a, res, ref)
 	}
 	if a.Status == state.Suppressed {
 		by, err := d.inhibitor()
@@ -354,7 +370,7 @@ func (d *decision) audit(a *state.Alert, action, detail string) audit.Record {
 		EventID: d.id, Model: a.Model, Version: d.ev.Version, Lineage: d.lineage(), Rule: a.Rule,
 		Kind: d.ev.Kind, Metric: d.ev.Metric, Feature: a.Feature, Segment: a.Segment, Value: &v,
 		Severity: a.Severity, Role: a.Role, Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group,
-		InhibitedBy: a.InhibitedBy, Detail: detail, ConfigDigest: d.p.Config.Digest}
+		InhibitedBy: a.InhibitedBy, SilencedBy: a.SilencedBy, Detail: detail, ConfigDigest: d.p.Config.Digest}
 }
 
 // MaxTextBytes bounds an alert's summary and why: a summary template can
@@ -373,12 +389,12 @@ func (d *decision) lineage() map[string]any {
 
 func (d *decision) change(a *state.Alert, st string) {
 	notify := a.Notify
-	if a.Status == state.Suppressed {
-		notify = []string{} // nobody is told of a suppressed alert
+	if a.Status == state.Suppressed || a.SilencedBy != "" {
+		notify = []string{} // nobody is told of a suppressed or silenced alert
 	}
 	ch := Change{At: d.at, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: st,
 		Severity: a.Severity, Owner: a.Owner, Notify: notify, Value: a.Value, InhibitedBy: a.InhibitedBy,
-		Group: a.Group, Summary: a.Summary}
+		SilencedBy: a.SilencedBy, SilencedUntil: a.SilencedUntil, Group: a.Group, Summary: a.Summary}
 	if a.Impact != nil && st != "resolved" {
 		impact := expression.RoundImpact(*a.Impact)
 		ch.Impact, ch.ImpactUnit = &impact, expression.ImpactUnit
@@ -505,5 +521,6 @@ func (d *decision) commit() *state.Commit {
 	case d.inhib != nil:
 		c.InhibitorsRead = d.inhib
 	}
+	c.Schedules = append(c.Schedules, d.windows...)
 	return c
 }

@@ -61,6 +61,7 @@ type Journal struct {
 // (Place): rejoining the group it was in counts it once.
 func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, at time.Time) {
 	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Muted = at, time.Time{}, "", false
+	a.SilencedBy, a.SilencedUntil = "", time.Time{}
 	a.Opens++
 	plan := Plan(cfg, m, r, at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook

@@ -32,6 +32,8 @@ type Store interface {
 	GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error)
 	// Read reads several records in one round trip.
 	Read(ctx context.Context, keys state.Keys) (*state.Records, error)
+	// GetSchedule reads the schedule that ends an alert's silence.
+	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	Commit(ctx context.Context, c *state.Commit) error
 	Quarantine(ctx context.Context, q state.Quarantined) error
 }
@@ -96,8 +98,12 @@ type Change struct {
 	Notify      []string  `json:"notify"`
 	Value       float64   `json:"value"`
 	InhibitedBy string    `json:"inhibited_by,omitempty"`
-	Group       string    `json:"group,omitempty"`
-	Summary     string    `json:"summary,omitempty"`
+	// SilencedBy: the maintenance window or alarm mute rule that keeps
+	// the alert quiet (State "silenced"), until SilencedUntil.
+	SilencedBy    string    `json:"silenced_by,omitempty"`
+	SilencedUntil time.Time `json:"silenced_until,omitzero"`
+	Group         string    `json:"group,omitempty"`
+	Summary       string    `json:"summary,omitempty"`
 	// Impact is the alert's impact, rounded to the cent, in ImpactUnit
 	// (none on a resolution: it is the cost of the breach).
 	Impact     *float64 `json:"impact,omitempty"`

@@ -77,7 +77,8 @@ func Run(cfg *config.Config) Report {
 
 // Open replays events through the router's pipeline on a fresh embedded
 // store, with time taken from the events, and returns the alerts open
-// after the last one (suppressed alerts are not open: nobody was told).
+// after the last one (suppressed alerts are not open: nobody was told;
+// those a maintenance window silences are, with the window's name).
 func Open(cfg *config.Config, m *config.Model, events []signal.Event) ([]config.ExpectedAlert, error) {
 	ctx := context.Background()
 	st := memstore.New(func() time.Time { return time.Time{} })
@@ -97,9 +98,10 @@ func Open(cfg *config.Config, m *config.Model, events []signal.Event) ([]config.
 	}
 	out := []config.ExpectedAlert{}
 	for _, a := range alerts {
-		if a.Model == m.ID && a.Status == state.Open {
+		// An alert a maintenance window silences is open, and says so.
+		if a.Model == m.ID && (a.Status == state.Open || a.Status == state.Suppressed && a.SilencedBy != "") {
 			out = append(out, config.ExpectedAlert{Rule: a.Rule, Severity: a.Severity, Owner: a.Owner, Role: a.Role,
-				Notify: a.Notify, Feature: a.Feature, Segment: a.Segment})
+				Notify: a.Notify, Feature: a.Feature, Segment: a.Segment, SilencedBy: a.SilencedBy})
 		}
 	}
 	sortAlerts(out)
@@ -145,7 +147,7 @@ func project(got, want []config.ExpectedAlert) []config.ExpectedAlert {
 				keep.Segment = g.Segment
 			}
 		}
-		p := config.ExpectedAlert{Rule: g.Rule, Severity: g.Severity, Owner: g.Owner}
+		p := config.ExpectedAlert{Rule: g.Rule, Severity: g.Severity, Owner: g.Owner, SilencedBy: g.SilencedBy}
 		if !slices.ContainsFunc(want, func(w config.ExpectedAlert) bool { return w.Rule == g.Rule }) {
 			out = append(out, p) // unexpected: show what matters
 			continue
@@ -210,6 +212,7 @@ func lines(as []config.ExpectedAlert) []string {
 		add("severity", a.Severity)
 		add("owner", a.Owner)
 		add("role", a.Role)
+		add("silenced_by", a.SilencedBy)
 		if a.Notify != nil {
 			parts = append(parts, "notify: ["+strings.Join(a.Notify, ", ")+"]")
 		}

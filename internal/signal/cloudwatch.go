@@ -52,8 +52,44 @@ type AlarmStateChange struct {
 	} `json:"configuration"`
 	State         AlarmState `json:"state"`
 	PreviousState AlarmState `json:"previousState"`
+	// MuteDetail is present when an alarm mute rule mutes the alarm's
+	// actions: its owner asked not to be told.
+	MuteDetail *MuteDetail `json:"muteDetail"`
 	// Resources is copied from the envelope (the alarm ARN).
 	Resources []string `json:"-"`
+}
+
+// MuteDetail is detail.muteDetail: the alarm mute rule muting the alarm and
+// its window.
+type MuteDetail struct {
+	MutedByArn      string `json:"mutedByArn"`
+	MuteWindowStart string `json:"muteWindowStart"`
+	MuteWindowEnd   string `json:"muteWindowEnd"`
+}
+
+// mute decodes the mute, with an error naming the field at fault: a mute
+// misread must not become a page nobody wanted, nor hide one for good.
+func (md *MuteDetail) mute() (*Mute, error) {
+	if md.MutedByArn == "" {
+		return nil, fmt.Errorf("muteDetail has no mutedByArn")
+	}
+	m := &Mute{By: md.MutedByArn}
+	var err error
+	if md.MuteWindowStart != "" {
+		if m.Start, err = parseCloudWatchTime(md.MuteWindowStart); err != nil {
+			return nil, fmt.Errorf("muteDetail.muteWindowStart: %w", err)
+		}
+	}
+	if md.MuteWindowEnd == "" {
+		return nil, fmt.Errorf("muteDetail has no muteWindowEnd: stakeout cannot tell when to speak again")
+	}
+	if m.End, err = parseCloudWatchTime(md.MuteWindowEnd); err != nil {
+		return nil, fmt.Errorf("muteDetail.muteWindowEnd: %w", err)
+	}
+	if !m.End.After(m.Start) {
+		return nil, fmt.Errorf("muteDetail ends (%s) before it starts (%s)", md.MuteWindowEnd, md.MuteWindowStart)
+	}
+	return m, nil
 }
 
 // AlarmMetric is one entry of configuration.metrics: a metric or an
@@ -146,6 +182,11 @@ func (a *AlarmStateChange) Signal(modelsFor func(alarmName string) []string) (Ev
 		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
 	}
 	ev.Value = value
+	if a.MuteDetail != nil {
+		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
+			return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
+		}
+	}
 
 	m := a.returned()
 	namespace, name := "", ""

@@ -46,6 +46,22 @@ type Event struct {
 	WindowEnd   *time.Time        `json:"window_end,omitempty"`
 	Labels      map[string]string `json:"labels,omitempty"`
 	Lineage     map[string]any    `json:"lineage,omitempty"`
+	// Mute is set when the source muted the alarm behind the event (a
+	// CloudWatch alarm mute rule): no native detail carries it.
+	Mute *Mute `json:"mute,omitempty"`
+}
+
+// Mute is a mute the event's source applied: who muted it (a CloudWatch
+// alarm mute rule's ARN) and the window it mutes.
+type Mute struct {
+	By    string    `json:"by"`
+	Start time.Time `json:"start,omitzero"`
+	End   time.Time `json:"end"`
+}
+
+// Active reports whether the mute covers t.
+func (m *Mute) Active(t time.Time) bool {
+	return m != nil && !t.Before(m.Start) && t.Before(m.End)
 }
 
 // SeriesKey identifies the series the event belongs to: one (model, kind,

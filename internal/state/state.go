@@ -84,6 +84,12 @@ type Alert struct {
 	Group      string `json:"group,omitempty"`
 	// InhibitedBy names the alert that suppresses this one.
 	InhibitedBy string `json:"inhibited_by,omitempty"`
+	// SilencedBy names what keeps the alert quiet until SilencedUntil: a
+	// maintenance window of the model, or the CloudWatch alarm mute rule
+	// (its ARN) that muted the alarm. Its status is Suppressed; at
+	// SilencedUntil, if still unresolved, it opens and its owner is told.
+	SilencedBy    string    `json:"silenced_by,omitempty"`
+	SilencedUntil time.Time `json:"silenced_until,omitzero"`
 
 	Stakes  string `json:"stakes,omitempty"`
 	Summary string `json:"summary"`

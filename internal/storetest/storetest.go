@@ -372,4 +372,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	runLifecycle(t, newStore)
 	runJoins(t, newStore)
 	runOnce(t, newStore)
+	runWindows(t, newStore)
 }

@@ -1,0 +1,108 @@
+package escalator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// window ends an alert's silence (state.WindowPrefix): at the end of the
+// maintenance window or alarm mute that silenced it, an alert still
+// unresolved opens — it joins its group and its owner is told once, as if
+// it had just opened — and its escalation starts then. One write with the
+// schedule, so two runs end it once. An alert its window still covers (a
+// long recurring window past the end first computed, or a window moved
+// later by a newer configuration) waits for the new end.
+func (e *Escalator) window(ctx context.Context, name string, rep *Report) error {
+	var c *state.Commit
+	err := state.OnConflict(ctx, tries, func(int) error {
+		c = nil
+		sc, err := e.Store.GetSchedule(ctx, name)
+		if err != nil || sc == nil {
+			return err
+		}
+		now := e.now()
+		if sc.Next.IsZero() || sc.Next.After(now) {
+			return nil
+		}
+		id := strings.TrimPrefix(name, state.WindowPrefix)
+		a, err := e.Store.GetAlert(ctx, id)
+		if err != nil {
+			return fmt.Errorf("read alert %s: %w", id, err)
+		}
+		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now)}
+		if a != nil {
+			j.Model = a.Model
+		}
+		sc.Last, sc.Next = sc.Next, time.Time{}
+		switch {
+		case a == nil || a.Status != state.Suppressed || a.SilencedBy == "":
+			// Resolved in its window, or opened by a breach after it.
+		case a.SilencedUntil.After(now):
+			sc.Next = a.SilencedUntil
+		case e.stillSilenced(a, now, sc):
+			j.Record(a, audit.Silenced, fmt.Sprintf("maintenance window %s still covers it, until %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339)))
+		default:
+			a.Status, a.UpdatedAt = state.Open, now
+			j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
+			a.SilencedBy, a.SilencedUntil = "", time.Time{}
+			if err := j.Join(ctx, a); err != nil {
+				return err
+			}
+		}
+		c = j.Commit()
+		c.Schedules = []*state.Schedule{sc}
+		return e.Store.Commit(ctx, c)
+	})
+	if err != nil {
+		return fmt.Errorf("schedule %s: %w", name, err)
+	}
+	if c == nil || len(c.Outbox)+len(c.Joins) == 0 {
+		return nil
+	}
+	rep.WindowsEnded++
+	for _, n := range c.Outbox {
+		rep.Queued = append(rep.Queued, n.ID)
+	}
+	for _, jn := range c.Joins {
+		rep.Queued = append(rep.Queued, jn.Update.ID)
+	}
+	return nil
+}
+
+// stillSilenced reports whether the model's window that silenced a still
+// covers it at now, and if so moves its end (and the schedule's) on.
+func (e *Escalator) stillSilenced(a *state.Alert, now time.Time, sc *state.Schedule) bool {
+	m := e.Config.Models[a.Model]
+	if m == nil {
+		return false
+	}
+	i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == a.Rule })
+	if i < 0 {
+		return false
+	}
+	w, until := m.Silenced(m.Rules[i], now)
+	if w == nil || w.Name != a.SilencedBy {
+		return false
+	}
+	a.SilencedUntil, a.UpdatedAt, sc.Next = until, now, until
+	return true
+}
+
+// windowAudit is the escalator's record of an alert whose window ended.
+func (e *Escalator) windowAudit(now time.Time) func(a *state.Alert, action, detail string) audit.Record {
+	return func(a *state.Alert, action, detail string) audit.Record {
+		return audit.Record{Alert: a.ID, At: now, Recorded: now, Action: action, Actor: lifecycle.Escalator.ID,
+			Model: a.Model, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature, Segment: a.Segment,
+			Severity: a.Severity, Role: a.Role, Owner: a.Owner, Notify: slices.Clone(a.Notify), Group: a.Group,
+			SilencedBy: a.SilencedBy, Detail: detail, ConfigDigest: e.Config.Digest}
+	}
+}

@@ -1,0 +1,138 @@
+package escalator_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/deliver"
+	"github.com/stakeout-ml/stakeout/internal/escalator"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/metrics"
+	"github.com/stakeout-ml/stakeout/internal/notifytest"
+	"github.com/stakeout-ml/stakeout/internal/pdnotify"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Two fraud-detection alarms muted by a CloudWatch alarm mute rule, through
+// the router, the escalator's runs and the real senders at Slack and
+// PagerDuty fakes, minute by minute: nothing pages while they are muted;
+// the one muted until 18:00 and still in ALARM pages once at 18:00 and
+// escalates 30 minutes after (ack_within counts from the mute's end); the
+// one muted until 20:00 recovers at 19:04 and never pages. Both trails
+// name the mute rule.
+func TestMutedAlarmsPageOnlyWhatIsStillOpenAtTheEnd(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Load("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 17, 5, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := memstore.New(clock)
+	raw, err := os.ReadFile("../../testdata/scenarios/fraud-muted-alarm.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	p := &pipeline.Processor{Config: cfg, Store: st, Now: clock}
+	for _, l := range lines[:2] {
+		if out, err := p.Process(ctx, []byte(l)); err != nil || len(out.Changes) != 1 || out.Changes[0].State != "silenced" {
+			t.Fatalf("muted alarm: %+v %v, want silenced", out, err)
+		}
+	}
+	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
+	pd := notifytest.NewPagerDuty(t)
+	anyKey := secret.NewEnv(func(string) (string, bool) { return pd.RoutingKey(), true })
+	sender := &deliver.Sender{Config: cfg, Store: st, Now: clock, Notifiers: map[string]deliver.Notifier{
+		"slack":     &slacknotify.Notifier{API: slacknotify.NewClient(secret.New(slack.Token()), slack.URL())},
+		"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(anyKey, pd.URL())},
+	}}
+	var emitted bytes.Buffer
+	r := escalator.NewRunner(cfg, st, sender, metrics.New(&emitted, metrics.Namespace, clock), slog.New(slog.DiscardHandler), clock)
+	r.Escalator.Signals = []string{} // the test sends no other signal: watch none for silence
+	pages := func() (cardCountry, merchant int) {
+		for _, e := range pd.Events() {
+			if e.Payload == nil {
+				continue
+			}
+			switch {
+			case strings.Contains(e.Payload.Summary, "card_country"):
+				cardCountry++
+			case strings.Contains(e.Payload.Summary, "merchant_category"):
+				merchant++
+			}
+		}
+		return
+	}
+	runTo := func(until time.Time) {
+		t.Helper()
+		for ; !now.After(until); now = now.Add(time.Minute) {
+			if err := r.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now = until
+	}
+	runTo(time.Date(2026, 3, 2, 17, 59, 0, 0, time.UTC))
+	if n := len(pd.Events()) + len(slack.Messages("C0FRAUDDSX")); n != 0 {
+		t.Fatalf("while muted: %d page(s) and message(s), want none", n)
+	}
+	runTo(time.Date(2026, 3, 2, 18, 29, 0, 0, time.UTC))
+	if c, m := pages(); c != 1 || m != 0 || len(slack.Messages("C0FRAUDDSX")) != 1 {
+		t.Fatalf("after the 18:00 mute ended: %d card_country page(s), %d merchant_category, %d Slack message(s); want 1, 0, 1",
+			c, m, len(slack.Messages("C0FRAUDDSX")))
+	}
+	g, _ := st.GetGroup(ctx, "fraud-detection", "monitor-feature-drift")
+	if g == nil || g.Step != 0 || !g.EscalateAt.Equal(time.Date(2026, 3, 2, 18, 30, 0, 0, time.UTC)) {
+		t.Fatalf("group at 18:29: %+v, want not escalated, due at 18:30 (30m after the mute's end)", g)
+	}
+	runTo(time.Date(2026, 3, 2, 18, 31, 0, 0, time.UTC))
+	if g, _ = st.GetGroup(ctx, "fraud-detection", "monitor-feature-drift"); g.Step != 1 {
+		t.Errorf("group at 18:31: step %d, want escalated once, at 18:30", g.Step)
+	}
+	runTo(time.Date(2026, 3, 2, 19, 4, 0, 0, time.UTC))
+	if out, err := p.Process(ctx, []byte(lines[2])); err != nil || len(out.Changes) != 1 || out.Changes[0].State != "resolved" {
+		t.Fatalf("recovery: %+v %v, want merchant_category resolved", out, err)
+	}
+	runTo(time.Date(2026, 3, 2, 20, 30, 0, 0, time.UTC))
+	if _, m := pages(); m != 0 {
+		t.Errorf("merchant_category paged %d time(s): muted, then recovered, it must never page", m)
+	}
+	for _, tc := range []struct{ alert, trail string }{
+		{"fraud-detection/monitor-feature-drift/feature=merchant_category", "silenced resolved"},
+		{"fraud-detection/monitor-feature-drift/feature=card_country", "silenced window-ended queued"},
+	} {
+		recs, _ := st.AlertRecords(ctx, tc.alert)
+		var actions []string
+		for _, rec := range recs {
+			if rec.Action == audit.Silenced || rec.Action == audit.WindowEnded || rec.Action == audit.Resolved {
+				actions = append(actions, rec.Action)
+				if !strings.HasSuffix(rec.SilencedBy, ":alarm-mute-rule:fraud-endpoint-redeploy") {
+					t.Errorf("%s %s: silenced_by %q, want the mute rule's ARN", tc.alert, rec.Action, rec.SilencedBy)
+				}
+			}
+			if rec.Action == audit.Queued && len(actions) > 0 && actions[len(actions)-1] == audit.WindowEnded {
+				actions = append(actions, rec.Action)
+			}
+		}
+		if got := strings.Join(actions, " "); got != tc.trail {
+			t.Errorf("%s: trail %q, want %q", tc.alert, got, tc.trail)
+		}
+		if err := audit.Verify(recs); err != nil {
+			t.Errorf("%s: Verify: %v", tc.alert, err)
+		}
+	}
+	if sc, _ := st.GetSchedule(ctx, state.WindowSchedule("fraud-detection/monitor-feature-drift/feature=card_country")); sc == nil || !sc.Next.IsZero() {
+		t.Errorf("the mute's end schedule after it ran: %+v, want done (no next)", sc)
+	}
+}

@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/engine"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// silence keeps an opening alert quiet when one of the model's maintenance
+// windows covers its rule at the event's time, or when the event's source
+// muted it (a CloudWatch alarm mute rule): it is recorded, suppressed, in
+// no group — nobody is told and nothing escalates — and a schedule at the
+// window's end opens it then if it is still unresolved (escalator), so a
+// real breach is not hidden by the window.
+func (d *decision) silence(a *state.Alert, r *config.Rule) error {
+	by, until := "", time.Time{}
+	if w, end := d.m.Silenced(r, d.at); w != nil {
+		by, until = w.Name, end
+	}
+	if mu := d.ev.Mute; mu != nil && !r.IsErrorRule() && d.at.Before(mu.End) && mu.End.After(until) {
+		by, until = mu.By, mu.End
+	}
+	if by == "" {
+		return nil
+	}
+	a.Status, a.SilencedBy, a.SilencedUntil, a.Group = state.Suppressed, by, until, ""
+	name := state.WindowSchedule(a.ID)
+	sc, err := d.p.Store.GetSchedule(d.ctx, name)
+	if err != nil {
+		return fmt.Errorf("read schedule %s: %w", name, err)
+	}
+	if sc == nil {
+		sc = &state.Schedule{Name: name}
+	}
+	sc.Next = until
+	d.windows = append(d.windows, sc)
+	return nil
+}
+
+// silencedDetail says, for the audit trail, what silenced a and until when.
+func (d *decision) silencedDetail(a *state.Alert) string {
+	until := a.SilencedUntil.UTC().Format(time.RFC3339)
+	for _, w := range d.m.Maintenance {
+		if w.Name == a.SilencedBy {
+			detail := fmt.Sprintf("maintenance window %s until %s", w.Name, until)
+			if w.Reason != "" {
+				detail += " (" + w.Reason + ")"
+			}
+			return detail + ": " + a.Summary
+		}
+	}
+	return fmt.Sprintf("muted by CloudWatch alarm mute rule %s until %s: %s", a.SilencedBy, until, a.Summary)
+}
+
+// silencedBreach handles a further breach of a silenced alert: recorded
+// while its window lasts; past its end (before the escalator got to it),
+// the alert opens and its owner is told, as the escalator would.
+func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.AlertRef) error {
+	d.refresh(a, res)
+	if d.at.Before(a.SilencedUntil) {
+		d.j.Record(a, audit.Updated, a.Summary)
+		d.change(a, "updated")
+		return nil
+	}
+	a.Status = state.Open
+	ref.Status = state.Open
+	d.series.Alerts[res.Rule.Name] = ref
+	d.seriesDirty = true
+	d.j.Record(a, audit.WindowEnded, WindowEndedDetail(a))
+	a.SilencedBy, a.SilencedUntil = "", time.Time{}
+	d.change(a, "opened")
+	return d.j.Join(d.ctx, a)
+}
+
+// WindowEndedDetail is the audit detail of an alert opened at the end of
+// the window that silenced it.
+func WindowEndedDetail(a *state.Alert) string {
+	return fmt.Sprintf("%s ended at %s and the alert is still open: %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339), a.Summary)
+}

@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// t0 is Sunday 2026-03-01 00:00 UTC: the window covers psi from 01:00 to
+// 03:00 UTC on Sundays, and nothing else.
+const windowModel = testModel + `maintenance:
+  - name: sunday-backfill
+    reason: the backfill rewrites a day of features
+    times: ["01:00-03:00"]
+    weekdays: [sunday]
+    rules: [psi]
+`
+
+func windowProcessor(t *testing.T) (*Processor, *memstore.Store) {
+	now := func() time.Time { return t0.Add(30 * 24 * time.Hour) }
+	st := memstore.New(now)
+	return &Processor{Config: configFrom(t, windowModel), Store: st, Now: now}, st
+}
+
+// Inside its window a rule's alert is recorded, audited as silenced by the
+// window, and tells nobody; a rule the window does not name is told as
+// usual; and a further breach after the window's end opens it and tells
+// its owner, once.
+func TestWindowSilencesUntilItsEnd(t *testing.T) {
+	ctx := context.Background()
+	p, st := windowProcessor(t)
+	out := process(t, p, event("d1", "drift", "psi", "income", 0.4, 90*time.Minute))
+	if states(out) != "psi:silenced" || len(out.Queued)+len(out.Coalesced) != 0 || out.Changes[0].SilencedBy != "sunday-backfill" ||
+		!out.Changes[0].SilencedUntil.Equal(t0.Add(3*time.Hour)) || len(out.Changes[0].Notify) != 0 {
+		t.Fatalf("drift in the window: %+v, want psi silenced by sunday-backfill until 03:00, nothing queued", out)
+	}
+	if s := states(process(t, p, event("f1", "freshness", "lag_seconds", "", 7200, 100*time.Minute))); s != "lag:opened" {
+		t.Errorf("a rule the window does not name: %q, want opened", s)
+	}
+	out = process(t, p, event("d2", "drift", "psi", "income", 0.45, 2*time.Hour))
+	if states(out) != "psi:updated" || len(out.Queued)+len(out.Coalesced) != 0 {
+		t.Errorf("a further breach in the window: %q with %d queued, want updated, nothing queued", states(out), len(out.Queued))
+	}
+	a, _ := st.GetAlert(ctx, "m/psi/feature=income")
+	if a.Status != state.Suppressed || a.Group != "" {
+		t.Errorf("silenced alert: status %q group %q, want suppressed in no group (nothing escalates)", a.Status, a.Group)
+	}
+	sc, _ := st.GetSchedule(ctx, state.WindowSchedule(a.ID))
+	if sc == nil || !sc.Next.Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("the window's end is not scheduled: %+v", sc)
+	}
+	out = process(t, p, event("d3", "drift", "psi", "income", 0.5, 4*time.Hour))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 || out.Queued[0].Kind != state.NoticeOpened {
+		t.Fatalf("a breach after the window: %+v, want psi opened and its owner told", out)
+	}
+	if s := states(process(t, p, event("d4", "drift", "psi", "income", 0.5, 5*time.Hour))); s != "psi:updated" {
+		t.Errorf("the breach after: %q, want updated (told once)", s)
+	}
+	recs, _ := st.AlertRecords(ctx, a.ID)
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+		if r.Action == audit.Silenced && (r.SilencedBy != "sunday-backfill" ||
+			!strings.Contains(r.Detail, "maintenance window sunday-backfill until 2026-03-01T03:00:00Z (the backfill rewrites a day of features)")) {
+			t.Errorf("silenced record: silenced_by %q, detail %q", r.SilencedBy, r.Detail)
+		}
+	}
+	if got := strings.Join(actions, " "); got != "silenced updated window-ended queued updated" {
+		t.Errorf("trail %q", got)
+	}
+	if err := audit.Verify(recs); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+// An alert that opens and resolves inside its window is never told.
+func TestWindowHidesWhatResolvesInIt(t *testing.T) {
+	ctx := context.Background()
+	p, st := windowProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 90*time.Minute))
+	if s := states(process(t, p, event("d2", "drift", "psi", "income", 0.1, 2*time.Hour))); s != "psi:resolved" {
+		t.Fatalf("clean in the window: %q, want resolved", s)
+	}
+	if pending, _ := st.Pending(ctx, farFuture, 10); len(pending) != 0 {
+		t.Errorf("%d notification(s) queued, want none", len(pending))
+	}
+	// The same rule next Sunday outside the window's hours tells at once.
+	if out := process(t, p, event("d3", "drift", "psi", "income", 0.4, 7*24*time.Hour+4*time.Hour)); states(out) != "psi:reopened" || len(out.Queued) != 1 {
+		t.Errorf("outside the window: %+v, want reopened and told", out.Changes)
+	}
+}
+
+// An alarm its owner muted (a CloudWatch alarm mute rule) is silenced by
+// the rule until the mute ends, whatever the model's windows.
+func TestMutedAlarmIsSilencedByItsMuteRule(t *testing.T) {
+	ctx := context.Background()
+	p, st := windowProcessor(t)
+	const arn = "arn:aws:cloudwatch:us-east-1:123456789012:alarm-mute-rule:deploy"
+	raw := []byte(`{"version":"0","id":"cw1","detail-type":"CloudWatch Alarm State Change","source":"aws.cloudwatch","detail":{` +
+		`"alarmName":"lag","alarmTags":{"stakeout:model":"m","stakeout:kind":"freshness","stakeout:metric":"lag_seconds"},` +
+		`"state":{"value":"ALARM","reasonData":"{\"queryDate\":\"2026-03-01T05:00:00.000+0000\",\"recentDatapoints\":[7200]}","timestamp":"2026-03-01T05:00:00.000+0000"},` +
+		`"muteDetail":{"mutedByArn":"` + arn + `","muteWindowStart":"2026-03-01T04:00:00.000+0000","muteWindowEnd":"2026-03-01T06:00:00.000+0000"}}}`)
+	out := process(t, p, raw)
+	if states(out) != "lag:silenced" || len(out.Queued) != 0 || out.Changes[0].SilencedBy != arn {
+		t.Fatalf("muted alarm: %+v, want lag silenced by the mute rule, nothing queued", out)
+	}
+	recs, _ := st.AlertRecords(ctx, "m/lag")
+	if len(recs) != 1 || recs[0].Action != audit.Silenced || recs[0].SilencedBy != arn ||
+		!strings.HasPrefix(recs[0].Detail, "muted by CloudWatch alarm mute rule "+arn+" until 2026-03-01T06:00:00Z") {
+		t.Errorf("trail %+v, want one silenced record naming the mute rule and its end", recs)
+	}
+}

@@ -28,11 +28,16 @@ var vendorFreeCore = []string{
 	"./internal/layout",
 	"./internal/report",
 	"./internal/drill",
+	"./internal/router",
+	"./internal/serve",
+	"./internal/metrics",
+	"./internal/putevents",
 }
 
 // vendorSDKs are the import path prefixes of the vendors' SDKs. Only the
-// adapters (awssecret, bus, dynamostore, kmsmac, putevents, slacknotify, pdnotify, setup,
-// promexport, the functions' mains) may import them.
+// adapters (awssecret, bus, dynamostore, kmsmac, slacknotify, pdnotify, setup,
+// promexport, the functions' mains) may import them. putevents speaks
+// EventBridge's wire protocol by hand and needs none.
 var vendorSDKs = []string{
 	"github.com/aws/aws-sdk-go-v2",
 	"github.com/aws/smithy-go",

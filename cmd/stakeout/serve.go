@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,7 +29,8 @@ import (
 
 type serveCmd struct {
 	dir, addr, statePath, table, endpoint string
-	cpuProfile                            string
+	cpuProfile, eventBus, signalSources   string
+	checkpoint                            time.Duration
 	tick, drain                           time.Duration
 	// updateWindow: the update windows of the groups serve opens.
 	updateWindow time.Duration
@@ -49,6 +51,9 @@ func (c *serveCmd) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.table, "table", "", "the router's DynamoDB table instead (with the usual AWS configuration and AWS_REGION)")
 	fs.StringVar(&c.endpoint, "endpoint", "", "with --table: a DynamoDB endpoint, such as DynamoDB Local's")
 	fs.DurationVar(&c.tick, "tick", time.Minute, "how often the escalator runs (EventBridge Scheduler runs it every minute)")
+	fs.DurationVar(&c.checkpoint, "checkpoint", 30*time.Second, "with --state: also save the state this often, so that a crash loses at most this much")
+	fs.StringVar(&c.eventBus, "event-bus", "", "the event bus name entries must name, as the template's EventBusName parameter (default: default)")
+	fs.StringVar(&c.signalSources, "signal-sources", "", "comma-separated sources of ML Model Signal events the router takes, as the template's SignalSources parameter (default: any)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof reads it), for make bench-serve")
 	fs.DurationVar(&c.updateWindow, "update-window", state.UpdateWindow, "how long a group's updates gather before they go out as one Slack edit and thread reply: the functions' window by default (which they follow with a 2s grace for containers' clocks; serve has one clock), shorter for a demo or a benchmark against Alertmanager's group_interval")
 	fs.DurationVar(&c.drain, "drain", time.Second, "how often the outbox is drained of what is due (an update window that closed, a channel to retry); with the embedded store, also whenever a notification falls due")
@@ -85,8 +90,8 @@ func (c *serveCmd) run(args []string, std stdio) int {
 	case c.endpoint != "" && c.table == "":
 		fmt.Fprintln(std.err, "stakeout serve: --endpoint goes with --table")
 		return 2
-	case c.tick <= 0 || c.drain <= 0:
-		fmt.Fprintln(std.err, "stakeout serve: --tick and --drain must be positive durations")
+	case c.tick <= 0 || c.drain <= 0 || c.checkpoint <= 0:
+		fmt.Fprintln(std.err, "stakeout serve: --tick, --drain and --checkpoint must be positive durations")
 		return 2
 	case c.updateWindow <= 0:
 		fmt.Fprintf(std.err, "stakeout serve: --update-window must be a positive duration, not %s\n", c.updateWindow)
@@ -136,19 +141,11 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 	// are for CloudWatch Logs, so they go nowhere.
 	exp := promexport.New(metrics.Namespace)
 	rec := metrics.New(io.Discard, metrics.Namespace, time.Now, metrics.WithObserver(exp))
-	opts := setup.LocalOptions{Dir: c.dir, Table: c.table, Endpoint: c.endpoint, Log: log, Metrics: rec}
-	var st *memstore.Store
-	switch {
-	case c.table != "":
-	case c.statePath == "":
-		st = memstore.New(time.Now)
-		log.Warn("no --state or --table: the state lives in memory and is gone at exit")
-	default:
-		var err error
-		if st, err = memstore.Open(c.statePath, time.Now); err != nil {
-			return nil, err
-		}
+	st, err := c.embedded(log)
+	if err != nil {
+		return nil, err
 	}
+	opts := setup.LocalOptions{Dir: c.dir, Table: c.table, Endpoint: c.endpoint, Log: log, Metrics: rec}
 	if st != nil {
 		opts.Embedded = st
 	}
@@ -156,25 +153,32 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 	if err != nil {
 		return nil, err
 	}
-	rt := router.New(d.Config, d.Store, d.Sender, rec, log, time.Now)
 	windows := serveWindows(c.updateWindow)
+	rt := router.New(d.Config, d.Store, d.Sender, rec, log, time.Now)
 	rt.SetWindows(windows)
-	events, err := putevents.New(putevents.Config{Router: routeFunc(rt.Handle), Log: log})
+	// PutEvents answers once the event is committed, as EventBridge
+	// does; the drain delivers, woken by each event that queued.
+	wake := make(chan struct{}, 1)
+	rt.DeferDelivery(func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a wake is pending: it drains this one too
+		}
+	})
+	events, err := putevents.New(putevents.Config{Router: routeFunc(rt.Handle), Log: log, Scope: c.scope()})
 	if err != nil {
 		return nil, err
 	}
 	runner := escalator.NewRunner(d.Config, d.Store, d.Sender, rec, log, time.Now)
 	runner.Escalator.Windows = windows
+	drain := serve.Loop{Name: "outbox drain", Every: c.drain, Wake: wake, Run: func(ctx context.Context) error {
+		_, err := d.Sender.Drain(ctx, router.SweepLimit)
+		return err
+	}}
 	srv := &serve.Server{Addr: c.addr, Events: events, Metrics: exp.Handler(), Log: log,
-		Slack:     signed(d, setup.EnvSlackSigning, "Slack's buttons and /stakeout", func() http.Handler { return d.SlackApp() }),
-		PagerDuty: signed(d, setup.EnvPagerDutyWebhook, "PagerDuty's webhooks", func() http.Handler { return d.PagerDutyApp() }),
-		Loops: []serve.Loop{
-			{Name: "escalator run", Every: c.tick, Run: runner.Run},
-			{Name: "outbox drain", Every: c.drain, Run: func(ctx context.Context) error {
-				_, err := d.Sender.Drain(ctx, router.SweepLimit)
-				return err
-			}},
-		},
+		Slack:     signed(ctx, d, setup.EnvSlackSigning, "Slack's buttons and /stakeout", func() http.Handler { return d.SlackApp() }),
+		PagerDuty: signed(ctx, d, setup.EnvPagerDutyWebhook, "PagerDuty's webhooks", func() http.Handler { return d.PagerDutyApp() }),
+		Loops:     []serve.Loop{{Name: "escalator run", Every: c.tick, Run: runner.Run}, drain},
 	}
 	if st != nil {
 		// The embedded store knows when the next notification is due: an
@@ -182,9 +186,54 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 		srv.Loops[1].Next = st.NextNotice
 	}
 	if st != nil && c.statePath != "" {
-		srv.Save = func() error { return st.Save(c.statePath) }
+		save := func() error { return st.Save(c.statePath) }
+		srv.Save = save
+		// A checkpoint, so that a crash or a SIGKILL loses at most
+		// --checkpoint of state, not everything since the start.
+		srv.Loops = append(srv.Loops, serve.Loop{Name: "checkpoint of --state", Every: c.checkpoint,
+			Run: func(context.Context) error { return save() }})
 	}
 	return srv, nil
+}
+
+// embedded opens the embedded store the flags name: --state's file (new
+// if it does not exist), one in memory without --state or --table, none
+// with --table.
+func (c *serveCmd) embedded(log *slog.Logger) (*memstore.Store, error) {
+	switch {
+	case c.table != "":
+		return nil, nil
+	case c.statePath == "":
+		log.Warn("no --state or --table: the state lives in memory and is gone at exit")
+		return memstore.New(time.Now), nil
+	}
+	return memstore.Open(c.statePath, time.Now)
+}
+
+// scope is which events the router takes, as the template's parameters
+// say for a stack.
+func (c *serveCmd) scope() putevents.Scope {
+	sc := putevents.Scope{EventBusName: c.eventBus}
+	if c.signalSources != "" {
+		sc.SignalSources = strings.Split(c.signalSources, ",")
+	}
+	return sc
+}
+
+// signed is an endpoint whose requests carry a signature checked with the
+// secret env names (a reference): without it, or when the reference does
+// not resolve, the endpoint answers 503 saying what to set, and the start
+// says so once.
+func signed(ctx context.Context, d *setup.Deps, env, what string, h func() http.Handler) http.Handler {
+	if d.Getenv(env) == "" {
+		d.Log.Warn(what+" are not served: "+env+" is not set (a secret reference, resolved from its STAKEOUT_SECRET_* variable)", "variable", env)
+		return nil
+	}
+	if _, err := d.Secret(ctx, env); err != nil {
+		d.Log.Warn(what+" are not served: "+env+"'s secret does not resolve", "variable", env, "error", err)
+		return nil
+	}
+	return h()
 }
 
 // serveWindows are the update windows of the groups serve opens: of
@@ -195,17 +244,6 @@ func (c *serveCmd) build(ctx context.Context, log *slog.Logger) (*serve.Server, 
 // (state.WindowClosed) either way.
 func serveWindows(length time.Duration) state.Windows {
 	return state.Windows{Length: length}
-}
-
-// signed is an endpoint whose requests carry a signature checked with the
-// secret env names (a reference): without it, the endpoint answers 503
-// saying what to set, and the start says so once.
-func signed(d *setup.Deps, env, what string, h func() http.Handler) http.Handler {
-	if d.Getenv(env) == "" {
-		d.Log.Warn(what+" are not served: "+env+" is not set (a secret reference, resolved from its STAKEOUT_SECRET_* variable)", "variable", env)
-		return nil
-	}
-	return h()
 }
 
 // routeFunc is the router's handler as the PutEvents endpoint calls it.

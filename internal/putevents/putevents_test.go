@@ -307,6 +307,8 @@ func TestCallsEventBridgeRejectsAreRejectedWhole(t *testing.T) {
 			"Total size of the entries in the request is over the limit (the body is over 2097152 bytes)."},
 		{"malformed JSON", target, amzJSON, `{"Entries":[{"Source":"a",`, "SerializationException",
 			"request body is not a PutEvents request in JSON: unexpected EOF"},
+		{"more after the request", target, amzJSON, entriesJSON(1, `{}`) + ` xx`, "SerializationException",
+			"request body is not a PutEvents request in JSON: more after the request object"},
 		{"entries of the wrong type", target, amzJSON, `{"Entries":"x"}`, "SerializationException",
 			"request body is not a PutEvents request in JSON: Entries cannot be a JSON string (offset 14)"},
 		{"a detail that is an object, not a string", target, amzJSON, `{"Entries":[{"Source":"s","DetailType":"d","Detail":{"model":"m"}}]}`, "SerializationException",

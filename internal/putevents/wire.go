@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -68,6 +69,10 @@ func decode(w http.ResponseWriter, r *http.Request) (*Request, *apiError) {
 			return nil, rejected(validation(fmt.Sprintf("Total size of the entries in the request is over the limit (the body is over %d bytes).", maxBodySize)))
 		}
 		return nil, &apiError{http.StatusBadRequest, "SerializationException", "request body is not a PutEvents request in JSON: " + jsonProblem(err)}
+	}
+	// One JSON value: EventBridge refuses a body with more after it.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &apiError{http.StatusBadRequest, "SerializationException", "request body is not a PutEvents request in JSON: more after the request object"}
 	}
 	return &req, nil
 }

@@ -251,3 +251,36 @@ rules:
 		t.Errorf("credit-ds's channel has no message about every-pair: %d messages", len(w.slack.Messages("C0CREDITDS")))
 	}
 }
+
+// With delivery deferred (stakeout serve), Handle returns once the event
+// is committed, says that it queued, and leaves the notifications in the
+// outbox for a drain: the caller never waits on a channel.
+func TestDeferredDeliveryLeavesTheOutboxToADrain(t *testing.T) {
+	h, w := newTestWorld(t)
+	queued := 0
+	h.DeferDelivery(func() { queued++ })
+	raw, err := os.ReadFile("../../testdata/events/envelope/credit-approval-accuracy-drop.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := h.Handle(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	if queued != 1 {
+		t.Errorf("queued called %d times, want once", queued)
+	}
+	if n := len(w.slack.Messages("C0CREDITDS")); n != 0 {
+		t.Errorf("Slack got %d messages from a deferred Handle, want none", n)
+	}
+	pending, err := w.st.Pending(ctx, time.Now().Add(time.Minute), 10)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("outbox after a deferred Handle: %d pending, %v; want the opening", len(pending), err)
+	}
+	if err := h.Handle(ctx, raw); err != nil { // a duplicate queues nothing
+		t.Fatal(err)
+	}
+	if queued != 1 {
+		t.Errorf("queued called %d times after a duplicate, want still once", queued)
+	}
+}

@@ -43,6 +43,9 @@ type Handler struct {
 	now     func() time.Time
 	metrics *metrics.Recorder // nil: none recorded
 
+	// queued, when set, is called instead of delivering (DeferDelivery).
+	queued func()
+
 	mu        sync.Mutex
 	lastSweep time.Time
 }
@@ -65,6 +68,14 @@ func New(cfg *config.Config, st Store, sender *deliver.Sender, rec *metrics.Reco
 // is called before the handler is used.
 func (h *Handler) SetWindows(w state.Windows) { h.proc.Windows = w }
 
+// DeferDelivery makes Handle return once the event is committed, calling
+// queued when it queued notifications, for a drain elsewhere to deliver.
+// stakeout serve does: EventBridge answers PutEvents at once and invokes
+// the router later, so a caller never waits on Slack there; the function
+// delivers within its invocation, which nobody waits for. It is called
+// before the handler is used.
+func (h *Handler) DeferDelivery(queued func()) { h.queued = queued }
+
 // Handle applies the event. It returns an error only for a transient fault
 // (the store unavailable, throttled, conflicts that did not settle), so
 // that Lambda and EventBridge retry; an event that can never succeed has
@@ -83,6 +94,12 @@ func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) error {
 	// The event is recorded; delivering is the outbox's business from here.
 	// A delivery failure is not the event's: it is never retried for it
 	// (the notification waits in the outbox), so no error is returned.
+	if h.queued != nil {
+		if len(out.Queued) > 0 {
+			h.queued()
+		}
+		return nil
+	}
 	ids := make([]string, len(out.Queued))
 	for i, n := range out.Queued {
 		ids[i] = n.ID

@@ -87,3 +87,49 @@ func TestLoopAsksNextAfterEachRun(t *testing.T) {
 		t.Errorf("%d runs, want 3: with nothing due the loop should wait Every (1h)", n)
 	}
 }
+
+// A wake runs the loop at once, whatever its Every: the router queued a
+// notification, and the drain sends it now rather than a tick later.
+func TestWakeRunsTheLoopAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wake := make(chan struct{}, 1)
+	ran := make(chan struct{}, 1)
+	l := Loop{Name: "drain", Every: time.Hour, Wake: wake, Run: func(context.Context) error {
+		ran <- struct{}{}
+		return nil
+	}}
+	go (&Server{}).loop(ctx, l)
+	for i := range 3 {
+		wake <- struct{}{}
+		select {
+		case <-ran:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("wake %d: the loop did not run; it waited for Every (1h)", i+1)
+		}
+	}
+}
+
+// A run is bounded by the loop's Timeout: a run hung on a channel ends,
+// so that the shutdown and its save are not held forever.
+func TestARunEndsAtItsTimeout(t *testing.T) {
+	var done atomic.Bool
+	l := Loop{Name: "hung", Timeout: 50 * time.Millisecond, Run: func(ctx context.Context) error {
+		<-ctx.Done()
+		done.Store(true)
+		return ctx.Err()
+	}}
+	finished := make(chan struct{})
+	go func() {
+		(&Server{}).run(context.Background(), l)
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a run past its 50ms timeout did not end")
+	}
+	if !done.Load() {
+		t.Error("the run's context was not cancelled at its timeout")
+	}
+}

@@ -29,8 +29,15 @@ type Loop struct {
 	// the loop runs then if that is sooner than Every, so that an update
 	// due at the end of its window goes out then, not up to Every later.
 	// It is asked after each run; work queued meanwhile for sooner waits
-	// at most Every, as without it.
+	// at most Every, as without it, unless Wake says so.
 	Next func() time.Time
+	// Wake, if set, runs the loop at once when it receives (the router
+	// queued notifications to deliver).
+	Wake <-chan struct{}
+	// Timeout bounds one run (default a minute, the escalator function's
+	// own timeout): a run hung on a channel must not hold the shutdown,
+	// nor the save, forever.
+	Timeout time.Duration
 }
 
 // minWait is the least a loop waits between runs: work that is still due
@@ -149,11 +156,11 @@ func (s *Server) loop(ctx context.Context, l Loop) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := l.Run(context.WithoutCancel(ctx)); err != nil {
-				s.log().Error(l.Name+" failed; it runs again", "error", err, "every", l.Every.String())
-			}
-			t.Reset(l.wait(time.Now()))
+		case <-l.Wake:
+			t.Stop()
 		}
+		s.run(ctx, l)
+		t.Reset(l.wait(time.Now()))
 	}
 }
 
@@ -168,6 +175,16 @@ func (l Loop) wait(now time.Time) time.Duration {
 		return l.Every
 	}
 	return min(l.Every, max(next.Sub(now), min(minWait, l.Every)))
+}
+
+// run runs l once, within its timeout, on a context the shutdown does not
+// cancel: a run in progress finishes.
+func (s *Server) run(ctx context.Context, l Loop) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cmpDuration(l.Timeout, time.Minute))
+	defer cancel()
+	if err := l.Run(ctx); err != nil {
+		s.log().Error(l.Name+" failed; it runs again", "error", err, "every", l.Every.String())
+	}
 }
 
 func (s *Server) log() *slog.Logger {

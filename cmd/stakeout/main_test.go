@@ -61,6 +61,8 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		// watches the stream's signals, --until keeps the clock running.
 		{name: "replay-credit-silent-drift-job", args: []string{"replay", "--silence", "--until", "2026-04-05T06:00:00Z", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
 		{name: "replay-credit-silent-drift-job-json", args: []string{"replay", "--json", "--silence", "--until", "26h", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
+		{name: "replay-growing-group", args: []string{"replay", "--dir", "testdata/growing-group", "--until", "2026-06-02T03:35:00Z", "testdata/scenarios/growing-group.jsonl"}},
+		{name: "replay-growing-group-json", args: []string{"replay", "--json", "--dir", "testdata/growing-group", "--until", "2026-06-02T03:35:00Z", "testdata/scenarios/growing-group.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
 	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm"} {

@@ -25,6 +25,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 type replayCmd struct {
@@ -265,6 +266,12 @@ func (r *replayRun) event(ctx context.Context, raw []byte, where string) error {
 		}
 	}
 	for _, n := range out.Queued {
+		// A raise is the router's change of the group (its level and
+		// escalation), not an alert's: without its own line, --json
+		// would not show the group was told again.
+		if n.Kind == state.NoticeRaised {
+			r.tl.change(n)
+		}
 		if err := r.tl.deliver(ctx, n, sum); err != nil {
 			return err
 		}

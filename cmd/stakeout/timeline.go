@@ -155,8 +155,11 @@ func (t *timeline) change(n *state.Notification) {
 		}
 	case state.NoticeSnoozeEnded:
 		ch.State, ch.Summary = "snooze-over", n.Lifecycle.Note
-	case state.NoticeStillOpen, state.NoticeRaised:
+	case state.NoticeStillOpen:
 		ch.State, ch.Summary = n.Kind, n.Lifecycle.Note
+	case state.NoticeRaised:
+		// Told at the raised level's channels, not the alert's own.
+		ch.State, ch.Summary, ch.Notify = n.Kind, n.Lifecycle.Note, n.Channels
 	default:
 		ch.State = n.Kind
 	}

@@ -184,6 +184,10 @@ func (c *replayCmd) open(cfg *config.Config, std stdio) (*replayRun, error) {
 	esc := &escalator.Escalator{Config: cfg, Store: signed, Now: now, Signals: []string{}}
 	r.tl = &timeline{w: std.out, json: c.jsonOut, shown: shown, st: r.st, sender: sender, esc: esc, clock: &r.clock,
 		err: std.err, silence: c.silence, sum: r.sum}
+	// A state loaded from --state may hold work already due (an
+	// escalation, a delivery): it runs on the replay's clock before the
+	// first new event, not a minute after it.
+	r.tl.next = r.st.NextDue()
 	// Time comes from the events, but none was measured after now: the
 	// wall clock bounds them, as it does in the router.
 	r.p = &pipeline.Processor{Config: cfg, Store: signed, Sightings: signed, Before: r.tl.before, Wall: time.Now}

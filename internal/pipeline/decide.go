@@ -67,6 +67,9 @@ type decision struct {
 	// windows are the schedules that end the silence of alerts silenced
 	// by this event (see silence).
 	windows []*state.Schedule
+	// quiets are the model's windows made from Slack, read at the first
+	// alert about to open (nil: not read yet).
+	quiets *state.Quiets
 }
 
 func (d *decision) decide(eng *engine.Engine) error {

@@ -71,8 +71,11 @@ type Quiets struct {
 // stays one bounded item.
 const MaxQuiets = 50
 
-// Find returns the window named name, or nil.
+// Find returns the window named name, or nil (also on a nil record).
 func (q *Quiets) Find(name string) *Quiet {
+	if q == nil {
+		return nil
+	}
 	for i := range q.Windows {
 		if q.Windows[i].Name == name {
 			return &q.Windows[i]

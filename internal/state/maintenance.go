@@ -43,8 +43,10 @@ type Quiet struct {
 	// By is who made it ("slack:U012ABCDE"), ByName their name if known.
 	By     string `json:"by"`
 	ByName string `json:"by_name,omitempty"`
-	// Channel is where it was made (its end is told there).
+	// Channel is where it was made.
 	Channel string `json:"channel,omitempty"`
+	// EndedBy is who ended it before its time (Until is then when).
+	EndedBy string `json:"ended_by,omitempty"`
 }
 
 // Covers reports whether q silences rule at t.

@@ -55,7 +55,13 @@ type Request struct {
 	Reason  string
 	By      lifecycle.Actor
 	Channel string
+	// Once names the request, so that a copy of it makes no second
+	// window (its error then wraps state.ErrDuplicate).
+	Once lifecycle.Once
 }
+
+// ErrFull: the model has state.MaxQuiets windows running.
+var ErrFull = errors.New("too many quiet windows")
 
 // ErrEnded: the window to end is over already (or never was).
 var ErrEnded = errors.New("the quiet window has already ended")
@@ -94,14 +100,15 @@ func Start(ctx context.Context, st Store, cfg *config.Config, r Request, now tim
 		}
 		live := slices.DeleteFunc(slices.Clone(qs.Windows), func(w state.Quiet) bool { return !w.Until.After(now) })
 		if len(live) >= state.MaxQuiets {
-			return fmt.Errorf("model %s has %d quiet windows already, the most it may: end one first (/stakeout quiet list)", r.Model, len(live))
+			return fmt.Errorf("%w: model %s has %d running, the most it may: end one first (/stakeout quiet list)", ErrFull, r.Model, len(live))
 		}
 		q := state.Quiet{Name: name(qs, r, now), Model: r.Model, Rule: r.Rule, Reason: strings.TrimSpace(r.Reason),
 			From: now, Until: now.Add(r.For), By: r.By.ID, ByName: r.By.Name, Channel: r.Channel}
 		qs.Windows = append(qs.Windows, q)
 		a := &state.Alert{ID: q.AuditID(), Model: state.QuietModel, Rule: r.Model, Feature: r.Rule, Kind: "quiet", Status: state.Open,
 			Owner: r.By.ID, Summary: q.Reason, SilencedUntil: q.Until, OpenedAt: now, UpdatedAt: now, Opens: 1}
-		c := &state.Commit{Quiets: qs, Schedules: []*state.Schedule{{Name: q.Name, Next: q.Until}}}
+		c := &state.Commit{Quiets: qs, Schedules: []*state.Schedule{{Name: q.Name, Next: q.Until}},
+			EventID: r.Once.ID, EventExpires: r.Once.Expires}
 		c.Record(a, record(cfg, a, audit.QuietStarted, r.By.ID, now, fmt.Sprintf("quiet window %s made by %s: %s for %s, until %s, because %s",
 			q.Name, pipeline.QuietAuthor(&q), what(q), duration.Format(r.For), q.Until.UTC().Format(time.RFC3339), q.Reason)))
 		if err := st.Commit(ctx, c); err != nil {

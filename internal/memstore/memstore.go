@@ -149,6 +149,12 @@ func (s *Store) Read(_ context.Context, keys state.Keys) (*state.Records, error)
 	for _, k := range keys.Groups {
 		out.Groups[k] = s.group(k.Model, k.Rule)
 	}
+	if m := keys.Quiets; m != "" {
+		out.Quiets = &state.Quiets{Model: m}
+		if q := s.quiets[m]; q != nil {
+			out.Quiets = q.Clone()
+		}
+	}
 	if m := keys.Inhibitors; m != "" {
 		out.Inhibitors = &state.Inhibitors{Model: m}
 		if in := s.inhibitors[m]; in != nil {

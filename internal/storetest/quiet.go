@@ -37,6 +37,13 @@ func runQuiets(t *testing.T, newStore func(t *testing.T) Store) {
 		if diff := cmp.Diff(q.Windows, got.Windows); diff != "" {
 			t.Errorf("windows read back (-written +read):\n%s", diff)
 		}
+		recs, err := st.Read(ctx, state.Keys{Quiets: "m"})
+		if err != nil || recs.Quiets == nil || recs.Quiets.Version != 1 || len(recs.Quiets.Windows) != 1 {
+			t.Errorf("Read(Quiets: m) = %+v, %v; want version 1 with the window", recs, err)
+		}
+		if none, err := st.Read(ctx, state.Keys{Quiets: "m2"}); err != nil || none.Quiets == nil || none.Quiets.Version != 0 || none.Quiets.Model != "m2" {
+			t.Errorf("Read(Quiets: m2) = %+v, %v; want an empty record of m2", none, err)
+		}
 		if other, _ := st.GetQuiets(ctx, "m2"); len(other.Windows) != 0 {
 			t.Errorf("model m2 has m's windows: %+v", other.Windows)
 		}

@@ -82,6 +82,13 @@ const (
 	// (the escalator records it instead of escalating), or only after it.
 	DrillAcknowledged = "drill-acknowledged"
 	DrillUnanswered   = "drill-unanswered"
+
+	// A window made from Slack (internal/quiet), on its own trail (an
+	// alert of state.QuietModel): QuietStarted who made it, for what and
+	// until when; QuietEnded who ended it early, or the escalator at its
+	// end.
+	QuietStarted = "quiet-started"
+	QuietEnded   = "quiet-ended"
 )
 
 // Record is one entry of an alert's trail.

@@ -10,6 +10,7 @@
 //	audit record        ALERT#<alert id>            AUDIT#<seq:08d>    MODEL#<model> / <at>#<alert id>#<seq>
 //	current group       GROUP#<model>/<rule>        CURRENT            OPEN / <model>/<rule> (while not over)   DUE / <due>#group#<model>/<rule>
 //	inhibitors          MODEL#<model>               INHIBITORS
+//	quiet windows       MODEL#<model>               QUIET
 //	model version       MODEL#<model>               VERSION#<version>  ("first", "last": when seen)
 //	watch (expect)      WATCH#<model/kind[/metric]> WATCH              ("seen": latest sighting)                DUE / <next>#watch#<id>
 //	schedule (digest)   SCHEDULE#<name>             SCHEDULE                                                DUE / <next>#schedule#<name>
@@ -175,6 +176,14 @@ func (s *Store) GetInhibitors(ctx context.Context, model string) (*state.Inhibit
 	return &v, err
 }
 
+// GetQuiets returns the model's windows made from Slack.
+func (s *Store) GetQuiets(ctx context.Context, model string) (*state.Quiets, error) {
+	v := state.Quiets{Model: model}
+	pk, sk := layout.Quiets(model)
+	_, err := s.get(ctx, pk, sk, &v)
+	return &v, err
+}
+
 // Commit applies c in one transaction.
 func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 	items, err := s.commitItems(c)
@@ -279,6 +288,9 @@ func (s *Store) commitItems(c *state.Commit) ([]types.TransactWriteItem, error) 
 	}
 	for _, sc := range c.Schedules {
 		errs = append(errs, put(layout.ScheduleItem(sc)))
+	}
+	if q := c.Quiets; q != nil {
+		errs = append(errs, put(layout.QuietsItem(q)))
 	}
 	if in := c.Inhibitors; in != nil {
 		errs = append(errs, put(layout.InhibitorsItem(in)))

@@ -271,6 +271,11 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 		pk, sk := layout.Inhibitors(m)
 		add(pk, sk, func(it map[string]types.AttributeValue) error { return decodeItem(it, out.Inhibitors) })
 	}
+	if m := keys.Quiets; m != "" {
+		out.Quiets = &state.Quiets{Model: m}
+		pk, sk := layout.Quiets(m)
+		add(pk, sk, func(it map[string]types.AttributeValue) error { return decodeItem(it, out.Quiets) })
+	}
 	err := s.batchGet(ctx, reqKeys, func(pk, sk string, it map[string]types.AttributeValue) error {
 		if decode := want[pk+"\x00"+sk]; decode != nil {
 			return decode(it)

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -38,6 +39,9 @@ type Store interface {
 	EnsureWatch(ctx context.Context, w *state.Watch) (bool, error)
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	EnsureSchedule(ctx context.Context, s *state.Schedule) (bool, error)
+	// GetQuiets and ModelRecords: a window made from Slack ends (quiet).
+	GetQuiets(ctx context.Context, model string) (*state.Quiets, error)
+	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
 }
 
 // Escalator runs the timed steps.
@@ -78,6 +82,9 @@ type Report struct {
 	// DrillsUnanswered counts fire drills nobody acknowledged in time:
 	// recorded as such, never escalated (internal/lifecycle).
 	DrillsUnanswered int
+	// QuietsEnded counts windows made from Slack that ended (at their
+	// time, or early by a person) and left the store.
+	QuietsEnded int
 	// WindowsEnded counts alerts opened at the end of the maintenance
 	// window (or alarm mute) that silenced them.
 	WindowsEnded int
@@ -229,7 +236,10 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 // schedule to the next day's: one write, so it happens once.
 func (e *Escalator) schedule(ctx context.Context, name string, rep *Report) error {
 	if strings.HasPrefix(name, state.WindowPrefix) {
-		return e.window(ctx, name, rep)
+		return e.window(ctx, name, rep, false)
+	}
+	if state.IsQuiet(name) {
+		return e.quiet(ctx, name, rep)
 	}
 	var c *state.Commit
 	err := state.OnConflict(ctx, tries, func(int) error {

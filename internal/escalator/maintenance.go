@@ -20,8 +20,10 @@ import (
 // it had just opened — and its escalation starts then. One write with the
 // schedule, so two runs end it once. An alert its window still covers (a
 // long recurring window past the end first computed, or a window moved
-// later by a newer configuration) waits for the new end.
-func (e *Escalator) window(ctx context.Context, name string, rep *Report) error {
+// later by a newer configuration) waits for the new end. A window made
+// from Slack ends when its stored record says (a person may end it
+// early); early ends its silence now, before the schedule's time.
+func (e *Escalator) window(ctx context.Context, name string, rep *Report, early bool) error {
 	var c *state.Commit
 	err := state.OnConflict(ctx, tries, func(int) error {
 		c = nil
@@ -30,13 +32,17 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 			return err
 		}
 		now := e.now()
-		if sc.Next.IsZero() || sc.Next.After(now) {
+		if sc.Next.IsZero() || (sc.Next.After(now) && !early) {
 			return nil
 		}
 		id := strings.TrimPrefix(name, state.WindowPrefix)
 		a, err := e.Store.GetAlert(ctx, id)
 		if err != nil {
 			return fmt.Errorf("read alert %s: %w", id, err)
+		}
+		until, err := e.silencedUntil(ctx, a)
+		if err != nil {
+			return err
 		}
 		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now)}
 		if a != nil {
@@ -46,12 +52,15 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 		switch {
 		case a == nil || a.Status != state.Suppressed || a.SilencedBy == "":
 			// Resolved in its window, or opened by a breach after it.
-		case a.SilencedUntil.After(now):
-			sc.Next = a.SilencedUntil
+		case until.After(now):
+			sc.Next = until
 		case e.stillSilenced(a, now, sc):
 			j.Record(a, audit.Silenced, fmt.Sprintf("maintenance window %s still covers it, until %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339)))
 		default:
 			a.Status, a.UpdatedAt = state.Open, now
+			if !until.IsZero() && until.Before(a.SilencedUntil) {
+				a.SilencedUntil = until // a window made from Slack, ended early
+			}
 			j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
 			a.SilencedBy, a.SilencedUntil = "", time.Time{}
 			if err := j.Join(ctx, a); err != nil {
@@ -76,6 +85,25 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 		rep.Queued = append(rep.Queued, jn.Update.ID)
 	}
 	return nil
+}
+
+// silencedUntil is when a's silence ends: SilencedUntil, or for a window
+// made from Slack its stored end (zero once it is gone: ended).
+func (e *Escalator) silencedUntil(ctx context.Context, a *state.Alert) (time.Time, error) {
+	if a == nil || !state.IsQuiet(a.SilencedBy) {
+		if a == nil {
+			return time.Time{}, nil
+		}
+		return a.SilencedUntil, nil
+	}
+	qs, err := e.Store.GetQuiets(ctx, a.Model)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read the quiet windows of %s: %w", a.Model, err)
+	}
+	if w := qs.Find(a.SilencedBy); w != nil {
+		return w.Until, nil
+	}
+	return time.Time{}, nil
 }
 
 // stillSilenced reports whether the model's window that silenced a still

@@ -137,6 +137,12 @@ func InhibitorsItem(in *state.Inhibitors) (Item, error) {
 	return versioned(p, k, in, in.Version)
 }
 
+// QuietsItem is a model's windows made from Slack as written.
+func QuietsItem(q *state.Quiets) (Item, error) {
+	p, k := Quiets(q.Model)
+	return versioned(p, k, q, q.Version)
+}
+
 // DeliveryItem is a group's delivery as written.
 func DeliveryItem(d *state.Delivery) (Item, error) {
 	p, k := Delivery(d.Group)

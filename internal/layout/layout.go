@@ -87,6 +87,7 @@ func Delivery(group string) (string, string)     { return pk("DELIVERY#", group)
 func Event(id string) (string, string)           { return pk("EVENT#", id), "EVENT" }
 func Watch(id string) (string, string)           { return pk("WATCH#", id), "WATCH" }
 func Schedule(name string) (string, string)      { return pk("SCHEDULE#", name), "SCHEDULE" }
+func Quiets(model string) (string, string)       { return pk("MODEL#", model), "QUIET" }
 
 // ModelVersion is the key of a model's version; VersionPrefix begins the
 // sort keys of all of them.

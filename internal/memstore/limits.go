@@ -36,6 +36,9 @@ func own(c *state.Commit) error {
 	if c.Inhibitors != nil {
 		note(layout.InhibitorsItem(c.Inhibitors))
 	}
+	if c.Quiets != nil {
+		note(layout.QuietsItem(c.Quiets))
+	}
 	for _, n := range c.Outbox {
 		note(layout.NoticeItem(n))
 	}

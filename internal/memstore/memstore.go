@@ -36,6 +36,7 @@ type Store struct {
 	alerts     map[string]*state.Alert
 	groups     map[string]*state.Group // current group by model/rule
 	inhibitors map[string]*state.Inhibitors
+	quiets     map[string]*state.Quiets
 	events     map[string]time.Time  // applied event ids → expiry
 	outbox     []*state.Notification // in the order queued
 	queued     map[string]*state.Notification
@@ -74,6 +75,7 @@ func New(now func() time.Time) *Store {
 		alerts:     map[string]*state.Alert{},
 		groups:     map[string]*state.Group{},
 		inhibitors: map[string]*state.Inhibitors{},
+		quiets:     map[string]*state.Quiets{},
 		events:     map[string]time.Time{},
 		queued:     map[string]*state.Notification{},
 		deliveries: map[string]*state.Delivery{},
@@ -147,6 +149,12 @@ func (s *Store) Read(_ context.Context, keys state.Keys) (*state.Records, error)
 	for _, k := range keys.Groups {
 		out.Groups[k] = s.group(k.Model, k.Rule)
 	}
+	if m := keys.Quiets; m != "" {
+		out.Quiets = &state.Quiets{Model: m}
+		if q := s.quiets[m]; q != nil {
+			out.Quiets = q.Clone()
+		}
+	}
 	if m := keys.Inhibitors; m != "" {
 		out.Inhibitors = &state.Inhibitors{Model: m}
 		if in := s.inhibitors[m]; in != nil {
@@ -154,6 +162,16 @@ func (s *Store) Read(_ context.Context, keys state.Keys) (*state.Records, error)
 		}
 	}
 	return out, nil
+}
+
+// GetQuiets returns a copy of the model's windows made from Slack.
+func (s *Store) GetQuiets(_ context.Context, model string) (*state.Quiets, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q := s.quiets[model]; q != nil {
+		return q.Clone(), nil
+	}
+	return &state.Quiets{Model: model}, nil
 }
 
 // GetInhibitors returns a copy of the model's firing inhibitors.
@@ -214,6 +232,9 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		if in != nil && in.Version != s.inhibitors[in.Model].StoredVersion() {
 			return fmt.Errorf("inhibitors of %s: %w", in.Model, state.ErrConflict)
 		}
+	}
+	if q := c.Quiets; q != nil && q.Version != s.quiets[q.Model].StoredVersion() {
+		return fmt.Errorf("quiet windows of %s: %w", q.Model, state.ErrConflict)
 	}
 	if n := c.Items(); n > state.MaxCommitItems {
 		return fmt.Errorf("commit of event %s has %d items, more than %d", c.EventID, n, state.MaxCommitItems)
@@ -282,6 +303,11 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.outbox = append(s.outbox, q)
 		s.queued[q.ID] = q
 		s.indexNotice(q)
+	}
+	if c.Quiets != nil {
+		n := c.Quiets.Clone()
+		n.Version++
+		s.quiets[n.Model] = n
 	}
 	if c.Inhibitors != nil {
 		n := c.Inhibitors.Clone()
@@ -687,6 +713,7 @@ type snapshot struct {
 	Alerts     []*state.Alert                 `json:"alerts"`
 	Groups     []*state.Group                 `json:"groups"`
 	Inhibitors []*state.Inhibitors            `json:"inhibitors"`
+	Quiets     []*state.Quiets                `json:"quiets,omitempty"`
 	Events     map[string]time.Time           `json:"events"`
 	Outbox     []*state.Notification          `json:"outbox"`
 	Deliveries []*state.Delivery              `json:"deliveries,omitempty"`
@@ -727,6 +754,9 @@ func (s *Store) Save(path string) error {
 	}
 	for _, v := range s.inhibitors {
 		snap.Inhibitors = append(snap.Inhibitors, v)
+	}
+	for _, m := range slices.Sorted(maps.Keys(s.quiets)) {
+		snap.Quiets = append(snap.Quiets, s.quiets[m])
 	}
 	for _, id := range slices.Sorted(maps.Keys(s.watches)) {
 		snap.Watches = append(snap.Watches, s.watches[id])
@@ -783,6 +813,9 @@ func Open(path string, now func() time.Time) (*Store, error) {
 	}
 	for _, v := range snap.Inhibitors {
 		s.inhibitors[v.Model] = v
+	}
+	for _, v := range snap.Quiets {
+		s.quiets[v.Model] = v
 	}
 	if snap.Events != nil {
 		s.events = snap.Events

@@ -67,6 +67,9 @@ type decision struct {
 	// windows are the schedules that end the silence of alerts silenced
 	// by this event (see silence).
 	windows []*state.Schedule
+	// quiets are the model's windows made from Slack, read at the first
+	// alert about to open (nil: not read yet).
+	quiets *state.Quiets
 }
 
 func (d *decision) decide(eng *engine.Engine) error {
@@ -404,8 +407,9 @@ func (d *decision) change(a *state.Alert, st string) {
 
 // prefetch reads, in one round trip, what deciding the results may need:
 // the alerts they open, update or resolve, their groups, and the model's
-// inhibitors when the event's kind inhibits or is inhibited. A quiet
-// event reads nothing more.
+// inhibitors when the event's kind inhibits or is inhibited, and its
+// windows made from Slack when an alert may open. A quiet event reads
+// nothing more.
 func (d *decision) prefetch() error {
 	var keys state.Keys
 	for i := range d.results {
@@ -422,6 +426,7 @@ func (d *decision) prefetch() error {
 			keys.Alerts = append(keys.Alerts, ref.ID)
 		default:
 			keys.Alerts = append(keys.Alerts, AlertID(d.m.ID, res.Rule.Name, d.ev.Feature, d.ev.Segment))
+			keys.Quiets = d.m.ID // an alert may open: a window made from Slack may silence it
 		}
 		keys.Groups = append(keys.Groups, state.GroupKey{Model: d.m.ID, Rule: res.Rule.Name})
 	}
@@ -441,6 +446,9 @@ func (d *decision) prefetch() error {
 	}
 	if recs.Inhibitors != nil {
 		d.inhib = recs.Inhibitors
+	}
+	if recs.Quiets != nil {
+		d.quiets = recs.Quiets
 	}
 	return nil
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // silence keeps an opening alert quiet when one of the model's maintenance
-// windows covers its rule at the event's time, or when the event's source
+// windows — configured, or made from Slack and stored — covers its rule
+// at the event's time, or when the event's source
 // muted it (a CloudWatch alarm mute rule): it is recorded, suppressed, in
 // no group — nobody is told and nothing escalates — and a schedule at the
 // window's end opens it then if it is still unresolved (escalator), so a
@@ -20,6 +21,13 @@ func (d *decision) silence(a *state.Alert, r *config.Rule) error {
 	by, until := "", time.Time{}
 	if w, end := d.m.Silenced(r, d.at); w != nil {
 		by, until = w.Name, end
+	}
+	q, err := d.quiet(r)
+	if err != nil {
+		return err
+	}
+	if q != nil && q.Until.After(until) {
+		by, until = q.Name, q.Until
 	}
 	if mu := d.ev.Mute; mu != nil && !r.IsErrorRule() && d.at.Before(mu.End) && mu.End.After(until) {
 		by, until = mu.By, mu.End
@@ -41,9 +49,29 @@ func (d *decision) silence(a *state.Alert, r *config.Rule) error {
 	return nil
 }
 
+// quiet returns the model's window made from Slack that silences rule r
+// at the event's time (nil: none), reading the model's windows once per
+// attempt, and only when an alert is about to open.
+func (d *decision) quiet(r *config.Rule) (*state.Quiet, error) {
+	if r.IsErrorRule() {
+		return nil, nil
+	}
+	if d.quiets == nil {
+		q, err := d.p.Store.GetQuiets(d.ctx, d.m.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read the quiet windows of %s: %w", d.m.ID, err)
+		}
+		d.quiets = q
+	}
+	return d.quiets.Silencing(r.Name, d.at), nil
+}
+
 // silencedDetail says, for the audit trail, what silenced a and until when.
 func (d *decision) silencedDetail(a *state.Alert) string {
 	until := a.SilencedUntil.UTC().Format(time.RFC3339)
+	if q := d.quiets.Find(a.SilencedBy); q != nil {
+		return fmt.Sprintf("quiet window %s by %s until %s (%s): %s", q.Name, QuietAuthor(q), until, q.Reason, a.Summary)
+	}
 	for _, w := range d.m.Maintenance {
 		if w.Name == a.SilencedBy {
 			detail := fmt.Sprintf("maintenance window %s until %s", w.Name, until)
@@ -74,6 +102,14 @@ func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.
 	a.SilencedBy, a.SilencedUntil = "", time.Time{}
 	d.change(a, "opened")
 	return d.j.Join(d.ctx, a)
+}
+
+// QuietAuthor names who made a window from Slack, for people.
+func QuietAuthor(q *state.Quiet) string {
+	if q.ByName != "" {
+		return q.ByName + " (" + q.By + ")"
+	}
+	return q.By
 }
 
 // WindowEndedDetail is the audit detail of an alert opened at the end of

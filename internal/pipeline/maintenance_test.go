@@ -115,3 +115,38 @@ func TestMutedAlarmIsSilencedByItsMuteRule(t *testing.T) {
 		t.Errorf("trail %+v, want one silenced record naming the mute rule and its end", recs)
 	}
 }
+
+// A window made from Slack (stored, not configured) silences its rule as
+// a configured window does, audited with who made it and why; other rules
+// are told as usual, and a breach past its end opens and tells.
+func TestStoredQuietWindowSilencesItsRule(t *testing.T) {
+	ctx := context.Background()
+	p, st := windowProcessor(t)
+	p.Config = configFrom(t, testModel)
+	q := state.Quiet{Name: "quiet/m/20260301T0000-psi", Model: "m", Rule: "psi", Reason: "reindexing the feature store",
+		From: t0, Until: t0.Add(2 * time.Hour), By: "slack:U1", ByName: "ana"}
+	if err := st.Commit(ctx, &state.Commit{Quiets: &state.Quiets{Model: "m", Windows: []state.Quiet{q}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := process(t, p, event("d1", "drift", "psi", "income", 0.4, 90*time.Minute))
+	if states(out) != "psi:silenced" || len(out.Queued) != 0 || out.Changes[0].SilencedBy != q.Name || !out.Changes[0].SilencedUntil.Equal(q.Until) {
+		t.Fatalf("drift in the stored window: %+v, want psi silenced by %s until its end, nothing queued", out, q.Name)
+	}
+	if s := states(process(t, p, event("f1", "freshness", "lag_seconds", "", 7200, 95*time.Minute))); s != "lag:opened" {
+		t.Errorf("a rule the window does not name: %q, want opened", s)
+	}
+	recs, _ := st.AlertRecords(ctx, "m/psi/feature=income")
+	if len(recs) != 1 || recs[0].SilencedBy != q.Name ||
+		!strings.HasPrefix(recs[0].Detail, "quiet window "+q.Name+" by ana (slack:U1) until 2026-03-01T02:00:00Z (reindexing the feature store)") {
+		t.Errorf("trail %+v, want one silenced record naming the window, its author and reason", recs)
+	}
+	sc, _ := st.GetSchedule(ctx, state.WindowSchedule("m/psi/feature=income"))
+	if sc == nil || !sc.Next.Equal(q.Until) {
+		t.Errorf("the window's end is not scheduled: %+v", sc)
+	}
+	process(t, p, event("f2", "freshness", "lag_seconds", "", 0, 150*time.Minute)) // lag resolves: it inhibits drift no more
+	out = process(t, p, event("d2", "drift", "psi", "other", 0.4, 3*time.Hour))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 {
+		t.Errorf("a breach past the window's end: %+v, want opened and told", out.Changes)
+	}
+}

@@ -32,6 +32,9 @@ type Store interface {
 	GetInhibitors(ctx context.Context, model string) (*state.Inhibitors, error)
 	// Read reads several records in one round trip.
 	Read(ctx context.Context, keys state.Keys) (*state.Records, error)
+	// GetQuiets reads the model's windows made from Slack (an alert about
+	// to open is silenced by them as by the configured ones).
+	GetQuiets(ctx context.Context, model string) (*state.Quiets, error)
 	// GetSchedule reads the schedule that ends an alert's silence.
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	Commit(ctx context.Context, c *state.Commit) error

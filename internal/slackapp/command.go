@@ -10,15 +10,21 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/slack-go/slack"
+
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
-// reply is a slash command's answer: ephemeral, seen by the caller only.
+// reply is a slash command's answer: ephemeral, seen by the caller only,
+// unless it is for the channel (a quiet window made).
 type reply struct {
 	ResponseType string `json:"response_type"`
 	Text         string `json:"text"`
+	// Blocks, when set, are shown instead of Text (which notifications
+	// and screen readers still use).
+	Blocks []slack.Block `json:"blocks,omitempty"`
 }
 
 func ephemeralReply(format string, args ...any) reply {
@@ -31,7 +37,8 @@ const Usage = "*/stakeout* commands:\n" +
 	"• `/stakeout open` — the open alerts of the owners you belong to\n" +
 	"• `/stakeout retrain <model> [reason]` — ask the pipeline for a retrain (model owners only)\n" +
 	"• `/stakeout rollback <model> [version] [reason]` — ask the pipeline for a rollback, to `version` or to the last one without an open alert (model owners only)\n" +
-	"• `/stakeout drill [owner]` — a fire drill: a test alert, marked as one, through the owner's Slack and PagerDuty, to acknowledge within its window (the owner's members and its escalation chain's)"
+	"• `/stakeout drill [owner]` — a fire drill: a test alert, marked as one, through the owner's Slack and PagerDuty, to acknowledge within its window (the owner's members and its escalation chain's)\n" +
+	"• `/stakeout quiet <model> [rule] for 2h because <reason>` — a maintenance window from now: alerts recorded, nobody told until it ends (the model's owners' members); `/stakeout quiet list` lists them, each with an End quiet button"
 
 // command answers /stakeout. signed is the digest of the request's signed
 // bytes (signedDigest).
@@ -56,6 +63,8 @@ func (a *App) command(ctx context.Context, form url.Values, signed string) reply
 		return a.request(ctx, verb, args, user, name, a.requestOnce(form.Get("trigger_id"), "", user, signed))
 	case "drill":
 		return a.drill(ctx, args, user, name, a.requestOnce(form.Get("trigger_id"), "", user, signed))
+	case "quiet":
+		return a.quietCommand(ctx, args, user, name, form.Get("channel_id"), a.requestOnce(form.Get("trigger_id"), "", user, signed))
 	default:
 		return ephemeralReply("Unknown command `%s`.\n%s", escape(verb), Usage)
 	}

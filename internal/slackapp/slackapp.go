@@ -50,6 +50,9 @@ type Store interface {
 	lifecycle.Store
 	OpenGroups(ctx context.Context) ([]*state.Group, error)
 	Versions(ctx context.Context, model string) ([]state.ModelVersion, error)
+	// GetQuiets and GetSchedule: windows made from Slack (internal/quiet).
+	GetQuiets(ctx context.Context, model string) (*state.Quiets, error)
+	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 }
 
 // App answers Slack.
@@ -149,6 +152,10 @@ func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback, si
 		return // nothing stakeout sends asks for anything else
 	}
 	act := ic.ActionCallback.BlockActions[0]
+	if act.ActionID == ActionEndQuiet {
+		a.endQuiet(ctx, ic, act)
+		return
+	}
 	group := act.Value
 	if act.ActionID == slacknotify.ActionMore || group == "" {
 		group = strings.TrimPrefix(act.BlockID, "g:")
@@ -391,6 +398,11 @@ func versionBefore(vs []state.ModelVersion, v, w string) bool {
 
 // ephemeral tells the user who pressed the button, and only them.
 func (a *App) ephemeral(ctx context.Context, responseURL, text string) {
+	a.respond(ctx, responseURL, &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false, Text: text})
+}
+
+// respond posts msg to a response_url.
+func (a *App) respond(ctx context.Context, responseURL string, msg *slack.WebhookMessage) {
 	if responseURL == "" {
 		return
 	}
@@ -399,7 +411,6 @@ func (a *App) ephemeral(ctx context.Context, responseURL, text string) {
 		a.log().WarnContext(ctx, "response_url is not a URL", "error", err)
 		return
 	}
-	msg := &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: false, Text: text}
 	client := a.HTTP
 	if client == nil {
 		client = &http.Client{Timeout: 2 * time.Second}

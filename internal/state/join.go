@@ -102,6 +102,7 @@ type Keys struct {
 	Alerts     []string
 	Groups     []GroupKey
 	Inhibitors string // a model's, or ""
+	Quiets     string // a model's windows made from Slack, or ""
 }
 
 // Records are what Keys read: absent alerts and groups map to nil.
@@ -109,4 +110,5 @@ type Records struct {
 	Alerts     map[string]*Alert
 	Groups     map[GroupKey]*Group
 	Inhibitors *Inhibitors
+	Quiets     *Quiets
 }

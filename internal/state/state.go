@@ -465,7 +465,7 @@ const MaxCommitItems = 100
 func (c *Commit) Items() int {
 	n := len(c.Alerts) + len(c.Groups) + len(c.Outbox) + len(c.Audit) + len(c.Deliveries) + len(c.Notices) + len(c.Digest) +
 		len(c.Watches) + len(c.Schedules) + 2*len(c.Joins)
-	for _, present := range []bool{c.EventID != "", c.Series != nil, c.Inhibitors != nil, c.InhibitorsRead != nil} {
+	for _, present := range []bool{c.EventID != "", c.Series != nil, c.Quiets != nil, c.Inhibitors != nil, c.InhibitorsRead != nil} {
 		if present {
 			n++
 		}
@@ -506,4 +506,8 @@ type Commit struct {
 
 	// Joins add alerts to open groups, commutatively (see Join).
 	Joins []*Join
+
+	// Quiets is a model's windows made from Slack, written if its Version
+	// still matches (a window made or ended).
+	Quiets *Quiets
 }

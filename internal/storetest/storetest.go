@@ -373,4 +373,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	runJoins(t, newStore)
 	runOnce(t, newStore)
 	runWindows(t, newStore)
+	runQuiets(t, newStore)
 }

@@ -267,7 +267,7 @@ func appendRange[T any](out *[]T, n *yaml.Node) error {
 // contains, over the two years from now (0 when it holds no whole day):
 // only a window of whole days can last more than a day.
 func longestRun(ti *timeinterval.TimeInterval, now time.Time) int {
-	if len(ti.Times) > 0 && !slices.ContainsFunc(ti.Times, func(t timeinterval.TimeRange) bool { return t.StartMinute == 0 && t.EndMinute >= 1440 }) {
+	if !wholeDay(ti.Times) {
 		return 0
 	}
 	loc := time.UTC
@@ -286,4 +286,23 @@ func longestRun(ti *timeinterval.TimeInterval, now time.Time) int {
 		}
 	}
 	return longest
+}
+
+// wholeDay reports whether the times, together, cover a whole day (no
+// times: the whole day). Ranges are joined first, so 00:00-12:00 and
+// 12:00-24:00 make a whole day as surely as 00:00-24:00 does.
+func wholeDay(times []timeinterval.TimeRange) bool {
+	if len(times) == 0 {
+		return true
+	}
+	sorted := slices.Clone(times)
+	slices.SortFunc(sorted, func(a, b timeinterval.TimeRange) int { return a.StartMinute - b.StartMinute })
+	covered := 0 // minutes of the day covered from midnight on
+	for _, t := range sorted {
+		if t.StartMinute > covered {
+			return false
+		}
+		covered = max(covered, t.EndMinute)
+	}
+	return covered >= 1440
 }

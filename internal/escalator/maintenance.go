@@ -2,6 +2,7 @@ package escalator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,6 +24,7 @@ import (
 // later by a newer configuration) waits for the new end.
 func (e *Escalator) window(ctx context.Context, name string, rep *Report) error {
 	var c *state.Commit
+	var closed []string // see pipeline.Journal.Closed
 	err := state.OnConflict(ctx, tries, func(int) error {
 		c = nil
 		sc, err := e.Store.GetSchedule(ctx, name)
@@ -38,7 +40,9 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 		if err != nil {
 			return fmt.Errorf("read alert %s: %w", id, err)
 		}
-		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now)}
+		// The router's settings: the alert joins as if it had just opened.
+		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now),
+			Config: e.Config, Windows: e.Windows, Closed: closed}
 		if a != nil {
 			j.Model = a.Model
 		}
@@ -60,7 +64,11 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report) error 
 		}
 		c = j.Commit()
 		c.Schedules = []*state.Schedule{sc}
-		return e.Store.Commit(ctx, c)
+		err = e.Store.Commit(ctx, c)
+		if wc := (*state.WindowClosed)(nil); errors.As(err, &wc) {
+			closed = append(closed, wc.ID)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", name, err)

@@ -105,6 +105,20 @@ func (e *Escalator) stillSilenced(a *state.Alert, now time.Time, sc *state.Sched
 	return true
 }
 
+// windowOf is the model's maintenance window that silences group g's
+// rule at now, with its end (nil: none).
+func (e *Escalator) windowOf(g *state.Group, now time.Time) (*config.Maintenance, time.Time) {
+	m := e.Config.Models[g.Model]
+	if m == nil {
+		return nil, time.Time{}
+	}
+	i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == g.Rule })
+	if i < 0 {
+		return nil, time.Time{}
+	}
+	return m.Silenced(m.Rules[i], now)
+}
+
 // windowAudit is the escalator's record of an alert whose window ended.
 func (e *Escalator) windowAudit(now time.Time) func(a *state.Alert, action, detail string) audit.Record {
 	return func(a *state.Alert, action, detail string) audit.Record {

@@ -206,3 +206,51 @@ func TestWindowEndJoinsWithTheRoutersSettings(t *testing.T) {
 		t.Errorf("group of %d members: raises %d level %q, want raised once to critical (escalate_when members: 2)", g.Size(), g.Raises, g.Level)
 	}
 }
+
+// An alert that opened before its rule's window does not escalate while
+// the window lasts: its timeout waits, untold, for the window's end, and
+// escalates then.
+func TestGroupDueInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
+	ctx := context.Background()
+	p, e, st, now := windowWorld(t)
+	*now = time.Date(2026, 3, 1, 0, 50, 0, 0, time.UTC) // before the 01:00 window
+	out, err := p.ProcessEvent(ctx, "ev-0", signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "income", Value: 0.4, ObservedAt: *now})
+	if err != nil || len(out.Changes) != 1 || out.Changes[0].State != "opened" {
+		t.Fatalf("before the window: %+v %v, want opened", out, err)
+	}
+	pending := func() int {
+		t.Helper()
+		ns, err := st.Pending(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ns)
+	}
+	before := pending()
+	*now = time.Date(2026, 3, 1, 1, 20, 0, 0, time.UTC) // ack_within 30m: due, in the window
+	if rep, err := e.Tick(ctx); err != nil || rep.Escalated != 0 || rep.Deferred != 1 || len(rep.Queued) != 0 {
+		t.Fatalf("tick at 01:20: %+v %v, want deferred, nothing escalated or queued", rep, err)
+	}
+	g, _ := st.GetGroup(ctx, "m", "psi")
+	if g.Step != 0 || !g.EscalateAt.Equal(time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)) {
+		t.Fatalf("group after 01:20: step %d due %s, want step 0, due at the window's end 03:00", g.Step, g.EscalateAt)
+	}
+	if n := pending(); n != before {
+		t.Errorf("%d notification(s) pending after the deferral, want %d (nobody told)", n, before)
+	}
+	*now = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.Escalated != 1 {
+		t.Fatalf("tick at 03:00: %+v %v, want escalated", rep, err)
+	}
+	recs, _ := st.AlertRecords(ctx, "m/psi/feature=income")
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+	}
+	if got := strings.Join(actions, " "); !strings.Contains(got, "silenced escalated") {
+		t.Errorf("trail %q, want the deferral (silenced) then the escalation", got)
+	}
+	if err := audit.Verify(recs); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/prometheus/alertmanager/timeinterval"
 )
 
 // loadFixture is a configuration of models × rules per model, with owners.
@@ -42,6 +45,23 @@ func BenchmarkLoad(b *testing.B) {
 		cfg, err := LoadFS(fsys, ".")
 		if err != nil || len(cfg.Models) != 200 || len(cfg.Errors()) > 0 {
 			b.Fatalf("LoadFS: %v, %d models, errors %v", err, len(cfg.Models), cfg.Errors())
+		}
+	}
+}
+
+// BenchmarkWindowEnd: the end of a week-long window, found from its start
+// (what every alert a window silences costs the router once).
+// Target: ≤ 100 µs per End (a minute-by-minute scan took 10,080 checks).
+func BenchmarkWindowEnd(b *testing.B) {
+	w := &Maintenance{Name: "week", Interval: &timeinterval.TimeInterval{
+		Times:    []timeinterval.TimeRange{{StartMinute: 0, EndMinute: 1440}},
+		Weekdays: []timeinterval.WeekdayRange{{InclusiveRange: timeinterval.InclusiveRange{Begin: 0, End: 6}}},
+		Months:   []timeinterval.MonthRange{{InclusiveRange: timeinterval.InclusiveRange{Begin: 3, End: 3}}},
+	}}
+	at := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if end := w.End(at); !end.Equal(at.Add(MaxMaintenance)) {
+			b.Fatalf("End = %s, want a week on", end)
 		}
 	}
 }

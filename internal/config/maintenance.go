@@ -66,12 +66,41 @@ func (w *Maintenance) End(t time.Time) time.Time {
 		limit = maxLongMaintenance
 	}
 	start := t.UTC().Truncate(time.Minute)
-	for step := time.Minute; step <= limit; step += time.Minute {
-		if !w.Interval.ContainsTime(start.Add(step)) {
-			return start.Add(step)
+	for at := start.Add(time.Minute); at.Sub(start) <= limit; at = w.nextChange(at) {
+		if !w.Interval.ContainsTime(at) {
+			return at
 		}
 	}
 	return start.Add(limit)
+}
+
+// nextChange is the next minute after at where the interval may stop
+// containing the time: a boundary of its times or a local midnight (its
+// other fields are whole local days). Between two of them nothing
+// changes, so End checks a few minutes a day, not 1,440, with the same
+// result; across a change of the zone's offset (summer time) it goes
+// minute by minute, as wall-clock boundaries move then.
+func (w *Maintenance) nextChange(at time.Time) time.Time {
+	loc := time.UTC
+	if w.Interval.Location != nil {
+		loc = w.Interval.Location.Location
+	}
+	local := at.In(loc)
+	minute := local.Hour()*60 + local.Minute()
+	step := 1440 - minute // to the next local midnight
+	for _, tr := range w.Interval.Times {
+		for _, b := range []int{tr.StartMinute, tr.EndMinute} {
+			if b > minute && b-minute < step {
+				step = b - minute
+			}
+		}
+	}
+	next := at.Add(time.Duration(step) * time.Minute)
+	_, before := local.Zone()
+	if _, after := next.In(loc).Zone(); after != before {
+		return at.Add(time.Minute)
+	}
+	return next
 }
 
 // Silenced returns the model's window that silences rule at t, with when
@@ -267,7 +296,7 @@ func appendRange[T any](out *[]T, n *yaml.Node) error {
 // contains, over the two years from now (0 when it holds no whole day):
 // only a window of whole days can last more than a day.
 func longestRun(ti *timeinterval.TimeInterval, now time.Time) int {
-	if len(ti.Times) > 0 && !slices.ContainsFunc(ti.Times, func(t timeinterval.TimeRange) bool { return t.StartMinute == 0 && t.EndMinute >= 1440 }) {
+	if !wholeDay(ti.Times) {
 		return 0
 	}
 	loc := time.UTC
@@ -286,4 +315,23 @@ func longestRun(ti *timeinterval.TimeInterval, now time.Time) int {
 		}
 	}
 	return longest
+}
+
+// wholeDay reports whether the times, together, cover a whole day (no
+// times: the whole day). Ranges are joined first, so 00:00-12:00 and
+// 12:00-24:00 make a whole day as surely as 00:00-24:00 does.
+func wholeDay(times []timeinterval.TimeRange) bool {
+	if len(times) == 0 {
+		return true
+	}
+	sorted := slices.Clone(times)
+	slices.SortFunc(sorted, func(a, b timeinterval.TimeRange) int { return a.StartMinute - b.StartMinute })
+	covered := 0 // minutes of the day covered from midnight on
+	for _, t := range sorted {
+		if t.StartMinute > covered {
+			return false
+		}
+		covered = max(covered, t.EndMinute)
+	}
+	return covered >= 1440
 }

@@ -95,3 +95,66 @@ func TestWindowTimes(t *testing.T) {
 		})
 	}
 }
+
+// endByMinute is End as it was first written, one check per minute: the
+// reference the faster End must agree with.
+func endByMinute(w *Maintenance, t time.Time) time.Time {
+	limit := MaxMaintenance
+	if w.Long {
+		limit = maxLongMaintenance
+	}
+	start := t.UTC().Truncate(time.Minute)
+	for step := time.Minute; step <= limit; step += time.Minute {
+		if !w.Interval.ContainsTime(start.Add(step)) {
+			return start.Add(step)
+		}
+	}
+	return start.Add(limit)
+}
+
+// End, which checks only the minutes where a window may change (its
+// times' boundaries, local midnights, minute by minute across a summer
+// time change), finds the same end as a check of every minute, for
+// windows with gaps of minutes, in a zone with summer time, over midnight,
+// and long ones, from every quarter of an hour they cover in a week.
+func TestWindowEndMatchesAMinuteByMinuteScan(t *testing.T) {
+	m := maintenanceModel(t, `maintenance:
+  - name: gaps
+    times: ["01:00-01:30", "01:31-01:45", "01:50-03:00"]
+  - name: berlin-nights
+    times: ["22:00-24:00", "00:00-03:30"]
+    location: Europe/Berlin
+  - name: weekend
+    weekdays: [saturday, sunday]
+  - name: month-end
+    days_of_month: ["-3:-1"]
+    times: ["00:00-12:00", "12:00-24:00"]
+    location: America/New_York
+  - name: december
+    months: [december]
+    long: true
+`)
+	froms := []time.Time{
+		time.Date(2026, 3, 28, 0, 0, 0, 0, time.UTC),  // Berlin's summer time begins on the 29th
+		time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC), // and ends on the 25th
+		time.Date(2026, 1, 29, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC),
+	}
+	checked := 0
+	for _, w := range m.Maintenance {
+		for _, from := range froms {
+			for at := from; at.Before(from.Add(7 * 24 * time.Hour)); at = at.Add(15*time.Minute + 7*time.Second) {
+				if !w.Active(at) {
+					continue
+				}
+				checked++
+				if got, want := w.End(at), endByMinute(w, at); !got.Equal(want) {
+					t.Fatalf("%s from %s: End %s, minute scan %s", w.Name, at.Format(time.RFC3339), got.Format(time.RFC3339), want.Format(time.RFC3339))
+				}
+			}
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d instants inside the windows checked", checked)
+	}
+}

@@ -88,6 +88,9 @@ type Report struct {
 	// WindowsEnded counts alerts opened at the end of the maintenance
 	// window (or alarm mute) that silenced them.
 	WindowsEnded int
+	// Deferred counts groups due while a maintenance window silences
+	// their rule: their timeout or reack moved to the window's end.
+	Deferred int
 	// Queued are the notifications queued, to deliver now.
 	Queued []string
 }
@@ -211,11 +214,20 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 	default:
 		action = lifecycle.Timeout
 	}
-	res, err := e.manager().Apply(ctx, lifecycle.Change{Action: action, Group: g.ID, By: lifecycle.Escalator})
+	c := lifecycle.Change{Action: action, Group: g.ID, By: lifecycle.Escalator}
+	if w, until := e.windowOf(g, now); w != nil && action != lifecycle.EndSnooze {
+		// Silence applies to what is open too: nobody is asked or paged
+		// about the rule while its window lasts.
+		c.Action, c.Until, c.Reason = lifecycle.Defer, until, "maintenance window "+w.Name
+	}
+	res, err := e.manager().Apply(ctx, c)
 	if err != nil || !res.Done {
 		return err
 	}
 	switch {
+	case c.Action == lifecycle.Defer:
+		rep.Deferred++
+		return nil
 	case action == lifecycle.EndSnooze:
 		rep.SnoozesEnded++
 	case action == lifecycle.Reack:

@@ -2,6 +2,7 @@ package escalator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 // early); early ends its silence now, before the schedule's time.
 func (e *Escalator) window(ctx context.Context, name string, rep *Report, early bool) error {
 	var c *state.Commit
+	var closed []string // see pipeline.Journal.Closed
 	err := state.OnConflict(ctx, tries, func(int) error {
 		c = nil
 		sc, err := e.Store.GetSchedule(ctx, name)
@@ -44,7 +46,9 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 		if err != nil {
 			return err
 		}
-		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now)}
+		// The router's settings: the alert joins as if it had just opened.
+		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now),
+			Config: e.Config, Windows: e.Windows, Closed: closed}
 		if a != nil {
 			j.Model = a.Model
 		}
@@ -69,7 +73,11 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 		}
 		c = j.Commit()
 		c.Schedules = []*state.Schedule{sc}
-		return e.Store.Commit(ctx, c)
+		err = e.Store.Commit(ctx, c)
+		if wc := (*state.WindowClosed)(nil); errors.As(err, &wc) {
+			closed = append(closed, wc.ID)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("schedule %s: %w", name, err)
@@ -123,6 +131,20 @@ func (e *Escalator) stillSilenced(a *state.Alert, now time.Time, sc *state.Sched
 	}
 	a.SilencedUntil, a.UpdatedAt, sc.Next = until, now, until
 	return true
+}
+
+// windowOf is the model's maintenance window that silences group g's
+// rule at now, with its end (nil: none).
+func (e *Escalator) windowOf(g *state.Group, now time.Time) (*config.Maintenance, time.Time) {
+	m := e.Config.Models[g.Model]
+	if m == nil {
+		return nil, time.Time{}
+	}
+	i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == g.Rule })
+	if i < 0 {
+		return nil, time.Time{}
+	}
+	return m.Silenced(m.Rules[i], now)
 }
 
 // windowAudit is the escalator's record of an alert whose window ended.

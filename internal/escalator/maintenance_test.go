@@ -3,10 +3,12 @@ package escalator_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
@@ -19,6 +21,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/secret"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -134,5 +137,120 @@ func TestMutedAlarmsPageOnlyWhatIsStillOpenAtTheEnd(t *testing.T) {
 	}
 	if sc, _ := st.GetSchedule(ctx, state.WindowSchedule("fraud-detection/monitor-feature-drift/feature=card_country")); sc == nil || !sc.Next.IsZero() {
 		t.Errorf("the mute's end schedule after it ran: %+v, want done (no next)", sc)
+	}
+}
+
+// windowModel's psi rule raises its group at two members; its window
+// covers Sundays 01:00-03:00 UTC.
+const windowModel = `model: m
+stakes: critical
+owners: {data: team-a, model: team-a, platform: team-a, product: team-a}
+rules:
+  - name: psi
+    when: kind == "drift" && value > 0.25
+    severity: high
+    owner: data
+    escalate_when: {members: 2}
+maintenance:
+  - name: sunday-backfill
+    times: ["01:00-03:00"]
+    weekdays: [sunday]
+`
+
+// windowWorld is windowModel on an embedded store, its router and
+// escalator sharing a clock the test moves and update windows of 10m.
+func windowWorld(t *testing.T) (*pipeline.Processor, *escalator.Escalator, *memstore.Store, *time.Time) {
+	t.Helper()
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml":       {Data: []byte(windowModel)},
+		"rules/stakes.yaml":  {Data: []byte(fmt.Sprintf(reackStakes, ""))},
+		"owners/team-a.yaml": {Data: []byte("id: team-a\nslack: {channel: C0TEAM0001}\npagerduty: {routing_key: \"secret:stakeout/pagerduty/team-a\"}\n")},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	now := time.Date(2026, 3, 1, 1, 30, 0, 0, time.UTC) // a Sunday, in the window
+	clock := func() time.Time { return now }
+	st := memstore.New(clock)
+	windows := state.Windows{Length: 10 * time.Minute, Grace: time.Minute}
+	p := &pipeline.Processor{Config: cfg, Store: st, Now: clock, Windows: windows}
+	e := &escalator.Escalator{Config: cfg, Store: st, Now: clock, Windows: windows, Signals: []string{}}
+	return p, e, st, &now
+}
+
+// Alerts released together at their window's end join their group with
+// the router's settings: its update windows, and escalate_when's raise
+// when they are enough members.
+func TestWindowEndJoinsWithTheRoutersSettings(t *testing.T) {
+	ctx := context.Background()
+	p, e, st, now := windowWorld(t)
+	for i, feature := range []string{"income", "age"} {
+		out, err := p.ProcessEvent(ctx, fmt.Sprint("ev-", i), signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: feature,
+			Value: 0.4, ObservedAt: *now})
+		if err != nil || len(out.Changes) != 1 || out.Changes[0].State != "silenced" {
+			t.Fatalf("%s in the window: %+v %v, want silenced", feature, out, err)
+		}
+	}
+	*now = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.WindowsEnded != 2 {
+		t.Fatalf("tick at the window's end: %+v %v, want 2 windows ended", rep, err)
+	}
+	g, err := st.GetGroup(ctx, "m", "psi")
+	if err != nil || g == nil {
+		t.Fatalf("group: %v %v", g, err)
+	}
+	if g.Windows != e.Windows {
+		t.Errorf("group's update windows %+v, want the router's %+v", g.Windows, e.Windows)
+	}
+	if g.Raises != 1 || g.Level != "critical" {
+		t.Errorf("group of %d members: raises %d level %q, want raised once to critical (escalate_when members: 2)", g.Size(), g.Raises, g.Level)
+	}
+}
+
+// An alert that opened before its rule's window does not escalate while
+// the window lasts: its timeout waits, untold, for the window's end, and
+// escalates then.
+func TestGroupDueInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
+	ctx := context.Background()
+	p, e, st, now := windowWorld(t)
+	*now = time.Date(2026, 3, 1, 0, 50, 0, 0, time.UTC) // before the 01:00 window
+	out, err := p.ProcessEvent(ctx, "ev-0", signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "income", Value: 0.4, ObservedAt: *now})
+	if err != nil || len(out.Changes) != 1 || out.Changes[0].State != "opened" {
+		t.Fatalf("before the window: %+v %v, want opened", out, err)
+	}
+	pending := func() int {
+		t.Helper()
+		ns, err := st.Pending(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ns)
+	}
+	before := pending()
+	*now = time.Date(2026, 3, 1, 1, 20, 0, 0, time.UTC) // ack_within 30m: due, in the window
+	if rep, err := e.Tick(ctx); err != nil || rep.Escalated != 0 || rep.Deferred != 1 || len(rep.Queued) != 0 {
+		t.Fatalf("tick at 01:20: %+v %v, want deferred, nothing escalated or queued", rep, err)
+	}
+	g, _ := st.GetGroup(ctx, "m", "psi")
+	if g.Step != 0 || !g.EscalateAt.Equal(time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)) {
+		t.Fatalf("group after 01:20: step %d due %s, want step 0, due at the window's end 03:00", g.Step, g.EscalateAt)
+	}
+	if n := pending(); n != before {
+		t.Errorf("%d notification(s) pending after the deferral, want %d (nobody told)", n, before)
+	}
+	*now = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.Escalated != 1 {
+		t.Fatalf("tick at 03:00: %+v %v, want escalated", rep, err)
+	}
+	recs, _ := st.AlertRecords(ctx, "m/psi/feature=income")
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+	}
+	if got := strings.Join(actions, " "); !strings.Contains(got, "silenced escalated") {
+		t.Errorf("trail %q, want the deferral (silenced) then the escalation", got)
+	}
+	if err := audit.Verify(recs); err != nil {
+		t.Errorf("Verify: %v", err)
 	}
 }

@@ -59,7 +59,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	sent.Add(drained)
 	r.Metrics.Count(metrics.AlertsOpened, float64(rep.SilenceOpened))
 	log.InfoContext(ctx, "escalator run", "escalated", rep.Escalated, "snoozes_ended", rep.SnoozesEnded, "reacked", rep.Reacked,
-		"silence_opened", rep.SilenceOpened, "silence_resolved", rep.SilenceResolved, "digests", rep.Digests, "drills_unanswered", rep.DrillsUnanswered,
+		"silence_opened", rep.SilenceOpened, "silence_resolved", rep.SilenceResolved, "digests", rep.Digests, "drills_unanswered", rep.DrillsUnanswered, "deferred", rep.Deferred,
 		"sent", sent.Sent, "waiting", sent.Waiting, "failed_channels", sent.Failed)
 	return tickErr
 }

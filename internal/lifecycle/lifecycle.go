@@ -58,6 +58,10 @@ const (
 	// Reack is the escalator's too: a group acknowledged reack_after ago
 	// and still open is unacknowledged again, its acknowledger asked again.
 	Reack = "reack"
+	// Defer is the escalator's too: a group due (timeout or reack) while
+	// a maintenance window silences its rule waits, untold, until the
+	// window's end (Until); Reason names the window.
+	Defer = "defer"
 )
 
 // Events is the outbox channel that publishes lifecycle events on
@@ -357,6 +361,12 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 		detail = s.reack(ack)
 		action, kind, msg = audit.Reacked, state.NoticeStillOpen, "Asked again."
+	case Defer:
+		var ok bool
+		if detail, ok = s.deferDue(); !ok {
+			return Result{Message: "Not due."}, nil, nil
+		}
+		action, msg = audit.Silenced, "Deferred to the window's end."
 	case Timeout, Escalate:
 		if c.Action == Timeout && (g.Acked() || g.EscalateAt.IsZero() || g.EscalateAt.After(s.now)) {
 			return Result{Message: "Not due for escalation."}, nil, nil
@@ -482,6 +492,24 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 	return Result{Message: msg}, commits, nil
 }
 
+// deferDue moves a due group's timeout or reack to c.Until, the end of
+// the window that silences its rule (ok false: not due, or no later end).
+func (s *step) deferDue() (detail string, ok bool) {
+	g, c := s.g, s.c
+	due := g.Due()
+	if !g.SnoozedUntil.IsZero() || due.IsZero() || due.After(s.now) || !c.Until.After(s.now) {
+		return "", false
+	}
+	what := "escalation"
+	if g.Acked() {
+		g.ReackAt, what = c.Until.UTC(), "reminder"
+	} else {
+		g.EscalateAt = c.Until.UTC()
+	}
+	return fmt.Sprintf("%s silences it until %s: its %s, due %s, waits for then", c.Reason, c.Until.UTC().Format(time.RFC3339),
+		what, due.UTC().Format(time.RFC3339)), true
+}
+
 // stale reports a change made before the group's current cycle began
 // (Change.At): about an owner's turn that is over, it must change nothing.
 func (s *step) stale() (Result, bool) {
@@ -528,6 +556,9 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 		out = append(out, s.chunk(members[i:min(len(members), i+chunk)]))
 	}
 	lead := members[0]
+	if kind == "" {
+		return out // nobody is told (Defer)
+	}
 	n := Notice(g, lead, kind, s.now)
 	n.Channels = s.channels(lead, kind)
 	n.Request = req

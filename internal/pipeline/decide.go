@@ -124,7 +124,9 @@ func (d *decision) ruleError(res *engine.Result) error {
 	case res.Status == engine.RuleError:
 		return d.open(&e)
 	case has && res.Status != engine.Skipped:
-		e.Status = engine.Clear
+		// The rule was evaluated: its alert is over, whatever the rule's
+		// own resolve_when says of the model's reading.
+		e.Status, e.Held, e.HeldWhy = engine.Clear, false, ""
 		return d.clean(&e, ref)
 	}
 	return nil

@@ -86,7 +86,11 @@ func (d *decision) silencedDetail(a *state.Alert) string {
 
 // silencedBreach handles a further breach of a silenced alert: recorded
 // while its window lasts; past its end (before the escalator got to it),
-// the alert opens and its owner is told, as the escalator would.
+// the windows and the event's mute are looked at again, as the escalator's
+// stillSilenced does — one that covers it now (a long window's end looked
+// at again, another window, a renewed mute) keeps it silenced until its
+// end — and otherwise the alert opens and its owner is told, as the
+// escalator would.
 func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.AlertRef) error {
 	d.refresh(a, res)
 	if d.at.Before(a.SilencedUntil) {
@@ -95,6 +99,14 @@ func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.
 		return nil
 	}
 	a.Status = state.Open
+	if err := d.silence(a, res.Rule); err != nil {
+		return err
+	}
+	if a.Status == state.Suppressed {
+		d.j.Record(a, audit.Silenced, d.silencedDetail(a))
+		d.change(a, "silenced")
+		return nil
+	}
 	ref.Status = state.Open
 	d.series.Alerts[res.Rule.Name] = ref
 	d.seriesDirty = true

@@ -150,3 +150,36 @@ func TestStoredQuietWindowSilencesItsRule(t *testing.T) {
 		t.Errorf("a breach past the window's end: %+v, want opened and told", out.Changes)
 	}
 }
+
+// A breach after the end first computed for its window, before the
+// escalator got to it, looks at the windows again: one that covers it now
+// keeps it silenced, until that one's end, and tells nobody.
+func TestBreachAfterTheWindowsEndChecksTheWindowsAgain(t *testing.T) {
+	ctx := context.Background()
+	now := func() time.Time { return t0.Add(30 * 24 * time.Hour) }
+	st := memstore.New(now)
+	p := &Processor{Config: configFrom(t, windowModel+`  - name: sunday-retrain
+    times: ["03:00-05:00"]
+    weekdays: [sunday]
+    rules: [psi]
+`), Store: st, Now: now}
+	if out := process(t, p, event("d1", "drift", "psi", "income", 0.4, 90*time.Minute)); !out.Changes[0].SilencedUntil.Equal(t0.Add(3 * time.Hour)) {
+		t.Fatalf("drift in the first window: %+v, want silenced until 03:00", out.Changes)
+	}
+	out := process(t, p, event("d2", "drift", "psi", "income", 0.45, 210*time.Minute))
+	if len(out.Queued)+len(out.Coalesced) != 0 || len(out.Changes) != 1 || out.Changes[0].SilencedBy != "sunday-retrain" ||
+		!out.Changes[0].SilencedUntil.Equal(t0.Add(5*time.Hour)) {
+		t.Fatalf("a breach at 03:30, in the second window: %+v queued %d, want silenced by sunday-retrain until 05:00, nothing queued", out.Changes, len(out.Queued))
+	}
+	a, _ := st.GetAlert(ctx, "m/psi/feature=income")
+	if a.Status != state.Suppressed || a.Group != "" {
+		t.Errorf("alert: status %q group %q, want suppressed in no group", a.Status, a.Group)
+	}
+	if sc, _ := st.GetSchedule(ctx, state.WindowSchedule(a.ID)); sc == nil || !sc.Next.Equal(t0.Add(5*time.Hour)) {
+		t.Errorf("the window's end schedule: %+v, want next at 05:00", sc)
+	}
+	recs, _ := st.AlertRecords(ctx, a.ID)
+	if last := recs[len(recs)-1]; last.Action != audit.Silenced || last.SilencedBy != "sunday-retrain" {
+		t.Errorf("last record %s by %q, want silenced by sunday-retrain", last.Action, last.SilencedBy)
+	}
+}

@@ -457,3 +457,34 @@ func TestRuleOverBudgetAlertsItsOwner(t *testing.T) {
 		t.Errorf("a list the rule can handle: %q, want the error resolved", got)
 	}
 }
+
+// The alert about a rule resolves when the rule can be evaluated again,
+// even on a reading in the rule's hysteresis band (below the threshold to
+// fire, above resolve_when's): that band is about the model's alert, not
+// about whether the rule works.
+func TestRuleErrorResolvesInTheHysteresisBand(t *testing.T) {
+	model := strings.Replace(testModel, "rules:\n", "rules:\n"+
+		"  - {name: every-pair, when: 'kind == \"drift\" && all(lineage.xs, {all(lineage.xs, {# >= 0})}) && value > 1', resolve_when: 'value < 0.2', severity: high, owner: data}\n", 1)
+	now := t0.Add(24 * time.Hour)
+	st := memstore.New(func() time.Time { return now })
+	p := &Processor{Config: configFrom(t, model), Store: st, Now: func() time.Time { return now }}
+	withList := func(id string, n int, at time.Duration) []byte {
+		xs := make([]string, n)
+		for i := range xs {
+			xs[i] = fmt.Sprint(i)
+		}
+		return []byte(fmt.Sprintf(`{"id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"m","kind":"drift","metric":"psi","feature":"income","value":0.4,"observed_at":%q,"lineage":{"xs":[%s]}}}`,
+			id, t0.Add(at).Format(time.RFC3339), strings.Join(xs, ",")))
+	}
+	if got := states(process(t, p, withList("big", 3000, 0))); !strings.Contains(got, "error:every-pair:opened") {
+		t.Fatalf("changes %q, want the rule's error opened", got)
+	}
+	// value 0.4: not above 1 (clear), not below 0.2 (resolve_when false).
+	if got := states(process(t, p, withList("small", 3, time.Hour))); !strings.Contains(got, "error:every-pair:resolved") {
+		t.Errorf("a list the rule can handle, in the band: %q, want the error resolved", got)
+	}
+	a, _ := st.GetAlert(context.Background(), AlertID("m", "error:every-pair", "income", ""))
+	if a == nil || a.Status != state.Resolved {
+		t.Errorf("error alert missing or not resolved (%v), want resolved", a != nil && a.Status == state.Open)
+	}
+}

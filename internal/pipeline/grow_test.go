@@ -132,3 +132,40 @@ func TestHigherSeverityJoiningRaisesTheGroup(t *testing.T) {
 		t.Fatalf("raised %+v, want one, at critical, saying why", raised)
 	}
 }
+
+// clean resolves features from..to-1, one a minute from minute at.
+func (w *growWorld) clean(from, to, at int) {
+	w.t.Helper()
+	for i := from; i < to; i++ {
+		w.now = t0.Add(time.Duration(at+i-from) * time.Minute)
+		process(w.t, w.p, event(fmt.Sprintf("c%d", i), "drift", "psi", fmt.Sprintf("f%02d", i), 0.1, time.Duration(at+i-from)*time.Minute))
+	}
+}
+
+func (w *growWorld) pending(kind string) []*state.Notification {
+	all, _ := w.st.Pending(context.Background(), farFuture, 1000)
+	return slices.DeleteFunc(all, func(n *state.Notification) bool { return n.Kind != kind })
+}
+
+// A raised group's resolution goes where the raise went: the PagerDuty
+// incident the raise opened is resolved, at the group's level; and an
+// update of a join after the raise tells it at that level (never paging).
+func TestRaisedGroupIsResolvedAndUpdatedAtItsLevel(t *testing.T) {
+	w := newGrowWorld(t, "warning", "{members: 10}")
+	w.drift(0, 10)
+	w.now = t0.Add(30 * time.Minute) // a window of its own, after the raise
+	process(t, w.p, event("e10", "drift", "psi", "f10", 0.4, 30*time.Minute))
+	up := w.pending(state.NoticeUpdated)
+	last := up[len(up)-1]
+	if last.Alert.Severity != "high" || !slices.Equal(last.Channels, []string{"slack"}) {
+		t.Errorf("update after the raise: severity %s via %v, want high via slack", last.Alert.Severity, last.Channels)
+	}
+	w.clean(0, 11, 40)
+	res := w.pending(state.NoticeResolved)
+	if len(res) != 1 {
+		t.Fatalf("%d resolved notifications, want 1", len(res))
+	}
+	if n := res[0]; n.Alert.Severity != "high" || !slices.Contains(n.Channels, "pagerduty") || !slices.Contains(n.Channels, "slack") {
+		t.Errorf("resolution: severity %s via %v, want high via slack and pagerduty", n.Alert.Severity, n.Channels)
+	}
+}

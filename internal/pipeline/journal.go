@@ -201,6 +201,7 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		}
 		j.Record(a, audit.Queued, detail)
 		n.Alert = *a.Clone()
+		n.Alert.Severity = lifecycle.Severity(g, a) // raised: told at its level
 		return
 	}
 	j.touch(g)

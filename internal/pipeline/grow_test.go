@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -168,4 +170,51 @@ func TestRaisedGroupIsResolvedAndUpdatedAtItsLevel(t *testing.T) {
 	if n := res[0]; n.Alert.Severity != "high" || !slices.Contains(n.Channels, "pagerduty") || !slices.Contains(n.Channels, "slack") {
 		t.Errorf("resolution: severity %s via %v, want high via slack and pagerduty", n.Alert.Severity, n.Channels)
 	}
+}
+
+// hoursWorld is a growWorld whose owner works 09:00-18:00 UTC on weekdays
+// (t0 is a Sunday) and whose stakes' high cell says outside_hours.
+func hoursWorld(t *testing.T, outside string) *growWorld {
+	w := newGrowWorld(t, "warning", "{members: 10}")
+	hours := "working_hours: {location: UTC, weekdays: [\"monday:friday\"], times: [\"09:00-18:00\"]}\n"
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml":          {Data: []byte(fmt.Sprintf(growModel, "warning", "{members: 10}"))},
+		"rules/stakes.yaml":     {Data: []byte("critical:\n  critical: {notify: [slack, pagerduty], ack_within: 15m}\n  high: {notify: [slack, pagerduty], ack_within: 30m, outside_hours: " + outside + "}\n  warning: {notify: [slack], ack_within: 1h}\n  info: {notify: [digest]}\n")},
+		"owners/data-team.yaml": {Data: []byte(fmt.Sprintf(owner, "data-team", "data-team") + hours)},
+		"owners/ds-team.yaml":   {Data: []byte(fmt.Sprintf(owner, "ds-team", "ds-team") + hours)},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	w.p.Config = cfg
+	return w
+}
+
+// A raise outside its owner's working hours is routed as an opening at
+// its level would be: held to Monday 09:00 (escalating ack_within after
+// that) with outside_hours: hold, on Slack without a page with slack.
+func TestRaiseOutsideWorkingHoursFollowsOutsideHours(t *testing.T) {
+	monday := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	t.Run("hold", func(t *testing.T) {
+		w := hoursWorld(t, "hold")
+		w.drift(0, 10)
+		raised, g := w.raised(), w.group()
+		if len(raised) != 1 || !raised[0].Hold.Equal(monday) {
+			t.Fatalf("raised %+v, want one held until %v", raised, monday)
+		}
+		if !g.EscalateAt.Equal(monday.Add(30 * time.Minute)) {
+			t.Errorf("group escalates at %v, want %v (ack_within after the hold)", g.EscalateAt, monday.Add(30*time.Minute))
+		}
+	})
+	t.Run("slack", func(t *testing.T) {
+		w := hoursWorld(t, "slack")
+		w.drift(0, 10)
+		raised, g := w.raised(), w.group()
+		if len(raised) != 1 || !raised[0].Hold.IsZero() || !slices.Equal(raised[0].Channels, []string{"slack"}) {
+			t.Fatalf("raised %+v, want one, at once, on slack only", raised)
+		}
+		if at := t0.Add(9*time.Minute + 30*time.Minute); !g.EscalateAt.Equal(at) {
+			t.Errorf("group escalates at %v, want %v", g.EscalateAt, at)
+		}
+	})
 }

@@ -66,17 +66,25 @@ func Grown(r *config.Rule, g *state.Group, a *state.Alert, size int) (level, why
 	return "", ""
 }
 
+// Told is how a raise is told: on the channels of its level as its
+// owner's working hours route them at the time (outside_hours), and when
+// (Hold; zero: at once, else the start of the owner's next working period).
+type Told struct {
+	Notify []string
+	Hold   time.Time
+}
+
 // Raise tells group g at severity level from now on, because of why (see
-// Grown), with size alerts: the channels and ack_within of the model's
-// stakes at that level, and the escalation restarted from the base
-// owner — unacknowledged, unsnoozed, escalating after the level's
-// ack_within. It returns the record's detail. The caller writes the group
-// and queues the NoticeRaised that tells of it.
-func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string, size int, now time.Time) string {
+// Grown), with size alerts: on told's channels, with the ack_within of
+// the model's stakes at that level, and the escalation restarted from the
+// base owner — unacknowledged, unsnoozed, escalating the level's
+// ack_within after it is told. It returns the record's detail. The caller
+// writes the group and queues the NoticeRaised that tells of it.
+func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string, size int, now time.Time, told Told) string {
 	from := g.Level
 	pol, _ := cfg.Stakes.Cell(a.Stakes, level)
 	g.Level, g.GrowBase, g.Raises = level, size, g.Raises+1
-	g.Notify = slices.Clone(pol.Notify)
+	g.Notify = slices.Clone(told.Notify)
 	g.AckWithin, g.ReackAfter = "", ""
 	if pol.AckWithin > 0 {
 		g.AckWithin = duration.Format(pol.AckWithin)
@@ -88,11 +96,15 @@ func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string
 	g.Owner, g.From, g.Step, g.CycleStart = g.Base, prev, 0, now
 	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 	g.EscalateAt = time.Time{}
-	if loud := slices.Contains(pol.Notify, "slack") || slices.Contains(pol.Notify, "pagerduty"); loud && pol.AckWithin > 0 {
-		g.EscalateAt = now.Add(pol.AckWithin)
+	if loud := slices.Contains(g.Notify, "slack") || slices.Contains(g.Notify, "pagerduty"); loud && pol.AckWithin > 0 {
+		// Nobody can acknowledge what they have not been told.
+		g.EscalateAt = maxTime(now, told.Hold).Add(pol.AckWithin)
 	}
-	detail := fmt.Sprintf("%s: raised from %s to %s (raise %d), told to %s via %s; escalation restarted",
-		why, from, level, g.Raises, g.Owner, joinOr(g.Notify))
+	detail := fmt.Sprintf("%s: raised from %s to %s (raise %d), told to %s via %s", why, from, level, g.Raises, g.Owner, joinOr(g.Notify))
+	if told.Hold.After(now) {
+		detail += " at " + told.Hold.UTC().Format(time.RFC3339) + ", the start of their working hours (outside_hours: hold)"
+	}
+	detail += "; escalation restarted"
 	g.By, g.ByName, g.Note = "router", "", detail
 	return detail
 }

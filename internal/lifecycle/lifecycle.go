@@ -609,11 +609,7 @@ func (s *step) reread(ctx context.Context, alerts []*state.Alert) ([]*state.Aler
 // update), and EventBridge for the changes other tools subscribe to.
 func (s *step) channels(a *state.Alert, kind string) []string {
 	var out []string
-	notify := a.Notify
-	if s.g.Notify != nil {
-		notify = s.g.Notify // raised: the channels of its level
-	}
-	for _, ch := range notify {
+	for _, ch := range Notify(s.g, a) {
 		if ch == "slack" || (ch == "pagerduty" && kind != state.NoticeRequest) {
 			out = append(out, ch)
 		}
@@ -693,17 +689,32 @@ func Notice(g *state.Group, a *state.Alert, kind string, created time.Time) *sta
 		owner, role = a.Owner, a.Role
 	}
 	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
-		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(a.Notify), Members: g.Size(),
+		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(Notify(g, a)), Members: g.Size(),
 		Created: created, Lifecycle: g.Lifecycle}
 	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
 		n.Subjects = append(n.Subjects, state.Subject(id))
 	}
 	n.Alert = *a.Clone()
-	if config.SeverityAbove(g.Level, a.Severity) {
-		// Raised: every notification tells it at its level.
-		n.Alert.Severity = g.Level
-	}
+	n.Alert.Severity = Severity(g, a)
 	return n
+}
+
+// Notify are the channels group g is told on: its level's once raised (a
+// resolution must reach the incident the raise opened), else alert a's.
+func Notify(g *state.Group, a *state.Alert) []string {
+	if g.Notify != nil {
+		return g.Notify
+	}
+	return a.Notify
+}
+
+// Severity is what group g is told at: its level once raised above alert
+// a's severity, else a's.
+func Severity(g *state.Group, a *state.Alert) string {
+	if config.SeverityAbove(g.Level, a.Severity) {
+		return g.Level
+	}
+	return a.Severity
 }
 
 // who names an actor for a record or a message.

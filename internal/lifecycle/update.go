@@ -19,10 +19,11 @@ func Update(g *state.Group, a *state.Alert, created time.Time) *state.Notificati
 	if owner == "" {
 		owner, role = a.Owner, a.Role
 	}
-	channels := slices.DeleteFunc(slices.Clone(a.Notify), func(ch string) bool { return ch == "pagerduty" })
+	channels := slices.DeleteFunc(slices.Clone(Notify(g, a)), func(ch string) bool { return ch == "pagerduty" })
 	n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: a.Model, Rule: a.Rule,
 		Owner: owner, Role: role, Channels: channels, Members: g.Size() + 1, Created: created,
 		ClaimedUntil: due, Lifecycle: g.Lifecycle, Joined: []string{state.Subject(a.ID)}, Joins: 1, Alert: *a.Clone()}
+	n.Alert.Severity = Severity(g, a)
 	if g.Notices > 0 {
 		n.After = fmt.Sprintf("%s#%d", g.ID, g.Notices)
 	}

@@ -6,9 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -131,4 +133,88 @@ func TestHigherSeverityJoiningRaisesTheGroup(t *testing.T) {
 	if len(raised) != 1 || raised[0].Alert.Severity != "critical" || !strings.HasPrefix(raised[0].Lifecycle.Note, "an alert of severity critical joined") {
 		t.Fatalf("raised %+v, want one, at critical, saying why", raised)
 	}
+}
+
+// clean resolves features from..to-1, one a minute from minute at.
+func (w *growWorld) clean(from, to, at int) {
+	w.t.Helper()
+	for i := from; i < to; i++ {
+		w.now = t0.Add(time.Duration(at+i-from) * time.Minute)
+		process(w.t, w.p, event(fmt.Sprintf("c%d", i), "drift", "psi", fmt.Sprintf("f%02d", i), 0.1, time.Duration(at+i-from)*time.Minute))
+	}
+}
+
+func (w *growWorld) pending(kind string) []*state.Notification {
+	all, _ := w.st.Pending(context.Background(), farFuture, 1000)
+	return slices.DeleteFunc(all, func(n *state.Notification) bool { return n.Kind != kind })
+}
+
+// A raised group's resolution goes where the raise went: the PagerDuty
+// incident the raise opened is resolved, at the group's level; and an
+// update of a join after the raise tells it at that level (never paging).
+func TestRaisedGroupIsResolvedAndUpdatedAtItsLevel(t *testing.T) {
+	w := newGrowWorld(t, "warning", "{members: 10}")
+	w.drift(0, 10)
+	w.now = t0.Add(30 * time.Minute) // a window of its own, after the raise
+	process(t, w.p, event("e10", "drift", "psi", "f10", 0.4, 30*time.Minute))
+	up := w.pending(state.NoticeUpdated)
+	last := up[len(up)-1]
+	if last.Alert.Severity != "high" || !slices.Equal(last.Channels, []string{"slack"}) {
+		t.Errorf("update after the raise: severity %s via %v, want high via slack", last.Alert.Severity, last.Channels)
+	}
+	w.clean(0, 11, 40)
+	res := w.pending(state.NoticeResolved)
+	if len(res) != 1 {
+		t.Fatalf("%d resolved notifications, want 1", len(res))
+	}
+	if n := res[0]; n.Alert.Severity != "high" || !slices.Contains(n.Channels, "pagerduty") || !slices.Contains(n.Channels, "slack") {
+		t.Errorf("resolution: severity %s via %v, want high via slack and pagerduty", n.Alert.Severity, n.Channels)
+	}
+}
+
+// hoursWorld is a growWorld whose owner works 09:00-18:00 UTC on weekdays
+// (t0 is a Sunday) and whose stakes' high cell says outside_hours.
+func hoursWorld(t *testing.T, outside string) *growWorld {
+	w := newGrowWorld(t, "warning", "{members: 10}")
+	hours := "working_hours: {location: UTC, weekdays: [\"monday:friday\"], times: [\"09:00-18:00\"]}\n"
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml":          {Data: []byte(fmt.Sprintf(growModel, "warning", "{members: 10}"))},
+		"rules/stakes.yaml":     {Data: []byte("critical:\n  critical: {notify: [slack, pagerduty], ack_within: 15m}\n  high: {notify: [slack, pagerduty], ack_within: 30m, outside_hours: " + outside + "}\n  warning: {notify: [slack], ack_within: 1h}\n  info: {notify: [digest]}\n")},
+		"owners/data-team.yaml": {Data: []byte(fmt.Sprintf(owner, "data-team", "data-team") + hours)},
+		"owners/ds-team.yaml":   {Data: []byte(fmt.Sprintf(owner, "ds-team", "ds-team") + hours)},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	w.p.Config = cfg
+	return w
+}
+
+// A raise outside its owner's working hours is routed as an opening at
+// its level would be: held to Monday 09:00 (escalating ack_within after
+// that) with outside_hours: hold, on Slack without a page with slack.
+func TestRaiseOutsideWorkingHoursFollowsOutsideHours(t *testing.T) {
+	monday := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	t.Run("hold", func(t *testing.T) {
+		w := hoursWorld(t, "hold")
+		w.drift(0, 10)
+		raised, g := w.raised(), w.group()
+		if len(raised) != 1 || !raised[0].Hold.Equal(monday) {
+			t.Fatalf("raised %+v, want one held until %v", raised, monday)
+		}
+		if !g.EscalateAt.Equal(monday.Add(30 * time.Minute)) {
+			t.Errorf("group escalates at %v, want %v (ack_within after the hold)", g.EscalateAt, monday.Add(30*time.Minute))
+		}
+	})
+	t.Run("slack", func(t *testing.T) {
+		w := hoursWorld(t, "slack")
+		w.drift(0, 10)
+		raised, g := w.raised(), w.group()
+		if len(raised) != 1 || !raised[0].Hold.IsZero() || !slices.Equal(raised[0].Channels, []string{"slack"}) {
+			t.Fatalf("raised %+v, want one, at once, on slack only", raised)
+		}
+		if at := t0.Add(9*time.Minute + 30*time.Minute); !g.EscalateAt.Equal(at) {
+			t.Errorf("group escalates at %v, want %v", g.EscalateAt, at)
+		}
+	})
 }

@@ -51,6 +51,7 @@ type Journal struct {
 	groups map[string]*state.Group // groups read or opened, by rule (nil: none)
 	dirty  map[string]bool         // rules whose group changed
 	joins  []*state.Join           // alerts joining open groups, commutatively
+	held   map[string]time.Time    // raises held to their owner's working hours, by group id
 }
 
 // Route readies alert a of rule r to open at `at`: routed by the rule's
@@ -201,6 +202,7 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		}
 		j.Record(a, audit.Queued, detail)
 		n.Alert = *a.Clone()
+		n.Alert.Severity = lifecycle.Severity(g, a) // raised: told at its level
 		return
 	}
 	j.touch(g)
@@ -217,6 +219,11 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		// channel wait for it (deliver sends a group's notices in order).
 		n.Hold = a.HeldUntil
 		detail += "; held until " + a.HeldUntil.UTC().Format(time.RFC3339) + ", the start of " + n.Owner + "'s working hours (outside_hours: hold)"
+	}
+	if hold := j.held[g.ID]; kind == state.NoticeRaised && !hold.IsZero() {
+		// A raise is told when its owner is at work, as an opening is.
+		n.Hold = hold
+		detail += "; held until " + hold.UTC().Format(time.RFC3339) + ", the start of " + n.Owner + "'s working hours (outside_hours: hold)"
 	}
 	j.Record(a, audit.Queued, detail)
 	sev := n.Alert.Severity
@@ -326,7 +333,28 @@ func (j *Journal) raise(g *state.Group, a *state.Alert, member, named bool) (*st
 	g.Open++
 	g.Grew = true
 	a.Group = g.ID
-	j.Record(a, audit.Raised, lifecycle.Raise(j.Config, g, a, level, why, size, j.Now))
+	told := j.raiseRouting(g, a, level)
+	if told.Hold.After(j.Now) {
+		j.raiseHolds()[g.ID] = told.Hold
+	}
+	j.Record(a, audit.Raised, lifecycle.Raise(j.Config, g, a, level, why, size, j.Now, told))
 	j.touch(g)
 	return g, true
+}
+
+// raiseRouting is how a raise of g to level is told: as an opening at that
+// level would be (Routing.outsideHours), for the owner the raise gives it
+// (its base owner) at the time of the raise.
+func (j *Journal) raiseRouting(g *state.Group, a *state.Alert, level string) lifecycle.Told {
+	pol, _ := j.Config.Stakes.Cell(a.Stakes, level)
+	r := Routing{Notify: slices.Clone(pol.Notify)}
+	r.outsideHours(j.Config.Owners[g.Base], pol, j.Now)
+	return lifecycle.Told{Notify: r.Notify, Hold: r.HoldUntil}
+}
+
+func (j *Journal) raiseHolds() map[string]time.Time {
+	if j.held == nil {
+		j.held = map[string]time.Time{}
+	}
+	return j.held
 }

@@ -41,6 +41,10 @@ const (
 	// DeliveryFailed: a channel refused a notification for good (the
 	// detail has the reason and who was told instead).
 	DeliveryFailed = "delivery-failed"
+	// Dropped: a notification was not sent because what it tells is over:
+	// an opening held to working hours whose group ended before they
+	// began, and the group's notifications after it (the detail says why).
+	Dropped = "dropped"
 
 	// What people (and the escalator) do with an alert. The Actor says
 	// who: "slack:<user id>", "pagerduty:<user id>", "escalator".

@@ -198,11 +198,14 @@ type Report struct {
 	Skipped int
 	// Failed counts channel failures declared (each once).
 	Failed int
+	// Dropped: not sent, as what it told was over (see Sender.drop).
+	Dropped int
 }
 
 // Add adds o's counts to r.
 func (r *Report) Add(o Report) {
 	r.Sent, r.Waiting, r.Skipped, r.Failed = r.Sent+o.Sent, r.Waiting+o.Waiting, r.Skipped+o.Skipped, r.Failed+o.Failed
+	r.Dropped += o.Dropped
 }
 
 // Deliver sends the notifications with these ids (the router passes what
@@ -389,6 +392,12 @@ func (s *Sender) start(ctx context.Context, b *batch, id string) (*job, Report, 
 	j := &job{s: s, n: n, b: b, claim: n.Claim, log: s.log().With("notification", n.ID, "alert", n.Alert.ID, "model", n.Model),
 		ready: map[string]time.Duration{}, runTries: map[string]int{}, blocked: map[string]time.Time{},
 		prevs: map[int]*state.Notification{}}
+	switch why, err := j.over(ctx); {
+	case err != nil:
+		return nil, Report{}, err
+	case why != "":
+		return nil, Report{Dropped: 1}, j.drop(ctx, why)
+	}
 	// Which channels wait for an earlier notification is settled before
 	// the group's record is read: one that went out meanwhile has its
 	// message in the record we read (else we would post a second one).

@@ -72,19 +72,20 @@ type envOptions struct {
 	slackOpts   []notifytest.SlackOption
 	routingKeys map[string]string // secret env var → key
 	pdKeys      []string
+	configDir   string // "": the repository's example
 }
 
 func onDynamo(o *envOptions) { o.dynamo = true }
 
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
-	cfg, err := config.Load("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := envOptions{slackOpts: []notifytest.SlackOption{notifytest.WithChannels(channels...)}}
+	o := envOptions{slackOpts: []notifytest.SlackOption{notifytest.WithChannels(channels...)}, configDir: "../.."}
 	for _, f := range opts {
 		f(&o)
+	}
+	cfg, err := config.Load(o.configDir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	e := &env{t: t, cfg: cfg, now: t0}
 	clock := func() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }

@@ -115,8 +115,12 @@ func merge(stored, mine *state.Delivery) *state.Delivery {
 // (sealed onto it by Commit.Record).
 func (j *job) audit(a *state.Alert, rec *record) audit.Record {
 	n := j.n
+	channels := []string{rec.channel}
+	if rec.channel == "" {
+		channels = n.Channels // about the notification, not one channel
+	}
 	return audit.Record{Alert: a.ID, At: j.s.now(), Recorded: j.s.now(), Action: rec.action, Actor: "sender",
 		Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric, Feature: a.Feature,
-		Segment: a.Segment, Severity: a.Severity, Role: n.Role, Owner: n.Owner, Notify: []string{rec.channel},
+		Segment: a.Segment, Severity: a.Severity, Role: n.Role, Owner: n.Owner, Notify: channels,
 		Group: n.Group, Detail: n.Kind + " notification " + n.ID + ": " + rec.detail, ConfigDigest: j.s.Config.Digest}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/duration"
-	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -87,7 +86,18 @@ func (d *decision) held(a *state.Alert, ref *state.AlertRef, f config.Flapping) 
 // Rejoin reopens, in place, the group alert a last belonged to, when that
 // group is its rule's current one and ended because its alerts resolved
 // (not closed by a person): the group's message is updated to say it is
-// open again, with the reason `note`, and its escalation starts afresh.
+// open again, with the reason `note`.
+//
+// Its lifecycle goes on where it stopped, not afresh: the update that
+// tells of the reopening pages nobody, so restarting the escalation would
+// clear an acknowledgement and page the next owner ack_within later
+// without the current one having been paged again. Acknowledged, it stays
+// with whoever acknowledged it (reack_after still asks them again);
+// unacknowledged, it escalates when it was due to — on the clock of the
+// opening that paged its owner, at once if that passed while it was
+// resolved — and the escalation pages. A raise is kept (its level and
+// channels), counted from the group's size now, so that the next join
+// does not raise and page a second time.
 // It reports false when there is no such group (the caller joins a new one).
 func (j *Journal) Rejoin(ctx context.Context, a *state.Alert, note string) (bool, error) {
 	g, err := j.Group(ctx, a.Rule)
@@ -95,8 +105,8 @@ func (j *Journal) Rejoin(ctx context.Context, a *state.Alert, note string) (bool
 		return false, err
 	}
 	g.Open = 1
-	g.Lifecycle = lifecycle.Start(a, j.Now)
-	g.By, g.Note = "router", note
+	g.GrowBase = g.Size()
+	g.By, g.ByName, g.Note = "router", "", note
 	j.touch(g)
 	j.Notice(g, a, state.NoticeUpdated)
 	return true, nil

@@ -195,3 +195,57 @@ func TestResolveWhenIsASeparateThreshold(t *testing.T) {
 		}
 	}
 }
+
+// A flapping alert reopened in place stays with whoever acknowledged it,
+// at the level it was raised to: no escalation restarts behind a silent
+// edit, and the next join does not raise it (and page) a second time.
+func TestFlappingReopenKeepsTheAcknowledgementAndTheRaise(t *testing.T) {
+	r := newFlapRun(t, "    flapping: {opens: 2, within: 6h, quiet_for: 1h}\n")
+	r.send(t, 0.4, 0)
+	ctx := context.Background()
+	g, err := r.st.GetGroup(ctx, "m", "psi")
+	if err != nil || g == nil {
+		t.Fatalf("group: %v, %v", g, err)
+	}
+	// As a person's acknowledgement and a raise to critical leave it.
+	g.AckedBy, g.AckedName, g.AckedAt, g.EscalateAt = "slack:U012ABCDE", "Ada", r.now, time.Time{}
+	g.Level, g.Notify, g.Raises, g.GrowBase = "critical", []string{"slack", "pagerduty"}, 1, 1
+	if err := r.st.Commit(ctx, &state.Commit{Groups: []*state.Group{g}}); err != nil {
+		t.Fatal(err)
+	}
+	r.send(t, 0.1, 5*time.Minute)
+	r.send(t, 0.4, 10*time.Minute) // flapping: reopened in place
+	g, _ = r.st.GetGroup(ctx, "m", "psi")
+	if g.Over() || !strings.HasPrefix(g.Note, "flapping") {
+		t.Fatalf("group over %v, note %q; want it reopened in place", g.Over(), g.Note)
+	}
+	if g.AckedBy != "slack:U012ABCDE" || !g.EscalateAt.IsZero() {
+		t.Errorf("reopened: acked by %q, escalates at %v; want still Ada's, no escalation", g.AckedBy, g.EscalateAt)
+	}
+	if g.Level != "critical" || len(g.Notify) != 2 || g.Raises != 1 || g.GrowBase != g.Size() {
+		t.Errorf("reopened: level %q, notify %v, raises %d, grow base %d (size %d); want the raise kept, counted from now",
+			g.Level, g.Notify, g.Raises, g.GrowBase, g.Size())
+	}
+}
+
+// Unacknowledged, a flapping alert reopened in place escalates on the
+// clock of the opening that paged its owner: the update telling of the
+// reopening pages nobody, so it does not start a fresh ack_within after
+// which the next owner is paged behind the first one's back.
+func TestFlappingReopenKeepsTheEscalationClock(t *testing.T) {
+	r := newFlapRun(t, "    flapping: {opens: 2, within: 6h, quiet_for: 1h}\n")
+	r.send(t, 0.4, 0)
+	ctx := context.Background()
+	g, _ := r.st.GetGroup(ctx, "m", "psi")
+	due := g.EscalateAt
+	if due.IsZero() {
+		t.Fatal("the opening set no escalation")
+	}
+	r.send(t, 0.1, 5*time.Minute)
+	r.send(t, 0.4, 10*time.Minute)
+	g, _ = r.st.GetGroup(ctx, "m", "psi")
+	if g.Over() || !g.EscalateAt.Equal(due) || g.Owner != "ds-team" || g.Acked() {
+		t.Errorf("reopened: over %v, escalates at %v, owner %s, acked %v; want open, still due %v, ds-team's, unacknowledged",
+			g.Over(), g.EscalateAt, g.Owner, g.Acked(), due)
+	}
+}

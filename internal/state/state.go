@@ -260,6 +260,10 @@ type Notification struct {
 	// the start of the owner's next working period for an alert held
 	// outside working hours (Alert.HeldUntil).
 	Hold time.Time `json:"hold,omitzero"`
+	// Dropped says why the notification was not sent (Sent is when the
+	// sender decided so): a held opening whose group was over when the
+	// hold ended, or a notification that follows one dropped.
+	Dropped string `json:"dropped,omitempty"`
 
 	// Delivery progress, written by the sender (never by the router).
 	// Claim is the token of the sender holding the notification until

@@ -13,16 +13,11 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
-	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/escalator"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
-	"github.com/stakeout-ml/stakeout/internal/notifytest"
-	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
-	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/signal"
-	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -53,13 +48,7 @@ func TestMutedAlarmsPageOnlyWhatIsStillOpenAtTheEnd(t *testing.T) {
 			t.Fatalf("muted alarm: %+v %v, want silenced", out, err)
 		}
 	}
-	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
-	pd := notifytest.NewPagerDuty(t)
-	anyKey := secret.NewEnv(func(string) (string, bool) { return pd.RoutingKey(), true })
-	sender := &deliver.Sender{Config: cfg, Store: st, Now: clock, Notifiers: map[string]deliver.Notifier{
-		"slack":     &slacknotify.Notifier{API: slacknotify.NewClient(secret.New(slack.Token()), slack.URL())},
-		"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(anyKey, pd.URL())},
-	}}
+	sender, slack, pd := fakeChannels(t, cfg, st, clock)
 	var emitted bytes.Buffer
 	r := escalator.NewRunner(cfg, st, sender, metrics.New(&emitted, metrics.Namespace, clock), slog.New(slog.DiscardHandler), clock)
 	r.Escalator.Signals = []string{} // the test sends no other signal: watch none for silence

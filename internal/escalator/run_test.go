@@ -48,13 +48,7 @@ func TestRunDrainsWhatTheRouterLeft(t *testing.T) {
 		t.Fatalf("router step: %+v %v, want queued notifications", out, err)
 	}
 
-	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
-	pd := notifytest.NewPagerDuty(t)
-	anyKey := secret.NewEnv(func(string) (string, bool) { return pd.RoutingKey(), true })
-	sender := &deliver.Sender{Config: cfg, Store: st, Now: clock, Notifiers: map[string]deliver.Notifier{
-		"slack":     &slacknotify.Notifier{API: slacknotify.NewClient(secret.New(slack.Token()), slack.URL())},
-		"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(anyKey, pd.URL())},
-	}}
+	sender, slack, pd := fakeChannels(t, cfg, st, clock)
 	var logs, emitted bytes.Buffer
 	r := escalator.NewRunner(cfg, st, sender, metrics.New(&emitted, metrics.Namespace, clock), slog.New(slog.NewJSONHandler(&logs, nil)), clock)
 	for range 2 {
@@ -83,4 +77,18 @@ func TestRunDrainsWhatTheRouterLeft(t *testing.T) {
 	if !strings.Contains(emitted.String(), `"Namespace":"stakeout"`) {
 		t.Errorf("the runs flushed no metrics:\n%s", emitted.String())
 	}
+}
+
+// fakeChannels is a sender to Slack and PagerDuty test servers, every
+// routing key resolving to the fake's.
+func fakeChannels(t *testing.T, cfg *config.Config, st deliver.Store, clock func() time.Time) (*deliver.Sender, *notifytest.Slack, *notifytest.PagerDuty) {
+	t.Helper()
+	slack := notifytest.NewSlack(t, notifytest.WithChannels("C0CREDITDS", "C0FRAUDDSX", "C0MLPLATFM"))
+	pd := notifytest.NewPagerDuty(t)
+	anyKey := secret.NewEnv(func(string) (string, bool) { return pd.RoutingKey(), true })
+	sender := &deliver.Sender{Config: cfg, Store: st, Now: clock, Notifiers: map[string]deliver.Notifier{
+		"slack":     &slacknotify.Notifier{API: slacknotify.NewClient(secret.New(slack.Token()), slack.URL())},
+		"pagerduty": &pdnotify.Notifier{Config: cfg, Sender: pdnotify.New(anyKey, pd.URL())},
+	}}
+	return sender, slack, pd
 }

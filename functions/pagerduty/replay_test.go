@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,7 +18,6 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/deploytest"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
-	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/signature"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -103,18 +101,7 @@ func TestReplayedWebhook(t *testing.T) {
 // world's table: credit-approval/accuracy-loss opens.
 func openGroup(t *testing.T, cfg *config.Config, w *deploytest.World) *state.Group {
 	t.Helper()
-	f, err := os.Open("../../testdata/scenarios/credit-accuracy-collapse.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := &pipeline.Processor{Config: cfg, Store: w.Store, Now: time.Now}
-	sc := bufio.NewScanner(f)
-	for i := 0; i < 3 && sc.Scan(); i++ {
-		if _, err := p.Process(context.Background(), sc.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.Route(t, cfg, "../../testdata/scenarios/credit-accuracy-collapse.jsonl", 3)
 	g, err := w.Store.GetGroup(context.Background(), "credit-approval", "accuracy-loss")
 	if err != nil || g == nil || g.Acked() {
 		t.Fatalf("the scenario opened %+v (%v), want an unacknowledged group", g, err)

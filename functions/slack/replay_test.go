@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,7 +17,6 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deploytest"
-	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/signature"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -34,18 +31,7 @@ func openGroup(t *testing.T, w *deploytest.World) *state.Group {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("../../testdata/scenarios/credit-accuracy-collapse.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	p := &pipeline.Processor{Config: cfg, Store: w.Store, Now: time.Now}
-	sc := bufio.NewScanner(f)
-	for i := 0; i < 3 && sc.Scan(); i++ {
-		if _, err := p.Process(context.Background(), sc.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w.Route(t, cfg, "../../testdata/scenarios/credit-accuracy-collapse.jsonl", 3)
 	g, err := w.Store.GetGroup(context.Background(), "credit-approval", "accuracy-loss")
 	if err != nil || g == nil || g.Owner != "credit-ds" {
 		t.Fatalf("the scenario opened %+v (%v), want a group with credit-ds", g, err)

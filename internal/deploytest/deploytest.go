@@ -9,7 +9,9 @@
 package deploytest
 
 import (
+	"bufio"
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/dynamotest"
 	"github.com/stakeout-ml/stakeout/internal/kmstest"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/samtemplate"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
@@ -114,4 +117,23 @@ func New(t *testing.T, template, function string) *World {
 		}
 	})
 	return w
+}
+
+// Route runs the router's pipeline over the first n events of a JSON-lines
+// file on the world's table, with cfg: the state a function under test
+// then acts on (an open group to acknowledge, say).
+func (w *World) Route(t *testing.T, cfg *config.Config, path string, n int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &pipeline.Processor{Config: cfg, Store: w.Store, Now: time.Now}
+	sc := bufio.NewScanner(f)
+	for i := 0; i < n && sc.Scan(); i++ {
+		if _, err := p.Process(context.Background(), sc.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

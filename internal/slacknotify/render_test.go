@@ -348,3 +348,33 @@ func TestEndOfChainReplySaysNotifiedAgain(t *testing.T) {
 		t.Errorf("escalation reply %q, want it to say escalated to", reply)
 	}
 }
+
+// A PagerDuty user's name (who acknowledged or resolved from PagerDuty)
+// reaches the message as text: it can neither mention the channel nor
+// make a link.
+func TestAPagerDutyUsersNameIsShownInert(t *testing.T) {
+	cfg := exampleConfig(t)
+	evil := "<!channel> <https://evil.example/login|Re-authenticate stakeout>"
+	for _, kind := range []string{state.NoticeAcknowledged, state.NoticeResolved} {
+		n := &state.Notification{ID: "credit-approval/accuracy-loss@x.1#2", Kind: kind, Group: "credit-approval/accuracy-loss@x.1",
+			Model: "credit-approval", Rule: "accuracy-loss", Owner: "credit-ds", Role: "model", Created: t0,
+			Alert: state.Alert{ID: "credit-approval/accuracy-loss", Model: "credit-approval", Rule: "accuracy-loss", Severity: "critical", OpenedAt: t0},
+			Lifecycle: state.Lifecycle{Owner: "credit-ds", Base: "credit-ds", AckedBy: "pagerduty:P1B2C3D", AckedName: evil, AckedAt: t0,
+				By: "pagerduty:P1B2C3D", ByName: evil}}
+		if kind == state.NoticeResolved {
+			n.Lifecycle.Resolution, n.Lifecycle.ClosedBy, n.Lifecycle.ClosedName, n.Lifecycle.ClosedAt = state.ResolvedByPerson, "pagerduty:P1B2C3D", evil, t0
+		}
+		v := notify.NewView(cfg, n)
+		for name, m := range map[string]Message{"reply": Reply(v), "message": Render(v)} {
+			b, err := json.Marshal(m.Blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, live := range []string{"<!channel>", "<https://evil.example"} {
+				if strings.Contains(string(b), strings.NewReplacer("<", `\u003c`, ">", `\u003e`).Replace(live)) || strings.Contains(m.Text, live) {
+					t.Errorf("%s %s carries a live %s from a PagerDuty user's name: text=%q", kind, name, live, m.Text)
+				}
+			}
+		}
+	}
+}

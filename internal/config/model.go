@@ -403,6 +403,14 @@ func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 			d.warnf(impactNode, "impact reads %s, which when does not require: alerts on events without it will have no impact", strings.Join(extra, ", "))
 		}
 	}
+	if r.When != nil && r.ResolveWhen != nil {
+		// when holds only on events with every field it reads; resolve_when
+		// must be decidable on each of them, or an alert could stay open
+		// for good (at run time it falls back to `not when`, see engine).
+		if extra := without(r.ResolveWhen.Needs(), r.When.Needs()); len(extra) > 0 {
+			d.errorf(resolveWhenNode, "resolve_when reads %s, which when does not require: an alert opened on an event without it could never be resolved by resolve_when (make when read it too, or resolve_when read only what when reads)", strings.Join(extra, ", "))
+		}
+	}
 	if summaryNode != nil {
 		if s, ok := d.str(summaryNode, "summary"); ok {
 			var errs []templateError

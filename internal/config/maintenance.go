@@ -66,41 +66,10 @@ func (w *Maintenance) End(t time.Time) time.Time {
 		limit = maxLongMaintenance
 	}
 	start := t.UTC().Truncate(time.Minute)
-	for at := start.Add(time.Minute); at.Sub(start) <= limit; at = w.nextChange(at) {
-		if !w.Interval.ContainsTime(at) {
-			return at
-		}
+	if end, ok := firstMinute(w.Interval, start.Add(time.Minute), false, limit-time.Minute); ok {
+		return end
 	}
 	return start.Add(limit)
-}
-
-// nextChange is the next minute after at where the interval may stop
-// containing the time: a boundary of its times or a local midnight (its
-// other fields are whole local days). Between two of them nothing
-// changes, so End checks a few minutes a day, not 1,440, with the same
-// result; across a change of the zone's offset (summer time) it goes
-// minute by minute, as wall-clock boundaries move then.
-func (w *Maintenance) nextChange(at time.Time) time.Time {
-	loc := time.UTC
-	if w.Interval.Location != nil {
-		loc = w.Interval.Location.Location
-	}
-	local := at.In(loc)
-	minute := local.Hour()*60 + local.Minute()
-	step := 1440 - minute // to the next local midnight
-	for _, tr := range w.Interval.Times {
-		for _, b := range []int{tr.StartMinute, tr.EndMinute} {
-			if b > minute && b-minute < step {
-				step = b - minute
-			}
-		}
-	}
-	next := at.Add(time.Duration(step) * time.Minute)
-	_, before := local.Zone()
-	if _, after := next.In(loc).Zone(); after != before {
-		return at.Add(time.Minute)
-	}
-	return next
 }
 
 // Silenced returns the model's window that silences rule at t, with when

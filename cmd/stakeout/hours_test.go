@@ -54,3 +54,34 @@ func TestReplayHoldsAWarningToWorkingHoursAndPagesACritical(t *testing.T) {
 		}
 	})
 }
+
+// A warning held to working hours that resolves before they start is
+// dropped then, and replay says so (DROPPED, with why) instead of telling
+// of a release that sends nothing (scenario working-hours-over).
+func TestReplayShowsAHeldOpeningDroppedWhenItsGroupIsOver(t *testing.T) {
+	args := []string{"replay", "--dir", "testdata/working-hours", "--until", "2026-06-02T08:05:00Z", "testdata/scenarios/working-hours-over.jsonl"}
+	t.Run("golden", func(t *testing.T) {
+		t.Chdir("../..")
+		checkGolden(t, testCase{name: "replay-working-hours-over", args: args})
+	})
+	t.Run("golden-json", func(t *testing.T) {
+		t.Chdir("../..")
+		checkGolden(t, testCase{name: "replay-working-hours-over-json", args: append([]string{"replay", "--json"}, args[1:]...)})
+	})
+	t.Run("line", func(t *testing.T) {
+		t.Chdir("../..")
+		var out, errOut bytes.Buffer
+		if code := run(args, stdio{out: &out, err: &errOut}); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		text := out.String()
+		want := "2026-06-02 08:00Z  DROPPED     credit-approval/feature-drift@20260602T020000Z.1  opened → credit-ds via slack, events\n" +
+			"                   not sent: held until 2026-06-02T08:00:00Z (outside credit-ds's working hours), and the group was over by then\n"
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks the DROPPED line %q:\n%s", want, text)
+		}
+		if strings.Contains(text, "RELEASED") || strings.Contains(text, "Warning · credit-approval") || strings.Contains(text, "not delivered yet") {
+			t.Errorf("a dropped opening was shown as released, posted or left in the outbox:\n%s", text)
+		}
+	})
+}

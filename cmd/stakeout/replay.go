@@ -168,9 +168,9 @@ func (c *replayCmd) open(cfg *config.Config, std stdio) (*replayRun, error) {
 	signed := setup.NewStore(r.st, key)
 	// Notifications are delivered as they are queued, through the real
 	// sender: shown as text, and posted for real when a bot token is set.
-	shown := std.out
+	shown := &holdBack{w: std.out}
 	if c.jsonOut {
-		shown = io.Discard
+		shown.w = io.Discard
 	}
 	sender, err := c.sender(cfg, signed, shown, now)
 	if err != nil {

@@ -22,14 +22,16 @@ import (
 // timeline runs a replay's clock: the escalator at each minute something
 // falls due, and the delivery of what it and the router queue.
 type timeline struct {
-	w, shown, err io.Writer
-	json          bool
-	silence       bool
-	st            *memstore.Store
-	sender        *deliver.Sender
-	esc           *escalator.Escalator
-	clock         *time.Time
-	sum           *summary
+	w, err io.Writer
+	// shown is where notifications are shown (see holdBack).
+	shown   *holdBack
+	json    bool
+	silence bool
+	st      *memstore.Store
+	sender  *deliver.Sender
+	esc     *escalator.Escalator
+	clock   *time.Time
+	sum     *summary
 	// next is the earliest time something is due (zero: nothing).
 	next time.Time
 	// started: the escalator's schedules exist.
@@ -197,6 +199,11 @@ func (t *timeline) deliver(ctx context.Context, n *state.Notification, sum *summ
 		t.failures(after)
 	}
 	sum.notices++
+	if slices.ContainsFunc(t.held, func(h *state.Notification) bool { return h.Group == n.Group && h.ID != n.ID }) {
+		// Queued behind a held notification of its group, it waits for
+		// it on purpose: it goes out, or is dropped, with it.
+		rep.Waiting = 0
+	}
 	sum.waiting += rep.Waiting
 	sum.failed += rep.Failed
 	return nil

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -10,14 +12,41 @@ import (
 )
 
 // releasedLine is a notification held outside its owner's working hours
-// and released at their start, as replay --json prints it.
+// and released at their start, as replay --json prints it; Dropped, when
+// set, says why it was not sent after all (its group was over by then).
 type releasedLine struct {
 	At           time.Time `json:"at"`
-	Released     string    `json:"released"`
+	Released     string    `json:"released,omitempty"`
+	Dropped      string    `json:"dropped,omitempty"`
+	Why          string    `json:"why,omitempty"`
 	Owner        string    `json:"owner"`
 	HeldSince    time.Time `json:"held_since"`
 	Alert        string    `json:"alert"`
 	Notification string    `json:"notification"`
+}
+
+// holdBack passes what is written to it on, or keeps it back while
+// holding: the delivery of a held notification is shown after the line
+// saying whether it went out, which only the delivery knows.
+type holdBack struct {
+	w       io.Writer
+	holding bool
+	kept    bytes.Buffer
+}
+
+func (h *holdBack) Write(p []byte) (int, error) {
+	if h.holding {
+		return h.kept.Write(p)
+	}
+	return h.w.Write(p)
+}
+
+// flush stops holding and passes on what was kept.
+func (h *holdBack) flush() error {
+	h.holding = false
+	_, err := h.w.Write(h.kept.Bytes())
+	h.kept.Reset()
+	return err
 }
 
 // hold notes a notification queued with a hold (outside its owner's
@@ -32,7 +61,9 @@ func (t *timeline) hold(n *state.Notification) {
 }
 
 // release delivers the held notifications whose hold is over, each under a
-// line of the timeline at the time it goes out.
+// line of the timeline at the time it goes out (RELEASED), or, when its
+// group was over by then and the sender dropped it, one saying so
+// (DROPPED).
 func (t *timeline) release(ctx context.Context) error {
 	var still []*state.Notification
 	for _, n := range t.held {
@@ -40,14 +71,21 @@ func (t *timeline) release(ctx context.Context) error {
 			still = append(still, n)
 			continue
 		}
-		if t.json {
-			writeJSONLine(t.w, releasedLine{At: *t.clock, Released: n.Group, Owner: n.Owner, HeldSince: n.Created.UTC(), Alert: n.Alert.ID, Notification: n.ID})
-		} else {
-			fmt.Fprintf(t.w, "%s  %-11s %s  %s → %s via %s\n%sheld since %s until the start of %s's working hours\n", t.clock.UTC().Format("2006-01-02 15:04Z"), "RELEASED",
-				n.Group, n.Kind, n.Owner, strings.Join(n.Channels, ", "), indent, n.Created.UTC().Format("2006-01-02 15:04Z"), n.Owner)
-		}
+		t.shown.holding = true
 		rep, err := t.sender.Deliver(ctx, []string{n.ID})
 		if err != nil {
+			return err
+		}
+		after, err := t.st.GetNotice(ctx, n.ID)
+		if err != nil {
+			return err
+		}
+		dropped := ""
+		if after != nil {
+			dropped = after.Dropped
+		}
+		t.released(n, dropped)
+		if err := t.shown.flush(); err != nil {
 			return err
 		}
 		t.sum.waiting += rep.Waiting
@@ -55,4 +93,22 @@ func (t *timeline) release(ctx context.Context) error {
 	}
 	t.held = still
 	return nil
+}
+
+// released prints the line of a held notification whose hold is over:
+// sent, or dropped and why.
+func (t *timeline) released(n *state.Notification, dropped string) {
+	clock, since := t.clock.UTC().Format("2006-01-02 15:04Z"), n.Created.UTC().Format("2006-01-02 15:04Z")
+	switch {
+	case t.json && dropped != "":
+		writeJSONLine(t.w, releasedLine{At: *t.clock, Dropped: n.Group, Why: dropped, Owner: n.Owner, HeldSince: n.Created.UTC(), Alert: n.Alert.ID, Notification: n.ID})
+	case t.json:
+		writeJSONLine(t.w, releasedLine{At: *t.clock, Released: n.Group, Owner: n.Owner, HeldSince: n.Created.UTC(), Alert: n.Alert.ID, Notification: n.ID})
+	case dropped != "":
+		fmt.Fprintf(t.w, "%s  %-11s %s  %s → %s via %s\n%snot sent: %s\n", clock, "DROPPED",
+			n.Group, n.Kind, n.Owner, strings.Join(n.Channels, ", "), indent, dropped)
+	default:
+		fmt.Fprintf(t.w, "%s  %-11s %s  %s → %s via %s\n%sheld since %s until the start of %s's working hours\n", clock, "RELEASED",
+			n.Group, n.Kind, n.Owner, strings.Join(n.Channels, ", "), indent, since, n.Owner)
+	}
 }

@@ -66,41 +66,10 @@ func (w *Maintenance) End(t time.Time) time.Time {
 		limit = maxLongMaintenance
 	}
 	start := t.UTC().Truncate(time.Minute)
-	for at := start.Add(time.Minute); at.Sub(start) <= limit; at = w.nextChange(at) {
-		if !w.Interval.ContainsTime(at) {
-			return at
-		}
+	if end, ok := firstMinute(w.Interval, start.Add(time.Minute), false, limit-time.Minute); ok {
+		return end
 	}
 	return start.Add(limit)
-}
-
-// nextChange is the next minute after at where the interval may stop
-// containing the time: a boundary of its times or a local midnight (its
-// other fields are whole local days). Between two of them nothing
-// changes, so End checks a few minutes a day, not 1,440, with the same
-// result; across a change of the zone's offset (summer time) it goes
-// minute by minute, as wall-clock boundaries move then.
-func (w *Maintenance) nextChange(at time.Time) time.Time {
-	loc := time.UTC
-	if w.Interval.Location != nil {
-		loc = w.Interval.Location.Location
-	}
-	local := at.In(loc)
-	minute := local.Hour()*60 + local.Minute()
-	step := 1440 - minute // to the next local midnight
-	for _, tr := range w.Interval.Times {
-		for _, b := range []int{tr.StartMinute, tr.EndMinute} {
-			if b > minute && b-minute < step {
-				step = b - minute
-			}
-		}
-	}
-	next := at.Add(time.Duration(step) * time.Minute)
-	_, before := local.Zone()
-	if _, after := next.In(loc).Zone(); after != before {
-		return at.Add(time.Minute)
-	}
-	return next
 }
 
 // Silenced returns the model's window that silences rule at t, with when
@@ -140,17 +109,45 @@ func (l *loader) decodeMaintenance(d *doc, v *yaml.Node, m *Model) {
 	})
 }
 
+// windowNodes are what a window's fields say beyond the window itself:
+// its recurring interval, whether a recurring field was set, and the
+// nodes of from, until and long (for messages at their line).
+type windowNodes struct {
+	interval          timeinterval.TimeInterval
+	recurring         bool
+	from, until, long *yaml.Node
+}
+
 // decodeWindow decodes one window; ok is false when it has errors (w
 // still has its name and position).
 func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) (w *Maintenance, ok bool) {
 	w = &Maintenance{Pos: pos(item)}
-	ti := &timeinterval.TimeInterval{}
-	recurring := false
-	var fromNode, untilNode, longNode *yaml.Node
+	var n windowNodes
 	errorsBefore := d.errors
+	d.mapping(item, "maintenance window", d.windowFields(w, m, &n)...)
+	oneOff := n.from != nil || n.until != nil
+	switch {
+	case d.errors > errorsBefore:
+		return w, false
+	case oneOff && n.recurring:
+		d.errorf(item, "maintenance window %q has both from/until and recurring fields (times, weekdays, days_of_month, months, years, location): make two windows", w.Name)
+		return w, false
+	case oneOff:
+		return w, l.checkOneOff(d, item, w, n)
+	case !n.recurring:
+		d.errorf(item, "maintenance window %q says neither when it is (from and until) nor when it recurs (times, weekdays, days_of_month, months, years)", w.Name)
+		return w, false
+	}
+	return w, l.checkRecurring(d, item, w, &n)
+}
+
+// windowFields are a window's fields: its own decoded into w, the
+// recurring ones into n's interval.
+func (d *doc) windowFields(w *Maintenance, m *Model, n *windowNodes) []field {
+	ti := &n.interval
 	interval := func(what string, decode func(item *yaml.Node) error) func(_, v *yaml.Node) {
 		return func(_, v *yaml.Node) {
-			recurring = true
+			n.recurring = true
 			d.seq(v, "maintenance."+what, func(item *yaml.Node) {
 				if err := decode(item); err != nil {
 					d.errorf(item, "maintenance.%s: %s (%s)", what, err, intervalHints[what])
@@ -158,73 +155,78 @@ func (l *loader) decodeWindow(d *doc, item *yaml.Node, m *Model) (w *Maintenance
 			})
 		}
 	}
-	d.mapping(item, "maintenance window",
-		field{name: "name", required: true, decode: func(_, v *yaml.Node) {
+	return []field{
+		{name: "name", required: true, decode: func(_, v *yaml.Node) {
 			w.Name, _ = d.str(v, "name")
 			if w.Name != "" && !ruleName.MatchString(w.Name) {
 				d.errorf(v, "maintenance window name %q must be lower-case words joined by dashes, like weekly-backfill (audit records name it)", w.Name)
 			}
 		}},
-		field{name: "reason", decode: func(_, v *yaml.Node) { w.Reason, _ = d.str(v, "reason") }},
-		field{name: "rules", decode: func(_, v *yaml.Node) { d.windowRules(v, w, m) }},
-		field{name: "from", decode: func(_, v *yaml.Node) { fromNode = v; w.From, _ = d.instant(v, "from") }},
-		field{name: "until", decode: func(_, v *yaml.Node) { untilNode = v; w.Until, _ = d.instant(v, "until") }},
-		field{name: "long", decode: func(_, v *yaml.Node) {
-			longNode = v
+		{name: "reason", decode: func(_, v *yaml.Node) { w.Reason, _ = d.str(v, "reason") }},
+		{name: "rules", decode: func(_, v *yaml.Node) { d.windowRules(v, w, m) }},
+		{name: "from", decode: func(_, v *yaml.Node) { n.from = v; w.From, _ = d.instant(v, "from") }},
+		{name: "until", decode: func(_, v *yaml.Node) { n.until = v; w.Until, _ = d.instant(v, "until") }},
+		{name: "long", decode: func(_, v *yaml.Node) {
+			n.long = v
 			if v.Tag != "!!bool" || v.Decode(&w.Long) != nil {
 				d.errorf(v, "long must be true or false")
 			}
 		}},
-		field{name: "times", decode: interval("times", func(n *yaml.Node) error { return appendTimes(&ti.Times, n) })},
-		field{name: "weekdays", decode: interval("weekdays", func(n *yaml.Node) error { return appendRange(&ti.Weekdays, n) })},
-		field{name: "days_of_month", decode: interval("days_of_month", func(n *yaml.Node) error { return appendRange(&ti.DaysOfMonth, n) })},
-		field{name: "months", decode: interval("months", func(n *yaml.Node) error { return appendRange(&ti.Months, n) })},
-		field{name: "years", decode: interval("years", func(n *yaml.Node) error { return appendRange(&ti.Years, n) })},
-		field{name: "location", decode: func(_, v *yaml.Node) {
-			recurring = true
-			s, ok := d.str(v, "location")
-			if !ok {
-				return
-			}
-			loc, err := time.LoadLocation(s)
-			if err != nil || s == "" || s == "Local" {
-				d.errorf(v, "maintenance.location: unknown time zone %q (use an IANA name like Europe/Berlin, or UTC)", s)
-				return
-			}
-			ti.Location = &timeinterval.Location{Location: loc}
-		}},
-	)
-	oneOff := fromNode != nil || untilNode != nil
-	switch {
-	case d.errors > errorsBefore:
-		return w, false
-	case oneOff && recurring:
-		d.errorf(item, "maintenance window %q has both from/until and recurring fields (times, weekdays, days_of_month, months, years, location): make two windows", w.Name)
-	case oneOff && (fromNode == nil || untilNode == nil):
-		d.errorf(item, "maintenance window %q: a one-off window needs both from and until", w.Name)
-	case oneOff && !w.Until.After(w.From):
-		d.errorf(untilNode, "maintenance window %q ends (%s) before it starts (%s)", w.Name, w.Until.Format(time.RFC3339), w.From.Format(time.RFC3339))
-	case oneOff && w.Until.Sub(w.From) > MaxMaintenance && !w.Long:
-		d.errorf(untilNode, "maintenance window %q lasts %s, more than 7 days: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, duration.Format(w.Until.Sub(w.From)))
-	case oneOff:
-		if !w.Until.After(l.now) {
-			d.warnf(untilNode, "maintenance window %q ended on %s: remove it", w.Name, w.Until.Format(time.RFC3339))
-		}
-		return w, true
-	case !recurring:
-		d.errorf(item, "maintenance window %q says neither when it is (from and until) nor when it recurs (times, weekdays, days_of_month, months, years)", w.Name)
-	default:
-		w.Interval = ti
-		if days := longestRun(ti, l.now); days > 7 && !w.Long {
-			d.errorf(item, "maintenance window %q covers %d days in a row, more than 7: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, days)
-			return w, false
-		}
-		if longNode != nil && w.Long && longestRun(ti, l.now) <= 7 {
-			d.warnf(longNode, "maintenance window %q never lasts more than 7 days: long: true is not needed", w.Name)
-		}
-		return w, true
+		{name: "times", decode: interval("times", func(v *yaml.Node) error { return appendTimes(&ti.Times, v) })},
+		{name: "weekdays", decode: interval("weekdays", func(v *yaml.Node) error { return appendRange(&ti.Weekdays, v) })},
+		{name: "days_of_month", decode: interval("days_of_month", func(v *yaml.Node) error { return appendRange(&ti.DaysOfMonth, v) })},
+		{name: "months", decode: interval("months", func(v *yaml.Node) error { return appendRange(&ti.Months, v) })},
+		{name: "years", decode: interval("years", func(v *yaml.Node) error { return appendRange(&ti.Years, v) })},
+		{name: "location", decode: func(_, v *yaml.Node) { n.recurring = true; d.windowLocation(v, ti) }},
 	}
-	return w, false
+}
+
+// windowLocation decodes a recurring window's time zone.
+func (d *doc) windowLocation(v *yaml.Node, ti *timeinterval.TimeInterval) {
+	s, ok := d.str(v, "location")
+	if !ok {
+		return
+	}
+	loc, err := time.LoadLocation(s)
+	if err != nil || s == "" || s == "Local" {
+		d.errorf(v, "maintenance.location: unknown time zone %q (use an IANA name like Europe/Berlin, or UTC)", s)
+		return
+	}
+	ti.Location = &timeinterval.Location{Location: loc}
+}
+
+// checkOneOff checks a one-off window's bounds; one that ended already
+// is kept, with a warning.
+func (l *loader) checkOneOff(d *doc, item *yaml.Node, w *Maintenance, n windowNodes) bool {
+	switch {
+	case n.from == nil || n.until == nil:
+		d.errorf(item, "maintenance window %q: a one-off window needs both from and until", w.Name)
+	case !w.Until.After(w.From):
+		d.errorf(n.until, "maintenance window %q ends (%s) before it starts (%s)", w.Name, w.Until.Format(time.RFC3339), w.From.Format(time.RFC3339))
+	case w.Until.Sub(w.From) > MaxMaintenance && !w.Long:
+		d.errorf(n.until, "maintenance window %q lasts %s, more than 7 days: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, duration.Format(w.Until.Sub(w.From)))
+	default:
+		if !w.Until.After(l.now) {
+			d.warnf(n.until, "maintenance window %q ended on %s: remove it", w.Name, w.Until.Format(time.RFC3339))
+		}
+		return true
+	}
+	return false
+}
+
+// checkRecurring checks how long a recurring window lasts at most, and
+// gives w its interval.
+func (l *loader) checkRecurring(d *doc, item *yaml.Node, w *Maintenance, n *windowNodes) bool {
+	ti := &n.interval
+	w.Interval = ti
+	if days := longestRun(ti, l.now); days > 7 && !w.Long {
+		d.errorf(item, "maintenance window %q covers %d days in a row, more than 7: add long: true if it is meant to (a forgotten window hides real alerts)", w.Name, days)
+		return false
+	}
+	if n.long != nil && w.Long && longestRun(ti, l.now) <= 7 {
+		d.warnf(n.long, "maintenance window %q never lasts more than 7 days: long: true is not needed", w.Name)
+	}
+	return true
 }
 
 // intervalHints say, in errors, what each recurring field takes.

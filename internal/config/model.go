@@ -312,110 +312,163 @@ func (m *Model) MatchesAlarm(alarmName string) bool {
 	return false
 }
 
+// ruleNodes are the nodes of a rule's fields that are decoded once the
+// whole rule is read (expressions need the rule's name in their messages).
+type ruleNodes struct {
+	name, when, summary, impact, resolveWhen, escalateWhen *yaml.Node
+}
+
+// decodeRule decodes one rule of m; a rule with errors is left out of
+// m.Rules (its name still counts as the model's, for other messages).
 func (l *loader) decodeRule(d *doc, item *yaml.Node, m *Model) {
 	r := &Rule{pos: pos(item), ResolveAfter: 1}
-	var nameNode, whenNode, summaryNode, impactNode, resolveWhenNode *yaml.Node
+	var n ruleNodes
 	errorsBefore := d.errors
-	d.mapping(item, "rule",
-		field{name: "name", required: true, decode: func(_, v *yaml.Node) { nameNode = v; r.Name, _ = d.str(v, "name") }},
-		field{name: "description", decode: func(_, v *yaml.Node) { r.Description, _ = d.str(v, "description") }},
-		field{name: "when", required: true, decode: func(_, v *yaml.Node) { whenNode = v }},
-		field{name: "for", decode: func(_, v *yaml.Node) { r.For, _ = d.window(v) }},
-		field{name: "severity", required: true, decode: func(_, v *yaml.Node) {
-			r.severityPos = pos(v)
-			r.Severity, _ = d.enum(v, "severity", Severities)
-		}},
-		field{name: "owner", required: true, decode: func(_, v *yaml.Node) {
-			r.rolePos = pos(v)
-			s, ok := d.str(v, "owner")
-			if !ok {
-				return
-			}
-			if !slices.Contains(Roles, s) {
-				hint := ""
-				var roles []string
-				for _, role := range Roles {
-					if m.Owners[role] == s {
-						roles = append(roles, role)
-					}
-				}
-				if len(roles) > 0 {
-					hint = fmt.Sprintf("; %q is an owner id — write its role: %s", s, strings.Join(roles, " or "))
-				}
-				d.errorf(v, "unknown role %q%s (owner names the role that must respond: one of %s%s)", s, expression.Suggest(s, Roles), strings.Join(Roles, ", "), hint)
-				return
-			}
-			r.Role = s
-		}},
-		field{name: "summary", decode: func(_, v *yaml.Node) { summaryNode = v }},
-		field{name: "runbook", decode: func(_, v *yaml.Node) {
-			s, ok := d.str(v, "runbook")
-			if !ok {
-				return
-			}
-			if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				d.errorf(v, "runbook %q must be an http(s) URL", s)
-				return
-			}
-			r.Runbook = s
-		}},
-		field{name: "impact", decode: func(_, v *yaml.Node) { impactNode = v }},
-		field{name: "resolve_after", decode: func(_, v *yaml.Node) {
-			var n int
-			if v.Tag != "!!int" || v.Decode(&n) != nil || n < 1 || n > expression.MaxHistory {
-				d.errorf(v, "resolve_after must be a whole number of clean readings from 1 to %d", expression.MaxHistory)
-				return
-			}
-			r.ResolveAfter = n
-		}},
-		field{name: "escalate_when", decode: func(_, v *yaml.Node) { r.EscalateWhen = d.growth(v) }},
-		field{name: "resolve_when", decode: func(_, v *yaml.Node) { resolveWhenNode = v }},
-		field{name: "flapping", decode: func(_, v *yaml.Node) { r.flapping, _ = d.decodeFlapping(v) }},
-	)
+	d.mapping(item, "rule", d.ruleFields(r, m, &n)...)
 	if r.Name != "" {
 		m.ruleNames = append(m.ruleNames, r.Name)
 	}
-	if nameNode != nil && r.Name != "" {
-		switch {
-		case tooLong("rule name", r.Name) != "":
-			d.errorf(nameNode, "%s", tooLong("rule name", r.Name))
-		case !ruleName.MatchString(r.Name):
-			d.errorf(nameNode, "rule name %q must be lower-case words joined by dashes, like income-drift (it is part of alert ids)", r.Name)
-		case slices.ContainsFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name }):
-			prev := m.Rules[slices.IndexFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name })]
-			d.errorf(nameNode, "duplicate rule name %q (first defined at line %d)", r.Name, prev.pos.Line)
-		}
+	if n.name != nil && r.Name != "" {
+		d.checkRuleName(n.name, r, m)
 	}
-	if whenNode != nil {
-		r.When = d.compile(whenNode, "when", expression.Bool, m.Business)
-		if r.When != nil && r.When.NeverFires != "" {
-			d.warnf(whenNode, "rule %q can never fire: %s", r.Name, r.When.NeverFires)
-		}
-	}
-	if impactNode != nil {
-		r.Impact = d.compile(impactNode, "impact", expression.Number, m.Business)
-	}
-	if resolveWhenNode != nil {
-		d.compileResolveWhen(resolveWhenNode, r, m.Business)
-	}
-	if r.When != nil && r.Impact != nil {
-		if extra := without(r.Impact.Needs(), r.When.Needs()); len(extra) > 0 {
-			d.warnf(impactNode, "impact reads %s, which when does not require: alerts on events without it will have no impact", strings.Join(extra, ", "))
-		}
-	}
-	if summaryNode != nil {
-		if s, ok := d.str(summaryNode, "summary"); ok {
-			var errs []templateError
-			r.Summary, errs = parseTemplate(s, func(name string) error { return expression.CheckPlaceholder(name, m.Business) })
-			for _, e := range errs {
-				d.errorAt(d.exprPos(summaryNode, utf8.RuneCountInString(s[:e.offset])), "summary: %s", e.msg)
-			}
-
-		}
+	d.compileRule(r, m, n)
+	if n.summary != nil {
+		d.ruleSummary(n.summary, r, m)
 	}
 	if d.errors == errorsBefore {
 		r.errorRule = newErrorRule(r)
 		m.Rules = append(m.Rules, r)
+	}
+}
+
+// ruleFields are a rule's fields: scalars decoded into r at once, the
+// rest kept in n.
+func (d *doc) ruleFields(r *Rule, m *Model, n *ruleNodes) []field {
+	return []field{
+		{name: "name", required: true, decode: func(_, v *yaml.Node) { n.name = v; r.Name, _ = d.str(v, "name") }},
+		{name: "description", decode: func(_, v *yaml.Node) { r.Description, _ = d.str(v, "description") }},
+		{name: "when", required: true, decode: func(_, v *yaml.Node) { n.when = v }},
+		{name: "for", decode: func(_, v *yaml.Node) { r.For, _ = d.window(v) }},
+		{name: "severity", required: true, decode: func(_, v *yaml.Node) {
+			r.severityPos = pos(v)
+			r.Severity, _ = d.enum(v, "severity", Severities)
+		}},
+		{name: "owner", required: true, decode: func(_, v *yaml.Node) { d.ruleRole(v, r, m) }},
+		{name: "summary", decode: func(_, v *yaml.Node) { n.summary = v }},
+		{name: "runbook", decode: func(_, v *yaml.Node) { d.runbook(v, r) }},
+		{name: "impact", decode: func(_, v *yaml.Node) { n.impact = v }},
+		{name: "resolve_after", decode: func(_, v *yaml.Node) {
+			var k int
+			if v.Tag != "!!int" || v.Decode(&k) != nil || k < 1 || k > expression.MaxHistory {
+				d.errorf(v, "resolve_after must be a whole number of clean readings from 1 to %d", expression.MaxHistory)
+				return
+			}
+			r.ResolveAfter = k
+		}},
+		{name: "escalate_when", decode: func(_, v *yaml.Node) { n.escalateWhen = v; r.EscalateWhen = d.growth(v) }},
+		{name: "resolve_when", decode: func(_, v *yaml.Node) { n.resolveWhen = v }},
+		{name: "flapping", decode: func(_, v *yaml.Node) { r.flapping, _ = d.decodeFlapping(v) }},
+	}
+}
+
+// ruleRole decodes a rule's owner: a role, not an owner id (one written
+// there is told which role it holds).
+func (d *doc) ruleRole(v *yaml.Node, r *Rule, m *Model) {
+	r.rolePos = pos(v)
+	s, ok := d.str(v, "owner")
+	if !ok {
+		return
+	}
+	if !slices.Contains(Roles, s) {
+		hint := ""
+		var roles []string
+		for _, role := range Roles {
+			if m.Owners[role] == s {
+				roles = append(roles, role)
+			}
+		}
+		if len(roles) > 0 {
+			hint = fmt.Sprintf("; %q is an owner id — write its role: %s", s, strings.Join(roles, " or "))
+		}
+		d.errorf(v, "unknown role %q%s (owner names the role that must respond: one of %s%s)", s, expression.Suggest(s, Roles), strings.Join(Roles, ", "), hint)
+		return
+	}
+	r.Role = s
+}
+
+// runbook decodes a rule's runbook, an http(s) URL.
+func (d *doc) runbook(v *yaml.Node, r *Rule) {
+	s, ok := d.str(v, "runbook")
+	if !ok {
+		return
+	}
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		d.errorf(v, "runbook %q must be an http(s) URL", s)
+		return
+	}
+	r.Runbook = s
+}
+
+// checkRuleName reports a rule name too long, not in the house style, or
+// the model's already.
+func (d *doc) checkRuleName(v *yaml.Node, r *Rule, m *Model) {
+	switch {
+	case tooLong("rule name", r.Name) != "":
+		d.errorf(v, "%s", tooLong("rule name", r.Name))
+	case !ruleName.MatchString(r.Name):
+		d.errorf(v, "rule name %q must be lower-case words joined by dashes, like income-drift (it is part of alert ids)", r.Name)
+	case slices.ContainsFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name }):
+		prev := m.Rules[slices.IndexFunc(m.Rules, func(o *Rule) bool { return o.Name == r.Name })]
+		d.errorf(v, "duplicate rule name %q (first defined at line %d)", r.Name, prev.pos.Line)
+	}
+}
+
+// compileRule compiles a rule's expressions and checks what they read
+// against each other.
+func (d *doc) compileRule(r *Rule, m *Model, n ruleNodes) {
+	if n.when != nil {
+		r.When = d.compile(n.when, "when", expression.Bool, m.Business)
+		if r.When != nil && r.When.NeverFires != "" {
+			d.warnf(n.when, "rule %q can never fire: %s", r.Name, r.When.NeverFires)
+		}
+	}
+	if n.impact != nil {
+		r.Impact = d.compile(n.impact, "impact", expression.Number, m.Business)
+	}
+	if n.resolveWhen != nil {
+		d.compileResolveWhen(n.resolveWhen, r, m.Business)
+	}
+	if r.When != nil && r.Impact != nil {
+		if extra := without(r.Impact.Needs(), r.When.Needs()); len(extra) > 0 {
+			d.warnf(n.impact, "impact reads %s, which when does not require: alerts on events without it will have no impact", strings.Join(extra, ", "))
+		}
+	}
+	if r.When != nil && r.ResolveWhen != nil {
+		// when holds only on events with every field it reads; resolve_when
+		// must be decidable on each of them, or an alert could stay open
+		// for good (at run time it falls back to `not when`, see engine).
+		if extra := without(r.ResolveWhen.Needs(), r.When.Needs()); len(extra) > 0 {
+			d.errorf(n.resolveWhen, "resolve_when reads %s, which when does not require: an alert opened on an event without it could never be resolved by resolve_when (make when read it too, or resolve_when read only what when reads)", strings.Join(extra, ", "))
+		}
+	}
+	if r.EscalateWhen != nil && Higher(r.Severity) == "" && r.Severity != "" {
+		// The runtime raises a group to the level above, or keeps its level
+		// at the top: the owner should know a critical group only re-pages.
+		d.warnf(n.escalateWhen, "rule %q is %s: escalate_when cannot raise its group above %s; when the group grows that much it is re-notified at %s, as when it opened, and its escalation restarts from its first owner, unacknowledged",
+			r.Name, r.Severity, r.Severity, r.Severity)
+	}
+}
+
+// ruleSummary parses a rule's summary template.
+func (d *doc) ruleSummary(v *yaml.Node, r *Rule, m *Model) {
+	s, ok := d.str(v, "summary")
+	if !ok {
+		return
+	}
+	var errs []templateError
+	r.Summary, errs = parseTemplate(s, func(name string) error { return expression.CheckPlaceholder(name, m.Business) })
+	for _, e := range errs {
+		d.errorAt(d.exprPos(v, utf8.RuneCountInString(s[:e.offset])), "summary: %s", e.msg)
 	}
 }
 

@@ -6,13 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/alertmanager/timeinterval"
 	"go.yaml.in/yaml/v3"
 )
 
 // WorkingHours is when an owner is at work (owners/<id>.yaml
-// working_hours): the days and times of day, in a time zone, in the terms
-// of Alertmanager's time_intervals (weekdays, times, location). Outside
-// them a stakes cell's outside_hours decides what an alert does.
+// working_hours): the days and times of day, in a time zone — an
+// Alertmanager time interval (its location, weekdays and times), which
+// Alertmanager's timeinterval package evaluates, as it does maintenance
+// windows (see Interval). Outside them a stakes cell's outside_hours
+// decides what an alert does.
 type WorkingHours struct {
 	Location *time.Location
 	// Weekdays are the working days (none: every day).
@@ -37,44 +40,40 @@ const (
 // OutsideHoursValues are outside_hours' values, as validate lists them.
 var OutsideHoursValues = []string{OutsidePage, OutsideSlack, OutsideHold}
 
-var weekdayNames = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday,
-	"wednesday": time.Wednesday, "thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday}
+// maxWorkingGap bounds the search for the next working period: every
+// day of the week comes round in it, so a schedule with any working time
+// has one.
+const maxWorkingGap = 8 * 24 * time.Hour
 
-// NextStart is t if t is within working hours, else the start of the next
-// working period after t. Every day of the week is looked at once more
-// than a week ahead, so a non-empty schedule always has one.
-func (w *WorkingHours) NextStart(t time.Time) time.Time {
+// Interval is the working hours as an Alertmanager time interval.
+func (w *WorkingHours) Interval() *timeinterval.TimeInterval {
 	loc := w.Location
 	if loc == nil {
 		loc = time.UTC
 	}
-	local := t.In(loc)
-	times := w.Times
-	if len(times) == 0 {
-		times = []TimeRange{{0, 24 * 60}}
+	ti := &timeinterval.TimeInterval{Location: &timeinterval.Location{Location: loc}}
+	for _, day := range w.Weekdays {
+		ti.Weekdays = append(ti.Weekdays, timeinterval.WeekdayRange{InclusiveRange: timeinterval.InclusiveRange{Begin: int(day), End: int(day)}})
 	}
-	for i := range 8 {
-		day := time.Date(local.Year(), local.Month(), local.Day()+i, 0, 0, 0, 0, loc)
-		if len(w.Weekdays) > 0 && !slices.Contains(w.Weekdays, day.Weekday()) {
-			continue
-		}
-		for _, r := range times {
-			// time.Date moves a time a DST change skips to one that exists.
-			start := time.Date(day.Year(), day.Month(), day.Day(), r.Start/60, r.Start%60, 0, 0, loc)
-			end := time.Date(day.Year(), day.Month(), day.Day(), r.End/60, r.End%60, 0, 0, loc)
-			switch {
-			case t.Before(start):
-				return start
-			case t.Before(end):
-				return t
-			}
-		}
+	for _, r := range w.Times {
+		ti.Times = append(ti.Times, timeinterval.TimeRange{StartMinute: r.Start, EndMinute: r.End})
 	}
-	return time.Time{}
+	return ti
+}
+
+// NextStart is t if t is within working hours, else the start of the next
+// working period after t (zero if there is none within maxWorkingGap).
+func (w *WorkingHours) NextStart(t time.Time) time.Time {
+	ti := w.Interval()
+	if ti.ContainsTime(t) {
+		return t
+	}
+	start, _ := firstMinute(ti, t, true, maxWorkingGap)
+	return start
 }
 
 // Within reports whether t is within working hours.
-func (w *WorkingHours) Within(t time.Time) bool { return w.NextStart(t).Equal(t) }
+func (w *WorkingHours) Within(t time.Time) bool { return w.Interval().ContainsTime(t) }
 
 // workingHours decodes an owner's working_hours. Its location defaults to
 // the owner's timezone (settled by the caller once the whole file is read).
@@ -128,24 +127,20 @@ func (d *doc) workingHours(v *yaml.Node) *WorkingHours {
 	return w
 }
 
-// parseWeekdays reads "monday" or a range "monday:friday", as
-// Alertmanager's time_intervals do.
+// parseWeekdays reads "monday" or a range "monday:friday" by
+// Alertmanager's rules, except that a range may not wrap round the end of
+// the week (it reads as a mistake in working hours).
 func parseWeekdays(s string) ([]time.Weekday, error) {
-	from, to, isRange := strings.Cut(strings.ToLower(strings.TrimSpace(s)), ":")
-	if !isRange {
-		to = from
-	}
-	a, okA := weekdayNames[from]
-	b, okB := weekdayNames[to]
-	switch {
-	case !okA || !okB:
+	var r timeinterval.WeekdayRange
+	if err := r.UnmarshalJSON(fmt.Appendf(nil, "%q", strings.TrimSpace(s))); err != nil {
 		return nil, fmt.Errorf("%q is not a day of the week or a range like monday:friday", s)
-	case a > b:
+	}
+	if r.Begin > r.End {
 		return nil, fmt.Errorf("%q runs backwards (weeks start on sunday: write it as two entries)", s)
 	}
 	var out []time.Weekday
-	for day := a; day <= b; day++ {
-		out = append(out, day)
+	for day := r.Begin; day <= r.End; day++ {
+		out = append(out, time.Weekday(day))
 	}
 	return out, nil
 }

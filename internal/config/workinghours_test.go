@@ -250,3 +250,24 @@ func TestReadmeWorkingHoursExamplesValidate(t *testing.T) {
 		t.Errorf("critical.warning outside_hours = %q, want hold", got)
 	}
 }
+
+// Working hours are an Alertmanager time interval: on the night the clocks
+// go forward past the start of the working day, work starts at the first
+// wall-clock minute inside the hours (02:00 BST for hours from 01:30), as
+// Alertmanager would say, not an hour after the start that never was.
+func TestNextStartWhenSummerTimeSkipsTheStart(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &WorkingHours{Location: loc, Times: []TimeRange{{90, 18 * 60}}}
+	// Sunday 29 March 2026: 01:00 GMT becomes 02:00 BST.
+	at := time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC)
+	want := time.Date(2026, 3, 29, 1, 0, 0, 0, time.UTC)
+	if got := w.NextStart(at); !got.Equal(want) {
+		t.Errorf("NextStart(%s) = %s, want %s (02:00 BST)", at.Format(time.RFC3339), got.UTC().Format(time.RFC3339), want.Format(time.RFC3339))
+	}
+	if !w.Interval().ContainsTime(want) || w.Within(want.Add(-time.Minute)) {
+		t.Errorf("the interval and Within disagree with NextStart at %s", want.Format(time.RFC3339))
+	}
+}

@@ -65,6 +65,12 @@ type Result struct {
 	// HeldWhy says why, in words.
 	Held    bool
 	HeldWhy string
+	// Unresolvable says why a clear rule's resolve_when could not be
+	// evaluated on the event (a field it reads is missing, its filter
+	// names another series, it failed): the reading then counts as clean
+	// because when does not hold, so that no alert stays open for good on
+	// a condition that can never be decided.
+	Unresolvable string
 }
 
 // Engine evaluates rules. It holds a reusable evaluator, so it is not safe
@@ -129,11 +135,18 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 }
 
 // hysteresis evaluates a clear rule's resolve_when: a reading on which it
-// does not hold (false, or not evaluable) is not clean.
+// is false is not clean, nor one on which the series' history is still
+// too short for it (more readings come). One on which it cannot be
+// evaluated at all falls back to `not when`, which holds (see
+// Unresolvable).
 func (e *Engine) hysteresis(res *Result) {
 	v := e.eval.Eval(res.Rule.ResolveWhen)
-	if v.Outcome != expression.True {
+	switch v.Outcome {
+	case expression.True:
+	case expression.False, expression.ShortHistory:
 		res.Held, res.HeldWhy = true, "resolve_when does not hold: "+v.Reason()
+	default:
+		res.Unresolvable = "resolve_when could not be evaluated (" + v.Reason() + "), so the reading counts as clean: when no longer holds"
 	}
 }
 

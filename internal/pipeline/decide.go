@@ -126,7 +126,7 @@ func (d *decision) ruleError(res *engine.Result) error {
 	case has && res.Status != engine.Skipped:
 		// The rule was evaluated: its alert is over, whatever the rule's
 		// own resolve_when says of the model's reading.
-		e.Status, e.Held, e.HeldWhy = engine.Clear, false, ""
+		e.Status, e.Held, e.HeldWhy, e.Unresolvable = engine.Clear, false, "", ""
 		return d.clean(&e, ref)
 	}
 	return nil
@@ -288,6 +288,9 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 		d.series.Alerts[res.Rule.Name] = ref
 		return nil
 	}
+	if res.Unresolvable != "" && d.p.Log != nil {
+		d.p.Log.WarnContext(d.ctx, "resolve_when not evaluable: counted as clean", "alert", ref.ID, "event_id", d.id, "reason", res.Unresolvable)
+	}
 	ref.Clean++
 	if ref.Clean < res.Rule.ResolveAfter {
 		d.series.Alerts[res.Rule.Name] = ref
@@ -321,7 +324,11 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	}
 	wasOpen := a.Status == state.Open
 	a.Status, a.ResolvedAt, a.UpdatedAt, a.Value = state.Resolved, d.at, d.at, d.ev.Value
-	d.j.Record(a, audit.Resolved, fmt.Sprintf("%d clean reading(s) of %s", ref.Clean, d.ev.Series()))
+	detail := fmt.Sprintf("%d clean reading(s) of %s", ref.Clean, d.ev.Series())
+	if res.Unresolvable != "" {
+		detail += "; " + res.Unresolvable
+	}
+	d.j.Record(a, audit.Resolved, detail)
 	d.change(a, "resolved")
 	if d.inhibDirty || slices.Contains(d.m.Inhibit.Sources, a.Kind) {
 		if err := d.loadInhibitors(); err != nil {

@@ -249,3 +249,26 @@ func TestFlappingReopenKeepsTheEscalationClock(t *testing.T) {
 			g.Over(), g.EscalateAt, g.Owner, g.Acked(), due)
 	}
 }
+
+// A resolve_when that cannot be evaluated on a reading (here its filter
+// names another metric, so it never applies to the series) must not keep
+// an alert open for good: the reading counts as clean because when does
+// not hold, and the resolution's audit record says why.
+func TestResolveWhenThatCannotBeEvaluatedFallsBackToNotWhen(t *testing.T) {
+	r := newFlapRun(t, "    resolve_when: metric == \"ks\" && value < 0.2\n")
+	r.send(t, 0.4, 0)
+	r.send(t, 0.1, time.Hour)
+	a, _ := r.st.GetAlert(context.Background(), AlertID("m", "psi", "income", ""))
+	if a == nil || a.Status != state.Resolved {
+		t.Fatalf("alert %+v, want resolved", a)
+	}
+	var detail string
+	for _, rec := range r.records(t) {
+		if rec.Action == audit.Resolved {
+			detail = rec.Detail
+		}
+	}
+	if !strings.Contains(detail, "resolve_when could not be evaluated") || !strings.Contains(detail, "when no longer holds") {
+		t.Errorf("resolved record's detail = %q, want it to say resolve_when could not be evaluated and when no longer holds", detail)
+	}
+}

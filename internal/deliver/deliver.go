@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notify"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -455,8 +456,9 @@ type job struct {
 
 // refresh brings an update window's notification, or a failure notice,
 // up to the group as it is now — the alerts joined since, who owns it,
-// what people did — so that it never shows an older state than the
-// group's message already does.
+// what people did, the severity it is told at (raised meanwhile) — so
+// that it never shows an older state than the group's message already
+// does (lifecycle.AsGroup).
 func (j *job) refresh(ctx context.Context) error {
 	n := j.n
 	if (n.Kind != state.NoticeUpdated || n.JoinCount() == 0) && n.Kind != state.NoticeDeliveryFailed {
@@ -470,14 +472,12 @@ func (j *job) refresh(ctx context.Context) error {
 		j.stale = true
 		return nil
 	}
-	n.Members, n.Lifecycle, n.Subjects = g.Size(), g.Lifecycle, n.Subjects[:0]
-	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
-		n.Subjects = append(n.Subjects, state.Subject(id))
-	}
-	if g.Owner != "" && n.Kind == state.NoticeUpdated {
-		// An update goes to whoever has the group now (a failure notice
-		// to whom it was addressed).
-		n.Owner, n.Role = g.Owner, g.Role
+	// An update goes to whoever has the group now, a failure notice to
+	// whom it was addressed.
+	owner, role := n.Owner, n.Role
+	lifecycle.AsGroup(n, g)
+	if n.Kind != state.NoticeUpdated {
+		n.Owner, n.Role = owner, role
 	}
 	return nil
 }

@@ -18,7 +18,9 @@ import (
 // window ends an alert's silence (state.WindowPrefix): at the end of the
 // maintenance window or alarm mute that silenced it, an alert still
 // unresolved opens — it joins its group and its owner is told once, as if
-// it had just opened — and its escalation starts then. One write with the
+// it had just opened — and its escalation starts then. An alert a mute
+// caught in its group (state.Alert.MutedInGroup) has its latest state told
+// once instead: its group's resolution, or an update. One write with the
 // schedule, so two runs end it once. An alert its window still covers (a
 // long recurring window past the end first computed, or a window moved
 // later by a newer configuration) waits for the new end. A window made
@@ -54,10 +56,17 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 		}
 		sc.Last, sc.Next = sc.Next, time.Time{}
 		switch {
-		case a == nil || a.Status != state.Suppressed || a.SilencedBy == "":
+		case a == nil || a.SilencedBy == "" || a.Status != state.Suppressed && !a.MutedInGroup():
 			// Resolved in its window, or opened by a breach after it.
 		case until.After(now):
 			sc.Next = until
+		case a.MutedInGroup():
+			ended := state.MuteEnded + ": " + pipeline.MutedDetail(a)
+			j.Record(a, audit.WindowEnded, ended)
+			a.SilencedBy, a.SilencedUntil = "", time.Time{}
+			if err := j.TellMuted(ctx, a, ended); err != nil {
+				return err
+			}
 		case e.stillSilenced(a, now, sc):
 			j.Record(a, audit.Silenced, fmt.Sprintf("maintenance window %s still covers it, until %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339)))
 		default:

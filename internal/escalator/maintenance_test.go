@@ -3,6 +3,7 @@ package escalator_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/escalator"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
@@ -242,4 +244,142 @@ func TestGroupDueInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
 	if err := audit.Verify(recs); err != nil {
 		t.Errorf("Verify: %v", err)
 	}
+}
+
+// alarmAt is a CloudWatch alarm event of the fraud-muted-alarm scenario
+// as if sent at `at` with event id id, muted until muteEnd ("": not muted).
+func alarmAt(t *testing.T, line, id string, at time.Time, muteEnd string) []byte {
+	t.Helper()
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(line), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["id"], ev["time"] = id, at.Format(time.RFC3339)
+	detail := ev["detail"].(map[string]any)
+	st := detail["state"].(map[string]any)
+	st["timestamp"] = at.Format("2006-01-02T15:04:05.000-0700")
+	// The reading's time (observed_at): the hour before the event.
+	var reason map[string]any
+	if err := json.Unmarshal([]byte(st["reasonData"].(string)), &reason); err != nil {
+		t.Fatal(err)
+	}
+	reason["startDate"] = at.Add(-time.Hour).Truncate(time.Hour).Format("2006-01-02T15:04:05.000-0700")
+	rd, _ := json.Marshal(reason)
+	st["reasonData"] = string(rd)
+	if muteEnd == "" {
+		delete(detail, "muteDetail")
+	} else {
+		detail["muteDetail"].(map[string]any)["muteWindowEnd"] = muteEnd
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// An alarm in ALARM, told at 15:05, is muted from 16:00 (CloudWatch runs
+// none of a muted alarm's actions): its breach at 16:30 is recorded as
+// muted and told once, as one update, when the mute ends at 18:00; its
+// recovery at 19:00, under a mute until 20:00, resolves the alert then
+// (audited as muted) and the Slack message and the PagerDuty incident are
+// resolved at 20:00, not before.
+func TestAMuteHoldsBackWhatAnAlertOpenBeforeItTells(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.Load("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 15, 5, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := memstore.New(clock)
+	raw, err := os.ReadFile("../../testdata/scenarios/fraud-muted-alarm.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	alarm, ok := lines[1], strings.ReplaceAll(lines[2], "merchant_category", "card_country")
+	p := &pipeline.Processor{Config: cfg, Store: st, Now: clock}
+	process := func(ev []byte, want string) {
+		t.Helper()
+		if out, err := p.Process(ctx, ev); err != nil || len(out.Changes) != 1 || out.Changes[0].State != want {
+			t.Fatalf("at %s: %+v %v, want %s", now.Format("15:04"), out, err, want)
+		}
+	}
+	sender, slack, pd := fakeChannels(t, cfg, st, clock)
+	r := escalator.NewRunner(cfg, st, sender, metrics.New(&bytes.Buffer{}, metrics.Namespace, clock), slog.New(slog.DiscardHandler), clock)
+	r.Escalator.Signals = []string{}
+	runTo := func(until time.Time) {
+		t.Helper()
+		for ; !now.After(until); now = now.Add(time.Minute) {
+			if err := r.Run(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now = until
+	}
+	at := func(h, m int) time.Time { return time.Date(2026, 3, 2, h, m, 0, 0, time.UTC) }
+	replies := func(prefix string) int {
+		n := 0
+		for _, m := range slack.Messages("C0FRAUDDSX") {
+			for _, rep := range slack.Replies("C0FRAUDDSX", m.TS) {
+				if strings.HasPrefix(rep.Text, prefix) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	process(alarmAt(t, alarm, "open", now, ""), "opened")
+	runTo(at(15, 6))
+	// Acknowledged: what is told stays in fraud-ds's thread.
+	m := &lifecycle.Manager{Config: cfg, Store: st, Now: clock}
+	if res, err := m.Apply(ctx, lifecycle.Change{Action: lifecycle.Acknowledge, Group: firstGroup(t, st),
+		By: lifecycle.Actor{ID: "slack:U0FRAUD001"}}); err != nil || !res.Done {
+		t.Fatal(res, err)
+	}
+	runTo(at(16, 30))
+	process(alarmAt(t, alarm, "breach", now, "2026-03-02T18:00:00.000+0000"), "updated")
+	runTo(at(17, 59))
+	if n := replies("🔕"); n != 0 {
+		t.Fatalf("while muted: %d update(s) told, want none", n)
+	}
+	runTo(at(18, 1))
+	if n := replies("🔕"); n != 1 {
+		t.Fatalf("at the mute's end: %d update(s) told, want 1", n)
+	}
+	runTo(at(19, 0))
+	process(alarmAt(t, ok, "recovery", now, "2026-03-02T20:00:00.000+0000"), "resolved")
+	runTo(at(19, 59))
+	incident := func() string { inc, _ := pd.Incident("stakeout/" + firstGroup(t, st)); return inc.Status }
+	if s := incident(); s == "resolved" || replies("✅") != 0 {
+		t.Fatalf("while muted: incident %s, %d resolution(s) told; want it open, none told", s, replies("✅"))
+	}
+	runTo(at(20, 2))
+	if s := incident(); s != "resolved" || replies("✅") != 1 {
+		t.Errorf("after the mute: incident %s, %d resolution(s) told; want resolved, one", s, replies("✅"))
+	}
+	recs, _ := st.AlertRecords(ctx, "fraud-detection/monitor-feature-drift/feature=card_country")
+	var muted []string
+	for _, rec := range recs {
+		if strings.HasSuffix(rec.SilencedBy, ":alarm-mute-rule:fraud-endpoint-redeploy") {
+			muted = append(muted, rec.Action)
+		}
+	}
+	if got, want := strings.Join(muted, " "), "updated window-ended resolved window-ended"; got != want {
+		t.Errorf("records naming the mute rule: %q, want %q", got, want)
+	}
+	if err := audit.Verify(recs); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+// firstGroup is the id of the group of fraud-detection's drift rule.
+func firstGroup(t *testing.T, st *memstore.Store) string {
+	t.Helper()
+	g, err := st.GetGroup(context.Background(), "fraud-detection", "monitor-feature-drift")
+	if err != nil || g == nil {
+		t.Fatalf("group: %v %v", g, err)
+	}
+	return g.ID
 }

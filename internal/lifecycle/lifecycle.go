@@ -684,19 +684,31 @@ func (s *step) ownerName(id string) string {
 // write derives the same one.
 func Notice(g *state.Group, a *state.Alert, kind string, created time.Time) *state.Notification {
 	g.Notices++
-	owner, role := g.Owner, g.Role
-	if owner == "" {
-		owner, role = a.Owner, a.Role
-	}
 	n := &state.Notification{ID: fmt.Sprintf("%s#%d", g.ID, g.Notices), Kind: kind, Group: g.ID, Model: a.Model,
-		Rule: a.Rule, Owner: owner, Role: role, Channels: slices.Clone(Notify(g, a)), Members: g.Size(),
-		Created: created, Lifecycle: g.Lifecycle}
+		Rule: a.Rule, Owner: a.Owner, Role: a.Role, Channels: slices.Clone(Notify(g, a)), Created: created, Alert: *a.Clone()}
+	AsGroup(n, g)
+	return n
+}
+
+// AsGroup brings notification n to group g as it is: who has it, what
+// people did (its lifecycle), its size and the alerts it names first, and
+// the severity and ack_within it is told at (its level's once raised).
+// Notifications take these from the group when they are queued, and an
+// update window's again when its sender takes it (deliver), so that no
+// message shows an older group than the one it is about.
+func AsGroup(n *state.Notification, g *state.Group) {
+	if g.Owner != "" {
+		n.Owner, n.Role = g.Owner, g.Role
+	}
+	n.Lifecycle, n.Members, n.Subjects = g.Lifecycle, g.Size(), n.Subjects[:0]
 	for _, id := range g.Members[:min(len(g.Members), state.MaxSubjects)] {
 		n.Subjects = append(n.Subjects, state.Subject(id))
 	}
-	n.Alert = *a.Clone()
-	n.Alert.Severity = Severity(g, a)
-	return n
+	n.Alert.Severity = Severity(g, &n.Alert)
+	if g.Base != "" {
+		// A raise sets the level's ack_within on the group.
+		n.Alert.AckWithin = g.AckWithin
+	}
 }
 
 // Notify are the channels group g is told on: its level's once raised (a

@@ -15,15 +15,14 @@ import (
 // pages: an update is for the thread.
 func Update(g *state.Group, a *state.Alert, created time.Time) *state.Notification {
 	id, due := state.UpdateID(g, created)
-	owner, role := g.Owner, g.Role
-	if owner == "" {
-		owner, role = a.Owner, a.Role
-	}
 	channels := slices.DeleteFunc(slices.Clone(Notify(g, a)), func(ch string) bool { return ch == "pagerduty" })
 	n := &state.Notification{ID: id, Kind: state.NoticeUpdated, Group: g.ID, Model: a.Model, Rule: a.Rule,
-		Owner: owner, Role: role, Channels: channels, Members: g.Size() + 1, Created: created,
-		ClaimedUntil: due, Lifecycle: g.Lifecycle, Joined: []string{state.Subject(a.ID)}, Joins: 1, Alert: *a.Clone()}
-	n.Alert.Severity = Severity(g, a)
+		Owner: a.Owner, Role: a.Role, Channels: channels, Created: created, ClaimedUntil: due,
+		Joined: []string{state.Subject(a.ID)}, Joins: 1, Alert: *a.Clone()}
+	// As the group is now; the sender brings it up to the group as it is
+	// when the window is sent (a raise, an acknowledgement meanwhile).
+	AsGroup(n, g)
+	n.Members, n.Subjects = g.Size()+1, nil
 	if g.Notices > 0 {
 		n.After = fmt.Sprintf("%s#%d", g.ID, g.Notices)
 	}

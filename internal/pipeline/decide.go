@@ -267,6 +267,9 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		return d.j.Join(d.ctx, a)
 	}
 	d.refresh(a, res)
+	if _, err := d.mute(a, res.Rule); err != nil {
+		return err
+	}
 	detail := a.Summary
 	if reopened && a.Flapping {
 		f := res.Rule.Flapping
@@ -322,11 +325,19 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 		}
 		return nil
 	}
-	wasOpen := a.Status == state.Open
-	a.Status, a.ResolvedAt, a.UpdatedAt, a.Value = state.Resolved, d.at, d.at, d.ev.Value
+	wasOpen, muted := a.Status == state.Open, false
 	detail := fmt.Sprintf("%d clean reading(s) of %s", ref.Clean, d.ev.Series())
+	if wasOpen && a.Group != "" {
+		if muted, err = d.mute(a, res.Rule); err != nil {
+			return err
+		}
+	}
+	a.Status, a.ResolvedAt, a.UpdatedAt, a.Value = state.Resolved, d.at, d.at, d.ev.Value
 	if res.Unresolvable != "" {
 		detail += "; " + res.Unresolvable
+	}
+	if muted {
+		detail += "; " + MutedDetail(a) + " (its group's resolution is told then)"
 	}
 	d.j.Record(a, audit.Resolved, detail)
 	d.change(a, "resolved")
@@ -342,8 +353,19 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	if !wasOpen {
 		return nil
 	}
-	return d.j.Leave(d.ctx, a, "router", "every alert of the group is clean again")
+	if !muted {
+		return d.j.Leave(d.ctx, a, "router", CleanAgain)
+	}
+	ended, err := d.j.LeaveUntold(d.ctx, a, "router", CleanAgain)
+	if !ended {
+		// Its group goes on: nothing of it is left to tell at the end.
+		a.SilencedBy, a.SilencedUntil = "", time.Time{}
+	}
+	return err
 }
+
+// CleanAgain is why the router ends a group.
+const CleanAgain = "every alert of the group is clean again"
 
 // refresh copies the event's facts onto the alert.
 func (d *decision) refresh(a *state.Alert, res *engine.Result) {

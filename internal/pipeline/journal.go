@@ -201,8 +201,7 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 			detail += fmt.Sprintf("; the group names its first %d alerts, and %d more with this one", state.MaxMembers, join.Size+1-state.MaxMembers)
 		}
 		j.Record(a, audit.Queued, detail)
-		n.Alert = *a.Clone()
-		n.Alert.Severity = lifecycle.Severity(g, a) // raised: told at its level
+		reclone(n, a)
 		return
 	}
 	j.touch(g)
@@ -226,10 +225,17 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		detail += "; held until " + hold.UTC().Format(time.RFC3339) + ", the start of " + n.Owner + "'s working hours (outside_hours: hold)"
 	}
 	j.Record(a, audit.Queued, detail)
-	sev := n.Alert.Severity
-	n.Alert = *a.Clone()
-	n.Alert.Severity = sev
+	reclone(n, a)
 	j.commit().Outbox = append(j.commit().Outbox, n)
+}
+
+// reclone copies alert a into its notification n again once its record is
+// added, told at the severity and ack_within the group decided
+// (lifecycle.AsGroup).
+func reclone(n *state.Notification, a *state.Alert) {
+	sev, ack := n.Alert.Severity, n.Alert.AckWithin
+	n.Alert = *a.Clone()
+	n.Alert.Severity, n.Alert.AckWithin = sev, ack
 }
 
 // Leave counts a resolved alert out of its group; the last open member
@@ -237,15 +243,52 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 // owner. A group that is over already (a person closed it, or nothing in
 // it was open) has told everyone.
 func (j *Journal) Leave(ctx context.Context, a *state.Alert, by, note string) error {
+	g, err := j.leave(ctx, a, by, note)
+	if g != nil {
+		j.Notice(g, a, state.NoticeResolved)
+	}
+	return err
+}
+
+// LeaveUntold is Leave without telling: a CloudWatch mute holds the
+// group's resolution back (state.Alert.MutedInGroup) until its end, when
+// TellMuted tells it. It reports whether a's leaving ended the group.
+func (j *Journal) LeaveUntold(ctx context.Context, a *state.Alert, by, note string) (bool, error) {
+	g, err := j.leave(ctx, a, by, note)
+	return g != nil, err
+}
+
+// leave counts a out of its group, and returns the group if that ended it.
+func (j *Journal) leave(ctx context.Context, a *state.Alert, by, note string) (*state.Group, error) {
 	g, err := j.Group(ctx, a.Rule)
 	if err != nil || g == nil || g.ID != a.Group || g.Over() {
-		return err
+		return nil, err
 	}
 	g.Open--
 	j.touch(g)
-	if g.Open <= 0 {
-		g.By, g.ByName, g.Note = by, "", note
+	if g.Open > 0 {
+		return nil, nil
+	}
+	g.By, g.ByName, g.Note = by, "", note
+	return g, nil
+}
+
+// TellMuted tells, once, what a CloudWatch mute held back of alert a in
+// its group (state.Alert.MutedInGroup), at the mute's end: the group's
+// resolution if a's leaving ended it, else, while the group is open, one
+// update with a's latest state, saying why (note). A group replaced meanwhile, or closed by
+// a person (who was told), has nothing left to tell.
+func (j *Journal) TellMuted(ctx context.Context, a *state.Alert, note string) error {
+	g, err := j.Group(ctx, a.Rule)
+	if err != nil || g == nil || g.ID != a.Group || g.Closed() {
+		return err
+	}
+	switch {
+	case a.Status == state.Resolved && g.Over():
 		j.Notice(g, a, state.NoticeResolved)
+	case a.Status == state.Open && !g.Over():
+		g.By, g.ByName, g.Note = lifecycle.Escalator.ID, "", note
+		j.Notice(g, a, state.NoticeUpdated)
 	}
 	return nil
 }

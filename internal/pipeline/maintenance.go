@@ -7,6 +7,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -36,6 +37,12 @@ func (d *decision) silence(a *state.Alert, r *config.Rule) error {
 		return nil
 	}
 	a.Status, a.SilencedBy, a.SilencedUntil, a.Group = state.Suppressed, by, until, ""
+	return d.endSilence(a)
+}
+
+// endSilence writes the schedule that ends a's silence at SilencedUntil
+// (the escalator's window).
+func (d *decision) endSilence(a *state.Alert) error {
 	name := state.WindowSchedule(a.ID)
 	sc, err := d.p.Store.GetSchedule(d.ctx, name)
 	if err != nil {
@@ -44,9 +51,41 @@ func (d *decision) silence(a *state.Alert, r *config.Rule) error {
 	if sc == nil {
 		sc = &state.Schedule{Name: name}
 	}
-	sc.Next = until
+	sc.Next = a.SilencedUntil
 	d.windows = append(d.windows, sc)
 	return nil
+}
+
+// muting is the event's CloudWatch mute when it covers rule r's alerts at
+// the event's time (nil: none). CloudWatch runs none of a muted alarm's
+// actions, ALARM or OK: what an alert already open would tell waits too.
+func (d *decision) muting(r *config.Rule) *signal.Mute {
+	if mu := d.ev.Mute; mu != nil && !r.IsErrorRule() && d.at.Before(mu.End) {
+		return mu
+	}
+	return nil
+}
+
+// mute holds back what alert a, in its group, tells while the event's
+// mute lasts (state.Alert.MutedInGroup): recorded and audited as muted,
+// told once at the mute's end by the escalator's window. It reports
+// whether it did; an event no mute covers lifts an earlier one at once.
+func (d *decision) mute(a *state.Alert, r *config.Rule) (bool, error) {
+	mu := d.muting(r)
+	if mu == nil {
+		if d.at.Before(a.SilencedUntil) {
+			return true, nil // the mute it has still lasts
+		}
+		a.SilencedBy, a.SilencedUntil = "", time.Time{}
+		return false, nil
+	}
+	if mu.End.After(a.SilencedUntil) {
+		a.SilencedBy, a.SilencedUntil = mu.By, mu.End
+		if err := d.endSilence(a); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // quiet returns the model's window made from Slack that silences rule r
@@ -81,7 +120,13 @@ func (d *decision) silencedDetail(a *state.Alert) string {
 			return detail + ": " + a.Summary
 		}
 	}
-	return fmt.Sprintf("muted by CloudWatch alarm mute rule %s until %s: %s", a.SilencedBy, until, a.Summary)
+	return MutedDetail(a)
+}
+
+// MutedDetail says, for the audit trail, which CloudWatch alarm mute rule
+// holds alert a back and until when.
+func MutedDetail(a *state.Alert) string {
+	return fmt.Sprintf("muted by CloudWatch alarm mute rule %s until %s: %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339), a.Summary)
 }
 
 // silencedBreach handles a further breach of a silenced alert: recorded

@@ -243,6 +243,10 @@ func Reply(v *notify.View) Message {
 			subject = v.AlertID
 		}
 		text, md = fmt.Sprintf("➕ %s (%s) — %s. The group has %d alert(s) now.", subject, when(v.At), v.Summary, v.Members), false
+		if strings.HasPrefix(v.Note, state.MuteEnded) {
+			// Held back by a CloudWatch mute (pipeline's TellMuted).
+			text = fmt.Sprintf("🔕 %s (%s) — %s. %s.", subject, when(v.At), v.Summary, upperFirst(v.Note))
+		}
 		if v.Flapping && strings.HasPrefix(v.Note, "flapping") {
 			// Reopened in place (pipeline's Rejoin): say why no new message.
 			text = fmt.Sprintf("🔁 %s reopened (%s) — %s. %s.", subject, when(v.At), v.Summary, upperFirst(v.Note))

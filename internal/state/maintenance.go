@@ -116,3 +116,8 @@ func (q *Quiets) StoredVersion() int64 {
 
 // SetVersion sets the version.
 func (q *Quiets) SetVersion(v int64) { q.Version = v }
+
+// MuteEnded begins the note of the update that tells, at a CloudWatch
+// mute's end, the latest state of an alert the mute held back in its group
+// (Alert.MutedInGroup).
+const MuteEnded = "the mute ended"

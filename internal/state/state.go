@@ -88,6 +88,9 @@ type Alert struct {
 	// maintenance window of the model, or the CloudWatch alarm mute rule
 	// (its ARN) that muted the alarm. Its status is Suppressed; at
 	// SilencedUntil, if still unresolved, it opens and its owner is told.
+	// An alert in a group (Group set) that a mute caught open is Muted
+	// instead: it stays in its group, and what it would have told — its
+	// updates, its group's resolution — is told once at SilencedUntil.
 	SilencedBy    string    `json:"silenced_by,omitempty"`
 	SilencedUntil time.Time `json:"silenced_until,omitzero"`
 
@@ -188,6 +191,13 @@ type Group struct {
 // their ids. The group counts the rest (Total); people are told "and N
 // more".
 const MaxMembers = 100
+
+// MutedInGroup reports whether a CloudWatch mute holds back what alert a,
+// in its group when the mute began, tells (see SilencedBy): its latest
+// state is told when the mute ends.
+func (a *Alert) MutedInGroup() bool {
+	return a.SilencedBy != "" && a.Group != "" && a.Status != Suppressed
+}
 
 // Size is how many alerts joined the group, named in Members or not.
 // Groups stored before Total existed name all of theirs.

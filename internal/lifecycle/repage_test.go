@@ -31,7 +31,7 @@ func TestAPageAfterAnAcknowledgementMovesToTheNextIncident(t *testing.T) {
 		{lifecycle.Change{Action: lifecycle.Escalate, By: by}, 1}, // "Escalate now" past an acknowledgement
 		{lifecycle.Change{Action: lifecycle.Acknowledge, By: by}, 1},
 		{lifecycle.Change{Action: lifecycle.Reassign, Role: "platform", By: by}, 2},
-		{lifecycle.Change{Action: lifecycle.Snooze, By: by}, 2}, // for an hour
+		{lifecycle.Change{Action: lifecycle.Snooze, By: by}, 2},                     // for an hour
 		{lifecycle.Change{Action: lifecycle.EndSnooze, By: lifecycle.Escalator}, 3}, // the snooze acknowledged it
 	}
 	for _, s := range steps {

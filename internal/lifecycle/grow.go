@@ -22,12 +22,14 @@ func (s *step) reackAfter() time.Duration {
 }
 
 // reack unacknowledges a group still open reack_after after it was
-// acknowledged: its acknowledger is asked again, and the escalation
-// clock starts as if it had just opened (another ack_within).
+// acknowledged: its acknowledger is asked again — paged anew, its
+// acknowledged incident superseded (state.Lifecycle.Repages) — and the
+// escalation clock starts as if it had just opened (another ack_within).
 func (s *step) reack(ack time.Duration) string {
 	g := s.g
 	prev, since := who(g.AckedBy, g.AckedName), s.now.Sub(g.AckedAt).Round(time.Minute)
 	g.Reacked = g.AckedBy
+	g.Repages++
 	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 	g.EscalateAt, g.CycleStart = s.after(ack), s.now
 	detail := fmt.Sprintf("still open %s after %s acknowledged it: asked again", duration.Format(since), prev)
@@ -78,12 +80,14 @@ type Told struct {
 // Grown), with size alerts: on told's channels, with the ack_within of
 // the model's stakes at that level, and the escalation restarted from the
 // base owner — unacknowledged, unsnoozed, escalating the level's
-// ack_within after it is told. It returns the record's detail. The caller
+// ack_within after it is told, and paged anew (a new incident: another
+// trigger under the open one's key would page nobody; see
+// state.Lifecycle.Repages). It returns the record's detail. The caller
 // writes the group and queues the NoticeRaised that tells of it.
 func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string, size int, now time.Time, told Told) string {
 	from := g.Level
 	pol, _ := cfg.Stakes.Cell(a.Stakes, level)
-	g.Level, g.GrowBase, g.Raises = level, size, g.Raises+1
+	g.Level, g.GrowBase, g.Raises, g.Repages = level, size, g.Raises+1, g.Repages+1
 	g.Notify = slices.Clone(told.Notify)
 	g.AckWithin, g.ReackAfter = "", ""
 	if pol.AckWithin > 0 {
@@ -110,3 +114,22 @@ func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string
 }
 
 func joinOr(ch []string) string { return cmp.Or(strings.Join(ch, ", "), "nothing") }
+
+// Reopen tells group g, which ended because its alerts resolved, that it
+// is open again at now (alert a, flapping, rejoined it): a problem back is
+// paged anew — a new incident, the resolved one superseded — to whoever
+// has the group, so it is theirs again from now: unacknowledged, and
+// escalating ack_within after they are told (a's hold: the start of their
+// working hours). The clock restarts because its owner is paged now;
+// carrying on the old one would escalate past someone told moments ago.
+// Its owner, escalation step and level stay.
+func Reopen(g *state.Group, a *state.Alert, now time.Time) {
+	g.Repages++
+	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
+	g.EscalateAt, g.CycleStart = time.Time{}, now
+	ch := Notify(g, a)
+	ack, err := duration.Parse(g.AckWithin)
+	if err == nil && ack > 0 && (slices.Contains(ch, "slack") || slices.Contains(ch, "pagerduty")) {
+		g.EscalateAt = maxTime(now, a.HeldUntil).Add(ack)
+	}
+}

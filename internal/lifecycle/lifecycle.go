@@ -102,6 +102,12 @@ type Change struct {
 	// occurred_at; zero: now). One made before the group's current cycle
 	// began (state.Lifecycle.CycleStart) changes nothing (Result.Stale).
 	At time.Time
+	// Incident is the number of the group's PagerDuty incident the change
+	// was made on (1 its first; 0: not made on an incident). One made on
+	// an incident a later one superseded (state.Lifecycle.Repages) is
+	// about a page that is over — stakeout's own resolution of it, echoed
+	// back — and changes nothing (Result.Stale).
+	Incident int
 }
 
 // Once names one request from outside — a Slack click, a PagerDuty
@@ -353,6 +359,7 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 		}
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 		g.EscalateAt, g.CycleStart = s.after(ack), s.now
+		g.Repages++ // the snooze acknowledged its incident
 		action, kind, detail = audit.SnoozeEnded, state.NoticeSnoozeEnded, "the snooze ended; unacknowledged again"
 		msg = "Snooze over."
 	case Reack:
@@ -376,6 +383,9 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 			return Result{Message: "There is nobody to escalate to."}, nil, nil
 		}
 		prev, due := g.Owner, g.EscalateAt
+		if g.Acked() {
+			g.Repages++ // "Escalate now" on an acknowledged incident
+		}
 		g.Step++
 		g.Owner, g.From, g.CycleStart = target, prev, s.now
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
@@ -427,6 +437,9 @@ func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
 			return Result{Message: "It is with " + s.ownerName(target) + " already."}, nil, nil
 		}
 		detail = fmt.Sprintf("reassigned by %s from %s to %s (%s)", who(by, name), g.Owner, target, c.Role)
+		if g.Acked() {
+			g.Repages++ // the new owner is paged, not told of an acknowledged incident
+		}
 		g.From = g.Owner
 		g.Owner, g.Role, g.Base, g.Step = target, c.Role, target, 0
 		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
@@ -511,18 +524,24 @@ func (s *step) deferDue() (detail string, ok bool) {
 }
 
 // stale reports a change made before the group's current cycle began
-// (Change.At): about an owner's turn that is over, it must change nothing.
+// (Change.At), or on an incident a later one superseded (Change.Incident):
+// about an owner's turn or a page that is over, it must change nothing.
 func (s *step) stale() (Result, bool) {
 	at, cycle := s.c.At, s.g.CycleStart
-	if at.IsZero() || !at.Before(cycle) {
-		return Result{}, false
+	if !at.IsZero() && at.Before(cycle) {
+		msg := fmt.Sprintf("Not applied: it was made at %s, before the alert's current cycle began at %s",
+			at.UTC().Format(time.RFC3339), cycle.UTC().Format(time.RFC3339))
+		if s.g.Note != "" {
+			msg += " (" + s.g.Note + ")"
+		}
+		return Result{Stale: true, Message: msg + "."}, true
 	}
-	msg := fmt.Sprintf("Not applied: it was made at %s, before the alert's current cycle began at %s",
-		at.UTC().Format(time.RFC3339), cycle.UTC().Format(time.RFC3339))
-	if s.g.Note != "" {
-		msg += " (" + s.g.Note + ")"
+	// Made since, on an incident stakeout superseded (and resolved: this
+	// is PagerDuty telling of it), or acknowledged in the moment between.
+	if inc, cur := s.c.Incident, s.g.Repages+1; inc > 0 && inc < cur {
+		return Result{Stale: true, Message: fmt.Sprintf("Not applied: it was made on the alert's PagerDuty incident %d, which its incident %d superseded.", inc, cur)}, true
 	}
-	return Result{Stale: true, Message: msg + "."}, true
+	return Result{}, false
 }
 
 // readMembers reads the group's alerts that are not resolved.

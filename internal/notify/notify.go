@@ -90,6 +90,11 @@ type View struct {
 	// Renotify: the escalation paged nobody new (the end of the chain
 	// telling its owner again).
 	Renotify bool
+	// Repages counts the group's re-pages (state.Lifecycle.Repages): its
+	// PagerDuty incident's number, less one. Reopened: the update of a
+	// group open again (state.Notification.Reopened), which pages.
+	Repages  int
+	Reopened bool
 	// Request is the retrain or rollback asked for (NoticeRequest).
 	Request *state.Request
 
@@ -200,6 +205,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 	}
 	v.Step, v.Note, v.Request, v.Failure = l.Step, l.Note, n.Request, n.Failure
 	v.Renotify = n.Renotify()
+	v.Repages, v.Reopened = l.Repages, n.Reopened
 	if l.Reacked != "" {
 		v.Reacked = Actor(l.Reacked, "")
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -288,6 +289,21 @@ func (p *PagerDuty) Incidents(dedupKey string) []Incident {
 	return out
 }
 
+// Open returns every incident not resolved, by dedup_key.
+func (p *PagerDuty) Open() []Incident {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []Incident
+	for _, k := range slices.Sorted(maps.Keys(p.incidents)) {
+		for _, inc := range p.incidents[k] {
+			if inc.Status != StatusResolved {
+				out = append(out, inc.clone())
+			}
+		}
+	}
+	return out
+}
+
 func (inc *Incident) clone() Incident {
 	c := *inc
 	c.Events = slices.Clone(inc.Events)
@@ -478,7 +494,17 @@ func (p *PagerDuty) violate(body []byte, status, message string, errs ...string)
 // apply runs an accepted event through the incident life cycle PagerDuty
 // documents: a trigger opens an incident unless one is open for the key;
 // acknowledge and resolve move an open incident and are dropped otherwise,
-// as are those sent with another routing key than the trigger's.
+// as are those sent with another routing key than the trigger's. A
+// trigger for an open incident — triggered or acknowledged — is appended
+// to it and changes nothing else: "If there is an open incident with a
+// matching key, the new event will be appended to that incident's Alerts
+// log as an additional Trigger log entry" (support.pagerduty.com/docs/
+// event-management), so an acknowledged incident stays acknowledged and
+// nobody is paged ("once an incident is acknowledged, the assignee will
+// not receive notifications unless the Incident Ack Timeout is reached",
+// support.pagerduty.com/docs/incidents). (PagerDuty deduplicates per
+// service integration; the fake keeps one set of incidents for all its
+// routing keys.)
 // p.mu must be held.
 func (p *PagerDuty) apply(ev *Event) {
 	if ev.EventAction == "trigger" && ev.DedupKey == "" {

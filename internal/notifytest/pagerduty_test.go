@@ -98,6 +98,35 @@ func TestPagerDutyIncidentLifecycle(t *testing.T) {
 	assertNoViolations(t, p)
 }
 
+// A trigger under the key of an acknowledged incident is appended to it:
+// the incident stays acknowledged, nothing new is opened (nobody paged).
+// Resolved, the key opens a new incident.
+func TestPagerDutyTriggerOnAnAcknowledgedIncidentPagesNobody(t *testing.T) {
+	p, client := newPagerDutyClient(t)
+	ctx := context.Background()
+	for _, ev := range []*pagerduty.V2Event{trigger(p, "k"), action(p, "acknowledge", "k"), trigger(p, "k")} {
+		if _, err := client.ManageEventWithContext(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incs := p.Incidents("k")
+	if len(incs) != 1 || incs[0].Status != StatusAcknowledged || len(incs[0].Events) != 3 {
+		t.Fatalf("incidents %+v, want one, acknowledged, with the second trigger appended", incs)
+	}
+	if open := p.Open(); len(open) != 1 || open[0].DedupKey != "k" {
+		t.Errorf("Open() = %+v, want the acknowledged incident", open)
+	}
+	for _, ev := range []*pagerduty.V2Event{action(p, "resolve", "k"), trigger(p, "k")} {
+		if _, err := client.ManageEventWithContext(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if inc, _ := p.Incident("k"); inc.Number != 2 || inc.Status != StatusTriggered {
+		t.Errorf("after a resolve, a trigger made %+v; want incident 2, triggered", inc)
+	}
+	assertNoViolations(t, p)
+}
+
 func TestPagerDutyTriggerWithoutDedupKeyGetsOne(t *testing.T) {
 	p, client := newPagerDutyClient(t)
 	resp, err := client.ManageEventWithContext(context.Background(), trigger(p, ""))

@@ -1,9 +1,12 @@
 // Package pdnotify pages through PagerDuty's Events API v2
-// (https://developer.pagerduty.com/docs/events-api-v2/overview): one
+// (https://developer.pagerduty.com/docs/events-api-v2/overview): an
 // incident per alert group, triggered when the group opens and resolved
 // when its last alert does, under a dedup key derived from the group so
 // that a retried trigger merges into the same incident instead of paging
-// twice. Routing keys are secret references resolved at send time.
+// twice. A group that must page again although its incident is open or
+// over (asked again after reack_after, raised, reopened: see IncidentKey)
+// opens its next incident, which supersedes the earlier ones (they are
+// resolved). Routing keys are secret references resolved at send time.
 package pdnotify
 
 import (
@@ -13,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -43,11 +47,14 @@ const (
 // Severity maps stakeout's severities onto PagerDuty's four.
 var Severity = map[string]string{"critical": "critical", "high": "error", "warning": "warning", "info": "info"}
 
+// dedupPrefix starts every dedup key stakeout triggers with.
+const dedupPrefix = "stakeout/"
+
 // DedupKey is the group's key: stable across retries and notifications of
 // the group, distinct between groups. Group ids are short; an over-long one
 // keeps a readable prefix and a hash of the whole.
 func DedupKey(group string) string {
-	k := "stakeout/" + group
+	k := dedupPrefix + group
 	if len(k) <= MaxDedupKey {
 		return k
 	}
@@ -56,20 +63,63 @@ func DedupKey(group string) string {
 	return truncateBytes(k, MaxDedupKey-len(h)-1) + "#" + h
 }
 
+// IncidentKey is the dedup key of the group's incident after `repages`
+// re-pages (state.Lifecycle.Repages): the group's key for its first, then
+// the group's key numbered ("stakeout/<group>/2", …). A trigger under the
+// key of an incident still open — acknowledged, or triggered — is only
+// appended to it and pages nobody: "If there is an open incident with a
+// matching key, the new event will be appended to that incident's Alerts
+// log as an additional Trigger log entry" (PagerDuty, Event Management,
+// support.pagerduty.com/docs/event-management), and "once an incident is
+// acknowledged, the assignee will not receive notifications" until its
+// ack timeout (support.pagerduty.com/docs/incidents). A page that must
+// reach someone again therefore opens the next incident.
+func IncidentKey(group string, repages int) string {
+	if repages <= 0 {
+		return DedupKey(group)
+	}
+	return DedupKey(group + "/" + strconv.Itoa(repages+1))
+}
+
+// ParseIncidentKey reads a dedup key stakeout triggers with back into its
+// group and re-page count (see IncidentKey); ok is false for a key not
+// stakeout's. (A key shortened with a hash reads back as no group.)
+func ParseIncidentKey(key string) (group string, repages int, ok bool) {
+	rest, ok := strings.CutPrefix(key, dedupPrefix)
+	if !ok {
+		return "", 0, false
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if i := strings.LastIndexByte(rest, '/'); at >= 0 && i > at {
+		if n, err := strconv.Atoi(rest[i+1:]); err == nil && n >= 2 && strconv.Itoa(n) == rest[i+1:] {
+			return rest[:i], n - 1, true
+		}
+	}
+	return rest, 0, true
+}
+
 // Event builds the Events API v2 body for a notification: a trigger for a
-// group that opened, escalated, was reassigned or woke from a snooze (each
-// to the owner it now belongs to); an acknowledge when someone acknowledged
-// or snoozed it; a resolve for a finished one; and nothing for an update,
-// which must not page again. The routing key is left empty: the sender
-// sets it from the secret at the last moment.
+// group that opened, escalated, was reassigned, woke from a snooze, was
+// asked again, raised or reopened (each to the owner it now belongs to,
+// under the key of its current incident, IncidentKey); an acknowledge when
+// someone acknowledged or snoozed it; a resolve for a finished one; and
+// nothing for any other update, which must not page again. An acknowledge
+// or resolve names the current incident; the notifier sends it for each of
+// the group's open incidents under that incident's own key. The routing
+// key is left empty: the sender sets it from the secret at the last moment.
 func Event(v *notify.View) (*pagerduty.V2Event, bool) {
+	key := IncidentKey(v.Group, v.Repages)
 	switch v.Change {
 	case state.NoticeOpened, state.NoticeEscalated, state.NoticeReassigned, state.NoticeSnoozeEnded, state.NoticeDeliveryFailed,
 		state.NoticeStillOpen, state.NoticeRaised:
+	case state.NoticeUpdated:
+		if !v.Reopened {
+			return nil, false
+		}
 	case state.NoticeAcknowledged, state.NoticeSnoozed:
-		return &pagerduty.V2Event{Action: Acknowledge, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
+		return &pagerduty.V2Event{Action: Acknowledge, DedupKey: key, Client: "stakeout"}, true
 	case state.NoticeResolved:
-		return &pagerduty.V2Event{Action: Resolve, DedupKey: DedupKey(v.Group), Client: "stakeout"}, true
+		return &pagerduty.V2Event{Action: Resolve, DedupKey: key, Client: "stakeout"}, true
 	default:
 		return nil, false
 	}
@@ -135,7 +185,7 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 		summary = fmt.Sprintf("%s: %s", notify.DrillMark, v.Summary)
 		details["drill"] = true
 	}
-	ev := &pagerduty.V2Event{Action: Trigger, DedupKey: DedupKey(v.Group), Client: "stakeout", Links: links,
+	ev := &pagerduty.V2Event{Action: Trigger, DedupKey: key, Client: "stakeout", Links: links,
 		Payload: &pagerduty.V2Payload{
 			Summary:   truncateRunes(summary, MaxSummary),
 			Source:    "stakeout/" + v.Model,

@@ -135,3 +135,27 @@ func BenchmarkEvent(b *testing.B) {
 		}
 	}
 }
+
+// Every incident of a group reads back as the group and its re-page count;
+// keys not stakeout's do not.
+func TestIncidentKeysLeadBackToTheirGroup(t *testing.T) {
+	const group = "credit-approval/accuracy-loss@20260309T060000Z.1"
+	for repages := range 12 {
+		key := IncidentKey(group, repages)
+		g, n, ok := ParseIncidentKey(key)
+		if !ok || g != group || n != repages {
+			t.Errorf("ParseIncidentKey(%q) = %q, %d, %v; want %q, %d", key, g, n, ok, group, repages)
+		}
+	}
+	if IncidentKey(group, 0) != DedupKey(group) {
+		t.Errorf("the first incident's key %q is not the group's %q", IncidentKey(group, 0), DedupKey(group))
+	}
+	for _, key := range []string{"other/" + group, group + "/2"} {
+		if g, _, ok := ParseIncidentKey(key); ok {
+			t.Errorf("ParseIncidentKey(%q) = %q: not stakeout's key", key, g)
+		}
+	}
+	if g, n, _ := ParseIncidentKey("stakeout/" + group + "/1"); g != group+"/1" || n != 0 {
+		t.Errorf("a suffix no incident has read as group %q, re-page %d", g, n)
+	}
+}

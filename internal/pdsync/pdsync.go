@@ -9,7 +9,9 @@
 // changes nothing. Incidents stakeout did not trigger (their incident_key
 // is not one of its dedup keys) are logged and ignored. Each event acts
 // once: a redelivery or a replay of it changes nothing, and neither does an
-// event from before the alert's current cycle (see apply). PagerDuty wants
+// event from before the alert's current cycle, or about an incident of the
+// group that a later one superseded (see apply). Any of a group's
+// incidents (pdnotify.IncidentKey) leads to the group. PagerDuty wants
 // an answer within 5 seconds; the work is bounded by Budget.
 package pdsync
 
@@ -18,12 +20,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pdwebhook"
 	"github.com/stakeout-ml/stakeout/internal/signature"
 )
@@ -44,9 +46,6 @@ type App struct {
 
 // DefaultBudget leaves a second of PagerDuty's 5 for the network.
 const DefaultBudget = 4 * time.Second
-
-// dedupPrefix starts every dedup key stakeout triggers with (pdnotify).
-const dedupPrefix = "stakeout/"
 
 func (a *App) log() *slog.Logger {
 	if a.Log != nil {
@@ -116,7 +115,9 @@ const Retention = 7 * 24 * time.Hour
 // changes nothing while the record lasts (Retention), and after that it is
 // refused for its age. An event older than the alert group's current cycle
 // (an acknowledgement from before the last escalation) changes nothing
-// either, however it arrives.
+// either, however it arrives; nor does one about an incident the group's
+// next one superseded (stakeout resolves those itself: their
+// incident.resolved must not resolve the group).
 func (a *App) apply(ctx context.Context, ev pdwebhook.Event) error {
 	log := a.log().With("pagerduty_event", ev.ID, "event_type", ev.Type)
 	action := map[string]string{pdwebhook.IncidentAcknowledged: lifecycle.Acknowledge, pdwebhook.IncidentResolved: lifecycle.Resolve}[ev.Type]
@@ -124,12 +125,12 @@ func (a *App) apply(ctx context.Context, ev pdwebhook.Event) error {
 		log.InfoContext(ctx, "PagerDuty event ignored (stakeout acts on incident.acknowledged and incident.resolved)")
 		return nil
 	}
-	group, ok := strings.CutPrefix(ev.Incident.IncidentKey, dedupPrefix)
+	group, repages, ok := pdnotify.ParseIncidentKey(ev.Incident.IncidentKey)
 	if !ok {
 		log.InfoContext(ctx, "PagerDuty incident not stakeout's: ignored", "incident", ev.Incident.ID, "incident_key", ev.Incident.IncidentKey)
 		return nil
 	}
-	log = log.With("group", group, "action", action, "occurred_at", ev.OccurredAt)
+	log = log.With("group", group, "incident", repages+1, "action", action, "occurred_at", ev.OccurredAt)
 	if age := a.now().Sub(ev.OccurredAt); age >= Retention {
 		log.WarnContext(ctx, "PagerDuty event ignored", "reason", fmt.Sprintf(
 			"it occurred %s ago, longer than PagerDuty retries a delivery (%s): a replay, not a delivery", age.Round(time.Minute), Retention))
@@ -143,7 +144,7 @@ func (a *App) apply(ctx context.Context, ev pdwebhook.Event) error {
 	// An acknowledgement may be PagerDuty echoing stakeout's own (a
 	// snooze acknowledges the incident): it never undoes a snooze.
 	res, err := m.Apply(ctx, lifecycle.Change{Action: action, Group: group, By: by, Echo: action == lifecycle.Acknowledge,
-		Reason: "in PagerDuty, incident " + ev.Incident.ID, At: ev.OccurredAt,
+		Reason: "in PagerDuty, incident " + ev.Incident.ID, At: ev.OccurredAt, Incident: repages + 1,
 		Once: lifecycle.Once{ID: "pagerduty:" + ev.ID, Expires: ev.OccurredAt.Add(Retention)}})
 	switch {
 	case err != nil:

@@ -8,6 +8,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/duration"
+	"github.com/stakeout-ml/stakeout/internal/lifecycle"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -15,7 +16,7 @@ import (
 // its threshold — would tell its owner of every cycle. Once it has opened
 // its rule's flapping.opens times within flapping.within it is flapping:
 // it rejoins the group it last told of (that message is updated in place,
-// not a new one sent), and it stays open, its resolution held, until no
+// not a new one sent; its owner is paged again), and it stays open, its resolution held, until no
 // reading has breached for flapping.quiet_for.
 
 // opening counts an opening of a at d.at in its rule's flapping window,
@@ -86,18 +87,20 @@ func (d *decision) held(a *state.Alert, ref *state.AlertRef, f config.Flapping) 
 // Rejoin reopens, in place, the group alert a last belonged to, when that
 // group is its rule's current one and ended because its alerts resolved
 // (not closed by a person): the group's message is updated to say it is
-// open again, with the reason `note`.
+// open again, with the reason `note`, and its owner is paged again.
 //
-// Its lifecycle goes on where it stopped, not afresh: the update that
-// tells of the reopening pages nobody, so restarting the escalation would
-// clear an acknowledgement and page the next owner ack_within later
-// without the current one having been paged again. Acknowledged, it stays
-// with whoever acknowledged it (reack_after still asks them again);
-// unacknowledged, it escalates when it was due to — on the clock of the
-// opening that paged its owner, at once if that passed while it was
-// resolved — and the escalation pages. A raise is kept (its level and
-// channels), counted from the group's size now, so that the next join
-// does not raise and page a second time.
+// A problem back is a problem to answer: its incident was resolved with
+// the group, so the reopening pages whoever has the group now (a new
+// incident, state.Notification.Reopened) as an opening would, held like
+// one outside their working hours. Its lifecycle therefore starts a new
+// cycle with that owner (lifecycle.Reopen): unacknowledged — an
+// acknowledgement of the problem that went away does not cover its
+// return — and escalating ack_within after the page, not on the clock of
+// the first opening (which may have run out while it was resolved, and
+// would escalate past someone paged a moment ago). Its owner and
+// escalation step stay: the chain goes on from whoever had it. A raise
+// is kept (its level and channels), counted from the group's size now,
+// so that the next join does not raise and page a second time.
 // It reports false when there is no such group (the caller joins a new one).
 func (j *Journal) Rejoin(ctx context.Context, a *state.Alert, note string) (bool, error) {
 	g, err := j.Group(ctx, a.Rule)
@@ -106,8 +109,13 @@ func (j *Journal) Rejoin(ctx context.Context, a *state.Alert, note string) (bool
 	}
 	g.Open = 1
 	g.GrowBase = g.Size()
+	lifecycle.Reopen(g, a, j.Now)
 	g.By, g.ByName, g.Note = "router", "", note
 	j.touch(g)
+	if j.reopen == nil {
+		j.reopen = map[string]bool{}
+	}
+	j.reopen[g.ID] = true
 	j.Notice(g, a, state.NoticeUpdated)
 	return true, nil
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,10 +197,11 @@ func TestResolveWhenIsASeparateThreshold(t *testing.T) {
 	}
 }
 
-// A flapping alert reopened in place stays with whoever acknowledged it,
-// at the level it was raised to: no escalation restarts behind a silent
-// edit, and the next join does not raise it (and page) a second time.
-func TestFlappingReopenKeepsTheAcknowledgementAndTheRaise(t *testing.T) {
+// A flapping alert reopened in place pages whoever has the group again:
+// the acknowledgement of the problem that went away is cleared and the
+// group moves to its next incident, at the level it was raised to — the
+// next join does not raise it (and page) a second time.
+func TestFlappingReopenPagesAgainAtTheRaisedLevel(t *testing.T) {
 	r := newFlapRun(t, "    flapping: {opens: 2, within: 6h, quiet_for: 1h}\n")
 	r.send(t, 0.4, 0)
 	ctx := context.Background()
@@ -209,44 +211,47 @@ func TestFlappingReopenKeepsTheAcknowledgementAndTheRaise(t *testing.T) {
 	}
 	// As a person's acknowledgement and a raise to critical leave it.
 	g.AckedBy, g.AckedName, g.AckedAt, g.EscalateAt = "slack:U012ABCDE", "Ada", r.now, time.Time{}
-	g.Level, g.Notify, g.Raises, g.GrowBase = "critical", []string{"slack", "pagerduty"}, 1, 1
+	g.Level, g.Notify, g.Raises, g.GrowBase, g.Repages = "critical", []string{"slack", "pagerduty"}, 1, 1, 1
 	if err := r.st.Commit(ctx, &state.Commit{Groups: []*state.Group{g}}); err != nil {
 		t.Fatal(err)
 	}
 	r.send(t, 0.1, 5*time.Minute)
-	r.send(t, 0.4, 10*time.Minute) // flapping: reopened in place
+	out := r.send(t, 0.4, 10*time.Minute) // flapping: reopened in place
 	g, _ = r.st.GetGroup(ctx, "m", "psi")
 	if g.Over() || !strings.HasPrefix(g.Note, "flapping") {
 		t.Fatalf("group over %v, note %q; want it reopened in place", g.Over(), g.Note)
 	}
-	if g.AckedBy != "slack:U012ABCDE" || !g.EscalateAt.IsZero() {
-		t.Errorf("reopened: acked by %q, escalates at %v; want still Ada's, no escalation", g.AckedBy, g.EscalateAt)
+	if g.Acked() || g.Repages != 2 || g.EscalateAt.IsZero() {
+		t.Errorf("reopened: acked by %q, repages %d, escalates at %v; want unacknowledged, its third incident, escalating", g.AckedBy, g.Repages, g.EscalateAt)
 	}
 	if g.Level != "critical" || len(g.Notify) != 2 || g.Raises != 1 || g.GrowBase != g.Size() {
 		t.Errorf("reopened: level %q, notify %v, raises %d, grow base %d (size %d); want the raise kept, counted from now",
 			g.Level, g.Notify, g.Raises, g.GrowBase, g.Size())
 	}
+	if len(out.Queued) != 1 || !out.Queued[0].Reopened || out.Queued[0].Kind != state.NoticeUpdated || !slices.Contains(out.Queued[0].Channels, "pagerduty") {
+		t.Errorf("queued %+v; want one reopened update, on pagerduty too", out.Queued)
+	}
 }
 
-// Unacknowledged, a flapping alert reopened in place escalates on the
-// clock of the opening that paged its owner: the update telling of the
-// reopening pages nobody, so it does not start a fresh ack_within after
-// which the next owner is paged behind the first one's back.
-func TestFlappingReopenKeepsTheEscalationClock(t *testing.T) {
+// Unacknowledged, a flapping alert reopened in place escalates ack_within
+// after the page that tells of the reopening, not on the clock of the
+// first opening: that one may have run out while it was resolved, and
+// would page the next owner moments after the first was paged again.
+func TestFlappingReopenRestartsTheEscalationClock(t *testing.T) {
 	r := newFlapRun(t, "    flapping: {opens: 2, within: 6h, quiet_for: 1h}\n")
 	r.send(t, 0.4, 0)
 	ctx := context.Background()
 	g, _ := r.st.GetGroup(ctx, "m", "psi")
-	due := g.EscalateAt
-	if due.IsZero() {
+	ack := g.EscalateAt.Sub(r.now)
+	if ack <= 0 {
 		t.Fatal("the opening set no escalation")
 	}
 	r.send(t, 0.1, 5*time.Minute)
 	r.send(t, 0.4, 10*time.Minute)
 	g, _ = r.st.GetGroup(ctx, "m", "psi")
-	if g.Over() || !g.EscalateAt.Equal(due) || g.Owner != "ds-team" || g.Acked() {
-		t.Errorf("reopened: over %v, escalates at %v, owner %s, acked %v; want open, still due %v, ds-team's, unacknowledged",
-			g.Over(), g.EscalateAt, g.Owner, g.Acked(), due)
+	if want := r.now.Add(ack); g.Over() || !g.EscalateAt.Equal(want) || !g.CycleStart.Equal(r.now) || g.Owner != "ds-team" || g.Acked() {
+		t.Errorf("reopened: over %v, escalates at %v, cycle from %v, owner %s, acked %v; want open, due %v, ds-team's, unacknowledged",
+			g.Over(), g.EscalateAt, g.CycleStart, g.Owner, g.Acked(), want)
 	}
 }
 

@@ -52,6 +52,7 @@ type Journal struct {
 	dirty  map[string]bool         // rules whose group changed
 	joins  []*state.Join           // alerts joining open groups, commutatively
 	held   map[string]time.Time    // raises held to their owner's working hours, by group id
+	reopen map[string]bool         // groups a flapping alert reopened (Rejoin), by id
 }
 
 // Route readies alert a of rule r to open at `at`: routed by the rule's
@@ -213,7 +214,12 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		n.Channels = append(n.Channels, lifecycle.Events)
 	}
 	detail := fmt.Sprintf("%s notification %s to %s via %s", kind, n.ID, n.Owner, strings.Join(n.Channels, ", "))
-	if kind == state.NoticeOpened && a.HeldUntil.After(j.Now) {
+	if kind == state.NoticeUpdated && j.reopen[g.ID] {
+		// Updated in place, and paged as an opening is (a new incident).
+		n.Reopened = true
+		detail += "; reopened: it pages"
+	}
+	if (kind == state.NoticeOpened || n.Reopened) && a.HeldUntil.After(j.Now) {
 		// Outside working hours: the messages that follow it on each
 		// channel wait for it (deliver sends a group's notices in order).
 		n.Hold = a.HeldUntil

@@ -67,6 +67,15 @@ type Lifecycle struct {
 	Notify   []string `json:"notify,omitempty"`
 	Raises   int      `json:"raises,omitempty"`
 	GrowBase int      `json:"grow_base,omitempty"`
+	// Repages counts the times the group paged anew although its
+	// PagerDuty incident was acknowledged, resolved or already triggered
+	// (where another trigger under its key would only be appended to it,
+	// paging nobody): asked again after reack_after, raised, reopened by a
+	// flapping alert, or unacknowledged by the end of a snooze, an
+	// escalation or a reassignment. Each such page opens the group's next
+	// incident (its dedup key numbered, pdnotify.IncidentKey), which
+	// supersedes the earlier ones; 0: the group's first incident.
+	Repages int `json:"repages,omitempty"`
 	// By and Note describe the latest change, for the thread reply:
 	// "escalated: nobody acknowledged within 15m".
 	By     string `json:"by,omitempty"`

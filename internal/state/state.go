@@ -292,6 +292,10 @@ type Notification struct {
 	Tries map[string]*Try `json:"tries,omitempty"`
 	// Failure is what a NoticeDeliveryFailed reports.
 	Failure *Failure `json:"failure,omitempty"`
+	// Reopened marks the update of a group that ended and is open again
+	// (a flapping alert rejoined it): its messages are updated in place,
+	// and, unlike other updates, it pages (a new incident).
+	Reopened bool `json:"reopened,omitempty"`
 	// Version is the stored version: the router writes version 1, every
 	// claim and every progress record moves it.
 	Version int64 `json:"version"`
@@ -375,8 +379,9 @@ type Delivery struct {
 	Group string `json:"group"`
 	// Slack maps a channel id to the group's message there.
 	Slack map[string]SlackMessage `json:"slack,omitempty"`
-	// Pages are the group's PagerDuty incidents by owner id: the first
-	// owner's, and each owner's it escalated or was reassigned to.
+	// Pages are the group's PagerDuty incidents by owner id and incident
+	// (PageKey): the first owner's, each owner's it escalated or was
+	// reassigned to, and those of its later incidents (Lifecycle.Repages).
 	Pages map[string]*Page `json:"pages,omitempty"`
 	// Failing maps each channel that failed the group, and whose failure
 	// was told through the others, to the reason: shown on the group's
@@ -423,6 +428,19 @@ type Page struct {
 	// RoutingKey is the owner's secret reference (never the key).
 	RoutingKey string `json:"routing_key"`
 	Status     string `json:"status"` // triggered, acknowledged, resolved
+	// Incident is the group's incident it belongs to (Lifecycle.Repages
+	// when it was triggered): a later one supersedes it.
+	Incident int `json:"incident,omitempty"`
+}
+
+// PageKey is where Delivery.Pages keeps owner's page of the group's
+// incident number `incident` (Lifecycle.Repages): the owner id alone for
+// the first incident, as records before re-paging have it.
+func PageKey(owner string, incident int) string {
+	if incident == 0 {
+		return owner
+	}
+	return owner + "#" + strconv.Itoa(incident)
 }
 
 // Request is a retrain or rollback a person asked for from an alert.

@@ -89,7 +89,8 @@ type Report struct {
 	// window (or alarm mute) that silenced them.
 	WindowsEnded int
 	// Deferred counts groups due while a maintenance window silences
-	// their rule: their timeout or reack moved to the window's end.
+	// their rule, or a CloudWatch mute holds back every open alert of
+	// theirs: their timeout or reack moved to the window's (mute's) end.
 	Deferred int
 	// Queued are the notifications queued, to deliver now.
 	Queued []string
@@ -219,6 +220,14 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 		// Silence applies to what is open too: nobody is asked or paged
 		// about the rule while its window lasts.
 		c.Action, c.Until, c.Reason = lifecycle.Defer, until, "maintenance window "+w.Name
+	} else if action != lifecycle.EndSnooze {
+		by, until, err := e.mutedGroup(ctx, g, now)
+		if err != nil {
+			return err
+		}
+		if by != "" {
+			c.Action, c.Until, c.Reason = lifecycle.Defer, until, "CloudWatch alarm mute rule "+by
+		}
 	}
 	res, err := e.manager().Apply(ctx, c)
 	if err != nil || !res.Done {

@@ -156,6 +156,34 @@ func (e *Escalator) windowOf(g *state.Group, now time.Time) (*config.Maintenance
 	return m.Silenced(m.Rules[i], now)
 }
 
+// mutedGroup is the CloudWatch alarm mute rule that holds back every open
+// alert of group g at now (state.Alert.MutedInGroup), and the earliest end
+// of their mutes ("": some open alert is not muted). CloudWatch runs none
+// of a muted alarm's actions, so a group whose every open alert is muted
+// escalates (or asks again) at that end, if still due; one alert no mute
+// holds back is a problem its owner still has to answer, on time. It
+// reads the members until one is open and not muted (the lifecycle change
+// that follows reads them all anyway).
+func (e *Escalator) mutedGroup(ctx context.Context, g *state.Group, now time.Time) (string, time.Time, error) {
+	by, until := "", time.Time{}
+	for _, id := range g.Members {
+		a, err := e.Store.GetAlert(ctx, id)
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("read alert %s of group %s: %w", id, g.ID, err)
+		}
+		if a == nil || a.Group != g.ID || a.Status != state.Open {
+			continue // resolved, or not this group's any more
+		}
+		if !a.MutedInGroup() || !a.SilencedUntil.After(now) {
+			return "", time.Time{}, nil
+		}
+		if by == "" || a.SilencedUntil.Before(until) {
+			by, until = a.SilencedBy, a.SilencedUntil
+		}
+	}
+	return by, until, nil
+}
+
 // windowAudit is the escalator's record of an alert whose window ended.
 func (e *Escalator) windowAudit(now time.Time) func(a *state.Alert, action, detail string) audit.Record {
 	return func(a *state.Alert, action, detail string) audit.Record {

@@ -59,8 +59,9 @@ const (
 	// and still open is unacknowledged again, its acknowledger asked again.
 	Reack = "reack"
 	// Defer is the escalator's too: a group due (timeout or reack) while
-	// a maintenance window silences its rule waits, untold, until the
-	// window's end (Until); Reason names the window.
+	// a maintenance window silences its rule (or a CloudWatch mute holds
+	// back its open alerts) waits, untold, until the window's end (Until);
+	// Reason names the window (or the mute rule).
 	Defer = "defer"
 )
 

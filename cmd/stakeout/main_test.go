@@ -63,7 +63,8 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "replay-credit-silent-drift-job-json", args: []string{"replay", "--json", "--silence", "--until", "26h", "testdata/scenarios/credit-silent-drift-job.jsonl"}},
 		{name: "replay-growing-group", args: []string{"replay", "--dir", "testdata/growing-group", "--until", "2026-06-02T03:35:00Z", "testdata/scenarios/growing-group.jsonl"}},
 		{name: "replay-growing-group-json", args: []string{"replay", "--json", "--dir", "testdata/growing-group", "--until", "2026-06-02T03:35:00Z", "testdata/scenarios/growing-group.jsonl"}},
-		// A CloudWatch mute holds back the resolution of an alert open before it.
+		// A CloudWatch mute holds back the resolution of an alert open before it;
+		// the alarm fires again within the mute: both are told at its end.
 		{name: "replay-fraud-mute-after-open", args: []string{"replay", "--until", "2026-03-02T20:05:00Z", "testdata/scenarios/fraud-mute-after-open.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}

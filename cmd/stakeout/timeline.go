@@ -147,11 +147,6 @@ func (t *timeline) change(n *state.Notification) {
 		ch.State = "opened"
 	case state.NoticeResolved:
 		ch.State = "resolved"
-		if a.ResolvedAt.Before(*t.clock) {
-			// A resolution a CloudWatch mute held back, told at its end:
-			// the router counted it when it happened.
-			ch.State, ch.Summary = "told", "resolved at "+a.ResolvedAt.UTC().Format("15:04Z")+" under a mute, told at its end: "+a.Summary
-		}
 	case state.NoticeEscalated:
 		ch.State, ch.Summary = "escalated", n.Lifecycle.Note
 		if n.Renotify() {

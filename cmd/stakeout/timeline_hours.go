@@ -12,7 +12,7 @@ import (
 )
 
 // releasedLine is a notification held outside its owner's working hours
-// and released at their start, as replay --json prints it; Dropped, when
+// and released at their start (or a resolution held to a mute's end), as replay --json prints it; Dropped, when
 // set, says why it was not sent after all (its group was over by then).
 type releasedLine struct {
 	At           time.Time `json:"at"`
@@ -56,7 +56,11 @@ func (t *timeline) hold(n *state.Notification) {
 	if !n.Hold.After(*t.clock) {
 		return
 	}
-	fmt.Fprintf(t.shown, "%sheld until %s: outside %s's working hours (outside_hours: hold)\n", indent, n.Hold.UTC().Format("2006-01-02 15:04Z"), n.Owner)
+	why := fmt.Sprintf("outside %s's working hours (outside_hours: hold)", n.Owner)
+	if muted(n) {
+		why = "the end of the mute of CloudWatch alarm mute rule " + n.Alert.SilencedBy
+	}
+	fmt.Fprintf(t.shown, "%sheld until %s: %s\n", indent, n.Hold.UTC().Format("2006-01-02 15:04Z"), why)
 	t.held = append(t.held, n)
 }
 
@@ -108,7 +112,18 @@ func (t *timeline) released(n *state.Notification, dropped string) {
 		fmt.Fprintf(t.w, "%s  %-11s %s  %s → %s via %s\n%snot sent: %s\n", clock, "DROPPED",
 			n.Group, n.Kind, n.Owner, strings.Join(n.Channels, ", "), indent, dropped)
 	default:
-		fmt.Fprintf(t.w, "%s  %-11s %s  %s → %s via %s\n%sheld since %s until the start of %s's working hours\n", clock, "RELEASED",
-			n.Group, n.Kind, n.Owner, strings.Join(n.Channels, ", "), indent, since, n.Owner)
+		why := fmt.Sprintf("held since %s until the start of %s's working hours", since, n.Owner)
+		if muted(n) {
+			why = fmt.Sprintf("resolved at %s under a CloudWatch mute, held until its end", n.Alert.ResolvedAt.UTC().Format("2006-01-02 15:04Z"))
+		}
+		fmt.Fprintf(t.w, "%s  %-11s %s  %s → %s via %s\n%s%s\n", clock, "RELEASED",
+			n.Group, n.Kind, n.Owner, strings.Join(n.Channels, ", "), indent, why)
 	}
+}
+
+// muted reports whether n is a group's resolution a CloudWatch mute held
+// back (pipeline's LeaveMuted), rather than a notification held outside
+// working hours.
+func muted(n *state.Notification) bool {
+	return n.Kind == state.NoticeResolved && n.Alert.MutedInGroup()
 }

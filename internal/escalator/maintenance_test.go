@@ -366,7 +366,7 @@ func TestAMuteHoldsBackWhatAnAlertOpenBeforeItTells(t *testing.T) {
 			muted = append(muted, rec.Action)
 		}
 	}
-	if got, want := strings.Join(muted, " "), "updated window-ended resolved window-ended"; got != want {
+	if got, want := strings.Join(muted, " "), "updated window-ended resolved queued window-ended"; got != want {
 		t.Errorf("records naming the mute rule: %q, want %q", got, want)
 	}
 	if err := audit.Verify(recs); err != nil {

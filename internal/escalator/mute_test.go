@@ -16,6 +16,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // muteRig runs fraud-detection's Model Monitor alarms (fraud-muted-alarm's
@@ -78,15 +79,18 @@ func (x *muteRig) runTo(until time.Time) {
 	x.now = until
 }
 
-// step is the escalation step of the rule's current group.
-func (x *muteRig) step() int {
+// group is the drift rule's current group.
+func (x *muteRig) group() *state.Group {
 	x.t.Helper()
 	g, err := x.st.GetGroup(context.Background(), "fraud-detection", "monitor-feature-drift")
 	if err != nil || g == nil {
 		x.t.Fatalf("group: %v %v", g, err)
 	}
-	return g.Step
+	return g
 }
+
+// step is the escalation step of the rule's current group.
+func (x *muteRig) step() int { return x.group().Step }
 
 // A group open before a CloudWatch mute does not escalate while the mute
 // holds every open alert of it back: its escalation, due at 15:20, waits
@@ -135,4 +139,50 @@ func TestAMuteDefersTheEscalationOfAGroupOpenBeforeIt(t *testing.T) {
 			t.Fatalf("with merchant_category not muted: step %d at 15:21, want 1 (escalated at 15:20)", s)
 		}
 	})
+}
+
+// An alarm that recovers under a mute and fires again within it: its
+// first group is over, its resolution held back by the mute; the new
+// firing is silenced by the mute. At the mute's end both are told — the
+// first group's message and incident say resolved, and the alarm still
+// firing opens a new group, told once — and nothing of the first group
+// is left open.
+func TestAnAlarmFiringAgainWithinAMuteResolvesItsFirstGroupAtTheMutesEnd(t *testing.T) {
+	const muteEnd = "2026-03-02T20:00:00.000+0000"
+	x := newMuteRig(t)
+	x.process(alarmAt(t, x.card, "open", x.now, ""), "opened")
+	x.runTo(at(14, 51))
+	first := firstGroup(t, x.st)
+	msgs := x.slack.Messages("C0FRAUDDSX")
+	if len(msgs) != 1 {
+		t.Fatalf("%d message(s) in fraud-ds's channel, want 1", len(msgs))
+	}
+	resolved := func() (string, int) {
+		inc, _ := x.pd.Incident("stakeout/" + first)
+		n := 0
+		for _, r := range x.slack.Replies("C0FRAUDDSX", msgs[0].TS) {
+			if strings.HasPrefix(r.Text, "✅") {
+				n++
+			}
+		}
+		return inc.Status, n
+	}
+	x.runTo(at(15, 5))
+	x.process(alarmAt(t, x.ok, "recovery", x.now, muteEnd), "resolved")
+	x.runTo(at(16, 5))
+	x.process(alarmAt(t, x.card, "again", x.now, muteEnd), "silenced")
+	x.runTo(at(19, 59))
+	if s, n := resolved(); s == "resolved" || n != 0 {
+		t.Fatalf("while muted: first incident %s, %d resolution(s) told; want it open, none told", s, n)
+	}
+	x.runTo(at(20, 2))
+	if s, n := resolved(); s != "resolved" || n != 1 {
+		t.Errorf("after the mute: first incident %s, %d resolution(s) told; want resolved, one", s, n)
+	}
+	if g := x.group(); g.ID == first || g.Open != 1 {
+		t.Errorf("after the mute: group %s (open %d), want a new one, open", g.ID, g.Open)
+	}
+	if n := len(x.slack.Messages("C0FRAUDDSX")); n != 2 {
+		t.Errorf("%d message(s) in fraud-ds's channel, want 2 (the new group told once)", n)
+	}
 }

@@ -356,12 +356,7 @@ func (d *decision) clean(res *engine.Result, ref state.AlertRef) error {
 	if !muted {
 		return d.j.Leave(d.ctx, a, "router", CleanAgain)
 	}
-	ended, err := d.j.LeaveUntold(d.ctx, a, "router", CleanAgain)
-	if !ended {
-		// Its group goes on: nothing of it is left to tell at the end.
-		a.SilencedBy, a.SilencedUntil = "", time.Time{}
-	}
-	return err
+	return d.j.LeaveMuted(d.ctx, a, "router", CleanAgain)
 }
 
 // CleanAgain is why the router ends a group.

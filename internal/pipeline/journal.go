@@ -225,6 +225,12 @@ func (j *Journal) Notice(g *state.Group, a *state.Alert, kind string) {
 		n.Hold = a.HeldUntil
 		detail += "; held until " + a.HeldUntil.UTC().Format(time.RFC3339) + ", the start of " + n.Owner + "'s working hours (outside_hours: hold)"
 	}
+	if kind == state.NoticeResolved && a.MutedInGroup() && a.SilencedUntil.After(j.Now) {
+		// CloudWatch runs none of a muted alarm's actions: told at the
+		// mute's end, whatever the alarm does meanwhile (LeaveMuted).
+		n.Hold = a.SilencedUntil
+		detail += "; held until " + a.SilencedUntil.UTC().Format(time.RFC3339) + ", the end of the mute (" + MutedDetail(a) + ")"
+	}
 	if hold := j.held[g.ID]; kind == state.NoticeRaised && !hold.IsZero() {
 		// A raise is told when its owner is at work, as an opening is.
 		n.Hold = hold
@@ -256,12 +262,20 @@ func (j *Journal) Leave(ctx context.Context, a *state.Alert, by, note string) er
 	return err
 }
 
-// LeaveUntold is Leave without telling: a CloudWatch mute holds the
-// group's resolution back (state.Alert.MutedInGroup) until its end, when
-// TellMuted tells it. It reports whether a's leaving ended the group.
-func (j *Journal) LeaveUntold(ctx context.Context, a *state.Alert, by, note string) (bool, error) {
+// LeaveMuted is Leave for an alert a CloudWatch mute holds back
+// (state.Alert.MutedInGroup): the group's resolution, if a's leaving ends
+// the group, is queued at once but held until the mute's end (Notice), so
+// that it is told then even if the alert fires again meanwhile and opens
+// a new group; a group that goes on has nothing of a left to tell, and the
+// mute is lifted from it.
+func (j *Journal) LeaveMuted(ctx context.Context, a *state.Alert, by, note string) error {
 	g, err := j.leave(ctx, a, by, note)
-	return g != nil, err
+	if g == nil {
+		a.SilencedBy, a.SilencedUntil = "", time.Time{}
+		return err
+	}
+	j.Notice(g, a, state.NoticeResolved)
+	return err
 }
 
 // leave counts a out of its group, and returns the group if that ended it.
@@ -279,23 +293,22 @@ func (j *Journal) leave(ctx context.Context, a *state.Alert, by, note string) (*
 	return g, nil
 }
 
-// TellMuted tells, once, what a CloudWatch mute held back of alert a in
-// its group (state.Alert.MutedInGroup), at the mute's end: the group's
-// resolution if a's leaving ended it, else, while the group is open, one
-// update with a's latest state, saying why (note). A group replaced meanwhile, or closed by
-// a person (who was told), has nothing left to tell.
+// TellMuted tells, once, what a CloudWatch mute held back of alert a, open
+// in its group (state.Alert.MutedInGroup), at the mute's end: one update
+// with a's latest state, saying why (note). A group replaced meanwhile,
+// over, or closed by a person (who was told) has nothing left to tell;
+// nor has a resolved alert, whose group's resolution LeaveMuted queued,
+// held until now.
 func (j *Journal) TellMuted(ctx context.Context, a *state.Alert, note string) error {
+	if a.Status != state.Open {
+		return nil
+	}
 	g, err := j.Group(ctx, a.Rule)
-	if err != nil || g == nil || g.ID != a.Group || g.Closed() {
+	if err != nil || g == nil || g.ID != a.Group || g.Over() {
 		return err
 	}
-	switch {
-	case a.Status == state.Resolved && g.Over():
-		j.Notice(g, a, state.NoticeResolved)
-	case a.Status == state.Open && !g.Over():
-		g.By, g.ByName, g.Note = lifecycle.Escalator.ID, "", note
-		j.Notice(g, a, state.NoticeUpdated)
-	}
+	g.By, g.ByName, g.Note = lifecycle.Escalator.ID, "", note
+	j.Notice(g, a, state.NoticeUpdated)
 	return nil
 }
 

@@ -310,200 +310,101 @@ func (s *step) cfg() *config.Config { return s.m.Config }
 // plan decides the change on the group as read and returns the writes:
 // the first carries the group, its notification and the first alerts' records.
 func (s *step) plan(ctx context.Context) (Result, []*state.Commit, error) {
-	g, c := s.g, s.c
-	if g.Over() {
-		return Result{Message: "This alert is " + closedAs(g) + " already."}, nil, nil
+	if r, ok, err := s.applies(ctx); !ok || err != nil {
+		return r, nil, err
 	}
-	if r, stale := s.stale(); stale {
-		return r, nil, nil
-	}
-	if err := s.readMembers(ctx); err != nil {
-		return Result{}, nil, err
-	}
-	if len(s.members) == 0 {
-		return Result{Message: "Every alert of this group is resolved already."}, nil, nil
-	}
-	if state.IsDrill(g.Model) {
+	if state.IsDrill(s.g.Model) {
 		return s.drill()
 	}
-	ack := s.ackWithin()
-	var (
-		action, detail, kind, msg string
-		resolve                   bool
-		req                       *state.Request
-	)
-	by, name := c.By.ID, c.By.Name
-	switch c.Action {
-	case Acknowledge:
-		if g.Acked() && (g.SnoozedUntil.IsZero() || c.Echo) {
-			return Result{Message: "Already acknowledged by " + who(g.AckedBy, g.AckedName) + "."}, nil, nil
-		}
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, time.Time{}, time.Time{}
-		g.ReackAt = s.after(s.reackAfter())
-		action, kind, detail = audit.Acknowledged, state.NoticeAcknowledged, "acknowledged by "+who(by, name)
-		if c.Reason != "" {
-			detail += " " + c.Reason
-		}
-		msg = "Acknowledged."
-	case Snooze:
-		if !c.Until.After(s.now) {
-			return Result{Message: "A snooze must end in the future."}, nil, nil
-		}
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.EscalateAt = by, name, s.now, c.Until.UTC(), time.Time{}
-		g.ReackAt = time.Time{} // a snooze keeps its meaning: it ends at its time
-		action, kind = audit.Snoozed, state.NoticeSnoozed
-		detail = fmt.Sprintf("snoozed by %s until %s", who(by, name), c.Until.UTC().Format(time.RFC3339))
-		msg = "Snoozed for " + duration.Format(c.Until.Sub(s.now).Round(time.Minute)) + "."
-	case EndSnooze:
-		if g.SnoozedUntil.IsZero() || g.SnoozedUntil.After(s.now) {
-			return Result{Message: "Not snoozed (or not yet over)."}, nil, nil
-		}
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
-		g.EscalateAt, g.CycleStart = s.after(ack), s.now
-		g.Repages++ // the snooze acknowledged its incident
-		action, kind, detail = audit.SnoozeEnded, state.NoticeSnoozeEnded, "the snooze ended; unacknowledged again"
-		msg = "Snooze over."
-	case Reack:
-		if !g.Acked() || !g.SnoozedUntil.IsZero() || g.ReackAt.IsZero() || g.ReackAt.After(s.now) {
-			return Result{Message: "Not due to be asked again."}, nil, nil
-		}
-		detail = s.reack(ack)
-		action, kind, msg = audit.Reacked, state.NoticeStillOpen, "Asked again."
-	case Defer:
-		var ok bool
-		if detail, ok = s.deferDue(); !ok {
-			return Result{Message: "Not due."}, nil, nil
-		}
-		action, msg = audit.Silenced, "Deferred to the window's end."
-	case Timeout, Escalate:
-		if c.Action == Timeout && (g.Acked() || g.EscalateAt.IsZero() || g.EscalateAt.After(s.now)) {
-			return Result{Message: "Not due for escalation."}, nil, nil
-		}
-		target := Next(s.cfg(), &g.Lifecycle)
-		if target == "" {
-			return Result{Message: "There is nobody to escalate to."}, nil, nil
-		}
-		prev, due := g.Owner, g.EscalateAt
-		if g.Acked() {
-			g.Repages++ // "Escalate now" on an acknowledged incident
-		}
-		g.Step++
-		g.Owner, g.From, g.CycleStart = target, prev, s.now
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
-		// Past the end of the chain the last owner is re-notified, each
-		// time after twice as long (at most a day): a forgotten alert keeps
-		// coming back without paging every quarter of an hour for a week.
-		wait := ack
-		if over := g.Step - s.chainLen(); over > 0 && ack > 0 && ack < maxRenotify {
-			for range over {
-				if wait *= 2; wait >= maxRenotify {
-					wait = maxRenotify
-					break
-				}
-			}
-		}
-		if c.Action == Timeout {
-			// Each step after another ack_within from when it was due, so
-			// that a late run does not shift the whole chain.
-			g.EscalateAt = due.Add(wait)
-			if !g.EscalateAt.After(s.now) {
-				g.EscalateAt = s.after(wait)
-			}
-			detail = fmt.Sprintf("nobody acknowledged within %s: escalated from %s to %s (step %d)", g.AckWithin, prev, target, g.Step)
-			if target == prev {
-				detail = fmt.Sprintf("still nobody acknowledged: %s re-notified (the end of the escalation chain; again in %s unless acknowledged)",
-					target, duration.Format(wait))
-			}
-		} else {
-			g.EscalateAt = s.after(wait)
-			detail = fmt.Sprintf("escalated by %s from %s to %s (step %d)", who(by, name), prev, target, g.Step)
-		}
-		action, kind = audit.Escalated, state.NoticeEscalated
-		msg = "Escalated to " + s.ownerName(target) + "."
-		if target == prev {
-			msg = "Nobody is further up the chain: " + s.ownerName(target) + " re-notified."
-		}
-	case Reassign:
-		m := s.cfg().Models[g.Model]
-		target := ""
-		if m != nil {
-			target = m.Owners[c.Role]
-		}
-		switch {
-		case !slices.Contains(config.Roles, c.Role):
-			return Result{Message: fmt.Sprintf("%q is not a role (one of %s).", c.Role, strings.Join(config.Roles, ", "))}, nil, nil
-		case target == "":
-			return Result{Message: fmt.Sprintf("%s has no %s owner.", g.Model, c.Role)}, nil, nil
-		case target == g.Owner:
-			return Result{Message: "It is with " + s.ownerName(target) + " already."}, nil, nil
-		}
-		detail = fmt.Sprintf("reassigned by %s from %s to %s (%s)", who(by, name), g.Owner, target, c.Role)
-		if g.Acked() {
-			g.Repages++ // the new owner is paged, not told of an acknowledged incident
-		}
-		g.From = g.Owner
-		g.Owner, g.Role, g.Base, g.Step = target, c.Role, target, 0
-		g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
-		g.EscalateAt, g.CycleStart = s.after(ack), s.now
-		action, kind = audit.Reassigned, state.NoticeReassigned
-		msg = "Reassigned to " + s.ownerName(target) + "."
-	case Resolve, FalseAlarm:
-		g.Resolution, g.ClosedBy, g.ClosedName, g.ClosedAt = state.ResolvedByPerson, by, name, s.now
-		action, detail, msg = audit.Resolved, "resolved by "+who(by, name), "Resolved."
-		if c.Action == FalseAlarm {
-			g.Resolution = state.FalseAlarm
-			action, detail, msg = audit.FalseAlarm, "marked as a false alarm by "+who(by, name), "Marked as a false alarm and resolved."
-		}
-		if c.Reason != "" {
-			detail += " " + c.Reason
-		}
-		g.Open, g.EscalateAt, g.SnoozedUntil, g.ReackAt = 0, time.Time{}, time.Time{}, time.Time{}
-		kind, resolve = state.NoticeResolved, true
-	case Retrain, Rollback:
-		lead := s.members[0]
-		req = &state.Request{Type: state.RequestRetrain, Version: lead.ModelVersion, Requester: by, Name: name, Reason: c.Reason}
-		action, detail = audit.RetrainRequested, "retrain requested by "+who(by, name)
-		msg = "Retrain requested: the pipeline will get it."
-		if c.Action == Rollback {
-			req.Type, req.Target = state.RequestRollback, c.Target
-			action = audit.RollbackRequested
-			detail = "rollback requested by " + who(by, name)
-			if c.Target != "" {
-				detail += " to version " + c.Target
-				msg = "Rollback to " + c.Target + " requested: the pipeline will get it."
-			} else {
-				msg = "Rollback requested (no earlier version without an open alert is known: the pipeline chooses)."
-			}
-		}
-		if c.Reason != "" {
-			detail += ": " + c.Reason
-		}
-		kind = state.NoticeRequest
-	default:
-		return Result{}, nil, fmt.Errorf("%w %q", ErrUnknownAction, c.Action)
+	act, ok := actions[s.c.Action]
+	if !ok {
+		return Result{}, nil, fmt.Errorf("%w %q", ErrUnknownAction, s.c.Action)
 	}
-	g.By, g.ByName, g.Note = by, name, detail
-	commits := s.commits(action, detail, kind, resolve, req)
-	if resolve {
-		// A resolved freshness (schema, data-quality) alert must stop
-		// suppressing the model's drift and quality alerts: in the same
-		// write, conditional on the inhibitors' version.
-		in, err := s.m.Store.GetInhibitors(ctx, g.Model)
-		if err != nil {
-			return Result{}, nil, fmt.Errorf("read inhibitors of %s: %w", g.Model, err)
-		}
-		changed := false
-		for _, a := range s.members {
-			if _, ok := in.Active[a.ID]; ok {
-				delete(in.Active, a.ID)
-				changed = true
-			}
-		}
-		if changed {
-			commits[0].Inhibitors = in
+	o, refused := act(s)
+	if refused != "" {
+		return Result{Message: refused}, nil, nil
+	}
+	commits, err := s.write(ctx, o)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	return Result{Message: o.msg}, commits, nil
+}
+
+// applies checks what every action needs of the group, drills' too: it is
+// open, the change is not stale, and it has alerts left to change (their
+// reading, s.members). ok false: nothing to change, r says why.
+func (s *step) applies(ctx context.Context) (r Result, ok bool, err error) {
+	if s.g.Over() {
+		return Result{Message: "This alert is " + closedAs(s.g) + " already."}, false, nil
+	}
+	if r, stale := s.stale(); stale {
+		return r, false, nil
+	}
+	if err := s.readMembers(ctx); err != nil {
+		return Result{}, false, err
+	}
+	if len(s.members) == 0 {
+		return Result{Message: "Every alert of this group is resolved already."}, false, nil
+	}
+	return Result{}, true, nil
+}
+
+// outcome is what an action decided, beyond the group's fields it set:
+// what is recorded on the alerts, told (kind; "": nobody), answered (msg),
+// and asked of the pipeline (req).
+type outcome struct {
+	action, detail, kind, msg string
+	resolve                   bool
+	req                       *state.Request
+}
+
+// actions plans each action on a group that is not a drill's (drill.go
+// has those). Each checks the action is due and sets the group's fields;
+// refused, when set, says why it does not apply, and nothing was changed.
+var actions = map[string]func(*step) (o outcome, refused string){
+	Acknowledge: (*step).acknowledge,
+	Snooze:      (*step).snooze,
+	EndSnooze:   (*step).endSnooze,
+	Reack:       (*step).reackDue,
+	Defer:       (*step).deferral,
+	Timeout:     (*step).escalate,
+	Escalate:    (*step).escalate,
+	Reassign:    (*step).reassign,
+	Resolve:     (*step).closeGroup,
+	FalseAlarm:  (*step).closeGroup,
+	Retrain:     (*step).request,
+	Rollback:    (*step).request,
+}
+
+// write records the action's outcome: who changed the group last and how,
+// the writes (s.commits), and — for a resolution — the inhibitors it
+// lifts, in the same first write.
+func (s *step) write(ctx context.Context, o outcome) ([]*state.Commit, error) {
+	g := s.g
+	g.By, g.ByName, g.Note = s.c.By.ID, s.c.By.Name, o.detail
+	commits := s.commits(o.action, o.detail, o.kind, o.resolve, o.req)
+	if !o.resolve {
+		return commits, nil
+	}
+	// A resolved freshness (schema, data-quality) alert must stop
+	// suppressing the model's drift and quality alerts: in the same
+	// write, conditional on the inhibitors' version.
+	in, err := s.m.Store.GetInhibitors(ctx, g.Model)
+	if err != nil {
+		return nil, fmt.Errorf("read inhibitors of %s: %w", g.Model, err)
+	}
+	changed := false
+	for _, a := range s.members {
+		if _, ok := in.Active[a.ID]; ok {
+			delete(in.Active, a.ID)
+			changed = true
 		}
 	}
-	return Result{Message: msg}, commits, nil
+	if changed {
+		commits[0].Inhibitors = in
+	}
+	return commits, nil
 }
 
 // deferDue moves a due group's timeout or reack to c.Until, the end of

@@ -199,7 +199,42 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			return state.ErrDuplicate
 		}
 	}
-	// Check everything before changing anything.
+	// Check everything before changing anything, in the order below: of
+	// several failed conditions, the first is the one reported.
+	if err := s.checkAlerting(c); err != nil {
+		return err
+	}
+	if n := c.Items(); n > state.MaxCommitItems {
+		return fmt.Errorf("commit of event %s has %d items, more than %d", c.EventID, n, state.MaxCommitItems)
+	}
+	if err := s.checkDelivery(c); err != nil {
+		return err
+	}
+	if err := s.checkTimers(c); err != nil {
+		return err
+	}
+	if err := s.checkAudit(c); err != nil {
+		return err
+	}
+	if err := s.limits(c); err != nil {
+		return err
+	}
+	if c.EventID != "" {
+		s.events[c.EventID] = c.EventExpires
+	}
+	s.applyAlerting(c)
+	s.applyDelivery(c)
+	for _, r := range c.Audit {
+		s.audit[r.Alert] = append(s.audit[r.Alert], r)
+	}
+	s.applyTimers(c)
+	return nil
+}
+
+// checkAlerting checks the conditions on the router's records: the
+// series, alerts, groups (and joins of them), inhibitors and quiet windows
+// c writes must be as c read them (s.mu held).
+func (s *Store) checkAlerting(c *state.Commit) error {
 	if c.Series != nil && c.Series.Version != s.series[c.Series.Key].StoredVersion() {
 		return fmt.Errorf("series %s: %w", c.Series.Key, state.ErrConflict)
 	}
@@ -215,17 +250,8 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		}
 	}
 	for _, j := range c.Joins {
-		g := s.groups[groupKey(j.Model, j.Rule)]
-		if g == nil || g.Version != j.Version || g.Open <= 0 {
-			return fmt.Errorf("join of group %s: %w", j.Group, state.ErrConflict)
-		}
-		if j.Named && len(g.Members) >= state.MaxMembers {
-			return fmt.Errorf("join of group %s: its %d names are taken: %w", j.Group, state.MaxMembers, state.ErrConflict)
-		}
-		if q := s.queued[j.Update.ID]; q != nil && (!q.Sent.IsZero() || q.Version > 1) {
-			// Taken by a sender (its claim is the notification's first
-			// write after the router's): closed, as DynamoDB's condition.
-			return &state.WindowClosed{ID: j.Update.ID}
+		if err := s.checkJoin(j); err != nil {
+			return err
 		}
 	}
 	for _, in := range []*state.Inhibitors{c.Inhibitors, c.InhibitorsRead} {
@@ -236,9 +262,32 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 	if q := c.Quiets; q != nil && q.Version != s.quiets[q.Model].StoredVersion() {
 		return fmt.Errorf("quiet windows of %s: %w", q.Model, state.ErrConflict)
 	}
-	if n := c.Items(); n > state.MaxCommitItems {
-		return fmt.Errorf("commit of event %s has %d items, more than %d", c.EventID, n, state.MaxCommitItems)
+	return nil
+}
+
+// checkJoin checks join j's conditions: its group is open at the version
+// read, has room for a name if j adds one, and its window's update is not
+// yet taken by a sender (s.mu held).
+func (s *Store) checkJoin(j *state.Join) error {
+	g := s.groups[groupKey(j.Model, j.Rule)]
+	if g == nil || g.Version != j.Version || g.Open <= 0 {
+		return fmt.Errorf("join of group %s: %w", j.Group, state.ErrConflict)
 	}
+	if j.Named && len(g.Members) >= state.MaxMembers {
+		return fmt.Errorf("join of group %s: its %d names are taken: %w", j.Group, state.MaxMembers, state.ErrConflict)
+	}
+	if q := s.queued[j.Update.ID]; q != nil && (!q.Sent.IsZero() || q.Version > 1) {
+		// Taken by a sender (its claim is the notification's first
+		// write after the router's): closed, as DynamoDB's condition.
+		return &state.WindowClosed{ID: j.Update.ID}
+	}
+	return nil
+}
+
+// checkDelivery checks the conditions on notifications and deliveries:
+// a queued notification is new, a sender's write of one and a delivery
+// are at the version read (s.mu held).
+func (s *Store) checkDelivery(c *state.Commit) error {
 	for _, n := range c.Outbox {
 		if s.queued[n.ID] != nil {
 			return fmt.Errorf("notification %s: %w", n.ID, state.ErrConflict)
@@ -254,6 +303,12 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			return fmt.Errorf("delivery of %s: %w", d.Group, state.ErrConflict)
 		}
 	}
+	return nil
+}
+
+// checkTimers checks that the watches and schedules c writes are at the
+// version read (s.mu held).
+func (s *Store) checkTimers(c *state.Commit) error {
 	for _, w := range c.Watches {
 		if w.Version != s.watches[w.ID()].StoredVersion() {
 			return fmt.Errorf("watch %s: %w", w.ID(), state.ErrConflict)
@@ -264,18 +319,24 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			return fmt.Errorf("schedule %s: %w", sc.Name, state.ErrConflict)
 		}
 	}
+	return nil
+}
+
+// checkAudit checks that each audit record continues its alert's chain
+// from the stored head (s.mu held).
+func (s *Store) checkAudit(c *state.Commit) error {
 	for _, r := range c.Audit {
-		// The chain must continue from the stored head.
 		if recs := s.audit[r.Alert]; r.Seq != len(recs)+1+countBefore(c.Audit, r) {
 			return fmt.Errorf("audit of %s: %w", r.Alert, state.ErrConflict)
 		}
 	}
-	if err := s.limits(c); err != nil {
-		return err
-	}
-	if c.EventID != "" {
-		s.events[c.EventID] = c.EventExpires
-	}
+	return nil
+}
+
+// applyAlerting writes c's series, alerts, groups, joins, quiet windows
+// and inhibitors, each a version on, and indexes the groups' due times; a
+// join's window update is queued or grows (s.mu held, c checked).
+func (s *Store) applyAlerting(c *state.Commit) {
 	if c.Series != nil {
 		n := c.Series.Clone()
 		n.Version++
@@ -314,6 +375,12 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		n.Version++
 		s.inhibitors[n.Model] = n
 	}
+}
+
+// applyDelivery queues c's notifications, writes senders' writes of them
+// and deliveries, each a version on and indexed, and adds digest entries
+// not yet in their owner's digest (s.mu held, c checked).
+func (s *Store) applyDelivery(c *state.Commit) {
 	for _, n := range c.Outbox {
 		q := n.Clone()
 		q.Version++
@@ -338,9 +405,11 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 			s.digest[e.Owner] = append(s.digest[e.Owner], state.DigestEntry{Owner: e.Owner, At: e.At, Notice: *e.Notice.Clone()})
 		}
 	}
-	for _, r := range c.Audit {
-		s.audit[r.Alert] = append(s.audit[r.Alert], r)
-	}
+}
+
+// applyTimers writes c's watches and schedules, a version on, and
+// indexes when each is next due (s.mu held, c checked).
+func (s *Store) applyTimers(c *state.Commit) {
 	for _, w := range c.Watches {
 		n := w.Clone()
 		n.Version++
@@ -353,7 +422,6 @@ func (s *Store) Commit(_ context.Context, c *state.Commit) error {
 		s.schedules[n.Name] = n
 		s.indexDue(state.DueSchedule, n.Name, n.Next)
 	}
-	return nil
 }
 
 // written is group g as stored once written: joins move a group's count,

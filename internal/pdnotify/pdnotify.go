@@ -123,6 +123,44 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 	default:
 		return nil, false
 	}
+	return trigger(v, key), true
+}
+
+// trigger is the trigger event for v under dedup key key: its summary
+// (marked for a failed delivery or a drill), links and details.
+func trigger(v *notify.View, key string) *pagerduty.V2Event {
+	details := triggerDetails(v)
+	summary := fmt.Sprintf("[%s] %s: %s", v.Model, v.Rule, v.Summary)
+	if f := v.Failure; f != nil {
+		// Under the group's dedup key: it joins the group's incident when
+		// one is open, and pages when the failed channel was the only one.
+		summary = fmt.Sprintf("[%s] %s: %s failed (%s): %s", v.Model, v.Rule, f.Channel, f.Reason, v.Summary)
+		details["delivery_failed"] = f.Channel
+		details["delivery_failed_reason"] = f.Reason
+	}
+	if v.Drill {
+		// Marked where a responder looks first (the incident's title),
+		// and for tools reading the event.
+		summary = fmt.Sprintf("%s: %s", notify.DrillMark, v.Summary)
+		details["drill"] = true
+	}
+	return &pagerduty.V2Event{Action: Trigger, DedupKey: key, Client: "stakeout", Links: triggerLinks(v),
+		Payload: &pagerduty.V2Payload{
+			Summary:   truncateRunes(summary, MaxSummary),
+			Source:    "stakeout/" + v.Model,
+			Severity:  cmpOr(Severity[v.Severity], "error"),
+			Timestamp: v.OpenedAt.UTC().Format(time.RFC3339),
+			Component: v.Model,
+			Group:     v.Owner.ID,
+			Class:     strings.Trim(v.Kind+"/"+v.Metric, "/"),
+			Details:   details, // encoding/json writes map keys in order
+		}}
+}
+
+// triggerDetails is a trigger's custom details: what the alert is, whose,
+// and what a responder needs first; text values cut to MaxDetailValue, and
+// those with nothing to say left out.
+func triggerDetails(v *notify.View) map[string]any {
 	details := map[string]any{
 		"model": v.Model, "rule": v.Rule, "alert": v.AlertID, "group": v.Group,
 		"stakes": v.Stakes, "severity": v.Severity, "value": v.Value,
@@ -164,6 +202,12 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 	if v.EscalatesTo != nil {
 		details["escalates_to"] = v.EscalatesTo.ID
 	}
+	return details
+}
+
+// triggerLinks are a trigger's links: the runbook and the Slack message,
+// where each is an http(s) URL.
+func triggerLinks(v *notify.View) []any {
 	var links []any
 	if u := httpURL(v.Runbook); u != "" {
 		links = append(links, map[string]string{"href": u, "text": "Runbook"})
@@ -171,32 +215,7 @@ func Event(v *notify.View) (*pagerduty.V2Event, bool) {
 	if u := httpURL(v.SlackLink); u != "" {
 		links = append(links, map[string]string{"href": u, "text": "Slack message"})
 	}
-	summary := fmt.Sprintf("[%s] %s: %s", v.Model, v.Rule, v.Summary)
-	if f := v.Failure; f != nil {
-		// Under the group's dedup key: it joins the group's incident when
-		// one is open, and pages when the failed channel was the only one.
-		summary = fmt.Sprintf("[%s] %s: %s failed (%s): %s", v.Model, v.Rule, f.Channel, f.Reason, v.Summary)
-		details["delivery_failed"] = f.Channel
-		details["delivery_failed_reason"] = f.Reason
-	}
-	if v.Drill {
-		// Marked where a responder looks first (the incident's title),
-		// and for tools reading the event.
-		summary = fmt.Sprintf("%s: %s", notify.DrillMark, v.Summary)
-		details["drill"] = true
-	}
-	ev := &pagerduty.V2Event{Action: Trigger, DedupKey: key, Client: "stakeout", Links: links,
-		Payload: &pagerduty.V2Payload{
-			Summary:   truncateRunes(summary, MaxSummary),
-			Source:    "stakeout/" + v.Model,
-			Severity:  cmpOr(Severity[v.Severity], "error"),
-			Timestamp: v.OpenedAt.UTC().Format(time.RFC3339),
-			Component: v.Model,
-			Group:     v.Owner.ID,
-			Class:     strings.Trim(v.Kind+"/"+v.Metric, "/"),
-			Details:   details, // encoding/json writes map keys in order
-		}}
-	return ev, true
+	return links
 }
 
 func cmpOr(a, b string) string {

@@ -92,16 +92,55 @@ func Render(v *notify.View) Message {
 	}
 	resolved := v.Change == state.NoticeResolved
 	phase := cmp.Or(v.Phase, notify.PhaseOpen)
-	head := fmt.Sprintf("%s %s · %s · %s", severityIcon[v.Severity], severityLabel[v.Severity], v.Model, v.Rule)
+	b := builder{}
+	b.add(slack.NewHeaderBlock(plain(headline(v, phase, resolved), MaxHeaderText)))
+	b.add(slack.NewContextBlock("", mrkdwn(statusLine(v, phase, resolved), MaxSectionText)))
+	if v.Description != "" {
+		b.add(slack.NewContextBlock("", plain(v.Model+": "+v.Description, MaxSectionText)))
+	}
+	b.add(slack.NewSectionBlock(plain(v.Summary, MaxSectionText), nil, nil))
+	if fields := facts(v); len(fields) > 0 {
+		b.add(slack.NewSectionBlock(nil, fields, nil))
+	}
+	if v.Members > 1 {
+		b.add(slack.NewSectionBlock(plain(members(v), MaxSectionText), nil, nil))
+	}
+	if len(v.Lineage) > 0 {
+		b.add(slack.NewContextBlock("", plain(lineageLine(v), MaxSectionText)))
+	}
+	b.add(slack.NewSectionBlock(mrkdwn(ownerLine(v, resolved), MaxSectionText), nil, nil))
+	if next := nextLine(v, phase, resolved); len(next) > 0 {
+		b.add(slack.NewContextBlock("", mrkdwn(strings.Join(next, " · "), MaxSectionText)))
+	}
+	if len(v.Failing) > 0 {
+		b.add(slack.NewContextBlock("", plain(failingText(v), MaxSectionText)))
+	}
+	if !resolved {
+		b.add(actions(v, phase == notify.PhaseOpen))
+	}
+
+	text := fmt.Sprintf("[%s] %s/%s: %s", strings.ToUpper(v.Severity), v.Model, v.Rule, v.Summary)
+	if resolved {
+		text = fmt.Sprintf("Resolved: %s/%s", v.Model, v.Rule)
+	}
+	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: b.blocks}
+}
+
+// headline is the message's header: severity, model and rule, or how the
+// group ended.
+func headline(v *notify.View, phase string, resolved bool) string {
 	switch {
 	case phase == notify.PhaseFalseAlarm:
-		head = fmt.Sprintf("🚫 False alarm · %s · %s", v.Model, v.Rule)
+		return fmt.Sprintf("🚫 False alarm · %s · %s", v.Model, v.Rule)
 	case resolved:
-		head = fmt.Sprintf("✅ Resolved · %s · %s", v.Model, v.Rule)
+		return fmt.Sprintf("✅ Resolved · %s · %s", v.Model, v.Rule)
 	}
-	b := builder{}
-	b.add(slack.NewHeaderBlock(plain(head, MaxHeaderText)))
+	return fmt.Sprintf("%s %s · %s · %s", severityIcon[v.Severity], severityLabel[v.Severity], v.Model, v.Rule)
+}
 
+// statusLine says where the group stands: its phase, stakes, severity and
+// age, who closed, snoozed or acknowledged it, and how often it escalated.
+func statusLine(v *notify.View, phase string, resolved bool) string {
 	status := fmt.Sprintf("*%s* · stakes *%s* · severity *%s* · opened %s", phase, escape(v.Stakes), escape(v.Severity), when(v.OpenedAt))
 	switch {
 	case resolved && v.ClosedBy != "":
@@ -116,12 +155,13 @@ func Render(v *notify.View) Message {
 	if v.Step > 0 {
 		status += fmt.Sprintf(" · escalated %d time(s)", v.Step)
 	}
-	b.add(slack.NewContextBlock("", mrkdwn(status, MaxSectionText)))
-	if v.Description != "" {
-		b.add(slack.NewContextBlock("", plain(v.Model+": "+v.Description, MaxSectionText)))
-	}
-	b.add(slack.NewSectionBlock(plain(v.Summary, MaxSectionText), nil, nil))
+	return status
+}
 
+// facts are the alert's fields: why it fired, its value against the
+// baseline and lately, where, and its impact (those with nothing to say
+// left out, at most MaxFields).
+func facts(v *notify.View) []*slack.TextBlockObject {
 	var fields []*slack.TextBlockObject
 	field := func(label, value string) {
 		if value != "" && len(fields) < MaxFields {
@@ -143,20 +183,21 @@ func Render(v *notify.View) Message {
 	if v.Impact != nil {
 		field("Impact", expression.FormatImpact(*v.Impact))
 	}
-	if len(fields) > 0 {
-		b.add(slack.NewSectionBlock(nil, fields, nil))
-	}
-	if v.Members > 1 {
-		b.add(slack.NewSectionBlock(plain(members(v), MaxSectionText), nil, nil))
-	}
-	if len(v.Lineage) > 0 {
-		parts := make([]string, len(v.Lineage))
-		for i, kv := range v.Lineage {
-			parts[i] = kv.Key + ": " + kv.Value
-		}
-		b.add(slack.NewContextBlock("", plain("Lineage — "+strings.Join(parts, " · "), MaxSectionText)))
-	}
+	return fields
+}
 
+// lineageLine lists the alert's lineage, key: value.
+func lineageLine(v *notify.View) string {
+	parts := make([]string, len(v.Lineage))
+	for i, kv := range v.Lineage {
+		parts[i] = kv.Key + ": " + kv.Value
+	}
+	return "Lineage — " + strings.Join(parts, " · ")
+}
+
+// ownerLine names the owner, their role and escalation step, mentioning
+// them while the group is open.
+func ownerLine(v *notify.View, resolved bool) string {
 	owner := fmt.Sprintf("Owner: *%s* (`%s`, %s role)", escape(v.Owner.Name), escape(v.Owner.ID), escape(v.Role))
 	if v.Step > 0 {
 		owner = fmt.Sprintf("Owner: *%s* (`%s`, escalation step %d of the %s role)", escape(v.Owner.Name), escape(v.Owner.ID), v.Step, escape(v.Role))
@@ -166,8 +207,12 @@ func Render(v *notify.View) Message {
 			owner += " " + m
 		}
 	}
-	b.add(slack.NewSectionBlock(mrkdwn(owner, MaxSectionText), nil, nil))
+	return owner
+}
 
+// nextLine says what happens next unless someone acts (nothing once
+// resolved), and links the runbook.
+func nextLine(v *notify.View, phase string, resolved bool) []string {
 	var next []string
 	switch {
 	case resolved:
@@ -185,21 +230,7 @@ func Render(v *notify.View) Message {
 	if link := Link(v.Runbook, "Runbook"); link != "" {
 		next = append(next, link)
 	}
-	if len(next) > 0 {
-		b.add(slack.NewContextBlock("", mrkdwn(strings.Join(next, " · "), MaxSectionText)))
-	}
-	if len(v.Failing) > 0 {
-		b.add(slack.NewContextBlock("", plain(failingText(v), MaxSectionText)))
-	}
-	if !resolved {
-		b.add(actions(v, phase == notify.PhaseOpen))
-	}
-
-	text := fmt.Sprintf("[%s] %s/%s: %s", strings.ToUpper(v.Severity), v.Model, v.Rule, v.Summary)
-	if resolved {
-		text = fmt.Sprintf("Resolved: %s/%s", v.Model, v.Rule)
-	}
-	return Message{Text: escapeText(cut(text, MaxTextShown)), Blocks: b.blocks}
+	return next
 }
 
 // Reply renders the thread reply that says what changed: a new member, an

@@ -14,6 +14,7 @@ package bus
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,6 +121,9 @@ type Publisher struct {
 	bus string
 	// Retry is DefaultRetry unless changed.
 	Retry Retry
+	// Source is the entries' source; "" is Source, stakeout's own.
+	// `stakeout publish` sends monitors' signals under theirs.
+	Source string
 }
 
 // New returns a Publisher to the event bus busName (a name or an ARN; ""
@@ -190,12 +194,13 @@ func (p *Publisher) encode(e Entry) (types.PutEventsRequestEntry, int, error) {
 	if len(detail) == 0 || detail[0] != '{' {
 		return types.PutEventsRequestEntry{}, 0, fmt.Errorf("detail of %q is %s, not a JSON object", e.DetailType, kind(detail))
 	}
-	size := len(Source) + len(e.DetailType) + len(detail)
+	source := cmp.Or(p.Source, Source)
+	size := len(source) + len(e.DetailType) + len(detail)
 	for _, r := range e.Resources {
 		size += len(r)
 	}
 	req := types.PutEventsRequestEntry{
-		Source:     aws.String(Source),
+		Source:     aws.String(source),
 		DetailType: aws.String(e.DetailType),
 		Detail:     aws.String(string(detail)),
 		Resources:  slices.Clone(e.Resources),

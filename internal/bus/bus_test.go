@@ -351,3 +351,17 @@ func TestPublishNothing(t *testing.T) {
 		t.Errorf("Calls() = %d, want 0", got)
 	}
 }
+
+// A publisher of others' events (stakeout publish) sends them under their
+// source, which the router's rule may filter on.
+func TestPublishUnderAnotherSource(t *testing.T) {
+	s := bustest.New(t)
+	p := newPublisher(t, s, "")
+	p.Source = "com.example.monitoring"
+	if err := p.Publish(context.Background(), bus.Entry{DetailType: "ML Model Signal", Detail: map[string]string{"model": "m"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Events(); len(got) != 1 || got[0].Source != "com.example.monitoring" {
+		t.Errorf("events %+v, want one from com.example.monitoring", got)
+	}
+}

@@ -656,3 +656,47 @@ func TestSlackManifest(t *testing.T) {
 		t.Error("template.yaml has no SlackUrl output for the manifest's URLs")
 	}
 }
+
+// Each AWS service sample the adapters read (testdata/events/aws) reaches
+// the router by its own rule and by no other; runs still going match none.
+func TestAWSServiceRulesMatchTheirSamples(t *testing.T) {
+	tmpl := loadTemplate(t)
+	r := resolver(t, tmpl, nil)
+	want := map[string]string{
+		"sagemaker-": "ProcessingJobRule", "glue-dq-": "DataQualityRule", "stepfunctions-": "ExecutionRule",
+	}
+	rules := []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule"}
+	matched := func(ev []byte) []string {
+		var names []string
+		for _, rule := range rules {
+			ok, err := rulePattern(t, tmpl, r, rule).Match(ev)
+			if err != nil {
+				t.Fatalf("%s: %v", rule, err)
+			}
+			if ok {
+				names = append(names, rule)
+			}
+		}
+		return names
+	}
+	for name, ev := range events(t, "testdata/events/aws/*.json") {
+		base := filepath.Base(name)
+		var rule string
+		for prefix, r := range want {
+			if strings.HasPrefix(base, prefix) {
+				rule = r
+			}
+		}
+		if got := matched(ev); len(got) != 1 || got[0] != rule {
+			t.Errorf("%s matches %v, want only %s", base, got, rule)
+		}
+	}
+	for _, running := range []string{
+		strings.Replace(string(events(t, "testdata/events/aws/stepfunctions-execution-failed.json")["testdata/events/aws/stepfunctions-execution-failed.json"]), `"FAILED"`, `"RUNNING"`, 1),
+		strings.Replace(string(events(t, "testdata/events/aws/sagemaker-processing-job-failed.json")["testdata/events/aws/sagemaker-processing-job-failed.json"]), `"Failed"`, `"InProgress"`, 1),
+	} {
+		if got := matched([]byte(running)); len(got) != 0 {
+			t.Errorf("a run still going matches %v, want no rule", got)
+		}
+	}
+}

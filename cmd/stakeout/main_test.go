@@ -42,6 +42,13 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "route-stdin", args: []string{"route", "--json", "-"}, stdin: `{"model":"playlist-recommender","kind":"freshness","metric":"lag_seconds","value":200000,"observed_at":"2026-03-02T00:00:00Z"}`},
 		// An alarm its owner muted (CloudWatch alarm mute rule): silenced.
 		{name: "route-muted-alarm", args: []string{"route", "testdata/events/cloudwatch-muted/single-metric-alarm-muted.json"}},
+		// AWS's own samples of the service events the adapters read, against
+		// a configuration whose match accepts their names. AWS's three Step
+		// Functions samples share one event id: routed together, the later
+		// two would be duplicates, so the failed one is routed alone.
+		{name: "route-aws-samples", args: append([]string{"route", "--dir", "testdata/aws-samples"},
+			append(events("testdata/events/aws/[gs][la]*.json"), "testdata/events/aws/stepfunctions-execution-aborted.json")...)},
+		{name: "route-aws-stepfunctions-failed", args: []string{"route", "--json", "--dir", "testdata/aws-samples", "testdata/events/aws/stepfunctions-execution-failed.json"}},
 		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 2},
 		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}, wantExit: 1},
 		// A feature of 200 "/" and a segment of 200 bytes of "é": within
@@ -68,7 +75,7 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "replay-fraud-mute-after-open", args: []string{"replay", "--until", "2026-03-02T20:05:00Z", "testdata/scenarios/fraud-mute-after-open.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
-	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm"} {
+	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm", "fraud-ml-pipeline"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"
 		tests = append(tests, testCase{name: "replay-" + scenario, args: []string{"replay", file}},
 			testCase{name: "replay-" + scenario + "-json", args: []string{"replay", "--json", file}})

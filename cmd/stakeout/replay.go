@@ -255,6 +255,10 @@ func (r *replayRun) event(ctx context.Context, raw []byte, where string) error {
 	case out.Duplicate:
 		sum.duplicates++
 		return nil
+	case out.Ignored != "":
+		sum.ignored++
+		fmt.Fprintf(r.std.err, "%s: ignored: %s\n", where, out.Ignored)
+		return nil
 	case out.Late != "":
 		sum.late++
 		fmt.Fprintf(r.std.err, "%s: %s\n", where, out.Late)
@@ -342,6 +346,7 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 // summary counts what a replay did.
 type summary struct {
 	events, duplicates, skipped, late, notices, updates int
+	ignored                                             int
 	waiting, failed, escalations, renotified, silences  int
 	byModel, byOwner                                    map[string]*counts
 	failOn                                              *failOn
@@ -385,6 +390,9 @@ func (s *summary) write(w io.Writer) {
 	late := ""
 	if s.late > 0 {
 		late = fmt.Sprintf(", %d late (changed no alert)", s.late)
+	}
+	if s.ignored > 0 {
+		late += fmt.Sprintf(", %d ignored (nothing to evaluate yet)", s.ignored)
 	}
 	fmt.Fprintf(w, "\n%s replayed: %d duplicates ignored, %d skipped%s; %s; %s of open alerts (shown with --json)\n",
 		plural(s.events, "event"), s.duplicates, s.skipped, late, plural(s.notices, "notification"), plural(s.updates, "update"))

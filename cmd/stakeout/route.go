@@ -137,6 +137,8 @@ type routeReport struct {
 	Duplicate bool      `json:"duplicate,omitempty"`
 	// Late says why the reading is late for its series.
 	Late string `json:"late,omitempty"`
+	// Ignored says why an event that was read has nothing to evaluate.
+	Ignored string `json:"ignored,omitempty"`
 	// Rules are the verdicts of the rules that watch the event's series.
 	Rules []pipeline.Verdict `json:"rules"`
 	// Changes are the alerts' changes, with who is told, how and when.
@@ -178,6 +180,10 @@ func (r *dryRun) route(ctx context.Context, in input) (*routeReport, error) {
 	rep := &routeReport{Input: in.where, Model: out.Model, Series: out.Series, At: out.At, Duplicate: out.Duplicate,
 		Late: out.Late, Rules: []pipeline.Verdict{}, Changes: []routedChange{}, quarantined: out.Quarantined}
 	if out.Quarantined != "" {
+		return rep, nil
+	}
+	if out.Ignored != "" {
+		rep.Ignored = out.Ignored
 		return rep, nil
 	}
 	r.clock = maxTime(r.clock, out.At)

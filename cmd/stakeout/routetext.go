@@ -19,6 +19,10 @@ const under = "           "
 // and when.
 func (rep *routeReport) writeText(w io.Writer) {
 	fmt.Fprintf(w, "== %s\n", rep.Input)
+	if rep.Ignored != "" {
+		fmt.Fprintf(w, "   ignored: %s\n\n", rep.Ignored)
+		return
+	}
 	fmt.Fprintf(w, "   %s at %s\n", rep.Series, rep.At.Format(time.RFC3339))
 	switch {
 	case rep.Duplicate:

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 )
 
 // The vocabularies of the files.
@@ -135,10 +136,9 @@ func DefaultInhibit() Inhibit {
 	return Inhibit{Sources: []string{"freshness", "schema", "data_quality"}, Targets: []string{"drift", "prediction", "quality"}}
 }
 
-// Match maps external events onto the model.
-type Match struct {
-	CloudWatchAlarms []string
-}
+// Match maps external events onto the model: per kind of name (a key of
+// the file's match block), the globs that accept it.
+type Match map[signal.MatchKind][]string
 
 // Rule is one rule of a model.
 type Rule struct {

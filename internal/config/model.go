@@ -261,16 +261,31 @@ func (d *doc) decodeExpect(v *yaml.Node, m *Model) {
 }
 
 func (d *doc) decodeMatch(v *yaml.Node, m *Model) {
-	d.mapping(v, "match", field{name: "cloudwatch_alarms", decode: func(_, v *yaml.Node) {
-		globs, ps := d.strings(v, "match.cloudwatch_alarms")
-		for i, g := range globs {
-			if _, err := path.Match(g, ""); err != nil {
-				d.errorAt(ps[i], "match.cloudwatch_alarms: %q is not a valid glob (use * and ?; [ ] needs its closing bracket)", g)
-				continue
-			}
-			m.Match.CloudWatchAlarms = append(m.Match.CloudWatchAlarms, g)
+	fields := make([]field, len(signal.MatchKinds))
+	for i, kind := range signal.MatchKinds {
+		fields[i] = field{name: string(kind), decode: func(_, v *yaml.Node) { d.decodeMatchGlobs(v, kind, m) }}
+	}
+	d.mapping(v, "match", fields...)
+}
+
+// decodeMatchGlobs decodes one key of match: globs over names of kind.
+func (d *doc) decodeMatchGlobs(v *yaml.Node, kind signal.MatchKind, m *Model) {
+	what := "match." + string(kind)
+	globs, ps := d.strings(v, what)
+	for i, g := range globs {
+		if _, err := path.Match(g, ""); err != nil {
+			d.errorAt(ps[i], "%s: %q is not a valid glob (use * and ?; [ ] needs its closing bracket)", what, g)
+			continue
 		}
-	}})
+		if kind == signal.MatchGlueTable && strings.Count(g, ".") != 1 {
+			d.errorAt(ps[i], "%s: %q is not database.table (a Glue database name has no dot; use * for any, e.g. sales.*)", what, g)
+			continue
+		}
+		if m.Match == nil {
+			m.Match = map[signal.MatchKind][]string{}
+		}
+		m.Match[kind] = append(m.Match[kind], g)
+	}
 }
 
 func (d *doc) decodeInhibit(v *yaml.Node, m *Model) {
@@ -302,10 +317,11 @@ func (d *doc) decodeInhibit(v *yaml.Node, m *Model) {
 	m.Inhibit = inh
 }
 
-// MatchesAlarm reports whether one of the model's globs accepts alarmName.
-func (m *Model) MatchesAlarm(alarmName string) bool {
-	for _, g := range m.Match.CloudWatchAlarms {
-		if ok, _ := path.Match(g, alarmName); ok {
+// Matches reports whether one of the model's match globs of kind accepts
+// name (a Glue table as database.table).
+func (m *Model) Matches(kind signal.MatchKind, name string) bool {
+	for _, g := range m.Match[kind] {
+		if ok, _ := path.Match(g, name); ok {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -132,6 +133,9 @@ type Outcome struct {
 	Late string
 	// Quarantined is the reason the event was set aside ("" if it was not).
 	Quarantined string
+	// Ignored is why an event that was read has nothing to evaluate (a
+	// job still running): not kept, not an error ("" if it was not).
+	Ignored string
 	// Wrote is false when the event changed nothing worth storing.
 	Wrote   bool
 	Changes []Change
@@ -164,14 +168,20 @@ type Outcome struct {
 // and quarantines, with the reason, an event that can never succeed.
 func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 	in, err := signal.Parse(raw)
-	id := EventID(in.ID)
+	id := EventID(cmp.Or(in.Key, in.ID))
 	if id == "" {
 		id = eventIDFromBody(raw)
 	}
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
-	ev, err := in.Resolve(func(name string) []string { return ModelsForAlarm(p.Config, name) })
+	ev, err := in.Resolve(func(kind signal.MatchKind, name string) []string { return ModelsFor(p.Config, kind, name) })
+	if ignored := (*signal.Ignored)(nil); errors.As(err, &ignored) {
+		if p.Log != nil {
+			p.Log.InfoContext(ctx, "event ignored", "event_id", id, "reason", ignored.Reason)
+		}
+		return Outcome{EventID: id, Ignored: ignored.Reason}, nil
+	}
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}

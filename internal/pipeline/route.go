@@ -8,6 +8,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/duration"
 	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 )
 
 // Routing is where a firing rule's alert goes: the owner of its role, the
@@ -79,14 +80,15 @@ func (p *Routing) outsideHours(o *config.Owner, pol config.Policy, at time.Time)
 	return p.HoldUntil
 }
 
-// ModelsForAlarm returns the models whose match globs accept alarmName.
-func ModelsForAlarm(cfg *config.Config, alarmName string) []string {
-	// Broken models count: an alarm for one is "not loaded", not "matches
+// ModelsFor returns the models whose match globs of kind accept name: the
+// one matching every adapter maps its event to a model with.
+func ModelsFor(cfg *config.Config, kind signal.MatchKind, name string) []string {
+	// Broken models count: an event for one is "not loaded", not "matches
 	// no model" (whose advice, to add a glob, would be wrong).
 	var out []string
 	for _, models := range []map[string]*config.Model{cfg.Models, cfg.Broken} {
 		for id, m := range models {
-			if m.MatchesAlarm(alarmName) {
+			if m.Matches(kind, name) {
 				out = append(out, id)
 			}
 		}

@@ -49,13 +49,33 @@ func rulePatterns(s Scope) map[string]map[string]any {
 	if s.AlarmNamePrefix != "" {
 		alarm["detail"] = map[string]any{"alarmName": []any{map[string]any{"prefix": s.AlarmNamePrefix}}}
 	}
-	return map[string]map[string]any{"SignalRule": signal, "AlarmRule": alarm}
+	out := map[string]map[string]any{"SignalRule": signal, "AlarmRule": alarm}
+	for name, p := range awsRulePatterns() {
+		out[name] = p
+	}
+	return out
+}
+
+// awsRulePatterns are the rules of the AWS service events the adapters
+// read, which no parameter changes.
+func awsRulePatterns() map[string]map[string]any {
+	return map[string]map[string]any{
+		"ProcessingJobRule": {"source": []any{"aws.sagemaker"}, "detail-type": []any{"SageMaker Processing Job State Change"},
+			"detail": map[string]any{"ProcessingJobStatus": []any{"Completed", "Failed", "Stopped"}}},
+		"DataQualityRule": {"source": []any{"aws.glue-dataquality"}, "detail-type": []any{"Data Quality Evaluation Results Available"}},
+		"ExecutionRule": {"source": []any{"aws.states"}, "detail-type": []any{"Step Functions Execution Status Change"},
+			"detail": map[string]any{"status": []any{"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}}},
+	}
 }
 
 // ruleBuses is the bus of each router rule: SignalRule's EventBusName is
 // the parameter; AlarmRule has none, so it is on the default bus.
 func ruleBuses(s Scope) map[string]string {
-	return map[string]string{"SignalRule": s.busName(), "AlarmRule": DefaultBus}
+	buses := map[string]string{"SignalRule": s.busName(), "AlarmRule": DefaultBus}
+	for name := range awsRulePatterns() {
+		buses[name] = DefaultBus // AWS services publish on the default bus only
+	}
+	return buses
 }
 
 func (s Scope) busName() string {
@@ -69,7 +89,7 @@ func (s Scope) busName() string {
 func compileRules(s Scope) ([]rule, error) {
 	patterns, buses := rulePatterns(s), ruleBuses(s)
 	var rules []rule
-	for _, name := range []string{"SignalRule", "AlarmRule"} {
+	for _, name := range []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule"} {
 		p, err := eventpattern.FromValue(patterns[name])
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", name, err)

@@ -128,7 +128,7 @@ func (h *Handler) report(ctx context.Context, log *slog.Logger, out pipeline.Out
 		// sending them is noticed.
 		log.WarnContext(ctx, "event late", "reason", out.Late)
 	}
-	log.InfoContext(ctx, "event applied", "duplicate", out.Duplicate, "quarantined", out.Quarantined,
+	log.InfoContext(ctx, "event applied", "duplicate", out.Duplicate, "quarantined", out.Quarantined, "ignored", out.Ignored,
 		"rules_evaluated", out.Evaluated, "changes", len(out.Changes), "notifications", len(out.Queued), "wrote", out.Wrote)
 	// A rule over its budget is the rule's fault, not the event's: its
 	// owner is told by an alert (see pipeline.RuleError); operators by

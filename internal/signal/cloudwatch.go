@@ -150,10 +150,10 @@ func DecodeAlarm(data []byte) (AlarmStateChange, error) {
 // stakeout:model tag when present, otherwise from the one model whose match
 // globs accept the alarm name; kind, metric and feature from tags, then from
 // the metric itself (SageMaker Model Monitor namespaces and metric names).
-func (a *AlarmStateChange) Signal(modelsFor func(alarmName string) []string) (Event, error) {
+func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 	ev := Event{Model: a.AlarmTags[TagModel]}
 	if ev.Model == "" {
-		models := modelsFor(a.AlarmName)
+		models := modelsFor(MatchAlarm, a.AlarmName)
 		switch len(models) {
 		case 0:
 			return Event{}, fmt.Errorf("CloudWatch alarm %q matches no model: add it to a model's match.cloudwatch_alarms or tag the alarm %s", a.AlarmName, TagModel)

@@ -36,6 +36,14 @@ type Input struct {
 	Native *Event
 	// Alarm is set for "CloudWatch Alarm State Change" events.
 	Alarm *AlarmStateChange
+	// ProcessingJob, DataQuality and Execution are set for the AWS service
+	// events of their detail-types (see awsAdapters).
+	ProcessingJob *ProcessingJobStateChange
+	DataQuality   *DataQualityResult
+	Execution     *ExecutionStatusChange
+	// Key, when set, identifies the event for idempotency instead of ID:
+	// AWS may send one change as several events with different ids.
+	Key string
 }
 
 // anyEvent decodes every accepted shape in one pass: an EventBridge
@@ -74,6 +82,9 @@ func Parse(data []byte) (Input, error) {
 	}
 	var e anyEvent
 	if fastDecode(data, &e) != nil {
+		if in, ok, err := parseAWS(data); ok {
+			return in, err
+		}
 		// The fast decoder found a problem; encoding/json's errors are the
 		// ones jsonError turns into messages with positions and fields.
 		e = anyEvent{}
@@ -115,6 +126,9 @@ func Parse(data []byte) (Input, error) {
 		}
 		a.Resources = e.Resources
 		in.Alarm = &a
+	case ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType:
+		in, _, err := parseAWS(data)
+		return in, err
 	default:
 		return in, fmt.Errorf("unsupported detail-type %q (want %q or %q)", *e.DetailType, DetailType, AlarmDetailType)
 	}
@@ -131,14 +145,21 @@ func detailJSON(data []byte) []byte {
 	return env.Detail
 }
 
-// Resolve returns the native event for the input, mapping an alarm to its
-// model with modelsFor (the models whose match globs accept an alarm name).
-func (in Input) Resolve(modelsFor func(alarmName string) []string) (Event, error) {
+// Resolve returns the native event for the input, mapping an external
+// event to its model with modelsFor (the models whose match globs of a kind
+// accept a name). An event with nothing to evaluate is an *Ignored error.
+func (in Input) Resolve(modelsFor ModelsFor) (Event, error) {
 	switch {
 	case in.Native != nil:
 		return *in.Native, nil
 	case in.Alarm != nil:
 		return in.Alarm.Signal(modelsFor)
+	case in.ProcessingJob != nil:
+		return in.ProcessingJob.Signal(modelsFor)
+	case in.DataQuality != nil:
+		return in.DataQuality.Signal(modelsFor)
+	case in.Execution != nil:
+		return in.Execution.Signal(modelsFor)
 	}
 	return Event{}, fmt.Errorf("empty input")
 }

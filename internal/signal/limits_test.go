@@ -70,7 +70,7 @@ func TestAlarmTimesBefore2000AreRefused(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			_, err = in.Resolve(func(string) []string { return []string{"fraud-detection"} })
+			_, err = in.Resolve(func(MatchKind, string) []string { return []string{"fraud-detection"} })
 			if !errors.Is(err, ErrTooEarly) || !strings.Contains(err.Error(), `CloudWatch alarm "fraud-detection-x"`) {
 				t.Errorf("Resolve = %v, want ErrTooEarly naming the alarm", err)
 			}
@@ -87,7 +87,7 @@ func TestAlarmPeriodOverflow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := in.Resolve(func(string) []string { return []string{"fraud-detection"} })
+	ev, err := in.Resolve(func(MatchKind, string) []string { return []string{"fraud-detection"} })
 	if want := time.Date(2026, 3, 1, 0, 5, 0, 0, time.UTC); err != nil || !ev.ObservedAt.Equal(want) {
 		t.Errorf("Resolve = %v, %v; want observed_at %v (the query date)", ev.ObservedAt, err, want)
 	}

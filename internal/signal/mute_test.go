@@ -36,7 +36,7 @@ func TestAlarmMuteDetail(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			ev, err := in.Resolve(func(string) []string { return []string{"fraud-detection"} })
+			ev, err := in.Resolve(func(MatchKind, string) []string { return []string{"fraud-detection"} })
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), `CloudWatch alarm "fraud-detection-x"`) {
 					t.Fatalf("Resolve = %v, want an error naming the alarm and %q", err, tc.err)
@@ -55,7 +55,7 @@ func TestAlarmMuteDetail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev, err := in.Resolve(func(string) []string { return []string{"fraud-detection"} }); err != nil || ev.Mute != nil {
+	if ev, err := in.Resolve(func(MatchKind, string) []string { return []string{"fraud-detection"} }); err != nil || ev.Mute != nil {
 		t.Errorf("an alarm without muteDetail: mute %+v (%v), want none", ev.Mute, err)
 	}
 }

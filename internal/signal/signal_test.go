@@ -101,7 +101,7 @@ func TestBadEvents(t *testing.T) {
 }
 
 func TestCloudWatchAlarms(t *testing.T) {
-	fraud := func(name string) []string {
+	fraud := func(_ MatchKind, name string) []string {
 		if strings.HasPrefix(name, "fraud-detection-") {
 			return []string{"fraud-detection"}
 		}
@@ -162,17 +162,17 @@ func TestAlarmMapping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.Resolve(func(string) []string { return nil }); err == nil || !strings.Contains(err.Error(), "matches no model") {
+	if _, err := in.Resolve(func(MatchKind, string) []string { return nil }); err == nil || !strings.Contains(err.Error(), "matches no model") {
 		t.Errorf("Resolve with no matching model: error = %v, want 'matches no model'", err)
 	}
-	if _, err := in.Resolve(func(string) []string { return []string{"a", "b"} }); err == nil || !strings.Contains(err.Error(), "several models (a, b)") {
+	if _, err := in.Resolve(func(MatchKind, string) []string { return []string{"a", "b"} }); err == nil || !strings.Contains(err.Error(), "several models (a, b)") {
 		t.Errorf("Resolve with two matching models: error = %v, want 'several models'", err)
 	}
 	tagged, err := Parse(readEvent(t, "cloudwatch/single-metric-alarm-tags.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := tagged.Resolve(func(string) []string { return nil })
+	ev, err := tagged.Resolve(func(MatchKind, string) []string { return nil })
 	if err != nil || ev.Model != "fraud-detection" {
 		t.Errorf("Resolve by stakeout:model tag = %q, %v; want fraud-detection", ev.Model, err)
 	}
@@ -184,7 +184,7 @@ func TestAlarmWithoutDatapoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := in.Resolve(func(string) []string { return []string{"fraud-detection"} }); err == nil || !strings.Contains(err.Error(), "no datapoint") {
+	if _, err := in.Resolve(func(MatchKind, string) []string { return []string{"fraud-detection"} }); err == nil || !strings.Contains(err.Error(), "no datapoint") {
 		t.Errorf("Resolve = %v, want 'no datapoint'", err)
 	}
 }
@@ -213,7 +213,7 @@ func FuzzParse(f *testing.F) {
 		if len(data) > MaxEventBytes {
 			t.Fatalf("Parse accepted %d bytes, more than MaxEventBytes", len(data))
 		}
-		ev, err := in.Resolve(func(string) []string { return []string{"m"} })
+		ev, err := in.Resolve(func(MatchKind, string) []string { return []string{"m"} })
 		if err != nil {
 			return
 		}

@@ -34,7 +34,8 @@ type Input struct {
 	Source string
 	// Native is set for "ML Model Signal" events and bare details.
 	Native *Event
-	// Alarm is set for "CloudWatch Alarm State Change" events.
+	// Alarm is set for "CloudWatch Alarm State Change" and "CloudWatch
+	// Alarm Contributor State Change" events.
 	Alarm *AlarmStateChange
 }
 
@@ -115,8 +116,15 @@ func Parse(data []byte) (Input, error) {
 		}
 		a.Resources = e.Resources
 		in.Alarm = &a
+	case AlarmContributorDetailType:
+		a := e.Detail.AlarmStateChange
+		if a.AlarmName == "" || a.AlarmContributor == nil {
+			return in, fmt.Errorf("detail: CloudWatch alarm contributor event has no alarmName or no alarmContributor")
+		}
+		a.Resources = e.Resources
+		in.Alarm = &a
 	default:
-		return in, fmt.Errorf("unsupported detail-type %q (want %q or %q)", *e.DetailType, DetailType, AlarmDetailType)
+		return in, fmt.Errorf("unsupported detail-type %q (want %q, %q or %q)", *e.DetailType, DetailType, AlarmDetailType, AlarmContributorDetailType)
 	}
 	return in, nil
 }

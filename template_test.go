@@ -354,6 +354,9 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 	tmpl := loadTemplate(t)
 	native := events(t, "testdata/events/envelope/*.json")
 	alarms := events(t, "testdata/events/cloudwatch/*.json")
+	// Composite and multi-time-series alarms, and their contributors.
+	maps.Copy(alarms, events(t, "testdata/events/cloudwatch-co*/*.json"))
+	aws := events(t, "testdata/events/aws/cloudwatch-*.json") // AWS's own samples, alarms not named fraud-detection-*
 	lifecycle := map[string][]byte{}
 	for _, dt := range []string{bus.AlertOpened, bus.AlertAcknowledged, bus.AlertResolved, bus.RetrainRequested} {
 		lifecycle["lifecycle "+dt] = fmt.Appendf(nil, `{"source":%q,"detail-type":%q,"detail":{"model":"credit-approval"}}`, bus.Source, dt)
@@ -377,6 +380,8 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 		check(t, sig, alarms, false)
 		check(t, sig, lifecycle, false)
 		check(t, alarm, alarms, true)
+		check(t, alarm, aws, true)
+		check(t, sig, aws, false)
 		check(t, alarm, native, false)
 		check(t, alarm, lifecycle, false)
 	})
@@ -389,6 +394,7 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 	t.Run("AlarmNamePrefix narrows the alarms", func(t *testing.T) {
 		r := resolver(t, tmpl, map[string]string{"AlarmNamePrefix": "fraud-detection-"})
 		check(t, rulePattern(t, tmpl, r, "AlarmRule"), alarms, true)
+		check(t, rulePattern(t, tmpl, r, "AlarmRule"), aws, false)
 		r = resolver(t, tmpl, map[string]string{"AlarmNamePrefix": "billing-"})
 		check(t, rulePattern(t, tmpl, r, "AlarmRule"), alarms, false)
 	})

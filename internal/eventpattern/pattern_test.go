@@ -694,7 +694,7 @@ func eventFiles(t testing.TB, dir string) []string {
 func TestCapturedEvents(t *testing.T) {
 	const (
 		signalPattern = `{"detail-type": ["ML Model Signal"]}`
-		alarmPattern  = `{"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}`
+		alarmPattern  = `{"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change"]}`
 	)
 	signal, err := Compile([]byte(signalPattern))
 	if err != nil {
@@ -710,6 +710,9 @@ func TestCapturedEvents(t *testing.T) {
 	}{
 		{"../../testdata/events/envelope", true, false},
 		{"../../testdata/events/cloudwatch", false, true},
+		{"../../testdata/events/cloudwatch-contributor", false, true},
+		{"../../testdata/events/cloudwatch-composite", false, true},
+		{"../../testdata/events/aws", false, true},
 	} {
 		for _, file := range eventFiles(t, dir.path) {
 			t.Run(filepath.Base(dir.path)+"/"+filepath.Base(file), func(t *testing.T) {

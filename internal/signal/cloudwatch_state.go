@@ -167,11 +167,11 @@ func (a *AlarmStateChange) contributorDatapoint() (float64, time.Time, error) {
 // parent of a multi-time-series alarm — onto its state: value 1 in ALARM, 0
 // in OK and INSUFFICIENT_DATA (not firing: a rule on the state resolves).
 // Its metric is always alarm_state, so a 1 or 0 never joins a series of
-// measured values, and its segment names the alarm, so two such alarms of
+// measured values, and its segment is the alarm's name, so two such alarms of
 // one model are two alerts, each resolved by its own OK.
 func (a *AlarmStateChange) stateSignal(model, alarmType string) (Event, error) {
 	where := fmt.Sprintf("CloudWatch alarm %q", a.AlarmName)
-	ev := Event{Model: model, Kind: "operational", Metric: "alarm_state", Segment: "alarm=" + a.AlarmName, Labels: map[string]string{
+	ev := Event{Model: model, Kind: "operational", Metric: "alarm_state", Segment: a.AlarmName, Labels: map[string]string{
 		"alarm_name": a.AlarmName, "alarm_state": a.State.Value, "alarm_type": alarmType, "source": "cloudwatch",
 	}}
 	switch a.State.Value {

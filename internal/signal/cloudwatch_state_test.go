@@ -114,7 +114,7 @@ func TestAlarmContributorDatapoint(t *testing.T) {
 func TestCompositeAlarmStateIsTheSignal(t *testing.T) {
 	ev := resolveSample(t, "cloudwatch-composite-alarm-state-change.json")
 	want := Event{
-		Model: "m", Kind: "operational", Metric: "alarm_state", Segment: "alarm=ServiceAggregatedAlarm", Value: 1,
+		Model: "m", Kind: "operational", Metric: "alarm_state", Segment: "ServiceAggregatedAlarm", Value: 1,
 		ObservedAt: time.Date(2022, 7, 22, 15, 57, 45, 394e6, time.UTC),
 		Labels: map[string]string{
 			"alarm_name": "ServiceAggregatedAlarm", "alarm_state": "ALARM", "previous_state": "OK", "alarm_type": "composite", "source": "cloudwatch",
@@ -135,7 +135,7 @@ func TestCompositeAlarmStateIsTheSignal(t *testing.T) {
 func TestMultiTimeSeriesParentIsAStateSignal(t *testing.T) {
 	ev := resolveSample(t, "cloudwatch-multi-time-series-parent-state-change.json")
 	want := Event{
-		Model: "m", Kind: "operational", Metric: "alarm_state", Segment: "alarm=DynamoDBInsightsAlarm", Value: 1,
+		Model: "m", Kind: "operational", Metric: "alarm_state", Segment: "DynamoDBInsightsAlarm", Value: 1,
 		ObservedAt: time.Date(2025, 12, 1, 13, 42, 4, 919e6, time.UTC),
 		Labels: map[string]string{
 			"alarm_name": "DynamoDBInsightsAlarm", "alarm_state": "ALARM", "previous_state": "INSUFFICIENT_DATA",

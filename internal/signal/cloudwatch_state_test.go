@@ -99,6 +99,16 @@ func TestAlarmContributorDatapoint(t *testing.T) {
 	if ev.Value != 0.25 || !ev.ObservedAt.Equal(time.Date(2026, 3, 1, 10, 5, 0, 0, time.UTC)) || ev.Labels["threshold"] != "1.5e2" {
 		t.Errorf("value %v at %v threshold %q, want 0.25 at 10:05 threshold 1.5e2", ev.Value, ev.ObservedAt, ev.Labels["threshold"])
 	}
+	// Should CloudWatch add reasonData to contributors, it is read first.
+	in, err := Parse([]byte(`{"detail-type":"CloudWatch Alarm Contributor State Change","id":"1","detail":{"alarmName":"a",` +
+		`"state":{"value":"ALARM","reason":"[9.0 (01/03/26 10:05:00)]","reasonData":"{\"evaluatedDatapoints\":[{\"timestamp\":\"2026-03-01T10:04:00.000+0000\",\"value\":7}]}","timestamp":"2026-03-01T10:06:00.000+0000"},` +
+		`"alarmContributor":{"id":"1","attributes":{"k":"v"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := in.Resolve(func(string) []string { return []string{"m"} }); err != nil || ev.Value != 7 {
+		t.Errorf("a contributor with reasonData: value %v (%v), want reasonData's 7", ev.Value, err)
+	}
 	_, err = contributor(`"Threshold Crossed: no datapoints were received."`)
 	if err == nil || !strings.Contains(err.Error(), `CloudWatch alarm "a" contributor 1`) || !strings.Contains(err.Error(), "state.reason") {
 		t.Errorf("a reason without a datapoint: %v, want an error naming the alarm, contributor and state.reason", err)

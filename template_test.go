@@ -32,10 +32,11 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/samtemplate"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/slackapp"
 )
 
-var update = flag.Bool("update", false, "rewrite the event schema embedded in template.yaml from infra/schema/event.schema.json")
+var update = flag.Bool("update", false, "rewrite the event schemas embedded in template.yaml from infra/schema")
 
 const schemasDir = "../shared/schemas"
 
@@ -354,6 +355,9 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 	tmpl := loadTemplate(t)
 	native := events(t, "testdata/events/envelope/*.json")
 	alarms := events(t, "testdata/events/cloudwatch/*.json")
+	// Composite and multi-time-series alarms, and their contributors.
+	maps.Copy(alarms, events(t, "testdata/events/cloudwatch-co*/*.json"))
+	aws := events(t, "testdata/events/aws/cloudwatch-*.json") // AWS's own samples, alarms not named fraud-detection-*
 	lifecycle := map[string][]byte{}
 	for _, dt := range []string{bus.AlertOpened, bus.AlertAcknowledged, bus.AlertResolved, bus.RetrainRequested} {
 		lifecycle["lifecycle "+dt] = fmt.Appendf(nil, `{"source":%q,"detail-type":%q,"detail":{"model":"credit-approval"}}`, bus.Source, dt)
@@ -377,6 +381,8 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 		check(t, sig, alarms, false)
 		check(t, sig, lifecycle, false)
 		check(t, alarm, alarms, true)
+		check(t, alarm, aws, true)
+		check(t, sig, aws, false)
 		check(t, alarm, native, false)
 		check(t, alarm, lifecycle, false)
 	})
@@ -389,6 +395,7 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 	t.Run("AlarmNamePrefix narrows the alarms", func(t *testing.T) {
 		r := resolver(t, tmpl, map[string]string{"AlarmNamePrefix": "fraud-detection-"})
 		check(t, rulePattern(t, tmpl, r, "AlarmRule"), alarms, true)
+		check(t, rulePattern(t, tmpl, r, "AlarmRule"), aws, false)
 		r = resolver(t, tmpl, map[string]string{"AlarmNamePrefix": "billing-"})
 		check(t, rulePattern(t, tmpl, r, "AlarmRule"), alarms, false)
 	})
@@ -410,12 +417,31 @@ func TestRouterRulesMatchTheEvents(t *testing.T) {
 	})
 }
 
-// registrySchema is the schema registered for "ML Model Signal": the whole
-// event in draft-04 (the registry's JSON Schema dialect), its detail being
-// infra/schema/event.schema.json.
-func registrySchema(t *testing.T) map[string]any {
+// registered is one schema of the template's registry: its resource, the
+// file under infra/schema its detail is, the event's detail-type, and the
+// captured events it must accept.
+type registered struct {
+	resource, file, detailType, description string
+	samples                                 []string
+}
+
+var registry = []registered{
+	{"SignalSchema", "infra/schema/event.schema.json", "ML Model Signal",
+		"A stakeout native event on EventBridge; detail is infra/schema/event.schema.json.",
+		[]string{"testdata/events/envelope/*.json"}},
+	{"ContributorAlarmSchema", "infra/schema/cloudwatch-alarm-contributor.schema.json", signal.AlarmContributorDetailType,
+		"A multi-time-series CloudWatch alarm's contributor event; detail is infra/schema/cloudwatch-alarm-contributor.schema.json.",
+		[]string{"testdata/events/aws/cloudwatch-contributor-*.json", "testdata/events/cloudwatch-contributor/*-contributor-*.json"}},
+	{"CompositeAlarmSchema", "infra/schema/cloudwatch-composite-alarm.schema.json", signal.AlarmDetailType,
+		"A composite CloudWatch alarm's state change; detail is infra/schema/cloudwatch-composite-alarm.schema.json.",
+		[]string{"testdata/events/aws/cloudwatch-composite-*.json", "testdata/events/cloudwatch-composite/*.json"}},
+}
+
+// registrySchema is the schema registered for reg: the whole event in
+// draft-04 (the registry's JSON Schema dialect), its detail being reg.file.
+func registrySchema(t *testing.T, reg registered) map[string]any {
 	t.Helper()
-	b, err := os.ReadFile("infra/schema/event.schema.json")
+	b, err := os.ReadFile(reg.file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,13 +460,13 @@ func registrySchema(t *testing.T) map[string]any {
 	str := map[string]any{"type": "string"}
 	return map[string]any{
 		"$schema":     "http://json-schema.org/draft-04/schema#",
-		"title":       "ML Model Signal",
-		"description": "A stakeout native event on EventBridge; detail is infra/schema/event.schema.json.",
+		"title":       reg.detailType,
+		"description": reg.description,
 		"type":        "object",
 		"required":    []any{"detail-type", "source", "detail"},
 		"properties": map[string]any{
 			"version": str, "id": str, "source": str, "account": str, "region": str,
-			"detail-type": map[string]any{"type": "string", "enum": []any{"ML Model Signal"}},
+			"detail-type": map[string]any{"type": "string", "enum": []any{reg.detailType}},
 			"time":        map[string]any{"type": "string", "format": "date-time"},
 			"resources":   map[string]any{"type": "array", "items": str},
 			"detail":      map[string]any{"$ref": "#/definitions/Detail"},
@@ -449,11 +475,23 @@ func registrySchema(t *testing.T) map[string]any {
 	}
 }
 
-var contentBlock = regexp.MustCompile(`(?s)(      Content: \|\n)(.*?)(\n\n)`)
+// contentBlock is the Content of one resource's schema in template.yaml.
+func contentBlock(resource string) *regexp.Regexp {
+	return regexp.MustCompile(`(?s)(\n  ` + resource + `:\n.*?      Content: \|\n)(.*?)(\n\n)`)
+}
 
 func TestSchemaRegistryHoldsTheEventSchema(t *testing.T) {
+	for _, reg := range registry {
+		t.Run(reg.resource, func(t *testing.T) { checkRegistered(t, reg) })
+	}
+}
+
+// checkRegistered checks that reg's resource holds its schema (rewriting
+// it with -update) and that its samples validate against it.
+func checkRegistered(t *testing.T, reg registered) {
+	t.Helper()
 	tmpl := loadTemplate(t)
-	want := registrySchema(t)
+	want := registrySchema(t, reg)
 	if *update {
 		b, _ := json.MarshalIndent(want, "", "  ")
 		src, err := os.ReadFile("template.yaml")
@@ -461,19 +499,19 @@ func TestSchemaRegistryHoldsTheEventSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 		indented := "        " + strings.ReplaceAll(string(b), "\n", "\n        ")
-		src = contentBlock.ReplaceAll(src, []byte("${1}"+strings.ReplaceAll(indented, "$", "$$")+"${3}"))
+		src = contentBlock(reg.resource).ReplaceAll(src, []byte("${1}"+strings.ReplaceAll(indented, "$", "$$")+"${3}"))
 		if err := os.WriteFile("template.yaml", src, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		tmpl = loadTemplate(t)
 	}
-	content, _ := tmpl.Resources["SignalSchema"].Properties["Content"].(string)
+	content, _ := tmpl.Resources[reg.resource].Properties["Content"].(string)
 	var got map[string]any
 	if err := json.Unmarshal([]byte(content), &got); err != nil {
-		t.Fatalf("SignalSchema Content is not JSON: %v", err)
+		t.Fatalf("%s Content is not JSON: %v", reg.resource, err)
 	}
 	if !reflect.DeepEqual(jsonRoundTrip(t, want), got) {
-		t.Fatal("SignalSchema Content differs from infra/schema/event.schema.json; run go test -run TestSchemaRegistry -update . to rewrite it")
+		t.Fatalf("%s Content differs from %s; run go test -run TestSchemaRegistry -update . to rewrite it", reg.resource, reg.file)
 	}
 	c := jsonschema.NewCompiler()
 	if err := c.AddResource("registry.json", jsonRoundTrip(t, want)); err != nil {
@@ -483,7 +521,11 @@ func TestSchemaRegistryHoldsTheEventSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ev := range events(t, "testdata/events/envelope/*.json") {
+	samples := map[string][]byte{}
+	for _, glob := range reg.samples {
+		maps.Copy(samples, events(t, glob))
+	}
+	for name, ev := range samples {
 		inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev))
 		if err != nil {
 			t.Fatal(err)

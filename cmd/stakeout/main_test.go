@@ -49,6 +49,9 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "route-aws-samples", args: append([]string{"route", "--dir", "testdata/aws-samples"},
 			append(events("testdata/events/aws/[gs][la]*.json"), "testdata/events/aws/stepfunctions-execution-aborted.json")...)},
 		{name: "route-aws-stepfunctions-failed", args: []string{"route", "--json", "--dir", "testdata/aws-samples", "testdata/events/aws/stepfunctions-execution-failed.json"}},
+		// A Metrics Insights alarm's contributor and parent, and a composite alarm.
+		{name: "route-contributor-alarm", args: []string{"route", "testdata/events/cloudwatch-contributor/variant-latency-contributor-alarm.json", "testdata/events/cloudwatch-contributor/variant-latency-parent-alarm.json"}},
+		{name: "route-composite-alarm", args: []string{"route", "testdata/events/cloudwatch-composite/endpoint-unhealthy-alarm.json"}},
 		{name: "route-missing-file", args: []string{"route", "testdata/events/no-such-file.json", "testdata/events/native/credit-approval-accuracy-drop.json"}, wantExit: 2},
 		{name: "replay-bad-lines", args: []string{"replay", "testdata/events/sequence/bad-first-line.jsonl"}, wantExit: 1},
 		// A feature of 200 "/" and a segment of 200 bytes of "é": within
@@ -75,7 +78,7 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "replay-fraud-mute-after-open", args: []string{"replay", "--until", "2026-03-02T20:05:00Z", "testdata/scenarios/fraud-mute-after-open.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
-	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm", "fraud-ml-pipeline"} {
+	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm", "fraud-ml-pipeline", "fraud-variant-latency", "fraud-endpoint-composite"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"
 		tests = append(tests, testCase{name: "replay-" + scenario, args: []string{"replay", file}},
 			testCase{name: "replay-" + scenario + "-json", args: []string{"replay", "--json", file}})

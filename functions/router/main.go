@@ -1,6 +1,6 @@
 // Command router is the Lambda function that turns monitoring signals from
-// EventBridge ("ML Model Signal" and "CloudWatch Alarm State Change"
-// events) into alerts: state, notifications to send and the audit trail in
+// EventBridge ("ML Model Signal", "CloudWatch Alarm State Change" and
+// "CloudWatch Alarm Contributor State Change" events) into alerts: state, notifications to send and the audit trail in
 // DynamoDB. See handler.go and internal/router.
 package main
 

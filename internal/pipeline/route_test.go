@@ -56,6 +56,9 @@ func TestCapturedEventsReachTheirOwners(t *testing.T) {
 		{"cloudwatch/single-metric-alarm-tags.json", []routed{{"monitor-feature-drift", "opened", "high", "fraud-ds", "slack,pagerduty"}}},
 		{"cloudwatch/metric-math-alarm.json", []routed{{"monitor-broad-drift", "opened", "high", "data-platform", "slack,pagerduty"}}},
 		{"cloudwatch/anomaly-detection-alarm.json", []routed{{"traffic-anomaly", "opened", "high", "ml-platform", "slack,pagerduty"}}},
+		{"cloudwatch-contributor/variant-latency-contributor-alarm.json", []routed{{"variant-latency", "opened", "high", "ml-platform", "slack,pagerduty"}}},
+		{"cloudwatch-contributor/variant-latency-parent-alarm.json", nil},
+		{"cloudwatch-composite/endpoint-unhealthy-alarm.json", []routed{{"endpoint-unhealthy", "opened", "critical", "ml-platform", "slack,pagerduty"}}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join("../../testdata/events", tc.file))

@@ -169,8 +169,10 @@ func TestSDKPutsOneAndTenEntriesAndTheRouterGetsEach(t *testing.T) {
 // EventBridge's. CloudWatch alarm events are put on the default bus too.
 func TestCapturedEventsComeOutAsTheyWereDelivered(t *testing.T) {
 	files, _ := filepath.Glob("../../testdata/events/envelope/*.json")
-	alarms, _ := filepath.Glob("../../testdata/events/cloudwatch/*.json")
-	files = append(files, alarms...)
+	for _, glob := range []string{"cloudwatch/*.json", "cloudwatch-contributor/*.json", "cloudwatch-composite/*.json"} {
+		alarms, _ := filepath.Glob("../../testdata/events/" + glob)
+		files = append(files, alarms...)
+	}
 	if len(files) < 5 {
 		t.Fatalf("found %d captured events, want the envelope and cloudwatch samples", len(files))
 	}

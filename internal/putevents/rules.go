@@ -44,7 +44,7 @@ func rulePatterns(s Scope) map[string]map[string]any {
 	}
 	alarm := map[string]any{
 		"source":      []any{"aws.cloudwatch"},
-		"detail-type": []any{"CloudWatch Alarm State Change"},
+		"detail-type": []any{"CloudWatch Alarm State Change", "CloudWatch Alarm Contributor State Change"},
 	}
 	if s.AlarmNamePrefix != "" {
 		alarm["detail"] = map[string]any{"alarmName": []any{map[string]any{"prefix": s.AlarmNamePrefix}}}

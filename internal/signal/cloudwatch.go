@@ -49,9 +49,14 @@ type AlarmStateChange struct {
 	Configuration struct {
 		Description string        `json:"description"`
 		Metrics     []AlarmMetric `json:"metrics"`
+		// AlarmRule is a composite alarm's rule over other alarms.
+		AlarmRule string `json:"alarmRule"`
 	} `json:"configuration"`
-	State         AlarmState `json:"state"`
-	PreviousState AlarmState `json:"previousState"`
+	// AlarmContributor is set on "CloudWatch Alarm Contributor State
+	// Change" events: the one series of a multi-time-series alarm.
+	AlarmContributor *AlarmContributor `json:"alarmContributor"`
+	State            AlarmState        `json:"state"`
+	PreviousState    AlarmState        `json:"previousState"`
 	// MuteDetail is present when an alarm mute rule mutes the alarm's
 	// actions: its owner asked not to be told.
 	MuteDetail *MuteDetail `json:"muteDetail"`
@@ -117,6 +122,9 @@ type AlarmState struct {
 	Reason     string `json:"reason"`
 	ReasonData string `json:"reasonData"`
 	Timestamp  string `json:"timestamp"`
+	// ActionsSuppressedBy says why a composite alarm's actions are held
+	// back (WaitPeriod, ExtensionPeriod, Alarm).
+	ActionsSuppressedBy string `json:"actionsSuppressedBy"`
 }
 
 // ReasonData is the decoded state.reasonData.
@@ -150,20 +158,24 @@ func DecodeAlarm(data []byte) (AlarmStateChange, error) {
 // stakeout:model tag when present, otherwise from the one model whose match
 // globs accept the alarm name; kind, metric and feature from tags, then from
 // the metric itself (SageMaker Model Monitor namespaces and metric names).
+//
+// A contributor of a multi-time-series alarm, a composite alarm and the
+// parent of a multi-time-series alarm have no reasonData: see
+// contributorSignal and stateSignal.
 func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
-	ev := Event{Model: a.AlarmTags[TagModel]}
-	if ev.Model == "" {
-		models := modelsFor(MatchAlarm, a.AlarmName)
-		switch len(models) {
-		case 0:
-			return Event{}, fmt.Errorf("CloudWatch alarm %q matches no model: add it to a model's match.cloudwatch_alarms or tag the alarm %s", a.AlarmName, TagModel)
-		case 1:
-			ev.Model = models[0]
-		default:
-			return Event{}, fmt.Errorf("CloudWatch alarm %q matches several models (%s): make the match.cloudwatch_alarms globs disjoint or tag the alarm %s",
-				a.AlarmName, strings.Join(models, ", "), TagModel)
-		}
+	model, err := a.model(modelsFor)
+	if err != nil {
+		return Event{}, err
 	}
+	switch {
+	case a.AlarmContributor != nil:
+		return a.contributorSignal(model)
+	case a.Configuration.AlarmRule != "":
+		return a.stateSignal(model, "composite")
+	case a.State.ReasonData == "" && a.groupsBy():
+		return a.stateSignal(model, "multi_time_series")
+	}
+	ev := Event{Model: model}
 	var rd ReasonData
 	if a.State.ReasonData != "" {
 		if err := json.Unmarshal([]byte(a.State.ReasonData), &rd); err != nil {
@@ -177,7 +189,6 @@ func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 	if at == "" {
 		at = a.State.Timestamp
 	}
-	var err error
 	if ev.ObservedAt, err = parseCloudWatchTime(at); err != nil {
 		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
 	}
@@ -232,11 +243,7 @@ func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 	if f, ok := strings.CutPrefix(name, featureDriftPrefix); ok && f != "" {
 		ev.Metric, ev.Feature = strings.TrimSuffix(featureDriftPrefix, "_"), f
 	}
-	for tag, field := range map[string]*string{TagKind: &ev.Kind, TagMetric: &ev.Metric, TagFeature: &ev.Feature, TagSegment: &ev.Segment} {
-		if v := a.AlarmTags[tag]; v != "" {
-			*field = v
-		}
-	}
+	a.applyTags(&ev, TagKind, TagMetric, TagFeature, TagSegment)
 	if ev.Metric == "" {
 		ev.Metric = "alarm"
 	}
@@ -244,6 +251,33 @@ func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
 	}
 	return ev, nil
+}
+
+// model is the alarm's model: its stakeout:model tag, else the one model
+// whose match globs accept its name.
+func (a *AlarmStateChange) model(modelsFor ModelsFor) (string, error) {
+	if m := a.AlarmTags[TagModel]; m != "" {
+		return m, nil
+	}
+	models := modelsFor(MatchAlarm, a.AlarmName)
+	switch len(models) {
+	case 0:
+		return "", fmt.Errorf("CloudWatch alarm %q matches no model: add it to a model's match.cloudwatch_alarms or tag the alarm %s", a.AlarmName, TagModel)
+	case 1:
+		return models[0], nil
+	}
+	return "", fmt.Errorf("CloudWatch alarm %q matches several models (%s): make the match.cloudwatch_alarms globs disjoint or tag the alarm %s",
+		a.AlarmName, strings.Join(models, ", "), TagModel)
+}
+
+// applyTags sets the event's fields from the alarm's tags that name them.
+func (a *AlarmStateChange) applyTags(ev *Event, tags ...string) {
+	fields := map[string]*string{TagKind: &ev.Kind, TagMetric: &ev.Metric, TagFeature: &ev.Feature, TagSegment: &ev.Segment}
+	for _, tag := range tags {
+		if v := a.AlarmTags[tag]; v != "" {
+			*fields[tag] = v
+		}
+	}
 }
 
 // latest returns the most recent datapoint and its timestamp (empty when

@@ -34,7 +34,8 @@ type Input struct {
 	Source string
 	// Native is set for "ML Model Signal" events and bare details.
 	Native *Event
-	// Alarm is set for "CloudWatch Alarm State Change" events.
+	// Alarm is set for "CloudWatch Alarm State Change" and "CloudWatch
+	// Alarm Contributor State Change" events.
 	Alarm *AlarmStateChange
 	// ProcessingJob, DataQuality and Execution are set for the AWS service
 	// events of their detail-types (see awsAdapters).
@@ -126,11 +127,18 @@ func Parse(data []byte) (Input, error) {
 		}
 		a.Resources = e.Resources
 		in.Alarm = &a
+	case AlarmContributorDetailType:
+		a := e.Detail.AlarmStateChange
+		if a.AlarmName == "" || a.AlarmContributor == nil {
+			return in, fmt.Errorf("detail: CloudWatch alarm contributor event has no alarmName or no alarmContributor")
+		}
+		a.Resources = e.Resources
+		in.Alarm = &a
 	case ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType:
 		in, _, err := parseAWS(data)
 		return in, err
 	default:
-		return in, fmt.Errorf("unsupported detail-type %q (want %q or %q)", *e.DetailType, DetailType, AlarmDetailType)
+		return in, fmt.Errorf("unsupported detail-type %q (want one of %s)", *e.DetailType, strings.Join(quoteAll(DetailTypes), ", "))
 	}
 	return in, nil
 }
@@ -167,3 +175,7 @@ func (in Input) Resolve(modelsFor ModelsFor) (Event, error) {
 // fastDecode decodes with goccy/go-json, several times faster than
 // encoding/json on the router's hot path (most of the per-event cost).
 func fastDecode(data []byte, v any) error { return gojson.Unmarshal(data, v) }
+
+// DetailTypes are the EventBridge detail-types Parse reads.
+var DetailTypes = []string{DetailType, AlarmDetailType, AlarmContributorDetailType,
+	ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType}

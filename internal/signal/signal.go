@@ -1,8 +1,10 @@
 // Package signal is the measurement a monitor sends to stakeout: the native
 // "ML Model Signal" event detail, the EventBridge envelope around it, and the
-// adapters that turn other real events (CloudWatch alarm state changes) into
-// the same shape. Decoding errors name the field and, for broken JSON, the
-// line and column, because the person reading them is debugging a monitor.
+// adapters that turn other real events (CloudWatch alarm state changes:
+// single-metric, composite and multi-time-series alarms and their
+// contributors) into the same shape. Decoding errors name the field and,
+// for broken JSON, the line and column, because the person reading them is
+// debugging a monitor.
 package signal
 
 import (

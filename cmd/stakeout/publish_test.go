@@ -158,4 +158,3 @@ func placeholderAWS(t *testing.T) {
 		t.Setenv(k, v)
 	}
 }
-

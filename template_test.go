@@ -435,6 +435,15 @@ var registry = []registered{
 	{"CompositeAlarmSchema", "infra/schema/cloudwatch-composite-alarm.schema.json", signal.AlarmDetailType,
 		"A composite CloudWatch alarm's state change; detail is infra/schema/cloudwatch-composite-alarm.schema.json.",
 		[]string{"testdata/events/aws/cloudwatch-composite-*.json", "testdata/events/cloudwatch-composite/*.json"}},
+	{"ProcessingJobSchema", "infra/schema/sagemaker-processing-job.schema.json", signal.ProcessingJobDetailType,
+		"A SageMaker processing job's (a Model Monitor execution's) state change; detail is infra/schema/sagemaker-processing-job.schema.json.",
+		[]string{"testdata/events/aws/sagemaker-*.json"}},
+	{"DataQualitySchema", "infra/schema/glue-data-quality.schema.json", signal.DataQualityDetailType,
+		"AWS Glue Data Quality's results; detail is infra/schema/glue-data-quality.schema.json.",
+		[]string{"testdata/events/aws/glue-dq-*.json"}},
+	{"ExecutionSchema", "infra/schema/stepfunctions-execution.schema.json", signal.ExecutionDetailType,
+		"A Step Functions execution's status change; detail is infra/schema/stepfunctions-execution.schema.json.",
+		[]string{"testdata/events/aws/stepfunctions-*.json"}},
 }
 
 // registrySchema is the schema registered for reg: the whole event in
@@ -706,6 +715,7 @@ func TestAWSServiceRulesMatchTheirSamples(t *testing.T) {
 	r := resolver(t, tmpl, nil)
 	want := map[string]string{
 		"sagemaker-": "ProcessingJobRule", "glue-dq-": "DataQualityRule", "stepfunctions-": "ExecutionRule",
+		"cloudwatch-": "AlarmRule",
 	}
 	rules := []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule"}
 	matched := func(ev []byte) []string {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -144,5 +145,41 @@ func TestUnknownModelIsQuarantinedWithASuggestion(t *testing.T) {
 		[]byte(`{"model":"credit-aproval","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z"}`))
 	if err != nil || !strings.Contains(out.Quarantined, `did you mean "credit-approval"`) || !strings.Contains(out.Quarantined, "known models: churn-prediction") {
 		t.Errorf("unknown model: %v, quarantined %q; want a suggestion and the known models", err, out.Quarantined)
+	}
+}
+
+// SageMaker may send one state change as several events with their own
+// ids: the second copy of a monitoring run's failure is a duplicate that
+// changes nothing. A run still in progress, or an execution still
+// running, has nothing to evaluate: it is ignored, with the reason, and
+// nothing is stored.
+func TestAWSServiceEventsRepeatedOrUnfinished(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/scenarios/fraud-ml-pipeline.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	p := explaining(example(t))
+	ctx := context.Background()
+	do := func(i int) Outcome {
+		t.Helper()
+		out, err := p.Process(ctx, lines[i])
+		if err != nil || out.Quarantined != "" {
+			t.Fatalf("line %d: %v %s", i+1, err, out.Quarantined)
+		}
+		return out
+	}
+	first, again := do(1), do(2) // the failed run, twice, under two event ids
+	if len(first.Changes) != 1 || first.Changes[0].State != "opened" || len(first.Queued) == 0 {
+		t.Fatalf("the failed run: changes %+v, %d queued; want monitor-run-failed opened and told", first.Changes, len(first.Queued))
+	}
+	if !again.Duplicate || len(again.Changes) != 0 || len(again.Queued) != 0 {
+		t.Errorf("the failed run's copy: duplicate %v, changes %+v, %d queued; want a duplicate that changes nothing", again.Duplicate, again.Changes, len(again.Queued))
+	}
+	for _, i := range []int{3, 6} { // InProgress, RUNNING
+		out := do(i)
+		if out.Ignored == "" || len(out.Changes) != 0 || len(out.Queued) != 0 || out.Model != "" {
+			t.Errorf("line %d: %+v, want it ignored with a reason and nothing changed", i+1, out)
+		}
 	}
 }

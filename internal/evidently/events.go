@@ -74,7 +74,11 @@ type driftMethod struct {
 // driftMethods maps Evidently's drift methods, by the name a user passes
 // (method="psi") and by the display name a resolved config carries
 // ("PSI"), to short metric names. Another method becomes its name in
-// snake case, its direction guessed from "p_value" in it.
+// snake case, its direction guessed from "p_value" in it. The names and
+// display names are those of Evidently's stattests registry (StatTest
+// name= / display_name=, e.g. "ks" / "K-S p_value", "wasserstein" /
+// "Wasserstein distance (normed)", "jensenshannon" / "Jensen-Shannon
+// distance"), checked against its source.
 var driftMethods = map[string]driftMethod{}
 
 func init() {

@@ -183,3 +183,36 @@ func TestBreachAfterTheWindowsEndChecksTheWindowsAgain(t *testing.T) {
 		t.Errorf("last record %s by %q, want silenced by sunday-retrain", last.Action, last.SilencedBy)
 	}
 }
+
+// An alert inhibited while its window lasts, whose inhibitor resolves
+// before the window's end, is no longer inhibited but still silenced: it
+// tells nobody until the window ends, and then opens as any other.
+func TestAlertFreedFromItsInhibitorInItsWindowStaysSilenced(t *testing.T) {
+	ctx := context.Background()
+	p, st := windowProcessor(t)
+	process(t, p, event("f1", "freshness", "lag_seconds", "", 7200, 30*time.Minute))
+	if s := states(process(t, p, event("d1", "drift", "psi", "income", 0.4, 90*time.Minute))); s != "psi:suppressed" {
+		t.Fatalf("drift while lag fires: %q, want suppressed", s)
+	}
+	process(t, p, event("f2", "freshness", "lag_seconds", "", 0, 100*time.Minute))
+	out := process(t, p, event("d2", "drift", "psi", "income", 0.45, 110*time.Minute))
+	if states(out) != "psi:silenced" || len(out.Queued)+len(out.Coalesced) != 0 || out.Changes[0].SilencedBy != "sunday-backfill" ||
+		!out.Changes[0].SilencedUntil.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("drift at 01:50, lag resolved, in the 01:00-03:00 window: %+v queued %d, want silenced by sunday-backfill until 03:00, nothing told",
+			out.Changes, len(out.Queued)+len(out.Coalesced))
+	}
+	a, _ := st.GetAlert(ctx, "m/psi/feature=income")
+	if a.Status != state.Suppressed || a.InhibitedBy != "" || a.Group != "" {
+		t.Errorf("alert: status %q inhibited by %q group %q, want suppressed by its window alone, in no group", a.Status, a.InhibitedBy, a.Group)
+	}
+	if sc, _ := st.GetSchedule(ctx, state.WindowSchedule(a.ID)); sc == nil || !sc.Next.Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("the window's end is not scheduled: %+v", sc)
+	}
+	if s := states(process(t, p, event("d3", "drift", "psi", "income", 0.5, 2*time.Hour))); s != "psi:updated" {
+		t.Errorf("a further breach in the window: %q, want updated (still silenced)", s)
+	}
+	out = process(t, p, event("d4", "drift", "psi", "income", 0.5, 4*time.Hour))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 {
+		t.Errorf("a breach after the window: %+v, want opened and told", out.Changes)
+	}
+}

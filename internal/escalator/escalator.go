@@ -28,6 +28,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -216,10 +217,14 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 		action = lifecycle.Timeout
 	}
 	c := lifecycle.Change{Action: action, Group: g.ID, By: lifecycle.Escalator}
-	if w, until := e.windowOf(g, now); w != nil && action != lifecycle.EndSnooze {
+	by, until, err := e.silencing(ctx, g, now)
+	if err != nil {
+		return err
+	}
+	if by != "" && action != lifecycle.EndSnooze {
 		// Silence applies to what is open too: nobody is asked or paged
 		// about the rule while its window lasts.
-		c.Action, c.Until, c.Reason = lifecycle.Defer, until, "maintenance window "+w.Name
+		c.Action, c.Until, c.Reason = lifecycle.Defer, until, pipeline.WindowName(by)
 	} else if action != lifecycle.EndSnooze {
 		by, until, err := e.mutedGroup(ctx, g, now)
 		if err != nil {

@@ -91,7 +91,8 @@ type Report struct {
 	WindowsEnded int
 	// Deferred counts groups due while a maintenance window silences
 	// their rule, or a CloudWatch mute holds back every open alert of
-	// theirs: their timeout or reack moved to the window's (mute's) end.
+	// theirs: their timeout or reack (under a window, also their snooze's
+	// end) moved to the window's (mute's) end.
 	Deferred int
 	// Queued are the notifications queued, to deliver now.
 	Queued []string
@@ -221,9 +222,9 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	if by != "" && action != lifecycle.EndSnooze {
-		// Silence applies to what is open too: nobody is asked or paged
-		// about the rule while its window lasts.
+	if by != "" {
+		// Silence applies to what is open too: nobody is asked, paged or
+		// told of a snooze's end about the rule while its window lasts.
 		c.Action, c.Until, c.Reason = lifecycle.Defer, until, pipeline.WindowName(by)
 	} else if action != lifecycle.EndSnooze {
 		by, until, err := e.mutedGroup(ctx, g, now)

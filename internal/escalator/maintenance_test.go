@@ -246,6 +246,40 @@ func TestGroupDueInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
 	}
 }
 
+// A snooze that ends while a window covers its group's rule is extended
+// to the window's end, untold: nobody is re-notified (or paged) about the
+// rule while its window lasts; at the end the snooze ends as usual.
+func TestSnoozeEndingInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
+	ctx := context.Background()
+	p, e, st, now := windowWorld(t)
+	*now = time.Date(2026, 3, 1, 0, 50, 0, 0, time.UTC) // before the 01:00 window
+	out, err := p.ProcessEvent(ctx, "ev-0", signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "income", Value: 0.4, ObservedAt: *now})
+	if err != nil || len(out.Changes) != 1 || out.Changes[0].State != "opened" {
+		t.Fatalf("before the window: %+v %v, want opened", out, err)
+	}
+	g, _ := st.GetGroup(ctx, "m", "psi")
+	m := &lifecycle.Manager{Config: e.Config, Store: st, Now: e.Now}
+	snooze := lifecycle.Change{Action: lifecycle.Snooze, Group: g.ID, Until: time.Date(2026, 3, 1, 1, 30, 0, 0, time.UTC), By: lifecycle.Actor{ID: "slack:U1"}}
+	if res, err := m.Apply(ctx, snooze); err != nil || !res.Done {
+		t.Fatalf("snooze: %+v %v", res, err)
+	}
+	*now = time.Date(2026, 3, 1, 1, 31, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.SnoozesEnded != 0 || rep.Deferred != 1 || len(rep.Queued) != 0 {
+		t.Fatalf("tick at 01:31, in the window: %+v %v, want the snooze's end deferred, nothing queued", rep, err)
+	}
+	if g, _ = st.GetGroup(ctx, "m", "psi"); !g.SnoozedUntil.Equal(time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)) {
+		t.Fatalf("group after 01:31: snoozed until %s, want the window's end 03:00", g.SnoozedUntil)
+	}
+	recs, _ := st.AlertRecords(ctx, "m/psi/feature=income")
+	if last := recs[len(recs)-1]; last.Action != audit.Silenced || !strings.Contains(last.Detail, "its snooze's end, due 2026-03-01T01:30:00Z, waits for then") {
+		t.Errorf("last record %s %q, want the snooze's end deferred (silenced)", last.Action, last.Detail)
+	}
+	*now = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.SnoozesEnded != 1 || len(rep.Queued) == 0 {
+		t.Errorf("tick at 03:00: %+v %v, want the snooze ended and its owner told", rep, err)
+	}
+}
+
 // alarmAt is a CloudWatch alarm event of the fraud-muted-alarm scenario
 // as if sent at `at` with event id id, muted until muteEnd ("": not muted).
 func alarmAt(t *testing.T, line, id string, at time.Time, muteEnd string) []byte {

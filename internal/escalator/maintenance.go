@@ -1,6 +1,7 @@
 package escalator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 
 // window ends an alert's silence (state.WindowPrefix): at the end of the
 // maintenance window or alarm mute that silenced it, an alert still
-// unresolved opens — it joins its group and its owner is told once, as if
-// it had just opened — and its escalation starts then. An alert a mute
+// unresolved opens — routed afresh at that end (pipeline.Replan: its
+// owner's working hours then), it joins its group and its owner is told
+// once, as if it had just opened — and its escalation starts then. An alert a mute
 // caught in its group (state.Alert.MutedInGroup) has its latest state told
 // once instead: its group's resolution, or an update. One write with the
 // schedule, so two runs end it once. An alert its window still covers (a
@@ -74,6 +76,11 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 			a.Status, a.UpdatedAt = state.Open, now
 			if !until.IsZero() && until.Before(a.SilencedUntil) {
 				a.SilencedUntil = until // a window made from Slack, ended early
+			}
+			if m, r := e.rule(a.Model, a.Rule); r != nil {
+				// As if it had just opened: outside_hours by its owner's
+				// working hours at the window's end.
+				pipeline.Replan(e.Config, m, r, a, cmp.Or(a.SilencedUntil, now))
 			}
 			j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
 			a.SilencedBy, a.SilencedUntil = "", time.Time{}

@@ -155,7 +155,8 @@ func MutedDetail(a *state.Alert) string {
 // the windows and the event's mute are looked at again, as the escalator's
 // stillSilenced does — one that covers it now (a long window's end looked
 // at again, another window, a renewed mute) keeps it silenced until its
-// end — and otherwise the alert opens and its owner is told, as the
+// end — and otherwise the alert opens, routed as if it had just opened
+// (Replan: its owner's working hours now), and its owner is told, as the
 // escalator would.
 func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.AlertRef) error {
 	d.refresh(a, res)
@@ -176,6 +177,7 @@ func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.
 	ref.Status = state.Open
 	d.series.Alerts[res.Rule.Name] = ref
 	d.seriesDirty = true
+	Replan(d.p.Config, d.m, res.Rule, a, d.at) // as if it had just opened
 	d.j.Record(a, audit.WindowEnded, WindowEndedDetail(a))
 	a.SilencedBy, a.SilencedUntil = "", time.Time{}
 	d.change(a, "opened")

@@ -2,11 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -215,4 +219,79 @@ func TestAlertFreedFromItsInhibitorInItsWindowStaysSilenced(t *testing.T) {
 	if states(out) != "psi:opened" || len(out.Queued) != 1 {
 		t.Errorf("a breach after the window: %+v, want opened and told", out.Changes)
 	}
+}
+
+// hoursWindowModel is testModel with a one-off window on Friday 2026-03-06
+// from 17:00 to 19:00 UTC: it starts in its owners' working hours (09:00-
+// 18:00 UTC on weekdays, hoursWindowConfig) and ends outside them.
+const hoursWindowModel = testModel + `maintenance:
+  - name: friday-migration
+    from: 2026-03-06T17:00:00Z
+    until: 2026-03-06T19:00:00Z
+`
+
+// hoursWindowConfig is hoursWindowModel with owners at work 09:00-18:00
+// UTC on weekdays, and stakes whose high cell sends Slack alone outside
+// them and whose warning cell holds its alerts to the next working hours.
+func hoursWindowConfig(t *testing.T) *config.Config {
+	t.Helper()
+	hours := "working_hours: {location: UTC, weekdays: [\"monday:friday\"], times: [\"09:00-18:00\"]}\n"
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml": {Data: []byte(hoursWindowModel)},
+		"rules/stakes.yaml": {Data: []byte("critical:\n  critical: {notify: [slack, pagerduty], ack_within: 15m}\n" +
+			"  high: {notify: [slack, pagerduty], ack_within: 30m, outside_hours: slack}\n" +
+			"  warning: {notify: [slack], ack_within: 1h, outside_hours: hold}\n  info: {notify: [digest]}\n")},
+		"owners/data-team.yaml": {Data: []byte(fmt.Sprintf(owner, "data-team", "data-team") + hours)},
+		"owners/ds-team.yaml":   {Data: []byte(fmt.Sprintf(owner, "ds-team", "ds-team") + hours)},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	return cfg
+}
+
+// An alert silenced in working hours and opened by a breach after its
+// window's end, outside them, is routed by outside_hours as if it had just
+// opened — Slack without a page (slack), or held to Monday 09:00 (hold) —
+// though it still says it opened in the window.
+func TestBreachAfterTheWindowsEndIsRoutedByTheHoursThen(t *testing.T) {
+	friday := t0.Add(5 * 24 * time.Hour)
+	clock := friday
+	now := func() time.Time { return clock }
+	st := memstore.New(now)
+	p := &Processor{Config: hoursWindowConfig(t), Store: st, Now: now}
+	at := func(h, m int) time.Duration { clock = friday.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute); return clock.Sub(t0) }
+	if s := states(process(t, p, event("d1", "drift", "psi", "income", 0.4, at(17, 30)))); s != "psi:silenced" {
+		t.Fatalf("drift at 17:30, in hours and in the window: %q, want silenced", s)
+	}
+	if s := states(process(t, p, event("q1", "quality", "auc", "", 0.6, at(17, 30)))); s != "auc:silenced" {
+		t.Fatalf("auc at 17:30, in hours and in the window: %q, want silenced", s)
+	}
+	out := process(t, p, event("d2", "drift", "psi", "income", 0.45, at(19, 30)))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 || !slices.Equal(out.Queued[0].Channels, []string{"slack", "events"}) || !out.Queued[0].Hold.IsZero() {
+		t.Fatalf("drift at 19:30, after the window, outside hours: %+v, want opened and told on Slack alone, at once (outside_hours: slack)", told(out))
+	}
+	out = process(t, p, event("q2", "quality", "auc", "", 0.6, at(19, 30)))
+	monday := t0.Add(8*24*time.Hour + 9*time.Hour)
+	if states(out) != "auc:opened" || len(out.Queued) != 1 || !out.Queued[0].Hold.Equal(monday) {
+		t.Fatalf("auc at 19:30, after the window, outside hours: %+v, want opened, held until Monday 09:00 (outside_hours: hold)", told(out))
+	}
+	ctx := context.Background()
+	a, _ := st.GetAlert(ctx, "m/auc")
+	if !a.OpenedAt.Equal(friday.Add(17*time.Hour+30*time.Minute)) || !a.HeldUntil.Equal(monday) {
+		t.Errorf("auc alert opened %s held until %s, want opened 17:30 (in the window), held until %s", a.OpenedAt, a.HeldUntil, monday)
+	}
+	g, _ := st.GetGroup(ctx, "m", "auc")
+	if want := monday.Add(time.Hour); !g.EscalateAt.Equal(want) {
+		t.Errorf("auc group escalates at %s, want %s (ack_within after the hold)", g.EscalateAt, want)
+	}
+}
+
+// told says, for a failure, the channels and hold of what out queued.
+func told(out Outcome) []string {
+	var s []string
+	for _, n := range out.Queued {
+		s = append(s, fmt.Sprintf("%s via %v held until %s", n.Kind, n.Channels, n.Hold))
+	}
+	return s
 }

@@ -278,6 +278,9 @@ type step struct {
 	// What the change records on each alert (set by commits).
 	action, detail string
 	resolve        bool
+	// told, when set, routes the notification instead of the group's
+	// channels: a reminder outside its owner's working hours (reack).
+	told *Told
 }
 
 // chunk records the change on these alerts: one write's share.
@@ -487,6 +490,9 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 	}
 	n := Notice(g, lead, kind, s.now)
 	n.Channels = s.channels(lead, kind)
+	if s.told != nil && s.told.Hold.After(s.now) {
+		n.Hold = s.told.Hold
+	}
 	n.Request = req
 	first.Outbox = []*state.Notification{n}
 	// The queued record goes on the lead alert's chain, after the change.
@@ -535,7 +541,11 @@ func (s *step) reread(ctx context.Context, alerts []*state.Alert) ([]*state.Aler
 // update), and EventBridge for the changes other tools subscribe to.
 func (s *step) channels(a *state.Alert, kind string) []string {
 	var out []string
-	for _, ch := range Notify(s.g, a) {
+	notify := Notify(s.g, a)
+	if s.told != nil {
+		notify = s.told.Notify
+	}
+	for _, ch := range notify {
 		if ch == "slack" || (ch == "pagerduty" && kind != state.NoticeRequest) {
 			out = append(out, ch)
 		}

@@ -260,7 +260,10 @@ func TestBreachAfterTheWindowsEndIsRoutedByTheHoursThen(t *testing.T) {
 	now := func() time.Time { return clock }
 	st := memstore.New(now)
 	p := &Processor{Config: hoursWindowConfig(t), Store: st, Now: now}
-	at := func(h, m int) time.Duration { clock = friday.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute); return clock.Sub(t0) }
+	at := func(h, m int) time.Duration {
+		clock = friday.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+		return clock.Sub(t0)
+	}
 	if s := states(process(t, p, event("d1", "drift", "psi", "income", 0.4, at(17, 30)))); s != "psi:silenced" {
 		t.Fatalf("drift at 17:30, in hours and in the window: %q, want silenced", s)
 	}

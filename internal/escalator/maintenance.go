@@ -73,18 +73,7 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 		case e.stillSilenced(a, qs, now, sc):
 			j.Record(a, audit.Silenced, fmt.Sprintf("%s still covers it, until %s", pipeline.WindowName(a.SilencedBy), a.SilencedUntil.UTC().Format(time.RFC3339)))
 		default:
-			a.Status, a.UpdatedAt = state.Open, now
-			if !until.IsZero() && until.Before(a.SilencedUntil) {
-				a.SilencedUntil = until // a window made from Slack, ended early
-			}
-			if m, r := e.rule(a.Model, a.Rule); r != nil {
-				// As if it had just opened: outside_hours by its owner's
-				// working hours at the window's end.
-				pipeline.Replan(e.Config, m, r, a, cmp.Or(a.SilencedUntil, now))
-			}
-			j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
-			a.SilencedBy, a.SilencedUntil = "", time.Time{}
-			if err := j.Join(ctx, a); err != nil {
+			if err := e.release(ctx, &j, a, until, now); err != nil {
 				return err
 			}
 		}
@@ -110,6 +99,23 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 		rep.Queued = append(rep.Queued, jn.Update.ID)
 	}
 	return nil
+}
+
+// release opens alert a at the end of the window that silenced it (until:
+// its stored end, for a window made from Slack): routed afresh at that end
+// (outside_hours by its owner's working hours then), it joins its group
+// as if it had just opened.
+func (e *Escalator) release(ctx context.Context, j *pipeline.Journal, a *state.Alert, until, now time.Time) error {
+	a.Status, a.UpdatedAt = state.Open, now
+	if !until.IsZero() && until.Before(a.SilencedUntil) {
+		a.SilencedUntil = until // a window made from Slack, ended early
+	}
+	if m, r := e.rule(a.Model, a.Rule); r != nil {
+		pipeline.Replan(e.Config, m, r, a, cmp.Or(a.SilencedUntil, now))
+	}
+	j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
+	a.SilencedBy, a.SilencedUntil = "", time.Time{}
+	return j.Join(ctx, a)
 }
 
 // quiets reads the windows made from Slack of a's model (nil: a is nil).

@@ -228,6 +228,28 @@ func (p Policy) OutsideHoursRouting() (notify []string, hold bool) {
 	return notify, hold
 }
 
+// OutsideHoursAt is how the cell routes what it tells owner o at `at`: ok
+// false when at is within o's working hours (or o keeps none, or the cell
+// says no outside_hours, or o has no working period at all: never held
+// forever) — the cell's own channels apply; else the channels
+// outside_hours gives and, with hold, when the message goes out: the
+// start of o's next working period. Openings, raises and reminders are
+// all routed by it.
+func (p Policy) OutsideHoursAt(o *Owner, at time.Time) (notify []string, hold time.Time, ok bool) {
+	if o == nil || o.WorkingHours == nil || p.OutsideHours == "" {
+		return nil, time.Time{}, false
+	}
+	start := o.WorkingHours.NextStart(at)
+	if !start.After(at) {
+		return nil, time.Time{}, false
+	}
+	notify, held := p.OutsideHoursRouting()
+	if held {
+		hold = start.UTC()
+	}
+	return notify, hold, true
+}
+
 // settleWorkingHours gives an owner's working hours the owner's timezone
 // when they name no location of their own; with neither, the hours would
 // silently be UTC's, which is rarely what a team in another zone means.

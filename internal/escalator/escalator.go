@@ -28,6 +28,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/pipeline"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -90,7 +91,8 @@ type Report struct {
 	WindowsEnded int
 	// Deferred counts groups due while a maintenance window silences
 	// their rule, or a CloudWatch mute holds back every open alert of
-	// theirs: their timeout or reack moved to the window's (mute's) end.
+	// theirs: their timeout or reack (under a window, also their snooze's
+	// end) moved to the window's (mute's) end.
 	Deferred int
 	// Queued are the notifications queued, to deliver now.
 	Queued []string
@@ -216,10 +218,14 @@ func (e *Escalator) group(ctx context.Context, key string, rep *Report) error {
 		action = lifecycle.Timeout
 	}
 	c := lifecycle.Change{Action: action, Group: g.ID, By: lifecycle.Escalator}
-	if w, until := e.windowOf(g, now); w != nil && action != lifecycle.EndSnooze {
-		// Silence applies to what is open too: nobody is asked or paged
-		// about the rule while its window lasts.
-		c.Action, c.Until, c.Reason = lifecycle.Defer, until, "maintenance window "+w.Name
+	by, until, err := e.silencing(ctx, g, now)
+	if err != nil {
+		return err
+	}
+	if by != "" {
+		// Silence applies to what is open too: nobody is asked, paged or
+		// told of a snooze's end about the rule while its window lasts.
+		c.Action, c.Until, c.Reason = lifecycle.Defer, until, pipeline.WindowName(by)
 	} else if action != lifecycle.EndSnooze {
 		by, until, err := e.mutedGroup(ctx, g, now)
 		if err != nil {

@@ -1,6 +1,7 @@
 package escalator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,8 +18,9 @@ import (
 
 // window ends an alert's silence (state.WindowPrefix): at the end of the
 // maintenance window or alarm mute that silenced it, an alert still
-// unresolved opens — it joins its group and its owner is told once, as if
-// it had just opened — and its escalation starts then. An alert a mute
+// unresolved opens — routed afresh at that end (pipeline.Replan: its
+// owner's working hours then), it joins its group and its owner is told
+// once, as if it had just opened — and its escalation starts then. An alert a mute
 // caught in its group (state.Alert.MutedInGroup) has its latest state told
 // once instead: its group's resolution, or an update. One write with the
 // schedule, so two runs end it once. An alert its window still covers (a
@@ -44,10 +46,11 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 		if err != nil {
 			return fmt.Errorf("read alert %s: %w", id, err)
 		}
-		until, err := e.silencedUntil(ctx, a)
+		qs, err := e.quiets(ctx, a)
 		if err != nil {
 			return err
 		}
+		until := silencedUntil(a, qs)
 		// The router's settings: the alert joins as if it had just opened.
 		j := pipeline.Journal{At: now, Now: now, Groups: e.Store, Audit: e.windowAudit(now),
 			Config: e.Config, Windows: e.Windows, Closed: closed}
@@ -67,16 +70,10 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 			if err := j.TellMuted(ctx, a, ended); err != nil {
 				return err
 			}
-		case e.stillSilenced(a, now, sc):
-			j.Record(a, audit.Silenced, fmt.Sprintf("maintenance window %s still covers it, until %s", a.SilencedBy, a.SilencedUntil.UTC().Format(time.RFC3339)))
+		case e.stillSilenced(a, qs, now, sc):
+			j.Record(a, audit.Silenced, fmt.Sprintf("%s still covers it, until %s", pipeline.WindowName(a.SilencedBy), a.SilencedUntil.UTC().Format(time.RFC3339)))
 		default:
-			a.Status, a.UpdatedAt = state.Open, now
-			if !until.IsZero() && until.Before(a.SilencedUntil) {
-				a.SilencedUntil = until // a window made from Slack, ended early
-			}
-			j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
-			a.SilencedBy, a.SilencedUntil = "", time.Time{}
-			if err := j.Join(ctx, a); err != nil {
+			if err := e.release(ctx, &j, a, until, now); err != nil {
 				return err
 			}
 		}
@@ -104,56 +101,92 @@ func (e *Escalator) window(ctx context.Context, name string, rep *Report, early 
 	return nil
 }
 
-// silencedUntil is when a's silence ends: SilencedUntil, or for a window
-// made from Slack its stored end (zero once it is gone: ended).
-func (e *Escalator) silencedUntil(ctx context.Context, a *state.Alert) (time.Time, error) {
-	if a == nil || !state.IsQuiet(a.SilencedBy) {
-		if a == nil {
-			return time.Time{}, nil
-		}
-		return a.SilencedUntil, nil
+// release opens alert a at the end of the window that silenced it (until:
+// its stored end, for a window made from Slack): routed afresh at that end
+// (outside_hours by its owner's working hours then), it joins its group
+// as if it had just opened.
+func (e *Escalator) release(ctx context.Context, j *pipeline.Journal, a *state.Alert, until, now time.Time) error {
+	a.Status, a.UpdatedAt = state.Open, now
+	if !until.IsZero() && until.Before(a.SilencedUntil) {
+		a.SilencedUntil = until // a window made from Slack, ended early
+	}
+	if m, r := e.rule(a.Model, a.Rule); r != nil {
+		pipeline.Replan(e.Config, m, r, a, cmp.Or(a.SilencedUntil, now))
+	}
+	j.Record(a, audit.WindowEnded, pipeline.WindowEndedDetail(a))
+	a.SilencedBy, a.SilencedUntil = "", time.Time{}
+	return j.Join(ctx, a)
+}
+
+// quiets reads the windows made from Slack of a's model (nil: a is nil).
+func (e *Escalator) quiets(ctx context.Context, a *state.Alert) (*state.Quiets, error) {
+	if a == nil {
+		return nil, nil
 	}
 	qs, err := e.Store.GetQuiets(ctx, a.Model)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("read the quiet windows of %s: %w", a.Model, err)
+		return nil, fmt.Errorf("read the quiet windows of %s: %w", a.Model, err)
 	}
-	if w := qs.Find(a.SilencedBy); w != nil {
-		return w.Until, nil
-	}
-	return time.Time{}, nil
+	return qs, nil
 }
 
-// stillSilenced reports whether the model's window that silenced a still
-// covers it at now, and if so moves its end (and the schedule's) on.
-func (e *Escalator) stillSilenced(a *state.Alert, now time.Time, sc *state.Schedule) bool {
-	m := e.Config.Models[a.Model]
-	if m == nil {
+// silencedUntil is when a's silence ends: SilencedUntil, or for a window
+// made from Slack its stored end in qs (zero once it is gone: ended).
+func silencedUntil(a *state.Alert, qs *state.Quiets) time.Time {
+	switch {
+	case a == nil:
+		return time.Time{}
+	case !state.IsQuiet(a.SilencedBy):
+		return a.SilencedUntil
+	}
+	if w := qs.Find(a.SilencedBy); w != nil {
+		return w.Until
+	}
+	return time.Time{}
+}
+
+// stillSilenced reports whether a window — any of the model's, configured
+// or made from Slack (qs), as the router looks at them — covers a at now,
+// and if so silences a by it until its end, and moves the schedule there.
+func (e *Escalator) stillSilenced(a *state.Alert, qs *state.Quiets, now time.Time, sc *state.Schedule) bool {
+	m, r := e.rule(a.Model, a.Rule)
+	if r == nil {
 		return false
 	}
-	i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == a.Rule })
-	if i < 0 {
+	by, until := pipeline.Silencing(m, qs, r, now)
+	if by == "" {
 		return false
 	}
-	w, until := m.Silenced(m.Rules[i], now)
-	if w == nil || w.Name != a.SilencedBy {
-		return false
-	}
-	a.SilencedUntil, a.UpdatedAt, sc.Next = until, now, until
+	a.SilencedBy, a.SilencedUntil, a.UpdatedAt, sc.Next = by, until, now, until
 	return true
 }
 
-// windowOf is the model's maintenance window that silences group g's
-// rule at now, with its end (nil: none).
-func (e *Escalator) windowOf(g *state.Group, now time.Time) (*config.Maintenance, time.Time) {
-	m := e.Config.Models[g.Model]
+// silencing is the window, configured or made from Slack, that silences
+// group g's rule at now, by name, with its end ("": none).
+func (e *Escalator) silencing(ctx context.Context, g *state.Group, now time.Time) (string, time.Time, error) {
+	m, r := e.rule(g.Model, g.Rule)
+	if r == nil {
+		return "", time.Time{}, nil
+	}
+	qs, err := e.Store.GetQuiets(ctx, g.Model)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("read the quiet windows of %s: %w", g.Model, err)
+	}
+	by, until := pipeline.Silencing(m, qs, r, now)
+	return by, until, nil
+}
+
+// rule returns the configured model and rule (nil: not configured now).
+func (e *Escalator) rule(model, rule string) (*config.Model, *config.Rule) {
+	m := e.Config.Models[model]
 	if m == nil {
-		return nil, time.Time{}
+		return nil, nil
 	}
-	i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == g.Rule })
+	i := slices.IndexFunc(m.Rules, func(r *config.Rule) bool { return r.Name == rule })
 	if i < 0 {
-		return nil, time.Time{}
+		return m, nil
 	}
-	return m.Silenced(m.Rules[i], now)
+	return m, m.Rules[i]
 }
 
 // mutedGroup is the CloudWatch alarm mute rule that holds back every open

@@ -246,6 +246,116 @@ func TestGroupDueInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
 	}
 }
 
+// A snooze that ends while a window covers its group's rule is extended
+// to the window's end, untold: nobody is re-notified (or paged) about the
+// rule while its window lasts; at the end the snooze ends as usual.
+func TestSnoozeEndingInItsRulesWindowWaitsForTheWindowsEnd(t *testing.T) {
+	ctx := context.Background()
+	p, e, st, now := windowWorld(t)
+	*now = time.Date(2026, 3, 1, 0, 50, 0, 0, time.UTC) // before the 01:00 window
+	out, err := p.ProcessEvent(ctx, "ev-0", signal.Event{Model: "m", Kind: "drift", Metric: "psi", Feature: "income", Value: 0.4, ObservedAt: *now})
+	if err != nil || len(out.Changes) != 1 || out.Changes[0].State != "opened" {
+		t.Fatalf("before the window: %+v %v, want opened", out, err)
+	}
+	g, _ := st.GetGroup(ctx, "m", "psi")
+	m := &lifecycle.Manager{Config: e.Config, Store: st, Now: e.Now}
+	snooze := lifecycle.Change{Action: lifecycle.Snooze, Group: g.ID, Until: time.Date(2026, 3, 1, 1, 30, 0, 0, time.UTC), By: lifecycle.Actor{ID: "slack:U1"}}
+	if res, err := m.Apply(ctx, snooze); err != nil || !res.Done {
+		t.Fatalf("snooze: %+v %v", res, err)
+	}
+	*now = time.Date(2026, 3, 1, 1, 31, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.SnoozesEnded != 0 || rep.Deferred != 1 || len(rep.Queued) != 0 {
+		t.Fatalf("tick at 01:31, in the window: %+v %v, want the snooze's end deferred, nothing queued", rep, err)
+	}
+	if g, _ = st.GetGroup(ctx, "m", "psi"); !g.SnoozedUntil.Equal(time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)) {
+		t.Fatalf("group after 01:31: snoozed until %s, want the window's end 03:00", g.SnoozedUntil)
+	}
+	recs, _ := st.AlertRecords(ctx, "m/psi/feature=income")
+	if last := recs[len(recs)-1]; last.Action != audit.Silenced || !strings.Contains(last.Detail, "its snooze's end, due 2026-03-01T01:30:00Z, waits for then") {
+		t.Errorf("last record %s %q, want the snooze's end deferred (silenced)", last.Action, last.Detail)
+	}
+	*now = time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.SnoozesEnded != 1 || len(rep.Queued) == 0 {
+		t.Errorf("tick at 03:00: %+v %v, want the snooze ended and its owner told", rep, err)
+	}
+}
+
+// hoursWindowModel has a one-off window on Friday 2026-03-06 from 17:00 to
+// 19:00 UTC: it starts in its owner's working hours (09:00-18:00 UTC on
+// weekdays) and ends outside them.
+const hoursWindowModel = `model: m
+stakes: critical
+owners: {data: team-a, model: team-a, platform: team-a, product: team-a}
+rules:
+  - name: psi
+    when: kind == "drift" && value > 0.25
+    severity: high
+    owner: data
+  - name: auc
+    when: kind == "quality" && value < 0.7
+    severity: warning
+    owner: model
+maintenance:
+  - name: friday-migration
+    from: 2026-03-06T17:00:00Z
+    until: 2026-03-06T19:00:00Z
+`
+
+// An alert silenced in its owner's working hours, still open at its
+// window's end outside them, is routed by outside_hours as if it had just
+// opened: a high alert on Slack without a page (slack), a warning held to
+// Monday 09:00 and escalating an ack_within after that (hold).
+func TestWindowEndOutsideWorkingHoursFollowsOutsideHours(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml": {Data: []byte(hoursWindowModel)},
+		"rules/stakes.yaml": {Data: []byte("critical:\n  critical: {notify: [slack, pagerduty], ack_within: 15m}\n" +
+			"  high: {notify: [slack, pagerduty], ack_within: 30m, outside_hours: slack}\n" +
+			"  warning: {notify: [slack], ack_within: 1h, outside_hours: hold}\n  info: {notify: [digest]}\n")},
+		"owners/team-a.yaml": {Data: []byte("id: team-a\nslack: {channel: C0TEAM0001}\npagerduty: {routing_key: \"secret:stakeout/pagerduty/team-a\"}\n" +
+			"working_hours: {location: UTC, weekdays: [\"monday:friday\"], times: [\"09:00-18:00\"]}\n")},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	now := time.Date(2026, 3, 6, 17, 30, 0, 0, time.UTC) // Friday, in hours and in the window
+	clock := func() time.Time { return now }
+	st := memstore.New(clock)
+	p := &pipeline.Processor{Config: cfg, Store: st, Now: clock}
+	e := &escalator.Escalator{Config: cfg, Store: st, Now: clock, Signals: []string{}}
+	for _, ev := range []signal.Event{{Model: "m", Kind: "drift", Metric: "psi", Value: 0.4, ObservedAt: now},
+		{Model: "m", Kind: "quality", Metric: "auc", Value: 0.6, ObservedAt: now}} {
+		if out, err := p.ProcessEvent(ctx, "ev-"+ev.Kind, ev); err != nil || len(out.Changes) != 1 || out.Changes[0].State != "silenced" {
+			t.Fatalf("%s at 17:30: %+v %v, want silenced", ev.Kind, out, err)
+		}
+	}
+	now = time.Date(2026, 3, 6, 19, 0, 0, 0, time.UTC)
+	if rep, err := e.Tick(ctx); err != nil || rep.WindowsEnded != 2 {
+		t.Fatalf("tick at the window's end: %+v %v, want 2 windows ended", rep, err)
+	}
+	pending, err := st.Pending(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2026, 3, 9, 9, 0, 0, 0, time.UTC)
+	told := map[string]string{}
+	for _, n := range pending {
+		told[n.Alert.Rule] = fmt.Sprintf("%s via %v held until %s", n.Kind, n.Channels, n.Hold.UTC().Format(time.RFC3339))
+	}
+	want := map[string]string{"psi": "opened via [slack events] held until 0001-01-01T00:00:00Z",
+		"auc": "opened via [slack events] held until " + monday.Format(time.RFC3339)}
+	if fmt.Sprint(told) != fmt.Sprint(want) {
+		t.Errorf("told at 19:00 %v, want %v", told, want)
+	}
+	a, _ := st.GetAlert(ctx, "m/auc")
+	if !a.OpenedAt.Equal(time.Date(2026, 3, 6, 17, 30, 0, 0, time.UTC)) || !a.HeldUntil.Equal(monday) {
+		t.Errorf("auc alert opened %s held until %s, want opened 17:30 (in the window), held until %s", a.OpenedAt, a.HeldUntil, monday)
+	}
+	if g, _ := st.GetGroup(ctx, "m", "auc"); !g.EscalateAt.Equal(monday.Add(time.Hour)) {
+		t.Errorf("auc group escalates at %s, want %s (ack_within after the hold)", g.EscalateAt, monday.Add(time.Hour))
+	}
+}
+
 // alarmAt is a CloudWatch alarm event of the fraud-muted-alarm scenario
 // as if sent at `at` with event id id, muted until muteEnd ("": not muted).
 func alarmAt(t *testing.T, line, id string, at time.Time, muteEnd string) []byte {

@@ -33,21 +33,53 @@ type quietRig struct {
 
 func newQuietRig(t *testing.T) *quietRig {
 	t.Helper()
+	r := newRig(t, time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC))
+	r.w = r.quiet(t, "feature-drift", 2*time.Hour)
+	return r
+}
+
+// newRig is the router and the escalator of the repository's models on
+// one store and one clock, starting at start, with no window from Slack.
+func newRig(t *testing.T, start time.Time) *quietRig {
+	t.Helper()
 	cfg, err := config.Load("../..")
 	if err != nil || len(cfg.Errors()) > 0 {
 		t.Fatalf("load: %v %v", err, cfg.Errors())
 	}
-	r := &quietRig{ctx: context.Background(), cfg: cfg, now: time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC)}
+	r := &quietRig{ctx: context.Background(), cfg: cfg, now: start}
 	clock := func() time.Time { return r.now }
 	r.st = memstore.New(clock)
 	r.p = &pipeline.Processor{Config: cfg, Store: r.st, Now: clock}
 	r.e = &escalator.Escalator{Config: cfg, Store: r.st, Now: clock, Signals: []string{}}
-	r.w, err = quiet.Start(r.ctx, r.st, cfg, quiet.Request{Model: "churn-prediction", Rule: "feature-drift", For: 2 * time.Hour,
+	return r
+}
+
+// quiet makes a window from Slack on churn-prediction's rule ("": every
+// rule) from now, for d.
+func (r *quietRig) quiet(t *testing.T, rule string, d time.Duration) *state.Quiet {
+	t.Helper()
+	w, err := quiet.Start(r.ctx, r.st, r.cfg, quiet.Request{Model: "churn-prediction", Rule: rule, For: d,
 		Reason: "reindexing the feature store", By: lifecycle.Actor{ID: "slack:U0ANA", Name: "ana"}}, r.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return w
+}
+
+// signal sends one churn-prediction reading of kind and metric at now,
+// and returns the state of the one alert it changed ("": none).
+func (r *quietRig) signal(t *testing.T, id, kind, metric string, value float64) string {
+	t.Helper()
+	raw := fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"churn-prediction","kind":%q,"metric":%q,"value":%v,"observed_at":%q}}`,
+		id, kind, metric, value, r.now.Format(time.RFC3339))
+	out, err := r.p.Process(r.ctx, []byte(raw))
+	if err != nil || len(out.Changes) > 1 {
+		t.Fatalf("%s %s: %+v, %v", kind, id, out, err)
+	}
+	if len(out.Changes) == 0 {
+		return ""
+	}
+	return out.Changes[0].State
 }
 
 // drift sends a reading of feature's PSI; a breach is sent three times, a
@@ -185,5 +217,63 @@ func TestStoredQuietWindowEndedEarlyTellsAtOnce(t *testing.T) {
 		return x.Action == audit.WindowEnded && strings.Contains(x.Detail, "ended at "+r.w.From.Add(32*time.Minute).Format(time.RFC3339))
 	}) {
 		t.Errorf("the alert's trail does not say the window ended early (last: %+v)", last)
+	}
+}
+
+// A window made from Slack on a rule defers the escalation of its group
+// open before the window, as a configured window does: due inside it, the
+// escalation waits, untold, for the window's end.
+func TestStoredQuietWindowDefersTheEscalationOfAGroupOpenBeforeIt(t *testing.T) {
+	r := newRig(t, time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC))
+	if s := r.signal(t, "x1", "freshness", "lag_seconds", 200000); s != "opened" {
+		t.Fatalf("scoring lag at 10:00: %s, want opened (escalates after 8h)", s)
+	}
+	r.now = time.Date(2026, 12, 9, 17, 0, 0, 0, time.UTC)
+	w := r.quiet(t, "scoring-lag", 3*time.Hour)
+	if rep := r.tick(t, time.Date(2026, 12, 9, 18, 1, 0, 0, time.UTC)); rep.Escalated != 0 || rep.Deferred != 1 || len(rep.Queued) != 0 {
+		t.Fatalf("tick at 18:01, in the 17:00-20:00 window: %+v, want deferred, nothing escalated or queued", rep)
+	}
+	g, _ := r.st.GetGroup(r.ctx, "churn-prediction", "scoring-lag")
+	if g.Step != 0 || !g.EscalateAt.Equal(w.Until) {
+		t.Fatalf("group after 18:01: step %d due %s, want step 0, due at the window's end %s", g.Step, g.EscalateAt, w.Until)
+	}
+	recs, _ := r.st.AlertRecords(r.ctx, "churn-prediction/scoring-lag")
+	if last := recs[len(recs)-1]; last.Action != audit.Silenced || !strings.HasPrefix(last.Detail, "quiet window "+w.Name+" silences it until") {
+		t.Errorf("last record %s %q, want silenced naming the quiet window", last.Action, last.Detail)
+	}
+	if rep := r.tick(t, w.Until); rep.Escalated != 1 {
+		t.Errorf("tick at the window's end: %+v, want escalated", rep)
+	}
+}
+
+// A window made from Slack that outlasts the configured window which
+// silenced an alert keeps it silent at the configured window's end, until
+// its own end, as the router would: every window is looked at again.
+func TestStoredQuietWindowOutlastingAConfiguredOneKeepsItsAlertSilent(t *testing.T) {
+	r := newRig(t, time.Date(2026, 3, 1, 0, 30, 0, 0, time.UTC)) // in sunday-retrain, 00:00-04:00Z
+	if s := r.signal(t, "s1", "schema", "missing_columns", 2); s != "silenced" {
+		t.Fatalf("schema break in sunday-retrain: %s, want silenced", s)
+	}
+	r.now = time.Date(2026, 3, 1, 3, 30, 0, 0, time.UTC)
+	w := r.quiet(t, "", 2*time.Hour) // the retrain overran: every rule, until 05:30
+	if rep := r.tick(t, time.Date(2026, 3, 1, 4, 1, 0, 0, time.UTC)); len(rep.Queued) != 0 || rep.WindowsEnded != 0 {
+		t.Fatalf("tick at 04:01, sunday-retrain over, the quiet window on: %+v, want nothing told", rep)
+	}
+	const id = "churn-prediction/schema-break"
+	a, _ := r.st.GetAlert(r.ctx, id)
+	if a.Status != state.Suppressed || a.SilencedBy != w.Name || !a.SilencedUntil.Equal(w.Until) {
+		t.Fatalf("alert at 04:01: %s silenced by %q until %s, want suppressed by %s until %s", a.Status, a.SilencedBy, a.SilencedUntil, w.Name, w.Until)
+	}
+	recs, _ := r.st.AlertRecords(r.ctx, id)
+	if last := recs[len(recs)-1]; last.Action != audit.Silenced || last.SilencedBy != w.Name ||
+		!strings.HasPrefix(last.Detail, "quiet window "+w.Name+" still covers it, until 2026-03-01T05:30:00Z") {
+		t.Errorf("last record %s by %q %q, want silenced by the quiet window", last.Action, last.SilencedBy, last.Detail)
+	}
+	rep := r.tick(t, w.Until)
+	if rep.WindowsEnded != 1 || len(rep.Queued) != 1 {
+		t.Errorf("tick at the quiet window's end: %+v, want the alert told once", rep)
+	}
+	if rep := r.tick(t, w.Until.Add(time.Minute)); len(rep.Queued) != 0 {
+		t.Errorf("a run after the end: %+v, want nothing more", rep)
 	}
 }

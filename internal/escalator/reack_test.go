@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -52,15 +53,22 @@ type reackWorld struct {
 
 func newReackWorld(t *testing.T, cell string) *reackWorld {
 	t.Helper()
+	return reackWorldFrom(t, cell, "", time.Date(2026, 3, 9, 6, 0, 0, 0, time.UTC))
+}
+
+// reackWorldFrom is a reackWorld whose critical cell adds cell, whose
+// owner's file adds owner, and whose alert opens at start.
+func reackWorldFrom(t *testing.T, cell, owner string, start time.Time) *reackWorld {
+	t.Helper()
 	cfg, err := config.LoadFS(fstest.MapFS{
 		"rules/m.yaml":       {Data: []byte(reackModel)},
 		"rules/stakes.yaml":  {Data: []byte(fmt.Sprintf(reackStakes, cell))},
-		"owners/team-a.yaml": {Data: []byte("id: team-a\nslack: {channel: C0TEAM0001}\npagerduty: {routing_key: \"secret:stakeout/pagerduty/team-a\"}\n")},
+		"owners/team-a.yaml": {Data: []byte("id: team-a\nslack: {channel: C0TEAM0001}\npagerduty: {routing_key: \"secret:stakeout/pagerduty/team-a\"}\n" + owner)},
 	}, ".")
 	if err != nil || len(cfg.Errors()) > 0 {
 		t.Fatalf("config: %v %v", err, cfg.Errors())
 	}
-	w := &reackWorld{t: t, now: time.Date(2026, 3, 9, 6, 0, 0, 0, time.UTC)}
+	w := &reackWorld{t: t, now: start}
 	clock := func() time.Time { return w.now }
 	w.st = memstore.New(clock)
 	w.p = &pipeline.Processor{Config: cfg, Store: w.st, Now: clock}
@@ -173,5 +181,55 @@ func TestReackAfterOffOrSetInTheStakesCell(t *testing.T) {
 	w.apply(lifecycle.Change{Action: lifecycle.Acknowledge, By: acker})
 	if rep := w.tick(time.Hour); rep.Reacked != 1 {
 		t.Errorf("reack_after 1h, an hour on: %+v, want asked again", rep)
+	}
+}
+
+// A reminder falls due outside its owner's working hours: it is routed by
+// the cell's outside_hours at the time it is sent, as an opening or a raise
+// then would be — on Slack without a page (slack), or held to the start of
+// the next working period, escalating ack_within after that (hold) — though
+// the group opened, and was acknowledged, in hours.
+func TestReminderOutsideWorkingHoursFollowsOutsideHours(t *testing.T) {
+	monday := time.Date(2026, 3, 9, 16, 0, 0, 0, time.UTC) // in hours, 09:00-18:00 UTC
+	hours := "working_hours: {location: UTC, weekdays: [\"monday:friday\"], times: [\"09:00-18:00\"]}\n"
+	tuesday := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		outside  string
+		channels []string
+		hold     time.Time
+		escalate time.Time
+	}{
+		{"slack", []string{"slack"}, time.Time{}, monday.Add(2*time.Hour + 5*time.Minute + 15*time.Minute)},
+		{"hold", []string{"slack", "pagerduty"}, tuesday, tuesday.Add(15 * time.Minute)},
+	} {
+		t.Run(tc.outside, func(t *testing.T) {
+			w := reackWorldFrom(t, ", reack_after: 2h, outside_hours: "+tc.outside, hours, monday)
+			a, _ := w.st.GetAlert(context.Background(), "m/acc")
+			if a == nil || !slices.Equal(a.Notify, []string{"slack", "pagerduty"}) {
+				t.Fatalf("opened in hours: %+v, want told on slack and pagerduty", a)
+			}
+			w.now = w.now.Add(5 * time.Minute)
+			w.apply(lifecycle.Change{Action: lifecycle.Acknowledge, By: acker})
+			rep := w.tick(2 * time.Hour) // 18:05: outside hours
+			if rep.Reacked != 1 || len(rep.Queued) != 1 {
+				t.Fatalf("at reack_after: %+v, want one group asked again", rep)
+			}
+			n, err := w.st.GetNotice(context.Background(), rep.Queued[0])
+			if err != nil || n == nil {
+				t.Fatal(n, err)
+			}
+			if !slices.Equal(n.Channels, tc.channels) || !n.Hold.Equal(tc.hold) {
+				t.Errorf("reminder at 18:05 via %v held until %v, want via %v held until %v (outside_hours: %s)", n.Channels, n.Hold, tc.channels, tc.hold, tc.outside)
+			}
+			if g := w.get(); !g.EscalateAt.Equal(tc.escalate) {
+				t.Errorf("escalates at %v, want %v", g.EscalateAt, tc.escalate)
+			}
+			recs, _ := w.st.AlertRecords(context.Background(), "m/acc")
+			if !slices.ContainsFunc(recs, func(r audit.Record) bool {
+				return r.Action == audit.Reacked && strings.Contains(r.Detail, "outside team-a's working hours")
+			}) {
+				t.Errorf("no reacked record saying it was sent outside working hours: %+v", recs)
+			}
+		})
 	}
 }

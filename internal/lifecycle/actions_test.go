@@ -34,8 +34,11 @@ func TestAnInhibitorResolvedByAPersonStopsSuppressingWhenItsFeedRecovers(t *test
 	r.now = r.now.Add(24 * time.Hour)
 	r.ev("drift", "psi", "income", 0.45)
 	a, _ := r.st.GetAlert(ctx, "credit-approval/key-feature-drift/feature=income")
-	if a == nil || a.Status != state.Open {
-		t.Errorf("income drift alert: %+v — suppressed by a freshness alert a person resolved long ago", a.Status+" by "+a.InhibitedBy)
+	switch {
+	case a == nil:
+		t.Errorf("income drift alert: none, want open")
+	case a.Status != state.Open:
+		t.Errorf("income drift alert: %s by %q, want open — not suppressed by a freshness alert a person resolved long ago", a.Status, a.InhibitedBy)
 	}
 }
 

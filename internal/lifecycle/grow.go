@@ -33,10 +33,34 @@ func (s *step) reack(ack time.Duration) string {
 	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 	g.EscalateAt, g.CycleStart = s.after(ack), s.now
 	detail := fmt.Sprintf("still open %s after %s acknowledged it: asked again", duration.Format(since), prev)
+	if told, outside := s.reminderRouting(); outside {
+		s.told = &told
+		detail += " via " + joinOr(told.Notify) + ", outside " + g.Owner + "'s working hours"
+		if told.Hold.After(s.now) {
+			detail += " at " + told.Hold.UTC().Format(time.RFC3339) + ", the start of their working hours"
+			if ack > 0 {
+				g.EscalateAt = told.Hold.Add(ack) // nobody can answer what they have not been told
+			}
+		}
+	}
 	if !g.EscalateAt.IsZero() {
 		detail += fmt.Sprintf("; escalates in %s unless acknowledged", g.AckWithin)
 	}
 	return detail
+}
+
+// reminderRouting is how a reminder is told now: as an opening (or a
+// raise) at the group's level would be, for the owner it asks —
+// config.Policy.OutsideHoursAt. outside is false in their working hours:
+// the group's channels, at once.
+func (s *step) reminderRouting() (told Told, outside bool) {
+	if len(s.members) == 0 {
+		return Told{}, false
+	}
+	a := s.members[0]
+	pol, _ := s.cfg().Stakes.Cell(a.Stakes, Severity(s.g, a))
+	notify, hold, outside := pol.OutsideHoursAt(s.cfg().Owners[s.g.Owner], s.now)
+	return Told{Notify: notify, Hold: hold}, outside
 }
 
 // Grown says whether alert a joining group g of rule r (nil: a rule the

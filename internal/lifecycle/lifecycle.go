@@ -58,10 +58,11 @@ const (
 	// Reack is the escalator's too: a group acknowledged reack_after ago
 	// and still open is unacknowledged again, its acknowledger asked again.
 	Reack = "reack"
-	// Defer is the escalator's too: a group due (timeout or reack) while
-	// a maintenance window silences its rule (or a CloudWatch mute holds
-	// back its open alerts) waits, untold, until the window's end (Until);
-	// Reason names the window (or the mute rule).
+	// Defer is the escalator's too: a group due (timeout, reack, or the
+	// end of its snooze) while a maintenance window silences its rule (or,
+	// but for a snooze's end, a CloudWatch mute holds back its open
+	// alerts) waits, untold, until the window's end (Until); Reason names
+	// the window (or the mute rule).
 	Defer = "defer"
 )
 
@@ -277,6 +278,9 @@ type step struct {
 	// What the change records on each alert (set by commits).
 	action, detail string
 	resolve        bool
+	// told, when set, routes the notification instead of the group's
+	// channels: a reminder outside its owner's working hours (reack).
+	told *Told
 }
 
 // chunk records the change on these alerts: one write's share.
@@ -407,18 +411,22 @@ func (s *step) write(ctx context.Context, o outcome) ([]*state.Commit, error) {
 	return commits, nil
 }
 
-// deferDue moves a due group's timeout or reack to c.Until, the end of
-// the window that silences its rule (ok false: not due, or no later end).
+// deferDue moves a due group's timeout, reack or snooze's end to c.Until,
+// the end of the window that silences its rule (ok false: not due, or no
+// later end): a snooze lasts until then.
 func (s *step) deferDue() (detail string, ok bool) {
 	g, c := s.g, s.c
 	due := g.Due()
-	if !g.SnoozedUntil.IsZero() || due.IsZero() || due.After(s.now) || !c.Until.After(s.now) {
+	if due.IsZero() || due.After(s.now) || !c.Until.After(s.now) {
 		return "", false
 	}
 	what := "escalation"
-	if g.Acked() {
+	switch {
+	case !g.SnoozedUntil.IsZero():
+		g.SnoozedUntil, what = c.Until.UTC(), "snooze's end"
+	case g.Acked():
 		g.ReackAt, what = c.Until.UTC(), "reminder"
-	} else {
+	default:
 		g.EscalateAt = c.Until.UTC()
 	}
 	return fmt.Sprintf("%s silences it until %s: its %s, due %s, waits for then", c.Reason, c.Until.UTC().Format(time.RFC3339),
@@ -482,6 +490,9 @@ func (s *step) commits(action, detail, kind string, resolve bool, req *state.Req
 	}
 	n := Notice(g, lead, kind, s.now)
 	n.Channels = s.channels(lead, kind)
+	if s.told != nil && s.told.Hold.After(s.now) {
+		n.Hold = s.told.Hold
+	}
 	n.Request = req
 	first.Outbox = []*state.Notification{n}
 	// The queued record goes on the lead alert's chain, after the change.
@@ -530,7 +541,11 @@ func (s *step) reread(ctx context.Context, alerts []*state.Alert) ([]*state.Aler
 // update), and EventBridge for the changes other tools subscribe to.
 func (s *step) channels(a *state.Alert, kind string) []string {
 	var out []string
-	for _, ch := range Notify(s.g, a) {
+	notify := Notify(s.g, a)
+	if s.told != nil {
+		notify = s.told.Notify
+	}
+	for _, ch := range notify {
 		if ch == "slack" || (ch == "pagerduty" && kind != state.NoticeRequest) {
 			out = append(out, ch)
 		}

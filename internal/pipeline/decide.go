@@ -242,16 +242,7 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 		if by != "" {
 			return nil // still suppressed; nothing new to record
 		}
-		// The inhibiting alert resolved while this one kept breaching: it
-		// is a problem of its own now, and its owner must hear of it.
-		d.refresh(a, res)
-		a.Status, a.InhibitedBy = state.Open, ""
-		ref.Status = state.Open
-		d.series.Alerts[res.Rule.Name] = ref
-		d.seriesDirty = true
-		d.j.Record(a, audit.Opened, "no longer inhibited: "+a.Summary)
-		d.change(a, "opened")
-		return d.j.Join(d.ctx, a)
+		return d.freed(a, res, ref)
 	}
 	g, err := d.j.Group(d.ctx, res.Rule.Name)
 	if err != nil {
@@ -279,6 +270,29 @@ func (d *decision) breach(res *engine.Result, ref state.AlertRef) error {
 	d.j.Record(a, audit.Updated, detail)
 	d.change(a, "updated")
 	return nil
+}
+
+// freed handles a breach of an alert whose inhibitor resolved while it
+// kept breaching: it is a problem of its own now, and its owner must hear
+// of it — unless a window silences its rule now, as it would have
+// silenced it at its opening: then it is silenced until the window's end.
+func (d *decision) freed(a *state.Alert, res *engine.Result, ref state.AlertRef) error {
+	d.refresh(a, res)
+	a.Status, a.InhibitedBy = state.Open, ""
+	if err := d.silence(a, res.Rule); err != nil {
+		return err
+	}
+	ref.Status = a.Status
+	d.series.Alerts[res.Rule.Name] = ref
+	d.seriesDirty = true
+	if a.SilencedBy != "" {
+		d.j.Record(a, audit.Silenced, "no longer inhibited, "+d.silencedDetail(a))
+		d.change(a, "silenced")
+		return nil
+	}
+	d.j.Record(a, audit.Opened, "no longer inhibited: "+a.Summary)
+	d.change(a, "opened")
+	return d.j.Join(d.ctx, a)
 }
 
 // clean counts a clean reading of an alert's series and resolves the alert

@@ -65,12 +65,21 @@ func Route(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, 
 	a.OpenedAt, a.ResolvedAt, a.InhibitedBy, a.Muted = at, time.Time{}, "", false
 	a.SilencedBy, a.SilencedUntil = "", time.Time{}
 	a.Opens++
+	Replan(cfg, m, r, a, at)
+	a.Status = state.Open
+}
+
+// Replan routes alert a of rule r by the rule's plan at `at` (owner,
+// severity, channels, deadline, and outside_hours by its owner's working
+// hours then), leaving when it opened alone. Route uses it at an opening;
+// the end of the window that silenced an alert uses it at that end, so the
+// alert is told as if it had just opened.
+func Replan(cfg *config.Config, m *config.Model, r *config.Rule, a *state.Alert, at time.Time) {
 	plan := Plan(cfg, m, r, at)
 	a.Severity, a.Role, a.Owner, a.Notify, a.AckWithin, a.Runbook = plan.Severity, plan.Role, plan.Owner, plan.Notify, plan.AckWithin, plan.Runbook
 	a.HeldUntil = plan.HoldUntil
 	a.ReackAfter = plan.ReackAfter
 	a.Stakes = m.Stakes
-	a.Status = state.Open
 }
 
 // Record writes an audit record of an action on a, and a itself, with the

@@ -19,17 +19,11 @@ import (
 // window's end opens it then if it is still unresolved (escalator), so a
 // real breach is not hidden by the window.
 func (d *decision) silence(a *state.Alert, r *config.Rule) error {
-	by, until := "", time.Time{}
-	if w, end := d.m.Silenced(r, d.at); w != nil {
-		by, until = w.Name, end
-	}
-	q, err := d.quiet(r)
+	qs, err := d.loadQuiets()
 	if err != nil {
 		return err
 	}
-	if q != nil && q.Until.After(until) {
-		by, until = q.Name, q.Until
-	}
+	by, until := Silencing(d.m, qs, r, d.at)
 	if mu := d.ev.Mute; mu != nil && !r.IsErrorRule() && d.at.Before(mu.End) && mu.End.After(until) {
 		by, until = mu.By, mu.End
 	}
@@ -38,6 +32,36 @@ func (d *decision) silence(a *state.Alert, r *config.Rule) error {
 	}
 	a.Status, a.SilencedBy, a.SilencedUntil, a.Group = state.Suppressed, by, until, ""
 	return d.endSilence(a)
+}
+
+// Silencing answers "what window covers rule r of model m at t": of m's
+// configured windows and qs, its windows made from Slack (nil: none), the
+// one that silences r at t and ends last, by name, with its end ("": none).
+// The router asks it of an alert about to open, the escalator of a group
+// falling due and of an alert at its window's end, so that all three
+// agree. Alerts about a rule itself are about the configuration: no
+// window silences them.
+func Silencing(m *config.Model, qs *state.Quiets, r *config.Rule, t time.Time) (string, time.Time) {
+	if r.IsErrorRule() {
+		return "", time.Time{}
+	}
+	by, until := "", time.Time{}
+	if w, end := m.Silenced(r, t); w != nil {
+		by, until = w.Name, end
+	}
+	if q := qs.Silencing(r.Name, t); q != nil && q.Until.After(until) {
+		by, until = q.Name, q.Until
+	}
+	return by, until
+}
+
+// WindowName names a window for people: a configured maintenance window,
+// or a window made from Slack (state.IsQuiet).
+func WindowName(by string) string {
+	if state.IsQuiet(by) {
+		return "quiet window " + by
+	}
+	return "maintenance window " + by
 }
 
 // endSilence writes the schedule that ends a's silence at SilencedUntil
@@ -88,13 +112,10 @@ func (d *decision) mute(a *state.Alert, r *config.Rule) (bool, error) {
 	return true, nil
 }
 
-// quiet returns the model's window made from Slack that silences rule r
-// at the event's time (nil: none), reading the model's windows once per
-// attempt, and only when an alert is about to open.
-func (d *decision) quiet(r *config.Rule) (*state.Quiet, error) {
-	if r.IsErrorRule() {
-		return nil, nil
-	}
+// loadQuiets returns the model's windows made from Slack, reading them
+// once per attempt (prefetch reads them with the rest when an alert may
+// open).
+func (d *decision) loadQuiets() (*state.Quiets, error) {
 	if d.quiets == nil {
 		q, err := d.p.Store.GetQuiets(d.ctx, d.m.ID)
 		if err != nil {
@@ -102,7 +123,7 @@ func (d *decision) quiet(r *config.Rule) (*state.Quiet, error) {
 		}
 		d.quiets = q
 	}
-	return d.quiets.Silencing(r.Name, d.at), nil
+	return d.quiets, nil
 }
 
 // silencedDetail says, for the audit trail, what silenced a and until when.
@@ -134,7 +155,8 @@ func MutedDetail(a *state.Alert) string {
 // the windows and the event's mute are looked at again, as the escalator's
 // stillSilenced does — one that covers it now (a long window's end looked
 // at again, another window, a renewed mute) keeps it silenced until its
-// end — and otherwise the alert opens and its owner is told, as the
+// end — and otherwise the alert opens, routed as if it had just opened
+// (Replan: its owner's working hours now), and its owner is told, as the
 // escalator would.
 func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.AlertRef) error {
 	d.refresh(a, res)
@@ -155,6 +177,7 @@ func (d *decision) silencedBreach(a *state.Alert, res *engine.Result, ref state.
 	ref.Status = state.Open
 	d.series.Alerts[res.Rule.Name] = ref
 	d.seriesDirty = true
+	Replan(d.p.Config, d.m, res.Rule, a, d.at) // as if it had just opened
 	d.j.Record(a, audit.WindowEnded, WindowEndedDetail(a))
 	a.SilencedBy, a.SilencedUntil = "", time.Time{}
 	d.change(a, "opened")

@@ -2,11 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -182,4 +186,115 @@ func TestBreachAfterTheWindowsEndChecksTheWindowsAgain(t *testing.T) {
 	if last := recs[len(recs)-1]; last.Action != audit.Silenced || last.SilencedBy != "sunday-retrain" {
 		t.Errorf("last record %s by %q, want silenced by sunday-retrain", last.Action, last.SilencedBy)
 	}
+}
+
+// An alert inhibited while its window lasts, whose inhibitor resolves
+// before the window's end, is no longer inhibited but still silenced: it
+// tells nobody until the window ends, and then opens as any other.
+func TestAlertFreedFromItsInhibitorInItsWindowStaysSilenced(t *testing.T) {
+	ctx := context.Background()
+	p, st := windowProcessor(t)
+	process(t, p, event("f1", "freshness", "lag_seconds", "", 7200, 30*time.Minute))
+	if s := states(process(t, p, event("d1", "drift", "psi", "income", 0.4, 90*time.Minute))); s != "psi:suppressed" {
+		t.Fatalf("drift while lag fires: %q, want suppressed", s)
+	}
+	process(t, p, event("f2", "freshness", "lag_seconds", "", 0, 100*time.Minute))
+	out := process(t, p, event("d2", "drift", "psi", "income", 0.45, 110*time.Minute))
+	if states(out) != "psi:silenced" || len(out.Queued)+len(out.Coalesced) != 0 || out.Changes[0].SilencedBy != "sunday-backfill" ||
+		!out.Changes[0].SilencedUntil.Equal(t0.Add(3*time.Hour)) {
+		t.Fatalf("drift at 01:50, lag resolved, in the 01:00-03:00 window: %+v queued %d, want silenced by sunday-backfill until 03:00, nothing told",
+			out.Changes, len(out.Queued)+len(out.Coalesced))
+	}
+	a, _ := st.GetAlert(ctx, "m/psi/feature=income")
+	if a.Status != state.Suppressed || a.InhibitedBy != "" || a.Group != "" {
+		t.Errorf("alert: status %q inhibited by %q group %q, want suppressed by its window alone, in no group", a.Status, a.InhibitedBy, a.Group)
+	}
+	if sc, _ := st.GetSchedule(ctx, state.WindowSchedule(a.ID)); sc == nil || !sc.Next.Equal(t0.Add(3*time.Hour)) {
+		t.Errorf("the window's end is not scheduled: %+v", sc)
+	}
+	if s := states(process(t, p, event("d3", "drift", "psi", "income", 0.5, 2*time.Hour))); s != "psi:updated" {
+		t.Errorf("a further breach in the window: %q, want updated (still silenced)", s)
+	}
+	out = process(t, p, event("d4", "drift", "psi", "income", 0.5, 4*time.Hour))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 {
+		t.Errorf("a breach after the window: %+v, want opened and told", out.Changes)
+	}
+}
+
+// hoursWindowModel is testModel with a one-off window on Friday 2026-03-06
+// from 17:00 to 19:00 UTC: it starts in its owners' working hours (09:00-
+// 18:00 UTC on weekdays, hoursWindowConfig) and ends outside them.
+const hoursWindowModel = testModel + `maintenance:
+  - name: friday-migration
+    from: 2026-03-06T17:00:00Z
+    until: 2026-03-06T19:00:00Z
+`
+
+// hoursWindowConfig is hoursWindowModel with owners at work 09:00-18:00
+// UTC on weekdays, and stakes whose high cell sends Slack alone outside
+// them and whose warning cell holds its alerts to the next working hours.
+func hoursWindowConfig(t *testing.T) *config.Config {
+	t.Helper()
+	hours := "working_hours: {location: UTC, weekdays: [\"monday:friday\"], times: [\"09:00-18:00\"]}\n"
+	cfg, err := config.LoadFS(fstest.MapFS{
+		"rules/m.yaml": {Data: []byte(hoursWindowModel)},
+		"rules/stakes.yaml": {Data: []byte("critical:\n  critical: {notify: [slack, pagerduty], ack_within: 15m}\n" +
+			"  high: {notify: [slack, pagerduty], ack_within: 30m, outside_hours: slack}\n" +
+			"  warning: {notify: [slack], ack_within: 1h, outside_hours: hold}\n  info: {notify: [digest]}\n")},
+		"owners/data-team.yaml": {Data: []byte(fmt.Sprintf(owner, "data-team", "data-team") + hours)},
+		"owners/ds-team.yaml":   {Data: []byte(fmt.Sprintf(owner, "ds-team", "ds-team") + hours)},
+	}, ".")
+	if err != nil || len(cfg.Errors()) > 0 {
+		t.Fatalf("config: %v %v", err, cfg.Errors())
+	}
+	return cfg
+}
+
+// An alert silenced in working hours and opened by a breach after its
+// window's end, outside them, is routed by outside_hours as if it had just
+// opened — Slack without a page (slack), or held to Monday 09:00 (hold) —
+// though it still says it opened in the window.
+func TestBreachAfterTheWindowsEndIsRoutedByTheHoursThen(t *testing.T) {
+	friday := t0.Add(5 * 24 * time.Hour)
+	clock := friday
+	now := func() time.Time { return clock }
+	st := memstore.New(now)
+	p := &Processor{Config: hoursWindowConfig(t), Store: st, Now: now}
+	at := func(h, m int) time.Duration {
+		clock = friday.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+		return clock.Sub(t0)
+	}
+	if s := states(process(t, p, event("d1", "drift", "psi", "income", 0.4, at(17, 30)))); s != "psi:silenced" {
+		t.Fatalf("drift at 17:30, in hours and in the window: %q, want silenced", s)
+	}
+	if s := states(process(t, p, event("q1", "quality", "auc", "", 0.6, at(17, 30)))); s != "auc:silenced" {
+		t.Fatalf("auc at 17:30, in hours and in the window: %q, want silenced", s)
+	}
+	out := process(t, p, event("d2", "drift", "psi", "income", 0.45, at(19, 30)))
+	if states(out) != "psi:opened" || len(out.Queued) != 1 || !slices.Equal(out.Queued[0].Channels, []string{"slack", "events"}) || !out.Queued[0].Hold.IsZero() {
+		t.Fatalf("drift at 19:30, after the window, outside hours: %+v, want opened and told on Slack alone, at once (outside_hours: slack)", told(out))
+	}
+	out = process(t, p, event("q2", "quality", "auc", "", 0.6, at(19, 30)))
+	monday := t0.Add(8*24*time.Hour + 9*time.Hour)
+	if states(out) != "auc:opened" || len(out.Queued) != 1 || !out.Queued[0].Hold.Equal(monday) {
+		t.Fatalf("auc at 19:30, after the window, outside hours: %+v, want opened, held until Monday 09:00 (outside_hours: hold)", told(out))
+	}
+	ctx := context.Background()
+	a, _ := st.GetAlert(ctx, "m/auc")
+	if !a.OpenedAt.Equal(friday.Add(17*time.Hour+30*time.Minute)) || !a.HeldUntil.Equal(monday) {
+		t.Errorf("auc alert opened %s held until %s, want opened 17:30 (in the window), held until %s", a.OpenedAt, a.HeldUntil, monday)
+	}
+	g, _ := st.GetGroup(ctx, "m", "auc")
+	if want := monday.Add(time.Hour); !g.EscalateAt.Equal(want) {
+		t.Errorf("auc group escalates at %s, want %s (ack_within after the hold)", g.EscalateAt, want)
+	}
+}
+
+// told says, for a failure, the channels and hold of what out queued.
+func told(out Outcome) []string {
+	var s []string
+	for _, n := range out.Queued {
+		s = append(s, fmt.Sprintf("%s via %v held until %s", n.Kind, n.Channels, n.Hold))
+	}
+	return s
 }

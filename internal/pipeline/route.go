@@ -64,20 +64,16 @@ func Plan(cfg *config.Config, m *config.Model, r *config.Rule, at time.Time) Rou
 // owner's working hours, and returns when the alert's clock starts: at, or
 // the end of its hold.
 func (p *Routing) outsideHours(o *config.Owner, pol config.Policy, at time.Time) time.Time {
-	if o == nil || o.WorkingHours == nil || pol.OutsideHours == "" {
+	notify, hold, outside := pol.OutsideHoursAt(o, at)
+	if !outside {
 		return at
 	}
-	start := o.WorkingHours.NextStart(at)
-	if !start.After(at) {
-		return at // in hours (or no working period at all: never held forever)
-	}
-	notify, hold := pol.OutsideHoursRouting()
 	p.Notify, p.OutsideHours = notify, pol.OutsideHours
-	if !hold {
+	if hold.IsZero() {
 		return at
 	}
-	p.HoldUntil = start.UTC()
-	return p.HoldUntil
+	p.HoldUntil = hold
+	return hold
 }
 
 // ModelsFor returns the models whose match globs of kind accept name: the

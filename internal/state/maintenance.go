@@ -87,8 +87,11 @@ func (q *Quiets) Find(name string) *Quiet {
 }
 
 // Silencing returns the window that silences rule at t and ends last, or
-// nil.
+// nil (also on a nil record).
 func (q *Quiets) Silencing(rule string, t time.Time) *Quiet {
+	if q == nil {
+		return nil
+	}
 	var best *Quiet
 	for i := range q.Windows {
 		w := &q.Windows[i]

@@ -65,3 +65,23 @@ func BenchmarkWindowEnd(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNextWorkingStart: the start of the next working period from a
+// Friday evening (the longest wait of a Monday-to-Friday week), what every
+// alert held by outside_hours: hold costs the router once.
+// Target: ≤ 100 µs per NextStart.
+func BenchmarkNextWorkingStart(b *testing.B) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &WorkingHours{Location: london, Times: []TimeRange{{Start: 9 * 60, End: 18 * 60}},
+		Weekdays: []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}}
+	at := time.Date(2026, 6, 5, 17, 30, 0, 0, time.UTC) // Friday 18:30 in London
+	want := time.Date(2026, 6, 8, 8, 0, 0, 0, time.UTC) // Monday 09:00 in London
+	for b.Loop() {
+		if got := w.NextStart(at); !got.Equal(want) {
+			b.Fatalf("NextStart = %s, want %s", got, want)
+		}
+	}
+}

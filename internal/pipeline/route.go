@@ -89,6 +89,11 @@ func ModelsFor(cfg *config.Config, kind signal.MatchKind, name string) []string 
 			}
 		}
 	}
+	if len(out) == 0 && kind == signal.MatchModelPackage && (cfg.Models[name] != nil || cfg.Broken[name] != nil) {
+		// A registry package group named as the model id is that
+		// model's without a glob.
+		out = append(out, name)
+	}
 	slices.Sort(out)
 	return out
 }

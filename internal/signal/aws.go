@@ -22,6 +22,10 @@ var awsAdapters = map[string]func(in *Input, env *Envelope) error{
 	ProcessingJobDetailType: decodeProcessingJob,
 	DataQualityDetailType:   decodeDataQuality,
 	ExecutionDetailType:     decodeExecution,
+	// The version timeline's events: the native deploy event's detail
+	// has no field of a signal but model and version.
+	ModelPackageDetailType:    decodeModelPackage,
+	VersionDeployedDetailType: decodeVersionDeployed,
 }
 
 // parseAWS decodes an EventBridge event whose detail-type an adapter in

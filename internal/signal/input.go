@@ -42,6 +42,10 @@ type Input struct {
 	ProcessingJob *ProcessingJobStateChange
 	DataQuality   *DataQualityResult
 	Execution     *ExecutionStatusChange
+	// ModelPackage and Deployed are set for the version timeline's events
+	// (see VersionChange): they are not signals.
+	ModelPackage *ModelPackageStateChange
+	Deployed     *VersionDeployed
 	// Key, when set, identifies the event for idempotency instead of ID:
 	// AWS may send one change as several events with different ids.
 	Key string
@@ -134,7 +138,7 @@ func Parse(data []byte) (Input, error) {
 		}
 		a.Resources = e.Resources
 		in.Alarm = &a
-	case ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType:
+	case ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType, ModelPackageDetailType, VersionDeployedDetailType:
 		in, _, err := parseAWS(data)
 		return in, err
 	default:
@@ -168,6 +172,8 @@ func (in Input) Resolve(modelsFor ModelsFor) (Event, error) {
 		return in.DataQuality.Signal(modelsFor)
 	case in.Execution != nil:
 		return in.Execution.Signal(modelsFor)
+	case in.ModelPackage != nil, in.Deployed != nil:
+		return Event{}, fmt.Errorf("a model version change is no signal: read it with VersionChange")
 	}
 	return Event{}, fmt.Errorf("empty input")
 }
@@ -178,4 +184,5 @@ func fastDecode(data []byte, v any) error { return gojson.Unmarshal(data, v) }
 
 // DetailTypes are the EventBridge detail-types Parse reads.
 var DetailTypes = []string{DetailType, AlarmDetailType, AlarmContributorDetailType,
-	ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType}
+	ProcessingJobDetailType, DataQualityDetailType, ExecutionDetailType,
+	ModelPackageDetailType, VersionDeployedDetailType}

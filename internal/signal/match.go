@@ -17,10 +17,11 @@ const (
 	MatchGlueRuleset   MatchKind = "glue_rulesets"     // Glue Data Quality ruleset names
 	MatchGlueTable     MatchKind = "glue_tables"       // Glue Data Catalog tables, as database.table
 	MatchStateMachine  MatchKind = "state_machines"    // Step Functions state machine names
+	MatchModelPackage  MatchKind = "model_packages"    // SageMaker Model Registry package group names
 )
 
 // MatchKinds are every MatchKind, in the order a model file lists them.
-var MatchKinds = []MatchKind{MatchAlarm, MatchProcessingJob, MatchGlueRuleset, MatchGlueTable, MatchStateMachine}
+var MatchKinds = []MatchKind{MatchAlarm, MatchProcessingJob, MatchGlueRuleset, MatchGlueTable, MatchStateMachine, MatchModelPackage}
 
 // ModelsFor returns the models whose match globs of kind accept name
 // (sorted). Every adapter maps its event to a model through it.

@@ -265,3 +265,9 @@ func VersionItem(v *state.ModelVersion) Item {
 	p, k := ModelVersion(v.Model, v.Version)
 	return Item{PK: p, SK: k, First: SortTime(v.FirstSeen), Last: SortTime(v.LastSeen)}
 }
+
+// TimelineItem is a model's version timeline as written.
+func TimelineItem(t *state.Timeline) (Item, error) {
+	p, k := Timeline(t.Model)
+	return versioned(p, k, t, t.Version)
+}

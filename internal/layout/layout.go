@@ -158,3 +158,10 @@ func ParseDue(sk string) (state.DueItem, bool) {
 	kind, key, ok := strings.Cut(sk[len(sortable)+1:], "#")
 	return state.DueItem{Kind: kind, Key: key, At: at}, ok
 }
+
+// Timeline is the key of a model's version timeline (one record, bounded by
+// state.MaxTimeline), beside its inhibitors and versions.
+func Timeline(model string) (string, string) {
+	p, _ := Inhibitors(model)
+	return p, "TIMELINE"
+}

@@ -55,6 +55,7 @@ type Store struct {
 	watches    map[string]*state.Watch
 	schedules  map[string]*state.Schedule
 	versions   map[string]map[string]*state.ModelVersion // by model, version
+	timelines  map[string]*state.Timeline                // by model
 
 	// What is due (see dueindex.go): unsent notifications, and the groups,
 	// watches and schedules the escalator must look at. Every change to
@@ -791,6 +792,7 @@ type snapshot struct {
 	Watches    []*state.Watch                 `json:"watches,omitempty"`
 	Schedules  []*state.Schedule              `json:"schedules,omitempty"`
 	Versions   []state.ModelVersion           `json:"versions,omitempty"`
+	Timelines  []*state.Timeline              `json:"timelines,omitempty"`
 	History    []History                      `json:"history,omitempty"`
 }
 
@@ -836,6 +838,9 @@ func (s *Store) Save(path string) error {
 		for _, v := range slices.Sorted(maps.Keys(s.versions[m])) {
 			snap.Versions = append(snap.Versions, *s.versions[m][v])
 		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(s.timelines)) {
+		snap.Timelines = append(snap.Timelines, s.timelines[m])
 	}
 	data, err := json.Marshal(snap)
 	s.mu.Unlock()
@@ -917,6 +922,9 @@ func Open(path string, now func() time.Time) (*Store, error) {
 			s.versions[v.Model] = map[string]*state.ModelVersion{}
 		}
 		s.versions[v.Model][v.Version] = &v
+	}
+	for _, t := range snap.Timelines {
+		s.putTimeline(t)
 	}
 	s.reindex()
 	return s, nil

@@ -34,6 +34,7 @@ type Store interface {
 	AlertRecords(ctx context.Context, id string) ([]audit.Record, error)
 	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
 	QuarantinedOn(ctx context.Context, day time.Time) ([]state.Quarantined, error)
+	TimelineStore
 }
 
 // Now is the clock the suite gives stores: far enough ahead of the records'
@@ -374,4 +375,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	runOnce(t, newStore)
 	runWindows(t, newStore)
 	runQuiets(t, newStore)
+	runTimeline(t, newStore)
 }

@@ -1,0 +1,85 @@
+package state
+
+import (
+	"slices"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/signal"
+)
+
+// MaxTimeline bounds a model's version timeline: the newest entries are
+// kept (a model deployed daily keeps about two months), so its one record
+// stays far below DynamoDB's item limit (each entry is at most a few KB).
+const MaxTimeline = 64
+
+// Timeline is a model's version timeline: the registry's approvals and
+// lifecycle stages and the deploys, oldest first. It is one record,
+// written conditionally on its version.
+type Timeline struct {
+	Model   string                 `json:"model"`
+	Entries []signal.VersionChange `json:"entries,omitempty"`
+	Version int64                  `json:"version"`
+}
+
+// StoredVersion is the record's version; 0 for a nil (absent) record.
+func (t *Timeline) StoredVersion() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.Version
+}
+
+// SetVersion sets the record's version.
+func (t *Timeline) SetVersion(v int64) { t.Version = v }
+
+// Add puts c in time order; false when the timeline holds it already (a
+// redelivery). Beyond MaxTimeline the oldest entries are dropped.
+func (t *Timeline) Add(c signal.VersionChange) bool {
+	if slices.ContainsFunc(t.Entries, func(e signal.VersionChange) bool { return sameChange(e, c) }) {
+		return false
+	}
+	i, _ := slices.BinarySearchFunc(t.Entries, c.At, func(e signal.VersionChange, at time.Time) int {
+		if e.At.After(at) {
+			return 1
+		}
+		return -1 // after every entry of the same time: arrival order
+	})
+	t.Entries = slices.Insert(t.Entries, i, c)
+	if n := len(t.Entries) - MaxTimeline; n > 0 {
+		t.Entries = slices.Delete(t.Entries, 0, n)
+	}
+	return true
+}
+
+func sameChange(a, b signal.VersionChange) bool {
+	return a.Version == b.Version && a.At.Equal(b.At) && a.Change == b.Change && a.Approval == b.Approval &&
+		a.Stage == b.Stage && a.StageStatus == b.StageStatus && a.Environment == b.Environment
+}
+
+// Live is the deploy live at `at` in environment env ("" any): the latest
+// deploy at or before it. ok false when the timeline has none.
+func (t *Timeline) Live(at time.Time, env string) (signal.VersionChange, bool) {
+	for i := len(t.Entries) - 1; i >= 0; i-- {
+		e := t.Entries[i]
+		if e.Change == signal.ChangeDeployed && !e.At.After(at) && (env == "" || e.Environment == env) {
+			return e, true
+		}
+	}
+	return signal.VersionChange{}, false
+}
+
+// PreviousApproved is the latest version other than live approved in the
+// registry, or deployed, before live went live: the rollback target. ""
+// when the timeline knows none.
+func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
+	for i := len(t.Entries) - 1; i >= 0; i-- {
+		e := t.Entries[i]
+		if e.Version == live.Version || e.At.After(live.At) {
+			continue
+		}
+		if e.Approval == signal.Approved || e.Change == signal.ChangeDeployed {
+			return e.Version
+		}
+	}
+	return ""
+}

@@ -1,0 +1,95 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// TimelineStore keeps each model's version timeline.
+type TimelineStore interface {
+	Timeline(ctx context.Context, model string) (*state.Timeline, error)
+	RecordVersionChange(ctx context.Context, c signal.VersionChange) (bool, error)
+}
+
+func runTimeline(t *testing.T, newStore func(t *testing.T) Store) {
+	ctx := context.Background()
+	deploy := func(v string, at time.Time) signal.VersionChange {
+		return signal.VersionChange{Model: "m", Version: v, At: at, Change: signal.ChangeDeployed, Environment: "prod",
+			Lineage: map[string]any{"trained_through": "2026-03-31"}, Event: "e-" + v}
+	}
+	record := func(t *testing.T, st Store, c signal.VersionChange) bool {
+		t.Helper()
+		added, err := st.RecordVersionChange(ctx, c)
+		if err != nil {
+			t.Fatalf("RecordVersionChange(%s %s): %v", c.Version, c.Change, err)
+		}
+		return added
+	}
+	entries := func(t *testing.T, st Store, model string) []signal.VersionChange {
+		t.Helper()
+		tl, err := st.Timeline(ctx, model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tl.Entries
+	}
+
+	t.Run("version timeline: in time order, idempotent, per model", func(t *testing.T) {
+		st := newStore(t)
+		approved := signal.VersionChange{Model: "m", Version: "v1", At: base.Add(frac), Change: signal.ChangeRegistry, Approval: signal.Approved, Stage: "Production", StageStatus: "Approved"}
+		v2 := deploy("v2", base.Add(2*time.Hour))
+		v1 := deploy("v1", base.Add(time.Hour))
+		for _, c := range []signal.VersionChange{v2, approved, v1} { // out of order
+			if !record(t, st, c) {
+				t.Errorf("RecordVersionChange(%s %s) = false on first delivery", c.Version, c.Change)
+			}
+		}
+		if record(t, st, v1) {
+			t.Error("RecordVersionChange of a redelivery = true, want false")
+		}
+		record(t, st, deploy("v9", base))
+		st.RecordVersionChange(ctx, signal.VersionChange{Model: "other", Version: "x", At: base, Change: signal.ChangeDeployed})
+		want := []signal.VersionChange{deploy("v9", base), approved, v1, v2}
+		if diff := cmp.Diff(want, entries(t, st, "m")); diff != "" {
+			t.Errorf("Timeline(m) (-want +got):\n%s", diff)
+		}
+		if none := entries(t, st, "absent"); len(none) != 0 {
+			t.Errorf("Timeline(absent) = %+v, want none", none)
+		}
+	})
+
+	t.Run("version timeline: bounded, the oldest dropped", func(t *testing.T) {
+		st := newStore(t)
+		for i := range state.MaxTimeline + 3 {
+			record(t, st, deploy(fmt.Sprintf("v%03d", i), base.Add(time.Duration(i)*time.Minute)))
+		}
+		got := entries(t, st, "m")
+		if len(got) != state.MaxTimeline || got[0].Version != "v003" || got[len(got)-1].Version != fmt.Sprintf("v%03d", state.MaxTimeline+2) {
+			t.Errorf("Timeline after %d deploys: %d entries from %s, want %d from v003", state.MaxTimeline+3, len(got), got[0].Version, state.MaxTimeline)
+		}
+	})
+
+	t.Run("version timeline: concurrent writers lose nothing", func(t *testing.T) {
+		st := newStore(t)
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				if _, err := st.RecordVersionChange(ctx, deploy(fmt.Sprintf("c%d", i), base.Add(time.Duration(i)*time.Minute))); err != nil {
+					t.Errorf("concurrent RecordVersionChange: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if got := entries(t, st, "m"); len(got) != 4 {
+			t.Errorf("Timeline after 4 concurrent deploys: %d entries, want 4", len(got))
+		}
+	})
+}

@@ -190,7 +190,7 @@ func (c *replayCmd) open(cfg *config.Config, std stdio) (*replayRun, error) {
 	r.tl.next = r.st.NextDue()
 	// Time comes from the events, but none was measured after now: the
 	// wall clock bounds them, as it does in the router.
-	r.p = &pipeline.Processor{Config: cfg, Store: signed, Sightings: signed, Before: r.tl.before, Wall: time.Now}
+	r.p = &pipeline.Processor{Config: cfg, Store: signed, Sightings: signed, Timelines: signed, Before: r.tl.before, Wall: time.Now}
 	return r, nil
 }
 

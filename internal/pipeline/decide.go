@@ -63,6 +63,8 @@ type decision struct {
 	results []engine.Result
 
 	lineageKept map[string]any
+	// release is the version timeline's word on the event's version.
+	release     *state.Release
 	lineageDone bool
 	// windows are the schedules that end the silence of alerts silenced
 	// by this event (see silence).
@@ -393,6 +395,7 @@ func (d *decision) refresh(a *state.Alert, res *engine.Result) {
 		a.Why = state.Clip(d.eng.Why(res.Rule, true), MaxTextBytes)
 	}
 	a.Lineage = d.lineage()
+	a.Release = d.release
 	// The trend a person sees: the history the series keeps for its rules,
 	// or, for a model that keeps none, the values this alert has seen.
 	if d.series.State.Len() > 1 {

@@ -74,6 +74,9 @@ type Processor struct {
 	// Sightings, when set, records expected signals and model versions
 	// as they arrive (silence detection, rollback targets).
 	Sightings Sightings
+	// Timelines, when set, keeps the models' version timelines and
+	// tells alerts which version was live (see versions.go).
+	Timelines Timelines
 	// Before, when set, is called with each event's observation time
 	// before the event is applied: replay runs the escalator up to it, so
 	// that what fell due before the event happens before it.
@@ -175,7 +178,11 @@ func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
-	ev, err := in.Resolve(func(kind signal.MatchKind, name string) []string { return ModelsFor(p.Config, kind, name) })
+	modelsFor := func(kind signal.MatchKind, name string) []string { return ModelsFor(p.Config, kind, name) }
+	if c, ok, err := in.VersionChange(modelsFor); ok {
+		return p.recordVersion(ctx, id, raw, c, err)
+	}
+	ev, err := in.Resolve(modelsFor)
 	if ignored := (*signal.Ignored)(nil); errors.As(err, &ignored) {
 		if p.Log != nil {
 			p.Log.InfoContext(ctx, "event ignored", "event_id", id, "reason", ignored.Reason)
@@ -214,7 +221,11 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 	// Arrival counts before evaluation: the signal came, whatever the
 	// rules make of it.
 	p.sight(ctx, m, ev)
-	out, err := p.apply(ctx, id, m, ev)
+	rel, err := p.release(ctx, m, ev)
+	if err != nil {
+		return Outcome{EventID: id, Model: m.ID}, err
+	}
+	out, err := p.apply(ctx, id, m, ev, rel)
 	if errors.Is(err, state.ErrRejected) {
 		// The store will refuse it however often it is retried: kept
 		// with the reason, rather than retried into the dead-letter queue.
@@ -324,7 +335,7 @@ func (p *Processor) wallClock(eventTime time.Time) time.Time {
 }
 
 // apply reads the series, decides, and commits, re-reading on conflict.
-func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *signal.Event) (Outcome, error) {
+func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *signal.Event, rel *state.Release) (Outcome, error) {
 	eng, _ := p.engines.Get().(*engine.Engine)
 	if eng == nil {
 		eng = engine.New()
@@ -350,7 +361,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		if out.Late, stale = lateness(m, ev, &s.State); stale {
 			return nil // nothing it could change, nothing to write
 		}
-		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}, closed: closed}
+		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}, closed: closed, release: rel}
 		if err := d.decide(eng); err != nil {
 			return err
 		}

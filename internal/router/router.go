@@ -32,6 +32,7 @@ const SweepLimit = 25
 type Store interface {
 	pipeline.Store
 	pipeline.Sightings
+	pipeline.Timelines
 }
 
 // Handler applies one EventBridge event per call, then delivers the
@@ -55,7 +56,7 @@ type Handler struct {
 // on the clock now.
 func New(cfg *config.Config, st Store, sender *deliver.Sender, rec *metrics.Recorder, log *slog.Logger, now func() time.Time) *Handler {
 	return &Handler{
-		proc:    &pipeline.Processor{Config: cfg, Store: st, Now: now, Log: log, Sightings: st},
+		proc:    &pipeline.Processor{Config: cfg, Store: st, Now: now, Log: log, Sightings: st, Timelines: st},
 		sender:  sender,
 		log:     log,
 		now:     now,

@@ -25,6 +25,7 @@ import (
 type Backend interface {
 	pipeline.Store
 	pipeline.Sightings
+	pipeline.Timelines
 	escalator.Store
 	slackapp.Store
 	deliver.Store

@@ -108,6 +108,9 @@ type Alert struct {
 	Impact       *float64       `json:"impact,omitempty"`
 	ModelVersion string         `json:"model_version,omitempty"`
 	Lineage      map[string]any `json:"lineage,omitempty"`
+	// Release is what the model's version timeline says of ModelVersion
+	// (nil when the timeline knows no deploy before the alert).
+	Release *Release `json:"release,omitempty"`
 
 	// HeldUntil: it opened outside its owner's working hours, and its
 	// stakes hold it until then (the start of the next working period):

@@ -83,3 +83,18 @@ func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
 	}
 	return ""
 }
+
+// Release is what a model's timeline says of the version an alert is
+// about: since when it was live where, what it was trained through, and the
+// version approved before it (the rollback target).
+type Release struct {
+	LiveSince      time.Time `json:"live_since"`
+	Environment    string    `json:"environment,omitempty"`
+	TrainedThrough string    `json:"trained_through,omitempty"`
+	Previous       string    `json:"previous,omitempty"`
+}
+
+// ReleaseOf is the release of live on t.
+func (t *Timeline) ReleaseOf(live signal.VersionChange) *Release {
+	return &Release{LiveSince: live.At, Environment: live.Environment, TrainedThrough: live.TrainedThrough(), Previous: t.PreviousApproved(live)}
+}

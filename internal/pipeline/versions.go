@@ -1,0 +1,67 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Timelines keeps each model's version timeline: the registry's approvals
+// and the deploys (signal.VersionChange).
+type Timelines interface {
+	Timeline(ctx context.Context, model string) (*state.Timeline, error)
+	RecordVersionChange(ctx context.Context, c signal.VersionChange) (bool, error)
+}
+
+// recordVersion adds a version event to its model's timeline. It is no
+// signal: no rule sees it. A deploy also counts as a sighting of its
+// version (the rollback request's history).
+func (p *Processor) recordVersion(ctx context.Context, id string, raw []byte, c signal.VersionChange, err error) (Outcome, error) {
+	if err != nil {
+		return p.quarantine(ctx, id, raw, err.Error())
+	}
+	m, err := Find(p.Config, c.Model)
+	if err != nil {
+		return p.quarantine(ctx, id, raw, err.Error())
+	}
+	out := Outcome{EventID: id, Model: m.ID}
+	if p.Timelines == nil {
+		out.Ignored = "this router keeps no version timeline"
+		return out, nil
+	}
+	added, err := p.Timelines.RecordVersionChange(ctx, c)
+	if err != nil {
+		return out, fmt.Errorf("event %s: %w", id, err)
+	}
+	out.Duplicate, out.Wrote = !added, added
+	if c.Change == signal.ChangeDeployed && p.Sightings != nil {
+		if err := p.Sightings.SawVersion(ctx, m.ID, c.Version, c.At); err != nil {
+			p.logWarn(ctx, "could not record a model version", "model", m.ID, "version", c.Version, "error", err)
+		}
+	}
+	return out, nil
+}
+
+// release reads the model's timeline for the event: an event without a
+// version takes the one live (in its environment) when it was observed,
+// and the alerts it opens say since when that version was live and which
+// was approved before it. Nil when the timeline has no such deploy, or the
+// event names a version the timeline never saw deployed.
+func (p *Processor) release(ctx context.Context, m *config.Model, ev *signal.Event) (*state.Release, error) {
+	if p.Timelines == nil {
+		return nil, nil
+	}
+	t, err := p.Timelines.Timeline(ctx, m.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read the version timeline of %s: %w", m.ID, err)
+	}
+	live, ok := t.Live(ev.ObservedAt, ev.Environment)
+	if !ok || (ev.Version != "" && ev.Version != live.Version) {
+		return nil, nil
+	}
+	ev.Version = live.Version
+	return t.ReleaseOf(live), nil
+}

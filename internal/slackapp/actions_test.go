@@ -14,6 +14,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/slackapp"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -484,5 +485,58 @@ func TestRollbackTargetWithoutAlertVersion(t *testing.T) {
 	n := e.notice(before)
 	if n.Request == nil || n.Request.Target == "2026.02.1" {
 		t.Errorf("rollback request %+v targets the live version 2026.02.1 (want 2026.01.3, or none)", n.Request)
+	}
+}
+
+// With a registry timeline the rollback goes to the version approved
+// before the live one, not to a canary the router merely saw in between.
+func TestRollbackTargetIsThePreviousApprovedVersion(t *testing.T) {
+	cfg, err := config.Load("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, cfg: cfg, now: t0}
+	e.st = memstore.New(e.clock)
+	e.slack = notifytest.NewSlack(t)
+	e.app = &slackapp.App{Config: cfg, Store: e.st, Now: e.clock,
+		SigningSecret: func(context.Context) ([]byte, error) { return signingSecret, nil },
+		Deliver: func(_ context.Context, ids []string) error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.delivered = append(e.delivered, ids...)
+			return nil
+		}}
+	ctx := context.Background()
+	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, time.UTC) }
+	for _, c := range []signal.VersionChange{
+		{Model: "credit-approval", Version: "2026.01.3", At: day(1, 19), Change: signal.ChangeRegistry, Approval: signal.Approved},
+		{Model: "credit-approval", Version: "2026.01.3", At: day(1, 20), Change: signal.ChangeDeployed, Environment: "prod"},
+		{Model: "credit-approval", Version: "2026.02.1", At: day(2, 10), Change: signal.ChangeDeployed, Environment: "prod"},
+	} {
+		if _, err := e.st.RecordVersionChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A canary the router saw between them, never approved.
+	for v, at := range map[string]time.Time{"2026.01.3": day(1, 20), "2026.02.0-canary": day(2, 1), "2026.02.1": day(2, 10)} {
+		if err := e.st.SawVersion(ctx, "credit-approval", v, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &pipeline.Processor{Config: cfg, Store: e.st, Now: e.clock, Timelines: e.st}
+	raw := strings.Replace(string(scenario(t, "credit-accuracy-collapse.jsonl")[2]), `"version":"2026.02.1",`, "", 1)
+	if _, err := p.Process(ctx, []byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	e.group = e.getGroup()
+	if e.group == nil || e.group.Over() {
+		t.Fatal("accuracy-loss did not open")
+	}
+	e.alert = e.group.Members[0]
+	before := e.snapshot()
+	e.clickOK(press{user: credit1, action: slacknotify.ActionMore, option: slacknotify.OptionRollback})
+	n := e.notice(before)
+	if n.Request == nil || n.Request.Target != "2026.01.3" || n.Request.Version != "2026.02.1" {
+		t.Errorf("rollback request %+v: want from 2026.02.1 (live, from the timeline) to 2026.01.3 (approved before it)", n.Request)
 	}
 }

@@ -341,9 +341,11 @@ func (a *App) modelMember(model, user string) bool {
 	return m != nil && a.member([]string{m.Owners["model"]}, user)
 }
 
-// rollbackTarget is the latest version of the model, before the live
-// one, that no open alert names: the last one that looked healthy. ""
-// when there is none (the pipeline chooses).
+// rollbackTarget is the version the model's registry timeline approved
+// before the live one (the alert's Release), unless an open alert names it;
+// else the latest version seen before the live one that no open alert
+// names: the last one that looked healthy. "" when there is none (the
+// pipeline chooses).
 func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error) {
 	versions, err := a.Store.Versions(ctx, g.Model)
 	if err != nil {
@@ -354,7 +356,7 @@ func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error
 		return "", fmt.Errorf("read open alerts: %w", err)
 	}
 	bad := map[string]bool{}
-	live := ""
+	live, approved := "", ""
 	for _, og := range groups {
 		if og.Model != g.Model {
 			continue
@@ -369,8 +371,14 @@ func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error
 				if og.ID == g.ID && live == "" {
 					live = al.ModelVersion
 				}
+				if og.ID == g.ID && approved == "" && al.Release != nil {
+					approved = al.Release.Previous
+				}
 			}
 		}
+	}
+	if approved != "" && !bad[approved] {
+		return approved, nil
 	}
 	if live == "" && len(versions) > 0 {
 		// The alerts do not say (a CloudWatch alarm carries no version):

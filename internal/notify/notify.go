@@ -61,7 +61,9 @@ type View struct {
 	Joins    int
 
 	ModelVersion string
-	Lineage      []KV // sorted by key
+	// Release is the version timeline's word on ModelVersion (nil: none).
+	Release *state.Release
+	Lineage []KV // sorted by key
 
 	Role        string
 	Owner       Person
@@ -170,7 +172,7 @@ func NewView(cfg *config.Config, n *state.Notification) *View {
 		Model: n.Model, Stakes: a.Stakes, Severity: a.Severity, Rule: n.Rule, AlertID: a.ID, Status: a.Status,
 		OpenedAt: a.OpenedAt, Summary: a.Summary, Why: a.Why, Kind: a.Kind, Metric: a.Metric, Value: a.Value,
 		Baseline: a.Baseline, Recent: a.Recent, Feature: a.Feature, Segment: a.Segment, Impact: a.Impact, Flapping: a.Flapping,
-		Members: n.Members, Subjects: n.Subjects, Joined: n.Joined, Joins: n.JoinCount(), ModelVersion: a.ModelVersion, Role: n.Role,
+		Members: n.Members, Subjects: n.Subjects, Joined: n.Joined, Joins: n.JoinCount(), ModelVersion: a.ModelVersion, Release: a.Release, Role: n.Role,
 		Owner: Owner(cfg, n.Owner), Runbook: a.Runbook, AckWithin: a.AckWithin}
 	if n.Kind == state.NoticeResolved && !a.ResolvedAt.IsZero() {
 		v.At = a.ResolvedAt
@@ -257,3 +259,23 @@ func render(v any) string {
 
 // DrillMark is how every channel says that a fire drill is one.
 const DrillMark = "🧯 DRILL — not a real alert"
+
+// VersionLine says which model version the alert is about and, when the
+// version timeline knows, since when it was live, what it was trained
+// through and the version approved before it (the rollback target):
+// "live since Tue 14 Apr: 2026.04.2, trained through 2026-03-31; previous
+// approved 2026.03.1".
+func (v *View) VersionLine() string {
+	r := v.Release
+	if r == nil || v.ModelVersion == "" {
+		return v.ModelVersion
+	}
+	s := "live since " + r.LiveSince.UTC().Format("Mon 2 Jan") + ": " + v.ModelVersion
+	if r.TrainedThrough != "" {
+		s += ", trained through " + r.TrainedThrough
+	}
+	if r.Previous != "" {
+		s += "; previous approved " + r.Previous
+	}
+	return s
+}

@@ -179,7 +179,7 @@ func facts(v *notify.View) []*slack.TextBlockObject {
 	}
 	field("Feature", v.Feature)
 	field("Segment", v.Segment)
-	field("Model version", v.ModelVersion)
+	field("Model version", v.VersionLine())
 	if v.Impact != nil {
 		field("Impact", expression.FormatImpact(*v.Impact))
 	}

@@ -378,3 +378,19 @@ func TestAPagerDutyUsersNameIsShownInert(t *testing.T) {
 		}
 	}
 }
+
+// When the version timeline knows the release, the message says since when
+// the version was live, what it was trained through and the version
+// approved before it.
+func TestRenderShowsTheLiveAndPreviousVersion(t *testing.T) {
+	cfg := exampleConfig(t)
+	n := notices()["opened-critical"]
+	n.Alert.ModelVersion = "2026.04.2"
+	n.Alert.Release = &state.Release{LiveSince: time.Date(2026, 4, 14, 9, 30, 0, 0, time.UTC), Environment: "prod",
+		TrainedThrough: "2026-03-31", Previous: "2026.03.1"}
+	text := Text(Render(notify.NewView(cfg, n)))
+	want := "Model version: live since Tue 14 Apr: 2026.04.2, trained through 2026-03-31; previous approved 2026.03.1"
+	if !strings.Contains(text, want) {
+		t.Errorf("message lacks %q:\n%s", want, text)
+	}
+}

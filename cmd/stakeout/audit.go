@@ -29,6 +29,13 @@ type auditReader interface {
 	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
 }
 
+// storeReader is what the commands that read a store (audit, noise,
+// versions) read.
+type storeReader interface {
+	auditReader
+	timelineReader
+}
+
 type auditCmd struct {
 	statePath, table, endpoint string
 	model, since, until        string
@@ -226,7 +233,7 @@ func storeFlags(w io.Writer, cmd, statePath, table, endpoint string) bool {
 // openAuditStore opens the store whose trail audit and noise read: the
 // embedded store at statePath, or else the DynamoDB table (at endpoint, if
 // not "").
-func openAuditStore(ctx context.Context, statePath, table, endpoint string) (auditReader, error) {
+func openAuditStore(ctx context.Context, statePath, table, endpoint string) (storeReader, error) {
 	if statePath != "" {
 		// Open treats a missing file as an empty store (for replay); here a
 		// missing file is a mistake to report.

@@ -29,7 +29,7 @@ type command interface {
 }
 
 func commands() []command {
-	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &replayCmd{}, &auditCmd{}, &ownersCmd{}, &noiseCmd{}, &reportCmd{}, &serveCmd{}, &publishCmd{}, &drillCmd{}, &versionCmd{}}
+	return []command{&validateCmd{}, &testCmd{}, &routeCmd{}, &replayCmd{}, &auditCmd{}, &ownersCmd{}, &noiseCmd{}, &reportCmd{}, &serveCmd{}, &publishCmd{}, &drillCmd{}, &versionsCmd{}, &versionCmd{}}
 }
 
 const usageHead = `stakeout routes ML model alerts to their owners.

@@ -13,6 +13,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
@@ -54,7 +55,7 @@ func newDryRun(cfg *config.Config) *dryRun {
 	r.st = memstore.New(func() time.Time { return r.clock })
 	// Times come from the events, bounded by the wall clock as the router
 	// bounds them: a time ahead of now is refused with its reason.
-	r.p = &pipeline.Processor{Config: cfg, Store: r.st, Wall: time.Now, Explain: true}
+	r.p = &pipeline.Processor{Config: cfg, Store: r.st, Timelines: r.st, Wall: time.Now, Explain: true}
 	return r
 }
 
@@ -139,6 +140,8 @@ type routeReport struct {
 	Late string `json:"late,omitempty"`
 	// Ignored says why an event that was read has nothing to evaluate.
 	Ignored string `json:"ignored,omitempty"`
+	// Recorded is the entry a version event adds to its model's timeline.
+	Recorded *signal.VersionChange `json:"recorded,omitempty"`
 	// Rules are the verdicts of the rules that watch the event's series.
 	Rules []pipeline.Verdict `json:"rules"`
 	// Changes are the alerts' changes, with who is told, how and when.
@@ -182,8 +185,11 @@ func (r *dryRun) route(ctx context.Context, in input) (*routeReport, error) {
 	if out.Quarantined != "" {
 		return rep, nil
 	}
-	if out.Ignored != "" {
-		rep.Ignored = out.Ignored
+	if out.Ignored != "" || out.Recorded != nil {
+		rep.Ignored, rep.Recorded = out.Ignored, out.Recorded
+		if out.Recorded != nil {
+			rep.At = out.Recorded.At
+		}
 		return rep, nil
 	}
 	r.clock = maxTime(r.clock, out.At)

@@ -23,6 +23,10 @@ func (rep *routeReport) writeText(w io.Writer) {
 		fmt.Fprintf(w, "   ignored: %s\n\n", rep.Ignored)
 		return
 	}
+	if c := rep.Recorded; c != nil {
+		fmt.Fprintf(w, "   version timeline of %s at %s: version %s %s (%s)\n\n", c.Model, c.At.UTC().Format(time.RFC3339), c.Version, c.Change, entryDetail(*c))
+		return
+	}
 	fmt.Fprintf(w, "   %s at %s\n", rep.Series, rep.At.Format(time.RFC3339))
 	switch {
 	case rep.Duplicate:

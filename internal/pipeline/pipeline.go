@@ -139,6 +139,9 @@ type Outcome struct {
 	// Ignored is why an event that was read has nothing to evaluate (a
 	// job still running): not kept, not an error ("" if it was not).
 	Ignored string
+	// Recorded is the entry a version event added to its model's
+	// timeline (nil for a signal).
+	Recorded *signal.VersionChange
 	// Wrote is false when the event changed nothing worth storing.
 	Wrote   bool
 	Changes []Change

@@ -36,7 +36,7 @@ func (p *Processor) recordVersion(ctx context.Context, id string, raw []byte, c 
 	if err != nil {
 		return out, fmt.Errorf("event %s: %w", id, err)
 	}
-	out.Duplicate, out.Wrote = !added, added
+	out.Duplicate, out.Wrote, out.Recorded = !added, added, &c
 	if c.Change == signal.ChangeDeployed && p.Sightings != nil {
 		if err := p.Sightings.SawVersion(ctx, m.ID, c.Version, c.At); err != nil {
 			p.logWarn(ctx, "could not record a model version", "model", m.ID, "version", c.Version, "error", err)

@@ -437,7 +437,13 @@ var registry = []registered{
 		[]string{"testdata/events/aws/cloudwatch-composite-*.json", "testdata/events/cloudwatch-composite/*.json"}},
 	{"ProcessingJobSchema", "infra/schema/sagemaker-processing-job.schema.json", signal.ProcessingJobDetailType,
 		"A SageMaker processing job's (a Model Monitor execution's) state change; detail is infra/schema/sagemaker-processing-job.schema.json.",
-		[]string{"testdata/events/aws/sagemaker-*.json"}},
+		[]string{"testdata/events/aws/sagemaker-processing-job-*.json", "testdata/events/aws/sagemaker-model-monitor-*.json"}},
+	{"ModelPackageSchema", "infra/schema/sagemaker-model-package.schema.json", signal.ModelPackageDetailType,
+		"A SageMaker Model Registry package's state change (the version timeline); detail is infra/schema/sagemaker-model-package.schema.json.",
+		[]string{"testdata/events/aws/sagemaker-model-package-*.json"}},
+	{"VersionDeployedSchema", "infra/schema/version-deployed.schema.json", signal.VersionDeployedDetailType,
+		"A model version gone live (the version timeline); detail is infra/schema/version-deployed.schema.json.",
+		[]string{"testdata/events/versions/*.json"}},
 	{"DataQualitySchema", "infra/schema/glue-data-quality.schema.json", signal.DataQualityDetailType,
 		"AWS Glue Data Quality's results; detail is infra/schema/glue-data-quality.schema.json.",
 		[]string{"testdata/events/aws/glue-dq-*.json"}},
@@ -715,9 +721,9 @@ func TestAWSServiceRulesMatchTheirSamples(t *testing.T) {
 	r := resolver(t, tmpl, nil)
 	want := map[string]string{
 		"sagemaker-": "ProcessingJobRule", "glue-dq-": "DataQualityRule", "stepfunctions-": "ExecutionRule",
-		"cloudwatch-": "AlarmRule",
+		"cloudwatch-": "AlarmRule", "sagemaker-model-package-": "ModelPackageRule",
 	}
-	rules := []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule"}
+	rules := []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule", "ModelPackageRule"}
 	matched := func(ev []byte) []string {
 		var names []string
 		for _, rule := range rules {
@@ -733,14 +739,21 @@ func TestAWSServiceRulesMatchTheirSamples(t *testing.T) {
 	}
 	for name, ev := range events(t, "testdata/events/aws/*.json") {
 		base := filepath.Base(name)
-		var rule string
+		var rule, longest string // the longest prefix names the rule
 		for prefix, r := range want {
-			if strings.HasPrefix(base, prefix) {
-				rule = r
+			if strings.HasPrefix(base, prefix) && len(prefix) > len(longest) {
+				rule, longest = r, prefix
 			}
 		}
 		if got := matched(ev); len(got) != 1 || got[0] != rule {
 			t.Errorf("%s matches %v, want only %s", base, got, rule)
+		}
+	}
+	// The native deploy event (the version timeline) goes where native
+	// signals go: the stack's bus, the sources it accepts.
+	for name, ev := range events(t, "testdata/events/versions/*.json") {
+		if got := matched(ev); len(got) != 1 || got[0] != "SignalRule" {
+			t.Errorf("%s matches %v, want only SignalRule", name, got)
 		}
 	}
 	for _, running := range []string{

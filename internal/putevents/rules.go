@@ -34,7 +34,7 @@ type rule struct {
 // resolve it. TestPatternsAreTheTemplates compares it with the template
 // for several scopes, so the two cannot drift.
 func rulePatterns(s Scope) map[string]map[string]any {
-	signal := map[string]any{"detail-type": []any{"ML Model Signal"}}
+	signal := map[string]any{"detail-type": []any{"ML Model Signal", "ML Model Version Deployed"}}
 	if len(s.SignalSources) > 0 {
 		sources := make([]any, len(s.SignalSources))
 		for i, src := range s.SignalSources {
@@ -65,6 +65,7 @@ func awsRulePatterns() map[string]map[string]any {
 		"DataQualityRule": {"source": []any{"aws.glue-dataquality"}, "detail-type": []any{"Data Quality Evaluation Results Available"}},
 		"ExecutionRule": {"source": []any{"aws.states"}, "detail-type": []any{"Step Functions Execution Status Change"},
 			"detail": map[string]any{"status": []any{"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}}},
+		"ModelPackageRule": {"source": []any{"aws.sagemaker"}, "detail-type": []any{"SageMaker Model Package State Change"}},
 	}
 }
 
@@ -89,7 +90,7 @@ func (s Scope) busName() string {
 func compileRules(s Scope) ([]rule, error) {
 	patterns, buses := rulePatterns(s), ruleBuses(s)
 	var rules []rule
-	for _, name := range []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule"} {
+	for _, name := range []string{"SignalRule", "AlarmRule", "ProcessingJobRule", "DataQualityRule", "ExecutionRule", "ModelPackageRule"} {
 		p, err := eventpattern.FromValue(patterns[name])
 		if err != nil {
 			return nil, fmt.Errorf("rule %s: %w", name, err)

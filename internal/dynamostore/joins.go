@@ -276,6 +276,11 @@ func (s *Store) Read(ctx context.Context, keys state.Keys) (*state.Records, erro
 		pk, sk := layout.Quiets(m)
 		add(pk, sk, func(it map[string]types.AttributeValue) error { return decodeItem(it, out.Quiets) })
 	}
+	if m := keys.Timeline; m != "" {
+		out.Timeline = &state.Timeline{Model: m}
+		pk, sk := layout.Timeline(m)
+		add(pk, sk, func(it map[string]types.AttributeValue) error { return decodeItem(it, out.Timeline) })
+	}
 	err := s.batchGet(ctx, reqKeys, func(pk, sk string, it map[string]types.AttributeValue) error {
 		if decode := want[pk+"\x00"+sk]; decode != nil {
 			return decode(it)

@@ -156,6 +156,9 @@ func (s *Store) Read(_ context.Context, keys state.Keys) (*state.Records, error)
 			out.Quiets = q.Clone()
 		}
 	}
+	if m := keys.Timeline; m != "" {
+		out.Timeline = s.timeline(m)
+	}
 	if m := keys.Inhibitors; m != "" {
 		out.Inhibitors = &state.Inhibitors{Model: m}
 		if in := s.inhibitors[m]; in != nil {

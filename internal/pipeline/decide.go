@@ -63,7 +63,8 @@ type decision struct {
 	results []engine.Result
 
 	lineageKept map[string]any
-	// release is the version timeline's word on the event's version.
+	// release is the version timeline's word on the event's version,
+	// read with the alerts (prefetch).
 	release     *state.Release
 	lineageDone bool
 	// windows are the schedules that end the silence of alerts silenced
@@ -479,6 +480,9 @@ func (d *decision) prefetch() error {
 	if slices.Contains(d.m.Inhibit.Targets, d.ev.Kind) || slices.Contains(d.m.Inhibit.Sources, d.ev.Kind) {
 		keys.Inhibitors = d.m.ID
 	}
+	if d.p.Timelines != nil {
+		keys.Timeline = d.m.ID // an alert is about the version live (see release)
+	}
 	recs, err := d.p.Store.Read(d.ctx, keys)
 	if err != nil {
 		return fmt.Errorf("read the records of %s: %w", d.ev.Series(), err)
@@ -493,6 +497,7 @@ func (d *decision) prefetch() error {
 	if recs.Quiets != nil {
 		d.quiets = recs.Quiets
 	}
+	d.release = release(recs.Timeline, d.ev)
 	return nil
 }
 

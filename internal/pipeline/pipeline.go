@@ -224,11 +224,7 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 	// Arrival counts before evaluation: the signal came, whatever the
 	// rules make of it.
 	p.sight(ctx, m, ev)
-	rel, err := p.release(ctx, m, ev)
-	if err != nil {
-		return Outcome{EventID: id, Model: m.ID}, err
-	}
-	out, err := p.apply(ctx, id, m, ev, rel)
+	out, err := p.apply(ctx, id, m, ev)
 	if errors.Is(err, state.ErrRejected) {
 		// The store will refuse it however often it is retried: kept
 		// with the reason, rather than retried into the dead-letter queue.
@@ -338,7 +334,7 @@ func (p *Processor) wallClock(eventTime time.Time) time.Time {
 }
 
 // apply reads the series, decides, and commits, re-reading on conflict.
-func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *signal.Event, rel *state.Release) (Outcome, error) {
+func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *signal.Event) (Outcome, error) {
 	eng, _ := p.engines.Get().(*engine.Engine)
 	if eng == nil {
 		eng = engine.New()
@@ -364,7 +360,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		if out.Late, stale = lateness(m, ev, &s.State); stale {
 			return nil // nothing it could change, nothing to write
 		}
-		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}, closed: closed, release: rel}
+		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}, closed: closed}
 		if err := d.decide(eng); err != nil {
 			return err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
 )
@@ -45,23 +44,21 @@ func (p *Processor) recordVersion(ctx context.Context, id string, raw []byte, c 
 	return out, nil
 }
 
-// release reads the model's timeline for the event: an event without a
-// version takes the one live (in its environment) when it was observed,
-// and the alerts it opens say since when that version was live and which
-// was approved before it. Nil when the timeline has no such deploy, or the
-// event names a version the timeline never saw deployed.
-func (p *Processor) release(ctx context.Context, m *config.Model, ev *signal.Event) (*state.Release, error) {
-	if p.Timelines == nil {
-		return nil, nil
-	}
-	t, err := p.Timelines.Timeline(ctx, m.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read the version timeline of %s: %w", m.ID, err)
+// release is what the model's timeline (nil: not kept) says of the event:
+// an event without a version takes the one live (in its environment) when
+// it was observed, and the alerts it opens or updates say since when that
+// version was live and which was approved before it. Nil when the timeline
+// has no such deploy, or the event names a version the timeline never saw
+// deployed. It is read with the alerts an event touches (prefetch), so a
+// quiet event reads nothing more.
+func release(t *state.Timeline, ev *signal.Event) *state.Release {
+	if t == nil {
+		return nil
 	}
 	live, ok := t.Live(ev.ObservedAt, ev.Environment)
 	if !ok || (ev.Version != "" && ev.Version != live.Version) {
-		return nil, nil
+		return nil
 	}
 	ev.Version = live.Version
-	return t.ReleaseOf(live), nil
+	return t.ReleaseOf(live)
 }

@@ -103,6 +103,7 @@ type Keys struct {
 	Groups     []GroupKey
 	Inhibitors string // a model's, or ""
 	Quiets     string // a model's windows made from Slack, or ""
+	Timeline   string // a model's version timeline, or ""
 }
 
 // Records are what Keys read: absent alerts and groups map to nil.
@@ -111,4 +112,5 @@ type Records struct {
 	Groups     map[GroupKey]*Group
 	Inhibitors *Inhibitors
 	Quiets     *Quiets
+	Timeline   *Timeline
 }

@@ -64,6 +64,17 @@ func runTimeline(t *testing.T, newStore func(t *testing.T) Store) {
 		if none := entries(t, st, "absent"); len(none) != 0 {
 			t.Errorf("Timeline(absent) = %+v, want none", none)
 		}
+		// The pipeline reads it with the alerts an event touches.
+		recs, err := st.Read(ctx, state.Keys{Timeline: "m"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if recs.Timeline == nil || recs.Timeline.Model != "m" {
+			t.Fatalf("Read(Timeline: m) = %+v, want m's timeline", recs.Timeline)
+		}
+		if diff := cmp.Diff(want, recs.Timeline.Entries); diff != "" {
+			t.Errorf("Read(Timeline: m) (-want +got):\n%s", diff)
+		}
 	})
 
 	t.Run("version timeline: bounded, the oldest dropped", func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/secret"
 	"github.com/stakeout-ml/stakeout/internal/setup"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
@@ -259,6 +260,11 @@ func (r *replayRun) event(ctx context.Context, raw []byte, where string) error {
 		sum.ignored++
 		fmt.Fprintf(r.std.err, "%s: ignored: %s\n", where, out.Ignored)
 		return nil
+	case out.Recorded != nil:
+		if !r.cmd.jsonOut { // --json prints alert changes only
+			writeVersionChange(r.std.out, out.Recorded)
+		}
+		return nil
 	case out.Late != "":
 		sum.late++
 		fmt.Fprintf(r.std.err, "%s: %s\n", where, out.Late)
@@ -341,6 +347,12 @@ func writeTimeline(w io.Writer, ch pipeline.Change) {
 	if ch.State != "resolved" && ch.Summary != "" {
 		fmt.Fprintf(w, "%s%s\n", strings.Repeat(" ", 19), ch.Summary)
 	}
+}
+
+// writeVersionChange is a line of the timeline for an entry a version
+// event added to its model's version timeline.
+func writeVersionChange(w io.Writer, c *signal.VersionChange) {
+	fmt.Fprintf(w, "%s  %-11s %s %s %s (%s)\n", c.At.UTC().Format("2006-01-02 15:04Z"), "VERSION", c.Model, c.Version, c.Change, entryDetail(*c))
 }
 
 // summary counts what a replay did.

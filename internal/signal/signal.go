@@ -2,7 +2,10 @@
 // "ML Model Signal" event detail, the EventBridge envelope around it, and the
 // adapters that turn other real events (CloudWatch alarm state changes:
 // single-metric, composite and multi-time-series alarms and their
-// contributors) into the same shape. Decoding errors name the field and,
+// contributors) into the same shape. The version timeline's events (a Model
+// Registry package's state change, the native "ML Model Version Deployed")
+// are read here too, as VersionChange entries rather than signals.
+// Decoding errors name the field and,
 // for broken JSON, the line and column, because the person reading them is
 // debugging a monitor.
 package signal

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/stakeout-ml/stakeout/internal/signal"
@@ -32,6 +33,10 @@ func (p *Processor) recordVersion(ctx context.Context, id string, raw []byte, c 
 		return out, nil
 	}
 	added, err := p.Timelines.RecordVersionChange(ctx, c)
+	if errors.Is(err, state.ErrRejected) {
+		// The store will refuse it however often it is retried.
+		return p.quarantine(ctx, id, raw, "the store refused the version change: "+err.Error())
+	}
 	if err != nil {
 		return out, fmt.Errorf("event %s: %w", id, err)
 	}

@@ -93,17 +93,20 @@ const LineageCut = "_truncated"
 // BoundLineage returns l when its JSON is at most MaxLineageBytes long;
 // otherwise the entries that fit (by key, in order) and, under
 // LineageCut, how much there was.
-func BoundLineage(l map[string]any) map[string]any {
+func BoundLineage(l map[string]any) map[string]any { return boundLineage(l, MaxLineageBytes) }
+
+// boundLineage is BoundLineage to at most max bytes.
+func boundLineage(l map[string]any, max int) map[string]any {
 	whole, err := json.Marshal(l)
-	if err != nil || len(whole) <= MaxLineageBytes {
+	if err != nil || len(whole) <= max {
 		return l
 	}
 	out := map[string]any{}
-	mark := fmt.Sprintf("lineage of %d bytes cut to %d", len(whole), MaxLineageBytes)
+	mark := fmt.Sprintf("lineage of %d bytes cut to %d", len(whole), max)
 	used := len(`{"":""}`) + len(LineageCut) + len(mark)
 	for _, k := range slices.Sorted(maps.Keys(l)) {
 		entry, err := json.Marshal(map[string]any{k: l[k]})
-		if err != nil || used+len(entry) > MaxLineageBytes {
+		if err != nil || used+len(entry) > max {
 			continue
 		}
 		out[k] = l[k]

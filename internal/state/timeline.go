@@ -8,9 +8,15 @@ import (
 )
 
 // MaxTimeline bounds a model's version timeline: the newest entries are
-// kept (a model deployed daily keeps about two months), so its one record
-// stays far below DynamoDB's item limit (each entry is at most a few KB).
-const MaxTimeline = 64
+// kept (a model deployed daily keeps about two months). With each entry's
+// lineage bounded to MaxTimelineLineage and its names to 200 bytes (event
+// id 256), its one record stays below DynamoDB's item limit:
+// 64 × (4 KiB + about 1.5 KiB) ≈ 350 KiB of 400.
+const (
+	MaxTimeline        = 64
+	MaxTimelineLineage = 4 << 10
+	maxTimelineEvent   = 256
+)
 
 // Timeline is a model's version timeline: the registry's approvals and
 // lifecycle stages and the deploys, oldest first. It is one record,
@@ -32,12 +38,14 @@ func (t *Timeline) StoredVersion() int64 {
 // SetVersion sets the record's version.
 func (t *Timeline) SetVersion(v int64) { t.Version = v }
 
-// Add puts c in time order; false when the timeline holds it already (a
-// redelivery). Beyond MaxTimeline the oldest entries are dropped.
+// Add puts c in time order, its lineage and event id bounded; false when
+// the timeline holds it already (a redelivery). Beyond MaxTimeline the
+// oldest entries are dropped.
 func (t *Timeline) Add(c signal.VersionChange) bool {
 	if slices.ContainsFunc(t.Entries, func(e signal.VersionChange) bool { return sameChange(e, c) }) {
 		return false
 	}
+	c.Lineage, c.Event = boundLineage(c.Lineage, MaxTimelineLineage), KeyPart(c.Event, maxTimelineEvent)
 	i, _ := slices.BinarySearchFunc(t.Entries, c.At, func(e signal.VersionChange, at time.Time) int {
 		if e.At.After(at) {
 			return 1

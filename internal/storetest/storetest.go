@@ -376,4 +376,5 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 	runWindows(t, newStore)
 	runQuiets(t, newStore)
 	runTimeline(t, newStore)
+	runTimelineLimits(t, newStore)
 }

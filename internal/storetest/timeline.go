@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,31 @@ func runTimeline(t *testing.T, newStore func(t *testing.T) Store) {
 		wg.Wait()
 		if got := entries(t, st, "m"); len(got) != 4 {
 			t.Errorf("Timeline after 4 concurrent deploys: %d entries, want 4", len(got))
+		}
+	})
+}
+
+// runTimelineLimits fills a timeline with the largest entries an event can
+// make: the store keeps them all (DynamoDB's item limit holds).
+func runTimelineLimits(t *testing.T, newStore func(t *testing.T) Store) {
+	t.Run("version timeline: the largest entries fit", func(t *testing.T) {
+		ctx := context.Background()
+		st := newStore(t)
+		name := strings.Repeat("v", signal.MaxVersionField)
+		for i := range state.MaxTimeline + 1 {
+			c := signal.VersionChange{Model: strings.Repeat("m", 200), Version: fmt.Sprintf("%03d", i) + name[3:], At: base.Add(time.Duration(i) * time.Minute),
+				Change: signal.ChangeDeployed, Environment: name, Approval: name, Stage: name, StageStatus: name, Event: strings.Repeat("e", 2000),
+				Lineage: map[string]any{"a": strings.Repeat("é", 5000), "b": strings.Repeat("x", 3000), "c": strings.Repeat("<&>", 2000)}}
+			if _, err := st.RecordVersionChange(ctx, c); err != nil {
+				t.Fatalf("entry %d: %v", i, err)
+			}
+		}
+		tl, err := st.Timeline(ctx, strings.Repeat("m", 200))
+		if err != nil || len(tl.Entries) != state.MaxTimeline {
+			t.Fatalf("Timeline: %d entries, %v; want %d", len(tl.Entries), err, state.MaxTimeline)
+		}
+		if _, cut := tl.Entries[0].Lineage[state.LineageCut]; !cut {
+			t.Errorf("a lineage over %d bytes was kept whole", state.MaxTimelineLineage)
 		}
 	})
 }

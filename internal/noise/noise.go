@@ -1,6 +1,7 @@
 // Package noise measures, from the audit trail, how each rule's alerts were
 // received: how many opened in a window, how many owners acknowledged,
-// marked as false alarms or let escalate, and how long acknowledging took.
+// marked as false alarms or let escalate, how long acknowledging took, and,
+// where late labels judged them, how many the labels confirmed (precision).
 // Owners tune a threshold with these numbers (`stakeout noise`) rather than
 // with their memory of the loudest week.
 package noise
@@ -33,6 +34,37 @@ type RuleStats struct {
 	MedianAck, P90Ack time.Duration
 	// FalseAlarmRate is FalseAlarms / Alerts.
 	FalseAlarmRate float64
+	// Covered counts occurrences that late labels judged (a labels
+	// verdict recorded before the report's end), Confirmed those the
+	// latest verdict confirmed; NotCovered the rest, which no labels
+	// have judged (yet): they count neither for nor against the rule.
+	Covered, Confirmed, NotCovered int
+}
+
+// Precision is Confirmed / Covered: of the rule's alerts that labels
+// later covered, the share they confirmed. ok is false when labels
+// covered none: a rule nobody could check has no precision.
+func (s *RuleStats) Precision() (p float64, ok bool) {
+	if s.Covered == 0 {
+		return 0, false
+	}
+	return float64(s.Confirmed) / float64(s.Covered), true
+}
+
+// MinCovered and MinPrecision decide when a rule is a candidate to
+// retune: at least MinCovered of its alerts covered by labels (fewer say
+// little: two unlucky weeks are not a pattern), and fewer than
+// MinPrecision of them confirmed (most of its alerts were wrong).
+const (
+	MinCovered   = 5
+	MinPrecision = 0.5
+)
+
+// Retune reports whether the rule's precision stays low enough, over
+// enough covered alerts, to flag it as a candidate to retune.
+func (s *RuleStats) Retune() bool {
+	p, ok := s.Precision()
+	return ok && s.Covered >= MinCovered && p < MinPrecision
 }
 
 // occurrence is one opening of an alert and what followed it, up to the
@@ -43,6 +75,8 @@ type occurrence struct {
 	acked                 bool
 	ack                   time.Duration
 	falseAlarm, escalated bool
+	// covered: a labels verdict judged it; confirmed: the latest did so.
+	covered, confirmed bool
 }
 
 // Report counts the occurrences opened in [since, until) in records (the
@@ -65,6 +99,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		// action on a replayed alert, run behind.
 		slices.SortStableFunc(recs, func(a, b audit.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 		var cur *occurrence
+		byOpening := map[time.Time]*occurrence{}
 		for _, r := range recs {
 			if !r.At.Before(until) {
 				continue
@@ -75,7 +110,15 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 				if !r.At.Before(since) {
 					cur = &occurrence{model: r.Model, rule: r.Rule, opened: r.At}
 					occs = append(occs, cur)
+					byOpening[r.At.UTC()] = cur
 				}
+			case audit.LabelsConfirmed, audit.LabelsNotConfirmed:
+				// Labels judge the opening they cover, which may not be
+				// the latest: the alert can reopen before they come.
+				if o := byOpening[r.Covers.UTC()]; o != nil {
+					o.covered, o.confirmed = true, r.Action == audit.LabelsConfirmed
+				}
+				continue
 			case audit.Suppressed:
 				// The router records an inhibited opening as suppressed
 				// instead of opened: nobody was told, so it is no
@@ -120,6 +163,15 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		}
 		if o.escalated {
 			s.Escalations++
+		}
+		switch {
+		case !o.covered:
+			s.NotCovered++
+		case o.confirmed:
+			s.Covered++
+			s.Confirmed++
+		default:
+			s.Covered++
 		}
 	}
 	out := make([]RuleStats, 0, len(stats))

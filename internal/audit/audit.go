@@ -137,8 +137,8 @@ type Record struct {
 	// SilencedBy names the maintenance window or CloudWatch alarm mute
 	// rule that kept the alert quiet (Silenced). Empty on every record
 	// before windows existed, so their hashes are unchanged.
-	SilencedBy   string `json:"silenced_by,omitempty"`
-	Detail       string `json:"detail,omitempty"`
+	SilencedBy string `json:"silenced_by,omitempty"`
+	Detail     string `json:"detail,omitempty"`
 	// Covers is, on a labels verdict (LabelsConfirmed,
 	// LabelsNotConfirmed), the opening it judges: the alert may have
 	// opened again before the labels came. Absent on every other record,

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
 	"github.com/stakeout-ml/stakeout/internal/signal"
@@ -39,6 +40,10 @@ type Store interface {
 	// GetSchedule reads the schedule that ends an alert's silence.
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	Commit(ctx context.Context, c *state.Commit) error
+	// ModelRecords reads the audit records of a model's alerts with At
+	// in [since, until), by time: late labels find the openings their
+	// window covers (reconcile).
+	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
 	Quarantine(ctx context.Context, q state.Quarantined) error
 }
 
@@ -157,6 +162,10 @@ type Outcome struct {
 	Series   string
 	At       time.Time
 	Verdicts []Verdict
+	// Judged are the verdicts a quality event's labels gave the drift and
+	// prediction alerts whose opening its window covers (see reconcile),
+	// each also a Change and, where told, a Queued notification.
+	Judged []Judgement
 	// Attempts counts the reads and decisions the event took: 1, and one
 	// more each time a concurrent change to what it read made its commit
 	// conflict (0: it never got that far, quarantined before).
@@ -395,6 +404,11 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			"too many rules of %s fire on one reading (split them by kind or metric)", tooMany, state.MaxCommitItems, m.ID))
 		q.Attempts = out.Attempts
 		return q, err
+	}
+	if err := p.reconcile(ctx, m, ev, &out); err != nil {
+		// The event is retried whole: its own commit is then a duplicate,
+		// and the verdicts already recorded are not repeated.
+		return out, err
 	}
 	return out, nil
 }

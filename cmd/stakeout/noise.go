@@ -182,16 +182,19 @@ func writePrecisionTable(io stdio, stats []noise.RuleStats) {
 	}
 	fmt.Fprintln(io.out, "\nlate labels (alerts whose opening a quality event's window covered):")
 	tw := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tRULE\tCOVERED\tCONFIRMED\tPRECISION\tNOT COVERED\t")
+	fmt.Fprintln(tw, "MODEL\tRULE\tCOVERED\tCONFIRMED\tPRECISION\tNOT COVERED")
 	for _, s := range stats {
+		if !s.Judged() {
+			continue // a quality rule is what judges, never judged
+		}
 		precision, flag := "-", ""
 		if p, ok := s.Precision(); ok {
 			precision = percent(p)
 		}
 		if s.Retune() {
-			flag = fmt.Sprintf("retune? (under %s over %d or more covered)", percent(noise.MinPrecision), noise.MinCovered)
+			flag = fmt.Sprintf("  retune? (under %s over %d or more covered)", percent(noise.MinPrecision), noise.MinCovered)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d\t%s\n", s.Model, s.Rule, s.Covered, s.Confirmed, precision, s.NotCovered, flag)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d%s\n", s.Model, s.Rule, s.Covered, s.Confirmed, precision, s.NotCovered, flag)
 	}
 	tw.Flush()
 }

@@ -132,11 +132,11 @@ fraud-detection  recall-loss    1       1      0        0             0%    0   
 		secs := func(d time.Duration) *float64 { s := d.Seconds(); return &s }
 		since := march(1, 0, 0, 0)
 		want := []noiseLine{
-			{Model: "credit-approval", Rule: "feature-drift", Since: since, Alerts: 1, Unacknowledged: 1, FalseAlarms: 1, FalseAlarmRate: 1, NotCovered: 1},
+			{Model: "credit-approval", Rule: "feature-drift", Since: since, Alerts: 1, Unacknowledged: 1, FalseAlarms: 1, FalseAlarmRate: 1},
 			{Model: "credit-approval", Rule: "accuracy-loss", Since: since, Alerts: 3, Acknowledged: 2, Unacknowledged: 1, FalseAlarms: 1,
-				FalseAlarmRate: 1.0 / 3, Escalations: 1, MedianAckSeconds: secs(12 * time.Minute), P90AckSeconds: secs(3*time.Hour + 5*time.Minute), NotCovered: 3},
+				FalseAlarmRate: 1.0 / 3, Escalations: 1, MedianAckSeconds: secs(12 * time.Minute), P90AckSeconds: secs(3*time.Hour + 5*time.Minute)},
 			{Model: "fraud-detection", Rule: "recall-loss", Since: since, Alerts: 1, Acknowledged: 1,
-				MedianAckSeconds: secs(45 * time.Second), P90AckSeconds: secs(45 * time.Second), NotCovered: 1},
+				MedianAckSeconds: secs(45 * time.Second), P90AckSeconds: secs(45 * time.Second)},
 		}
 		if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(noiseLine{}, "Until")); diff != "" {
 			t.Errorf("noise --json differs (-want +got):\n%s", diff)

@@ -104,6 +104,10 @@ const (
 	LabelsNotConfirmed = "labels-not-confirmed"
 )
 
+// JudgedKinds are the kinds of alert late labels judge: those that guess
+// at outcomes from proxy signals before the labels come.
+var JudgedKinds = []string{"drift", "prediction"}
+
 // Record is one entry of an alert's trail.
 type Record struct {
 	Alert string `json:"alert"`

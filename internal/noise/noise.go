@@ -18,6 +18,8 @@ import (
 // RuleStats is what one rule's alerts opened in a window came to.
 type RuleStats struct {
 	Model, Rule string
+	// Kind is the kind of the rule's alerts (of their first opening).
+	Kind string
 	// Alerts counts occurrences: an alert that resolved and opened again
 	// is two, because it interrupted its owner twice.
 	Alerts int
@@ -38,8 +40,13 @@ type RuleStats struct {
 	// verdict recorded before the report's end), Confirmed those the
 	// latest verdict confirmed; NotCovered the rest, which no labels
 	// have judged (yet): they count neither for nor against the rule.
+	// All three are 0 for a rule of a kind labels do not judge.
 	Covered, Confirmed, NotCovered int
 }
+
+// Judged reports whether late labels judge the rule's alerts
+// (audit.JudgedKinds): only those have a precision to speak of.
+func (s *RuleStats) Judged() bool { return slices.Contains(audit.JudgedKinds, s.Kind) }
 
 // Precision is Confirmed / Covered: of the rule's alerts that labels
 // later covered, the share they confirmed. ok is false when labels
@@ -70,7 +77,7 @@ func (s *RuleStats) Retune() bool {
 // occurrence is one opening of an alert and what followed it, up to the
 // next opening.
 type occurrence struct {
-	model, rule           string
+	model, rule, kind     string
 	opened                time.Time
 	acked                 bool
 	ack                   time.Duration
@@ -108,7 +115,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 			case audit.Opened:
 				cur = nil
 				if !r.At.Before(since) {
-					cur = &occurrence{model: r.Model, rule: r.Rule, opened: r.At}
+					cur = &occurrence{model: r.Model, rule: r.Rule, kind: r.Kind, opened: r.At}
 					occs = append(occs, cur)
 					byOpening[r.At.UTC()] = cur
 				}
@@ -148,7 +155,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		k := key{o.model, o.rule}
 		s := stats[k]
 		if s == nil {
-			s = &RuleStats{Model: o.model, Rule: o.rule}
+			s = &RuleStats{Model: o.model, Rule: o.rule, Kind: o.kind}
 			stats[k] = s
 		}
 		s.Alerts++
@@ -165,6 +172,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 			s.Escalations++
 		}
 		switch {
+		case !s.Judged():
 		case !o.covered:
 			s.NotCovered++
 		case o.confirmed:

@@ -31,9 +31,6 @@ import (
 // redelivered event — whose own commit is then a duplicate — judges what
 // its first delivery did not, and nothing twice.
 
-// judgedKinds are the alert kinds that guess at outcomes before labels.
-var judgedKinds = []string{"drift", "prediction"}
-
 // Judgement is a verdict late labels gave an alert's opening.
 type Judgement struct {
 	Alert     string
@@ -97,7 +94,7 @@ func (p *Processor) covered(ctx context.Context, model string, start, end time.T
 	}
 	var out []opening
 	for _, r := range recs {
-		if r.Action == audit.Opened && slices.Contains(judgedKinds, r.Kind) {
+		if r.Action == audit.Opened && slices.Contains(audit.JudgedKinds, r.Kind) {
 			out = append(out, opening{alert: r.Alert, at: r.At.UTC()})
 		}
 	}

@@ -3,7 +3,9 @@
 // evaluation → alert lifecycle → grouping → inhibition → notification outbox
 // → audit. Each event is applied as one atomic commit conditioned on the
 // versions it read, so EventBridge's at-least-once delivery and concurrent
-// invocations can neither lose an observation nor notify twice.
+// invocations can neither lose an observation nor notify twice. A quality
+// event with a window then judges the drift and prediction alerts whose
+// opening it covers (reconcile.go), each verdict its own commit.
 package pipeline
 
 import (

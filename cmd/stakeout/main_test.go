@@ -78,7 +78,8 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		{name: "replay-fraud-mute-after-open", args: []string{"replay", "--until", "2026-03-02T20:05:00Z", "testdata/scenarios/fraud-mute-after-open.jsonl"}},
 		{name: "replay-bad-until", args: []string{"replay", "--until", "tomorrow", "testdata/scenarios/credit-silent-drift-job.jsonl"}, wantExit: 2},
 	}
-	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm", "fraud-ml-pipeline", "fraud-variant-latency", "fraud-endpoint-composite", "credit-version-timeline"} {
+	for _, scenario := range []string{"churn-competitor-launch", "credit-feed-break", "credit-accuracy-collapse", "playlist-drift", "playlist-error-flapping", "churn-sunday-retrain", "fraud-muted-alarm", "fraud-ml-pipeline", "fraud-variant-latency", "fraud-endpoint-composite", "credit-version-timeline",
+		"credit-labels-confirm", "credit-labels-hold"} {
 		file := "testdata/scenarios/" + scenario + ".jsonl"
 		tests = append(tests, testCase{name: "replay-" + scenario, args: []string{"replay", file}},
 			testCase{name: "replay-" + scenario + "-json", args: []string{"replay", "--json", file}})

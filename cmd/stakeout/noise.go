@@ -169,6 +169,34 @@ func writeNoiseTable(io stdio, stats []noise.RuleStats, since time.Time) {
 	fmt.Fprintf(io.out, "\n%s from %s since %s: %s (%s), %d escalated, %d never acknowledged\n",
 		plural(alerts, "alert"), plural(len(stats), "rule"), formatSince(since),
 		plural(falseAlarms, "false alarm"), percent(float64(falseAlarms)/float64(alerts)), escalated, unacked)
+	writePrecisionTable(io, stats)
+}
+
+// writePrecisionTable prints, when late labels covered any alert, each
+// rule's precision: of its alerts the labels covered, how many they
+// confirmed, with those never covered counted apart (they say nothing
+// either way), and a rule to retune flagged (noise.RuleStats.Retune).
+func writePrecisionTable(io stdio, stats []noise.RuleStats) {
+	if !slices.ContainsFunc(stats, func(s noise.RuleStats) bool { return s.Covered > 0 }) {
+		return
+	}
+	fmt.Fprintln(io.out, "\nlate labels (alerts whose opening a quality event's window covered):")
+	tw := tabwriter.NewWriter(io.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tRULE\tCOVERED\tCONFIRMED\tPRECISION\tNOT COVERED")
+	for _, s := range stats {
+		if !s.Judged() {
+			continue // a quality rule is what judges, never judged
+		}
+		precision, flag := "-", ""
+		if p, ok := s.Precision(); ok {
+			precision = percent(p)
+		}
+		if s.Retune() {
+			flag = fmt.Sprintf("  retune? (under %s over %d or more covered)", percent(noise.MinPrecision), noise.MinCovered)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%d%s\n", s.Model, s.Rule, s.Covered, s.Confirmed, precision, s.NotCovered, flag)
+	}
+	tw.Flush()
 }
 
 // noiseLine is the JSON form of a rule's stats: durations in seconds, null
@@ -187,13 +215,24 @@ type noiseLine struct {
 	Escalations      int       `json:"escalations"`
 	MedianAckSeconds *float64  `json:"median_ack_seconds"`
 	P90AckSeconds    *float64  `json:"p90_ack_seconds"`
+	// Late labels: alerts they covered, confirmed, and those none
+	// covered; precision is null when labels covered none.
+	Covered    int      `json:"covered"`
+	Confirmed  int      `json:"confirmed"`
+	NotCovered int      `json:"not_covered"`
+	Precision  *float64 `json:"precision"`
+	Retune     bool     `json:"retune"`
 }
 
 func writeNoiseJSON(io stdio, stats []noise.RuleStats, since, until time.Time) {
 	for _, s := range stats {
 		line := noiseLine{Model: s.Model, Rule: s.Rule, Since: since.UTC(), Until: until.UTC(), Alerts: s.Alerts,
 			Acknowledged: s.Acknowledged, Unacknowledged: s.Unacknowledged, FalseAlarms: s.FalseAlarms,
-			FalseAlarmRate: s.FalseAlarmRate, Escalations: s.Escalations}
+			FalseAlarmRate: s.FalseAlarmRate, Escalations: s.Escalations,
+			Covered: s.Covered, Confirmed: s.Confirmed, NotCovered: s.NotCovered, Retune: s.Retune()}
+		if p, ok := s.Precision(); ok {
+			line.Precision = &p
+		}
 		if s.Acknowledged > 0 {
 			median, p90 := s.MedianAck.Seconds(), s.P90Ack.Seconds()
 			line.MedianAckSeconds, line.P90AckSeconds = &median, &p90

@@ -93,7 +93,20 @@ const (
 	// end.
 	QuietStarted = "quiet-started"
 	QuietEnded   = "quiet-ended"
+
+	// Late labels' verdict on a drift or prediction alert (internal/
+	// pipeline's reconcile): a quality event whose window covers the
+	// alert's opening arrived, and a quality rule of the model fired on it
+	// (LabelsConfirmed) or none did (LabelsNotConfirmed). The detail names
+	// the window and what the quality event said; recorded once per
+	// opening and window. `stakeout noise` counts them as precision.
+	LabelsConfirmed    = "labels-confirmed"
+	LabelsNotConfirmed = "labels-not-confirmed"
 )
+
+// JudgedKinds are the kinds of alert late labels judge: those that guess
+// at outcomes from proxy signals before the labels come.
+var JudgedKinds = []string{"drift", "prediction"}
 
 // Record is one entry of an alert's trail.
 type Record struct {
@@ -128,9 +141,14 @@ type Record struct {
 	// SilencedBy names the maintenance window or CloudWatch alarm mute
 	// rule that kept the alert quiet (Silenced). Empty on every record
 	// before windows existed, so their hashes are unchanged.
-	SilencedBy   string `json:"silenced_by,omitempty"`
-	Detail       string `json:"detail,omitempty"`
-	ConfigDigest string `json:"config_digest"`
+	SilencedBy string `json:"silenced_by,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+	// Covers is, on a labels verdict (LabelsConfirmed,
+	// LabelsNotConfirmed), the opening it judges: the alert may have
+	// opened again before the labels came. Absent on every other record,
+	// so their hashes are unchanged.
+	Covers       time.Time `json:"covers,omitzero"`
+	ConfigDigest string    `json:"config_digest"`
 	// Chain is the version of the chain the record was sealed on: absent
 	// (or 1) an unkeyed SHA-256 chain — records written before chains were
 	// keyed, and unkeyed local runs; 2 a keyed chain (Sign). Hashed, like
@@ -167,7 +185,7 @@ func (r *Record) Seal(headSeq int, headHash string) (int, string) {
 // record hashes exactly as it did before they existed.
 func (r Record) digest() string {
 	r.Hash, r.MAC = "", ""
-	r.At, r.Recorded = r.At.UTC(), r.Recorded.UTC()
+	r.At, r.Recorded, r.Covers = r.At.UTC(), r.Recorded.UTC(), r.Covers.UTC()
 	b, err := json.Marshal(r)
 	if err != nil {
 		// Only unencodable lineage could fail; it came from JSON.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -993,5 +994,55 @@ func updateInFlightDuringResolution(t *testing.T, opts ...option) {
 	m := e.slack.Messages(creditChannel)[0]
 	if !strings.Contains(string(m.Blocks), "Resolved") {
 		t.Errorf("final message does not say Resolved (%d revisions): the update's edit overwrote the resolution", len(m.Revisions))
+	}
+}
+
+// TestLateLabelsAreToldInTheDriftAlertsThreadNeverPaged: labels for the
+// week an income drift alert opened arrive two weeks later, showing the
+// accuracy drop: the drift group's thread says the drift was confirmed,
+// its message is left as it is, and nobody is paged for it.
+func TestLateLabelsAreToldInTheDriftAlertsThreadNeverPaged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, onDynamo)
+	week := e.now
+	e.observe(incomeDrift) // key-feature-drift: for 2
+	e.advance(time.Hour)
+	e.deliver(e.observe(incomeDrift))
+	for range 3 {
+		e.advance(time.Hour)
+		e.deliver(e.observe(incomeClean))
+	}
+	msgs := e.slack.Messages(creditChannel)
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages after the drift alert, want 1", len(msgs))
+	}
+	revisions, pages := len(msgs[0].Revisions), e.pd.Calls()
+	e.advance(14 * 24 * time.Hour)
+	labels := fmt.Sprintf(`%s,"window_start":%q,"window_end":%q`, accuracyDrop, week.Truncate(24*time.Hour).Format(time.RFC3339),
+		week.Truncate(24*time.Hour).Add(7*24*time.Hour).Format(time.RFC3339))
+	ids := e.observe(labels)
+	e.deliver(ids)
+	replies := e.slack.Replies(creditChannel, msgs[0].TS)
+	i := slices.IndexFunc(replies, func(m notifytest.Message) bool { return strings.Contains(m.Text, "drift confirmed") })
+	if i < 0 || !strings.Contains(replies[i].Text, "Labels for 2026-03-02 – 2026-03-08 arrived: accuracy 0.86") {
+		t.Fatalf("thread %v, want a reply saying the labels confirmed the drift", texts(replies))
+	}
+	if msgs := e.slack.Messages(creditChannel); len(msgs[0].Revisions) != revisions {
+		t.Errorf("the drift message was edited by the labels")
+	}
+	recs, err := e.st.AlertRecords(context.Background(), "credit-approval/key-feature-drift/feature=income")
+	if err != nil {
+		t.Fatal(err)
+	}
+	actions := []string{}
+	for _, r := range recs {
+		actions = append(actions, r.Action)
+	}
+	if !slices.Contains(actions, audit.LabelsConfirmed) || actions[len(actions)-1] != audit.Notified {
+		t.Errorf("trail %v, want the verdict and its reply recorded", actions)
+	}
+	// The accuracy alert itself pages (it is a new alert); the verdict adds no page of its own.
+	if got := e.pd.Calls() - pages; got != 1 {
+		t.Errorf("%d PagerDuty calls after the labels, want 1 (the accuracy alert's own)", got)
 	}
 }

@@ -1,6 +1,7 @@
 // Package noise measures, from the audit trail, how each rule's alerts were
 // received: how many opened in a window, how many owners acknowledged,
-// marked as false alarms or let escalate, and how long acknowledging took.
+// marked as false alarms or let escalate, how long acknowledging took, and,
+// where late labels judged them, how many the labels confirmed (precision).
 // Owners tune a threshold with these numbers (`stakeout noise`) rather than
 // with their memory of the loudest week.
 package noise
@@ -17,6 +18,8 @@ import (
 // RuleStats is what one rule's alerts opened in a window came to.
 type RuleStats struct {
 	Model, Rule string
+	// Kind is the kind of the rule's alerts (of their first opening).
+	Kind string
 	// Alerts counts occurrences: an alert that resolved and opened again
 	// is two, because it interrupted its owner twice.
 	Alerts int
@@ -33,16 +36,54 @@ type RuleStats struct {
 	MedianAck, P90Ack time.Duration
 	// FalseAlarmRate is FalseAlarms / Alerts.
 	FalseAlarmRate float64
+	// Covered counts occurrences that late labels judged (a labels
+	// verdict recorded before the report's end), Confirmed those the
+	// latest verdict confirmed; NotCovered the rest, which no labels
+	// have judged (yet): they count neither for nor against the rule.
+	// All three are 0 for a rule of a kind labels do not judge.
+	Covered, Confirmed, NotCovered int
+}
+
+// Judged reports whether late labels judge the rule's alerts
+// (audit.JudgedKinds): only those have a precision to speak of.
+func (s *RuleStats) Judged() bool { return slices.Contains(audit.JudgedKinds, s.Kind) }
+
+// Precision is Confirmed / Covered: of the rule's alerts that labels
+// later covered, the share they confirmed. ok is false when labels
+// covered none: a rule nobody could check has no precision.
+func (s *RuleStats) Precision() (p float64, ok bool) {
+	if s.Covered == 0 {
+		return 0, false
+	}
+	return float64(s.Confirmed) / float64(s.Covered), true
+}
+
+// MinCovered and MinPrecision decide when a rule is a candidate to
+// retune: at least MinCovered of its alerts covered by labels (fewer say
+// little: two unlucky weeks are not a pattern), and fewer than
+// MinPrecision of them confirmed (most of its alerts were wrong).
+const (
+	MinCovered   = 5
+	MinPrecision = 0.5
+)
+
+// Retune reports whether the rule's precision stays low enough, over
+// enough covered alerts, to flag it as a candidate to retune.
+func (s *RuleStats) Retune() bool {
+	p, ok := s.Precision()
+	return ok && s.Covered >= MinCovered && p < MinPrecision
 }
 
 // occurrence is one opening of an alert and what followed it, up to the
 // next opening.
 type occurrence struct {
-	model, rule           string
+	model, rule, kind     string
 	opened                time.Time
 	acked                 bool
 	ack                   time.Duration
 	falseAlarm, escalated bool
+	// covered: a labels verdict judged it; confirmed: the latest did so.
+	covered, confirmed bool
 }
 
 // Report counts the occurrences opened in [since, until) in records (the
@@ -65,6 +106,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		// action on a replayed alert, run behind.
 		slices.SortStableFunc(recs, func(a, b audit.Record) int { return cmp.Compare(a.Seq, b.Seq) })
 		var cur *occurrence
+		byOpening := map[time.Time]*occurrence{}
 		for _, r := range recs {
 			if !r.At.Before(until) {
 				continue
@@ -73,9 +115,17 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 			case audit.Opened:
 				cur = nil
 				if !r.At.Before(since) {
-					cur = &occurrence{model: r.Model, rule: r.Rule, opened: r.At}
+					cur = &occurrence{model: r.Model, rule: r.Rule, kind: r.Kind, opened: r.At}
 					occs = append(occs, cur)
+					byOpening[r.At.UTC()] = cur
 				}
+			case audit.LabelsConfirmed, audit.LabelsNotConfirmed:
+				// Labels judge the opening they cover, which may not be
+				// the latest: the alert can reopen before they come.
+				if o := byOpening[r.Covers.UTC()]; o != nil {
+					o.covered, o.confirmed = true, r.Action == audit.LabelsConfirmed
+				}
+				continue
 			case audit.Suppressed:
 				// The router records an inhibited opening as suppressed
 				// instead of opened: nobody was told, so it is no
@@ -105,7 +155,7 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		k := key{o.model, o.rule}
 		s := stats[k]
 		if s == nil {
-			s = &RuleStats{Model: o.model, Rule: o.rule}
+			s = &RuleStats{Model: o.model, Rule: o.rule, Kind: o.kind}
 			stats[k] = s
 		}
 		s.Alerts++
@@ -120,6 +170,16 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 		}
 		if o.escalated {
 			s.Escalations++
+		}
+		switch {
+		case !s.Judged():
+		case !o.covered:
+			s.NotCovered++
+		case o.confirmed:
+			s.Covered++
+			s.Confirmed++
+		default:
+			s.Covered++
 		}
 	}
 	out := make([]RuleStats, 0, len(stats))

@@ -1,10 +1,12 @@
 package noise
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 )
@@ -30,9 +32,13 @@ func featureTrail(model, rule, feature string, steps ...step) []audit.Record {
 		id += "/feature=" + feature
 	}
 	var recs []audit.Record
+	kind := "quality"
+	if strings.Contains(rule, "drift") {
+		kind = "drift"
+	}
 	for i, s := range steps {
 		recs = append(recs, audit.Record{Alert: id, Seq: i + 1, At: t0.Add(time.Duration(s.min) * time.Minute),
-			Action: s.action, Actor: "router", Model: model, Rule: rule})
+			Action: s.action, Actor: "router", Model: model, Rule: rule, Kind: kind})
 	}
 	return recs
 }
@@ -141,7 +147,9 @@ func TestReport(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Report(tc.records, since, until)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			// Labels are TestReportPrecision's.
+			labels := cmpopts.IgnoreFields(RuleStats{}, "Kind", "Covered", "Confirmed", "NotCovered")
+			if diff := cmp.Diff(tc.want, got, labels); diff != "" {
 				t.Errorf("Report() differs (-want +got):\n%s", diff)
 			}
 		})
@@ -171,6 +179,65 @@ func TestPercentile(t *testing.T) {
 	} {
 		if got := Percentile(tc.d, tc.p); got != tc.want {
 			t.Errorf("Percentile(%v, %v) = %v, want %v", tc.d, tc.p, got, tc.want)
+		}
+	}
+}
+
+// covering sets the opening (minutes after t0) that record seq of the
+// trail, a labels verdict, judges.
+func covering(recs []audit.Record, seq, openedMin int) []audit.Record {
+	recs[seq-1].Covers = t0.Add(time.Duration(openedMin) * time.Minute)
+	return recs
+}
+
+func TestReportPrecision(t *testing.T) {
+	since, until := t0, t0.Add(30*24*time.Hour)
+	const day = 24 * 60
+	records := concat(
+		// Reopened before the labels of its first opening came: the
+		// verdict is the first opening's; the second is never covered.
+		covering(featureTrail("credit", "drift", "income", step{0, audit.Opened}, step{60, audit.Resolved},
+			step{2 * day, audit.Opened}, step{3 * day, audit.LabelsConfirmed}), 4, 0),
+		// Covered twice (a daily and a weekly label window): the latest
+		// verdict counts, once.
+		covering(covering(featureTrail("credit", "drift", "tenure", step{10, audit.Opened}, step{20, audit.LabelsConfirmed},
+			step{30, audit.LabelsNotConfirmed}), 2, 10), 3, 10),
+		// A verdict after the report's end is not counted yet.
+		covering(featureTrail("credit", "drift", "age", step{40, audit.Opened}, step{31 * day, audit.LabelsConfirmed}), 2, 40),
+		trail("credit", "accuracy", step{0, audit.Opened}),
+	)
+	got := Report(records, since, until)
+	want := map[string][3]int{ // covered, confirmed, not covered
+		"drift":    {2, 1, 2},
+		"accuracy": {0, 0, 0}, // quality: labels do not judge it
+	}
+	for _, s := range got {
+		if w := want[s.Rule]; [3]int{s.Covered, s.Confirmed, s.NotCovered} != w {
+			t.Errorf("%s: covered, confirmed, not covered = %d, %d, %d; want %v", s.Rule, s.Covered, s.Confirmed, s.NotCovered, w)
+		}
+	}
+	if p, ok := got[0].Precision(); got[0].Rule != "drift" || !ok || p != 0.5 {
+		t.Errorf("precision of %s = %v, %v; want drift's 0.5", got[0].Rule, p, ok)
+	}
+	if _, ok := got[1].Precision(); ok {
+		t.Errorf("precision of %s, never covered, is defined", got[1].Rule)
+	}
+}
+
+func TestRetune(t *testing.T) {
+	for _, tc := range []struct {
+		covered, confirmed int
+		want               bool
+	}{
+		{MinCovered, 0, true},
+		{MinCovered - 1, 0, false}, // too few to judge
+		{10, 4, true},
+		{10, 5, false}, // at the threshold: kept
+		{0, 0, false},
+	} {
+		s := RuleStats{Covered: tc.covered, Confirmed: tc.confirmed}
+		if got := s.Retune(); got != tc.want {
+			t.Errorf("Retune() with %d of %d confirmed = %v; want %v", tc.confirmed, tc.covered, got, tc.want)
 		}
 	}
 }

@@ -3,7 +3,9 @@
 // evaluation → alert lifecycle → grouping → inhibition → notification outbox
 // → audit. Each event is applied as one atomic commit conditioned on the
 // versions it read, so EventBridge's at-least-once delivery and concurrent
-// invocations can neither lose an observation nor notify twice.
+// invocations can neither lose an observation nor notify twice. A quality
+// event with a window then judges the drift and prediction alerts whose
+// opening it covers (reconcile.go), each verdict its own commit.
 package pipeline
 
 import (
@@ -19,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/engine"
 	"github.com/stakeout-ml/stakeout/internal/signal"
@@ -39,6 +42,10 @@ type Store interface {
 	// GetSchedule reads the schedule that ends an alert's silence.
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	Commit(ctx context.Context, c *state.Commit) error
+	// ModelRecords reads the audit records of a model's alerts with At
+	// in [since, until), by time: late labels find the openings their
+	// window covers (reconcile).
+	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
 	Quarantine(ctx context.Context, q state.Quarantined) error
 }
 
@@ -163,6 +170,10 @@ type Outcome struct {
 	Series   string
 	At       time.Time
 	Verdicts []Verdict
+	// Judged are the verdicts a quality event's labels gave the drift and
+	// prediction alerts whose opening its window covers (see reconcile),
+	// each also a Change and, where told, a Queued notification.
+	Judged []Judgement
 	// Attempts counts the reads and decisions the event took: 1, and one
 	// more each time a concurrent change to what it read made its commit
 	// conflict (0: it never got that far, quarantined before).
@@ -405,6 +416,11 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			"too many rules of %s fire on one reading (split them by kind or metric)", tooMany, state.MaxCommitItems, m.ID))
 		q.Attempts = out.Attempts
 		return q, err
+	}
+	if err := p.reconcile(ctx, m, ev, &out); err != nil {
+		// The event is retried whole: its own commit is then a duplicate,
+		// and the verdicts already recorded are not repeated.
+		return out, err
 	}
 	return out, nil
 }

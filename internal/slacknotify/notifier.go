@@ -50,6 +50,10 @@ func (s *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 		return deliver.Result{Outcome: fmt.Sprintf("posted digest of %d to %s %s", len(m.Digest), channel, ts)}, nil
 	case state.NoticeDeliveryFailed:
 		return s.failure(ctx, m, channel)
+	case state.NoticeLabels:
+		// A verdict on an alert often long over: its thread is told, the
+		// message (the group's state) stays as it is.
+		return s.threadOnly(ctx, m, channel, "labels arrived")
 	}
 	d := m.Delivery
 	if m.Stale {
@@ -106,6 +110,12 @@ func (s *Notifier) Notify(ctx context.Context, m *deliver.Message) (deliver.Resu
 // staleUpdate tells, in the thread only, of the alerts that joined a
 // group which has ended since: its message already says how it ended.
 func (s *Notifier) staleUpdate(ctx context.Context, m *deliver.Message, channel string) (deliver.Result, error) {
+	return s.threadOnly(ctx, m, channel, "the group has ended")
+}
+
+// threadOnly replies in the group's thread in channel, leaving its
+// message as it is (why says why), if the group has a message there.
+func (s *Notifier) threadOnly(ctx context.Context, m *deliver.Message, channel, why string) (deliver.Result, error) {
 	prev, ok := m.Delivery.Slack[channel]
 	if !ok {
 		return deliver.Result{Outcome: "not told: the group ended before it had a message in " + channel, Noop: true}, nil
@@ -114,8 +124,8 @@ func (s *Notifier) staleUpdate(ctx context.Context, m *deliver.Message, channel 
 	if err != nil {
 		return deliver.Result{}, err
 	}
-	return deliver.Result{Outcome: "replied " + reply + " (the group has ended: message left as it is)",
-		Audit: fmt.Sprintf("thread reply %s to message %s in %s (the group has ended)", reply, prev.TS, channel)}, nil
+	return deliver.Result{Outcome: "replied " + reply + " (" + why + ": message left as it is)",
+		Audit: fmt.Sprintf("thread reply %s to message %s in %s (%s)", reply, prev.TS, channel, why)}, nil
 }
 
 // failure tells the owner that another channel failed them: in the

@@ -302,6 +302,9 @@ func Reply(v *notify.View) Message {
 		text = fmt.Sprintf("↪️ Reassigned to *%s* (%s role) %s by %s. %s", escape(v.Owner.Name), escape(v.Role), Mentions(v.Owner.Mention), v.By, whoIsNext(v))
 	case state.NoticeRequest:
 		text = requestText(v)
+	case state.NoticeLabels:
+		// What the labels said, from the events: plain text.
+		text, md = fmt.Sprintf("🏷️ %s (%s).", upperFirst(v.Note), v.AlertID), false
 	default:
 		text, md = v.Summary, false
 	}

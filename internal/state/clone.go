@@ -24,6 +24,7 @@ func (a *Alert) Clone() *Alert {
 	c.Recent = slices.Clone(a.Recent)
 	c.Lineage = maps.Clone(a.Lineage)
 	c.Openings = slices.Clone(a.Openings)
+	c.Judged = slices.Clone(a.Judged)
 	if a.Baseline != nil {
 		b := *a.Baseline
 		c.Baseline = &b

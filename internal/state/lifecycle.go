@@ -141,6 +141,10 @@ const (
 	// NoticeRequest: a person asked for a retrain or a rollback (published
 	// on EventBridge, noted in the thread).
 	NoticeRequest = "request"
+	// NoticeLabels: late labels judged one of the group's alerts
+	// (confirmed or not): a thread reply only, never a page. Its
+	// Lifecycle.Note is the verdict in words.
+	NoticeLabels = "labels"
 	// NoticeDigest is an owner's daily digest.
 	NoticeDigest = "digest"
 )

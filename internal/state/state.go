@@ -135,11 +135,21 @@ type Alert struct {
 	Flapping      bool        `json:"flapping,omitempty"`
 	FlappingSince time.Time   `json:"flapping_since,omitzero"`
 
+	// Judged names the late labels' verdicts recorded on the alert (its
+	// opening and the labels' window, internal/pipeline's reconcile),
+	// the latest MaxJudged: a redelivered quality event judges nothing
+	// twice.
+	Judged []string `json:"judged,omitempty"`
+
 	// AuditSeq and AuditHash are the head of the alert's audit chain.
 	AuditSeq  int    `json:"audit_seq"`
 	AuditHash string `json:"audit_hash"`
 	Version   int64  `json:"version"`
 }
+
+// MaxJudged bounds Alert.Judged: far more label windows than cover one
+// opening in practice (daily, weekly, monthly labels).
+const MaxJudged = 16
 
 // MaxOpenings bounds Alert.Openings: enough to count a flapping alert's
 // openings in its window ("opened 20 times in 6h"), bounded so an alert

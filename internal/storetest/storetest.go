@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -319,6 +320,45 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if err := st.Commit(ctx, &state.Commit{Audit: []audit.Record{record("m/b", 1, t0)}}); !errors.Is(err, state.ErrConflict) {
 			t.Errorf("rewriting record m/b#1 = %v, want ErrConflict (the trail is append-only)", err)
+		}
+	})
+	t.Run("late labels find the openings their window covers, ends included, and their verdicts keep what they judged", func(t *testing.T) {
+		st := newStore(t)
+		start, end := t0, t0.Add(7*24*time.Hour)
+		var recs []audit.Record
+		for i, at := range []time.Time{start.Add(-time.Second), start, end, end.Add(time.Second)} {
+			recs = append(recs, record(fmt.Sprintf("m/o%d", i), 1, at))
+		}
+		if err := st.Commit(ctx, &state.Commit{Audit: recs}); err != nil {
+			t.Fatal(err)
+		}
+		// As the pipeline's reconcile asks: [start, end] is [start, end+1ns).
+		got, err := st.ModelRecords(ctx, "m", start, end.Add(time.Nanosecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seen []string
+		for _, r := range got {
+			seen = append(seen, r.Alert)
+		}
+		if diff := cmp.Diff([]string{"m/o1", "m/o2"}, seen); diff != "" {
+			t.Errorf("openings in the window (-want +got):\n%s", diff)
+		}
+		a := &state.Alert{ID: "m/o1", Model: "m", Rule: "r", Status: state.Resolved, Judged: []string{"k1"}}
+		a.AuditSeq, a.AuditHash = recs[1].Seq, recs[1].Hash
+		c := &state.Commit{}
+		verdict := audit.Record{Alert: a.ID, At: end.Add(14 * 24 * time.Hour), Action: audit.LabelsConfirmed, Actor: "router",
+			Model: "m", Rule: "r", Covers: start, ConfigDigest: "d"}
+		c.Record(a, verdict)
+		if err := st.Commit(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		trail, err := st.AlertRecords(ctx, a.ID)
+		if err := errors.Join(err, audit.Verify(trail)); err != nil || len(trail) != 2 || !trail[1].Covers.Equal(start) {
+			t.Fatalf("trail %+v, %v; want the opening and its verdict covering it", trail, err)
+		}
+		if stored, err := st.GetAlert(ctx, a.ID); err != nil || stored == nil || !slices.Equal(stored.Judged, []string{"k1"}) {
+			t.Errorf("stored alert %+v, %v; want its verdicts kept", stored, err)
 		}
 	})
 	t.Run("series whose parts join alike are kept apart", func(t *testing.T) {

@@ -1,0 +1,192 @@
+package pipeline
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/expression"
+	"github.com/stakeout-ml/stakeout/internal/signal"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+// Late labels. A quality event measures outcomes (labels) over its window,
+// often weeks after drift and prediction alerts guessed at them from proxy
+// signals. When it arrives, every drift or prediction alert of the model
+// that opened inside its window gets a verdict: confirmed if a quality rule
+// of the model is firing on the event's reading, not confirmed if quality
+// held. The verdict is recorded on the alert's audit trail, told in its
+// group's Slack thread (never paged), and counted by `stakeout noise` as
+// the rule's precision.
+//
+// The verdict is its own commit per alert, after the event's: conditioned
+// on the alert's version and marked on the alert (Alert.Judged), so that a
+// redelivered event — whose own commit is then a duplicate — judges what
+// its first delivery did not, and nothing twice.
+
+// Judgement is a verdict late labels gave an alert's opening.
+type Judgement struct {
+	Alert     string
+	Opened    time.Time
+	Confirmed bool
+}
+
+// opening is one opening of an alert that a window covers.
+type opening struct {
+	alert string
+	at    time.Time
+}
+
+// reconcile judges the openings that ev's window covers, when ev is a
+// quality event with a window that was applied (or had been).
+func (p *Processor) reconcile(ctx context.Context, m *config.Model, ev *signal.Event, out *Outcome) error {
+	if ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil || out.Late != "" || out.Quarantined != "" {
+		return nil
+	}
+	fired, err := p.firing(ctx, ev)
+	if err != nil {
+		return err
+	}
+	covered, err := p.covered(ctx, m.ID, *ev.WindowStart, *ev.WindowEnd)
+	if err != nil {
+		return err
+	}
+	for _, o := range covered {
+		if err := p.judge(ctx, m, ev, out, o, fired); err != nil {
+			return fmt.Errorf("judge alert %s opened %s by labels of event %s: %w", o.alert, o.at.Format(time.RFC3339), out.EventID, err)
+		}
+	}
+	return nil
+}
+
+// firing names the rules of ev's series whose alert is firing on its
+// latest reading (read after the event was applied): the quality rules
+// that fired for the labels' window.
+func (p *Processor) firing(ctx context.Context, ev *signal.Event) ([]string, error) {
+	s, err := p.Store.GetSeries(ctx, ev.Series())
+	if err != nil {
+		return nil, fmt.Errorf("read series %s: %w", ev.Series(), err)
+	}
+	var rules []string
+	for rule, ref := range s.Alerts {
+		if ref.Status != state.Resolved && ref.Clean == 0 {
+			rules = append(rules, rule)
+		}
+	}
+	slices.Sort(rules)
+	return rules, nil
+}
+
+// covered lists the openings of the model's drift and prediction alerts
+// from start to end, both included, from the audit trail (the store's
+// index of a model's records by time).
+func (p *Processor) covered(ctx context.Context, model string, start, end time.Time) ([]opening, error) {
+	recs, err := p.Store.ModelRecords(ctx, model, start, end.Add(time.Nanosecond))
+	if err != nil {
+		return nil, fmt.Errorf("read the audit trail of %s from %s to %s: %w", model, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	}
+	var out []opening
+	for _, r := range recs {
+		if r.Action == audit.Opened && slices.Contains(audit.JudgedKinds, r.Kind) {
+			out = append(out, opening{alert: r.Alert, at: r.At.UTC()})
+		}
+	}
+	slices.SortFunc(out, func(a, b opening) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.alert, b.alert)) })
+	return slices.Compact(out), nil
+}
+
+// judgedKey names a verdict on an alert: its opening and the window.
+func judgedKey(o opening, ev *signal.Event) string {
+	return o.at.Format(time.RFC3339Nano) + "|" + ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" + ev.WindowEnd.UTC().Format(time.RFC3339Nano)
+}
+
+// judge records one verdict, unless the alert has it already.
+func (p *Processor) judge(ctx context.Context, m *config.Model, ev *signal.Event, out *Outcome, o opening, fired []string) error {
+	key := judgedKey(o, ev)
+	return state.OnConflict(ctx, maxAttempts, func(int) error {
+		a, err := p.Store.GetAlert(ctx, o.alert)
+		if err != nil {
+			return fmt.Errorf("read alert: %w", err)
+		}
+		if a == nil || slices.Contains(a.Judged, key) {
+			return nil
+		}
+		a = a.Clone()
+		a.Judged = append(a.Judged, key)
+		if n := len(a.Judged); n > state.MaxJudged {
+			a.Judged = slices.Delete(a.Judged, 0, n-state.MaxJudged)
+		}
+		action, detail := labelsVerdict(ev, a, fired)
+		v := ev.Value
+		rec := audit.Record{Alert: a.ID, At: ev.ObservedAt, Recorded: p.wallClock(ev.ObservedAt), Action: action, Actor: "router",
+			EventID: out.EventID, Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric,
+			Feature: a.Feature, Segment: a.Segment, Value: &v, Severity: a.Severity, Role: a.Role, Owner: a.Owner,
+			Notify: slices.Clone(a.Notify), Group: a.Group, Detail: detail, Covers: o.at, ConfigDigest: p.Config.Digest}
+		c := &state.Commit{}
+		c.Record(a, rec)
+		n := labelsNotice(a, key, detail, p.wallClock(ev.ObservedAt))
+		if n != nil {
+			c.Outbox = append(c.Outbox, n)
+		}
+		if err := p.Store.Commit(ctx, c); err != nil {
+			return err
+		}
+		ch := Change{At: ev.ObservedAt, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: action, Severity: a.Severity,
+			Owner: a.Owner, Notify: []string{}, Value: ev.Value, Group: a.Group, Summary: detail}
+		if n != nil {
+			ch.Notify = n.Channels
+			out.Queued = append(out.Queued, n)
+		}
+		out.Changes = append(out.Changes, ch)
+		out.Judged = append(out.Judged, Judgement{Alert: a.ID, Opened: o.at, Confirmed: action == audit.LabelsConfirmed})
+		return nil
+	})
+}
+
+// labelsVerdict is the audit action and the words of a verdict: "labels
+// for 2026-06-01 – 2026-06-07 arrived: loss_ratio 0.23 (loss-ratio-up
+// fired): drift confirmed".
+func labelsVerdict(ev *signal.Event, a *state.Alert, fired []string) (action, detail string) {
+	what := fmt.Sprintf("labels for %s arrived: %s %s", span(*ev.WindowStart, *ev.WindowEnd), ev.Metric, expression.FormatNumber(ev.Value))
+	if len(fired) == 0 {
+		return audit.LabelsNotConfirmed, fmt.Sprintf("%s (quality held): %s not confirmed", what, a.Kind)
+	}
+	return audit.LabelsConfirmed, fmt.Sprintf("%s (%s fired): %s confirmed", what, strings.Join(fired, ", "), a.Kind)
+}
+
+// span is a window in words: by day when it is whole days, its end at
+// midnight (exclusive) or in the last second of a day (inclusive).
+func span(start, end time.Time) string {
+	start, end = start.UTC(), end.UTC()
+	midnight := func(t time.Time) bool { return t.Equal(t.Truncate(24 * time.Hour)) }
+	last := end.Add(-time.Nanosecond) // an end at midnight is the day before's
+	if !midnight(end) {
+		last = end.Truncate(time.Second).Add(time.Second - time.Nanosecond) // 23:59:59 → that day
+	}
+	if !midnight(start) || !midnight(last.Add(time.Nanosecond)) {
+		return start.Format("2006-01-02 15:04Z") + " – " + end.Format("2006-01-02 15:04Z")
+	}
+	return start.Format("2006-01-02") + " – " + last.Format("2006-01-02")
+}
+
+// labelsNotice is the thread reply telling a's group of the verdict: to
+// Slack only (a verdict on an old alert pages nobody), and only for an
+// alert that was told in a group there.
+func labelsNotice(a *state.Alert, key, detail string, at time.Time) *state.Notification {
+	if a.Group == "" || a.Status == state.Suppressed || !slices.Contains(a.Notify, "slack") {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(a.ID + "|" + key))
+	n := &state.Notification{ID: a.Group + "/labels/" + hex.EncodeToString(sum[:8]), Kind: state.NoticeLabels, Group: a.Group,
+		Model: a.Model, Rule: a.Rule, Owner: a.Owner, Role: a.Role, Channels: []string{"slack"}, Alert: *a.Clone(),
+		Members: 1, Created: at, Lifecycle: state.Lifecycle{Note: detail}}
+	n.Alert.UpdatedAt = at
+	return n
+}

@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/audit"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/state"
+)
+
+const day = 24 * time.Hour
+
+// labels is a quality event measured over [from, to) days after t0,
+// arriving at days after t0.
+func labels(id string, auc float64, from, to, at int) []byte {
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"m","kind":"quality","metric":"auc","value":%v,"observed_at":%q,"window_start":%q,"window_end":%q}}`,
+		id, auc, t0.Add(time.Duration(at)*day).Format(time.RFC3339), t0.Add(time.Duration(from)*day).Format(time.RFC3339),
+		t0.Add(time.Duration(to)*day).Format(time.RFC3339)))
+}
+
+// failLabelsOnce fails the first commit that records a labels verdict, as
+// a throttled table would: the event is retried whole.
+type failLabelsOnce struct {
+	*memstore.Store
+	failed bool
+}
+
+func (f *failLabelsOnce) Commit(ctx context.Context, c *state.Commit) error {
+	if !f.failed && slices.ContainsFunc(c.Audit, func(r audit.Record) bool { return strings.HasPrefix(r.Action, "labels-") }) {
+		f.failed = true
+		return errors.New("throttled")
+	}
+	return f.Store.Commit(ctx, c)
+}
+
+func newLabelsProcessor(t *testing.T) (*Processor, *failLabelsOnce) {
+	now := func() time.Time { return t0.Add(30 * day) }
+	st := &failLabelsOnce{Store: memstore.New(now), failed: true}
+	return &Processor{Config: testConfig(t), Store: st, Now: now}, st
+}
+
+// verdicts are the labels records on alert id's trail.
+func verdicts(t *testing.T, st *memstore.Store, id string) []audit.Record {
+	t.Helper()
+	recs, err := st.AlertRecords(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := audit.Verify(recs); err != nil {
+		t.Errorf("trail of %s: %v", id, err)
+	}
+	return slices.DeleteFunc(recs, func(r audit.Record) bool { return !strings.HasPrefix(r.Action, "labels-") })
+}
+
+func TestLateLabelsJudgeTheDriftAlertsTheirWindowCovers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		auc    float64
+		action string
+	}{
+		{"quality dropped: confirmed", 0.6, audit.LabelsConfirmed},
+		{"quality held: not confirmed", 0.9, audit.LabelsNotConfirmed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, st := newLabelsProcessor(t)
+			process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+			process(t, p, event("d2", "drift", "psi", "tenure", 0.4, 9*day)) // after the window
+			out := process(t, p, labels("q1", tc.auc, 0, 7, 21))
+			if len(out.Judged) != 1 || out.Judged[0].Alert != "m/psi/feature=income" || !out.Judged[0].Opened.Equal(t0.Add(2*day)) {
+				t.Fatalf("Judged = %+v, want income's opening alone", out.Judged)
+			}
+			got := verdicts(t, st.Store, "m/psi/feature=income")
+			if len(got) != 1 || got[0].Action != tc.action || !got[0].Covers.Equal(t0.Add(2*day)) {
+				t.Fatalf("verdicts = %+v, want one %s covering day 2", got, tc.action)
+			}
+			if want := "labels for 2026-03-01 – 2026-03-07 arrived: auc"; !strings.HasPrefix(got[0].Detail, want) {
+				t.Errorf("detail = %q, want it to start %q", got[0].Detail, want)
+			}
+			i := slices.IndexFunc(out.Queued, func(n *state.Notification) bool { return n.Kind == state.NoticeLabels })
+			if i < 0 || !slices.Equal(out.Queued[i].Channels, []string{"slack"}) || out.Queued[i].Lifecycle.Note != got[0].Detail {
+				t.Errorf("queued = %+v, want a labels reply to slack alone saying the verdict", out.Queued)
+			}
+			if v := verdicts(t, st.Store, "m/psi/feature=tenure"); len(v) != 0 {
+				t.Errorf("tenure, opened after the window, was judged: %+v", v)
+			}
+		})
+	}
+}
+
+// At least once in, exactly once out: a verdict whose commit failed is
+// recorded when the event is redelivered, and a redelivery after it
+// records nothing more.
+func TestLateLabelsJudgeOnceUnderRedelivery(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	st.failed = false
+	if _, err := p.Process(context.Background(), labels("q1", 0.6, 0, 7, 21)); err == nil {
+		t.Fatal("Process succeeded though the verdict's commit failed")
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 0 {
+		t.Fatalf("verdicts after a failed commit = %+v", v)
+	}
+	for range 2 {
+		out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+		if !out.Duplicate {
+			t.Errorf("redelivery not seen as a duplicate")
+		}
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 1 {
+		t.Errorf("verdicts after redeliveries = %d, want 1", len(v))
+	}
+	// Labels of another window covering the same opening judge it again.
+	process(t, p, labels("q2", 0.6, 0, 14, 22))
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 2 {
+		t.Errorf("verdicts after a second window = %d, want 2", len(v))
+	}
+}

@@ -198,9 +198,10 @@ func TestReminderOutsideWorkingHoursFollowsOutsideHours(t *testing.T) {
 		channels []string
 		hold     time.Time
 		escalate time.Time
+		repages  int // a new PagerDuty incident only when the reminder triggers one
 	}{
-		{"slack", []string{"slack"}, time.Time{}, monday.Add(2*time.Hour + 5*time.Minute + 15*time.Minute)},
-		{"hold", []string{"slack", "pagerduty"}, tuesday, tuesday.Add(15 * time.Minute)},
+		{"slack", []string{"slack"}, time.Time{}, monday.Add(2*time.Hour + 5*time.Minute + 15*time.Minute), 0},
+		{"hold", []string{"slack", "pagerduty"}, tuesday, tuesday.Add(15 * time.Minute), 1},
 	} {
 		t.Run(tc.outside, func(t *testing.T) {
 			w := reackWorldFrom(t, ", reack_after: 2h, outside_hours: "+tc.outside, hours, monday)
@@ -221,8 +222,8 @@ func TestReminderOutsideWorkingHoursFollowsOutsideHours(t *testing.T) {
 			if !slices.Equal(n.Channels, tc.channels) || !n.Hold.Equal(tc.hold) {
 				t.Errorf("reminder at 18:05 via %v held until %v, want via %v held until %v (outside_hours: %s)", n.Channels, n.Hold, tc.channels, tc.hold, tc.outside)
 			}
-			if g := w.get(); !g.EscalateAt.Equal(tc.escalate) {
-				t.Errorf("escalates at %v, want %v", g.EscalateAt, tc.escalate)
+			if g := w.get(); !g.EscalateAt.Equal(tc.escalate) || g.Repages != tc.repages {
+				t.Errorf("escalates at %v, repages %d; want %v, %d (a Slack-only reminder leaves the acknowledged incident the live one)", g.EscalateAt, g.Repages, tc.escalate, tc.repages)
 			}
 			recs, _ := w.st.AlertRecords(context.Background(), "m/acc")
 			if !slices.ContainsFunc(recs, func(r audit.Record) bool {

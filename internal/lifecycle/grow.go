@@ -29,7 +29,6 @@ func (s *step) reack(ack time.Duration) string {
 	g := s.g
 	prev, since := who(g.AckedBy, g.AckedName), s.now.Sub(g.AckedAt).Round(time.Minute)
 	g.Reacked = g.AckedBy
-	g.Repages++
 	g.AckedBy, g.AckedName, g.AckedAt, g.SnoozedUntil, g.ReackAt = "", "", time.Time{}, time.Time{}, time.Time{}
 	g.EscalateAt, g.CycleStart = s.after(ack), s.now
 	detail := fmt.Sprintf("still open %s after %s acknowledged it: asked again", duration.Format(since), prev)
@@ -42,6 +41,12 @@ func (s *step) reack(ack time.Duration) string {
 				g.EscalateAt = told.Hold.Add(ack) // nobody can answer what they have not been told
 			}
 		}
+	}
+	if s.told == nil || slices.Contains(s.told.Notify, "pagerduty") {
+		// Only a reminder that triggers PagerDuty opens a new incident:
+		// told on Slack alone, the acknowledged incident is still the
+		// live one, and what its responders do there must still count.
+		g.Repages++
 	}
 	if !g.EscalateAt.IsZero() {
 		detail += fmt.Sprintf("; escalates in %s unless acknowledged", g.AckWithin)
@@ -111,7 +116,10 @@ type Told struct {
 func Raise(cfg *config.Config, g *state.Group, a *state.Alert, level, why string, size int, now time.Time, told Told) string {
 	from := g.Level
 	pol, _ := cfg.Stakes.Cell(a.Stakes, level)
-	g.Level, g.GrowBase, g.Raises, g.Repages = level, size, g.Raises+1, g.Repages+1
+	g.Level, g.GrowBase, g.Raises = level, size, g.Raises+1
+	if slices.Contains(told.Notify, "pagerduty") {
+		g.Repages++ // a new incident only when PagerDuty is triggered (see reack)
+	}
 	g.Notify = slices.Clone(told.Notify)
 	g.AckWithin, g.ReackAfter = "", ""
 	if pol.AckWithin > 0 {

@@ -31,16 +31,8 @@ func (r *racer) Commit(ctx context.Context, c *state.Commit) error {
 // updating one of the second chunk meanwhile (a conflict) is re-read and
 // retried, so none stays open in the closed group.
 func TestResolvingALargeGroupRetriesAChunkTheRouterChanged(t *testing.T) {
-	r := newRig(t, time.Date(2026, 3, 9, 2, 0, 0, 0, time.UTC))
+	r, g := largeGroup(t)
 	ctx := context.Background()
-	for night := 0; night < 3; night++ {
-		for i := 0; i < 35; i++ {
-			r.now = r.now.Add(time.Second)
-			r.ev("drift", "psi", fmt.Sprintf("f%02d", i), 0.4)
-		}
-		r.now = r.now.Add(24 * time.Hour)
-	}
-	g, _ := r.st.GetGroup(ctx, "credit-approval", "feature-drift")
 	rs := &racer{Store: r.st, armed: true}
 	m := &lifecycle.Manager{Config: r.cfg, Store: rs, Now: func() time.Time { return r.now }}
 	if res, err := m.Apply(ctx, lifecycle.Change{Action: lifecycle.Resolve, Group: g.ID, By: lifecycle.Actor{ID: "slack:U012ABCDE"}}); err != nil || !res.Done {
@@ -67,16 +59,8 @@ func TestResolvingALargeGroupRetriesAChunkTheRouterChanged(t *testing.T) {
 // without end), the alerts left open in the closed group join a new group
 // at their next breach, and their owner is told.
 func TestAlertsLeftOpenInAClosedGroupOpenANewOneAtTheirNextBreach(t *testing.T) {
-	r := newRig(t, time.Date(2026, 3, 9, 2, 0, 0, 0, time.UTC))
+	r, g := largeGroup(t)
 	ctx := context.Background()
-	for night := 0; night < 3; night++ {
-		for i := 0; i < 35; i++ {
-			r.now = r.now.Add(time.Second)
-			r.ev("drift", "psi", fmt.Sprintf("f%02d", i), 0.4)
-		}
-		r.now = r.now.Add(24 * time.Hour)
-	}
-	g, _ := r.st.GetGroup(ctx, "credit-approval", "feature-drift")
 	m := &lifecycle.Manager{Config: r.cfg, Store: &racer{Store: r.st, always: true}, Now: func() time.Time { return r.now }}
 	if res, err := m.Apply(ctx, lifecycle.Change{Action: lifecycle.Resolve, Group: g.ID, By: lifecycle.Actor{ID: "slack:U012ABCDE"}}); err != nil || !res.Done {
 		t.Fatal(res, err)
@@ -90,4 +74,22 @@ func TestAlertsLeftOpenInAClosedGroupOpenANewOneAtTheirNextBreach(t *testing.T) 
 	if len(out.Queued) != 1 || out.Queued[0].Kind != state.NoticeOpened || out.Queued[0].Group == g.ID {
 		t.Fatalf("the orphan's breach queued %d notification(s), want one opening a new group", len(out.Queued))
 	}
+}
+
+// largeGroup is a rig whose feature-drift group holds 35 alerts, each of
+// which breached on three nights (for: needs them).
+func largeGroup(t *testing.T) (*rig, *state.Group) {
+	r := newRig(t, time.Date(2026, 3, 9, 2, 0, 0, 0, time.UTC))
+	for night := 0; night < 3; night++ {
+		for i := 0; i < 35; i++ {
+			r.now = r.now.Add(time.Second)
+			r.ev("drift", "psi", fmt.Sprintf("f%02d", i), 0.4)
+		}
+		r.now = r.now.Add(24 * time.Hour)
+	}
+	g, err := r.st.GetGroup(context.Background(), "credit-approval", "feature-drift")
+	if err != nil || g == nil {
+		t.Fatalf("no feature-drift group after three nights: %v", err)
+	}
+	return r, g
 }

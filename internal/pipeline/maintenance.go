@@ -93,7 +93,11 @@ func (d *decision) muting(r *config.Rule) *signal.Mute {
 // mute holds back what alert a, in its group, tells while the event's
 // mute lasts (state.Alert.MutedInGroup): recorded and audited as muted,
 // told once at the mute's end by the escalator's window. It reports
-// whether it did; an event no mute covers lifts an earlier one at once.
+// whether it did. An event no mute covers does not lift an earlier mute
+// before the end CloudWatch gave it: the same series may be fed by
+// events that know nothing of mutes (a native signal, an older event
+// delivered late), and only the alarm's mute rule says how long it lasts.
+// A mute rule ended early therefore holds until its announced end.
 func (d *decision) mute(a *state.Alert, r *config.Rule) (bool, error) {
 	mu := d.muting(r)
 	if mu == nil {

@@ -108,6 +108,8 @@ func TestEval(t *testing.T) {
 		{"last", `all(last(3), # < 0.8)`, drift, hist, True, ""},
 		{"lineage arithmetic on absent key fails, never panics", `lineage.rows + 1 > 0`, drift, nil, Failed, "evaluation failed"},
 		{"labels absent key is empty", `labels.detector == ""`, drift, nil, True, ""},
+		{"missing baseline through $env", `value - $env["baseline"] > 0.03`, noBaseline, nil, Missing, "event has no baseline"},
+		{"$env reads the event by field name", `$env.value > 0.25 && $env["feature"] == "income" && $env.business.cost_usd == 900`, drift, nil, True, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, tc.src, Bool)

@@ -101,7 +101,7 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		out = append(out, Result{})
 		res := &out[len(out)-1]
 		res.Rule, res.Late = r, late
-		res.Verdict = e.eval.Eval(r.When)
+		e.eval.EvalInto(&res.Verdict, r.When)
 		switch res.Verdict.Outcome {
 		case expression.True:
 			res.Status = Pending

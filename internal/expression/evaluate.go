@@ -170,45 +170,53 @@ func (e *Evaluator) boxed() any {
 	return e.env
 }
 
-// Applies runs only the cheap checks (filters, missing fields, history)
-// and reports the verdict they reach, or True when the program must run.
-func (e *Evaluator) precheck(p *Program) Verdict {
+// precheck runs only the cheap checks (filters, missing fields, history)
+// and sets the verdict they reach, or True when the program must run.
+func (e *Evaluator) precheck(v *Verdict, p *Program) {
+	*v = Verdict{Outcome: True, p: p, ev: e.ev}
 	for i := range p.filters {
 		f := &p.filters[i]
 		got := fieldString(e.ev, f.field)
 		ok := false
-		for _, v := range f.values {
-			if got == v {
+		for _, want := range f.values {
+			if got == want {
 				ok = true
 				break
 			}
 		}
 		if !ok {
-			return Verdict{Outcome: OtherSeries, p: p, ev: e.ev, filter: f}
+			v.Outcome, v.filter = OtherSeries, f
+			return
 		}
 	}
 	if missing := p.needs &^ e.has; missing != 0 {
 		for f := range numFields {
 			if missing&(1<<f) != 0 {
-				return Verdict{Outcome: Missing, p: p, ev: e.ev, field: f}
+				v.Outcome, v.field = Missing, f
+				return
 			}
 		}
 	}
 	if p.history > 0 && (e.run.h == nil || e.run.h.Len() < p.history) {
-		have := 0
+		v.Outcome = ShortHistory
 		if e.run.h != nil {
-			have = e.run.h.Len()
+			v.have = e.run.h.Len()
 		}
-		return Verdict{Outcome: ShortHistory, p: p, ev: e.ev, have: have}
 	}
-	return Verdict{Outcome: True, p: p, ev: e.ev}
 }
 
 // Eval evaluates p against the bound event.
 func (e *Evaluator) Eval(p *Program) Verdict {
-	v := e.precheck(p)
-	if v.Outcome != True {
-		return v
+	var v Verdict
+	e.EvalInto(&v, p)
+	return v
+}
+
+// EvalInto is Eval writing the verdict in place: a Verdict is several
+// words, and copying one per rule showed in the time of a model's rules.
+func (e *Evaluator) EvalInto(v *Verdict, p *Program) {
+	if e.precheck(v, p); v.Outcome != True {
+		return
 	}
 	e.run.start(MaxCost - p.cost)
 	out, err := e.machine.Run(p.prog, e.boxed())
@@ -217,7 +225,7 @@ func (e *Evaluator) Eval(p *Program) Verdict {
 		if _, ok := overBudget(err); ok {
 			v.Outcome = OverBudget
 		}
-		return v
+		return
 	}
 	switch x := out.(type) {
 	case bool:
@@ -232,7 +240,6 @@ func (e *Evaluator) Eval(p *Program) Verdict {
 	default:
 		v.Outcome, v.err = Failed, fmt.Errorf("unexpected result type %T", out)
 	}
-	return v
 }
 
 func fieldString(ev *signal.Event, f int) string {

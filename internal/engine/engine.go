@@ -108,7 +108,7 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 			if late {
 				// A late breach says nothing about now: counting it would
 				// let one breach of the present satisfy for: 2.
-				res.Streak = st.Streaks[r.Name]
+				res.Streak = st.Streak(r.Name)
 				break
 			}
 			res.Streak, _ = st.Breach(r.Name, ev.ObservedAt)

@@ -63,7 +63,7 @@ func (x *explainer) compile(business map[string]float64) {
 		return
 	}
 	compile := func(src string) (*vm.Program, error) {
-		prog, cost, err := build(src, cf, nil)
+		prog, cost, err := build(src, cf, nil, nil)
 		x.cost += cost
 		return prog, err
 	}

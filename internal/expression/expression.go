@@ -174,7 +174,7 @@ func newConf(business map[string]float64, extra ...expr.Option) *conf.Config {
 func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
 	p := &Program{Source: src, Type: typ}
 	var err error
-	p.prog, p.cost, err = build(src, c.conf[typ], func(root ast.Node) error { return p.analyse(root, c.business) })
+	p.prog, p.cost, err = build(src, c.conf[typ], func(root ast.Node) error { return p.analyse(root, c.business) }, withoutFilters)
 	if err != nil {
 		return nil, err
 	}
@@ -196,9 +196,10 @@ func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
 
 // build compiles src with cf: parse, analyse (when given), patch and
 // type-check, optimise, cost (rewriting the tree for the run-time
-// charges) and generate the program. It returns the program's cost known
-// at compile time.
-func build(src string, cf *conf.Config, analyse func(ast.Node) error) (*vm.Program, int, error) {
+// charges), trim (when given: the tree the VM runs may leave out what
+// the evaluator checks before running it) and generate the program. It
+// returns the program's cost known at compile time, as written.
+func build(src string, cf *conf.Config, analyse func(ast.Node) error, trim func(ast.Node) ast.Node) (*vm.Program, int, error) {
 	// Parsing with the configuration makes last and slope our history
 	// functions, not expr's builtin last(array).
 	tree, err := parser.ParseWithConfig(src, cf)
@@ -226,6 +227,9 @@ func build(src string, cf *conf.Config, analyse func(ast.Node) error) (*vm.Progr
 	cost, err := budget(&tree.Node)
 	if err != nil {
 		return nil, 0, err
+	}
+	if trim != nil {
+		tree.Node = trim(tree.Node)
 	}
 	prog, err := compiler.Compile(tree, cf)
 	if err != nil {
@@ -458,6 +462,43 @@ func (p *Program) read(name string) {
 	if i := slices.Index(FieldNames[:], name); i >= 0 && optional&(1<<i) != 0 {
 		p.needs |= 1 << i
 	}
+}
+
+// withoutFilters leaves out of a condition its top-level `field ==
+// "literal"` conjuncts: Eval checks every filter before running the
+// program (precheck), so by then they hold, and testing them again was a
+// third of the VM's work on a typical rule. They cost nothing at run time
+// (a comparison with a literal is costed at compile time), so the budget
+// spent is the same; the nodes left keep their places in the source, so
+// errors point where they did. A condition of filters alone is left whole.
+func withoutFilters(n ast.Node) ast.Node {
+	if out := trimFilters(n); out != nil {
+		return out
+	}
+	return n
+}
+
+// trimFilters returns n without its `==` filter conjuncts, nil if that
+// leaves nothing.
+func trimFilters(n ast.Node) ast.Node {
+	if f, ok := n.(*ast.BinaryNode); ok && f.Operator == "==" {
+		if _, ok := filterOf(f); ok {
+			return nil
+		}
+	}
+	b, ok := n.(*ast.BinaryNode)
+	if !ok || (b.Operator != "&&" && b.Operator != "and") {
+		return n
+	}
+	l, r := trimFilters(b.Left), trimFilters(b.Right)
+	switch {
+	case l == nil:
+		return r
+	case r == nil:
+		return l
+	}
+	b.Left, b.Right = l, r
+	return b
 }
 
 // walk calls fn on every node of the tree, parents first.

@@ -142,14 +142,11 @@ func (l *loader) finishModel(d *doc, m *Model) {
 	}
 	for _, r := range m.Rules {
 		m.HistoryDepth = max(m.HistoryDepth, r.When.History())
-		m.Scope.Include(r.When)
 		if r.Impact != nil {
 			m.HistoryDepth = max(m.HistoryDepth, r.Impact.History())
-			m.Scope.Include(r.Impact)
 		}
 		if r.ResolveWhen != nil {
 			m.HistoryDepth = max(m.HistoryDepth, r.ResolveWhen.History())
-			m.Scope.Include(r.ResolveWhen)
 		}
 		r.Flapping = flappingOf(r, m)
 	}

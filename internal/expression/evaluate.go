@@ -22,35 +22,15 @@ type History interface {
 }
 
 // Scope is what a model adds to every evaluation: its business constants and
-// stakes. Build one per model at load time with NewScope, and Include the
-// model's programs.
+// stakes. Build one per model at load time with NewScope.
 type Scope struct {
 	Business map[string]float64
 	Stakes   string
-
-	stakes any // Stakes, boxed once
-	// interned holds the string literals the model's filters compare
-	// against, boxed once: an event whose metric is "psi" then costs no
-	// allocation to put in the environment.
-	interned map[string]any
 }
 
 // NewScope returns the scope of a model.
 func NewScope(business map[string]float64, stakes string) *Scope {
-	return &Scope{Business: business, Stakes: stakes, stakes: stakes}
-}
-
-// Include interns the string literals p compares fields against. It is an
-// optimisation only: evaluation is correct without it.
-func (s *Scope) Include(p *Program) {
-	for _, f := range p.filters {
-		for _, v := range f.values {
-			if s.interned == nil {
-				s.interned = map[string]any{}
-			}
-			s.interned[v] = v
-		}
-	}
+	return &Scope{Business: business, Stakes: stakes}
 }
 
 // Outcome says how an evaluation ended.
@@ -121,33 +101,36 @@ func (v Verdict) Reason() string {
 // per goroutine.
 type Evaluator struct {
 	machine vm.VM
-	env     map[string]any
-	ev      *signal.Event
-	scope   *Scope
-	has     fieldSet
-	filled  fieldSet // fields put in env since Bind
-	run     runState
+	vars    evalEnv // the bound event's environment
+	// env is vars boxed for the VM, once per event and only when a program
+	// runs: the VM reads the fields of a struct held by value without
+	// copying them, where one behind a pointer would be copied field by
+	// field. Nil until then.
+	env   any
+	ev    *signal.Event
+	scope *Scope
+	has   fieldSet
+	run   runState
 }
 
 // NewEvaluator returns an Evaluator with the history functions installed
 // and the budget set.
 func NewEvaluator() *Evaluator {
-	e := &Evaluator{env: make(map[string]any, 24)}
-	e.env[nameRun] = &e.run
+	e := &Evaluator{}
 	e.machine.MemoryBudget = MaxItems
 	return e
 }
 
 // Bind sets the event, the model's scope and the series history for the next
-// calls. The environment is filled lazily: a field is boxed only when a
-// program that reads it gets past its filters.
+// calls, and builds the environment every program of the model reads.
 func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
-	e.ev, e.scope, e.run.h, e.filled = ev, scope, hist, 0
-	e.env[nameBusiness] = scope.Business
-	if scope.stakes != nil {
-		e.env[nameStakes] = scope.stakes
-	} else {
-		e.env[nameStakes] = scope.Stakes // a Scope built without NewScope
+	e.ev, e.scope, e.run.h, e.env = ev, scope, hist, nil
+	// Absent optional fields get their zero value: rules reading them are
+	// stopped before running (Missing), but explanations may still look.
+	e.vars = evalEnv{
+		Model: ev.Model, Kind: ev.Kind, Metric: ev.Metric, Value: ev.Value, ObservedAt: ev.ObservedAt,
+		Version: ev.Version, Environment: ev.Environment, Feature: ev.Feature, Segment: ev.Segment,
+		Labels: ev.Labels, Lineage: ev.Lineage, Business: scope.Business, Stakes: scope.Stakes, Run: &e.run,
 	}
 	var has fieldSet = 1<<fModel | 1<<fKind | 1<<fMetric | 1<<fValue | 1<<fObservedAt | 1<<fLabels | 1<<fLineage
 	set := func(f int, ok bool) {
@@ -157,131 +140,92 @@ func (e *Evaluator) Bind(ev *signal.Event, scope *Scope, hist History) {
 	}
 	set(fVersion, ev.Version != "")
 	set(fEnvironment, ev.Environment != "")
-	set(fBaseline, ev.Baseline != nil)
 	set(fFeature, ev.Feature != "")
 	set(fSegment, ev.Segment != "")
-	set(fSampleSize, ev.SampleSize != nil)
-	set(fWindowStart, ev.WindowStart != nil)
-	set(fWindowEnd, ev.WindowEnd != nil)
+	if ev.Baseline != nil {
+		has |= 1 << fBaseline
+		e.vars.Baseline = *ev.Baseline
+	}
+	if ev.SampleSize != nil {
+		has |= 1 << fSampleSize
+		e.vars.SampleSize = int(*ev.SampleSize)
+	}
+	if ev.WindowStart != nil {
+		has |= 1 << fWindowStart
+		e.vars.WindowStart = *ev.WindowStart
+	}
+	if ev.WindowEnd != nil {
+		has |= 1 << fWindowEnd
+		e.vars.WindowEnd = *ev.WindowEnd
+	}
 	e.has = has
 }
 
-// fill puts the given fields of the event into the environment (each boxed
-// value is an allocation), taking strings the rules compare against
-// pre-boxed from the scope.
-func (e *Evaluator) fill(fields fieldSet) {
-	fields &^= e.filled
-	if fields == 0 {
-		return
+// boxed returns the environment for the VM, boxing it on the event's
+// first run.
+func (e *Evaluator) boxed() any {
+	if e.env == nil {
+		e.env = e.vars
 	}
-	e.filled |= fields
-	ev, env := e.ev, e.env
-	str := func(f int, v string) {
-		if fields&(1<<f) == 0 {
-			return
-		}
-		if boxed, ok := e.scope.interned[v]; ok {
-			env[FieldNames[f]] = boxed
-		} else {
-			env[FieldNames[f]] = v
-		}
-	}
-	str(fModel, ev.Model)
-	str(fKind, ev.Kind)
-	str(fMetric, ev.Metric)
-	str(fVersion, ev.Version)
-	str(fEnvironment, ev.Environment)
-	str(fFeature, ev.Feature)
-	str(fSegment, ev.Segment)
-	if fields&(1<<fValue) != 0 {
-		env["value"] = ev.Value
-	}
-	if fields&(1<<fObservedAt) != 0 {
-		env["observed_at"] = ev.ObservedAt
-	}
-	if fields&(1<<fLabels) != 0 {
-		env["labels"] = ev.Labels
-	}
-	if fields&(1<<fLineage) != 0 {
-		env["lineage"] = ev.Lineage
-	}
-	// Absent optional fields get their zero value: rules reading them are
-	// stopped before running (Missing), but explanations may still look.
-	if fields&(1<<fBaseline) != 0 {
-		env["baseline"] = 0.0
-		if ev.Baseline != nil {
-			env["baseline"] = *ev.Baseline
-		}
-	}
-	if fields&(1<<fSampleSize) != 0 {
-		env["sample_size"] = 0
-		if ev.SampleSize != nil {
-			env["sample_size"] = int(*ev.SampleSize)
-		}
-	}
-	if fields&(1<<fWindowStart) != 0 {
-		env["window_start"] = zeroTime
-		if ev.WindowStart != nil {
-			env["window_start"] = *ev.WindowStart
-		}
-	}
-	if fields&(1<<fWindowEnd) != 0 {
-		env["window_end"] = zeroTime
-		if ev.WindowEnd != nil {
-			env["window_end"] = *ev.WindowEnd
-		}
-	}
+	return e.env
 }
 
-// Applies runs only the cheap checks (filters, missing fields, history)
-// and reports the verdict they reach, or True when the program must run.
-func (e *Evaluator) precheck(p *Program) Verdict {
+// precheck runs only the cheap checks (filters, missing fields, history)
+// and sets the verdict they reach, or True when the program must run.
+func (e *Evaluator) precheck(v *Verdict, p *Program) {
+	*v = Verdict{Outcome: True, p: p, ev: e.ev}
 	for i := range p.filters {
 		f := &p.filters[i]
 		got := fieldString(e.ev, f.field)
 		ok := false
-		for _, v := range f.values {
-			if got == v {
+		for _, want := range f.values {
+			if got == want {
 				ok = true
 				break
 			}
 		}
 		if !ok {
-			return Verdict{Outcome: OtherSeries, p: p, ev: e.ev, filter: f}
+			v.Outcome, v.filter = OtherSeries, f
+			return
 		}
 	}
 	if missing := p.needs &^ e.has; missing != 0 {
 		for f := range numFields {
 			if missing&(1<<f) != 0 {
-				return Verdict{Outcome: Missing, p: p, ev: e.ev, field: f}
+				v.Outcome, v.field = Missing, f
+				return
 			}
 		}
 	}
 	if p.history > 0 && (e.run.h == nil || e.run.h.Len() < p.history) {
-		have := 0
+		v.Outcome = ShortHistory
 		if e.run.h != nil {
-			have = e.run.h.Len()
+			v.have = e.run.h.Len()
 		}
-		return Verdict{Outcome: ShortHistory, p: p, ev: e.ev, have: have}
 	}
-	return Verdict{Outcome: True, p: p, ev: e.ev}
 }
 
 // Eval evaluates p against the bound event.
 func (e *Evaluator) Eval(p *Program) Verdict {
-	v := e.precheck(p)
-	if v.Outcome != True {
-		return v
+	var v Verdict
+	e.EvalInto(&v, p)
+	return v
+}
+
+// EvalInto is Eval writing the verdict in place: a Verdict is several
+// words, and copying one per rule showed in the time of a model's rules.
+func (e *Evaluator) EvalInto(v *Verdict, p *Program) {
+	if e.precheck(v, p); v.Outcome != True {
+		return
 	}
-	e.fill(p.reads)
 	e.run.start(MaxCost - p.cost)
-	out, err := e.machine.Run(p.prog, e.env)
+	out, err := e.machine.Run(p.prog, e.boxed())
 	if err != nil {
 		v.Outcome, v.err = Failed, err
 		if _, ok := overBudget(err); ok {
 			v.Outcome = OverBudget
 		}
-		return v
+		return
 	}
 	switch x := out.(type) {
 	case bool:
@@ -296,7 +240,6 @@ func (e *Evaluator) Eval(p *Program) Verdict {
 	default:
 		v.Outcome, v.err = Failed, fmt.Errorf("unexpected result type %T", out)
 	}
-	return v
 }
 
 func fieldString(ev *signal.Event, f int) string {

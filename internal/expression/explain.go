@@ -63,7 +63,7 @@ func (x *explainer) compile(business map[string]float64) {
 		return
 	}
 	compile := func(src string) (*vm.Program, error) {
-		prog, cost, err := build(src, cf, nil)
+		prog, cost, err := build(src, cf, nil, nil)
 		x.cost += cost
 		return prog, err
 	}
@@ -104,8 +104,7 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 		return nil
 	}
 	p.explain.once.Do(func() { p.explain.compile(e.scope.Business) })
-	// The sides of a conjunct read no more than the whole expression.
-	e.fill(p.reads)
+	env := e.boxed()
 	// One budget for all the clauses, as for the whole expression; and
 	// the lists of both sides of a comparison stay alive until described.
 	e.run.start(max(MaxCost-p.explain.cost, 0))
@@ -116,7 +115,7 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 			continue
 		}
 		if pt.op == "" {
-			v, err := e.machine.Run(pt.whole, e.env)
+			v, err := e.machine.Run(pt.whole, env)
 			holds := err == nil && v == true
 			text := pt.src + " is " + strconv.FormatBool(holds)
 			if err != nil {
@@ -125,8 +124,8 @@ func (e *Evaluator) Explain(p *Program) []Clause {
 			out = append(out, Clause{Text: text, Holds: holds, Filter: pt.filter})
 			continue
 		}
-		l, errL := e.machine.Run(pt.left.prog, e.env)
-		r, errR := e.machine.Run(pt.right.prog, e.env)
+		l, errL := e.machine.Run(pt.left.prog, env)
+		r, errR := e.machine.Run(pt.right.prog, env)
 		if errL != nil || errR != nil {
 			out = append(out, Clause{Text: pt.src + ": cannot evaluate"})
 			continue

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -99,7 +100,6 @@ type Program struct {
 	prog    *vm.Program
 	cost    int      // steps known at compile time (see budget)
 	needs   fieldSet // optional fields the expression reads
-	reads   fieldSet // every event field the expression reads
 	history int      // largest n of last(n)/slope(n): observations needed
 	filters []filter // top-level `field == "literal"` conjuncts
 	// NeverFires explains why a condition can never be true, when static
@@ -174,7 +174,7 @@ func newConf(business map[string]float64, extra ...expr.Option) *conf.Config {
 func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
 	p := &Program{Source: src, Type: typ}
 	var err error
-	p.prog, p.cost, err = build(src, c.conf[typ], func(root ast.Node) error { return p.analyse(root, c.business) })
+	p.prog, p.cost, err = build(src, c.conf[typ], func(root ast.Node) error { return p.analyse(root, c.business) }, withoutFilters)
 	if err != nil {
 		return nil, err
 	}
@@ -196,9 +196,10 @@ func (c *Compiler) Compile(src string, typ Type) (*Program, error) {
 
 // build compiles src with cf: parse, analyse (when given), patch and
 // type-check, optimise, cost (rewriting the tree for the run-time
-// charges) and generate the program. It returns the program's cost known
-// at compile time.
-func build(src string, cf *conf.Config, analyse func(ast.Node) error) (*vm.Program, int, error) {
+// charges), trim (when given: the tree the VM runs may leave out what
+// the evaluator checks before running it) and generate the program. It
+// returns the program's cost known at compile time, as written.
+func build(src string, cf *conf.Config, analyse func(ast.Node) error, trim func(ast.Node) ast.Node) (*vm.Program, int, error) {
 	// Parsing with the configuration makes last and slope our history
 	// functions, not expr's builtin last(array).
 	tree, err := parser.ParseWithConfig(src, cf)
@@ -227,6 +228,9 @@ func build(src string, cf *conf.Config, analyse func(ast.Node) error) (*vm.Progr
 	if err != nil {
 		return nil, 0, err
 	}
+	if trim != nil {
+		tree.Node = trim(tree.Node)
+	}
 	prog, err := compiler.Compile(tree, cf)
 	if err != nil {
 		return nil, 0, exprError(err)
@@ -237,12 +241,10 @@ func build(src string, cf *conf.Config, analyse func(ast.Node) error) (*vm.Progr
 // runOnce evaluates a program that reads nothing of the event, under the
 // budget.
 func runOnce(p *Program, business map[string]float64) (any, error) {
-	env := checkEnv(business)
 	st := &runState{}
 	st.start(MaxCost - p.cost)
-	env[nameRun] = st
 	m := vm.VM{MemoryBudget: MaxItems}
-	return m.Run(p.prog, env)
+	return m.Run(p.prog, evalEnv{Business: business, Run: st})
 }
 
 // errorOffset is the rune offset an evaluation error points at.
@@ -259,7 +261,7 @@ func errorOffset(err error) int {
 // replays and tests would not be reproducible.
 func options(business map[string]float64) []expr.Option {
 	return []expr.Option{
-		expr.Env(checkEnv(business)),
+		expr.Env(evalEnv{}),
 		expr.DisableBuiltin("now"),
 		expr.MaxNodes(MaxNodes),
 		// last and slope are called without reflection (expr calls
@@ -312,27 +314,41 @@ func (historyPatch) Visit(node *ast.Node) {
 	}
 }
 
-// checkEnv is the typed environment expressions are checked against. The
-// values only carry types; evaluation uses an Evaluator's own map.
-func checkEnv(business map[string]float64) map[string]any {
-	if business == nil {
-		business = map[string]float64{}
-	}
-	return map[string]any{
-		"model": "", "kind": "", "metric": "", "value": 0.0, "observed_at": time.Time{},
-		"version": "", "environment": "", "baseline": 0.0, "feature": "", "segment": "",
-		"sample_size": 0, "window_start": time.Time{}, "window_end": time.Time{},
-		"labels": map[string]string{}, "lineage": map[string]any{},
-		nameBusiness: business, nameStakes: "",
-		nameRun: (*runState)(nil),
-	}
+// evalEnv is the typed environment expressions are compiled against and run
+// with: the event's fields by their JSON names, the model's business
+// constants and stakes, and the evaluation's state for last and slope. A
+// struct rather than a map[string]any: the VM reads a field by its index,
+// not by hashing its name, and nothing is boxed per field. An Evaluator
+// builds one per event, shared by all the rules of the model.
+//
+// It has no methods: expr would let rules call them.
+type evalEnv struct {
+	Model       string             `expr:"model"`
+	Kind        string             `expr:"kind"`
+	Metric      string             `expr:"metric"`
+	Value       float64            `expr:"value"`
+	ObservedAt  time.Time          `expr:"observed_at"`
+	Version     string             `expr:"version"`
+	Environment string             `expr:"environment"`
+	Baseline    float64            `expr:"baseline"`
+	Feature     string             `expr:"feature"`
+	Segment     string             `expr:"segment"`
+	SampleSize  int                `expr:"sample_size"`
+	WindowStart time.Time          `expr:"window_start"`
+	WindowEnd   time.Time          `expr:"window_end"`
+	Labels      map[string]string  `expr:"labels"`
+	Lineage     map[string]any     `expr:"lineage"`
+	Business    map[string]float64 `expr:"business"`
+	Stakes      string             `expr:"stakes"`
+	Run         *runState          `expr:"__run__"`
 }
 
 // envNames are the names that read the event or its series.
 var envNames = func() map[string]bool {
 	names := map[string]bool{"$env": true, nameLast: true, nameSlope: true}
-	for name := range checkEnv(nil) {
-		names[name] = true
+	t := reflect.TypeFor[evalEnv]()
+	for i := range t.NumField() {
+		names[t.Field(i).Tag.Get("expr")] = true
 	}
 	return names
 }()
@@ -376,14 +392,17 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 			if envNames[n.Value] {
 				p.readsEnv = true
 			}
-			if i := slices.Index(FieldNames[:], n.Value); i >= 0 {
-				p.reads |= 1 << i
-				if optional&(1<<i) != 0 {
-					p.needs |= 1 << i
-				}
-			}
+			p.read(n.Value)
 		case *ast.MemberNode:
 			id, ok := n.Node.(*ast.IdentifierNode)
+			if ok && id.Value == "$env" {
+				// $env.baseline is baseline: a rule reading it this way
+				// does not fire on an event that lacks it either.
+				if key, ok := n.Property.(*ast.StringNode); ok {
+					p.read(key.Value)
+				}
+				return
+			}
 			if !ok || id.Value != nameBusiness {
 				return
 			}
@@ -435,6 +454,51 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 	}
 	p.NeverFires = contradiction(p.filters)
 	return nil
+}
+
+// read notes that the expression reads name: an optional event field
+// must be present for it to be evaluated.
+func (p *Program) read(name string) {
+	if i := slices.Index(FieldNames[:], name); i >= 0 && optional&(1<<i) != 0 {
+		p.needs |= 1 << i
+	}
+}
+
+// withoutFilters leaves out of a condition its top-level `field ==
+// "literal"` conjuncts: Eval checks every filter before running the
+// program (precheck), so by then they hold, and testing them again was a
+// third of the VM's work on a typical rule. They cost nothing at run time
+// (a comparison with a literal is costed at compile time), so the budget
+// spent is the same; the nodes left keep their places in the source, so
+// errors point where they did. A condition of filters alone is left whole.
+func withoutFilters(n ast.Node) ast.Node {
+	if out := trimFilters(n); out != nil {
+		return out
+	}
+	return n
+}
+
+// trimFilters returns n without its `==` filter conjuncts, nil if that
+// leaves nothing.
+func trimFilters(n ast.Node) ast.Node {
+	if f, ok := n.(*ast.BinaryNode); ok && f.Operator == "==" {
+		if _, ok := filterOf(f); ok {
+			return nil
+		}
+	}
+	b, ok := n.(*ast.BinaryNode)
+	if !ok || (b.Operator != "&&" && b.Operator != "and") {
+		return n
+	}
+	l, r := trimFilters(b.Left), trimFilters(b.Right)
+	switch {
+	case l == nil:
+		return r
+	case r == nil:
+		return l
+	}
+	b.Left, b.Right = l, r
+	return b
 }
 
 // walk calls fn on every node of the tree, parents first.

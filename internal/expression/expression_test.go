@@ -2,6 +2,7 @@ package expression
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,8 @@ func TestEval(t *testing.T) {
 		{"last", `all(last(3), # < 0.8)`, drift, hist, True, ""},
 		{"lineage arithmetic on absent key fails, never panics", `lineage.rows + 1 > 0`, drift, nil, Failed, "evaluation failed"},
 		{"labels absent key is empty", `labels.detector == ""`, drift, nil, True, ""},
+		{"missing baseline through $env", `value - $env["baseline"] > 0.03`, noBaseline, nil, Missing, "event has no baseline"},
+		{"$env reads the event by field name", `$env.value > 0.25 && $env["feature"] == "income" && $env.business.cost_usd == 900`, drift, nil, True, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mustCompile(t, tc.src, Bool)
@@ -219,5 +222,21 @@ func TestHistoryCallsAreIndependent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The filters a rule starts with are checked before it runs, and left out
+// of what the VM runs: what it says of an error must still point at the
+// place in the condition as written.
+func TestErrorAfterFiltersPointsIntoTheSource(t *testing.T) {
+	src := `kind == "drift" && metric == "psi" && lineage.rows + 1 > 0`
+	p := mustCompile(t, src, Bool)
+	ev := signal.Event{Model: "m", Kind: "drift", Metric: "psi", Value: 0.4, ObservedAt: t0}
+	e := NewEvaluator()
+	e.Bind(&ev, NewScope(business, "low"), nil)
+	v := e.Eval(p)
+	at := fmt.Sprintf("(1:%d)", strings.Index(src, "+")+1)
+	if v.Outcome != Failed || !strings.Contains(v.Reason(), at) || !strings.Contains(v.Reason(), src) {
+		t.Errorf("Eval(%q) = %v: %q, want it failed at %s, quoting the condition", src, v.Outcome, v.Reason(), at)
 	}
 }

@@ -5,7 +5,9 @@
 package series
 
 import (
+	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -22,12 +24,68 @@ type Streak struct {
 	Last  time.Time `json:"last"`  // the latest breach of the streak
 }
 
+// RuleStreak is one rule's streak.
+type RuleStreak struct {
+	Rule string
+	Streak
+}
+
+// Streaks are the rules' streaks in the order of their names. A slice
+// rather than a map: a series has a few at most, and finding one by
+// comparing names costs less than hashing, on every rule of every event.
+// They read and write as a JSON object by rule name, as the map they
+// replace did, so stored states read the same.
+type Streaks []RuleStreak
+
+// find returns where rule's streak is, or would be inserted, and whether
+// it is there.
+func (s Streaks) find(rule string) (int, bool) {
+	for i := range s {
+		if c := strings.Compare(s[i].Rule, rule); c >= 0 {
+			return i, c == 0
+		}
+	}
+	return len(s), false
+}
+
+// MarshalJSON writes the streaks as a JSON object by rule name.
+func (s Streaks) MarshalJSON() ([]byte, error) {
+	if s == nil {
+		return []byte("null"), nil
+	}
+	m := make(map[string]Streak, len(s))
+	for _, rs := range s {
+		m[rs.Rule] = rs.Streak
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads a JSON object by rule name.
+func (s *Streaks) UnmarshalJSON(data []byte) error {
+	var m map[string]Streak
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	if m == nil {
+		*s = nil
+		return nil
+	}
+	out := make(Streaks, 0, len(m))
+	for rule, st := range m {
+		out = append(out, RuleStreak{rule, st})
+	}
+	slices.SortFunc(out, func(a, b RuleStreak) int { return strings.Compare(a.Rule, b.Rule) })
+	*s = out
+	return nil
+}
+
 // State is the series state: bounded history and per-rule streaks.
 type State struct {
 	// Observations are oldest first; at most the depth the model's rules need.
 	Observations []Observation `json:"observations,omitempty"`
-	// Streaks by rule name; a rule with no current breach has no entry.
-	Streaks map[string]Streak `json:"streaks,omitempty"`
+	// Streaks of the rules breaching now; a rule with no current breach
+	// has no entry.
+	Streaks Streaks `json:"streaks,omitempty"`
 	// Latest is the time of the newest observation ever seen, kept even
 	// when no history is: a reading older than it is late. (It is stored
 	// only with other changes: on its own it is not worth a write.)
@@ -126,49 +184,47 @@ func (s *State) latest(n int) []Observation {
 	return s.Observations[len(s.Observations)-n:]
 }
 
+// Streak returns the rule's streak (zero if it has none).
+func (s *State) Streak(rule string) Streak {
+	if i, ok := s.Streaks.find(rule); ok {
+		return s.Streaks[i].Streak
+	}
+	return Streak{}
+}
+
 // Breach extends the rule's streak with a breaching observation at t. A
 // breach no later than the streak's latest one (the same event delivered
 // again, or a late one) does not count: at-least-once delivery must not
 // turn one reading into three. Breach reports whether the streak changed.
 func (s *State) Breach(rule string, t time.Time) (Streak, bool) {
-	st := s.Streaks[rule]
+	i, ok := s.Streaks.find(rule)
+	if !ok {
+		s.Streaks = slices.Insert(s.Streaks, i, RuleStreak{Rule: rule, Streak: Streak{Since: t}})
+	}
+	st := &s.Streaks[i].Streak
 	if st.Count > 0 && !t.After(st.Last) {
-		return st, false
-	}
-	if s.Streaks == nil {
-		s.Streaks = make(map[string]Streak)
-	}
-	if st.Count == 0 {
-		st.Since = t
+		return *st, false
 	}
 	st.Count++
 	st.Last = t
-	s.Streaks[rule] = st
 	s.dirty = true
-	return st, true
+	return *st, true
 }
 
 // Clear ends the rule's streak after a clean observation at t, unless the
 // reading is older than the streak's latest breach (a late event says
 // nothing about now). Clear reports whether the streak ended.
 func (s *State) Clear(rule string, t time.Time) bool {
-	st, ok := s.Streaks[rule]
-	if !ok || !t.After(st.Last) {
+	i, ok := s.Streaks.find(rule)
+	if !ok || !t.After(s.Streaks[i].Last) {
 		return false
 	}
-	delete(s.Streaks, rule)
+	s.Streaks = slices.Delete(s.Streaks, i, i+1)
 	s.dirty = true
 	return true
 }
 
 // Clone returns a deep copy of the state.
 func (s *State) Clone() State {
-	c := State{Latest: s.Latest, Observations: slices.Clone(s.Observations)}
-	if s.Streaks != nil {
-		c.Streaks = make(map[string]Streak, len(s.Streaks))
-		for k, v := range s.Streaks {
-			c.Streaks[k] = v
-		}
-	}
-	return c
+	return State{Latest: s.Latest, Observations: slices.Clone(s.Observations), Streaks: slices.Clone(s.Streaks)}
 }

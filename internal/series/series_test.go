@@ -1,6 +1,7 @@
 package series
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 	"time"
@@ -76,5 +77,41 @@ func TestAddSkipsRedeliveredObservation(t *testing.T) {
 	}
 	if !s.Add(Observation{At: day(1), Value: 2}, 5) || s.Len() != 2 {
 		t.Errorf("a different value at the same time must be kept (Len = %d)", s.Len())
+	}
+}
+
+// The streaks are stored in the series' item as a JSON object by rule
+// name: states written before they were kept in a slice must read back,
+// and states written now must read as before.
+func TestStreaksJSONIsAnObjectByRule(t *testing.T) {
+	var s State
+	s.Breach("zeta", day(1))
+	s.Breach("alpha", day(2))
+	s.Breach("alpha", day(3))
+	got, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := json.Marshal(map[string]any{"streaks": map[string]Streak{
+		"alpha": {Count: 2, Since: day(2), Last: day(3)},
+		"zeta":  {Count: 1, Since: day(1), Last: day(1)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("json.Marshal(state) = %s, want %s", got, want)
+	}
+	var back State
+	if err := json.Unmarshal(want, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, rule := range []string{"alpha", "zeta", "other"} {
+		if diff := cmp.Diff(s.Streak(rule), back.Streak(rule)); diff != "" {
+			t.Errorf("Streak(%q) after a round trip (-want +got):\n%s", rule, diff)
+		}
+	}
+	if empty, _ := json.Marshal(&State{}); string(empty) != "{}" {
+		t.Errorf("json.Marshal(empty state) = %s, want {}", empty)
 	}
 }

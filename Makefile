@@ -59,7 +59,20 @@ define lambda
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it; make build sets bin/lambda/...)"; exit 2; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(LAMBDA_ARCH) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap ./functions/$(1)
 endef
+# The router's build first validates the configuration, as stakeout
+# validate does (functions/router/compact): an error in any model, used
+# yet or not, fails the build, never the Lambda. Only then does it write
+# the compact form beside the bootstrap (ARTIFACTS_DIR/stakeout-config: an
+# index of the models, the owners, each model's file without its tests),
+# with which the router compiles a model's rules at its first event (see
+# internal/config's compact.go). Written at every build from the files
+# being built, never checked in, so it cannot go stale. STAKEOUT_CONFIG is
+# the directory holding rules/ and owners/ (tests point it at others).
+STAKEOUT_CONFIG ?= .
 build-RouterFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it; make build sets bin/lambda/...)"; exit 2; }
+	rm -rf $(ARTIFACTS_DIR)/stakeout-config
+	$(GO) run ./functions/router/compact -dir $(STAKEOUT_CONFIG) -o $(ARTIFACTS_DIR)/stakeout-config
 	$(call lambda,router)
 build-EscalatorFunction:
 	$(call lambda,escalator)

@@ -28,6 +28,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/awssecret"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/config/configtest"
 	"github.com/stakeout-ml/stakeout/internal/eventpattern"
 	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
@@ -210,7 +211,44 @@ func TestTemplateFunctionsBuild(t *testing.T) {
 			if !bytes.Contains(data, rules) {
 				t.Error("bootstrap does not embed rules/credit-approval.yaml")
 			}
+			// The router routes with the compact form written beside it
+			// (config.WriteCompact); the others load the embedded whole.
+			_, err = config.LoadCompact(filepath.Join(out, config.CompactDir))
+			if fn.Name == "RouterFunction" && err != nil {
+				t.Errorf("the router's artifact has no compact configuration: %v", err)
+			}
+			if fn.Name != "RouterFunction" && err == nil {
+				t.Errorf("%s's artifact has a compact configuration it would not read", fn.Name)
+			}
 		})
+	}
+}
+
+// A broken rule in a model no event has used yet fails the router's
+// build, saying where, rather than the Lambda at that model's first
+// event: the build validates the configuration before it writes its
+// compact form and the bootstrap.
+func TestRouterBuildFailsOnABrokenRuleOfAModelNotYetUsed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs make build-RouterFunction")
+	}
+	fsys := configtest.Generate(20, 10)
+	f := fsys["rules/model-17.yaml"]
+	f.Data = bytes.Replace(f.Data, []byte("value > 0.25"), []byte("value > nosuchname"), 1)
+	dir := configtest.Write(t, fsys)
+	out := t.TempDir()
+	cmd := exec.Command("make", "--no-print-directory", "build-RouterFunction", "ARTIFACTS_DIR="+out, "STAKEOUT_CONFIG="+dir)
+	b, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("make build-RouterFunction with a broken rule in model-17 succeeded, want it to fail:\n%s", b)
+	}
+	if want := filepath.Join(dir, "rules", "model-17.yaml") + ":"; !strings.Contains(string(b), want) {
+		t.Errorf("the build's output does not name %sLINE:COL:\n%s", want, b)
+	}
+	for _, name := range []string{"bootstrap", config.CompactDir} {
+		if _, err := os.Stat(filepath.Join(out, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was written (%v), want nothing to deploy", name, err)
+		}
 	}
 }
 

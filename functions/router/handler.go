@@ -10,10 +10,11 @@ import (
 )
 
 // newHandler builds the clients once, before the first event (see
-// internal/setup for the environment it reads); internal/router does the
-// work of each event.
+// internal/setup for the environment it reads), with the compact
+// configuration its build wrote beside it when there is one (see
+// setup.LoadRouter); internal/router does the work of each event.
 func newHandler(ctx context.Context, getenv func(string) string, log *slog.Logger) (*router.Handler, error) {
-	d, err := setup.Load(ctx, getenv, log)
+	d, err := setup.LoadRouter(ctx, getenv, log)
 	if err != nil {
 		return nil, err
 	}

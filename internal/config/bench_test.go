@@ -1,45 +1,20 @@
 package config
 
 import (
-	"fmt"
-	"strings"
+	"path/filepath"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/prometheus/alertmanager/timeinterval"
-)
 
-// loadFixture is a configuration of models × rules per model, with owners.
-func loadFixture(models, rules int) fstest.MapFS {
-	fsys := fstest.MapFS{
-		"owners/team.yaml": {Data: []byte("id: team\nslack: {channel: C0TEAM0001}\npagerduty: {routing_key: \"secret:stakeout/pagerduty/team\"}\nescalation: [boss]\n")},
-		"owners/boss.yaml": {Data: []byte("id: boss\nslack: {channel: C0BOSS0001}\npagerduty: {routing_key: \"secret:stakeout/pagerduty/boss\"}\n")},
-	}
-	for m := range models {
-		var b strings.Builder
-		fmt.Fprintf(&b, "model: model-%d\nstakes: critical\nowners: {data: team, model: team, platform: team, product: team}\n", m)
-		b.WriteString("business: {daily: 20000, cost: 900}\nexpect: [{kind: drift, every: 1d}]\nrules:\n")
-		for r := range rules {
-			switch r % 3 {
-			case 0:
-				fmt.Fprintf(&b, "  - name: psi-%d\n    when: kind == \"drift\" && metric == \"psi\" && feature == \"f%d\" && value > 0.25\n    for: 3\n    severity: high\n    owner: data\n    summary: \"PSI {{value}} on {{feature}}\"\n", r, r)
-			case 1:
-				fmt.Fprintf(&b, "  - name: acc-%d\n    when: kind == \"quality\" && metric == \"accuracy\" && baseline - value > 0.0%d\n    severity: critical\n    owner: model\n    impact: (baseline - value) * business.daily * business.cost\n", r, r%9+1)
-			default:
-				fmt.Fprintf(&b, "  - name: trend-%d\n    when: kind == \"quality\" && metric == \"auc\" && slope(7) < -0.00%d\n    severity: warning\n    owner: model\n", r, r%9+1)
-			}
-		}
-		fsys[fmt.Sprintf("rules/model-%d.yaml", m)] = &fstest.MapFile{Data: []byte(b.String())}
-	}
-	return fsys
-}
+	"github.com/stakeout-ml/stakeout/internal/config/configtest"
+)
 
 // BenchmarkLoad: load and compile 200 models × 10 rules.
 // Target: ≤ 100 ms per load (a Lambda cold start pays it once). Run with
 // GOGC=400 as cmd/stakeout runs (see its main); the default GOGC costs ~30%.
 func BenchmarkLoad(b *testing.B) {
-	fsys := loadFixture(200, 10)
+	fsys := configtest.Generate(200, 10)
 	b.ReportAllocs()
 	for b.Loop() {
 		cfg, err := LoadFS(fsys, ".")
@@ -84,4 +59,44 @@ func BenchmarkNextWorkingStart(b *testing.B) {
 			b.Fatalf("NextStart = %s, want %s", got, want)
 		}
 	}
+}
+
+// BenchmarkLoadCompact: the router's configuration at a cold start, 200
+// models × 10 rules in compact form (load: the index and owners, no rule
+// compiled), and what a model's first event adds (first-use: its file
+// decoded, its 10 rules compiled).
+// Targets: load ≤ 5 ms (a twentieth of BenchmarkLoad); first-use ≤ 1 ms.
+func BenchmarkLoadCompact(b *testing.B) {
+	fsys := configtest.Generate(200, 10)
+	cfg, err := LoadFS(fsys, ".")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(b.TempDir(), CompactDir)
+	if err := WriteCompact(cfg, fsys, ".", dir); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("load", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if c, err := LoadCompact(dir); err != nil || len(c.Models) != 200 {
+				b.Fatalf("LoadCompact: %v", err)
+			}
+		}
+	})
+	b.Run("first-use", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			c, err := LoadCompact(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := c.Models["model-7"]
+			b.StartTimer()
+			if err := m.Ready(); err != nil || len(m.Rules) != 10 {
+				b.Fatalf("Ready: %v, %d rules", err, len(m.Rules))
+			}
+		}
+	})
 }

@@ -75,8 +75,10 @@ type Model struct {
 	Match    Match
 	// Inhibit says which alert kinds suppress which while they fire.
 	Inhibit Inhibit
-	Rules   []*Rule
-	Tests   []*TestCase
+	// Rules, Maintenance, Scope and HistoryDepth are there once Ready
+	// returns nil (always, unless the model is from a compact form).
+	Rules []*Rule
+	Tests []*TestCase
 	// Maintenance are the model's windows of silence (see Maintenance).
 	Maintenance []*Maintenance
 	// Scope is what expressions of this model see besides the event.
@@ -87,6 +89,10 @@ type Model struct {
 	flapping flappingSetting
 	// Broken says why the model is not served ("" for a loaded model).
 	Broken string
+	// lazy, for a model of a compact form (LoadCompact), compiles Rules,
+	// Maintenance, Scope and HistoryDepth at its first Ready; nil when
+	// they are loaded with the model.
+	lazy *lazyRules
 
 	pos       Pos
 	stakesPos Pos
@@ -305,15 +311,19 @@ func LoadFS(fsys fs.FS, display string) (*Config, error) {
 // problems depend on the clock for is a one-off maintenance window that
 // has ended (a warning).
 func LoadFSAt(fsys fs.FS, display string, now time.Time) (*Config, error) {
-	l := &loader{fsys: fsys, display: display, cfg: &Config{
-		Models: map[string]*Model{}, Broken: map[string]*Model{}, Owners: map[string]*Owner{},
-	}, hash: sha256.New(), now: now}
+	l := newLoader(fsys, display, now)
 	if err := l.load(); err != nil {
 		return nil, err
 	}
 	sortProblems(l.cfg.Problems)
 	l.cfg.Digest = hex.EncodeToString(l.hash.Sum(nil))
 	return l.cfg, nil
+}
+
+func newLoader(fsys fs.FS, display string, now time.Time) *loader {
+	return &loader{fsys: fsys, display: display, cfg: &Config{
+		Models: map[string]*Model{}, Broken: map[string]*Model{}, Owners: map[string]*Owner{},
+	}, hash: sha256.New(), now: now}
 }
 
 type loader struct {
@@ -409,6 +419,21 @@ const MaxFileBytes = 1 << 20
 
 // read returns a doc for the file and feeds the digest.
 func (l *loader) read(name string) *doc {
+	d := l.readDoc(name)
+	if d.src == nil {
+		return d
+	}
+	src := d.src
+	l.hash.Write([]byte(name))
+	l.hash.Write([]byte{0})
+	l.hash.Write(src)
+	l.hash.Write([]byte{0})
+	return d
+}
+
+// readDoc returns a doc for the file, a problem when it cannot be read.
+// It changes nothing shared (the digest is read's).
+func (l *loader) readDoc(name string) *doc {
 	d := &doc{file: filepath.Join(l.display, filepath.FromSlash(name))}
 	src, err := readFile(l.fsys, name)
 	if err != nil {
@@ -416,11 +441,15 @@ func (l *loader) read(name string) *doc {
 		return d
 	}
 	d.src = src
-	l.hash.Write([]byte(name))
-	l.hash.Write([]byte{0})
-	l.hash.Write(src)
-	l.hash.Write([]byte{0})
 	return d
+}
+
+// decodeAlone reads and decodes one model file apart from the others (a
+// compact form's model at first use): safe for concurrent callers, as
+// decodeModel is.
+func (l *loader) decodeAlone(name string) (*Model, *doc) {
+	d := l.readDoc(name)
+	return l.decodeModel(d, name), d
 }
 
 func (l *loader) report(d *doc) {

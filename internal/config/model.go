@@ -140,6 +140,13 @@ func (l *loader) finishModel(d *doc, m *Model) {
 		l.cfg.Broken[m.ID] = m
 		return
 	}
+	m.derive()
+	l.cfg.Models[m.ID] = m
+}
+
+// derive sets what a loaded model's rules imply: the history it keeps,
+// the scope its expressions read, each rule's flapping.
+func (m *Model) derive() {
 	for _, r := range m.Rules {
 		m.HistoryDepth = max(m.HistoryDepth, r.When.History())
 		if r.Impact != nil {
@@ -150,7 +157,6 @@ func (l *loader) finishModel(d *doc, m *Model) {
 		}
 		r.Flapping = flappingOf(r, m)
 	}
-	l.cfg.Models[m.ID] = m
 }
 
 func (l *loader) decodeRoles(d *doc, v *yaml.Node, m *Model) {

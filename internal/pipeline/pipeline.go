@@ -220,7 +220,7 @@ func (p *Processor) ProcessEvent(ctx context.Context, id string, ev signal.Event
 }
 
 func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev *signal.Event) (Outcome, error) {
-	m, err := Find(p.Config, ev.Model)
+	m, err := p.find(ctx, ev.Model)
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
@@ -244,6 +244,18 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 		return q, qerr
 	}
 	return out, err
+}
+
+// find is Find, saying at error level when a model known to the
+// configuration cannot be compiled (its file changed after the build):
+// the model routes nothing, which its owners must hear of at once, not
+// from a quarantine count.
+func (p *Processor) find(ctx context.Context, model string) (*config.Model, error) {
+	m, err := Find(p.Config, model)
+	if unknown := (*UnknownModelError)(nil); err != nil && !errors.As(err, &unknown) && p.Log != nil {
+		p.Log.ErrorContext(ctx, "model not served", "model", model, "reason", err.Error())
+	}
+	return m, err
 }
 
 // MaxEventIDLength bounds an event's id as stakeout keeps it (its

@@ -98,10 +98,15 @@ func ModelsFor(cfg *config.Config, kind signal.MatchKind, name string) []string 
 	return out
 }
 
-// Find returns the model, or an error naming the known ones (and why a
-// known-but-broken model is not served).
+// Find returns the model, ready (its rules compiled: a router's compact
+// configuration compiles a model's at its first event), or an error naming
+// the known ones (and why a known-but-broken model is not served, or why
+// its rules do not compile).
 func Find(cfg *config.Config, id string) (*config.Model, error) {
 	if m := cfg.Models[id]; m != nil {
+		if err := m.Ready(); err != nil {
+			return nil, err
+		}
 		return m, nil
 	}
 	if m := cfg.Broken[id]; m != nil {

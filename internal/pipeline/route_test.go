@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +38,31 @@ type routed struct {
 	Rule, State, Severity, Owner, Notify string
 }
 
+// compactExample is the example configuration as the router function
+// loads it: its compact form, each model compiled at its first event.
+func compactExample(t *testing.T) *config.Config {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), config.CompactDir)
+	if err := config.WriteCompact(example(t), os.DirFS("../.."), "../..", dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // Each captured event, applied alone to the example configuration, opens
-// the alerts testdata/events/README.md promises, for the owners it names.
+// the alerts testdata/events/README.md promises, for the owners it names;
+// the same with the configuration the router function loads (compact).
 func TestCapturedEventsReachTheirOwners(t *testing.T) {
-	cfg := example(t)
+	for name, cfg := range map[string]*config.Config{"whole": example(t), "compact": compactExample(t)} {
+		t.Run(name, func(t *testing.T) { capturedEventsReachTheirOwners(t, cfg) })
+	}
+}
+
+func capturedEventsReachTheirOwners(t *testing.T, cfg *config.Config) {
 	for _, tc := range []struct {
 		file string
 		want []routed
@@ -145,6 +167,45 @@ func TestUnknownModelIsQuarantinedWithASuggestion(t *testing.T) {
 		[]byte(`{"model":"credit-aproval","kind":"drift","metric":"psi","value":1,"observed_at":"2026-03-01T00:00:00Z"}`))
 	if err != nil || !strings.Contains(out.Quarantined, `did you mean "credit-approval"`) || !strings.Contains(out.Quarantined, "known models: churn-prediction") {
 		t.Errorf("unknown model: %v, quarantined %q; want a suggestion and the known models", err, out.Quarantined)
+	}
+}
+
+// A model of a compact configuration whose file changed after the build
+// (so that its rules no longer compile) routes nothing: its event is
+// quarantined with the problem, at its file and line, and an error line
+// names the model; the other models route.
+func TestModelThatDoesNotCompileAtFirstUseIsQuarantinedLoudly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), config.CompactDir)
+	if err := config.WriteCompact(example(t), os.DirFS("../.."), "../..", dir); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "rules", "credit-approval.yaml")
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, bytes.Replace(src, []byte("when: "), []byte("when: nosuchname > 1 && "), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	p := explaining(cfg)
+	p.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	out, err := p.Process(context.Background(),
+		[]byte(`{"model":"credit-approval","kind":"quality","metric":"accuracy","value":0.5,"baseline":0.9,"observed_at":"2026-03-01T00:00:00Z"}`))
+	if err != nil || !strings.Contains(out.Quarantined, `model "credit-approval" cannot be compiled`) || !strings.Contains(out.Quarantined, "credit-approval.yaml:") {
+		t.Errorf("Process: %v, quarantined %q; want the model's compile problem at its file and line", err, out.Quarantined)
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR","msg":"model not served","model":"credit-approval"`) {
+		t.Errorf("logs lack an error naming the model:\n%s", logs.String())
+	}
+	out, err = p.Process(context.Background(),
+		[]byte(`{"model":"fraud-detection","kind":"drift","metric":"psi","value":0.01,"observed_at":"2026-03-01T00:00:00Z"}`))
+	if err != nil || out.Quarantined != "" {
+		t.Errorf("another model's event: %v, quarantined %q; want it applied", err, out.Quarantined)
 	}
 }
 

@@ -23,7 +23,7 @@ func (p *Processor) recordVersion(ctx context.Context, id string, raw []byte, c 
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
-	m, err := Find(p.Config, c.Model)
+	m, err := p.find(ctx, c.Model)
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}

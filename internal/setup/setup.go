@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -116,12 +117,47 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, req
 // LoadWith is Load with options for the DynamoDB client, applied after the
 // environment's: a benchmark's middleware that counts calls, say.
 func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger, dynamoOpts []func(*dynamodb.Options), required ...string) (*Deps, error) {
+	return load(ctx, getenv, log, dynamoOpts, "", required...)
+}
+
+// LoadRouter is Load for the router function. When its build wrote the
+// compact configuration next to the executable (config.CompactDir; make
+// build-RouterFunction does, from what `stakeout validate` passed), it
+// routes with that: owners and the models' index decoded at start, each
+// model's rules compiled at its first event, so that a cold start costs
+// the same with 5 models or 200. Only the router: every event it handles
+// names its model, which pipeline.Find readies; the other functions read
+// every model's rules (the escalator's windows and expectations, Slack's
+// /stakeout commands) and load the embedded configuration whole.
+// EnvConfigDir, when set, still wins; without a compact form (a plain go
+// build, the tests' builds) the embedded configuration loads whole.
+func LoadRouter(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Deps, error) {
+	return load(ctx, getenv, log, nil, compactDir())
+}
+
+// compactDir is config.CompactDir beside the executable, or "" when the
+// build wrote none there.
+func compactDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(filepath.Dir(exe), config.CompactDir)
+	if _, err := os.Stat(dir); err != nil {
+		return ""
+	}
+	return dir
+}
+
+// load builds the dependencies, with the configuration from EnvConfigDir,
+// else from the compact form in compact (when not ""), else embedded.
+func load(ctx context.Context, getenv func(string) string, log *slog.Logger, dynamoOpts []func(*dynamodb.Options), compact string, required ...string) (*Deps, error) {
 	for _, name := range required {
 		if getenv(name) == "" {
 			return nil, fmt.Errorf("%s is not set", name)
 		}
 	}
-	cfg, err := loadLogged(getenv(EnvConfigDir), log)
+	cfg, err := loadLogged(getenv(EnvConfigDir), compact, log)
 	if err != nil {
 		return nil, err
 	}
@@ -225,8 +261,8 @@ func eventBus(awsCfg aws.Config, getenv func(string) string, name string) *bus.P
 // the binary, so the start line ties a process's decisions to the rules
 // and the code it ran. Models with errors are logged and not served; no
 // model at all is an error.
-func loadLogged(dir string, log *slog.Logger) (*config.Config, error) {
-	cfg, from, err := loadConfig(dir)
+func loadLogged(dir, compact string, log *slog.Logger) (*config.Config, error) {
+	cfg, from, err := loadConfig(dir, compact)
 	if err != nil {
 		return nil, err
 	}
@@ -244,9 +280,17 @@ func loadLogged(dir string, log *slog.Logger) (*config.Config, error) {
 	return cfg, nil
 }
 
-// loadConfig reads the configuration from dir, or the one embedded in the
-// binary when dir is empty.
-func loadConfig(dir string) (*config.Config, string, error) {
+// loadConfig reads the configuration from dir, else from the compact form
+// in compact (models compiled at first use), else the one embedded in the
+// binary.
+func loadConfig(dir, compact string) (*config.Config, string, error) {
+	if dir == "" && compact != "" {
+		cfg, err := config.LoadCompact(compact)
+		if err != nil {
+			return nil, "", fmt.Errorf("load the compact configuration: %w", err)
+		}
+		return cfg, compact, nil
+	}
 	if dir == "" {
 		cfg, err := config.LoadFS(stakeout.Config, ".")
 		if err != nil {

@@ -1,0 +1,240 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+)
+
+// compacted writes the compact form of the configuration in fsys into
+// a new directory and returns the whole configuration and the directory.
+func compacted(t *testing.T, fsys fstest.MapFS) (*Config, string) {
+	t.Helper()
+	cfg, err := LoadFS(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), CompactDir)
+	if err := WriteCompact(cfg, fsys, ".", dir); err != nil {
+		t.Fatalf("WriteCompact: %v", err)
+	}
+	return cfg, dir
+}
+
+// exampleFS is the repository's own configuration.
+func exampleFS(t *testing.T) fstest.MapFS {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for _, pattern := range []string{"../../rules/*.yaml", "../../owners/*.yaml"} {
+		files, err := filepath.Glob(pattern)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fsys[strings.TrimPrefix(filepath.ToSlash(f), "../../")] = &fstest.MapFile{Data: src}
+		}
+	}
+	return fsys
+}
+
+// The compact form of the example configuration holds every model with
+// what routing needs, and no rule until a model is first used; then that
+// model, and only it, has the rules, windows, scope and history the whole
+// load gives it. Digest, warnings, owners and stakes are the whole load's.
+func TestCompactModelsCompileAtFirstUseAsTheWholeLoadDoes(t *testing.T) {
+	whole, dir := compacted(t, exampleFS(t))
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Digest != whole.Digest || !reflect.DeepEqual(c.Problems, whole.Problems) || !reflect.DeepEqual(c.Stakes, whole.Stakes) {
+		t.Errorf("digest %s, problems %v, stakes %v; want the whole load's %s, %v, %v", c.Digest, c.Problems, c.Stakes, whole.Digest, whole.Problems, whole.Stakes)
+	}
+	if !slices.Equal(sortedKeys(c.Owners), sortedKeys(whole.Owners)) || !slices.Equal(sortedKeys(c.Models), sortedKeys(whole.Models)) || len(c.Broken) != 0 {
+		t.Fatalf("owners %v, models %v, broken %v; want %v, %v, none", sortedKeys(c.Owners), sortedKeys(c.Models), c.Broken, sortedKeys(whole.Owners), sortedKeys(whole.Models))
+	}
+	for id, m := range c.Models {
+		w := whole.Models[id]
+		head := func(m *Model) []any {
+			return []any{m.File, m.ID, m.Description, m.Stakes, m.Owners, m.Business, m.Expect, m.Match, m.Inhibit}
+		}
+		if !reflect.DeepEqual(head(m), head(w)) {
+			t.Errorf("model %s: %v, want %v", id, head(m), head(w))
+		}
+		if m.Rules != nil || m.Scope != nil {
+			t.Errorf("model %s has %d rules before its first use, want none compiled", id, len(m.Rules))
+		}
+	}
+	m := c.Models["credit-approval"]
+	if err := m.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	w := whole.Models["credit-approval"]
+	if !sameCompiled(m, w) || len(m.Rules) == 0 || m.Scope == nil || len(m.Tests) != 0 {
+		t.Errorf("credit-approval after Ready: %d rules, %d windows, history %d, %d tests; want the whole load's %d, %d, %d and no tests",
+			len(m.Rules), len(m.Maintenance), m.HistoryDepth, len(m.Tests), len(w.Rules), len(w.Maintenance), w.HistoryDepth)
+	}
+	for i, r := range m.Rules {
+		if got, want := []any{r.When.Source, r.Severity, r.Role, r.For, r.Flapping, r.ResolveAfter}, []any{w.Rules[i].When.Source, w.Rules[i].Severity, w.Rules[i].Role, w.Rules[i].For, w.Rules[i].Flapping, w.Rules[i].ResolveAfter}; !reflect.DeepEqual(got, want) {
+			t.Errorf("rule %s: %v, want %v", r.Name, got, want)
+		}
+	}
+	if c.Models["fraud-detection"].Rules != nil {
+		t.Error("fraud-detection was compiled with credit-approval, want it left until its own first use")
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// A model's file in the compact form has no tests, and every other line
+// where it was: a problem found in it names the repository's line.
+func TestCompactModelFileKeepsLinesWithoutTests(t *testing.T) {
+	fsys := exampleFS(t)
+	_, dir := compacted(t, fsys)
+	orig := fsys["rules/credit-approval.yaml"].Data
+	got, err := os.ReadFile(filepath.Join(dir, "rules", "credit-approval.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ol, gl := strings.Split(string(orig), "\n"), strings.Split(string(got), "\n")
+	if len(gl) != len(ol) {
+		t.Fatalf("%d lines, want %d", len(gl), len(ol))
+	}
+	at := slices.Index(ol, "tests:")
+	if at < 0 || slices.Contains(gl, "tests:") || len(got) >= len(orig) {
+		t.Fatalf("tests: at line %d of the original; the compact file still has it or is as long (%d bytes of %d)", at+1, len(got), len(orig))
+	}
+	for i := range at {
+		if gl[i] != ol[i] {
+			t.Errorf("line %d = %q, want %q", i+1, gl[i], ol[i])
+		}
+	}
+}
+
+// A model whose rules use an anchor defined in its tests (which then come
+// first) does not survive the blanking: its compact file is its whole
+// file, and it compiles.
+func TestCompactKeepsAFileWholeWhenItsTestsCannotGo(t *testing.T) {
+	fsys := exampleFS(t)
+	src := "model: anchored\nstakes: low\nowners: {data: credit-ds, model: credit-ds, platform: ml-platform, product: lending-product}\n" +
+		"expect: [{kind: drift, every: 1d}]\n" +
+		"tests:\n  - name: fires\n    events: [{kind: drift, metric: psi, value: 0.3, observed_at: &at 2026-03-01T00:00:00Z}]\n    expect: [{rule: psi}]\n" +
+		"rules:\n  - name: psi\n    when: value > 0.2\n    severity: warning\n    owner: data\n    description: *at\n"
+	fsys["rules/anchored.yaml"] = &fstest.MapFile{Data: []byte(src)}
+	whole, dir := compacted(t, fsys)
+	if errs := whole.Errors(); len(errs) > 0 || whole.Models["anchored"] == nil {
+		t.Fatalf("the fixture does not load: %v", errs)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "rules", "anchored.yaml"))
+	if err != nil || !bytes.Equal(got, []byte(src)) {
+		t.Errorf("compact anchored.yaml = %q, %v; want the whole file", got, err)
+	}
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Models["anchored"].Ready(); err != nil || len(c.Models["anchored"].Rules) != 1 {
+		t.Errorf("Ready = %v with %d rules, want 1 rule", err, len(c.Models["anchored"].Rules))
+	}
+}
+
+// What validate rejects has no compact form.
+func TestCompactIsNotWrittenForAConfigurationWithErrors(t *testing.T) {
+	fsys := exampleFS(t)
+	fsys["rules/credit-approval.yaml"] = &fstest.MapFile{Data: bytes.Replace(fsys["rules/credit-approval.yaml"].Data, []byte("when: "), []byte("when: nosuchname > 1 && "), 1)}
+	cfg, err := LoadFS(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), CompactDir)
+	if err := WriteCompact(cfg, fsys, ".", dir); err == nil {
+		t.Fatal("WriteCompact of a configuration with an error = nil, want an error")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s exists (%v), want nothing written", dir, err)
+	}
+}
+
+// A model whose file was changed after the build fails at its first use,
+// every time, with an error naming it and the problem's FILE:LINE:COL;
+// the other models still compile.
+func TestCompactModelChangedAfterTheBuildFailsLoudly(t *testing.T) {
+	_, dir := compacted(t, exampleFS(t))
+	file := filepath.Join(dir, "rules", "fraud-detection.yaml")
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, bytes.Replace(src, []byte("when: "), []byte("when: nosuchname > 1 && "), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Models["fraud-detection"]
+	for range 2 {
+		err := m.Ready()
+		if err == nil || !strings.Contains(err.Error(), `model "fraud-detection"`) || !strings.Contains(err.Error(), filepath.Join("rules", "fraud-detection.yaml")+":") {
+			t.Errorf("Ready = %v, want an error naming the model and rules/fraud-detection.yaml:LINE:COL", err)
+		}
+	}
+	if m.Rules != nil {
+		t.Errorf("fraud-detection has %d rules after a failed Ready, want none", len(m.Rules))
+	}
+	if err := c.Models["credit-approval"].Ready(); err != nil {
+		t.Errorf("credit-approval: %v", err)
+	}
+}
+
+// Concurrent first uses of models compile each once (run with -race).
+func TestCompactReadyIsSafeForConcurrentFirstUses(t *testing.T) {
+	_, dir := compacted(t, exampleFS(t))
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := make(chan []*Rule, 4*len(c.Models))
+	var wg sync.WaitGroup
+	for range 4 {
+		for _, m := range c.Models {
+			wg.Go(func() {
+				if err := m.Ready(); err != nil {
+					t.Error(err)
+				}
+				rules <- m.Rules
+			})
+		}
+	}
+	wg.Wait()
+	close(rules)
+	for _, m := range c.Models {
+		if len(m.Rules) == 0 {
+			t.Errorf("model %s: no rules after Ready", m.ID)
+		}
+	}
+	first := map[*Rule]bool{}
+	for rs := range rules {
+		first[rs[0]] = true
+	}
+	if len(first) != len(c.Models) {
+		t.Errorf("%d distinct compilations of %d models, want one each", len(first), len(c.Models))
+	}
+}

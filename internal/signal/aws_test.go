@@ -55,19 +55,19 @@ func TestAWSServiceEventsBecomeSignals(t *testing.T) {
 			key: "sagemaker-processing-job/model-monitoring-202401031500-0a1b2c3d4e5f60718293a4b5/Failed"},
 		{file: "sagemaker-processing-job-failed.json",
 			match: map[MatchKind][]string{MatchProcessingJob: {"integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02"}},
-			want: Event{Model: "m", Kind: "operational", Metric: "processing_job", Value: 1, Feature: "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02",
+			want: Event{Model: "m", Kind: "operational", Metric: "processing_job", Value: 1, Feature: "integ-test-analytics-algo",
 				Labels: map[string]string{"source": "sagemaker", "status": "Failed", "processing_job": "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02",
 					"failure_reason": "InternalServerError: We encountered an internal error.  Please try again."}},
 			key: "sagemaker-processing-job/integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02/Failed"},
 		{file: "glue-dq-results-catalog.json",
 			match: map[MatchKind][]string{MatchGlueTable: {"db-123.table-123"}},
-			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "db-123.table-123",
+			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "db-123.table-123", Segment: "rulset1",
 				ObservedAt: time.Date(2017, 9, 7, 18, 57, 21, 0, time.UTC),
 				Labels: map[string]string{"source": "glue", "result_id": "dqresult-12334567890", "state": "SUCCEEDED", "rulesets": "rulset1",
 					"rules_succeeded": "100", "rules_failed": "0", "rules_skipped": "0"}}},
 		{file: "glue-dq-results-job.json",
 			match: map[MatchKind][]string{MatchGlueRuleset: {"rulset1"}},
-			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "dq-eval-job-1234",
+			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "dq-eval-job-1234", Segment: "rulset1",
 				ObservedAt: time.Date(2017, 9, 7, 18, 57, 21, 0, time.UTC),
 				Labels: map[string]string{"source": "glue", "result_id": "dqresult-12334567890", "state": "SUCCEEDED", "rulesets": "rulset1", "job_name": "dq-eval-job-1234",
 					"rules_succeeded": "100", "rules_failed": "0", "rules_skipped": "0"}}},
@@ -204,5 +204,20 @@ func TestLongFailureReasonIsBounded(t *testing.T) {
 	}
 	if r := ev.Labels["failure_reason"]; len(r) > maxReasonLabel || !strings.HasSuffix(r, "…") {
 		t.Errorf("failure_reason is %d bytes (%.20q…), want at most %d ending in …", len(r), r, maxReasonLabel)
+	}
+}
+
+// A job's name loses what changes between runs and keeps the rest.
+func TestStableJobNameDropsTheRunsTimestampOrID(t *testing.T) {
+	for name, want := range map[string]string{
+		"integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02": "integ-test-analytics-algo", // AWS's sample: a UUID
+		"churn-features-2024-01-03-15-00-00-123":                    "churn-features",            // the SageMaker SDK's timestamp
+		"feature-backfill":                                          "feature-backfill",
+		"dead-beef-face":                                            "dead-beef-face", // hex words without a digit stay
+		"2024-01-03":                                                "2024-01-03",     // nothing stable: kept whole
+	} {
+		if got := StableJobName(name); got != want {
+			t.Errorf("StableJobName(%q) = %q, want %q", name, got, want)
+		}
 	}
 }

@@ -248,3 +248,30 @@ func TestCompletedRunResolvesTheFailedOne(t *testing.T) {
 		})
 	}
 }
+
+// A multi-time-series alarm's contributor back to OK often quotes no
+// datapoint in its reason (contributor events carry no reasonData): the
+// OK state itself resolves the contributor's alert, as a composite's OK
+// does, instead of being quarantined for want of a value.
+func TestContributorOKWithoutDatapointResolves(t *testing.T) {
+	p := explaining(example(t))
+	alarm, err := os.ReadFile("../../testdata/events/cloudwatch-contributor/variant-latency-contributor-alarm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := process(t, p, alarm)
+	if states(opened) != "variant-latency:opened" {
+		t.Fatalf("contributor in ALARM: %s %s, want variant-latency opened", states(opened), opened.Quarantined)
+	}
+	ok := strings.NewReplacer(`"id": "5f0c2a91`, `"id": "ok-5f0c2a91`, `"value": "ALARM"`, `"value": "OK"`,
+		"Threshold Crossed: 1 datapoint was greater than the threshold (120000.0). The most recent datapoint which crossed the threshold: [185000.0 (04/03/26 10:00:00)].",
+		"Contributor is no longer breaching the threshold.", "2026-03-04T10:06:12.481+0000", "2026-03-04T10:21:12.000+0000").Replace(string(alarm))
+	if ok == string(alarm) || !strings.Contains(ok, `"value": "OK"`) {
+		t.Fatal("the sample's shape changed: the OK variant was not made")
+	}
+	resolved := process(t, p, []byte(ok))
+	if states(resolved) != "variant-latency:resolved" || resolved.Series != opened.Series {
+		t.Errorf("contributor OK without a datapoint: %s on %s (quarantined %q), want variant-latency resolved on %s",
+			states(resolved), resolved.Series, resolved.Quarantined, opened.Series)
+	}
+}

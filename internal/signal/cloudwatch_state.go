@@ -99,15 +99,7 @@ func (a *AlarmStateChange) contributorSignal(model string) (Event, error) {
 	if ev.Metric == "" {
 		ev.Metric = "alarm"
 	}
-	if a.MuteDetail != nil {
-		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
-			return Event{}, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	if err := ev.Check(); err != nil {
-		return Event{}, fmt.Errorf("%s: %w", where, err)
-	}
-	return ev, nil
+	return a.finish(ev, where)
 }
 
 // featureSegment: the attribute the stakeout:feature tag names (else the
@@ -213,15 +205,7 @@ func (a *AlarmStateChange) stateSignal(model, alarmType string) (Event, error) {
 	}
 	a.queryLabels(ev.Labels)
 	a.applyTags(&ev, TagKind, TagFeature, TagSegment)
-	if a.MuteDetail != nil {
-		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
-			return Event{}, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	if err := ev.Check(); err != nil {
-		return Event{}, fmt.Errorf("%s: %w", where, err)
-	}
-	return ev, nil
+	return a.finish(ev, where)
 }
 
 // triggeringLabel names, in labels.triggering_alarms, the children that

@@ -221,3 +221,18 @@ func TestStableJobNameDropsTheRunsTimestampOrID(t *testing.T) {
 		}
 	}
 }
+
+// A redriven execution is ignored with what the operator is to do: follow
+// the redrive, whose end resolves or updates the alert.
+func TestPendingRedriveSaysWhatToDo(t *testing.T) {
+	b, _ := os.ReadFile("../../testdata/events/aws/stepfunctions-execution-failed.json")
+	in, err := Parse([]byte(strings.Replace(string(b), `"status": "FAILED"`, `"status": "PENDING_REDRIVE"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = in.Resolve(func(MatchKind, string) []string { return []string{"m"} })
+	var ig *Ignored
+	if !errors.As(err, &ig) || !strings.Contains(ig.Reason, "its alert stays open") || !strings.Contains(ig.Reason, "SUCCEEDED resolves the alert") {
+		t.Errorf("PENDING_REDRIVE: %v, want it ignored saying what becomes of the alert", err)
+	}
+}

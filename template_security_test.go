@@ -144,3 +144,51 @@ func TestAuditKeyOnlyTheFunctionsMACWith(t *testing.T) {
 		t.Error("no AuditKeyArn output for stakeout audit --verify --kms-key")
 	}
 }
+
+// EventBridge puts an event it could not deliver on a target's
+// dead-letter queue only when the queue's policy lets that rule send
+// (aws:SourceArn): a rule left out of the policy loses its failed
+// deliveries with no trace. Every rule whose target has a dead-letter
+// queue must be allowed by that queue's policy.
+func TestEveryRuleMayDeadLetter(t *testing.T) {
+	tmpl := loadTemplate(t)
+	r := resolver(t, tmpl, nil)
+	allowed := map[string][]string{} // queue ARN → rule ARNs its policy lets send
+	for _, qp := range tmpl.OfType("AWS::SQS::QueuePolicy") {
+		v, err := r.Resolve(qp.Properties["PolicyDocument"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts, _ := samtemplate.Dig(v, "Statement").([]any)
+		for _, s := range stmts {
+			if samtemplate.Dig(s, "Effect") != "Allow" || samtemplate.Dig(s, "Principal", "Service") != "events.amazonaws.com" ||
+				!slices.Contains(samtemplate.StringList(samtemplate.Dig(s, "Action")), "sqs:SendMessage") {
+				continue
+			}
+			for _, q := range samtemplate.StringList(samtemplate.Dig(s, "Resource")) {
+				allowed[q] = append(allowed[q], samtemplate.StringList(samtemplate.Dig(s, "Condition", "ArnEquals", "aws:SourceArn"))...)
+			}
+		}
+	}
+	checked := 0
+	for _, rule := range tmpl.OfType("AWS::Events::Rule") {
+		targets, err := r.Resolve(rule.Properties["Targets"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		list, _ := targets.([]any)
+		for _, tg := range list {
+			dlq, ok := samtemplate.Dig(tg, "DeadLetterConfig", "Arn").(string)
+			if !ok {
+				continue
+			}
+			checked++
+			if arn := "<" + rule.Name + ".Arn>"; !slices.Contains(allowed[dlq], arn) {
+				t.Errorf("%s dead-letters to %s, whose policy lets only %v send: its failed deliveries would be lost", rule.Name, dlq, allowed[dlq])
+			}
+		}
+	}
+	if checked < 2 {
+		t.Errorf("%d rule targets with a dead-letter queue checked, want every router rule's", checked)
+	}
+}

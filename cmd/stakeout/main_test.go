@@ -48,6 +48,11 @@ func TestEachCommandsOutputAndExitCode(t *testing.T) {
 		// two would be duplicates, so the failed one is routed alone.
 		{name: "route-aws-samples", args: append([]string{"route", "--dir", "testdata/aws-samples"},
 			append(events("testdata/events/aws/[gs][la]*.json"), "testdata/events/aws/stepfunctions-execution-aborted.json")...)},
+		// The same samples against the example configuration, whose match
+		// accepts none of their names: ignored with the reason (the rules
+		// see every job of the account), not errors; exit 0.
+		{name: "route-aws-unmatched", args: []string{"route", "testdata/events/aws/sagemaker-processing-job-failed.json", "testdata/events/aws/glue-dq-results-job.json",
+			"testdata/events/aws/stepfunctions-execution-failed.json", "testdata/events/aws/sagemaker-model-package-state-change.json"}},
 		{name: "route-aws-stepfunctions-failed", args: []string{"route", "--json", "--dir", "testdata/aws-samples", "testdata/events/aws/stepfunctions-execution-failed.json"}},
 		// A Metrics Insights alarm's contributor and parent, and a composite alarm.
 		{name: "route-contributor-alarm", args: []string{"route", "testdata/events/cloudwatch-contributor/variant-latency-contributor-alarm.json", "testdata/events/cloudwatch-contributor/variant-latency-parent-alarm.json"}},

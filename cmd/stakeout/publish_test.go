@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/bustest"
+	"github.com/stakeout-ml/stakeout/internal/memstore"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // What a report, flags and JSON lines become (--dry-run prints the
@@ -146,6 +149,38 @@ func TestPublishedEvidentlyReportOpensAlertsInServe(t *testing.T) {
 	}
 	if code, logs := stop(); code != 0 {
 		t.Errorf("serve exited %d:\n%s", code, logs)
+	}
+}
+
+// A firing reading and then a clean one, each published from flags into
+// `stakeout serve`: the first opens the alert, the second resolves it —
+// the round trip a pipeline step relies on to close what it opened.
+func TestPublishedCleanReadingResolvesInServe(t *testing.T) {
+	statePath := filepath.Join(t.TempDir(), "state.json")
+	addr, stop := serveWith(t, "--dir", "../../testdata/evidently/config", "--state", statePath)
+	now := time.Now().UTC().Truncate(time.Second)
+	for i, reading := range []struct{ value, drifted string }{{"0.001", "true"}, {"0.4", "false"}} {
+		at := now.Add(time.Duration(i-2) * time.Minute).Format(time.RFC3339)
+		out, code, stderr := runPublish(t, &publishCmd{}, "--endpoint-url", "http://"+addr, "--no-sign-request",
+			"--model", "churn-evidently", "--kind", "drift", "--metric", "ks_p_value", "--feature", "age",
+			"--value", reading.value, "--baseline", "0.05", "--label", "drift_detected="+reading.drifted, "--observed-at", at)
+		if code != 0 {
+			t.Fatalf("publish of %s exited %d: %s%s", reading.value, code, out, stderr)
+		}
+	}
+	if code, logs := stop(); code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, logs)
+	}
+	st, err := memstore.Open(statePath, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := st.GetAlert(context.Background(), "churn-evidently/column-drift/feature=age")
+	if err != nil || a == nil {
+		t.Fatalf("GetAlert = %v, %v; want the alert the first reading opened", a, err)
+	}
+	if a.Status != state.Resolved || a.Value != 0.4 {
+		t.Errorf("alert %s with value %v, want %s by the clean reading 0.4", a.Status, a.Value, state.Resolved)
 	}
 }
 

@@ -87,13 +87,18 @@ func New() *Engine { return &Engine{eval: expression.NewEvaluator()} }
 // depth) and evaluates every rule of m, appending one Result per rule to out
 // (pass a reused slice to avoid allocation).
 func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, out []Result) []Result {
-	st.Add(series.Observation{At: ev.ObservedAt, Value: ev.Value}, m.HistoryDepth)
+	if ev.Cleared == "" { // a cleared state is no measurement for the history
+		st.Add(series.Observation{At: ev.ObservedAt, Value: ev.Value}, m.HistoryDepth)
+	}
 	late := st.Late(ev.ObservedAt)
 	if !late {
 		st.Latest = ev.ObservedAt
 	}
 	e.ev = *ev
 	e.eval.Bind(&e.ev, m.Scope, st)
+	if ev.Cleared != "" {
+		return e.cleared(m, ev, st, late, out)
+	}
 	for _, r := range m.Rules {
 		// Built in place, field by field: a Result is a few hundred
 		// bytes, and building one whole then copying it was a third of
@@ -134,6 +139,25 @@ func (e *Engine) Observe(m *config.Model, ev *signal.Event, st *series.State, ou
 		default:
 			res.Status = Skipped
 		}
+	}
+	return out
+}
+
+// cleared is Observe for an event whose source says the series is back to
+// normal without a measurement (signal.Event.Cleared): every rule that
+// watches the series is clear, its streak ended, whatever its condition
+// would make of a value the event does not have; resolve_when is not
+// asked (it reads the value too).
+func (e *Engine) cleared(m *config.Model, ev *signal.Event, st *series.State, late bool, out []Result) []Result {
+	for _, r := range m.Rules {
+		out = append(out, Result{Rule: r, Verdict: e.eval.Eval(r.When), Late: late})
+		res := &out[len(out)-1]
+		if res.Verdict.Outcome == expression.OtherSeries || res.Verdict.Outcome == expression.OverBudget {
+			res.Status = Skipped
+			continue
+		}
+		st.Clear(r.Name, ev.ObservedAt)
+		res.Status = Clear
 	}
 	return out
 }

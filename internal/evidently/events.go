@@ -63,59 +63,80 @@ var classes = map[string]kindMetric{
 	"R2Score":                {"quality", "r2_score"},
 }
 
-// driftMethod is a drift method's metric name and how its score reads:
-// a p-value drifts at or under the threshold, a distance at or over it
-// (Evidently's legacy/calculations/stattests).
+// driftMethod is a drift method's metric name and how Evidently decides,
+// from its score and threshold, that a column drifted (nil: the threshold
+// is no bound on the score, so the report cannot say).
 type driftMethod struct {
-	metric string
-	pValue bool
+	metric  string
+	drifted func(score, threshold float64) bool
 }
 
-// driftMethods maps Evidently's drift methods, by the name a user passes
-// (method="psi") and by the display name a resolved config carries
-// ("PSI"), to short metric names. Another method becomes its name in
-// snake case, its direction guessed from "p_value" in it. The names and
-// display names are those of Evidently's stattests registry (StatTest
-// name= / display_name=, e.g. "ks" / "K-S p_value", "wasserstein" /
-// "Wasserstein distance (normed)", "jensenshannon" / "Jensen-Shannon
-// distance"), checked against its source.
-var driftMethods = map[string]driftMethod{}
+// How each stattest compares its score with its threshold: a p-value
+// drifts under it (K-S and Cramer-von Mises: at or under), a distance at or
+// over it (energy distance and absolute text drift: over).
+var (
+	below        = func(s, t float64) bool { return s < t }
+	atOrBelow    = func(s, t float64) bool { return s <= t }
+	atOrAbove    = func(s, t float64) bool { return s >= t }
+	above        = func(s, t float64) bool { return s > t }
+	driftMethods = map[string]driftMethod{}
+)
 
+// init maps Evidently's drift methods, by the name a user passes
+// (method="psi") and by the display name a resolved config carries
+// ("PSI"), to short metric names and their verdict. Each row is the
+// StatTest(name=, display_name=) of a file of Evidently's
+// src/evidently/legacy/calculations/stattests/ and the comparison its
+// function returns (e.g. ks_stattest.py: `return p_value, p_value <=
+// threshold`; mmd_stattest.py: name and display name "empirical_mmd",
+// `return p_value, p_value < threshold`), the same from v0.7.0 to v0.7.21.
 func init() {
 	for _, m := range []struct {
-		names  []string
-		metric string
-		pValue bool
+		names   []string
+		metric  string
+		drifted func(score, threshold float64) bool
 	}{
-		{[]string{"ks", "K-S p_value"}, "ks_p_value", true},
-		{[]string{"chisquare", "chi-square p_value"}, "chisquare_p_value", true},
-		{[]string{"z", "Z-test p_value"}, "z_p_value", true},
-		{[]string{"anderson", "Anderson-Darling test p_value"}, "anderson_p_value", true},
-		{[]string{"cramer_von_mises", "Cramer-von-Mises test p_value"}, "cramer_von_mises_p_value", true},
-		{[]string{"mannw", "Mann-Whitney U-rank test p_value"}, "mannw_p_value", true},
-		{[]string{"es", "Epps-Singleton p_value"}, "es_p_value", true},
-		{[]string{"t_test", "t_test p_value"}, "t_test_p_value", true},
-		{[]string{"g_test", "g_test p_value"}, "g_test_p_value", true},
-		{[]string{"fisher_exact", "Fisher's Exact test"}, "fisher_exact_p_value", true},
-		{[]string{"TVD", "Total-Variation-Distance p_value"}, "tvd_p_value", true},
-		{[]string{"psi", "PSI"}, "psi", false},
-		{[]string{"wasserstein", "Wasserstein distance (normed)"}, "wasserstein", false},
-		{[]string{"jensenshannon", "Jensen-Shannon distance"}, "jensenshannon", false},
-		{[]string{"kl_div", "Kullback-Leibler divergence"}, "kl_div", false},
-		{[]string{"hellinger", "Hellinger distance (normed)"}, "hellinger", false},
-		{[]string{"ed", "Energy-distance"}, "energy_distance", false},
+		{[]string{"ks", "K-S p_value"}, "ks_p_value", atOrBelow},                                  // ks_stattest.py
+		{[]string{"chisquare", "chi-square p_value"}, "chisquare_p_value", below},                 // chisquare_stattest.py
+		{[]string{"z", "Z-test p_value"}, "z_p_value", below},                                     // z_stattest.py
+		{[]string{"anderson", "Anderson-Darling"}, "anderson_p_value", below},                     // anderson_darling_stattest.py
+		{[]string{"cramer_von_mises", "Cramer-von Mises"}, "cramer_von_mises_p_value", atOrBelow}, // cramer_von_mises_stattest.py
+		{[]string{"mannw", "Mann-Whitney U-rank test"}, "mannw_p_value", below},                   // mann_whitney_urank_stattest.py
+		{[]string{"es", "Epps-Singleton"}, "es_p_value", below},                                   // epps_singleton_stattest.py
+		{[]string{"t_test"}, "t_test_p_value", below},                                             // t_test.py (display name "t_test")
+		{[]string{"g_test"}, "g_test_p_value", below},                                             // g_stattest.py (display name "g_test")
+		{[]string{"fisher_exact", "Fisher's Exact test"}, "fisher_exact_p_value", below},          // fisher_exact_stattest.py
+		{[]string{"TVD", "Total-Variation-Distance"}, "tvd_p_value", below},                       // tvd_stattest.py: a chi-square p-value
+		{[]string{"empirical_mmd"}, "empirical_mmd_p_value", below},                               // mmd_stattest.py: a permutation p-value
+		{[]string{"psi", "PSI"}, "psi", atOrAbove},                                                // psi.py
+		{[]string{"wasserstein", "Wasserstein distance (normed)"}, "wasserstein", atOrAbove},      // wasserstein_distance_norm.py
+		{[]string{"jensenshannon", "Jensen-Shannon distance"}, "jensenshannon", atOrAbove},        // jensenshannon.py
+		{[]string{"kl_div", "Kullback-Leibler divergence"}, "kl_div", atOrAbove},                  // kl_div.py
+		{[]string{"hellinger", "Hellinger distance"}, "hellinger", atOrAbove},                     // hellinger_distance.py
+		{[]string{"ed", "Energy-distance"}, "energy_distance", above},                             // energy_distance.py
+		// text_content_drift_abs.py: the domain classifier's ROC AUC over the threshold.
+		{[]string{"abs_text_content_drift", "Absolute text content drift"}, "abs_text_content_drift", above},
+		// text_content_drift.py: the threshold is a percentile of a random
+		// classifier's ROC AUC, no bound on the score: no verdict.
+		{[]string{"perc_text_content_drift", "Percentile text content drift"}, "perc_text_content_drift", nil},
 	} {
 		for _, n := range m.names {
-			driftMethods[n] = driftMethod{m.metric, m.pValue}
+			driftMethods[n] = driftMethod{m.metric, m.drifted}
 		}
 	}
 }
 
+// methodOf is the method of a name. Another (a custom StatTest) becomes
+// its name in snake case, its verdict guessed from "p_value" in it: under
+// the threshold, as most of Evidently's p-values drift, else at or over.
 func methodOf(name string) driftMethod {
 	if m, ok := driftMethods[name]; ok {
 		return m
 	}
-	return driftMethod{snake(name), strings.Contains(strings.ToLower(name), "p_value")}
+	if strings.Contains(strings.ToLower(name), "p_value") {
+		return driftMethod{snake(name), below}
+	}
+	return driftMethod{snake(name), atOrAbove}
 }
 
 // snake is s in lower case with every run of other characters one "_".
@@ -188,7 +209,7 @@ func convert(m Metric, km kindMetric, o Options) (ev signal.Event, skip string, 
 }
 
 // valueDrift names the event's metric for the method and, when the
-// threshold is known, sets baseline to it and says whether the column
+// threshold is known and bounds the score, sets baseline to it and says whether the column
 // drifted, as Evidently decides it.
 func valueDrift(ev *signal.Event, m Metric) {
 	method, ok := m.Params["method"]
@@ -201,13 +222,9 @@ func valueDrift(ev *signal.Event, m Metric) {
 	dm := methodOf(method)
 	ev.Metric = dm.metric
 	ev.Labels["method"] = method
-	if t, ok := number(m.Params["threshold"]); ok {
+	if t, ok := number(m.Params["threshold"]); ok && dm.drifted != nil {
 		ev.Baseline = &t
-		drifted := ev.Value >= t
-		if dm.pValue {
-			drifted = ev.Value <= t
-		}
-		ev.Labels["drift_detected"] = strconv.FormatBool(drifted)
+		ev.Labels["drift_detected"] = strconv.FormatBool(dm.drifted(ev.Value, t))
 	}
 }
 

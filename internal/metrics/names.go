@@ -16,6 +16,7 @@ const (
 	EventsReceived       = "EventsReceived"       // signals the router took (duplicates included)
 	EventsQuarantined    = "EventsQuarantined"    // signals set aside with a reason
 	EventsLate           = "EventsLate"           // signals no newer than their series' latest reading (logged with the reason)
+	EventsIgnored        = "EventsIgnored"        // events read with nothing to evaluate: unmatched AWS service events, unfinished runs (logged with the reason)
 	RulesEvaluated       = "RulesEvaluated"       // rule evaluations (one per rule of the model per signal)
 	RuleErrors           = "RuleErrors"           // rules stopped over their evaluation budget; also by Model
 	AlertsOpened         = "AlertsOpened"         // also by Model and by Owner
@@ -28,7 +29,7 @@ const (
 )
 
 // Names lists every metric stakeout emits.
-var Names = []string{EventsReceived, EventsQuarantined, EventsLate, RulesEvaluated, RuleErrors, AlertsOpened, AlertsSuppressed,
+var Names = []string{EventsReceived, EventsQuarantined, EventsLate, EventsIgnored, RulesEvaluated, RuleErrors, AlertsOpened, AlertsSuppressed,
 	AlertsEscalated, NotificationsSent, NotificationFailures, NotificationLag, TimeToAcknowledge}
 
 // Flushing wraps a Lambda handler so that what an invocation recorded is

@@ -194,19 +194,34 @@ func (p *Processor) Process(ctx context.Context, raw []byte) (Outcome, error) {
 	}
 	modelsFor := func(kind signal.MatchKind, name string) []string { return ModelsFor(p.Config, kind, name) }
 	if c, ok, err := in.VersionChange(modelsFor); ok {
+		if out, ok := p.ignored(ctx, id, err); ok {
+			return out, nil
+		}
 		return p.recordVersion(ctx, id, raw, c, err)
 	}
 	ev, err := in.Resolve(modelsFor)
-	if ignored := (*signal.Ignored)(nil); errors.As(err, &ignored) {
-		if p.Log != nil {
-			p.Log.InfoContext(ctx, "event ignored", "event_id", id, "reason", ignored.Reason)
-		}
-		return Outcome{EventID: id, Ignored: ignored.Reason}, nil
+	if out, ok := p.ignored(ctx, id, err); ok {
+		return out, nil
 	}
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
 	return p.processEvent(ctx, id, raw, &ev)
+}
+
+// ignored is the outcome of an event an adapter read but ignored (err an
+// *signal.Ignored: a run still going, an AWS service event no model's
+// match accepts): logged with the reason here, counted by the router
+// (EventsIgnored), never kept nor quarantined.
+func (p *Processor) ignored(ctx context.Context, id string, err error) (Outcome, bool) {
+	ignored := (*signal.Ignored)(nil)
+	if !errors.As(err, &ignored) {
+		return Outcome{}, false
+	}
+	if p.Log != nil {
+		p.Log.InfoContext(ctx, "event ignored", "event_id", id, "reason", ignored.Reason)
+	}
+	return Outcome{EventID: id, Ignored: ignored.Reason}, true
 }
 
 // ProcessEvent applies an event that is already decoded (a test case's,

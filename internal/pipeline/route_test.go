@@ -244,3 +244,95 @@ func TestAWSServiceEventsRepeatedOrUnfinished(t *testing.T) {
 		}
 	}
 }
+
+// scenarioLine is line n (1-based) of a scenario, with each pair of
+// replacements applied.
+func scenarioLine(t *testing.T, file string, n int, oldNew ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/scenarios/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := string(bytes.Split(bytes.TrimSpace(b), []byte("\n"))[n-1])
+	return []byte(strings.NewReplacer(oldNew...).Replace(line))
+}
+
+// Two Glue Data Quality rulesets on one table are two series: a passing
+// result of the one does not resolve the failing other, and each ruleset
+// has its own alert.
+func TestGlueRulesetsOfOneTableAreSeparateSeries(t *testing.T) {
+	p := explaining(example(t))
+	failed := process(t, p, scenarioLine(t, "fraud-ml-pipeline.jsonl", 6))
+	if states(failed) != "transactions-quality:opened" {
+		t.Fatalf("failing ruleset: %s, want transactions-quality opened", states(failed))
+	}
+	other := process(t, p, scenarioLine(t, "fraud-ml-pipeline.jsonl", 9, "card-transactions-checks", "card-transactions-freshness"))
+	if len(other.Changes) != 0 || other.Series == failed.Series {
+		t.Errorf("the other ruleset passing: series %s (the failing one's %s), changes %s; want its own series and nothing resolved", other.Series, failed.Series, states(other))
+	}
+	again := process(t, p, scenarioLine(t, "fraud-ml-pipeline.jsonl", 9))
+	if states(again) != "transactions-quality:resolved" || again.Changes[0].Alert != failed.Changes[0].Alert {
+		t.Errorf("the failing ruleset passing: %s, want its alert %s resolved", states(again), failed.Changes[0].Alert)
+	}
+}
+
+// Each run of a processing job has a name of its own: the series (and so
+// the alert) is the stable part — a Model Monitor execution's schedule, or
+// another job's name without its run's timestamp or id — so that a later
+// completed run resolves the failed one.
+func TestCompletedRunResolvesTheFailedOne(t *testing.T) {
+	cfg, err := config.Load("../../testdata/aws-samples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ file, job, next, series string }{
+		{"sagemaker-model-monitor-failed-constructed.json", "model-monitoring-202401031500-0a1b2c3d4e5f60718293a4b5", "model-monitoring-202401031600-0a1b2c3d4e5f60718293a4b5",
+			"ml-pipeline/operational/monitoring_execution/feature=churn-data-quality-schedule"},
+		{"sagemaker-processing-job-failed.json", "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02", "integ-test-analytics-algo-0f9e8d7c-1a2b-4c3d-9e8f-7a6b5c4d3e2",
+			"ml-pipeline/operational/processing_job/feature=integ-test-analytics-algo"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			p := explaining(cfg)
+			b, err := os.ReadFile("../../testdata/events/aws/" + tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := process(t, p, b)
+			if states(failed) != "monitor-run-failed:opened" || failed.Series != tc.series {
+				t.Fatalf("the failed run: %s on %s %s, want monitor-run-failed opened on %s", states(failed), failed.Series, failed.Quarantined, tc.series)
+			}
+			next := strings.NewReplacer(tc.job, tc.next, `"Failed"`, `"Completed"`, "1704320746000", "1704324346000", `"id": "`, `"id": "next-`).Replace(string(b))
+			completed := process(t, p, []byte(next))
+			if states(completed) != "monitor-run-failed:resolved" {
+				t.Errorf("the next run completed: %s on %s %s, want monitor-run-failed resolved", states(completed), completed.Series, completed.Quarantined)
+			}
+		})
+	}
+}
+
+// A multi-time-series alarm's contributor back to OK often quotes no
+// datapoint in its reason (contributor events carry no reasonData): the
+// OK state itself resolves the contributor's alert, as a composite's OK
+// does, instead of being quarantined for want of a value.
+func TestContributorOKWithoutDatapointResolves(t *testing.T) {
+	p := explaining(example(t))
+	alarm, err := os.ReadFile("../../testdata/events/cloudwatch-contributor/variant-latency-contributor-alarm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := process(t, p, alarm)
+	if states(opened) != "variant-latency:opened" {
+		t.Fatalf("contributor in ALARM: %s %s, want variant-latency opened", states(opened), opened.Quarantined)
+	}
+	ok := strings.NewReplacer(`"id": "5f0c2a91`, `"id": "ok-5f0c2a91`, `"value": "ALARM"`, `"value": "OK"`,
+		"Threshold Crossed: 1 datapoint was greater than the threshold (120000.0). The most recent datapoint which crossed the threshold: [185000.0 (04/03/26 10:00:00)].",
+		"Contributor is no longer breaching the threshold.", "2026-03-04T10:06:12.481+0000", "2026-03-04T10:21:12.000+0000").Replace(string(alarm))
+	if ok == string(alarm) || !strings.Contains(ok, `"value": "OK"`) {
+		t.Fatal("the sample's shape changed: the OK variant was not made")
+	}
+	resolved := process(t, p, []byte(ok))
+	if states(resolved) != "variant-latency:resolved" || resolved.Series != opened.Series {
+		t.Errorf("contributor OK without a datapoint: %s on %s (quarantined %q), want variant-latency resolved on %s",
+			states(resolved), resolved.Series, resolved.Quarantined, opened.Series)
+	}
+}

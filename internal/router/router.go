@@ -166,6 +166,9 @@ func (h *Handler) measure(out pipeline.Outcome) {
 	if out.Late != "" {
 		m.Count(metrics.EventsLate, 1)
 	}
+	if out.Ignored != "" {
+		m.Count(metrics.EventsIgnored, 1)
+	}
 	m.Count(metrics.RulesEvaluated, float64(out.Evaluated))
 	if n := len(out.RuleErrors); n > 0 {
 		m.Count(metrics.RuleErrors, float64(n))

@@ -55,19 +55,19 @@ func TestAWSServiceEventsBecomeSignals(t *testing.T) {
 			key: "sagemaker-processing-job/model-monitoring-202401031500-0a1b2c3d4e5f60718293a4b5/Failed"},
 		{file: "sagemaker-processing-job-failed.json",
 			match: map[MatchKind][]string{MatchProcessingJob: {"integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02"}},
-			want: Event{Model: "m", Kind: "operational", Metric: "processing_job", Value: 1, Feature: "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02",
+			want: Event{Model: "m", Kind: "operational", Metric: "processing_job", Value: 1, Feature: "integ-test-analytics-algo",
 				Labels: map[string]string{"source": "sagemaker", "status": "Failed", "processing_job": "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02",
 					"failure_reason": "InternalServerError: We encountered an internal error.  Please try again."}},
 			key: "sagemaker-processing-job/integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02/Failed"},
 		{file: "glue-dq-results-catalog.json",
 			match: map[MatchKind][]string{MatchGlueTable: {"db-123.table-123"}},
-			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "db-123.table-123",
+			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "db-123.table-123", Segment: "rulset1",
 				ObservedAt: time.Date(2017, 9, 7, 18, 57, 21, 0, time.UTC),
 				Labels: map[string]string{"source": "glue", "result_id": "dqresult-12334567890", "state": "SUCCEEDED", "rulesets": "rulset1",
 					"rules_succeeded": "100", "rules_failed": "0", "rules_skipped": "0"}}},
 		{file: "glue-dq-results-job.json",
 			match: map[MatchKind][]string{MatchGlueRuleset: {"rulset1"}},
-			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "dq-eval-job-1234",
+			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "dq-eval-job-1234", Segment: "rulset1",
 				ObservedAt: time.Date(2017, 9, 7, 18, 57, 21, 0, time.UTC),
 				Labels: map[string]string{"source": "glue", "result_id": "dqresult-12334567890", "state": "SUCCEEDED", "rulesets": "rulset1", "job_name": "dq-eval-job-1234",
 					"rules_succeeded": "100", "rules_failed": "0", "rules_skipped": "0"}}},
@@ -108,22 +108,34 @@ func TestExecutionIsDatedByItsStop(t *testing.T) {
 	}
 }
 
-// An event no model matches names the event and every name tried, as the
-// quarantine's reason.
-func TestUnmatchedAWSEventNamesWhatWasTried(t *testing.T) {
+// The rules of AWS service events see every processing job, Glue result,
+// state machine and model package of the account, most of them no ML
+// monitor's: one that no model's match accepts is ignored (not a fault, so
+// not quarantined), its reason naming the event and every name tried so
+// that whoever means to route it knows which glob to add. Several models
+// is a fault of the configuration: quarantined.
+func TestUnmatchedAWSEventIsIgnoredNamingWhatWasTried(t *testing.T) {
 	for file, want := range map[string]string{
 		"sagemaker-model-monitor-failed-constructed.json": `processing_jobs "model-monitoring-202401031500-0a1b2c3d4e5f60718293a4b5", processing_jobs "churn-data-quality-schedule"`,
 		"glue-dq-results-catalog.json":                    `glue_tables "db-123.table-123", glue_rulesets "rulset1"`,
 		"stepfunctions-execution-aborted.json":            `state_machines "state-machine"`,
+		"sagemaker-model-package-state-change.json":       `model_packages "`,
 	} {
-		_, err := parseFile(t, file).Resolve(func(MatchKind, string) []string { return nil })
-		if err == nil || !strings.Contains(err.Error(), "matches no model (tried "+want+")") {
-			t.Errorf("%s: error %v, want it to name %s", file, err, want)
+		in := parseFile(t, file)
+		none := func(MatchKind, string) []string { return nil }
+		_, err := in.Resolve(none)
+		if in.ModelPackage != nil {
+			_, _, err = in.VersionChange(none)
+		}
+		var ig *Ignored
+		if !errors.As(err, &ig) || !strings.Contains(err.Error(), "matches no model (tried "+want) {
+			t.Errorf("%s: error %v, want it ignored naming %s", file, err, want)
 		}
 	}
 	_, err := parseFile(t, "glue-dq-results-catalog.json").Resolve(func(k MatchKind, _ string) []string { return []string{string(k)} })
-	if err == nil || !strings.Contains(err.Error(), "several models (glue_rulesets, glue_tables;") {
-		t.Errorf("two models: error %v", err)
+	var ig *Ignored
+	if err == nil || errors.As(err, &ig) || !strings.Contains(err.Error(), "several models (glue_rulesets, glue_tables;") {
+		t.Errorf("two models: error %v, want a fault naming both", err)
 	}
 }
 
@@ -192,5 +204,35 @@ func TestLongFailureReasonIsBounded(t *testing.T) {
 	}
 	if r := ev.Labels["failure_reason"]; len(r) > maxReasonLabel || !strings.HasSuffix(r, "…") {
 		t.Errorf("failure_reason is %d bytes (%.20q…), want at most %d ending in …", len(r), r, maxReasonLabel)
+	}
+}
+
+// A job's name loses what changes between runs and keeps the rest.
+func TestStableJobNameDropsTheRunsTimestampOrID(t *testing.T) {
+	for name, want := range map[string]string{
+		"integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02": "integ-test-analytics-algo", // AWS's sample: a UUID
+		"churn-features-2024-01-03-15-00-00-123":                    "churn-features",            // the SageMaker SDK's timestamp
+		"feature-backfill":                                          "feature-backfill",
+		"dead-beef-face":                                            "dead-beef-face", // hex words without a digit stay
+		"2024-01-03":                                                "2024-01-03",     // nothing stable: kept whole
+	} {
+		if got := StableJobName(name); got != want {
+			t.Errorf("StableJobName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A redriven execution is ignored with what the operator is to do: follow
+// the redrive, whose end resolves or updates the alert.
+func TestPendingRedriveSaysWhatToDo(t *testing.T) {
+	b, _ := os.ReadFile("../../testdata/events/aws/stepfunctions-execution-failed.json")
+	in, err := Parse([]byte(strings.Replace(string(b), `"status": "FAILED"`, `"status": "PENDING_REDRIVE"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = in.Resolve(func(MatchKind, string) []string { return []string{"m"} })
+	var ig *Ignored
+	if !errors.As(err, &ig) || !strings.Contains(ig.Reason, "its alert stays open") || !strings.Contains(ig.Reason, "SUCCEEDED resolves the alert") {
+		t.Errorf("PENDING_REDRIVE: %v, want it ignored saying what becomes of the alert", err)
 	}
 }

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -175,46 +176,67 @@ func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 	case a.State.ReasonData == "" && a.groupsBy():
 		return a.stateSignal(model, "multi_time_series")
 	}
-	ev := Event{Model: model}
+	return a.metricSignal(model)
+}
+
+// metricSignal maps a single-metric (or metric math) alarm: the latest
+// datapoint in state.reasonData is the value; the metric, its namespace and
+// dimensions say kind, metric and feature, tags having the last word.
+func (a *AlarmStateChange) metricSignal(model string) (Event, error) {
+	where := fmt.Sprintf("CloudWatch alarm %q", a.AlarmName)
 	var rd ReasonData
 	if a.State.ReasonData != "" {
 		if err := json.Unmarshal([]byte(a.State.ReasonData), &rd); err != nil {
-			return Event{}, fmt.Errorf("CloudWatch alarm %q: state.reasonData is not valid JSON: %v", a.AlarmName, err)
+			return Event{}, fmt.Errorf("%s: state.reasonData is not valid JSON: %v", where, err)
 		}
 	}
 	value, at, ok := rd.latest()
 	if !ok {
-		return Event{}, fmt.Errorf("CloudWatch alarm %q is %s with no datapoint in state.reasonData: nothing to evaluate", a.AlarmName, a.State.Value)
+		return Event{}, fmt.Errorf("%s is %s with no datapoint in state.reasonData: nothing to evaluate", where, a.State.Value)
 	}
-	if at == "" {
-		at = a.State.Timestamp
+	ev := Event{Model: model, Value: value,
+		Labels: map[string]string{"alarm_name": a.AlarmName, "alarm_state": a.State.Value, "source": "cloudwatch"}}
+	var err error
+	if ev.ObservedAt, err = parseCloudWatchTime(cmp.Or(at, a.State.Timestamp)); err != nil {
+		return Event{}, fmt.Errorf("%s: %w", where, err)
 	}
-	if ev.ObservedAt, err = parseCloudWatchTime(at); err != nil {
-		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
-	}
-	ev.Value = value
-	if a.MuteDetail != nil {
-		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
-			return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
-		}
-	}
-
-	m := a.returned()
-	namespace, name := "", ""
-	ev.Labels = map[string]string{"alarm_name": a.AlarmName, "alarm_state": a.State.Value, "source": "cloudwatch"}
 	if a.PreviousState.Value != "" {
 		ev.Labels["previous_state"] = a.PreviousState.Value
 	}
+	rd.thresholdLabels(ev.Labels)
+	namespace, name := a.metricName(ev.Labels)
+	for k, v := range a.dimensions() {
+		ev.Labels["dimension."+k] = v
+	}
+	ev.Kind = cmp.Or(namespaceKinds[namespace], "operational")
+	ev.Metric = name
+	if f, ok := strings.CutPrefix(name, featureDriftPrefix); ok && f != "" {
+		ev.Metric, ev.Feature = strings.TrimSuffix(featureDriftPrefix, "_"), f
+	}
+	a.applyTags(&ev, TagKind, TagMetric, TagFeature, TagSegment)
+	ev.Metric = cmp.Or(ev.Metric, "alarm")
+	return a.finish(ev, where)
+}
+
+// thresholdLabels records the alarm's threshold, or its anomaly band's
+// latest bounds, in labels.
+func (rd *ReasonData) thresholdLabels(labels map[string]string) {
 	if rd.Threshold != nil {
-		ev.Labels["threshold"] = strconv.FormatFloat(*rd.Threshold, 'g', -1, 64)
+		labels["threshold"] = strconv.FormatFloat(*rd.Threshold, 'g', -1, 64)
 	}
 	if n := len(rd.RecentLowerThresholds); n > 0 {
-		ev.Labels["lower_threshold"] = strconv.FormatFloat(rd.RecentLowerThresholds[n-1], 'g', -1, 64)
+		labels["lower_threshold"] = strconv.FormatFloat(rd.RecentLowerThresholds[n-1], 'g', -1, 64)
 	}
 	if n := len(rd.RecentUpperThresholds); n > 0 {
-		ev.Labels["upper_threshold"] = strconv.FormatFloat(rd.RecentUpperThresholds[n-1], 'g', -1, 64)
+		labels["upper_threshold"] = strconv.FormatFloat(rd.RecentUpperThresholds[n-1], 'g', -1, 64)
 	}
-	if m != nil {
+}
+
+// metricName is the namespace and name of the metric the alarm returns
+// (a metric math expression's label or id, and the namespace of the
+// metrics it reads), recorded in labels with the expression.
+func (a *AlarmStateChange) metricName(labels map[string]string) (namespace, name string) {
+	if m := a.returned(); m != nil {
 		switch {
 		case m.MetricStat != nil:
 			namespace, name = m.MetricStat.Metric.Namespace, m.MetricStat.Metric.Name
@@ -224,31 +246,28 @@ func (a *AlarmStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 			name = m.ID
 		}
 		if m.Expression != "" {
-			ev.Labels["expression"] = m.Expression
+			labels["expression"] = m.Expression
 			// An expression's namespace is that of the metrics it reads.
 			namespace = a.firstNamespace()
 		}
 	}
 	if namespace != "" {
-		ev.Labels["namespace"] = namespace
+		labels["namespace"] = namespace
 	}
-	for k, v := range a.dimensions() {
-		ev.Labels["dimension."+k] = v
-	}
-	ev.Kind = namespaceKinds[namespace]
-	if ev.Kind == "" {
-		ev.Kind = "operational"
-	}
-	ev.Metric = name
-	if f, ok := strings.CutPrefix(name, featureDriftPrefix); ok && f != "" {
-		ev.Metric, ev.Feature = strings.TrimSuffix(featureDriftPrefix, "_"), f
-	}
-	a.applyTags(&ev, TagKind, TagMetric, TagFeature, TagSegment)
-	if ev.Metric == "" {
-		ev.Metric = "alarm"
+	return namespace, name
+}
+
+// finish applies the alarm's mute (a CloudWatch alarm mute rule) to the
+// event it became and checks it; errors name the alarm (where).
+func (a *AlarmStateChange) finish(ev Event, where string) (Event, error) {
+	if a.MuteDetail != nil {
+		var err error
+		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
+			return Event{}, fmt.Errorf("%s: %w", where, err)
+		}
 	}
 	if err := ev.Check(); err != nil {
-		return Event{}, fmt.Errorf("CloudWatch alarm %q: %w", a.AlarmName, err)
+		return Event{}, fmt.Errorf("%s: %w", where, err)
 	}
 	return ev, nil
 }

@@ -55,15 +55,27 @@ func (a *AlarmStateChange) contributorSignal(model string) (Event, error) {
 	c := a.AlarmContributor
 	where := fmt.Sprintf("CloudWatch alarm %q contributor %s", a.AlarmName, c.ID)
 	value, at, err := a.contributorDatapoint()
+	cleared := ""
 	if err != nil {
-		return Event{}, fmt.Errorf("%s: %w", where, err)
+		if a.State.Value != "OK" {
+			return Event{}, fmt.Errorf("%s: %w", where, err)
+		}
+		// CloudWatch's OK transition of a contributor often quotes no
+		// datapoint: the state is the news, and it resolves.
+		if at, err = parseCloudWatchTime(a.State.Timestamp); err != nil {
+			return Event{}, fmt.Errorf("%s: state.timestamp: %w", where, err)
+		}
+		cleared = "the contributor is OK, with no datapoint in state.reason"
 	}
-	ev := Event{Model: model, Value: value, ObservedAt: at, Labels: map[string]string{
+	ev := Event{Model: model, Value: value, ObservedAt: at, Cleared: cleared, Labels: map[string]string{
 		"alarm_name": a.AlarmName, "alarm_state": a.State.Value, "alarm_type": "contributor",
 		"source": "cloudwatch", "contributor_id": c.ID,
 	}}
 	if m := reasonThreshold.FindStringSubmatch(a.State.Reason); m != nil {
 		ev.Labels["threshold"] = m[1]
+	}
+	if cleared != "" {
+		ev.Labels["datapoint"] = "none" // value 0 is no reading: said where the alert shows it
 	}
 	for k, v := range c.Attributes {
 		ev.Labels["attribute."+k] = v
@@ -87,15 +99,7 @@ func (a *AlarmStateChange) contributorSignal(model string) (Event, error) {
 	if ev.Metric == "" {
 		ev.Metric = "alarm"
 	}
-	if a.MuteDetail != nil {
-		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
-			return Event{}, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	if err := ev.Check(); err != nil {
-		return Event{}, fmt.Errorf("%s: %w", where, err)
-	}
-	return ev, nil
+	return a.finish(ev, where)
 }
 
 // featureSegment: the attribute the stakeout:feature tag names (else the
@@ -201,15 +205,7 @@ func (a *AlarmStateChange) stateSignal(model, alarmType string) (Event, error) {
 	}
 	a.queryLabels(ev.Labels)
 	a.applyTags(&ev, TagKind, TagFeature, TagSegment)
-	if a.MuteDetail != nil {
-		if ev.Mute, err = a.MuteDetail.mute(); err != nil {
-			return Event{}, fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	if err := ev.Check(); err != nil {
-		return Event{}, fmt.Errorf("%s: %w", where, err)
-	}
-	return ev, nil
+	return a.finish(ev, where)
 }
 
 // triggeringLabel names, in labels.triggering_alarms, the children that

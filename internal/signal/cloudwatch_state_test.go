@@ -82,9 +82,9 @@ func TestAlarmContributorAttributes(t *testing.T) {
 // without one is refused naming the field, since there is nothing to
 // evaluate.
 func TestAlarmContributorDatapoint(t *testing.T) {
-	contributor := func(reason string) (Event, error) {
+	contributorIn := func(state, reason string) (Event, error) {
 		raw := `{"detail-type":"CloudWatch Alarm Contributor State Change","id":"1","detail":{"alarmName":"a",` +
-			`"state":{"value":"OK","reason":` + reason + `,"timestamp":"2026-03-01T10:06:00.000+0000"},` +
+			`"state":{"value":"` + state + `","reason":` + reason + `,"timestamp":"2026-03-01T10:06:00.000+0000"},` +
 			`"alarmContributor":{"id":"1","attributes":{"k":"v"}}}}`
 		in, err := Parse([]byte(raw))
 		if err != nil {
@@ -92,6 +92,7 @@ func TestAlarmContributorDatapoint(t *testing.T) {
 		}
 		return in.Resolve(func(MatchKind, string) []string { return []string{"m"} })
 	}
+	contributor := func(reason string) (Event, error) { return contributorIn("OK", reason) }
 	ev, err := contributor(`"Threshold Crossed: 2 out of the last 2 datapoints [0.5 (01/03/26 10:00:00), 0.25 (01/03/26 10:05:00)] were not greater than the threshold (1.5e2)."`)
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +110,14 @@ func TestAlarmContributorDatapoint(t *testing.T) {
 	if ev, err := in.Resolve(func(MatchKind, string) []string { return []string{"m"} }); err != nil || ev.Value != 7 {
 		t.Errorf("a contributor with reasonData: value %v (%v), want reasonData's 7", ev.Value, err)
 	}
-	_, err = contributor(`"Threshold Crossed: no datapoints were received."`)
+	// In OK, no datapoint is the usual news: the state clears the series.
+	ev, err = contributor(`"Threshold Crossed: no datapoints were received."`)
+	if err != nil || ev.Cleared == "" || ev.Labels["datapoint"] != "none" || !ev.ObservedAt.Equal(time.Date(2026, 3, 1, 10, 6, 0, 0, time.UTC)) {
+		t.Errorf("OK without a datapoint: %+v (%v), want a cleared state at state.timestamp", ev, err)
+	}
+	_, err = contributorIn("ALARM", `"Threshold Crossed: no datapoints were received."`)
 	if err == nil || !strings.Contains(err.Error(), `CloudWatch alarm "a" contributor 1`) || !strings.Contains(err.Error(), "state.reason") {
-		t.Errorf("a reason without a datapoint: %v, want an error naming the alarm, contributor and state.reason", err)
+		t.Errorf("ALARM without a datapoint: %v, want an error naming the alarm, contributor and state.reason", err)
 	}
 	if _, err := Parse([]byte(`{"detail-type":"CloudWatch Alarm Contributor State Change","id":"1","detail":{"alarmName":"a","state":{"value":"OK"}}}`)); err == nil ||
 		!strings.Contains(err.Error(), "alarmContributor") {

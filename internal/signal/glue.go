@@ -3,6 +3,7 @@ package signal
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -63,7 +64,9 @@ func (r *DataQualityResult) Table() string {
 // Signal maps the result to a data_quality signal (metric dq_score, the
 // score as value) of the model whose match.glue_rulesets accepts one of
 // the rulesets or whose match.glue_tables accepts the table. The feature
-// is the table (or the job): one series per dataset.
+// is the table (or the job) and the segment the ruleset(s): one series per
+// dataset and ruleset, so that a passing ruleset does not resolve the
+// failing alert of another on the same table, nor share its alert.
 func (r *DataQualityResult) Signal(modelsFor ModelsFor) (Event, error) {
 	what := fmt.Sprintf("Glue Data Quality result %q", r.ResultID)
 	names := []matchName{{MatchGlueTable, r.Table()}}
@@ -78,9 +81,9 @@ func (r *DataQualityResult) Signal(modelsFor ModelsFor) (Event, error) {
 		return Event{}, fmt.Errorf("%s has no score: nothing to evaluate", what)
 	}
 	ev := Event{Model: model, Kind: "data_quality", Metric: MetricDQScore, Value: *r.Score,
-		Feature: cmp.Or(r.Table(), r.Context.JobName),
-		Labels:  map[string]string{"source": "glue", "result_id": r.ResultID, "state": r.State}}
-	setLabel(ev.Labels, "rulesets", strings.Join(r.RulesetNames, ","))
+		Feature: cmp.Or(r.Table(), r.Context.JobName), Segment: r.rulesets(),
+		Labels: map[string]string{"source": "glue", "result_id": r.ResultID, "state": r.State}}
+	setLabel(ev.Labels, "rulesets", r.rulesets())
 	setLabel(ev.Labels, "job_name", r.Context.JobName)
 	for label, counts := range map[string][2]*int{
 		"rules_succeeded": {r.RulesSucceeded, r.NumRulesSucceeded},
@@ -101,4 +104,12 @@ func (r *DataQualityResult) Signal(modelsFor ModelsFor) (Event, error) {
 		return Event{}, fmt.Errorf("%s: %w", what, err)
 	}
 	return ev, nil
+}
+
+// rulesets names the result's rulesets, sorted (a run of several is one
+// series whatever order AWS lists them in), comma-separated.
+func (r *DataQualityResult) rulesets() string {
+	names := slices.Clone(r.RulesetNames)
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }

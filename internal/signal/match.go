@@ -35,9 +35,13 @@ type matchName struct {
 
 func (n matchName) String() string { return fmt.Sprintf("%s %q", n.kind, n.name) }
 
-// oneModel is the one model that the names of an event (what) match: none
-// or several is an error naming the event and every name tried, so that
-// whoever reads the quarantine knows which glob to add or narrow.
+// oneModel is the one model that the names of an AWS service event (what)
+// match. None is an *Ignored: the rules that deliver these events see every
+// processing job, Glue result, state machine and model package of the
+// account, most of them not an ML monitor's, so an unmatched one is no
+// fault. Several models is one (of the configuration): an error, for the
+// quarantine. Both name the event and every name tried, so that whoever
+// reads them knows which glob to add or narrow.
 func oneModel(what string, modelsFor ModelsFor, names ...matchName) (string, error) {
 	var models, tried []string
 	for _, n := range names {
@@ -56,7 +60,7 @@ func oneModel(what string, modelsFor ModelsFor, names ...matchName) (string, err
 	case len(tried) == 0:
 		return "", fmt.Errorf("%s names nothing a model's match could accept", what)
 	case len(models) == 0:
-		return "", fmt.Errorf("%s matches no model (tried %s): add one of them to a model's match", what, strings.Join(tried, ", "))
+		return "", &Ignored{Reason: fmt.Sprintf("%s matches no model (tried %s): not one this configuration watches; to route it, add one of them to a model's match", what, strings.Join(tried, ", "))}
 	case len(models) > 1:
 		return "", fmt.Errorf("%s matches several models (%s; tried %s): make their match globs disjoint", what, strings.Join(models, ", "), strings.Join(tried, ", "))
 	}

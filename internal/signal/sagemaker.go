@@ -2,6 +2,7 @@ package signal
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -9,8 +10,14 @@ import (
 // state changes. A SageMaker Model Monitor execution is a processing job.
 const ProcessingJobDetailType = "SageMaker Processing Job State Change"
 
-// Model Monitor puts these in a monitoring execution's Environment
-// (the container contract); other processing jobs have neither.
+// Model Monitor sets these environment variables in the processing job it
+// starts for each execution (its container contract inputs:
+// https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-contract-inputs.html),
+// and the state change event carries the job's Environment as
+// DescribeProcessingJob returns it. That is the assumption: a job is a
+// Model Monitor execution when its Environment names a schedule; other
+// processing jobs have neither variable (a job that sets them itself is
+// read as an execution of that schedule).
 const (
 	envMonitoringSchedule = "sagemaker_monitoring_schedule_name"
 	envEndpoint           = "sagemaker_endpoint_name"
@@ -59,8 +66,10 @@ func (p *ProcessingJobStateChange) Schedule() string { return p.Environment[envM
 
 // Signal maps the job's end to an operational signal of the model whose
 // match.processing_jobs accepts the job name or its monitoring schedule:
-// Failed and Stopped are 1, Completed 0. The series is the schedule's (a
-// job's name changes every run), so a completed run resolves a failed one.
+// Failed and Stopped are 1, Completed 0. A job's name changes every run,
+// so the series (the feature) is what stays: a Model Monitor execution's
+// schedule, another job's StableJobName; so a completed run resolves a
+// failed one.
 func (p *ProcessingJobStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 	what := fmt.Sprintf("SageMaker processing job %q", p.ProcessingJobName)
 	var value float64
@@ -78,7 +87,7 @@ func (p *ProcessingJobStateChange) Signal(modelsFor ModelsFor) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	ev := Event{Model: model, Kind: "operational", Metric: MetricProcessingJob, Value: value, Feature: p.ProcessingJobName,
+	ev := Event{Model: model, Kind: "operational", Metric: MetricProcessingJob, Value: value, Feature: StableJobName(p.ProcessingJobName),
 		Labels: map[string]string{"source": "sagemaker", "status": p.ProcessingJobStatus, "processing_job": p.ProcessingJobName}}
 	if schedule != "" {
 		ev.Metric, ev.Feature = MetricMonitoringExecution, schedule
@@ -106,4 +115,39 @@ func (p *ProcessingJobStateChange) window() (*time.Time, *time.Time) {
 		return nil, nil
 	}
 	return &start, &end
+}
+
+// StableJobName is a processing job's name without what changes from run
+// to run: the trailing "-"-separated parts that are a timestamp or an id
+// (digits, or hexadecimal with a digit in it). The SageMaker SDK names a
+// job base-2024-01-03-15-00-00-123, Pipelines and AWS's samples end it in
+// a UUID or hash (integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02):
+// both keep the base. A name made only of such parts is kept whole.
+func StableJobName(name string) string {
+	parts := strings.Split(name, "-")
+	n := len(parts)
+	for n > 1 && volatilePart(parts[n-1]) {
+		n--
+	}
+	if n == 1 && volatilePart(parts[0]) {
+		return name
+	}
+	return strings.Join(parts[:n], "-")
+}
+
+// volatilePart reports whether a part of a job name looks like a run's
+// timestamp or id: digits, or hexadecimal holding at least one digit (so
+// that words such as "face" or "beef" stay).
+func volatilePart(p string) bool {
+	digit := false
+	for _, r := range p {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r >= 'a' && r <= 'f', r >= 'A' && r <= 'F':
+		default:
+			return false
+		}
+	}
+	return digit
 }

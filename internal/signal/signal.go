@@ -54,6 +54,13 @@ type Event struct {
 	// Mute is set when the source muted the alarm behind the event (a
 	// CloudWatch alarm mute rule): no native detail carries it.
 	Mute *Mute `json:"mute,omitempty"`
+	// Cleared, when set, says why the event is a state rather than a
+	// measurement: the source says the series is back to normal and gave
+	// no value (a multi-time-series alarm's contributor in OK with no
+	// datapoint). Value is then 0 and means nothing: no rule evaluates
+	// it, every rule of the series is clear (engine.Observe) and the
+	// history does not keep it. No native detail carries it.
+	Cleared string `json:"-"`
 }
 
 // Mute is a mute the event's source applied: who muted it (a CloudWatch

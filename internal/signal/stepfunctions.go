@@ -57,10 +57,15 @@ func (x *ExecutionStatusChange) Signal(modelsFor ModelsFor) (Event, error) {
 	case "SUCCEEDED":
 	case "FAILED", "TIMED_OUT", "ABORTED":
 		value = 1
-	case "RUNNING", "PENDING_REDRIVE":
-		return Event{}, &Ignored{Reason: fmt.Sprintf("%s is %s: it has not ended", what, x.Status)}
+	case "RUNNING":
+		return Event{}, &Ignored{Reason: fmt.Sprintf("%s is RUNNING: it has not ended", what)}
+	case "PENDING_REDRIVE":
+		// RedriveExecution restarts a failed, timed-out or aborted
+		// execution from the step that failed, under the same ARN.
+		return Event{}, &Ignored{Reason: fmt.Sprintf("%s is PENDING_REDRIVE: someone redrove it after it failed, so its alert stays open; "+
+			"nothing to do but follow the redrive — SUCCEEDED resolves the alert, another failure updates it", what)}
 	default:
-		return Event{}, fmt.Errorf("%s: unknown status %q (want SUCCEEDED, FAILED, TIMED_OUT, ABORTED or RUNNING)", what, x.Status)
+		return Event{}, fmt.Errorf("%s: unknown status %q (want SUCCEEDED, FAILED, TIMED_OUT, ABORTED, RUNNING or PENDING_REDRIVE)", what, x.Status)
 	}
 	model, err := oneModel(what, modelsFor, matchName{MatchStateMachine, x.StateMachine()})
 	if err != nil {

@@ -657,5 +657,3 @@ func quoteList(vs []string) string {
 
 // finite reports whether a float result is usable as a measurement.
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-var zeroTime = time.Time{}

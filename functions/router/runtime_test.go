@@ -189,8 +189,8 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 // builtWith is the bootstrap with the compact form of the configuration
-// in dir beside it, as make build-RouterFunction writes it (stakeout
-// validate --compact), for this machine.
+// in dir beside it, as make build-RouterFunction writes it (go run
+// ./functions/router/compact), for this machine.
 func builtWith(b testing.TB, dir string) string {
 	b.Helper()
 	bin := runtimeapitest.Build(b, ".")

@@ -1,8 +1,8 @@
 package config
 
-// The compact form: what `stakeout validate --compact DIR` writes at build
-// time next to the router's bootstrap, so that a cold start pays per model,
-// not per configuration. Loading every model means parsing every rules
+// The compact form: what the router's build step (functions/router/compact,
+// run by make build-RouterFunction) writes next to the router's bootstrap,
+// so that a cold start pays per model, not per configuration. Loading every model means parsing every rules
 // file (their tests: too) and compiling every expression — about 50 µs a
 // rule — while one invocation touches one model. The compact form keeps
 // an index of the models with what routing and delivery need of every

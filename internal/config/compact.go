@@ -93,7 +93,12 @@ func (m *Model) Ready() error {
 	if z == nil {
 		return nil
 	}
-	z.once.Do(func() { z.err = z.compile(m) })
+	z.once.Do(func() {
+		// Once is done even when compile panics: the error set first
+		// stays, so that later uses fail instead of serving no rules.
+		z.err = fmt.Errorf("model %q: compiling its rules panicked at first use", m.ID)
+		z.err = z.compile(m)
+	})
 	return z.err
 }
 

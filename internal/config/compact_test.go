@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -236,5 +237,39 @@ func TestCompactReadyIsSafeForConcurrentFirstUses(t *testing.T) {
 	}
 	if len(first) != len(c.Models) {
 		t.Errorf("%d distinct compilations of %d models, want one each", len(first), len(c.Models))
+	}
+}
+
+// panicFS panics on every Open: a stand-in for any bug that makes a
+// model's first compilation panic.
+type panicFS struct{}
+
+func (panicFS) Open(string) (fs.File, error) { panic("bug while reading a model") }
+
+// A first use whose compilation panics leaves the model failing at every
+// later use, with an error naming it, not served with no rules at all.
+func TestCompactModelWhoseCompilationPanickedKeepsFailing(t *testing.T) {
+	_, dir := compacted(t, exampleFS(t))
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Models["fraud-detection"]
+	m.lazy.l.fsys = panicFS{}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("first Ready did not panic")
+			}
+		}()
+		m.Ready()
+	}()
+	for range 2 {
+		if err := m.Ready(); err == nil || !strings.Contains(err.Error(), `model "fraud-detection"`) || !strings.Contains(err.Error(), "panicked") {
+			t.Errorf("Ready after a panic = %v, want an error naming the model and saying its compilation panicked", err)
+		}
+	}
+	if m.Rules != nil {
+		t.Errorf("fraud-detection has %d rules after a panicked Ready, want none", len(m.Rules))
 	}
 }

@@ -273,3 +273,59 @@ func TestCompactModelWhoseCompilationPanickedKeepsFailing(t *testing.T) {
 		t.Errorf("fraud-detection has %d rules after a panicked Ready, want none", len(m.Rules))
 	}
 }
+
+// sameCompiled, the check that a model's compact file reads back as the
+// whole load read it, tells apart models that differ in any one setting
+// of a rule or window, not only in their names.
+func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
+	const base = "model: m\nstakes: low\nowners: {data: team, model: team, platform: team, product: team}\n" +
+		"business: {cost: 2}\n" +
+		"expect: [{kind: quality, every: 1d}]\n" +
+		"maintenance:\n  - name: retrain\n    reason: weekly retrain\n    times: [\"01:00-05:00\"]\n" +
+		"rules:\n  - name: r\n    when: kind == \"quality\" && baseline - value > 0.05\n    severity: warning\n    owner: data\n" +
+		"    for: 2\n    impact: (baseline - value) * business.cost\n    resolve_when: baseline - value < 0.02\n    resolve_after: 2\n" +
+		"    escalate_when: {members: 5}\n    flapping: false\n" +
+		"    summary: \"accuracy {{value}}\"\n    runbook: https://wiki.example.com/r\n"
+	load := func(t *testing.T, src string) *Model {
+		t.Helper()
+		cfg, err := LoadFS(fstest.MapFS{
+			"rules/m.yaml":     {Data: []byte(src)},
+			"owners/team.yaml": {Data: []byte("id: team\nslack: {channel: C0TEAM0001}\n")},
+		}, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := cfg.Errors(); len(errs) > 0 {
+			t.Fatalf("%q: %v", src, errs)
+		}
+		return cfg.Models["m"]
+	}
+	m := load(t, base)
+	if !sameCompiled(m, load(t, base)) {
+		t.Fatal("a model is not the same as itself loaded again")
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"condition", "> 0.05", "> 0.06"},
+		{"severity", "severity: warning", "severity: high"},
+		{"role", "owner: data", "owner: model"},
+		{"for", "for: 2", "for: 3"},
+		{"impact", "* business.cost", "* business.cost * 2"},
+		{"resolve_when", "< 0.02", "< 0.03"},
+		{"resolve_after", "resolve_after: 2", "resolve_after: 3"},
+		{"escalate_when", "members: 5", "members: 6"},
+		{"flapping", "flapping: false", "flapping: {opens: 3}"},
+		{"summary", "accuracy {{value}}", "accuracy at {{value}}"},
+		{"runbook", "wiki.example.com/r", "wiki.example.com/s"},
+		{"window reason", "weekly retrain", "the weekly retrain"},
+		{"window times", "01:00-05:00", "01:00-06:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(base, tc.old) {
+				t.Fatalf("%q is not in the model", tc.old)
+			}
+			if sameCompiled(m, load(t, strings.Replace(base, tc.old, tc.new, 1))) {
+				t.Errorf("sameCompiled with %s %q → %q = true, want false", tc.name, tc.old, tc.new)
+			}
+		})
+	}
+}

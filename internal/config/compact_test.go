@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	"github.com/stakeout-ml/stakeout/internal/config/configtest"
 )
 
 // compacted writes the compact form of the configuration in fsys into
@@ -328,4 +330,44 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Digest, from the files alone, is the digest loading them gives: the
+// router compares its compact form's with the embedded configuration's
+// this way, without decoding it. With a stakes file and without, with a
+// file too large to be read (in neither).
+func TestDigestIsTheLoadedConfigurationsDigest(t *testing.T) {
+	tooLarge := configtest.Generate(3, 2)
+	tooLarge["rules/huge.yaml"] = &fstest.MapFile{Data: bytes.Repeat([]byte("#\n"), MaxFileBytes)}
+	for name, fsys := range map[string]fs.FS{
+		"example":              exampleFS(t),
+		"minimal":              os.DirFS("../../testdata/valid/minimal"),
+		"generated, no stakes": configtest.Generate(20, 3),
+		"a file too large":     tooLarge,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := LoadFS(fsys, ".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Digest(fsys)
+			if err != nil || got != cfg.Digest {
+				t.Errorf("Digest = %s, %v; want the loaded configuration's %s", got, err, cfg.Digest)
+			}
+		})
+	}
+	other := configtest.Generate(20, 3)
+	other["rules/model-3.yaml"].Data = append(other["rules/model-3.yaml"].Data, '\n')
+	if a, _ := Digest(configtest.Generate(20, 3)); a == mustDigest(t, other) {
+		t.Error("two configurations differing by one byte have the same digest")
+	}
+}
+
+func mustDigest(t *testing.T, fsys fs.FS) string {
+	t.Helper()
+	d, err := Digest(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -423,12 +423,43 @@ func (l *loader) read(name string) *doc {
 	if d.src == nil {
 		return d
 	}
-	src := d.src
-	l.hash.Write([]byte(name))
-	l.hash.Write([]byte{0})
-	l.hash.Write(src)
-	l.hash.Write([]byte{0})
+	digestFile(l.hash, name, d.src)
 	return d
+}
+
+// digestFile feeds a file the loader read to the configuration's digest.
+func digestFile(h hash.Hash, name string, src []byte) {
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write(src)
+	h.Write([]byte{0})
+}
+
+// Digest is the Digest loading the configuration in fsys gives, from its
+// files alone, nothing decoded: the files load reads, in its order
+// (owners, the stakes table, the models), a file it cannot read left out
+// as load leaves it. The router checks its compact form against the
+// embedded configuration with it, for the price of a hash.
+func Digest(fsys fs.FS) (string, error) {
+	l := newLoader(fsys, ".", time.Time{})
+	owners, err := l.files("owners")
+	if err != nil {
+		return "", err
+	}
+	rules, err := l.files("rules")
+	if err != nil {
+		return "", err
+	}
+	models := slices.DeleteFunc(slices.Clone(rules), func(f string) bool { return f == StakesFile })
+	if len(models) < len(rules) {
+		owners = append(owners, StakesFile)
+	}
+	for _, f := range append(owners, models...) {
+		if src, err := readFile(fsys, f); err == nil {
+			digestFile(l.hash, f, src)
+		}
+	}
+	return hex.EncodeToString(l.hash.Sum(nil)), nil
 }
 
 // readDoc returns a doc for the file, a problem when it cannot be read.

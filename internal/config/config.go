@@ -454,9 +454,11 @@ func Digest(fsys fs.FS) (string, error) {
 	if len(models) < len(rules) {
 		owners = append(owners, StakesFile)
 	}
+	var buf []byte
 	for _, f := range append(owners, models...) {
-		if src, err := readFile(fsys, f); err == nil {
+		if src, err := readFileInto(fsys, f, buf); err == nil {
 			digestFile(l.hash, f, src)
+			buf = src
 		}
 	}
 	return hex.EncodeToString(l.hash.Sum(nil)), nil
@@ -497,6 +499,13 @@ func baseName(name string) string {
 // size are checked first (a named pipe would block, a device never end),
 // and it is read through a limit anyway, in case it changed since.
 func readFile(fsys fs.FS, name string) ([]byte, error) {
+	return readFileInto(fsys, name, nil)
+}
+
+// readFileInto is readFile reading into buf's array when it is large
+// enough (Digest reuses one for every file), else into one of the file's
+// size: not io.ReadAll's doublings, most of what reading cost.
+func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	tooLarge := func(size string) error {
 		return fmt.Errorf("file is %s, more than the %d (%d MiB) a rules or owners file may have", size, MaxFileBytes, MaxFileBytes>>20)
 	}
@@ -515,7 +524,12 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	// One byte more than its size, so that a file that grew is read to
+	// its (limited) end, not cut at the size it had.
+	if want := int(fi.Size()) + 1; cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	src, err := readAll(buf[:0], io.LimitReader(f, MaxFileBytes+1))
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("cannot read: %w", err)
@@ -523,6 +537,23 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, tooLarge("over " + strconv.Itoa(MaxFileBytes) + " bytes") // it grew since it was looked at
 	}
 	return src, nil
+}
+
+// readAll is io.ReadAll appending to b.
+func readAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func fileKind(m fs.FileMode) string {

@@ -384,6 +384,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 	}
 	tooMany := 0 // records an event would change, when more than one commit holds
 	var closed []string
+	var labels *state.LabelsReading // the quality rules' verdict, for reconcile
 	err := state.OnConflict(ctx, maxAttempts, func(attempt int) error {
 		out.Attempts = attempt
 		s, err := p.Store.GetSeries(ctx, ev.Series())
@@ -392,6 +393,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		}
 		if slices.Contains(s.Recent, id) {
 			out.Duplicate = true
+			if r, ok := s.LabelsOf(id); ok {
+				labels = &r
+			}
 			return nil
 		}
 		var stale bool
@@ -407,6 +411,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			out.Verdicts = d.explain()
 		}
 		out.RuleErrors = ruleErrors(m, d.results)
+		if labels = labelsReading(id, ev, d.results); labels != nil {
+			s.AddLabels(*labels) // written with the event, if it writes
+		}
 		c := d.commit()
 		if c == nil {
 			out.Changes = d.changes
@@ -424,7 +431,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			closed = append(closed, wc.ID)
 			return err
 		case errors.Is(err, state.ErrDuplicate):
-			out.Duplicate = true
+			// Applied long ago: this evaluation was on a state that has
+			// moved on since, so it judges nothing.
+			out.Duplicate, labels = true, nil
 			return nil
 		case err != nil:
 			return err
@@ -444,7 +453,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		q.Attempts = out.Attempts
 		return q, err
 	}
-	if err := p.reconcile(ctx, m, ev, &out); err != nil {
+	if err := p.reconcile(ctx, m, ev, labels, &out); err != nil {
 		// The event is retried whole: its own commit is then a duplicate,
 		// and the verdicts already recorded are not repeated.
 		return out, err

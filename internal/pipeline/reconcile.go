@@ -12,6 +12,7 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/engine"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -20,16 +21,23 @@ import (
 // Late labels. A quality event measures outcomes (labels) over its window,
 // often weeks after drift and prediction alerts guessed at them from proxy
 // signals. When it arrives, every drift or prediction alert of the model
-// that opened inside its window gets a verdict: confirmed if a quality rule
-// of the model is firing on the event's reading, not confirmed if quality
-// held. The verdict is recorded on the alert's audit trail, told in its
-// group's Slack thread (never paged), and counted by `stakeout noise` as
-// the rule's precision.
+// that opened inside its window gets a verdict from the model's quality
+// rules (those whose condition tests kind == "quality") on that very
+// reading: confirmed if one of them fired on it, not confirmed if they
+// evaluated it and all held. A reading no quality rule evaluated (another
+// metric, a field a rule needs missing), or on which one is still pending
+// its for:, gives no verdict: it says nothing either way. Other rules
+// firing on the reading, or alerts left open by earlier readings, decide
+// nothing. The verdict is recorded on the alert's audit trail, told in the
+// Slack thread of the group its opening belonged to (never paged), and
+// counted by `stakeout noise` as the rule's precision.
 //
 // The verdict is its own commit per alert, after the event's: conditioned
-// on the alert's version and marked on the alert (Alert.Judged), so that a
-// redelivered event — whose own commit is then a duplicate — judges what
-// its first delivery did not, and nothing twice.
+// on the alert's version and marked on the alert (Alert.Judged: opening,
+// window and the labels' series), so that a redelivered event — whose own
+// commit is then a duplicate, and which judges from the evaluation kept
+// on its series (Series.Labels) — judges what its first delivery did not,
+// and nothing twice.
 
 // Judgement is a verdict late labels gave an alert's opening.
 type Judgement struct {
@@ -45,43 +53,56 @@ type opening struct {
 }
 
 // reconcile judges the openings that ev's window covers, when ev is a
-// quality event with a window that was applied (or had been).
-func (p *Processor) reconcile(ctx context.Context, m *config.Model, ev *signal.Event, out *Outcome) error {
-	if ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil || out.Late != "" || out.Quarantined != "" {
+// quality event with a window that was applied (or had been) and its
+// model's quality rules reached a verdict on it (labels, nil: none).
+func (p *Processor) reconcile(ctx context.Context, m *config.Model, ev *signal.Event, labels *state.LabelsReading, out *Outcome) error {
+	if labels == nil || ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil || out.Late != "" || out.Quarantined != "" {
 		return nil
-	}
-	fired, err := p.firing(ctx, ev)
-	if err != nil {
-		return err
 	}
 	covered, err := p.covered(ctx, m.ID, *ev.WindowStart, *ev.WindowEnd)
 	if err != nil {
 		return err
 	}
 	for _, o := range covered {
-		if err := p.judge(ctx, m, ev, out, o, fired); err != nil {
+		if err := p.judge(ctx, ev, out, o, labels.Fired); err != nil {
 			return fmt.Errorf("judge alert %s opened %s by labels of event %s: %w", o.alert, o.at.Format(time.RFC3339), out.EventID, err)
 		}
 	}
 	return nil
 }
 
-// firing names the rules of ev's series whose alert is firing on its
-// latest reading (read after the event was applied): the quality rules
-// that fired for the labels' window.
-func (p *Processor) firing(ctx context.Context, ev *signal.Event) ([]string, error) {
-	s, err := p.Store.GetSeries(ctx, ev.Series())
-	if err != nil {
-		return nil, fmt.Errorf("read series %s: %w", ev.Series(), err)
+// labelsReading is what the model's quality rules made of the quality
+// reading ev with a window (nil for any other event): the ones that fired,
+// or how many evaluated it and held. Nil too when none evaluated it, or
+// none fired and one is pending its for:: no verdict.
+func labelsReading(id string, ev *signal.Event, results []engine.Result) *state.LabelsReading {
+	if ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil {
+		return nil
 	}
-	var rules []string
-	for rule, ref := range s.Alerts {
-		if ref.Status != state.Resolved && ref.Clean == 0 {
-			rules = append(rules, rule)
+	r := state.LabelsReading{Event: id}
+	pending := false
+	for i := range results {
+		res := &results[i]
+		if res.Rule.When == nil || !slices.Contains(res.Rule.When.Kinds(), "quality") {
+			continue
+		}
+		switch res.Status {
+		case engine.Firing:
+			r.Evaluated++
+			if len(r.Fired) < state.MaxLabelsFired {
+				r.Fired = append(r.Fired, res.Rule.Name)
+			}
+		case engine.Pending:
+			r.Evaluated++
+			pending = true
+		case engine.Clear:
+			r.Evaluated++
 		}
 	}
-	slices.Sort(rules)
-	return rules, nil
+	if r.Evaluated == 0 || (pending && len(r.Fired) == 0) {
+		return nil
+	}
+	return &r
 }
 
 // covered lists the openings of the model's drift and prediction alerts
@@ -102,13 +123,17 @@ func (p *Processor) covered(ctx context.Context, model string, start, end time.T
 	return slices.Compact(out), nil
 }
 
-// judgedKey names a verdict on an alert: its opening and the window.
+// judgedKey names a verdict on an alert: its opening, the window and the
+// labels' series (two series of a model judged by one window are two
+// verdicts), the series hashed to keep the key short.
 func judgedKey(o opening, ev *signal.Event) string {
-	return o.at.Format(time.RFC3339Nano) + "|" + ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" + ev.WindowEnd.UTC().Format(time.RFC3339Nano)
+	sum := sha256.Sum256([]byte(ev.Series().ID()))
+	return o.at.Format(time.RFC3339Nano) + "|" + ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" +
+		ev.WindowEnd.UTC().Format(time.RFC3339Nano) + "|" + hex.EncodeToString(sum[:8])
 }
 
 // judge records one verdict, unless the alert has it already.
-func (p *Processor) judge(ctx context.Context, m *config.Model, ev *signal.Event, out *Outcome, o opening, fired []string) error {
+func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o opening, fired []string) error {
 	key := judgedKey(o, ev)
 	return state.OnConflict(ctx, maxAttempts, func(int) error {
 		a, err := p.Store.GetAlert(ctx, o.alert)

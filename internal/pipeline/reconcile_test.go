@@ -121,3 +121,65 @@ func TestLateLabelsJudgeOnceUnderRedelivery(t *testing.T) {
 		t.Errorf("verdicts after a second window = %d, want 2", len(v))
 	}
 }
+
+// labelsOf is a quality event of metric over [from, to) days after t0 in
+// segment seg ("" none), arriving at days after t0.
+func labelsOf(id, metric, seg string, value float64, from, to, at int) []byte {
+	s := ""
+	if seg != "" {
+		s = fmt.Sprintf(`,"segment":%q`, seg)
+	}
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"m","kind":"quality","metric":%q,"value":%v,"observed_at":%q,"window_start":%q,"window_end":%q%s}}`,
+		id, metric, value, t0.Add(time.Duration(at)*day).Format(time.RFC3339), t0.Add(time.Duration(from)*day).Format(time.RFC3339),
+		t0.Add(time.Duration(to)*day).Format(time.RFC3339), s))
+}
+
+// A reading no quality rule of the model evaluated (the auc rule reads
+// metric auc alone) says nothing of the alerts: no verdict.
+func TestLateLabelsNoQualityRuleEvaluatedGiveNoVerdict(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	out := process(t, p, labelsOf("q1", "recall", "", 0.1, 0, 7, 21))
+	if len(out.Judged) != 0 {
+		t.Errorf("Judged = %+v, want none: no quality rule evaluated recall", out.Judged)
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 0 {
+		t.Errorf("verdicts = %+v, want none", v)
+	}
+}
+
+// Only quality rules (their condition tests kind == "quality") decide: a
+// rule of no kind that fires on the same reading confirms nothing.
+func TestLateLabelsOnlyQualityRulesDecide(t *testing.T) {
+	model := testModel + `  - name: anything-low
+    when: metric == "auc" && value < 0.8
+    severity: warning
+    owner: model
+`
+	now := func() time.Time { return t0.Add(30 * day) }
+	st := memstore.New(now)
+	p := &Processor{Config: configFrom(t, model), Store: st, Now: now}
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	out := process(t, p, labels("q1", 0.75, 0, 7, 21)) // anything-low fires, auc holds
+	got := verdicts(t, st, "m/psi/feature=income")
+	if len(got) != 1 || got[0].Action != audit.LabelsNotConfirmed || len(out.Judged) != 1 || out.Judged[0].Confirmed {
+		t.Fatalf("verdicts = %+v, want one not confirmed: the quality rule auc held", got)
+	}
+	if strings.Contains(got[0].Detail, "anything-low") {
+		t.Errorf("detail %q names a rule that is not a quality rule", got[0].Detail)
+	}
+}
+
+// Two series of one model (segments) judged by the same window are two
+// verdicts, each once.
+func TestLateLabelsOfTwoSeriesJudgeTwice(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, labelsOf("q1", "auc", "north", 0.6, 0, 7, 21))
+	process(t, p, labelsOf("q2", "auc", "south", 0.9, 0, 7, 21))
+	process(t, p, labelsOf("q2", "auc", "south", 0.9, 0, 7, 21)) // redelivered
+	got := verdicts(t, st.Store, "m/psi/feature=income")
+	if len(got) != 2 || got[0].Action != audit.LabelsConfirmed || got[1].Action != audit.LabelsNotConfirmed {
+		t.Fatalf("verdicts = %+v, want north's confirmed then south's not confirmed", got)
+	}
+}

@@ -46,10 +46,16 @@ type Judgement struct {
 	Confirmed bool
 }
 
-// opening is one opening of an alert that a window covers.
+// opening is one opening of an alert that a window covers, and the group
+// it was told in ("" none): its verdict is told in that group's thread,
+// whatever group the alert is in since.
 type opening struct {
 	alert string
 	at    time.Time
+	group string
+	owner string // the group's owner and role then (its thread is in
+	role  string // that owner's channel)
+	slack bool   // it was told on Slack
 }
 
 // reconcile judges the openings that ev's window covers, when ev is a
@@ -113,14 +119,45 @@ func (p *Processor) covered(ctx context.Context, model string, start, end time.T
 	if err != nil {
 		return nil, fmt.Errorf("read the audit trail of %s from %s to %s: %w", model, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
 	}
-	var out []opening
+	return openings(recs), nil
+}
+
+// openings are the openings of drift and prediction alerts in recs, each
+// with the group it joined. An opened record carries the group the alert
+// was in before (it joins one after it is recorded): the group is the one
+// of the first notification queued for it in the same commit (same alert,
+// same time, a later record).
+func openings(recs []audit.Record) []opening {
+	type at struct {
+		alert string
+		at    time.Time
+	}
+	queued := map[at][]audit.Record{}
 	for _, r := range recs {
-		if r.Action == audit.Opened && slices.Contains(audit.JudgedKinds, r.Kind) {
-			out = append(out, opening{alert: r.Alert, at: r.At.UTC()})
+		if r.Action == audit.Queued && r.Group != "" {
+			k := at{r.Alert, r.At.UTC()}
+			queued[k] = append(queued[k], r)
 		}
 	}
+	var out []opening
+	for _, r := range recs {
+		if r.Action != audit.Opened || !slices.Contains(audit.JudgedKinds, r.Kind) {
+			continue
+		}
+		o := opening{alert: r.Alert, at: r.At.UTC(), slack: slices.Contains(r.Notify, "slack")}
+		var told *audit.Record
+		for i, q := range queued[at{r.Alert, r.At.UTC()}] {
+			if q.Seq > r.Seq && (told == nil || q.Seq < told.Seq) {
+				told = &queued[at{r.Alert, r.At.UTC()}][i]
+			}
+		}
+		if told != nil {
+			o.group, o.owner, o.role = told.Group, told.Owner, told.Role
+		}
+		out = append(out, o)
+	}
 	slices.SortFunc(out, func(a, b opening) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.alert, b.alert)) })
-	return slices.Compact(out), nil
+	return slices.CompactFunc(out, func(a, b opening) bool { return a.alert == b.alert && a.at.Equal(b.at) })
 }
 
 // judgedKey names a verdict on an alert: its opening, the window and the
@@ -149,14 +186,15 @@ func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o
 			a.Judged = slices.Delete(a.Judged, 0, n-state.MaxJudged)
 		}
 		action, detail := labelsVerdict(ev, a, fired)
+		group := cmp.Or(o.group, a.Group)
 		v := ev.Value
 		rec := audit.Record{Alert: a.ID, At: ev.ObservedAt, Recorded: p.wallClock(ev.ObservedAt), Action: action, Actor: "router",
 			EventID: out.EventID, Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric,
 			Feature: a.Feature, Segment: a.Segment, Value: &v, Severity: a.Severity, Role: a.Role, Owner: a.Owner,
-			Notify: slices.Clone(a.Notify), Group: a.Group, Detail: detail, Covers: o.at, ConfigDigest: p.Config.Digest}
+			Notify: slices.Clone(a.Notify), Group: group, Detail: detail, Covers: o.at, ConfigDigest: p.Config.Digest}
 		c := &state.Commit{}
 		c.Record(a, rec)
-		n := labelsNotice(a, key, detail, p.wallClock(ev.ObservedAt))
+		n := labelsNotice(a, o, key, detail, p.wallClock(ev.ObservedAt))
 		if n != nil {
 			c.Outbox = append(c.Outbox, n)
 		}
@@ -164,7 +202,7 @@ func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o
 			return err
 		}
 		ch := Change{At: ev.ObservedAt, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: action, Severity: a.Severity,
-			Owner: a.Owner, Notify: []string{}, Value: ev.Value, Group: a.Group, Summary: detail}
+			Owner: a.Owner, Notify: []string{}, Value: ev.Value, Group: group, Summary: detail}
 		if n != nil {
 			ch.Notify = n.Channels
 			out.Queued = append(out.Queued, n)
@@ -201,17 +239,17 @@ func span(start, end time.Time) string {
 	return start.Format("2006-01-02") + " – " + last.Format("2006-01-02")
 }
 
-// labelsNotice is the thread reply telling a's group of the verdict: to
-// Slack only (a verdict on an old alert pages nobody), and only for an
-// alert that was told in a group there.
-func labelsNotice(a *state.Alert, key, detail string, at time.Time) *state.Notification {
-	if a.Group == "" || a.Status == state.Suppressed || !slices.Contains(a.Notify, "slack") {
+// labelsNotice is the thread reply telling the group the judged opening
+// was told in of the verdict: to Slack only (a verdict on an old alert
+// pages nobody), and only for an opening told in a group there.
+func labelsNotice(a *state.Alert, o opening, key, detail string, at time.Time) *state.Notification {
+	if o.group == "" || !o.slack {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(a.ID + "|" + key))
-	n := &state.Notification{ID: a.Group + "/labels/" + hex.EncodeToString(sum[:8]), Kind: state.NoticeLabels, Group: a.Group,
-		Model: a.Model, Rule: a.Rule, Owner: a.Owner, Role: a.Role, Channels: []string{"slack"}, Alert: *a.Clone(),
+	n := &state.Notification{ID: o.group + "/labels/" + hex.EncodeToString(sum[:8]), Kind: state.NoticeLabels, Group: o.group,
+		Model: a.Model, Rule: a.Rule, Owner: cmp.Or(o.owner, a.Owner), Role: cmp.Or(o.role, a.Role), Channels: []string{"slack"}, Alert: *a.Clone(),
 		Members: 1, Created: at, Lifecycle: state.Lifecycle{Note: detail}}
-	n.Alert.UpdatedAt = at
+	n.Alert.UpdatedAt, n.Alert.Group = at, o.group
 	return n
 }

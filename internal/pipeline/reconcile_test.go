@@ -183,3 +183,24 @@ func TestLateLabelsOfTwoSeriesJudgeTwice(t *testing.T) {
 		t.Fatalf("verdicts = %+v, want north's confirmed then south's not confirmed", got)
 	}
 }
+
+// The verdict is told in the thread of the group the judged opening was
+// told in, not in that of a group the alert opened in since.
+func TestLateLabelsReplyInTheThreadOfTheJudgedOpening(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	first := process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, event("d2", "drift", "psi", "income", 0.1, 3*day))
+	again := process(t, p, event("d3", "drift", "psi", "income", 0.4, 9*day))
+	if len(first.Queued) == 0 || len(again.Queued) == 0 || first.Queued[0].Group == again.Queued[0].Group {
+		t.Fatalf("want the alert to open in two groups: %+v then %+v", first.Queued, again.Queued)
+	}
+	want := first.Queued[0].Group
+	out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+	i := slices.IndexFunc(out.Queued, func(n *state.Notification) bool { return n.Kind == state.NoticeLabels })
+	if i < 0 || out.Queued[i].Group != want {
+		t.Fatalf("queued = %+v, want a labels reply to group %s", out.Queued, want)
+	}
+	if got := verdicts(t, st.Store, "m/psi/feature=income"); len(got) != 1 || got[0].Group != want {
+		t.Errorf("verdicts = %+v, want one recorded on group %s", got, want)
+	}
+}

@@ -42,10 +42,11 @@ type Store interface {
 	// GetSchedule reads the schedule that ends an alert's silence.
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	Commit(ctx context.Context, c *state.Commit) error
-	// ModelRecords reads the audit records of a model's alerts with At
-	// in [since, until), by time: late labels find the openings their
-	// window covers (reconcile).
-	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
+	// LatestModelRecords reads the latest (at most limit) audit records
+	// of a model's alerts with At in [since, until), oldest first; more
+	// says older ones in the range were left. Late labels find the
+	// openings their window covers (reconcile).
+	LatestModelRecords(ctx context.Context, model string, since, until time.Time, limit int) (recs []audit.Record, more bool, err error)
 	Quarantine(ctx context.Context, q state.Quarantined) error
 }
 
@@ -92,6 +93,9 @@ type Processor struct {
 	// (Outcome.Verdicts): `stakeout route` shows them. The router does not
 	// pay for it: explaining evaluates each condition's clauses again.
 	Explain bool
+	// LabelsRecords bounds the audit records one quality event's labels
+	// read (0: MaxLabelsRecords).
+	LabelsRecords int
 	// Windows are the update windows of the groups it opens (zero: the
 	// default, state.UpdateWindow): `stakeout serve --update-window`.
 	Windows state.Windows

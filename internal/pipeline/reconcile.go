@@ -58,6 +58,17 @@ type opening struct {
 	slack bool   // it was told on Slack
 }
 
+// Bounds on what one quality event judges: its window's latest
+// MaxLabelsSpan (a quarter: labels matured over a longer window say little
+// of one drift alert), and the latest MaxLabelsRecords of the model's
+// audit records in it (a bounded read, whatever the model's traffic).
+// Beyond them it judges what fits and says so, in the log and on each
+// verdict.
+const (
+	MaxLabelsSpan    = 92 * 24 * time.Hour
+	MaxLabelsRecords = 5000
+)
+
 // reconcile judges the openings that ev's window covers, when ev is a
 // quality event with a window that was applied (or had been) and its
 // model's quality rules reached a verdict on it (labels, nil: none).
@@ -65,12 +76,15 @@ func (p *Processor) reconcile(ctx context.Context, m *config.Model, ev *signal.E
 	if labels == nil || ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil || out.Late != "" || out.Quarantined != "" {
 		return nil
 	}
-	covered, err := p.covered(ctx, m.ID, *ev.WindowStart, *ev.WindowEnd)
+	covered, cut, err := p.covered(ctx, m.ID, *ev.WindowStart, *ev.WindowEnd)
 	if err != nil {
 		return err
 	}
+	if cut != "" {
+		p.logWarn(ctx, "late labels judge part of their window", "event_id", out.EventID, "model", m.ID, "reason", cut)
+	}
 	for _, o := range covered {
-		if err := p.judge(ctx, ev, out, o, labels.Fired); err != nil {
+		if err := p.judge(ctx, ev, out, o, labels.Fired, cut); err != nil {
 			return fmt.Errorf("judge alert %s opened %s by labels of event %s: %w", o.alert, o.at.Format(time.RFC3339), out.EventID, err)
 		}
 	}
@@ -113,13 +127,29 @@ func labelsReading(id string, ev *signal.Event, results []engine.Result) *state.
 
 // covered lists the openings of the model's drift and prediction alerts
 // from start to end, both included, from the audit trail (the store's
-// index of a model's records by time).
-func (p *Processor) covered(ctx context.Context, model string, start, end time.Time) ([]opening, error) {
-	recs, err := p.Store.ModelRecords(ctx, model, start, end.Add(time.Nanosecond))
-	if err != nil {
-		return nil, fmt.Errorf("read the audit trail of %s from %s to %s: %w", model, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+// index of a model's records by time), within MaxLabelsSpan and
+// MaxLabelsRecords; cut says what was left out ("" nothing).
+func (p *Processor) covered(ctx context.Context, model string, start, end time.Time) (_ []opening, cut string, err error) {
+	var cuts []string
+	if end.Sub(start) > MaxLabelsSpan {
+		start = end.Add(-MaxLabelsSpan)
+		cuts = append(cuts, fmt.Sprintf("the window is longer than %d days: openings from %s on were judged",
+			MaxLabelsSpan/(24*time.Hour), start.UTC().Format(time.RFC3339)))
 	}
-	return openings(recs), nil
+	limit := cmp.Or(p.LabelsRecords, MaxLabelsRecords)
+	recs, more, err := p.Store.LatestModelRecords(ctx, model, start, end.Add(time.Nanosecond), limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("read the audit trail of %s from %s to %s: %w", model, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	}
+	if more && len(recs) > 0 {
+		// The oldest instant read may be missing records of its commit
+		// (an opening's notice): judged from the next one on.
+		oldest := recs[0].At
+		recs = slices.DeleteFunc(recs, func(r audit.Record) bool { return r.At.Equal(oldest) })
+		cuts = append(cuts, fmt.Sprintf("only the latest %d records of the model in the window were read: openings after %s were judged",
+			limit, oldest.UTC().Format(time.RFC3339)))
+	}
+	return openings(recs), strings.Join(cuts, "; "), nil
 }
 
 // openings are the openings of drift and prediction alerts in recs, each
@@ -170,7 +200,7 @@ func judgedKey(o opening, ev *signal.Event) string {
 }
 
 // judge records one verdict, unless the alert has it already.
-func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o opening, fired []string) error {
+func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o opening, fired []string, cut string) error {
 	key := judgedKey(o, ev)
 	return state.OnConflict(ctx, maxAttempts, func(int) error {
 		a, err := p.Store.GetAlert(ctx, o.alert)
@@ -186,6 +216,9 @@ func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o
 			a.Judged = slices.Delete(a.Judged, 0, n-state.MaxJudged)
 		}
 		action, detail := labelsVerdict(ev, a, fired)
+		if cut != "" {
+			detail += " (" + cut + ")"
+		}
 		group := cmp.Or(o.group, a.Group)
 		v := ev.Value
 		rec := audit.Record{Alert: a.ID, At: ev.ObservedAt, Recorded: p.wallClock(ev.ObservedAt), Action: action, Actor: "router",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -202,5 +203,45 @@ func TestLateLabelsReplyInTheThreadOfTheJudgedOpening(t *testing.T) {
 	}
 	if got := verdicts(t, st.Store, "m/psi/feature=income"); len(got) != 1 || got[0].Group != want {
 		t.Errorf("verdicts = %+v, want one recorded on group %s", got, want)
+	}
+}
+
+// A window longer than MaxLabelsSpan judges its latest MaxLabelsSpan, and
+// says so on each verdict and in the log: never silently.
+func TestLateLabelsOfALongWindowJudgeItsLatestDays(t *testing.T) {
+	now := func() time.Time { return t0.Add(130 * day) }
+	st := memstore.New(now)
+	var log strings.Builder
+	p := &Processor{Config: testConfig(t), Store: st, Now: now, Log: slog.New(slog.NewTextHandler(&log, nil))}
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, event("d2", "drift", "psi", "tenure", 0.4, 100*day))
+	out := process(t, p, labels("q1", 0.6, 0, 120, 125))
+	if len(out.Judged) != 1 || out.Judged[0].Alert != "m/psi/feature=tenure" {
+		t.Fatalf("Judged = %+v, want tenure's opening alone (income's is over 92 days before the window's end)", out.Judged)
+	}
+	got := verdicts(t, st, "m/psi/feature=tenure")
+	if len(got) != 1 || !strings.Contains(got[0].Detail, "longer than 92 days") {
+		t.Errorf("verdicts = %+v, want one saying the window was cut", got)
+	}
+	if !strings.Contains(log.String(), "longer than 92 days") {
+		t.Errorf("log = %q, want the cut said", log.String())
+	}
+}
+
+// Past LabelsRecords records in the window, the latest are judged, and the
+// verdicts say from when.
+func TestLateLabelsReadAtMostTheRecordLimit(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	p.LabelsRecords = 3
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 1*day)) // opened, queued
+	process(t, p, event("d2", "drift", "psi", "tenure", 0.4, 2*day))
+	process(t, p, event("d3", "drift", "psi", "age", 0.4, 3*day))
+	out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+	if len(out.Judged) != 1 || out.Judged[0].Alert != "m/psi/feature=age" {
+		t.Fatalf("Judged = %+v, want the latest opening alone", out.Judged)
+	}
+	got := verdicts(t, st.Store, "m/psi/feature=age")
+	if len(got) != 1 || !strings.Contains(got[0].Detail, "the latest 3 records") {
+		t.Errorf("verdicts = %+v, want one saying the records were cut", got)
 	}
 }

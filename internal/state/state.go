@@ -37,7 +37,8 @@ type Series struct {
 	// redelivery is recognised from the series read alone.
 	Recent []string `json:"recent,omitempty"`
 	// Labels are the verdicts of the model's quality rules on the latest
-	// quality readings with a window (at most MaxRecent, newest last):
+	// quality readings with a window (at most MaxLabelsReadings, newest
+	// last):
 	// a redelivered event, whose own commit is then a duplicate, judges
 	// the alerts its window covers from the same evaluation.
 	Labels []LabelsReading `json:"labels,omitempty"`
@@ -61,14 +62,21 @@ type LabelsReading struct {
 }
 
 // MaxLabelsFired bounds LabelsReading.Fired: the names a verdict quotes.
-const MaxLabelsFired = 8
+// MaxLabelsReadings bounds Series.Labels: a redelivery comes within
+// minutes, and a series has a labels reading a day or a week. Both keep
+// the series record (at its other bounds about 230 KB) well under
+// DynamoDB's 400 KB item limit (storetest's largest records).
+const (
+	MaxLabelsFired    = 4
+	MaxLabelsReadings = 8
+)
 
 // AddLabels keeps r as the latest labels reading, the oldest beyond
-// MaxRecent dropped.
+// MaxLabelsReadings dropped.
 func (s *Series) AddLabels(r LabelsReading) {
 	s.Labels = append(s.Labels, r)
-	if n := len(s.Labels); n > MaxRecent {
-		s.Labels = slices.Delete(s.Labels, 0, n-MaxRecent)
+	if n := len(s.Labels); n > MaxLabelsReadings {
+		s.Labels = slices.Delete(s.Labels, 0, n-MaxLabelsReadings)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,5 +31,23 @@ func TestLateLabelsReachTheTrailAndTheNoiseReport(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) { checkGolden(t, tc) })
 			}
 		})
+	}
+}
+
+// The verdicts above come from the quality rule that evaluates the
+// labels' reading (accuracy-loss reads accuracy with a baseline): the
+// same labels as a metric no quality rule reads judge nothing.
+func TestLateLabelsNoQualityRuleReadsGiveNoVerdict(t *testing.T) {
+	t.Chdir("../..")
+	events := strings.Replace(string(mustRead(t, "testdata/scenarios/credit-labels-confirm.jsonl")), `"metric":"accuracy"`, `"metric":"recall"`, 1)
+	if !strings.Contains(events, `"metric":"recall"`) {
+		t.Fatal("the scenario's quality event has no accuracy metric to replace")
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"replay", "-"}, stdio{in: strings.NewReader(events), out: &out, err: &errOut}); code != 0 {
+		t.Fatalf("replay exited %d: %s", code, errOut.String())
+	}
+	if strings.Contains(out.String(), "LABELS-") || strings.Contains(out.String(), "labels for") {
+		t.Errorf("replay judged alerts from a reading no quality rule evaluated:\n%s", out.String())
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -43,9 +44,11 @@ func (*versionsCmd) help() help {
 		usage: []string{"MODEL [--dir D] [--json] (--state FILE | --table NAME [--endpoint URL])"},
 		about: fmt.Sprintf("The entries come from \"%s\" and\n"+
 			"\"%s\" events, oldest first; the newest %d are kept. The last\n"+
-			"lines say which version is live and which was approved before it: what alerts show\n"+
-			"and what a rollback request targets.",
-			signal.ModelPackageDetailType, signal.VersionDeployedDetailType, state.MaxTimeline),
+			"lines say, per environment (production first), which version is live and which was\n"+
+			"approved before it. Production's (an environment named %s,\n"+
+			"or none) is what alerts show and what a rollback request targets.",
+			signal.ModelPackageDetailType, signal.VersionDeployedDetailType, state.MaxTimeline,
+			strings.Join(state.ProductionEnvironments, ", ")),
 		examples: []example{
 			{"what a replay recorded of a model's versions", "stakeout versions credit-approval --state /tmp/credit.json"},
 			{"the router's timeline of a model, as JSON", "stakeout versions credit-approval --table stakeout-state --json"},
@@ -97,8 +100,9 @@ func (c *versionsCmd) run(args []string, io stdio) int {
 	return 0
 }
 
-// printTimeline writes the timeline as a table, then the live version and
-// the one approved before it.
+// printTimeline writes the timeline as a table, then, per environment
+// (production first), the version live there and the one approved before
+// it.
 func printTimeline(io stdio, model string, t *state.Timeline) {
 	if len(t.Entries) == 0 {
 		fmt.Fprintf(io.out, "%s: no version events recorded\n", model)
@@ -110,15 +114,29 @@ func printTimeline(io stdio, model string, t *state.Timeline) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.At.UTC().Format(time.RFC3339), e.Version, e.Change, entryDetail(e))
 	}
 	tw.Flush()
-	live, ok := t.Live(t.Entries[len(t.Entries)-1].At, "")
-	if !ok {
+	envs := t.Environments()
+	if len(envs) == 0 {
 		fmt.Fprintln(io.out, "\nlive: no deploy recorded")
 		return
 	}
-	fmt.Fprintf(io.out, "\nlive since %s: %s", live.At.UTC().Format("Mon 2 Jan 2006 15:04 MST"), live.Version)
-	if live.Environment != "" {
-		fmt.Fprintf(io.out, " (%s)", live.Environment)
+	slices.SortStableFunc(envs, func(a, b string) int { return cmpBool(state.IsProduction(b), state.IsProduction(a)) })
+	if !state.IsProduction(envs[0]) {
+		fmt.Fprintln(io.out, "\nlive in production: no deploy recorded (alerts carry no version from the timeline)")
 	}
+	for _, env := range envs {
+		printLive(io, t, env)
+	}
+}
+
+// printLive writes the version live in env now (at the timeline's last
+// entry) and its rollback target.
+func printLive(io stdio, t *state.Timeline, env string) {
+	live, _ := t.Live(t.Entries[len(t.Entries)-1].At, env)
+	where := cmp.Or(live.Environment, "no environment named")
+	if state.IsProduction(env) {
+		where = "production: " + where
+	}
+	fmt.Fprintf(io.out, "\nlive since %s: %s (%s)", live.At.UTC().Format("Mon 2 Jan 2006 15:04 MST"), live.Version, where)
 	if tt := live.TrainedThrough(); tt != "" {
 		fmt.Fprintf(io.out, ", trained through %s", tt)
 	}
@@ -127,6 +145,17 @@ func printTimeline(io stdio, model string, t *state.Timeline) {
 		prev = "none recorded"
 	}
 	fmt.Fprintf(io.out, "\nprevious approved: %s\n", prev)
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // entryDetail is what an entry says: the registry's approval and stage, or

@@ -74,7 +74,8 @@ func TestVersionsTable(t *testing.T) {
 	if code := run([]string{"versions", "credit-approval", "--table", table, "--endpoint", dynamotest.Endpoint()}, stdio{out: &out, err: &errOut}); code != 0 {
 		t.Fatalf("versions --table exited %d: %s", code, errOut.String())
 	}
-	for _, want := range []string{"2026-04-13T11:00:00Z  8        registry  approval Approved", "live since Tue 14 Apr 2026 09:30 UTC: 8 (prod), trained through 2026-03-31", "previous approved: 7"} {
+	for _, want := range []string{"2026-04-13T11:00:00Z  8        registry  approval Approved", "live since Tue 14 Apr 2026 09:30 UTC: 8 (production: prod), trained through 2026-03-31", "previous approved: 7",
+		"live since Tue 14 Apr 2026 15:00 UTC: 9 (staging), trained through 2026-04-10\nprevious approved: 8"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("versions --table output lacks %q:\n%s", want, out.String())
 		}

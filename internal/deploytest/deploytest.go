@@ -49,12 +49,28 @@ type World struct {
 	Env map[string]string
 }
 
+// Option changes what New sets up.
+type Option func(*options)
+
+type options struct {
+	configDir string // "": the embedded configuration
+}
+
+// WithConfigDir runs the function on the configuration in dir (rules/
+// and owners/, set as STAKEOUT_CONFIG_DIR) instead of the one embedded in
+// it: its owners' Slack channels exist and their routing keys resolve.
+func WithConfigDir(dir string) Option { return func(o *options) { o.configDir = dir } }
+
 // New creates a fresh table and test servers, and the environment of the
 // template's function (a logical id such as "RouterFunction"); template is
 // the path of template.yaml. The caller's package must run DynamoDB Local
 // (dynamotest.Main).
-func New(t *testing.T, template, function string) *World {
+func New(t testing.TB, template, function string, opts ...Option) *World {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	tmpl, err := samtemplate.Load(template)
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +83,7 @@ func New(t *testing.T, template, function string) *World {
 	if err := dynamostore.CreateTable(context.Background(), dynamotest.Client(t), table); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.LoadFS(stakeout.Config, ".")
+	cfg, err := loadConfig(o.configDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +108,9 @@ func New(t *testing.T, template, function string) *World {
 	env[setup.EnvSlackAPI] = w.Slack.URL()
 	env[setup.EnvPagerDutyURL] = w.PD.URL()
 	env[setup.EnvKMSEndpoint] = w.KMS.URL()
+	if o.configDir != "" {
+		env[setup.EnvConfigDir] = o.configDir
+	}
 	env["AWS_REGION"], env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "us-east-1", "local", "local"
 	// The secrets the template names, from the environment instead of
 	// Secrets Manager.
@@ -117,6 +136,15 @@ func New(t *testing.T, template, function string) *World {
 		}
 	})
 	return w
+}
+
+// loadConfig is the configuration in dir, or the embedded one when dir is
+// empty: the one the function will run on.
+func loadConfig(dir string) (*config.Config, error) {
+	if dir == "" {
+		return config.LoadFS(stakeout.Config, ".")
+	}
+	return config.Load(dir)
 }
 
 // Route runs the router's pipeline over the first n events of a JSON-lines

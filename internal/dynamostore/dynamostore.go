@@ -490,11 +490,34 @@ func (s *Store) AlertRecords(ctx context.Context, id string) ([]audit.Record, er
 // ModelRecords returns the audit records of a model's alerts with At in
 // [since, until), ordered by time.
 func (s *Store) ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error) {
-	return query[audit.Record](ctx, s, &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
+	return query[audit.Record](ctx, s, modelRange(model, since, until))
+}
+
+// modelRange queries the index of a model's records by time for [since,
+// until).
+func modelRange(model string, since, until time.Time) *dynamodb.QueryInput {
+	return &dynamodb.QueryInput{IndexName: aws.String(indexByModel),
 		KeyConditionExpression: aws.String("GSI1PK = :m AND GSI1SK BETWEEN :a AND :b"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":m": str(layout.ModelPartition(model)),
 			":a": str(layout.SortTime(since)), ":b": str(layout.SortTime(until.Add(-time.Nanosecond)) + "#\uffff")},
-	})
+	}
+}
+
+// LatestModelRecords returns the latest limit records of ModelRecords'
+// range, oldest first; more when older ones were left. It reads the index
+// backwards, one record more than limit (to know whether there are more),
+// so a long range costs no more than limit records.
+func (s *Store) LatestModelRecords(ctx context.Context, model string, since, until time.Time, limit int) ([]audit.Record, bool, error) {
+	in := modelRange(model, since, until)
+	in.ScanIndexForward, in.Limit = aws.Bool(false), aws.Int32(int32(limit+1))
+	recs, err := query[audit.Record](ctx, s, in)
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(recs) > limit
+	recs = recs[:min(len(recs), limit)] // pages can add up past the limit
+	slices.Reverse(recs)
+	return recs, more, nil
 }
 
 // CreateTable creates the table with its indexes (on-demand capacity), and

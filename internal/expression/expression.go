@@ -131,6 +131,29 @@ func (p *Program) Needs() []string {
 	return out
 }
 
+// Kinds are the kinds of event the expression can hold for, from its
+// top-level kind filters (`kind == "quality"`, `kind in [...]`); nil when
+// it tests no kind (any kind may do). Late labels ask it which rules are
+// quality rules.
+func (p *Program) Kinds() []string {
+	var kinds []string
+	seen := false
+	for _, f := range p.filters {
+		if f.field != fKind {
+			continue
+		}
+		if !seen {
+			kinds, seen = slices.Clone(f.values), true
+			continue
+		}
+		kinds = slices.DeleteFunc(kinds, func(k string) bool { return !slices.Contains(f.values, k) })
+	}
+	if seen && kinds == nil {
+		kinds = []string{} // contradictory: no kind at all
+	}
+	return kinds
+}
+
 // History is the number of observations the expression needs in the series
 // before it can be evaluated (0 when it uses neither last nor slope).
 func (p *Program) History() int { return p.history }

@@ -3,6 +3,7 @@ package expression
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,19 @@ func TestErrorAfterFiltersPointsIntoTheSource(t *testing.T) {
 	at := fmt.Sprintf("(1:%d)", strings.Index(src, "+")+1)
 	if v.Outcome != Failed || !strings.Contains(v.Reason(), at) || !strings.Contains(v.Reason(), src) {
 		t.Errorf("Eval(%q) = %v: %q, want it failed at %s, quoting the condition", src, v.Outcome, v.Reason(), at)
+	}
+}
+
+func TestKindsAreTheKindFiltersOfACondition(t *testing.T) {
+	for src, want := range map[string][]string{
+		`kind == "quality" && value < 0.7`:                             {"quality"},
+		`kind in ["quality", "drift"] && value > 1`:                    {"quality", "drift"},
+		`kind in ["quality", "drift"] && kind == "drift" && value > 1`: {"drift"},
+		`metric == "auc" && value < 0.7`:                               nil,
+		`kind == "quality" || value > 1`:                               nil, // not a filter: either may hold
+	} {
+		if got := mustCompile(t, src, Bool).Kinds(); !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("Kinds(%s) = %q, want %q", src, got, want)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -36,11 +37,14 @@ type VerifyAPI interface {
 const Algorithm = types.MacAlgorithmSpecHmacSha256
 
 // keyARN is a KMS key ARN: records name the exact key, so an alias (which
-// can be moved to another key) is refused.
-var keyARN = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+// can be moved to another key) is refused. Compiled at the first check,
+// not at the start of every process that links the package.
+var keyARN = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$`)
+})
 
 func checkARN(arn string) error {
-	if !keyARN.MatchString(arn) {
+	if !keyARN().MatchString(arn) {
 		return fmt.Errorf("audit key %q is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>; an alias can move, records must name the key)", arn)
 	}
 	return nil

@@ -779,6 +779,16 @@ func (s *Store) ModelRecords(_ context.Context, model string, since, until time.
 	return out, nil
 }
 
+// LatestModelRecords returns the latest limit records of ModelRecords'
+// range, oldest first; more when older ones were left.
+func (s *Store) LatestModelRecords(ctx context.Context, model string, since, until time.Time, limit int) ([]audit.Record, bool, error) {
+	recs, err := s.ModelRecords(ctx, model, since, until)
+	if err != nil || len(recs) <= limit {
+		return recs, false, err
+	}
+	return recs[len(recs)-limit:], true, nil
+}
+
 // snapshot is the file format of a saved store.
 type snapshot struct {
 	Series     []*state.Series                `json:"series"`

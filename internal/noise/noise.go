@@ -37,8 +37,8 @@ type RuleStats struct {
 	// FalseAlarmRate is FalseAlarms / Alerts.
 	FalseAlarmRate float64
 	// Covered counts occurrences that late labels judged (a labels
-	// verdict recorded before the report's end), Confirmed those the
-	// latest verdict confirmed; NotCovered the rest, which no labels
+	// verdict recorded before the report's end), Confirmed those at
+	// least one verdict confirmed; NotCovered the rest, which no labels
 	// have judged (yet): they count neither for nor against the rule.
 	// All three are 0 for a rule of a kind labels do not judge.
 	Covered, Confirmed, NotCovered int
@@ -82,7 +82,7 @@ type occurrence struct {
 	acked                 bool
 	ack                   time.Duration
 	falseAlarm, escalated bool
-	// covered: a labels verdict judged it; confirmed: the latest did so.
+	// covered: a labels verdict judged it; confirmed: at least one did so.
 	covered, confirmed bool
 }
 
@@ -95,59 +95,86 @@ type occurrence struct {
 // window starting mid-trail neither counts an old alert nor credits its
 // late acknowledgement to the window; records at or after until are
 // ignored, so that the report reads the same whenever it is run.
+//
+// An occurrence several label windows (or the labels of several series)
+// judged counts as confirmed if any of them confirmed it: one window's
+// outcomes bore the alert out, and a wider or other segment's that held
+// does not make it wrong. One no labels judged counts apart (NotCovered).
 func Report(records []audit.Record, since, until time.Time) []RuleStats {
+	var occs []*occurrence
+	for _, trail := range trails(records) {
+		occs = append(occs, occurrences(trail, since, until)...)
+	}
+	return tally(occs)
+}
+
+// trails splits records by alert, each in the trail's own order (Seq): At
+// can tie or, for a person's action on a replayed alert, run behind.
+func trails(records []audit.Record) map[string][]audit.Record {
 	byAlert := map[string][]audit.Record{}
 	for _, r := range records {
 		byAlert[r.Alert] = append(byAlert[r.Alert], r)
 	}
-	var occs []*occurrence
 	for _, recs := range byAlert {
-		// Seq is the trail's own order; At can tie or, for a person's
-		// action on a replayed alert, run behind.
 		slices.SortStableFunc(recs, func(a, b audit.Record) int { return cmp.Compare(a.Seq, b.Seq) })
-		var cur *occurrence
-		byOpening := map[time.Time]*occurrence{}
-		for _, r := range recs {
-			if !r.At.Before(until) {
-				continue
+	}
+	return byAlert
+}
+
+// occurrences are the openings in [since, until) on one alert's trail and
+// what followed each.
+func occurrences(trail []audit.Record, since, until time.Time) []*occurrence {
+	var occs []*occurrence
+	var cur *occurrence
+	byOpening := map[time.Time]*occurrence{}
+	for _, r := range trail {
+		if !r.At.Before(until) {
+			continue
+		}
+		switch r.Action {
+		case audit.Opened:
+			cur = nil
+			if !r.At.Before(since) {
+				cur = &occurrence{model: r.Model, rule: r.Rule, kind: r.Kind, opened: r.At}
+				occs = append(occs, cur)
+				byOpening[r.At.UTC()] = cur
 			}
-			switch r.Action {
-			case audit.Opened:
-				cur = nil
-				if !r.At.Before(since) {
-					cur = &occurrence{model: r.Model, rule: r.Rule, kind: r.Kind, opened: r.At}
-					occs = append(occs, cur)
-					byOpening[r.At.UTC()] = cur
-				}
-			case audit.LabelsConfirmed, audit.LabelsNotConfirmed:
-				// Labels judge the opening they cover, which may not be
-				// the latest: the alert can reopen before they come.
-				if o := byOpening[r.Covers.UTC()]; o != nil {
-					o.covered, o.confirmed = true, r.Action == audit.LabelsConfirmed
-				}
-				continue
-			case audit.Suppressed:
-				// The router records an inhibited opening as suppressed
-				// instead of opened: nobody was told, so it is no
-				// occurrence, and what follows is not the previous one's.
-				cur = nil
+		case audit.LabelsConfirmed, audit.LabelsNotConfirmed:
+			// Labels judge the opening they cover, which may not be the
+			// latest: the alert can reopen before they come.
+			if o := byOpening[r.Covers.UTC()]; o != nil {
+				o.covered, o.confirmed = true, o.confirmed || r.Action == audit.LabelsConfirmed
 			}
-			if cur == nil {
-				continue
-			}
-			switch r.Action {
-			case audit.Acknowledged, audit.Snoozed:
-				if !cur.acked {
-					cur.acked, cur.ack = true, max(r.At.Sub(cur.opened), 0)
-				}
-			case audit.FalseAlarm:
-				cur.falseAlarm = true
-			case audit.Escalated:
-				cur.escalated = true
+		case audit.Suppressed:
+			// The router records an inhibited opening as suppressed
+			// instead of opened: nobody was told, so it is no occurrence,
+			// and what follows is not the previous one's.
+			cur = nil
+		default:
+			if cur != nil {
+				cur.follow(r)
 			}
 		}
 	}
+	return occs
+}
 
+// follow counts what people and the escalator did with the occurrence.
+func (o *occurrence) follow(r audit.Record) {
+	switch r.Action {
+	case audit.Acknowledged, audit.Snoozed:
+		if !o.acked {
+			o.acked, o.ack = true, max(r.At.Sub(o.opened), 0)
+		}
+	case audit.FalseAlarm:
+		o.falseAlarm = true
+	case audit.Escalated:
+		o.escalated = true
+	}
+}
+
+// tally adds the occurrences up per model and rule, noisiest first.
+func tally(occs []*occurrence) []RuleStats {
 	type key struct{ model, rule string }
 	stats := map[key]*RuleStats{}
 	acks := map[key][]time.Duration{}
@@ -158,28 +185,9 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 			s = &RuleStats{Model: o.model, Rule: o.rule, Kind: o.kind}
 			stats[k] = s
 		}
-		s.Alerts++
+		s.add(o)
 		if o.acked {
-			s.Acknowledged++
 			acks[k] = append(acks[k], o.ack)
-		} else {
-			s.Unacknowledged++
-		}
-		if o.falseAlarm {
-			s.FalseAlarms++
-		}
-		if o.escalated {
-			s.Escalations++
-		}
-		switch {
-		case !s.Judged():
-		case !o.covered:
-			s.NotCovered++
-		case o.confirmed:
-			s.Covered++
-			s.Confirmed++
-		default:
-			s.Covered++
 		}
 	}
 	out := make([]RuleStats, 0, len(stats))
@@ -196,6 +204,33 @@ func Report(records []audit.Record, since, until time.Time) []RuleStats {
 			cmp.Compare(a.Model, b.Model), cmp.Compare(a.Rule, b.Rule))
 	})
 	return out
+}
+
+// add counts one occurrence of the rule: its reception and, for a kind
+// labels judge, its verdict (or that it had none).
+func (s *RuleStats) add(o *occurrence) {
+	s.Alerts++
+	if o.acked {
+		s.Acknowledged++
+	} else {
+		s.Unacknowledged++
+	}
+	if o.falseAlarm {
+		s.FalseAlarms++
+	}
+	if o.escalated {
+		s.Escalations++
+	}
+	switch {
+	case !s.Judged():
+	case !o.covered:
+		s.NotCovered++
+	case o.confirmed:
+		s.Covered++
+		s.Confirmed++
+	default:
+		s.Covered++
+	}
 }
 
 // Percentile is the nearest-rank percentile of sorted, non-empty d: a time

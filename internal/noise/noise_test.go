@@ -198,9 +198,15 @@ func TestReportPrecision(t *testing.T) {
 		// verdict is the first opening's; the second is never covered.
 		covering(featureTrail("credit", "drift", "income", step{0, audit.Opened}, step{60, audit.Resolved},
 			step{2 * day, audit.Opened}, step{3 * day, audit.LabelsConfirmed}), 4, 0),
-		// Covered twice (a daily and a weekly label window): the latest
-		// verdict counts, once.
+		// Covered twice (a daily and a weekly label window, or two
+		// segments' labels): one verdict confirmed it, so it counts as
+		// confirmed, once, whichever came last.
 		covering(covering(featureTrail("credit", "drift", "tenure", step{10, audit.Opened}, step{20, audit.LabelsConfirmed},
+			step{30, audit.LabelsNotConfirmed}), 2, 10), 3, 10),
+		covering(covering(featureTrail("credit", "drift", "region", step{10, audit.Opened}, step{20, audit.LabelsNotConfirmed},
+			step{30, audit.LabelsConfirmed}), 2, 10), 3, 10),
+		// Covered twice, confirmed by neither.
+		covering(covering(featureTrail("credit", "drift", "city", step{10, audit.Opened}, step{20, audit.LabelsNotConfirmed},
 			step{30, audit.LabelsNotConfirmed}), 2, 10), 3, 10),
 		// A verdict after the report's end is not counted yet.
 		covering(featureTrail("credit", "drift", "age", step{40, audit.Opened}, step{31 * day, audit.LabelsConfirmed}), 2, 40),
@@ -208,7 +214,7 @@ func TestReportPrecision(t *testing.T) {
 	)
 	got := Report(records, since, until)
 	want := map[string][3]int{ // covered, confirmed, not covered
-		"drift":    {2, 1, 2},
+		"drift":    {4, 3, 2},
 		"accuracy": {0, 0, 0}, // quality: labels do not judge it
 	}
 	for _, s := range got {
@@ -216,8 +222,8 @@ func TestReportPrecision(t *testing.T) {
 			t.Errorf("%s: covered, confirmed, not covered = %d, %d, %d; want %v", s.Rule, s.Covered, s.Confirmed, s.NotCovered, w)
 		}
 	}
-	if p, ok := got[0].Precision(); got[0].Rule != "drift" || !ok || p != 0.5 {
-		t.Errorf("precision of %s = %v, %v; want drift's 0.5", got[0].Rule, p, ok)
+	if p, ok := got[0].Precision(); got[0].Rule != "drift" || !ok || p != 0.75 {
+		t.Errorf("precision of %s = %v, %v; want drift's 0.75", got[0].Rule, p, ok)
 	}
 	if _, ok := got[1].Precision(); ok {
 		t.Errorf("precision of %s, never covered, is defined", got[1].Rule)

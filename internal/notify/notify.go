@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/config"
@@ -125,7 +126,7 @@ const (
 // Actor renders who did something: "<@U012ABCDE>" for a Slack user (a
 // mention Slack renders as the name), the name or id otherwise.
 func Actor(id, name string) string {
-	if u, ok := strings.CutPrefix(id, "slack:"); ok && slackUser.MatchString(u) {
+	if u, ok := strings.CutPrefix(id, "slack:"); ok && slackUser().MatchString(u) {
 		return "<@" + u + ">"
 	}
 	// Names come from elsewhere (a PagerDuty user's, a Slack display
@@ -138,7 +139,9 @@ func Actor(id, name string) string {
 
 var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-var slackUser = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+// slackUser is a Slack user id, compiled at the first actor rendered
+// rather than at every function's start.
+var slackUser = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`) })
 
 // KV is a key and its value, rendered.
 type KV struct{ Key, Value string }

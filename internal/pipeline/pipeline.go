@@ -42,10 +42,11 @@ type Store interface {
 	// GetSchedule reads the schedule that ends an alert's silence.
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
 	Commit(ctx context.Context, c *state.Commit) error
-	// ModelRecords reads the audit records of a model's alerts with At
-	// in [since, until), by time: late labels find the openings their
-	// window covers (reconcile).
-	ModelRecords(ctx context.Context, model string, since, until time.Time) ([]audit.Record, error)
+	// LatestModelRecords reads the latest (at most limit) audit records
+	// of a model's alerts with At in [since, until), oldest first; more
+	// says older ones in the range were left. Late labels find the
+	// openings their window covers (reconcile).
+	LatestModelRecords(ctx context.Context, model string, since, until time.Time, limit int) (recs []audit.Record, more bool, err error)
 	Quarantine(ctx context.Context, q state.Quarantined) error
 }
 
@@ -92,6 +93,9 @@ type Processor struct {
 	// (Outcome.Verdicts): `stakeout route` shows them. The router does not
 	// pay for it: explaining evaluates each condition's clauses again.
 	Explain bool
+	// LabelsRecords bounds the audit records one quality event's labels
+	// read (0: MaxLabelsRecords).
+	LabelsRecords int
 	// Windows are the update windows of the groups it opens (zero: the
 	// default, state.UpdateWindow): `stakeout serve --update-window`.
 	Windows state.Windows
@@ -384,6 +388,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 	}
 	tooMany := 0 // records an event would change, when more than one commit holds
 	var closed []string
+	var labels *state.LabelsReading // the quality rules' verdict, for reconcile
 	err := state.OnConflict(ctx, maxAttempts, func(attempt int) error {
 		out.Attempts = attempt
 		s, err := p.Store.GetSeries(ctx, ev.Series())
@@ -392,6 +397,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		}
 		if slices.Contains(s.Recent, id) {
 			out.Duplicate = true
+			if r, ok := s.LabelsOf(id); ok {
+				labels = &r
+			}
 			return nil
 		}
 		var stale bool
@@ -407,6 +415,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			out.Verdicts = d.explain()
 		}
 		out.RuleErrors = ruleErrors(m, d.results)
+		if labels = labelsReading(id, ev, d.results); labels != nil {
+			s.AddLabels(*labels) // written with the event, if it writes
+		}
 		c := d.commit()
 		if c == nil {
 			out.Changes = d.changes
@@ -424,7 +435,9 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 			closed = append(closed, wc.ID)
 			return err
 		case errors.Is(err, state.ErrDuplicate):
-			out.Duplicate = true
+			// Applied long ago: this evaluation was on a state that has
+			// moved on since, so it judges nothing.
+			out.Duplicate, labels = true, nil
 			return nil
 		case err != nil:
 			return err
@@ -444,7 +457,7 @@ func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *s
 		q.Attempts = out.Attempts
 		return q, err
 	}
-	if err := p.reconcile(ctx, m, ev, &out); err != nil {
+	if err := p.reconcile(ctx, m, ev, labels, &out); err != nil {
 		// The event is retried whole: its own commit is then a duplicate,
 		// and the verdicts already recorded are not repeated.
 		return out, err

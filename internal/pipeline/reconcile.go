@@ -12,6 +12,7 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/engine"
 	"github.com/stakeout-ml/stakeout/internal/expression"
 	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -20,16 +21,23 @@ import (
 // Late labels. A quality event measures outcomes (labels) over its window,
 // often weeks after drift and prediction alerts guessed at them from proxy
 // signals. When it arrives, every drift or prediction alert of the model
-// that opened inside its window gets a verdict: confirmed if a quality rule
-// of the model is firing on the event's reading, not confirmed if quality
-// held. The verdict is recorded on the alert's audit trail, told in its
-// group's Slack thread (never paged), and counted by `stakeout noise` as
-// the rule's precision.
+// that opened inside its window gets a verdict from the model's quality
+// rules (those whose condition tests kind == "quality") on that very
+// reading: confirmed if one of them fired on it, not confirmed if they
+// evaluated it and all held. A reading no quality rule evaluated (another
+// metric, a field a rule needs missing), or on which one is still pending
+// its for:, gives no verdict: it says nothing either way. Other rules
+// firing on the reading, or alerts left open by earlier readings, decide
+// nothing. The verdict is recorded on the alert's audit trail, told in the
+// Slack thread of the group its opening belonged to (never paged), and
+// counted by `stakeout noise` as the rule's precision.
 //
 // The verdict is its own commit per alert, after the event's: conditioned
-// on the alert's version and marked on the alert (Alert.Judged), so that a
-// redelivered event — whose own commit is then a duplicate — judges what
-// its first delivery did not, and nothing twice.
+// on the alert's version and marked on the alert (Alert.Judged: opening,
+// window and the labels' series), so that a redelivered event — whose own
+// commit is then a duplicate, and which judges from the evaluation kept
+// on its series (Series.Labels) — judges what its first delivery did not,
+// and nothing twice.
 
 // Judgement is a verdict late labels gave an alert's opening.
 type Judgement struct {
@@ -38,77 +46,161 @@ type Judgement struct {
 	Confirmed bool
 }
 
-// opening is one opening of an alert that a window covers.
+// opening is one opening of an alert that a window covers, and the group
+// it was told in ("" none): its verdict is told in that group's thread,
+// whatever group the alert is in since.
 type opening struct {
 	alert string
 	at    time.Time
+	group string
+	owner string // the group's owner and role then (its thread is in
+	role  string // that owner's channel)
+	slack bool   // it was told on Slack
 }
 
+// Bounds on what one quality event judges: its window's latest
+// MaxLabelsSpan (a quarter: labels matured over a longer window say little
+// of one drift alert), and the latest MaxLabelsRecords of the model's
+// audit records in it (a bounded read, whatever the model's traffic).
+// Beyond them it judges what fits and says so, in the log and on each
+// verdict.
+const (
+	MaxLabelsSpan    = 92 * 24 * time.Hour
+	MaxLabelsRecords = 5000
+)
+
 // reconcile judges the openings that ev's window covers, when ev is a
-// quality event with a window that was applied (or had been).
-func (p *Processor) reconcile(ctx context.Context, m *config.Model, ev *signal.Event, out *Outcome) error {
-	if ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil || out.Late != "" || out.Quarantined != "" {
+// quality event with a window that was applied (or had been) and its
+// model's quality rules reached a verdict on it (labels, nil: none).
+func (p *Processor) reconcile(ctx context.Context, m *config.Model, ev *signal.Event, labels *state.LabelsReading, out *Outcome) error {
+	if labels == nil || ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil || out.Late != "" || out.Quarantined != "" {
 		return nil
 	}
-	fired, err := p.firing(ctx, ev)
+	covered, cut, err := p.covered(ctx, m.ID, *ev.WindowStart, *ev.WindowEnd)
 	if err != nil {
 		return err
 	}
-	covered, err := p.covered(ctx, m.ID, *ev.WindowStart, *ev.WindowEnd)
-	if err != nil {
-		return err
+	if cut != "" {
+		p.logWarn(ctx, "late labels judge part of their window", "event_id", out.EventID, "model", m.ID, "reason", cut)
 	}
 	for _, o := range covered {
-		if err := p.judge(ctx, m, ev, out, o, fired); err != nil {
+		if err := p.judge(ctx, ev, out, o, labels.Fired, cut); err != nil {
 			return fmt.Errorf("judge alert %s opened %s by labels of event %s: %w", o.alert, o.at.Format(time.RFC3339), out.EventID, err)
 		}
 	}
 	return nil
 }
 
-// firing names the rules of ev's series whose alert is firing on its
-// latest reading (read after the event was applied): the quality rules
-// that fired for the labels' window.
-func (p *Processor) firing(ctx context.Context, ev *signal.Event) ([]string, error) {
-	s, err := p.Store.GetSeries(ctx, ev.Series())
-	if err != nil {
-		return nil, fmt.Errorf("read series %s: %w", ev.Series(), err)
+// labelsReading is what the model's quality rules made of the quality
+// reading ev with a window (nil for any other event): the ones that fired,
+// or how many evaluated it and held. Nil too when none evaluated it, or
+// none fired and one is pending its for:: no verdict.
+func labelsReading(id string, ev *signal.Event, results []engine.Result) *state.LabelsReading {
+	if ev.Kind != "quality" || ev.WindowStart == nil || ev.WindowEnd == nil {
+		return nil
 	}
-	var rules []string
-	for rule, ref := range s.Alerts {
-		if ref.Status != state.Resolved && ref.Clean == 0 {
-			rules = append(rules, rule)
+	r := state.LabelsReading{Event: id}
+	pending := false
+	for i := range results {
+		res := &results[i]
+		if res.Rule.When == nil || !slices.Contains(res.Rule.When.Kinds(), "quality") {
+			continue
+		}
+		switch res.Status {
+		case engine.Firing:
+			r.Evaluated++
+			if len(r.Fired) < state.MaxLabelsFired {
+				r.Fired = append(r.Fired, res.Rule.Name)
+			}
+		case engine.Pending:
+			r.Evaluated++
+			pending = true
+		case engine.Clear:
+			r.Evaluated++
 		}
 	}
-	slices.Sort(rules)
-	return rules, nil
+	if r.Evaluated == 0 || (pending && len(r.Fired) == 0) {
+		return nil
+	}
+	return &r
 }
 
 // covered lists the openings of the model's drift and prediction alerts
 // from start to end, both included, from the audit trail (the store's
-// index of a model's records by time).
-func (p *Processor) covered(ctx context.Context, model string, start, end time.Time) ([]opening, error) {
-	recs, err := p.Store.ModelRecords(ctx, model, start, end.Add(time.Nanosecond))
+// index of a model's records by time), within MaxLabelsSpan and
+// MaxLabelsRecords; cut says what was left out ("" nothing).
+func (p *Processor) covered(ctx context.Context, model string, start, end time.Time) (_ []opening, cut string, err error) {
+	var cuts []string
+	if end.Sub(start) > MaxLabelsSpan {
+		start = end.Add(-MaxLabelsSpan)
+		cuts = append(cuts, fmt.Sprintf("the window is longer than %d days: openings from %s on were judged",
+			MaxLabelsSpan/(24*time.Hour), start.UTC().Format(time.RFC3339)))
+	}
+	limit := cmp.Or(p.LabelsRecords, MaxLabelsRecords)
+	recs, more, err := p.Store.LatestModelRecords(ctx, model, start, end.Add(time.Nanosecond), limit)
 	if err != nil {
-		return nil, fmt.Errorf("read the audit trail of %s from %s to %s: %w", model, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+		return nil, "", fmt.Errorf("read the audit trail of %s from %s to %s: %w", model, start.Format(time.RFC3339), end.Format(time.RFC3339), err)
+	}
+	if more && len(recs) > 0 {
+		// The oldest instant read may be missing records of its commit
+		// (an opening's notice): judged from the next one on.
+		oldest := recs[0].At
+		recs = slices.DeleteFunc(recs, func(r audit.Record) bool { return r.At.Equal(oldest) })
+		cuts = append(cuts, fmt.Sprintf("only the latest %d records of the model in the window were read: openings after %s were judged",
+			limit, oldest.UTC().Format(time.RFC3339)))
+	}
+	return openings(recs), strings.Join(cuts, "; "), nil
+}
+
+// openings are the openings of drift and prediction alerts in recs, each
+// with the group it joined. An opened record carries the group the alert
+// was in before (it joins one after it is recorded): the group is the one
+// of the first notification queued for it in the same commit (same alert,
+// same time, a later record).
+func openings(recs []audit.Record) []opening {
+	type at struct {
+		alert string
+		at    time.Time
+	}
+	queued := map[at][]audit.Record{}
+	for _, r := range recs {
+		if r.Action == audit.Queued && r.Group != "" {
+			k := at{r.Alert, r.At.UTC()}
+			queued[k] = append(queued[k], r)
+		}
 	}
 	var out []opening
 	for _, r := range recs {
-		if r.Action == audit.Opened && slices.Contains(audit.JudgedKinds, r.Kind) {
-			out = append(out, opening{alert: r.Alert, at: r.At.UTC()})
+		if r.Action != audit.Opened || !slices.Contains(audit.JudgedKinds, r.Kind) {
+			continue
 		}
+		o := opening{alert: r.Alert, at: r.At.UTC(), slack: slices.Contains(r.Notify, "slack")}
+		var told *audit.Record
+		for i, q := range queued[at{r.Alert, r.At.UTC()}] {
+			if q.Seq > r.Seq && (told == nil || q.Seq < told.Seq) {
+				told = &queued[at{r.Alert, r.At.UTC()}][i]
+			}
+		}
+		if told != nil {
+			o.group, o.owner, o.role = told.Group, told.Owner, told.Role
+		}
+		out = append(out, o)
 	}
 	slices.SortFunc(out, func(a, b opening) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.alert, b.alert)) })
-	return slices.Compact(out), nil
+	return slices.CompactFunc(out, func(a, b opening) bool { return a.alert == b.alert && a.at.Equal(b.at) })
 }
 
-// judgedKey names a verdict on an alert: its opening and the window.
+// judgedKey names a verdict on an alert: its opening, the window and the
+// labels' series (two series of a model judged by one window are two
+// verdicts), the series hashed to keep the key short.
 func judgedKey(o opening, ev *signal.Event) string {
-	return o.at.Format(time.RFC3339Nano) + "|" + ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" + ev.WindowEnd.UTC().Format(time.RFC3339Nano)
+	sum := sha256.Sum256([]byte(ev.Series().ID()))
+	return o.at.Format(time.RFC3339Nano) + "|" + ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" +
+		ev.WindowEnd.UTC().Format(time.RFC3339Nano) + "|" + hex.EncodeToString(sum[:8])
 }
 
 // judge records one verdict, unless the alert has it already.
-func (p *Processor) judge(ctx context.Context, m *config.Model, ev *signal.Event, out *Outcome, o opening, fired []string) error {
+func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o opening, fired []string, cut string) error {
 	key := judgedKey(o, ev)
 	return state.OnConflict(ctx, maxAttempts, func(int) error {
 		a, err := p.Store.GetAlert(ctx, o.alert)
@@ -124,14 +216,18 @@ func (p *Processor) judge(ctx context.Context, m *config.Model, ev *signal.Event
 			a.Judged = slices.Delete(a.Judged, 0, n-state.MaxJudged)
 		}
 		action, detail := labelsVerdict(ev, a, fired)
+		if cut != "" {
+			detail += " (" + cut + ")"
+		}
+		group := cmp.Or(o.group, a.Group)
 		v := ev.Value
 		rec := audit.Record{Alert: a.ID, At: ev.ObservedAt, Recorded: p.wallClock(ev.ObservedAt), Action: action, Actor: "router",
 			EventID: out.EventID, Model: a.Model, Version: a.ModelVersion, Rule: a.Rule, Kind: a.Kind, Metric: a.Metric,
 			Feature: a.Feature, Segment: a.Segment, Value: &v, Severity: a.Severity, Role: a.Role, Owner: a.Owner,
-			Notify: slices.Clone(a.Notify), Group: a.Group, Detail: detail, Covers: o.at, ConfigDigest: p.Config.Digest}
+			Notify: slices.Clone(a.Notify), Group: group, Detail: detail, Covers: o.at, ConfigDigest: p.Config.Digest}
 		c := &state.Commit{}
 		c.Record(a, rec)
-		n := labelsNotice(a, key, detail, p.wallClock(ev.ObservedAt))
+		n := labelsNotice(a, o, key, detail, p.wallClock(ev.ObservedAt))
 		if n != nil {
 			c.Outbox = append(c.Outbox, n)
 		}
@@ -139,7 +235,7 @@ func (p *Processor) judge(ctx context.Context, m *config.Model, ev *signal.Event
 			return err
 		}
 		ch := Change{At: ev.ObservedAt, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: action, Severity: a.Severity,
-			Owner: a.Owner, Notify: []string{}, Value: ev.Value, Group: a.Group, Summary: detail}
+			Owner: a.Owner, Notify: []string{}, Value: ev.Value, Group: group, Summary: detail}
 		if n != nil {
 			ch.Notify = n.Channels
 			out.Queued = append(out.Queued, n)
@@ -176,17 +272,17 @@ func span(start, end time.Time) string {
 	return start.Format("2006-01-02") + " – " + last.Format("2006-01-02")
 }
 
-// labelsNotice is the thread reply telling a's group of the verdict: to
-// Slack only (a verdict on an old alert pages nobody), and only for an
-// alert that was told in a group there.
-func labelsNotice(a *state.Alert, key, detail string, at time.Time) *state.Notification {
-	if a.Group == "" || a.Status == state.Suppressed || !slices.Contains(a.Notify, "slack") {
+// labelsNotice is the thread reply telling the group the judged opening
+// was told in of the verdict: to Slack only (a verdict on an old alert
+// pages nobody), and only for an opening told in a group there.
+func labelsNotice(a *state.Alert, o opening, key, detail string, at time.Time) *state.Notification {
+	if o.group == "" || !o.slack {
 		return nil
 	}
 	sum := sha256.Sum256([]byte(a.ID + "|" + key))
-	n := &state.Notification{ID: a.Group + "/labels/" + hex.EncodeToString(sum[:8]), Kind: state.NoticeLabels, Group: a.Group,
-		Model: a.Model, Rule: a.Rule, Owner: a.Owner, Role: a.Role, Channels: []string{"slack"}, Alert: *a.Clone(),
+	n := &state.Notification{ID: o.group + "/labels/" + hex.EncodeToString(sum[:8]), Kind: state.NoticeLabels, Group: o.group,
+		Model: a.Model, Rule: a.Rule, Owner: cmp.Or(o.owner, a.Owner), Role: cmp.Or(o.role, a.Role), Channels: []string{"slack"}, Alert: *a.Clone(),
 		Members: 1, Created: at, Lifecycle: state.Lifecycle{Note: detail}}
-	n.Alert.UpdatedAt = at
+	n.Alert.UpdatedAt, n.Alert.Group = at, o.group
 	return n
 }

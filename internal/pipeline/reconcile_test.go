@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -119,5 +120,128 @@ func TestLateLabelsJudgeOnceUnderRedelivery(t *testing.T) {
 	process(t, p, labels("q2", 0.6, 0, 14, 22))
 	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 2 {
 		t.Errorf("verdicts after a second window = %d, want 2", len(v))
+	}
+}
+
+// labelsOf is a quality event of metric over [from, to) days after t0 in
+// segment seg ("" none), arriving at days after t0.
+func labelsOf(id, metric, seg string, value float64, from, to, at int) []byte {
+	s := ""
+	if seg != "" {
+		s = fmt.Sprintf(`,"segment":%q`, seg)
+	}
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Signal","source":"test","detail":{"model":"m","kind":"quality","metric":%q,"value":%v,"observed_at":%q,"window_start":%q,"window_end":%q%s}}`,
+		id, metric, value, t0.Add(time.Duration(at)*day).Format(time.RFC3339), t0.Add(time.Duration(from)*day).Format(time.RFC3339),
+		t0.Add(time.Duration(to)*day).Format(time.RFC3339), s))
+}
+
+// A reading no quality rule of the model evaluated (the auc rule reads
+// metric auc alone) says nothing of the alerts: no verdict.
+func TestLateLabelsNoQualityRuleEvaluatedGiveNoVerdict(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	out := process(t, p, labelsOf("q1", "recall", "", 0.1, 0, 7, 21))
+	if len(out.Judged) != 0 {
+		t.Errorf("Judged = %+v, want none: no quality rule evaluated recall", out.Judged)
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 0 {
+		t.Errorf("verdicts = %+v, want none", v)
+	}
+}
+
+// Only quality rules (their condition tests kind == "quality") decide: a
+// rule of no kind that fires on the same reading confirms nothing.
+func TestLateLabelsOnlyQualityRulesDecide(t *testing.T) {
+	model := testModel + `  - name: anything-low
+    when: metric == "auc" && value < 0.8
+    severity: warning
+    owner: model
+`
+	now := func() time.Time { return t0.Add(30 * day) }
+	st := memstore.New(now)
+	p := &Processor{Config: configFrom(t, model), Store: st, Now: now}
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	out := process(t, p, labels("q1", 0.75, 0, 7, 21)) // anything-low fires, auc holds
+	got := verdicts(t, st, "m/psi/feature=income")
+	if len(got) != 1 || got[0].Action != audit.LabelsNotConfirmed || len(out.Judged) != 1 || out.Judged[0].Confirmed {
+		t.Fatalf("verdicts = %+v, want one not confirmed: the quality rule auc held", got)
+	}
+	if strings.Contains(got[0].Detail, "anything-low") {
+		t.Errorf("detail %q names a rule that is not a quality rule", got[0].Detail)
+	}
+}
+
+// Two series of one model (segments) judged by the same window are two
+// verdicts, each once.
+func TestLateLabelsOfTwoSeriesJudgeTwice(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, labelsOf("q1", "auc", "north", 0.6, 0, 7, 21))
+	process(t, p, labelsOf("q2", "auc", "south", 0.9, 0, 7, 21))
+	process(t, p, labelsOf("q2", "auc", "south", 0.9, 0, 7, 21)) // redelivered
+	got := verdicts(t, st.Store, "m/psi/feature=income")
+	if len(got) != 2 || got[0].Action != audit.LabelsConfirmed || got[1].Action != audit.LabelsNotConfirmed {
+		t.Fatalf("verdicts = %+v, want north's confirmed then south's not confirmed", got)
+	}
+}
+
+// The verdict is told in the thread of the group the judged opening was
+// told in, not in that of a group the alert opened in since.
+func TestLateLabelsReplyInTheThreadOfTheJudgedOpening(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	first := process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, event("d2", "drift", "psi", "income", 0.1, 3*day))
+	again := process(t, p, event("d3", "drift", "psi", "income", 0.4, 9*day))
+	if len(first.Queued) == 0 || len(again.Queued) == 0 || first.Queued[0].Group == again.Queued[0].Group {
+		t.Fatalf("want the alert to open in two groups: %+v then %+v", first.Queued, again.Queued)
+	}
+	want := first.Queued[0].Group
+	out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+	i := slices.IndexFunc(out.Queued, func(n *state.Notification) bool { return n.Kind == state.NoticeLabels })
+	if i < 0 || out.Queued[i].Group != want {
+		t.Fatalf("queued = %+v, want a labels reply to group %s", out.Queued, want)
+	}
+	if got := verdicts(t, st.Store, "m/psi/feature=income"); len(got) != 1 || got[0].Group != want {
+		t.Errorf("verdicts = %+v, want one recorded on group %s", got, want)
+	}
+}
+
+// A window longer than MaxLabelsSpan judges its latest MaxLabelsSpan, and
+// says so on each verdict and in the log: never silently.
+func TestLateLabelsOfALongWindowJudgeItsLatestDays(t *testing.T) {
+	now := func() time.Time { return t0.Add(130 * day) }
+	st := memstore.New(now)
+	var log strings.Builder
+	p := &Processor{Config: testConfig(t), Store: st, Now: now, Log: slog.New(slog.NewTextHandler(&log, nil))}
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, event("d2", "drift", "psi", "tenure", 0.4, 100*day))
+	out := process(t, p, labels("q1", 0.6, 0, 120, 125))
+	if len(out.Judged) != 1 || out.Judged[0].Alert != "m/psi/feature=tenure" {
+		t.Fatalf("Judged = %+v, want tenure's opening alone (income's is over 92 days before the window's end)", out.Judged)
+	}
+	got := verdicts(t, st, "m/psi/feature=tenure")
+	if len(got) != 1 || !strings.Contains(got[0].Detail, "longer than 92 days") {
+		t.Errorf("verdicts = %+v, want one saying the window was cut", got)
+	}
+	if !strings.Contains(log.String(), "longer than 92 days") {
+		t.Errorf("log = %q, want the cut said", log.String())
+	}
+}
+
+// Past LabelsRecords records in the window, the latest are judged, and the
+// verdicts say from when.
+func TestLateLabelsReadAtMostTheRecordLimit(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	p.LabelsRecords = 3
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 1*day)) // opened, queued
+	process(t, p, event("d2", "drift", "psi", "tenure", 0.4, 2*day))
+	process(t, p, event("d3", "drift", "psi", "age", 0.4, 3*day))
+	out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+	if len(out.Judged) != 1 || out.Judged[0].Alert != "m/psi/feature=age" {
+		t.Fatalf("Judged = %+v, want the latest opening alone", out.Judged)
+	}
+	got := verdicts(t, st.Store, "m/psi/feature=age")
+	if len(got) != 1 || !strings.Contains(got[0].Detail, "the latest 3 records") {
+		t.Errorf("verdicts = %+v, want one saying the records were cut", got)
 	}
 }

@@ -13,8 +13,12 @@ import (
 )
 
 func deployed(id, version string, at time.Duration) []byte {
-	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Version Deployed","source":"ml.deploy","time":%q,"detail":{"model":"m","version":%q,"environment":"prod","deployed_at":%q,"lineage":{"trained_through":"2026-02-28"}}}`,
-		id, t0.Add(at).Format(time.RFC3339), version, t0.Add(at).Format(time.RFC3339)))
+	return deployedTo(id, version, "prod", at)
+}
+
+func deployedTo(id, version, env string, at time.Duration) []byte {
+	return []byte(fmt.Sprintf(`{"version":"0","id":%q,"detail-type":"ML Model Version Deployed","source":"ml.deploy","time":%q,"detail":{"model":"m","version":%q,"environment":%q,"deployed_at":%q,"lineage":{"trained_through":"2026-02-28"}}}`,
+		id, t0.Add(at).Format(time.RFC3339), version, env, t0.Add(at).Format(time.RFC3339)))
 }
 
 func packageChange(id, group string, version int, approval string, at time.Duration) []byte {
@@ -35,6 +39,7 @@ func TestAlertsCarryTheVersionLiveWhenObserved(t *testing.T) {
 		deployed("d1", "1", time.Hour),
 		packageChange("p2", "m", 2, "Approved", 24*time.Hour),
 		deployed("d2", "2", 25*time.Hour),
+		deployedTo("s3", "3", "staging", 26*time.Hour), // not live where alerts come from
 	} {
 		out := process(t, p, raw)
 		if out.Quarantined != "" || out.Evaluated != 0 || !out.Wrote {
@@ -45,8 +50,8 @@ func TestAlertsCarryTheVersionLiveWhenObserved(t *testing.T) {
 		t.Errorf("redelivered deploy: %+v, want Duplicate", out)
 	}
 	tl, _ := st.Timeline(ctx, "m")
-	if len(tl.Entries) != 4 {
-		t.Fatalf("timeline has %d entries, want 4", len(tl.Entries))
+	if len(tl.Entries) != 5 {
+		t.Fatalf("timeline has %d entries, want 5", len(tl.Entries))
 	}
 	process(t, p, event("e1", "drift", "psi", "income", 0.4, 30*time.Hour))
 	a, err := st.GetAlert(ctx, "m/psi/feature=income")
@@ -54,7 +59,7 @@ func TestAlertsCarryTheVersionLiveWhenObserved(t *testing.T) {
 		t.Fatalf("alert: %v, %v", a, err)
 	}
 	if a.ModelVersion != "2" {
-		t.Errorf("ModelVersion = %q, want the version live at observed_at, 2", a.ModelVersion)
+		t.Errorf("ModelVersion = %q, want the version live in production at observed_at, 2", a.ModelVersion)
 	}
 	want := &state.Release{LiveSince: t0.Add(25 * time.Hour), Environment: "prod", TrainedThrough: "2026-02-28", Previous: "1"}
 	if d := cmp.Diff(want, a.Release); d != "" {

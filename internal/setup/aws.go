@@ -8,13 +8,22 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smithy "github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/stakeout-ml/stakeout/internal/awssecret"
+	"github.com/stakeout-ml/stakeout/internal/bus"
+	"github.com/stakeout-ml/stakeout/internal/kmsmac"
+	"github.com/stakeout-ml/stakeout/internal/secret"
 )
 
 // awsConfig is the AWS configuration every client is built from. The SDK
@@ -129,4 +138,78 @@ func AWSConfig(ctx context.Context, log *slog.Logger) (aws.Config, error) { retu
 // theirs, at endpoint when it is not empty (DynamoDB Local's).
 func DynamoDB(cfg aws.Config, endpoint string) *dynamodb.Client {
 	return dynamoClient(cfg, func(string) string { return endpoint }, nil)
+}
+
+// The clients only some invocations need — KMS for the audit records of
+// an alert, Secrets Manager for a vendor's credentials, EventBridge for
+// lifecycle events: a container whose events open no alert calls none —
+// are built at their first call rather than at the cold start, which
+// Lambda's init phase and every first event after a deploy wait for.
+// DynamoDB's, which every event uses, is built at start.
+
+// onFirstUse is build's client, built when first asked for, once.
+func onFirstUse[C any](build func() C) func() C { return sync.OnceValue(build) }
+
+// lazyKMS is the audit key's KMS client, built on first use.
+type lazyKMS struct{ client func() *kms.Client }
+
+func (l lazyKMS) GenerateMac(ctx context.Context, in *kms.GenerateMacInput, opts ...func(*kms.Options)) (*kms.GenerateMacOutput, error) {
+	return l.client().GenerateMac(ctx, in, opts...)
+}
+
+// lazySecretsManager is Secrets Manager's client, built on first use.
+type lazySecretsManager struct{ client func() *secretsmanager.Client }
+
+func (l lazySecretsManager) GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput,
+	opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	return l.client().GetSecretValue(ctx, in, opts...)
+}
+
+// lazyEventBridge is EventBridge's client, built on first use.
+type lazyEventBridge struct{ client func() *eventbridge.Client }
+
+func (l lazyEventBridge) PutEvents(ctx context.Context, in *eventbridge.PutEventsInput,
+	opts ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	return l.client().PutEvents(ctx, in, opts...)
+}
+
+var (
+	_ kmsmac.API                  = lazyKMS{}
+	_ awssecret.SecretsManagerAPI = lazySecretsManager{}
+	_ bus.API                     = lazyEventBridge{}
+)
+
+// kmsClient makes the audit key's KMS client, when one is needed.
+func kmsClient(awsCfg aws.Config, getenv func(string) string) func() kmsmac.API {
+	return func() kmsmac.API {
+		return lazyKMS{onFirstUse(func() *kms.Client {
+			return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+				if ep := getenv(EnvKMSEndpoint); ep != "" {
+					o.BaseEndpoint = &ep
+				}
+			})
+		})}
+	}
+}
+
+// secretsManager resolves secret references from Secrets Manager.
+func secretsManager(awsCfg aws.Config, getenv func(string) string) *secret.Cache {
+	return awssecret.New(lazySecretsManager{onFirstUse(func() *secretsmanager.Client {
+		return secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+			if ep := getenv(EnvSecretsManager); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		})
+	})})
+}
+
+// eventBus publishes lifecycle events to the bus name.
+func eventBus(awsCfg aws.Config, getenv func(string) string, name string) *bus.Publisher {
+	return bus.New(lazyEventBridge{onFirstUse(func() *eventbridge.Client {
+		return eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
+			if ep := getenv(EnvEventBridgeURL); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		})
+	})}, name)
 }

@@ -20,17 +20,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/stakeout-ml/stakeout"
-	"github.com/stakeout-ml/stakeout/internal/awssecret"
 	"github.com/stakeout-ml/stakeout/internal/bus"
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/deliver"
 	"github.com/stakeout-ml/stakeout/internal/dynamostore"
-	"github.com/stakeout-ml/stakeout/internal/kmsmac"
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/pdnotify"
 	"github.com/stakeout-ml/stakeout/internal/pdsync"
@@ -185,11 +180,7 @@ func load(ctx context.Context, getenv func(string) string, log *slog.Logger, dyn
 	if getenv(EnvSecrets) == "env" {
 		secrets = secret.NewEnv(func(k string) (string, bool) { v := getenv(k); return v, v != "" })
 	} else {
-		secrets = awssecret.New(secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-			if ep := getenv(EnvSecretsManager); ep != "" {
-				o.BaseEndpoint = &ep
-			}
-		}))
+		secrets = secretsManager(awsCfg, getenv)
 	}
 	var rec *metrics.Recorder
 	if stack := getenv(EnvStack); stack != "" {
@@ -224,17 +215,6 @@ func newStore(getenv func(string) string, log *slog.Logger, awsCfg aws.Config, c
 	return NewStore(dynamostore.New(client, table, now), key), nil
 }
 
-// kmsClient makes the audit key's KMS client, when one is needed.
-func kmsClient(awsCfg aws.Config, getenv func(string) string) func() kmsmac.API {
-	return func() kmsmac.API {
-		return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-			if ep := getenv(EnvKMSEndpoint); ep != "" {
-				o.BaseEndpoint = &ep
-			}
-		})
-	}
-}
-
 // channels are the clients the sender's notifiers call, built from the
 // Lambda environment (Load) or serve's (Local).
 type channels struct {
@@ -255,16 +235,6 @@ func newSender(cfg *config.Config, st deliver.Store, ch channels, rec *metrics.R
 		s.Notifiers[deliver.Events] = &bus.Notifier{Bus: ch.bus}
 	}
 	return s
-}
-
-// eventBus publishes lifecycle events to the bus name.
-func eventBus(awsCfg aws.Config, getenv func(string) string, name string) *bus.Publisher {
-	eb := eventbridge.NewFromConfig(awsCfg, func(o *eventbridge.Options) {
-		if ep := getenv(EnvEventBridgeURL); ep != "" {
-			o.BaseEndpoint = &ep
-		}
-	})
-	return bus.New(eb, name)
 }
 
 // loadLogged loads the configuration (loadConfig) and logs what it holds:

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,19 +31,25 @@ const maxListLabel = 512
 
 // reasonDatapoint is one datapoint as CloudWatch quotes it in
 // state.reason: "[0.34 (02/03/26 16:00:00)]", several separated by commas;
-// reasonThreshold is "threshold (0.1)".
+// reasonThreshold is "threshold (0.1)". These patterns are compiled at
+// the first CloudWatch alarm a process reads, not at its start: every
+// cold start would pay for them, and most events are ML Model Signals.
 var (
-	reasonDatapoint = regexp.MustCompile(`(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?) \(([0-9]{2}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})\)`)
-	reasonThreshold = regexp.MustCompile(`threshold \((-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\)`)
+	reasonDatapoint = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?) \(([0-9]{2}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})\)`)
+	})
+	reasonThreshold = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`threshold \((-?[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)\)`)
+	})
 	// reasonTimeSeries is a multi-time-series parent's reason: "6 out of
 	// 6 time series evaluated to ALARM".
-	reasonTimeSeries = regexp.MustCompile(`^([0-9]+) out of ([0-9]+) time series evaluated to`)
+	reasonTimeSeries = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+) out of ([0-9]+) time series evaluated to`) })
 	// A Metrics Insights query: SELECT AVG(Metric) FROM "Namespace" or
 	// FROM SCHEMA("Namespace", Dim...), then GROUP BY for one series per
 	// group.
-	querySelect    = regexp.MustCompile(`(?i)^\s*SELECT\s+[A-Z_]+\(\s*"?([^")\s]+)"?\s*\)`)
-	queryNamespace = regexp.MustCompile(`(?i)\bFROM\s+(?:SCHEMA\s*\(\s*)?"?([^",)\s]+)`)
-	queryGroupBy   = regexp.MustCompile(`(?i)\bGROUP\s+BY\b`)
+	querySelect    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)^\s*SELECT\s+[A-Z_]+\(\s*"?([^")\s]+)"?\s*\)`) })
+	queryNamespace = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\bFROM\s+(?:SCHEMA\s*\(\s*)?"?([^",)\s]+)`) })
+	queryGroupBy   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\bGROUP\s+BY\b`) })
 )
 
 // reasonTime is the layout of datapoint times in state.reason (UTC).
@@ -71,7 +78,7 @@ func (a *AlarmStateChange) contributorSignal(model string) (Event, error) {
 		"alarm_name": a.AlarmName, "alarm_state": a.State.Value, "alarm_type": "contributor",
 		"source": "cloudwatch", "contributor_id": c.ID,
 	}}
-	if m := reasonThreshold.FindStringSubmatch(a.State.Reason); m != nil {
+	if m := reasonThreshold().FindStringSubmatch(a.State.Reason); m != nil {
 		ev.Labels["threshold"] = m[1]
 	}
 	if cleared != "" {
@@ -87,7 +94,7 @@ func (a *AlarmStateChange) contributorSignal(model string) (Event, error) {
 	}
 	if m := a.returned(); m != nil {
 		ev.Metric = m.Label
-		if sel := querySelect.FindStringSubmatch(m.Expression); ev.Metric == "" && sel != nil {
+		if sel := querySelect().FindStringSubmatch(m.Expression); ev.Metric == "" && sel != nil {
 			ev.Metric = sel[1]
 		}
 		if ev.Metric == "" {
@@ -153,7 +160,7 @@ func (a *AlarmStateChange) contributorDatapoint() (float64, time.Time, error) {
 	}
 	var value float64
 	var latest time.Time
-	for _, m := range reasonDatapoint.FindAllStringSubmatch(a.State.Reason, -1) {
+	for _, m := range reasonDatapoint().FindAllStringSubmatch(a.State.Reason, -1) {
 		v, verr := strconv.ParseFloat(m[1], 64)
 		t, terr := time.Parse(reasonTime, m[2])
 		if verr == nil && terr == nil && !t.Before(latest) {
@@ -200,7 +207,7 @@ func (a *AlarmStateChange) stateSignal(model, alarmType string) (Event, error) {
 	if err := a.triggeringLabel(ev.Labels); err != nil {
 		return Event{}, fmt.Errorf("%s: %w", where, err)
 	}
-	if m := reasonTimeSeries.FindStringSubmatch(a.State.Reason); m != nil {
+	if m := reasonTimeSeries().FindStringSubmatch(a.State.Reason); m != nil {
 		ev.Labels["time_series_in_alarm"], ev.Labels["time_series_evaluated"] = m[1], m[2]
 	}
 	a.queryLabels(ev.Labels)
@@ -244,7 +251,7 @@ func (a *AlarmStateChange) queryLabels(labels map[string]string) string {
 		return ""
 	}
 	labels["expression"] = bounded(m.Expression, maxListLabel)
-	ns := queryNamespace.FindStringSubmatch(m.Expression)
+	ns := queryNamespace().FindStringSubmatch(m.Expression)
 	if ns == nil {
 		return ""
 	}
@@ -256,7 +263,7 @@ func (a *AlarmStateChange) queryLabels(labels map[string]string) string {
 // with GROUP BY: one series per group, each a contributor.
 func (a *AlarmStateChange) groupsBy() bool {
 	m := a.returned()
-	return m != nil && querySelect.MatchString(m.Expression) && queryGroupBy.MatchString(m.Expression)
+	return m != nil && querySelect().MatchString(m.Expression) && queryGroupBy().MatchString(m.Expression)
 }
 
 // boundedList joins names with ", " in at most n bytes; those left out are

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/stakeout-ml/stakeout/internal/duration"
 )
 
 // The detail-types of a model's version timeline: the SageMaker Model
@@ -118,24 +120,64 @@ func decodeVersionDeployed(in *Input, env *Envelope) error {
 	if err := decodeAWSDetail(env, &d); err != nil {
 		return err
 	}
-	if d.Model == "" || d.Version == "" || d.DeployedAt == "" {
-		return fmt.Errorf("detail: %s event needs model, version and deployed_at", VersionDeployedDetailType)
+	if d.Model == "" || d.Version == "" {
+		return fmt.Errorf("detail: %s event needs model and version", VersionDeployedDetailType)
 	}
 	d.env = env
 	in.Deployed = &d
 	return nil
 }
 
-// Change is the deploy as an entry of its model's timeline.
+// MaxDeployedSkew is how far deployed_at may be ahead of the event's time
+// (when EventBridge received it): a deploy step reports a deploy done, so
+// more than clocks drifting apart is a wrong clock or time zone.
+const MaxDeployedSkew = 5 * time.Minute
+
+// Change is the deploy as an entry of its model's timeline. deployed_at
+// is bounded as a signal's observed_at is (Earliest, and no later than
+// the event's time by more than MaxDeployedSkew); absent, the event's
+// time stands for it.
 func (d *VersionDeployed) Change() (VersionChange, error) {
 	what := fmt.Sprintf("version %s of %s deployed", d.Version, d.Model)
-	at, err := time.Parse(time.RFC3339Nano, d.DeployedAt)
+	at, err := d.deployedAt(what)
 	if err != nil {
-		return VersionChange{}, fmt.Errorf("%s: deployed_at %q is not an RFC 3339 time", what, d.DeployedAt)
+		return VersionChange{}, err
 	}
 	c := VersionChange{Model: d.Model, Version: d.Version, At: at, Change: ChangeDeployed,
 		Environment: d.Environment, Lineage: d.Lineage, Event: d.env.ID}
 	return c, c.check(what)
+}
+
+func (d *VersionDeployed) deployedAt(what string) (time.Time, error) {
+	var sent time.Time // the event's time; zero when it has none
+	if d.env.Time != "" {
+		t, err := time.Parse(time.RFC3339Nano, d.env.Time)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s: the event's time %q is not an RFC 3339 time", what, d.env.Time)
+		}
+		sent = t
+	}
+	if d.DeployedAt == "" {
+		if sent.IsZero() {
+			return time.Time{}, &FieldError{Field: "deployed_at", Msg: what + ": no deployed_at, and the event has no time to take for it"}
+		}
+		return sent, nil
+	}
+	at, err := time.Parse(time.RFC3339Nano, d.DeployedAt)
+	switch {
+	case err != nil:
+		return time.Time{}, &FieldError{Field: "deployed_at", Msg: fmt.Sprintf("%s: %q is not an RFC 3339 time", what, d.DeployedAt)}
+	case at.Before(Earliest):
+		return time.Time{}, &FieldError{Field: "deployed_at", Err: ErrTooEarly, Msg: fmt.Sprintf(
+			"%s: %s is before %s, the earliest time stakeout accepts: the deploy step sent a zero or unset time",
+			what, at.Format(time.RFC3339Nano), Earliest.Format(time.RFC3339))}
+	case !sent.IsZero() && at.After(sent.Add(MaxDeployedSkew)):
+		return time.Time{}, &FieldError{Field: "deployed_at", Err: ErrFuture, Msg: fmt.Sprintf(
+			"%s: %s is %s after the event was sent (%s; more than the %s allowed): the deploy step's clock or time zone is wrong",
+			what, at.UTC().Format(time.RFC3339), duration.Format(at.Sub(sent).Round(time.Minute)), sent.UTC().Format(time.RFC3339),
+			duration.Format(MaxDeployedSkew))}
+	}
+	return at, nil
 }
 
 // check bounds what the change stores, as Event.Check bounds an event.

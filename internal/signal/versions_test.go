@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -59,8 +60,44 @@ func TestVersionDeployedBecomesATimelineEntry(t *testing.T) {
 	if got.TrainedThrough() != "2026-03-31" {
 		t.Errorf("TrainedThrough = %q", got.TrainedThrough())
 	}
-	bad := strings.Replace(string(b), `"deployed_at": "2026-04-14T09:30:00Z",`, "", 1)
-	if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "deployed_at") {
-		t.Errorf("no deployed_at: error %v, want it named", err)
+}
+
+// deployed_at is bounded as observed_at is: absent, the event's time
+// (when EventBridge saw the deploy) stands for it; ahead of the event's
+// time by more than MaxDeployedSkew, or before Earliest, it is refused
+// with the field named.
+func TestDeployedAtIsBoundedByTheEventsTime(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/events/versions/version-deployed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := func(deployedAt string) (VersionChange, error) {
+		s := strings.Replace(string(b), `"deployed_at": "2026-04-14T09:30:00Z",`, deployedAt, 1)
+		in, err := Parse([]byte(s))
+		if err != nil {
+			return VersionChange{}, err
+		}
+		c, _, err := in.VersionChange(matchAll(nil))
+		return c, err
+	}
+	if c, err := with(""); err != nil || !c.At.Equal(time.Date(2026, 4, 14, 9, 30, 5, 0, time.UTC)) {
+		t.Errorf("no deployed_at: %v, %v; want the event's time", c.At, err)
+	}
+	if c, err := with(`"deployed_at": "2026-04-14T09:33:00Z",`); err != nil || c.At.Minute() != 33 {
+		t.Errorf("deployed_at a few minutes ahead (clock skew): %v, %v; want it kept", c.At, err)
+	}
+	for _, tc := range []struct {
+		deployedAt string
+		want       error
+	}{
+		{`"deployed_at": "2026-04-15T09:30:00Z",`, ErrFuture},
+		{`"deployed_at": "0001-01-01T00:00:00Z",`, ErrTooEarly},
+		{`"deployed_at": "1970-01-01T00:00:00Z",`, ErrTooEarly},
+	} {
+		_, err := with(tc.deployedAt)
+		var fe *FieldError
+		if !errors.Is(err, tc.want) || !errors.As(err, &fe) || fe.Field != "deployed_at" {
+			t.Errorf("%s: error %v, want %v naming deployed_at", tc.deployedAt, err, tc.want)
+		}
 	}
 }

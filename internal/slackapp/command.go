@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -165,7 +166,7 @@ func (a *App) request(ctx context.Context, verb string, args []string, user, nam
 			switch {
 			case slices.ContainsFunc(versions, func(v state.ModelVersion) bool { return v.Version == rest[0] }):
 				c.Target, rest = rest[0], rest[1:]
-			case looksLikeVersion.MatchString(rest[0]):
+			case looksLikeVersion().MatchString(rest[0]):
 				// Never swap a version the user picked for another.
 				var known []string
 				for _, v := range versions {
@@ -191,8 +192,9 @@ func (a *App) request(ctx context.Context, verb string, args []string, user, nam
 }
 
 // looksLikeVersion tells a version ("2026.02.1", "v12", "41") from the
-// first word of a reason.
-var looksLikeVersion = regexp.MustCompile(`^v?[0-9][0-9A-Za-z._+-]*$`)
+// first word of a reason; compiled at the first command that needs it,
+// not at the start of every function that links the package.
+var looksLikeVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v?[0-9][0-9A-Za-z._+-]*$`) })
 
 // ownersOf are the owners whose slack.members list the user.
 func (a *App) ownersOf(user string) []string {

@@ -14,6 +14,10 @@ func (s *Series) Clone() *Series {
 	c.State = s.State.Clone()
 	c.Alerts = maps.Clone(s.Alerts)
 	c.Recent = slices.Clone(s.Recent)
+	c.Labels = slices.Clone(s.Labels)
+	for i := range c.Labels {
+		c.Labels[i].Fired = slices.Clone(c.Labels[i].Fired)
+	}
 	return &c
 }
 

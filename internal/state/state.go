@@ -36,6 +36,12 @@ type Series struct {
 	// Recent are the ids of the latest events applied, newest last: a
 	// redelivery is recognised from the series read alone.
 	Recent []string `json:"recent,omitempty"`
+	// Labels are the verdicts of the model's quality rules on the latest
+	// quality readings with a window (at most MaxLabelsReadings, newest
+	// last):
+	// a redelivered event, whose own commit is then a duplicate, judges
+	// the alerts its window covers from the same evaluation.
+	Labels []LabelsReading `json:"labels,omitempty"`
 	// Version is the stored version (0: never stored). A Commit carries the
 	// version it read; the store writes Version+1 if it still matches.
 	Version int64 `json:"version"`
@@ -44,6 +50,44 @@ type Series struct {
 // MaxRecent bounds Series.Recent. Older redeliveries are still caught by
 // the idempotency record written with every commit.
 const MaxRecent = 32
+
+// LabelsReading is what the quality rules of a model made of one quality
+// reading with a window (internal/pipeline's reconcile): Fired names
+// those that fired (at most MaxLabelsFired); none fired, Evaluated of
+// them evaluated the reading and held.
+type LabelsReading struct {
+	Event     string   `json:"event"`
+	Fired     []string `json:"fired,omitempty"`
+	Evaluated int      `json:"evaluated"`
+}
+
+// MaxLabelsFired bounds LabelsReading.Fired: the names a verdict quotes.
+// MaxLabelsReadings bounds Series.Labels: a redelivery comes within
+// minutes, and a series has a labels reading a day or a week. Both keep
+// the series record (at its other bounds about 230 KB) well under
+// DynamoDB's 400 KB item limit (storetest's largest records).
+const (
+	MaxLabelsFired    = 4
+	MaxLabelsReadings = 8
+)
+
+// AddLabels keeps r as the latest labels reading, the oldest beyond
+// MaxLabelsReadings dropped.
+func (s *Series) AddLabels(r LabelsReading) {
+	s.Labels = append(s.Labels, r)
+	if n := len(s.Labels); n > MaxLabelsReadings {
+		s.Labels = slices.Delete(s.Labels, 0, n-MaxLabelsReadings)
+	}
+}
+
+// LabelsOf is the labels reading of event id; false when none is kept.
+func (s *Series) LabelsOf(id string) (LabelsReading, bool) {
+	i := slices.IndexFunc(s.Labels, func(r LabelsReading) bool { return r.Event == id })
+	if i < 0 {
+		return LabelsReading{}, false
+	}
+	return s.Labels[i], true
+}
 
 // AlertRef is the router's view of an unresolved alert of a series.
 type AlertRef struct {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stakeout-ml/stakeout/internal/signal"
@@ -64,12 +65,35 @@ func sameChange(a, b signal.VersionChange) bool {
 		a.Stage == b.Stage && a.StageStatus == b.StageStatus && a.Environment == b.Environment
 }
 
-// Live is the deploy live at `at` in environment env ("" any): the latest
-// deploy at or before it. ok false when the timeline has none.
+// ProductionEnvironments are the names of production environments
+// (compared without case): what is live in any of them, or in a deploy
+// that names no environment, is the version alerts carry and rollbacks
+// return from. A deploy to any other environment (staging, canary, dev)
+// is on the timeline, but never the live version of production.
+var ProductionEnvironments = []string{"prod", "production", "prd", "live"}
+
+// IsProduction reports whether env names production ("" does: a team
+// with one environment names none).
+func IsProduction(env string) bool {
+	return env == "" || slices.ContainsFunc(ProductionEnvironments, func(p string) bool { return strings.EqualFold(p, env) })
+}
+
+// sameEnvironment reports whether deploys to a and b are to one
+// environment: both production, or the same other one.
+func sameEnvironment(a, b string) bool {
+	if IsProduction(a) || IsProduction(b) {
+		return IsProduction(a) && IsProduction(b)
+	}
+	return a == b
+}
+
+// Live is the deploy live at `at` in environment env: the latest deploy
+// at or before it there. Production ("" or any of ProductionEnvironments)
+// is one environment. ok false when the timeline has none.
 func (t *Timeline) Live(at time.Time, env string) (signal.VersionChange, bool) {
 	for i := len(t.Entries) - 1; i >= 0; i-- {
 		e := t.Entries[i]
-		if e.Change == signal.ChangeDeployed && !e.At.After(at) && (env == "" || e.Environment == env) {
+		if e.Change == signal.ChangeDeployed && !e.At.After(at) && sameEnvironment(e.Environment, env) {
 			return e, true
 		}
 	}
@@ -77,19 +101,33 @@ func (t *Timeline) Live(at time.Time, env string) (signal.VersionChange, bool) {
 }
 
 // PreviousApproved is the latest version other than live approved in the
-// registry, or deployed, before live went live: the rollback target. ""
-// when the timeline knows none.
+// registry, or deployed to live's environment, before live went live: the
+// rollback target. A version only deployed elsewhere (staging) is none.
+// "" when the timeline knows none.
 func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
 	for i := len(t.Entries) - 1; i >= 0; i-- {
 		e := t.Entries[i]
 		if e.Version == live.Version || e.At.After(live.At) {
 			continue
 		}
-		if e.Approval == signal.Approved || e.Change == signal.ChangeDeployed {
+		if e.Approval == signal.Approved || (e.Change == signal.ChangeDeployed && sameEnvironment(e.Environment, live.Environment)) {
 			return e.Version
 		}
 	}
 	return ""
+}
+
+// Environments are the environments the timeline's deploys went to, in
+// the order of their first deploy, production's under the name of its
+// first ("" when it named none).
+func (t *Timeline) Environments() []string {
+	var envs []string
+	for _, e := range t.Entries {
+		if e.Change == signal.ChangeDeployed && !slices.ContainsFunc(envs, func(x string) bool { return sameEnvironment(x, e.Environment) }) {
+			envs = append(envs, e.Environment)
+		}
+	}
+	return envs
 }
 
 // Release is what a model's timeline says of the version an alert is

@@ -289,6 +289,13 @@ func largestSeries(rule, alertID func(int) string) *state.Series {
 	}
 	for i := range state.MaxRecent {
 		s.Recent = append(s.Recent, pipeline.EventID(fmt.Sprintf("%s%d", strings.Repeat("\x01", 3000), i)))
+		// The quality rules' verdict on a labels reading, naming as many
+		// rules as it keeps.
+		r := state.LabelsReading{Event: s.Recent[i], Evaluated: config.MaxRules}
+		for j := range state.MaxLabelsFired {
+			r.Fired = append(r.Fired, rule(j))
+		}
+		s.AddLabels(r)
 	}
 	return s
 }
@@ -308,6 +315,19 @@ func largestAlert(id, rule, owner, group, inhibitor string) *state.Alert {
 		Lineage: state.BoundLineage(lineage), Muted: true, OpenedAt: t0, UpdatedAt: t0, ResolvedAt: t0, Opens: 1 << 40}
 	for range state.MaxRecentValues {
 		a.Recent = append(a.Recent, v)
+	}
+	// The timeline's word on its version: names at MaxVersionField, and
+	// trained_through as long as a timeline entry's lineage lets it be
+	// (JSON-escaped, six bytes a character).
+	a.Release = &state.Release{LiveSince: t0.Add(123456789), Environment: strings.Repeat("\x01", signal.MaxVersionField),
+		TrainedThrough: strings.Repeat("\x01", (state.MaxTimelineLineage-len(`{"trained_through":""}`))/6),
+		Previous:       strings.Repeat("\x01", signal.MaxVersionField)}
+	// Late labels' verdicts, MaxJudged of them: an opening, a window and
+	// the labels' series hashed, times with nanoseconds (pipeline's
+	// judgedKey).
+	for i := range state.MaxJudged {
+		at := t0.Add(time.Duration(i)*time.Hour + 123456789).Format(time.RFC3339Nano)
+		a.Judged = append(a.Judged, at+"|"+at+"|"+at+"|"+strings.Repeat("f", 16))
 	}
 	return a
 }

@@ -333,9 +333,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Fatal(err)
 		}
 		// As the pipeline's reconcile asks: [start, end] is [start, end+1ns).
-		got, err := st.ModelRecords(ctx, "m", start, end.Add(time.Nanosecond))
-		if err != nil {
-			t.Fatal(err)
+		got, more, err := st.LatestModelRecords(ctx, "m", start, end.Add(time.Nanosecond), pipeline.MaxLabelsRecords)
+		if err != nil || more {
+			t.Fatalf("LatestModelRecords: more %v, %v", more, err)
 		}
 		var seen []string
 		for _, r := range got {
@@ -359,6 +359,43 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 		if stored, err := st.GetAlert(ctx, a.ID); err != nil || stored == nil || !slices.Equal(stored.Judged, []string{"k1"}) {
 			t.Errorf("stored alert %+v, %v; want its verdicts kept", stored, err)
+		}
+	})
+	t.Run("the latest of a model's records in a range, at most a limit, say whether older ones were left", func(t *testing.T) {
+		st := newStore(t)
+		var recs []audit.Record
+		for i := range 7 {
+			recs = append(recs, record(fmt.Sprintf("m/l%d", i), 1, t0.Add(time.Duration(i)*time.Hour)))
+		}
+		other := record("m/x", 1, t0.Add(3*time.Hour))
+		other.Model = "n"
+		other.Hash = ""
+		other.Seal(0, "")
+		if err := st.Commit(ctx, &state.Commit{Audit: append(recs, other)}); err != nil {
+			t.Fatal(err)
+		}
+		alerts := func(rs []audit.Record) (out []string) {
+			for _, r := range rs {
+				out = append(out, r.Alert)
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			limit int
+			want  []string
+			more  bool
+		}{
+			{3, []string{"m/l3", "m/l4", "m/l5"}, true}, // the latest, oldest first
+			{5, []string{"m/l1", "m/l2", "m/l3", "m/l4", "m/l5"}, false},
+			{10, []string{"m/l1", "m/l2", "m/l3", "m/l4", "m/l5"}, false},
+		} {
+			got, more, err := st.LatestModelRecords(ctx, "m", t0.Add(time.Hour), t0.Add(6*time.Hour), tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, alerts(got)); diff != "" || more != tc.more {
+				t.Errorf("LatestModelRecords [1h, 6h) limit %d: more %v, want %v; records (-want +got):\n%s", tc.limit, more, tc.more, diff)
+			}
 		}
 	})
 	t.Run("series whose parts join alike are kept apart", func(t *testing.T) {

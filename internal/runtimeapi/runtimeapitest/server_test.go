@@ -3,6 +3,7 @@ package runtimeapitest_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -287,4 +288,35 @@ func BenchmarkColdStart(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(total.Microseconds())/1e3/float64(n), "ms/coldstart")
+}
+
+// PeakRSS is the most memory the process has had resident: it grows by
+// what an invocation writes to and keeps.
+func TestPeakRSS(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/<pid>/status")
+	}
+	t.Parallel()
+	s := runtimeapitest.Start(t, echo(t), nil)
+	ctx := testContext(t)
+	if _, err := s.ColdStart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.PeakRSS()
+	if err != nil {
+		t.Fatalf("PeakRSS() error = %v", err)
+	}
+	if before < 1<<20 || before > 256<<20 {
+		t.Errorf("PeakRSS() of a started echo = %d bytes, want between 1 MiB and 256 MiB", before)
+	}
+	if res, err := s.Invoke(ctx, []byte(`{"hold_mib":64}`)); err != nil || res.Err != nil {
+		t.Fatalf("Invoke() = %v, %v", err, res.Err)
+	}
+	after, err := s.PeakRSS()
+	if err != nil {
+		t.Fatalf("PeakRSS() error = %v", err)
+	}
+	if after-before < 60<<20 {
+		t.Errorf("PeakRSS() after holding 64 MiB = %d bytes, %d before; want at least 60 MiB more", after, before)
+	}
 }

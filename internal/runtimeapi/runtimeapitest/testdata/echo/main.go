@@ -6,6 +6,7 @@
 //	{"exit":N}        the process exits with status N mid-invocation
 //	{"hang":true}     the handler never answers
 //	{"context":true}  the answer is the invocation's Lambda context
+//	{"hold_mib":N}    the process writes to N MiB of memory it keeps
 //	FAIL_INIT=1       init fails and is reported with runtimeapi.ReportInitError
 //	EXIT_INIT=N       init exits with status N without reporting
 package main
@@ -49,7 +50,11 @@ type control struct {
 	Exit    int  `json:"exit"`
 	Hang    bool `json:"hang"`
 	Context bool `json:"context"`
+	HoldMiB int  `json:"hold_mib"`
 }
+
+// held keeps what {"hold_mib":N} wrote to resident for the process's life.
+var held [][]byte
 
 // invocationContext is what {"context":true} answers: what aws-lambda-go
 // made of the Runtime API's headers and Lambda's environment.
@@ -82,6 +87,12 @@ func (h handler) handle(ctx context.Context, in json.RawMessage) (any, error) {
 		os.Exit(c.Exit)
 	case c.Hang:
 		time.Sleep(24 * time.Hour)
+	case c.HoldMiB > 0:
+		b := make([]byte, c.HoldMiB<<20)
+		for i := range b { // a page is resident once written
+			b[i] = 1
+		}
+		held = append(held, b)
 	case c.Context:
 		deadline, _ := ctx.Deadline()
 		return invocationContext{

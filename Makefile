@@ -66,8 +66,11 @@ endef
 # index of the models, the owners, each model's file without its tests),
 # with which the router compiles a model's rules at its first event (see
 # internal/config's compact.go). Written at every build from the files
-# being built, never checked in, so it cannot go stale. STAKEOUT_CONFIG is
-# the directory holding rules/ and owners/ (tests point it at others).
+# being built, never checked in; a router that finds beside it a form of
+# other files than it embeds (an older build's) logs an error and loads
+# its embedded configuration whole. STAKEOUT_CONFIG is the directory
+# holding rules/ and owners/ (tests point it at others; a router built
+# from others than the embedded ones routes with the embedded ones).
 STAKEOUT_CONFIG ?= .
 build-RouterFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it; make build sets bin/lambda/...)"; exit 2; }

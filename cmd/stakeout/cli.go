@@ -190,12 +190,7 @@ func (f *failOn) report(w io.Writer, cmd string) bool {
 // models the router would not serve: a finding for route and replay,
 // which go on with the models that load.
 func configErrors(w io.Writer, cmd string, cfg *config.Config) bool {
-	errs := 0
-	for _, p := range cfg.Problems {
-		if !p.Warning {
-			errs++
-		}
-	}
+	errs := len(cfg.Errors())
 	if errs == 0 {
 		return false
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/stakeout-ml/stakeout/internal/config"
 )
 
 type validateCmd struct{ dir string }
@@ -24,14 +26,7 @@ func (c *validateCmd) run(args []string, io stdio) int {
 	if !ok {
 		return 2
 	}
-	errs := 0
-	for _, p := range cfg.Problems {
-		fmt.Fprintln(io.out, p)
-		if !p.Warning {
-			errs++
-		}
-	}
-	warns := len(cfg.Problems) - errs
+	errs, warns := config.WriteProblems(io.out, cfg.Problems)
 	models := len(cfg.Models) + len(cfg.Broken)
 	fmt.Fprintf(io.out, "%s, %s: %s, %s\n", plural(models, "model"), plural(len(cfg.Owners), "owner"),
 		plural(errs, "error"), plural(warns, "warning"))

@@ -123,6 +123,37 @@ func TestRuntimeRoutesWithTheCompactFormBesideIt(t *testing.T) {
 	}
 }
 
+// A plain go build into a directory holding an older build's compact
+// form: the router says the form is not of its files and routes with the
+// configuration it embeds, whole — the event's model, absent from the
+// older form, opens its alert.
+func TestRuntimeIgnoresAStaleCompactFormBesideIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the bootstrap")
+	}
+	w := deploytest.New(t, "../../template.yaml", "RouterFunction")
+	bin := runtimeapitest.Build(t, ".")
+	compactBeside(t, bin, configtest.Write(t, configtest.Generate(3, 2)))
+	fn := runtimeapitest.Start(t, bin, w.Env)
+	ctx := context.Background()
+	res, err := fn.Invoke(ctx, measuredNow(t, "../../testdata/events/envelope/credit-approval-accuracy-drop.json"))
+	if err != nil || res.Err != nil {
+		t.Fatalf("invoke: %v %v\n%s", err, res.Err, fn.Logs())
+	}
+	groups, err := w.Store.OpenGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups) != 1 || groups[0].Model != "credit-approval" {
+		t.Errorf("open groups = %+v, want credit-approval's", groups)
+	}
+	for _, want := range []string{`"level":"ERROR","msg":"the compact configuration beside the router is not of the files it embeds`, `"from":"embedded"`} {
+		if !strings.Contains(fn.Logs(), want) {
+			t.Errorf("the function's output lacks %s:\n%s", want, fn.Logs())
+		}
+	}
+}
+
 // measuredNow reads the EventBridge event in file with its signal measured
 // now: a signal older than the lag bound would be late.
 func measuredNow(t *testing.T, file string) []byte {
@@ -169,7 +200,9 @@ func TestRuntimeInitError(t *testing.T) {
 // init duration): loading the configuration, building the AWS clients.
 // Two configurations: the example's (example), and a generated one of 200
 // models × 10 rules (200x10), which also reports its time over the
-// example's (x-example) when both run.
+// example's (x-example) when both run. Each bootstrap embeds the
+// configuration it is measured with, as a deployed one does: the router
+// hashes it at start to check that its compact form is of those files.
 // Targets: example ≤ 25 ms; 200x10 ≤ 1.3× example, a cold start flat in
 // the number of rules (an invocation touches one model; each model's
 // rules compile at its first event). Lambda's init phase allows 10 s, but
@@ -189,11 +222,21 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 // builtWith is the bootstrap with the compact form of the configuration
-// in dir beside it, as make build-RouterFunction writes it (functions/router/compact),
-// for this machine.
+// in dir beside it, as make build-RouterFunction writes it (go run
+// ./functions/router/compact), for this machine. The bootstrap embeds
+// that configuration: for another than the repository's, it is built as
+// if the repository's rules/ and owners/ were dir's.
 func builtWith(b testing.TB, dir string) string {
 	b.Helper()
-	bin := runtimeapitest.Build(b, ".")
+	bin := embedding(b, dir)
+	compactBeside(b, bin, dir)
+	return bin
+}
+
+// compactBeside writes the compact form of the configuration in dir
+// beside the bootstrap bin.
+func compactBeside(b testing.TB, bin, dir string) {
+	b.Helper()
 	cfg, err := config.Load(dir)
 	if err != nil {
 		b.Fatal(err)
@@ -201,7 +244,36 @@ func builtWith(b testing.TB, dir string) string {
 	if err := config.WriteCompact(cfg, os.DirFS(dir), dir, filepath.Join(filepath.Dir(bin), config.CompactDir)); err != nil {
 		b.Fatal(err)
 	}
-	return bin
+}
+
+// embedding is the bootstrap embedding the configuration in dir: go
+// build's overlay puts dir's rules/ and owners/ in place of the
+// repository's.
+func embedding(b testing.TB, dir string) string {
+	b.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if abs == root {
+		return runtimeapitest.Build(b, ".")
+	}
+	replace := map[string]string{}
+	for _, sub := range []string{"rules", "owners"} {
+		ours, _ := filepath.Glob(filepath.Join(root, sub, "*"))
+		for _, f := range ours {
+			replace[f] = ""
+		}
+		theirs, _ := filepath.Glob(filepath.Join(abs, sub, "*"))
+		for _, f := range theirs {
+			replace[filepath.Join(root, sub, filepath.Base(f))] = f
+		}
+	}
+	return runtimeapitest.BuildOverlay(b, ".", replace)
 }
 
 // coldStarts starts the bootstrap bin with env b.N times and reports, and

@@ -1,8 +1,8 @@
 package config
 
-// The compact form: what `stakeout validate --compact DIR` writes at build
-// time next to the router's bootstrap, so that a cold start pays per model,
-// not per configuration. Loading every model means parsing every rules
+// The compact form: what the router's build step (functions/router/compact,
+// run by make build-RouterFunction) writes next to the router's bootstrap,
+// so that a cold start pays per model, not per configuration. Loading every model means parsing every rules
 // file (their tests: too) and compiling every expression — about 50 µs a
 // rule — while one invocation touches one model. The compact form keeps
 // an index of the models with what routing and delivery need of every
@@ -28,12 +28,15 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/stakeout-ml/stakeout/internal/expression"
 )
 
 // CompactDir is the compact form's directory name next to the router's
@@ -93,7 +96,12 @@ func (m *Model) Ready() error {
 	if z == nil {
 		return nil
 	}
-	z.once.Do(func() { z.err = z.compile(m) })
+	z.once.Do(func() {
+		// Once is done even when compile panics: the error set first
+		// stays, so that later uses fail instead of serving no rules.
+		z.err = fmt.Errorf("model %q: compiling its rules panicked at first use", m.ID)
+		z.err = z.compile(m)
+	})
 	return z.err
 }
 
@@ -267,12 +275,31 @@ func checkCompact(cfg *Config, fsys fs.FS, dir string, ix compactIndex) error {
 	return nil
 }
 
-// sameCompiled reports whether a and b have the same rules (by name and
-// order) and maintenance windows (by name).
+// sameCompiled reports whether a and b have the same rules, in the same
+// order and with the same settings, the same maintenance windows and the
+// same history depth: what a model's compact file must read back as.
 func sameCompiled(a, b *Model) bool {
-	return slices.EqualFunc(a.Rules, b.Rules, func(x, y *Rule) bool { return x.Name == y.Name }) &&
-		slices.EqualFunc(a.Maintenance, b.Maintenance, func(x, y *Maintenance) bool { return x.Name == y.Name }) &&
+	return slices.EqualFunc(a.Rules, b.Rules, sameRule) &&
+		slices.EqualFunc(a.Maintenance, b.Maintenance, func(x, y *Maintenance) bool {
+			return x.Name == y.Name && x.Reason == y.Reason && slices.Equal(x.Rules, y.Rules) &&
+				x.From.Equal(y.From) && x.Until.Equal(y.Until) && x.Long == y.Long && reflect.DeepEqual(x.Interval, y.Interval)
+		}) &&
 		a.HistoryDepth == b.HistoryDepth
+}
+
+// sameRule compares every setting of two rules; expressions by source.
+func sameRule(x, y *Rule) bool {
+	source := func(p *expression.Program) string {
+		if p == nil {
+			return ""
+		}
+		return p.Source
+	}
+	return x.Name == y.Name && x.Description == y.Description && source(x.When) == source(y.When) &&
+		x.For == y.For && x.Severity == y.Severity && x.Role == y.Role && x.Summary.Source == y.Summary.Source &&
+		x.Runbook == y.Runbook && source(x.Impact) == source(y.Impact) && x.ResolveAfter == y.ResolveAfter &&
+		reflect.DeepEqual(x.EscalateWhen, y.EscalateWhen) && source(x.ResolveWhen) == source(y.ResolveWhen) &&
+		x.Flapping == y.Flapping
 }
 
 // withoutTests is a model file with its top-level tests: block blanked,

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+
+	"github.com/stakeout-ml/stakeout/internal/config/configtest"
 )
 
 // compacted writes the compact form of the configuration in fsys into
@@ -237,4 +240,134 @@ func TestCompactReadyIsSafeForConcurrentFirstUses(t *testing.T) {
 	if len(first) != len(c.Models) {
 		t.Errorf("%d distinct compilations of %d models, want one each", len(first), len(c.Models))
 	}
+}
+
+// panicFS panics on every Open: a stand-in for any bug that makes a
+// model's first compilation panic.
+type panicFS struct{}
+
+func (panicFS) Open(string) (fs.File, error) { panic("bug while reading a model") }
+
+// A first use whose compilation panics leaves the model failing at every
+// later use, with an error naming it, not served with no rules at all.
+func TestCompactModelWhoseCompilationPanickedKeepsFailing(t *testing.T) {
+	_, dir := compacted(t, exampleFS(t))
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Models["fraud-detection"]
+	m.lazy.l.fsys = panicFS{}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("first Ready did not panic")
+			}
+		}()
+		m.Ready()
+	}()
+	for range 2 {
+		if err := m.Ready(); err == nil || !strings.Contains(err.Error(), `model "fraud-detection"`) || !strings.Contains(err.Error(), "panicked") {
+			t.Errorf("Ready after a panic = %v, want an error naming the model and saying its compilation panicked", err)
+		}
+	}
+	if m.Rules != nil {
+		t.Errorf("fraud-detection has %d rules after a panicked Ready, want none", len(m.Rules))
+	}
+}
+
+// sameCompiled, the check that a model's compact file reads back as the
+// whole load read it, tells apart models that differ in any one setting
+// of a rule or window, not only in their names.
+func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
+	const base = "model: m\nstakes: low\nowners: {data: team, model: team, platform: team, product: team}\n" +
+		"business: {cost: 2}\n" +
+		"expect: [{kind: quality, every: 1d}]\n" +
+		"maintenance:\n  - name: retrain\n    reason: weekly retrain\n    times: [\"01:00-05:00\"]\n" +
+		"rules:\n  - name: r\n    when: kind == \"quality\" && baseline - value > 0.05\n    severity: warning\n    owner: data\n" +
+		"    for: 2\n    impact: (baseline - value) * business.cost\n    resolve_when: baseline - value < 0.02\n    resolve_after: 2\n" +
+		"    escalate_when: {members: 5}\n    flapping: false\n" +
+		"    summary: \"accuracy {{value}}\"\n    runbook: https://wiki.example.com/r\n"
+	load := func(t *testing.T, src string) *Model {
+		t.Helper()
+		cfg, err := LoadFS(fstest.MapFS{
+			"rules/m.yaml":     {Data: []byte(src)},
+			"owners/team.yaml": {Data: []byte("id: team\nslack: {channel: C0TEAM0001}\n")},
+		}, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := cfg.Errors(); len(errs) > 0 {
+			t.Fatalf("%q: %v", src, errs)
+		}
+		return cfg.Models["m"]
+	}
+	m := load(t, base)
+	if !sameCompiled(m, load(t, base)) {
+		t.Fatal("a model is not the same as itself loaded again")
+	}
+	for _, tc := range []struct{ name, old, new string }{
+		{"condition", "> 0.05", "> 0.06"},
+		{"severity", "severity: warning", "severity: high"},
+		{"role", "owner: data", "owner: model"},
+		{"for", "for: 2", "for: 3"},
+		{"impact", "* business.cost", "* business.cost * 2"},
+		{"resolve_when", "< 0.02", "< 0.03"},
+		{"resolve_after", "resolve_after: 2", "resolve_after: 3"},
+		{"escalate_when", "members: 5", "members: 6"},
+		{"flapping", "flapping: false", "flapping: {opens: 3}"},
+		{"summary", "accuracy {{value}}", "accuracy at {{value}}"},
+		{"runbook", "wiki.example.com/r", "wiki.example.com/s"},
+		{"window reason", "weekly retrain", "the weekly retrain"},
+		{"window times", "01:00-05:00", "01:00-06:00"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if !strings.Contains(base, tc.old) {
+				t.Fatalf("%q is not in the model", tc.old)
+			}
+			if sameCompiled(m, load(t, strings.Replace(base, tc.old, tc.new, 1))) {
+				t.Errorf("sameCompiled with %s %q → %q = true, want false", tc.name, tc.old, tc.new)
+			}
+		})
+	}
+}
+
+// Digest, from the files alone, is the digest loading them gives: the
+// router compares its compact form's with the embedded configuration's
+// this way, without decoding it. With a stakes file and without, with a
+// file too large to be read (in neither).
+func TestDigestIsTheLoadedConfigurationsDigest(t *testing.T) {
+	tooLarge := configtest.Generate(3, 2)
+	tooLarge["rules/huge.yaml"] = &fstest.MapFile{Data: bytes.Repeat([]byte("#\n"), MaxFileBytes)}
+	for name, fsys := range map[string]fs.FS{
+		"example":              exampleFS(t),
+		"minimal":              os.DirFS("../../testdata/valid/minimal"),
+		"generated, no stakes": configtest.Generate(20, 3),
+		"a file too large":     tooLarge,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := LoadFS(fsys, ".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Digest(fsys)
+			if err != nil || got != cfg.Digest {
+				t.Errorf("Digest = %s, %v; want the loaded configuration's %s", got, err, cfg.Digest)
+			}
+		})
+	}
+	other := configtest.Generate(20, 3)
+	other["rules/model-3.yaml"].Data = append(other["rules/model-3.yaml"].Data, '\n')
+	if a, _ := Digest(configtest.Generate(20, 3)); a == mustDigest(t, other) {
+		t.Error("two configurations differing by one byte have the same digest")
+	}
+}
+
+func mustDigest(t *testing.T, fsys fs.FS) string {
+	t.Helper()
+	d, err := Digest(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -423,12 +423,45 @@ func (l *loader) read(name string) *doc {
 	if d.src == nil {
 		return d
 	}
-	src := d.src
-	l.hash.Write([]byte(name))
-	l.hash.Write([]byte{0})
-	l.hash.Write(src)
-	l.hash.Write([]byte{0})
+	digestFile(l.hash, name, d.src)
 	return d
+}
+
+// digestFile feeds a file the loader read to the configuration's digest.
+func digestFile(h hash.Hash, name string, src []byte) {
+	h.Write([]byte(name))
+	h.Write([]byte{0})
+	h.Write(src)
+	h.Write([]byte{0})
+}
+
+// Digest is the Digest loading the configuration in fsys gives, from its
+// files alone, nothing decoded: the files load reads, in its order
+// (owners, the stakes table, the models), a file it cannot read left out
+// as load leaves it. The router checks its compact form against the
+// embedded configuration with it, for the price of a hash.
+func Digest(fsys fs.FS) (string, error) {
+	l := newLoader(fsys, ".", time.Time{})
+	owners, err := l.files("owners")
+	if err != nil {
+		return "", err
+	}
+	rules, err := l.files("rules")
+	if err != nil {
+		return "", err
+	}
+	models := slices.DeleteFunc(slices.Clone(rules), func(f string) bool { return f == StakesFile })
+	if len(models) < len(rules) {
+		owners = append(owners, StakesFile)
+	}
+	var buf []byte
+	for _, f := range append(owners, models...) {
+		if src, err := readFileInto(fsys, f, buf); err == nil {
+			digestFile(l.hash, f, src)
+			buf = src
+		}
+	}
+	return hex.EncodeToString(l.hash.Sum(nil)), nil
 }
 
 // readDoc returns a doc for the file, a problem when it cannot be read.
@@ -466,6 +499,13 @@ func baseName(name string) string {
 // size are checked first (a named pipe would block, a device never end),
 // and it is read through a limit anyway, in case it changed since.
 func readFile(fsys fs.FS, name string) ([]byte, error) {
+	return readFileInto(fsys, name, nil)
+}
+
+// readFileInto is readFile reading into buf's array when it is large
+// enough (Digest reuses one for every file), else into one of the file's
+// size: not io.ReadAll's doublings, most of what reading cost.
+func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	tooLarge := func(size string) error {
 		return fmt.Errorf("file is %s, more than the %d (%d MiB) a rules or owners file may have", size, MaxFileBytes, MaxFileBytes>>20)
 	}
@@ -484,7 +524,12 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}
 	defer f.Close()
-	src, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	// One byte more than its size, so that a file that grew is read to
+	// its (limited) end, not cut at the size it had.
+	if want := int(fi.Size()) + 1; cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	src, err := readAll(buf[:0], io.LimitReader(f, MaxFileBytes+1))
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("cannot read: %w", err)
@@ -492,6 +537,23 @@ func readFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, tooLarge("over " + strconv.Itoa(MaxFileBytes) + " bytes") // it grew since it was looked at
 	}
 	return src, nil
+}
+
+// readAll is io.ReadAll appending to b.
+func readAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 func fileKind(m fs.FileMode) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -23,6 +24,22 @@ func (p Problem) String() string {
 		sev = "warning: "
 	}
 	return fmt.Sprintf("%s:%d:%d: %s%s", p.File, p.Line, p.Col, sev, p.Msg)
+}
+
+// WriteProblems writes ps one a line as FILE:LINE:COL: message and counts
+// its errors and warnings: what stakeout validate and the router's build
+// step (functions/router/compact) print, so that the build validates as
+// validate does by construction.
+func WriteProblems(w io.Writer, ps []Problem) (errs, warns int) {
+	for _, p := range ps {
+		fmt.Fprintln(w, p)
+		if p.Warning {
+			warns++
+		} else {
+			errs++
+		}
+	}
+	return errs, warns
 }
 
 // Pos is a position in a file, 1-based.

@@ -82,6 +82,7 @@ const (
 	nameStakes   = "stakes"
 	nameLast     = "last"
 	nameSlope    = "slope"
+	nameEnv      = "$env" // expr's name for the whole environment
 )
 
 // Error is a compile problem, at a rune offset in the expression source.
@@ -368,7 +369,7 @@ type evalEnv struct {
 
 // envNames are the names that read the event or its series.
 var envNames = func() map[string]bool {
-	names := map[string]bool{"$env": true, nameLast: true, nameSlope: true}
+	names := map[string]bool{nameEnv: true, nameLast: true, nameSlope: true}
 	t := reflect.TypeFor[evalEnv]()
 	for i := range t.NumField() {
 		names[t.Field(i).Tag.Get("expr")] = true
@@ -398,8 +399,8 @@ func knownNames() []string {
 }
 
 // analyse walks the syntax tree for what expr's type checker cannot see:
-// business keys (a map to the checker), literal history sizes, which optional
-// fields are read, and prefilters.
+// business keys (a map to the checker), $env read by literal field names,
+// literal history sizes, which optional fields are read, and prefilters.
 func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 	var firstErr error
 	fail := func(n ast.Node, format string, args ...any) {
@@ -407,6 +408,10 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 			firstErr = &Error{Offset: n.Location().From, Msg: fmt.Sprintf(format, args...)}
 		}
 	}
+	// Every $env, and those that are the record of a member read: the
+	// walk visits children before their parent.
+	var envs []*ast.IdentifierNode
+	read := map[*ast.IdentifierNode]bool{}
 	walk(root, func(n ast.Node) {
 		switch n := n.(type) {
 		case *ast.IdentifierNode:
@@ -415,58 +420,28 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 			if envNames[n.Value] {
 				p.readsEnv = true
 			}
+			if n.Value == nameEnv {
+				envs = append(envs, n)
+			}
 			p.read(n.Value)
 		case *ast.MemberNode:
-			id, ok := n.Node.(*ast.IdentifierNode)
-			if ok && id.Value == "$env" {
-				// $env.baseline is baseline: a rule reading it this way
-				// does not fire on an event that lacks it either.
-				if key, ok := n.Property.(*ast.StringNode); ok {
-					p.read(key.Value)
-				}
+			if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == nameEnv {
+				read[id] = true
+				p.readEnv(n, fail)
 				return
 			}
-			if !ok || id.Value != nameBusiness {
-				return
-			}
-			key, ok := n.Property.(*ast.StringNode)
-			if !ok {
-				fail(n, "business constants must be named literally, as business.<name>")
-				return
-			}
-			if _, ok := business[key.Value]; !ok {
-				keys := slices.Sorted(maps.Keys(business))
-				known := "the model declares no business constants"
-				if len(keys) > 0 {
-					known = "declared: " + strings.Join(keys, ", ")
-				}
-				fail(n.Property, "unknown business constant %q%s (%s)", key.Value, suggest(key.Value, keys), known)
+			if isBusiness(n.Node) {
+				checkBusiness(n, business, fail)
 			}
 		case *ast.CallNode:
-			id, ok := n.Callee.(*ast.IdentifierNode)
-			if !ok || (id.Value != nameLast && id.Value != nameSlope) {
-				return
-			}
-			if len(n.Arguments) != 1 {
-				fail(n, "%s takes one argument, the number of observations", id.Value)
-				return
-			}
-			lit, ok := n.Arguments[0].(*ast.IntegerNode)
-			if !ok {
-				fail(n.Arguments[0], "%s(n) needs n written as a whole number, like %s(5): the history kept per series is sized from it", id.Value, id.Value)
-				return
-			}
-			min := 1
-			if id.Value == nameSlope {
-				min = 2
-			}
-			if lit.Value < min || lit.Value > MaxHistory {
-				fail(lit, "%s(%d): n must be between %d and %d", id.Value, lit.Value, min, MaxHistory)
-				return
-			}
-			p.history = max(p.history, lit.Value)
+			p.history = max(p.history, historyOf(n, fail))
 		}
 	})
+	for _, id := range envs {
+		if !read[id] {
+			fail(id, "$env reads a field named literally, as $env.<field> or $env[\"<field>\"]; the record as a whole (keys($env), \"x\" in $env, let e = $env) means nothing in a rule")
+		}
+	}
 	if firstErr != nil {
 		return firstErr
 	}
@@ -477,6 +452,84 @@ func (p *Program) analyse(root ast.Node, business map[string]float64) error {
 	}
 	p.NeverFires = contradiction(p.filters)
 	return nil
+}
+
+// readEnv checks a member read of $env: the field must be named
+// literally, so that reading an optional field counts as reading it. A key
+// computed at run time (`let f = "baseline"; $env[f]`) would read an absent
+// baseline as 0 and fire where `baseline` does not.
+func (p *Program) readEnv(n *ast.MemberNode, fail func(ast.Node, string, ...any)) {
+	key, ok := n.Property.(*ast.StringNode)
+	if !ok {
+		fail(n, "$env reads a field named literally, as $env.<field> or $env[\"<field>\"], not one computed when the rule runs")
+		return
+	}
+	if key.Value == nameRun {
+		// The evaluation's state is for last and slope, not for rules.
+		fail(n.Property, "unknown name %q", key.Value)
+		return
+	}
+	p.read(key.Value)
+}
+
+// isBusiness reports whether n is the business constants: business,
+// $env.business or $env["business"].
+func isBusiness(n ast.Node) bool {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		return n.Value == nameBusiness
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		key, lit := n.Property.(*ast.StringNode)
+		return ok && id.Value == nameEnv && lit && key.Value == nameBusiness
+	}
+	return false
+}
+
+// checkBusiness checks a read of a business constant: named literally,
+// and declared by the model (a map to the type checker, where any key
+// would do).
+func checkBusiness(n *ast.MemberNode, business map[string]float64, fail func(ast.Node, string, ...any)) {
+	key, ok := n.Property.(*ast.StringNode)
+	if !ok {
+		fail(n, "business constants must be named literally, as business.<name>")
+		return
+	}
+	if _, ok := business[key.Value]; !ok {
+		keys := slices.Sorted(maps.Keys(business))
+		known := "the model declares no business constants"
+		if len(keys) > 0 {
+			known = "declared: " + strings.Join(keys, ", ")
+		}
+		fail(n.Property, "unknown business constant %q%s (%s)", key.Value, suggest(key.Value, keys), known)
+	}
+}
+
+// historyOf checks a call of last(n) or slope(n) and returns its n, the
+// observations it needs (0 for any other call).
+func historyOf(n *ast.CallNode, fail func(ast.Node, string, ...any)) int {
+	id, ok := n.Callee.(*ast.IdentifierNode)
+	if !ok || (id.Value != nameLast && id.Value != nameSlope) {
+		return 0
+	}
+	if len(n.Arguments) != 1 {
+		fail(n, "%s takes one argument, the number of observations", id.Value)
+		return 0
+	}
+	lit, ok := n.Arguments[0].(*ast.IntegerNode)
+	if !ok {
+		fail(n.Arguments[0], "%s(n) needs n written as a whole number, like %s(5): the history kept per series is sized from it", id.Value, id.Value)
+		return 0
+	}
+	min := 1
+	if id.Value == nameSlope {
+		min = 2
+	}
+	if lit.Value < min || lit.Value > MaxHistory {
+		fail(lit, "%s(%d): n must be between %d and %d", id.Value, lit.Value, min, MaxHistory)
+		return 0
+	}
+	return lit.Value
 }
 
 // read notes that the expression reads name: an optional event field
@@ -524,7 +577,7 @@ func trimFilters(n ast.Node) ast.Node {
 	return b
 }
 
-// walk calls fn on every node of the tree, parents first.
+// walk calls fn on every node of the tree, children before their parent.
 func walk(root ast.Node, fn func(ast.Node)) {
 	ast.Walk(&root, visitor(fn))
 }
@@ -627,5 +680,3 @@ func quoteList(vs []string) string {
 
 // finite reports whether a float result is usable as a measurement.
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
-
-var zeroTime = time.Time{}

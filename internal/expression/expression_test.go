@@ -44,6 +44,16 @@ func TestCompileErrors(t *testing.T) {
 		{"slope needs two points", `slope(1) < 0`, Bool, "between 2 and 500", 6},
 		{"history too long", `mean(last(501)) > 0`, Bool, "between 1 and 500", 10},
 		{"now is disabled", `observed_at < now()`, Bool, "unknown name", 14},
+		// A key computed at run time escapes the check that an optional
+		// field is present: it would read 0 for an absent baseline and fire.
+		{"dynamic $env key", `let f = "baseline"; $env[f] - value < 0`, Bool, "$env reads a field named literally", 24},
+		{"computed $env key", `$env["base" + "line"] > value`, Bool, "$env reads a field named literally", 4},
+		{"in $env", `"baseline" in $env`, Bool, "$env reads a field named literally", 14},
+		{"keys of $env", `len(keys($env)) > 3`, Bool, "$env reads a field named literally", 9},
+		{"$env as a value", `let e = $env; e.value > 1`, Bool, "$env reads a field named literally", 8},
+		{"the evaluation's state is not a field", `$env.__run__ != nil`, Bool, `unknown name "__run__"`, 5},
+		{"dynamic business key through $env", `$env.business[kind] > 1`, Bool, "named literally", 13},
+		{"unknown business constant through $env", `$env["business"].daily > 1`, Bool, `unknown business constant "daily"`, 17},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewCompiler(business).Compile(tc.src, tc.typ)

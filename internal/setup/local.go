@@ -73,7 +73,7 @@ func Local(ctx context.Context, o LocalOptions) (*Deps, error) {
 	if (o.Embedded == nil) == (o.Table == "") {
 		return nil, errors.New("give one store: an embedded one (--state) or a DynamoDB table (--table)")
 	}
-	cfg, err := loadLogged(o.Dir, "", log)
+	cfg, err := loadLogged(o.Dir, compactForm{}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,9 @@ package setup
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -112,7 +114,7 @@ func Load(ctx context.Context, getenv func(string) string, log *slog.Logger, req
 // LoadWith is Load with options for the DynamoDB client, applied after the
 // environment's: a benchmark's middleware that counts calls, say.
 func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger, dynamoOpts []func(*dynamodb.Options), required ...string) (*Deps, error) {
-	return load(ctx, getenv, log, dynamoOpts, "", required...)
+	return load(ctx, getenv, log, dynamoOpts, compactForm{}, required...)
 }
 
 // LoadRouter is Load for the router function. When its build wrote the
@@ -125,28 +127,37 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 // every model's rules (the escalator's windows and expectations, Slack's
 // /stakeout commands) and load the embedded configuration whole.
 // EnvConfigDir, when set, still wins; without a compact form (a plain go
-// build, the tests' builds) the embedded configuration loads whole.
+// build, the tests' builds), or with one of other files than the binary
+// embeds (a plain go build beside an older build's), the embedded
+// configuration loads whole.
 func LoadRouter(ctx context.Context, getenv func(string) string, log *slog.Logger) (*Deps, error) {
 	return load(ctx, getenv, log, nil, compactDir())
 }
 
-// compactDir is config.CompactDir beside the executable, or "" when the
-// build wrote none there.
-func compactDir() string {
+// compactForm is where the router found its build's compact configuration
+// (dir), or why it found none (missing). The other functions never look:
+// both are "".
+type compactForm struct{ dir, missing string }
+
+// compactDir is config.CompactDir beside the executable, or why there is
+// none to load.
+func compactDir() compactForm {
 	exe, err := os.Executable()
 	if err != nil {
-		return ""
+		return compactForm{missing: fmt.Sprintf("the executable's directory is unknown (%v)", err)}
 	}
 	dir := filepath.Join(filepath.Dir(exe), config.CompactDir)
-	if _, err := os.Stat(dir); err != nil {
-		return ""
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return compactForm{missing: fmt.Sprintf("no %s beside %s (built without make build-RouterFunction)", config.CompactDir, exe)}
+	} else if err != nil {
+		return compactForm{missing: err.Error()}
 	}
-	return dir
+	return compactForm{dir: dir}
 }
 
 // load builds the dependencies, with the configuration from EnvConfigDir,
-// else from the compact form in compact (when not ""), else embedded.
-func load(ctx context.Context, getenv func(string) string, log *slog.Logger, dynamoOpts []func(*dynamodb.Options), compact string, required ...string) (*Deps, error) {
+// else from the compact form in compact (when it has one), else embedded.
+func load(ctx context.Context, getenv func(string) string, log *slog.Logger, dynamoOpts []func(*dynamodb.Options), compact compactForm, required ...string) (*Deps, error) {
 	for _, name := range required {
 		if getenv(name) == "" {
 			return nil, fmt.Errorf("%s is not set", name)
@@ -231,8 +242,8 @@ func newSender(cfg *config.Config, st deliver.Store, ch channels, rec *metrics.R
 // the binary, so the start line ties a process's decisions to the rules
 // and the code it ran. Models with errors are logged and not served; no
 // model at all is an error.
-func loadLogged(dir, compact string, log *slog.Logger) (*config.Config, error) {
-	cfg, from, err := loadConfig(dir, compact)
+func loadLogged(dir string, compact compactForm, log *slog.Logger) (*config.Config, error) {
+	cfg, from, err := loadConfig(dir, compact, log)
 	if err != nil {
 		return nil, err
 	}
@@ -251,28 +262,53 @@ func loadLogged(dir, compact string, log *slog.Logger) (*config.Config, error) {
 }
 
 // loadConfig reads the configuration from dir, else from the compact form
-// in compact (models compiled at first use), else the one embedded in the
-// binary.
-func loadConfig(dir, compact string) (*config.Config, string, error) {
-	if dir == "" && compact != "" {
-		cfg, err := config.LoadCompact(compact)
+// (models compiled at first use) when it is of the files the binary
+// embeds, else the one embedded in the binary. Why a router loads the
+// embedded configuration whole is logged.
+func loadConfig(dir string, compact compactForm, log *slog.Logger) (*config.Config, string, error) {
+	if dir != "" {
+		cfg, err := config.Load(dir)
 		if err != nil {
-			return nil, "", fmt.Errorf("load the compact configuration: %w", err)
+			return nil, "", fmt.Errorf("load configuration from %s: %w", dir, err)
 		}
-		return cfg, compact, nil
+		return cfg, dir, nil
 	}
-	if dir == "" {
-		cfg, err := config.LoadFS(stakeout.Config, ".")
-		if err != nil {
-			return nil, "", fmt.Errorf("load the embedded configuration: %w", err)
+	if compact.dir != "" {
+		cfg, err := loadCompact(compact.dir, log)
+		if cfg != nil || err != nil {
+			return cfg, compact.dir, err
 		}
-		return cfg, "embedded", nil
+	} else if compact.missing != "" {
+		log.Info("the router loads the embedded configuration whole", "why", compact.missing)
 	}
-	cfg, err := config.Load(dir)
+	cfg, err := config.LoadFS(stakeout.Config, ".")
 	if err != nil {
-		return nil, "", fmt.Errorf("load configuration from %s: %w", dir, err)
+		return nil, "", fmt.Errorf("load the embedded configuration: %w", err)
 	}
-	return cfg, dir, nil
+	return cfg, "embedded", nil
+}
+
+// loadCompact loads the compact form in dir, or returns nil when it is not
+// of the files the binary embeds: a plain go build beside an older build's
+// stakeout-config/ would otherwise route with the older rules, unlike
+// every other function. The embedded configuration, loaded whole, is then
+// right and only slower: failing instead would fail every event until the
+// next deploy. The check costs a hash of the embedded files.
+func loadCompact(dir string, log *slog.Logger) (*config.Config, error) {
+	cfg, err := config.LoadCompact(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load the compact configuration: %w", err)
+	}
+	embedded, err := config.Digest(stakeout.Config)
+	if err != nil {
+		return nil, fmt.Errorf("digest the embedded configuration: %w", err)
+	}
+	if cfg.Digest != embedded {
+		log.Error("the compact configuration beside the router is not of the files it embeds: loading the embedded configuration whole (a slower cold start); build with make build-RouterFunction",
+			"compact", dir, "compact_digest", cfg.Digest, "embedded_digest", embedded)
+		return nil, nil
+	}
+	return cfg, nil
 }
 
 // SecretBytes is a function returning the secret that the environment

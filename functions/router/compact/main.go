@@ -40,11 +40,8 @@ func run(dir, out string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "compact: load %s: %v\n", dir, err)
 		return 2
 	}
-	for _, p := range cfg.Problems {
-		fmt.Fprintln(stdout, p)
-	}
-	if errs := cfg.Errors(); len(errs) > 0 || len(cfg.Broken) > 0 {
-		fmt.Fprintf(stderr, "compact: %s has %d error(s) (stakeout validate --dir %s lists them): the router is not built\n", dir, len(errs), dir)
+	if errs, _ := config.WriteProblems(stdout, cfg.Problems); errs > 0 || len(cfg.Broken) > 0 {
+		fmt.Fprintf(stderr, "compact: %s has %d error(s) (stakeout validate --dir %s lists them): the router is not built\n", dir, errs, dir)
 		return 1
 	}
 	if err := config.WriteCompact(cfg, os.DirFS(dir), dir, out); err != nil {

@@ -1,6 +1,7 @@
 package runtimeapitest
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,8 +11,8 @@ import (
 	"testing"
 )
 
-// builds caches compiled binaries, by absolute package directory or import
-// path, for the life of the test process. The bytes are kept rather than a path because every
+// builds caches compiled binaries, by absolute package directory (and
+// overlay) or import path, for the life of the test process. The bytes are kept rather than a path because every
 // caller gets its own copy in its own t.TempDir: a path into the first
 // caller's temporary directory would vanish when that test ends, and a
 // process-wide directory would outlive the tests with nothing to remove it.
@@ -40,7 +41,29 @@ func Build(t testing.TB, dir string) string {
 	if err != nil {
 		t.Fatalf("runtimeapitest: build %s: %v", dir, err)
 	}
-	return cached(t, abs, binaryName(), func(out string) ([]byte, error) { return compile(abs, out) })
+	return cached(t, abs, binaryName(), func(out string) ([]byte, error) { return compile(abs, out, "") })
+}
+
+// BuildOverlay is Build with files of the module replaced, as go build
+// -overlay replaces them: replace maps a file's absolute path to the
+// absolute path of the file to compile in its place, or to "" to leave
+// it out. It reaches files embedded with go:embed too: a binary built as
+// if the repository held other files (another configuration, say).
+func BuildOverlay(t testing.TB, dir string, replace map[string]string) string {
+	t.Helper()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		t.Fatalf("runtimeapitest: build %s: %v", dir, err)
+	}
+	overlay, err := json.Marshal(map[string]any{"Replace": replace}) // keys sorted: one key per overlay
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "overlay.json")
+	if err := os.WriteFile(file, overlay, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cached(t, abs+"\x00"+string(overlay), binaryName(), func(out string) ([]byte, error) { return compile(abs, out, file) })
 }
 
 // cached returns the path of a copy, named name in t.TempDir(), of the
@@ -76,11 +99,16 @@ func cached(t testing.TB, key, name string, compile func(out string) ([]byte, er
 	return out
 }
 
-// compile builds the package in dir into out and returns the binary's bytes.
-func compile(dir, out string) ([]byte, error) {
+// compile builds the package in dir into out, with the -overlay file
+// overlay when not "", and returns the binary's bytes.
+func compile(dir, out, overlay string) ([]byte, error) {
 	// -buildvcs=false: stamping VCS information runs git in the working tree,
 	// which is slow and may take git's index lock while engineers use it.
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-o", out, ".")
+	args := []string{"build", "-tags", "lambda.norpc", "-trimpath", "-buildvcs=false", "-o", out}
+	if overlay != "" {
+		args = append(args, "-overlay", overlay)
+	}
+	cmd := exec.Command("go", append(args, ".")...)
 	cmd.Dir = dir
 	// GOOS and GOARCH are set explicitly because a shell that cross-compiles
 	// for Lambda (GOOS=linux GOARCH=arm64) would otherwise produce a binary

@@ -102,12 +102,20 @@ func (t *Timeline) Live(at time.Time, env string) (signal.VersionChange, bool) {
 
 // PreviousApproved is the latest version other than live approved in the
 // registry, or deployed to live's environment, before live went live: the
-// rollback target. A version only deployed elsewhere (staging) is none.
-// "" when the timeline knows none.
+// rollback target. A version only deployed elsewhere (staging) is none,
+// and so is one the registry no longer approves: its latest status on the
+// timeline, whenever it came, is Rejected or PendingManualApproval (a
+// version approved, deployed, then revoked is no place to roll back to).
+// A version the registry never spoke of (a team that records deploys
+// alone) can be. "" when the timeline knows none.
 func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
+	status := t.approvals()
 	for i := len(t.Entries) - 1; i >= 0; i-- {
 		e := t.Entries[i]
 		if e.Version == live.Version || e.At.After(live.At) {
+			continue
+		}
+		if s, ok := status[e.Version]; ok && s != signal.Approved {
 			continue
 		}
 		if e.Approval == signal.Approved || (e.Change == signal.ChangeDeployed && sameEnvironment(e.Environment, live.Environment)) {
@@ -115,6 +123,18 @@ func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
 		}
 	}
 	return ""
+}
+
+// approvals are the versions' latest approval status in the registry, of
+// the versions it gave one.
+func (t *Timeline) approvals() map[string]string {
+	status := map[string]string{}
+	for _, e := range t.Entries {
+		if e.Approval != "" {
+			status[e.Version] = e.Approval
+		}
+	}
+	return status
 }
 
 // Environments are the environments the timeline's deploys went to, in

@@ -79,12 +79,13 @@ func IsProduction(env string) bool {
 }
 
 // sameEnvironment reports whether deploys to a and b are to one
-// environment: both production, or the same other one.
+// environment: both production, or the same other one — compared without
+// case, as production's names are ("Staging" is "staging").
 func sameEnvironment(a, b string) bool {
 	if IsProduction(a) || IsProduction(b) {
 		return IsProduction(a) && IsProduction(b)
 	}
-	return a == b
+	return strings.EqualFold(a, b)
 }
 
 // Live is the deploy live at `at` in environment env: the latest deploy
@@ -138,8 +139,8 @@ func (t *Timeline) approvals() map[string]string {
 }
 
 // Environments are the environments the timeline's deploys went to, in
-// the order of their first deploy, production's under the name of its
-// first ("" when it named none).
+// the order of their first deploy, each under the name of its first
+// (production's "" when it named none).
 func (t *Timeline) Environments() []string {
 	var envs []string
 	for _, e := range t.Entries {

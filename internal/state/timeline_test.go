@@ -120,3 +120,24 @@ func TestRollbackTargetSkipsAVersionNoLongerApproved(t *testing.T) {
 		})
 	}
 }
+
+// Environment names are compared without case, production's and the
+// others alike: a deploy to "Staging" is live in "staging".
+func TestEnvironmentsAreComparedWithoutCase(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 4, d, 9, 0, 0, 0, time.UTC) }
+	tl := &Timeline{Model: "m"}
+	tl.Add(signal.VersionChange{Version: "1", At: day(1), Change: signal.ChangeDeployed, Environment: "PROD"})
+	tl.Add(signal.VersionChange{Version: "2-rc", At: day(2), Change: signal.ChangeDeployed, Environment: "Staging"})
+	tl.Add(signal.VersionChange{Version: "3-rc", At: day(3), Change: signal.ChangeDeployed, Environment: "staging"})
+	if live, ok := tl.Live(day(2), "staging"); !ok || live.Version != "2-rc" {
+		t.Errorf("Live(day 2, staging) = %q, %v; want 2-rc, deployed to Staging", live.Version, ok)
+	}
+	if live, ok := tl.Live(day(4), "STAGING"); !ok || live.Version != "3-rc" {
+		t.Errorf("Live(day 4, STAGING) = %q, %v; want 3-rc", live.Version, ok)
+	} else if pre := tl.PreviousApproved(live); pre != "2-rc" {
+		t.Errorf("PreviousApproved(3-rc) = %q, want 2-rc, deployed to the same environment", pre)
+	}
+	if envs := tl.Environments(); len(envs) != 2 || envs[0] != "PROD" || envs[1] != "Staging" {
+		t.Errorf("Environments = %q, want [PROD Staging]", envs)
+	}
+}

@@ -317,3 +317,36 @@ func TestLateLabelsReadAtMostTheRecordLimit(t *testing.T) {
 		t.Errorf("verdicts = %+v, want one saying the records were cut", got)
 	}
 }
+
+// An attempt's reading of the labels is not kept by the next: a labels
+// event decided with a verdict, whose commit conflicted with a delivery
+// of the same event that kept no reading (a router on a configuration
+// whose quality rules read another metric), judges nothing — as a
+// redelivery of it would not.
+func TestLateLabelsJudgeFromTheAttemptThatCounted(t *testing.T) {
+	now := func() time.Time { return t0.Add(30 * day) }
+	st := &racingStore{Store: memstore.New(now)}
+	p := &Processor{Config: testConfig(t), Store: st, Now: now}
+	kindless := strings.Replace(testModel, `kind == "quality" && metric == "auc"`, `metric == "auc"`, 1)
+	other := &Processor{Config: configFrom(t, kindless), Store: st.Store, Now: now}
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	st.race = func(commit int) error {
+		if commit == 2 { // the labels event's first commit
+			if out, err := other.Process(context.Background(), labels("q1", 0.6, 0, 7, 21)); err != nil || !out.Wrote || len(out.Judged) != 0 {
+				t.Fatalf("the racing delivery: %+v, %v; want it written, judging nothing", out, err)
+			}
+			return errConflict // as a store reports a changed series
+		}
+		return nil
+	}
+	out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+	if out.Attempts != 2 || !out.Duplicate {
+		t.Fatalf("Process = %d attempts, duplicate %v; want a second attempt that finds the event applied", out.Attempts, out.Duplicate)
+	}
+	if len(out.Judged) != 0 {
+		t.Errorf("Judged = %+v, want none: the delivery that counted kept no reading", out.Judged)
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 0 {
+		t.Errorf("verdicts = %+v, want none", v)
+	}
+}

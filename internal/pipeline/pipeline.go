@@ -375,92 +375,120 @@ func (p *Processor) wallClock(eventTime time.Time) time.Time {
 	return eventTime
 }
 
-// apply reads the series, decides, and commits, re-reading on conflict.
+// apply reads the series, decides, and commits, re-reading on conflict,
+// then has late labels judge what the event's window covers.
 func (p *Processor) apply(ctx context.Context, id string, m *config.Model, ev *signal.Event) (Outcome, error) {
 	eng, _ := p.engines.Get().(*engine.Engine)
 	if eng == nil {
 		eng = engine.New()
 	}
 	defer p.engines.Put(eng)
-	out := Outcome{EventID: id, Model: m.ID}
+	a := &applying{p: p, ctx: ctx, id: id, m: m, ev: ev, eng: eng, base: Outcome{EventID: id, Model: m.ID}}
 	if p.Explain {
-		out.Series, out.At = ev.Series().String(), ev.ObservedAt.UTC()
+		a.base.Series, a.base.At = ev.Series().String(), ev.ObservedAt.UTC()
 	}
-	tooMany := 0 // records an event would change, when more than one commit holds
-	var closed []string
-	var labels *state.LabelsReading // the quality rules' verdict, for reconcile
-	err := state.OnConflict(ctx, maxAttempts, func(attempt int) error {
-		out.Attempts = attempt
-		s, err := p.Store.GetSeries(ctx, ev.Series())
-		if err != nil {
-			return fmt.Errorf("read series %s: %w", ev.Series(), err)
-		}
-		if slices.Contains(s.Recent, id) {
-			out.Duplicate = true
-			if r, ok := s.LabelsOf(id); ok {
-				labels = &r
-			}
-			return nil
-		}
-		var stale bool
-		if out.Late, stale = lateness(m, ev, &s.State); stale {
-			return nil // nothing it could change, nothing to write
-		}
-		d := &decision{p: p, ctx: ctx, m: m, ev: ev, id: id, series: s, at: ev.ObservedAt, read: map[string]*state.Alert{}, closed: closed}
-		if err := d.decide(eng); err != nil {
-			return err
-		}
-		out.Evaluated = len(d.results)
-		if p.Explain {
-			out.Verdicts = d.explain()
-		}
-		out.RuleErrors = ruleErrors(m, d.results)
-		if labels = labelsReading(id, ev, d.results); labels != nil {
-			s.AddLabels(*labels) // written with the event, if it writes
-		}
-		c := d.commit()
-		if c == nil {
-			out.Changes = d.changes
-			return nil
-		}
-		if n := c.Items(); n > state.MaxCommitItems {
-			tooMany = n // it would never commit, however often it is retried
-			return nil
-		}
-		// Someone else changing what was read is a conflict: the event is
-		// read and decided again.
-		var wc *state.WindowClosed
-		switch err := p.Store.Commit(ctx, c); {
-		case errors.As(err, &wc):
-			closed = append(closed, wc.ID)
-			return err
-		case errors.Is(err, state.ErrDuplicate):
-			// Applied long ago: this evaluation was on a state that has
-			// moved on since, so it judges nothing.
-			out.Duplicate, labels = true, nil
-			return nil
-		case err != nil:
-			return err
-		}
-		out.Wrote, out.Changes, out.Queued = true, d.changes, c.Outbox
-		for _, j := range c.Joins {
-			out.Coalesced = append(out.Coalesced, j.Update)
-		}
-		return nil
-	})
-	if err != nil {
-		return out, fmt.Errorf("commit event %s: %w", id, err)
+	a.out = a.base
+	if err := state.OnConflict(ctx, maxAttempts, a.attempt); err != nil {
+		return a.out, fmt.Errorf("commit event %s: %w", id, err)
 	}
-	if tooMany > 0 {
+	if a.tooMany > 0 {
 		q, err := p.quarantine(ctx, id, nil, fmt.Sprintf("the event changes %d records at once, more than the %d one commit can hold: "+
-			"too many rules of %s fire on one reading (split them by kind or metric)", tooMany, state.MaxCommitItems, m.ID))
-		q.Attempts = out.Attempts
+			"too many rules of %s fire on one reading (split them by kind or metric)", a.tooMany, state.MaxCommitItems, m.ID))
+		q.Attempts = a.out.Attempts
 		return q, err
 	}
-	if err := p.reconcile(ctx, m, ev, labels, &out); err != nil {
+	if err := p.reconcile(ctx, m, ev, a.labels, &a.out); err != nil {
 		// The event is retried whole: its own commit is then a duplicate,
 		// and the verdicts already recorded are not repeated.
-		return out, err
+		return a.out, err
 	}
-	return out, nil
+	return a.out, nil
+}
+
+// applying is one event being applied: what its attempts share (the
+// update windows found closed carry over, so a retry joins none of
+// them), and what the latest attempt found. Each attempt starts afresh:
+// the outcome and the labels reading reconcile judges from are those of
+// the attempt that counted, never of one whose commit conflicted.
+type applying struct {
+	p      *Processor
+	ctx    context.Context
+	id     string
+	m      *config.Model
+	ev     *signal.Event
+	eng    *engine.Engine
+	closed []string // update windows earlier attempts found closed
+
+	base    Outcome              // what every attempt's outcome starts from
+	out     Outcome              // the latest attempt's
+	labels  *state.LabelsReading // the quality rules' verdict, for reconcile
+	tooMany int                  // records it would change, when more than one commit holds
+}
+
+// attempt reads the series, decides and commits once; a conflict is
+// returned for OnConflict to try again.
+func (a *applying) attempt(n int) error {
+	a.out, a.labels, a.tooMany = a.base, nil, 0
+	a.out.Attempts = n
+	s, err := a.p.Store.GetSeries(a.ctx, a.ev.Series())
+	if err != nil {
+		return fmt.Errorf("read series %s: %w", a.ev.Series(), err)
+	}
+	if slices.Contains(s.Recent, a.id) {
+		a.out.Duplicate = true
+		if r, ok := s.LabelsOf(a.id); ok {
+			a.labels = &r
+		}
+		return nil
+	}
+	var stale bool
+	if a.out.Late, stale = lateness(a.m, a.ev, &s.State); stale {
+		return nil // nothing it could change, nothing to write
+	}
+	d := &decision{p: a.p, ctx: a.ctx, m: a.m, ev: a.ev, id: a.id, series: s, at: a.ev.ObservedAt, read: map[string]*state.Alert{}, closed: a.closed}
+	if err := d.decide(a.eng); err != nil {
+		return err
+	}
+	a.out.Evaluated = len(d.results)
+	if a.p.Explain {
+		a.out.Verdicts = d.explain()
+	}
+	a.out.RuleErrors = ruleErrors(a.m, d.results)
+	labels := labelsReading(a.id, a.ev, d.results)
+	if labels != nil {
+		s.AddLabels(*labels) // written with the event, if it writes
+	}
+	c := d.commit()
+	if c == nil {
+		a.out.Changes, a.labels = d.changes, labels
+		return nil
+	}
+	if n := c.Items(); n > state.MaxCommitItems {
+		a.tooMany = n // it would never commit, however often it is retried
+		return nil
+	}
+	return a.commit(c, d.changes, labels)
+}
+
+// commit writes one attempt's decision. Someone else changing what was
+// read is a conflict: the event is read and decided again.
+func (a *applying) commit(c *state.Commit, changes []Change, labels *state.LabelsReading) error {
+	var wc *state.WindowClosed
+	switch err := a.p.Store.Commit(a.ctx, c); {
+	case errors.As(err, &wc):
+		a.closed = append(a.closed, wc.ID)
+		return err
+	case errors.Is(err, state.ErrDuplicate):
+		// Applied long ago: this evaluation was on a state that has
+		// moved on since, so it judges nothing.
+		a.out.Duplicate = true
+		return nil
+	case err != nil:
+		return err
+	}
+	a.out.Wrote, a.out.Changes, a.out.Queued, a.labels = true, changes, c.Outbox, labels
+	for _, j := range c.Joins {
+		a.out.Coalesced = append(a.out.Coalesced, j.Update)
+	}
+	return nil
 }

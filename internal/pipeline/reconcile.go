@@ -33,8 +33,8 @@ import (
 // counted by `stakeout noise` as the rule's precision.
 //
 // The verdict is its own commit per alert, after the event's: conditioned
-// on the alert's version and marked on the alert (Alert.Judged: opening,
-// window and the labels' series), so that a redelivered event — whose own
+// on the alert's version and marked on the alert (Alert.Judged: the
+// window, the labels' series and the latest opening judged), so that a redelivered event — whose own
 // commit is then a duplicate, and which judges from the evaluation kept
 // on its series (Series.Labels) — judges what its first delivery did not,
 // and nothing twice.
@@ -192,11 +192,51 @@ func openings(recs []audit.Record) []opening {
 
 // judgedKey names a verdict on an alert: its opening, the window and the
 // labels' series (two series of a model judged by one window are two
-// verdicts), the series hashed to keep the key short.
+// verdicts), the series hashed to keep the key short. Its notification's
+// id derives from it.
 func judgedKey(o opening, ev *signal.Event) string {
+	return o.at.Format(time.RFC3339Nano) + "|" + labelsWindow(ev)
+}
+
+// labelsWindow names the labels' window and series.
+func labelsWindow(ev *signal.Event) string {
 	sum := sha256.Sum256([]byte(ev.Series().ID()))
-	return o.at.Format(time.RFC3339Nano) + "|" + ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" +
-		ev.WindowEnd.UTC().Format(time.RFC3339Nano) + "|" + hex.EncodeToString(sum[:8])
+	return ev.WindowStart.UTC().Format(time.RFC3339Nano) + "|" + ev.WindowEnd.UTC().Format(time.RFC3339Nano) + "|" +
+		hex.EncodeToString(sum[:8])
+}
+
+// The mark in Alert.Judged of a labels window and series is its name and
+// the latest opening of the alert it judged: one event judges an alert's
+// openings oldest first, one commit each, so those up to the mark are
+// judged and a retry resumes after it. One mark per window, however often
+// the alert opened in it (a flapping alert opens dozens of times), so an
+// event never pushes out its own marks (Alert.Judged keeps the latest
+// state.MaxJudged). An opening older than the mark that the first delivery
+// did not judge (it read fewer records) is not judged later: nothing is
+// judged twice.
+func judged(a *state.Alert, o opening, ev *signal.Event) bool {
+	prefix, key := labelsWindow(ev)+"|", judgedKey(o, ev)
+	for _, j := range a.Judged {
+		if j == key {
+			return true // a mark of the earlier form: one per opening
+		}
+		if rest, ok := strings.CutPrefix(j, prefix); ok {
+			latest, err := time.Parse(time.RFC3339Nano, rest)
+			return err == nil && !o.at.After(latest)
+		}
+	}
+	return false
+}
+
+// markJudged moves the mark of ev's window on a to o, last in a.Judged:
+// the marks dropped beyond state.MaxJudged are those written longest ago.
+func markJudged(a *state.Alert, o opening, ev *signal.Event) {
+	prefix := labelsWindow(ev) + "|"
+	a.Judged = slices.DeleteFunc(a.Judged, func(j string) bool { return strings.HasPrefix(j, prefix) })
+	a.Judged = append(a.Judged, prefix+o.at.Format(time.RFC3339Nano))
+	if n := len(a.Judged); n > state.MaxJudged {
+		a.Judged = slices.Delete(a.Judged, 0, n-state.MaxJudged)
+	}
 }
 
 // judge records one verdict, unless the alert has it already.
@@ -207,14 +247,11 @@ func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o
 		if err != nil {
 			return fmt.Errorf("read alert: %w", err)
 		}
-		if a == nil || slices.Contains(a.Judged, key) {
+		if a == nil || judged(a, o, ev) {
 			return nil
 		}
 		a = a.Clone()
-		a.Judged = append(a.Judged, key)
-		if n := len(a.Judged); n > state.MaxJudged {
-			a.Judged = slices.Delete(a.Judged, 0, n-state.MaxJudged)
-		}
+		markJudged(a, o, ev)
 		action, detail := labelsVerdict(ev, a, fired)
 		if cut != "" {
 			detail += " (" + cut + ")"

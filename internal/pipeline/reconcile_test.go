@@ -25,17 +25,22 @@ func labels(id string, auc float64, from, to, at int) []byte {
 		t0.Add(time.Duration(to)*day).Format(time.RFC3339)))
 }
 
-// failLabelsOnce fails the first commit that records a labels verdict, as
-// a throttled table would: the event is retried whole.
+// failLabelsOnce fails one commit that records a labels verdict, the
+// first after `after` of them succeeded, as a throttled table would: the
+// event is retried whole.
 type failLabelsOnce struct {
 	*memstore.Store
 	failed bool
+	after  int
 }
 
 func (f *failLabelsOnce) Commit(ctx context.Context, c *state.Commit) error {
 	if !f.failed && slices.ContainsFunc(c.Audit, func(r audit.Record) bool { return strings.HasPrefix(r.Action, "labels-") }) {
-		f.failed = true
-		return errors.New("throttled")
+		if f.after == 0 {
+			f.failed = true
+			return errors.New("throttled")
+		}
+		f.after--
 	}
 	return f.Store.Commit(ctx, c)
 }
@@ -121,6 +126,73 @@ func TestLateLabelsJudgeOnceUnderRedelivery(t *testing.T) {
 	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 2 {
 		t.Errorf("verdicts after a second window = %d, want 2", len(v))
 	}
+}
+
+// A flapping alert opened more often in one window than an alert keeps
+// verdict marks for (state.MaxJudged): each opening is judged once, a
+// redelivery judges nothing again and tells Slack nothing again, and a
+// redelivery after a failed verdict records the rest and is done.
+func TestLateLabelsJudgeEachOpeningOfAFlappingAlertOnce(t *testing.T) {
+	const openings = state.MaxJudged + 4
+	for _, failAt := range []int{-1, state.MaxJudged + 1} {
+		t.Run(fmt.Sprintf("failing verdict %d", failAt), func(t *testing.T) {
+			p, st := newLabelsProcessor(t)
+			for i := range openings {
+				at := time.Duration(i) * 8 * time.Hour
+				process(t, p, event(fmt.Sprintf("up%d", i), "drift", "psi", "income", 0.4, at))
+				process(t, p, event(fmt.Sprintf("down%d", i), "drift", "psi", "income", 0.1, at+4*time.Hour))
+			}
+			if failAt >= 0 {
+				st.failed, st.after = false, failAt
+				if _, err := p.Process(context.Background(), labels("q1", 0.6, 0, 7, 21)); err == nil {
+					t.Fatal("Process succeeded though a verdict's commit failed")
+				}
+			} else {
+				process(t, p, labels("q1", 0.6, 0, 7, 21))
+			}
+			before := labelsReplies(t, st.Store)
+			for range 2 {
+				out, err := p.Process(context.Background(), labels("q1", 0.6, 0, 7, 21))
+				if err != nil {
+					t.Fatalf("redelivery: %v (the event would be retried until dead-lettered)", err)
+				}
+				if failAt < 0 && (len(out.Judged) != 0 || labelsRepliesIn(out.Queued) != 0) {
+					t.Errorf("redelivery judged %d openings and queued %d replies, want none", len(out.Judged), labelsRepliesIn(out.Queued))
+				}
+			}
+			got := verdicts(t, st.Store, "m/psi/feature=income")
+			covers := map[time.Time]int{}
+			for _, v := range got {
+				covers[v.Covers]++
+			}
+			if len(got) != openings || len(covers) != openings {
+				t.Errorf("%d verdicts on %d openings, want one on each of %d", len(got), len(covers), openings)
+			}
+			if after := labelsReplies(t, st.Store); failAt < 0 && after != before {
+				t.Errorf("Slack replies queued: %d after the redeliveries, %d before", after, before)
+			}
+		})
+	}
+}
+
+func labelsRepliesIn(ns []*state.Notification) int {
+	n := 0
+	for _, x := range ns {
+		if x.Kind == state.NoticeLabels {
+			n++
+		}
+	}
+	return n
+}
+
+// labelsReplies counts the labels replies in st's outbox.
+func labelsReplies(t *testing.T, st *memstore.Store) int {
+	t.Helper()
+	pending, err := st.Pending(context.Background(), farFuture, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labelsRepliesIn(pending)
 }
 
 // labelsOf is a quality event of metric over [from, to) days after t0 in
@@ -243,5 +315,38 @@ func TestLateLabelsReadAtMostTheRecordLimit(t *testing.T) {
 	got := verdicts(t, st.Store, "m/psi/feature=age")
 	if len(got) != 1 || !strings.Contains(got[0].Detail, "the latest 3 records") {
 		t.Errorf("verdicts = %+v, want one saying the records were cut", got)
+	}
+}
+
+// An attempt's reading of the labels is not kept by the next: a labels
+// event decided with a verdict, whose commit conflicted with a delivery
+// of the same event that kept no reading (a router on a configuration
+// whose quality rules read another metric), judges nothing — as a
+// redelivery of it would not.
+func TestLateLabelsJudgeFromTheAttemptThatCounted(t *testing.T) {
+	now := func() time.Time { return t0.Add(30 * day) }
+	st := &racingStore{Store: memstore.New(now)}
+	p := &Processor{Config: testConfig(t), Store: st, Now: now}
+	kindless := strings.Replace(testModel, `kind == "quality" && metric == "auc"`, `metric == "auc"`, 1)
+	other := &Processor{Config: configFrom(t, kindless), Store: st.Store, Now: now}
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	st.race = func(commit int) error {
+		if commit == 2 { // the labels event's first commit
+			if out, err := other.Process(context.Background(), labels("q1", 0.6, 0, 7, 21)); err != nil || !out.Wrote || len(out.Judged) != 0 {
+				t.Fatalf("the racing delivery: %+v, %v; want it written, judging nothing", out, err)
+			}
+			return errConflict // as a store reports a changed series
+		}
+		return nil
+	}
+	out := process(t, p, labels("q1", 0.6, 0, 7, 21))
+	if out.Attempts != 2 || !out.Duplicate {
+		t.Fatalf("Process = %d attempts, duplicate %v; want a second attempt that finds the event applied", out.Attempts, out.Duplicate)
+	}
+	if len(out.Judged) != 0 {
+		t.Errorf("Judged = %+v, want none: the delivery that counted kept no reading", out.Judged)
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != 0 {
+		t.Errorf("verdicts = %+v, want none", v)
 	}
 }

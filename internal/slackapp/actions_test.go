@@ -489,7 +489,8 @@ func TestRollbackTargetWithoutAlertVersion(t *testing.T) {
 }
 
 // With a registry timeline the rollback goes to the version approved
-// before the live one, not to a canary the router merely saw in between.
+// before the live one, not to a canary the router merely saw in between,
+// nor to a version approved after it and since rejected.
 func TestRollbackTargetIsThePreviousApprovedVersion(t *testing.T) {
 	cfg, err := config.Load("../..")
 	if err != nil {
@@ -511,6 +512,9 @@ func TestRollbackTargetIsThePreviousApprovedVersion(t *testing.T) {
 	for _, c := range []signal.VersionChange{
 		{Model: "credit-approval", Version: "2026.01.3", At: day(1, 19), Change: signal.ChangeRegistry, Approval: signal.Approved},
 		{Model: "credit-approval", Version: "2026.01.3", At: day(1, 20), Change: signal.ChangeDeployed, Environment: "prod"},
+		// Approved after it, then revoked: no rollback target.
+		{Model: "credit-approval", Version: "2026.01.9", At: day(1, 25), Change: signal.ChangeRegistry, Approval: signal.Approved},
+		{Model: "credit-approval", Version: "2026.01.9", At: day(2, 5), Change: signal.ChangeRegistry, Approval: "Rejected"},
 		{Model: "credit-approval", Version: "2026.02.1", At: day(2, 10), Change: signal.ChangeDeployed, Environment: "prod"},
 	} {
 		if _, err := e.st.RecordVersionChange(ctx, c); err != nil {
@@ -537,6 +541,6 @@ func TestRollbackTargetIsThePreviousApprovedVersion(t *testing.T) {
 	e.clickOK(press{user: credit1, action: slacknotify.ActionMore, option: slacknotify.OptionRollback})
 	n := e.notice(before)
 	if n.Request == nil || n.Request.Target != "2026.01.3" || n.Request.Version != "2026.02.1" {
-		t.Errorf("rollback request %+v: want from 2026.02.1 (live, from the timeline) to 2026.01.3 (approved before it)", n.Request)
+		t.Errorf("rollback request %+v: want from 2026.02.1 (live, from the timeline) to 2026.01.3 (approved before it; 2026.01.9 was rejected)", n.Request)
 	}
 }

@@ -179,10 +179,12 @@ type Alert struct {
 	Flapping      bool        `json:"flapping,omitempty"`
 	FlappingSince time.Time   `json:"flapping_since,omitzero"`
 
-	// Judged names the late labels' verdicts recorded on the alert (its
-	// opening and the labels' window, internal/pipeline's reconcile),
-	// the latest MaxJudged: a redelivered quality event judges nothing
-	// twice.
+	// Judged marks the late labels' verdicts recorded on the alert, one
+	// mark per labels window and series: the window, the series and the
+	// latest opening of the alert judged (internal/pipeline's reconcile
+	// judges openings oldest first), the latest MaxJudged marks. A
+	// redelivered quality event judges nothing twice, however many
+	// openings its window covers.
 	Judged []string `json:"judged,omitempty"`
 
 	// AuditSeq and AuditHash are the head of the alert's audit chain.
@@ -191,8 +193,8 @@ type Alert struct {
 	Version   int64  `json:"version"`
 }
 
-// MaxJudged bounds Alert.Judged: far more label windows than cover one
-// opening in practice (daily, weekly, monthly labels).
+// MaxJudged bounds Alert.Judged: far more label windows and series than
+// judge one alert in practice (daily, weekly, monthly labels).
 const MaxJudged = 16
 
 // MaxOpenings bounds Alert.Openings: enough to count a flapping alert's

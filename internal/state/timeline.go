@@ -79,12 +79,13 @@ func IsProduction(env string) bool {
 }
 
 // sameEnvironment reports whether deploys to a and b are to one
-// environment: both production, or the same other one.
+// environment: both production, or the same other one — compared without
+// case, as production's names are ("Staging" is "staging").
 func sameEnvironment(a, b string) bool {
 	if IsProduction(a) || IsProduction(b) {
 		return IsProduction(a) && IsProduction(b)
 	}
-	return a == b
+	return strings.EqualFold(a, b)
 }
 
 // Live is the deploy live at `at` in environment env: the latest deploy
@@ -102,12 +103,20 @@ func (t *Timeline) Live(at time.Time, env string) (signal.VersionChange, bool) {
 
 // PreviousApproved is the latest version other than live approved in the
 // registry, or deployed to live's environment, before live went live: the
-// rollback target. A version only deployed elsewhere (staging) is none.
-// "" when the timeline knows none.
+// rollback target. A version only deployed elsewhere (staging) is none,
+// and so is one the registry no longer approves: its latest status on the
+// timeline, whenever it came, is Rejected or PendingManualApproval (a
+// version approved, deployed, then revoked is no place to roll back to).
+// A version the registry never spoke of (a team that records deploys
+// alone) can be. "" when the timeline knows none.
 func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
+	status := t.approvals()
 	for i := len(t.Entries) - 1; i >= 0; i-- {
 		e := t.Entries[i]
 		if e.Version == live.Version || e.At.After(live.At) {
+			continue
+		}
+		if s, ok := status[e.Version]; ok && s != signal.Approved {
 			continue
 		}
 		if e.Approval == signal.Approved || (e.Change == signal.ChangeDeployed && sameEnvironment(e.Environment, live.Environment)) {
@@ -117,9 +126,21 @@ func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
 	return ""
 }
 
+// approvals are the versions' latest approval status in the registry, of
+// the versions it gave one.
+func (t *Timeline) approvals() map[string]string {
+	status := map[string]string{}
+	for _, e := range t.Entries {
+		if e.Approval != "" {
+			status[e.Version] = e.Approval
+		}
+	}
+	return status
+}
+
 // Environments are the environments the timeline's deploys went to, in
-// the order of their first deploy, production's under the name of its
-// first ("" when it named none).
+// the order of their first deploy, each under the name of its first
+// (production's "" when it named none).
 func (t *Timeline) Environments() []string {
 	var envs []string
 	for _, e := range t.Entries {

@@ -69,3 +69,75 @@ func TestRollbackTargetIsProductions(t *testing.T) {
 		t.Error("IsProduction(staging) = true")
 	}
 }
+
+// The rollback target is a version the registry approves now: one
+// approved and then rejected (or sent back to pending) is skipped, even
+// when it had been deployed, for the version approved before it.
+func TestRollbackTargetSkipsAVersionNoLongerApproved(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 4, d, 9, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		name    string
+		changes []signal.VersionChange
+		want    string
+	}{
+		{"approved, then rejected", []signal.VersionChange{
+			{Version: "8", At: day(3), Change: signal.ChangeRegistry, Approval: signal.Approved},
+			{Version: "8", At: day(4), Change: signal.ChangeRegistry, Approval: "Rejected"},
+		}, "7"},
+		{"approved, then pending again", []signal.VersionChange{
+			{Version: "8", At: day(3), Change: signal.ChangeRegistry, Approval: signal.Approved},
+			{Version: "8", At: day(4), Change: signal.ChangeRegistry, Approval: "PendingManualApproval"},
+		}, "7"},
+		{"deployed, then rejected", []signal.VersionChange{
+			{Version: "8", At: day(3), Change: signal.ChangeRegistry, Approval: signal.Approved},
+			{Version: "8", At: day(4), Change: signal.ChangeDeployed, Environment: "prod"},
+			{Version: "8", At: day(5), Change: signal.ChangeRegistry, Approval: "Rejected"},
+		}, "7"},
+		{"rejected after 9 went live", []signal.VersionChange{
+			{Version: "8", At: day(3), Change: signal.ChangeRegistry, Approval: signal.Approved},
+			{Version: "8", At: day(12), Change: signal.ChangeRegistry, Approval: "Rejected"},
+		}, "7"},
+		{"rejected, then approved again", []signal.VersionChange{
+			{Version: "8", At: day(3), Change: signal.ChangeRegistry, Approval: "Rejected"},
+			{Version: "8", At: day(4), Change: signal.ChangeRegistry, Approval: signal.Approved},
+		}, "8"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tl := &Timeline{Model: "m"}
+			tl.Add(signal.VersionChange{Version: "7", At: day(1), Change: signal.ChangeRegistry, Approval: signal.Approved})
+			tl.Add(signal.VersionChange{Version: "7", At: day(2), Change: signal.ChangeDeployed, Environment: "prod"})
+			for _, c := range tc.changes {
+				tl.Add(c)
+			}
+			tl.Add(signal.VersionChange{Version: "9", At: day(10), Change: signal.ChangeDeployed, Environment: "prod"})
+			live, ok := tl.Live(day(11), "prod")
+			if !ok || live.Version != "9" {
+				t.Fatalf("Live = %q, %v; want 9", live.Version, ok)
+			}
+			if pre := tl.PreviousApproved(live); pre != tc.want {
+				t.Errorf("PreviousApproved = %q, want %q", pre, tc.want)
+			}
+		})
+	}
+}
+
+// Environment names are compared without case, production's and the
+// others alike: a deploy to "Staging" is live in "staging".
+func TestEnvironmentsAreComparedWithoutCase(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2026, 4, d, 9, 0, 0, 0, time.UTC) }
+	tl := &Timeline{Model: "m"}
+	tl.Add(signal.VersionChange{Version: "1", At: day(1), Change: signal.ChangeDeployed, Environment: "PROD"})
+	tl.Add(signal.VersionChange{Version: "2-rc", At: day(2), Change: signal.ChangeDeployed, Environment: "Staging"})
+	tl.Add(signal.VersionChange{Version: "3-rc", At: day(3), Change: signal.ChangeDeployed, Environment: "staging"})
+	if live, ok := tl.Live(day(2), "staging"); !ok || live.Version != "2-rc" {
+		t.Errorf("Live(day 2, staging) = %q, %v; want 2-rc, deployed to Staging", live.Version, ok)
+	}
+	if live, ok := tl.Live(day(4), "STAGING"); !ok || live.Version != "3-rc" {
+		t.Errorf("Live(day 4, STAGING) = %q, %v; want 3-rc", live.Version, ok)
+	} else if pre := tl.PreviousApproved(live); pre != "2-rc" {
+		t.Errorf("PreviousApproved(3-rc) = %q, want 2-rc, deployed to the same environment", pre)
+	}
+	if envs := tl.Environments(); len(envs) != 2 || envs[0] != "PROD" || envs[1] != "Staging" {
+		t.Errorf("Environments = %q, want [PROD Staging]", envs)
+	}
+}

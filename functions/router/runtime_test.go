@@ -18,6 +18,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/metrics"
 	"github.com/stakeout-ml/stakeout/internal/runtimeapi/runtimeapitest"
 	"github.com/stakeout-ml/stakeout/internal/setup"
+	"github.com/stakeout-ml/stakeout/internal/state"
 )
 
 // The built bootstrap, driven through the Lambda Runtime API with the
@@ -105,16 +106,7 @@ func TestRuntimeRoutesWithTheCompactFormBesideIt(t *testing.T) {
 	}
 	w := deploytest.New(t, "../../template.yaml", "RouterFunction")
 	bin := builtWith(t, "../..")
-	fn := runtimeapitest.Start(t, bin, w.Env)
-	ctx := context.Background()
-	res, err := fn.Invoke(ctx, measuredNow(t, "../../testdata/events/envelope/credit-approval-accuracy-drop.json"))
-	if err != nil || res.Err != nil {
-		t.Fatalf("invoke: %v %v\n%s", err, res.Err, fn.Logs())
-	}
-	groups, err := w.Store.OpenGroups(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fn, groups := routeAccuracyDrop(t, w, bin)
 	if len(groups) != 1 || groups[0].Model != "credit-approval" || groups[0].Rule != "accuracy-loss" {
 		t.Errorf("open groups = %+v, want credit-approval/accuracy-loss", groups)
 	}
@@ -134,16 +126,7 @@ func TestRuntimeIgnoresAStaleCompactFormBesideIt(t *testing.T) {
 	w := deploytest.New(t, "../../template.yaml", "RouterFunction")
 	bin := runtimeapitest.Build(t, ".")
 	compactBeside(t, bin, configtest.Write(t, configtest.Generate(3, 2)))
-	fn := runtimeapitest.Start(t, bin, w.Env)
-	ctx := context.Background()
-	res, err := fn.Invoke(ctx, measuredNow(t, "../../testdata/events/envelope/credit-approval-accuracy-drop.json"))
-	if err != nil || res.Err != nil {
-		t.Fatalf("invoke: %v %v\n%s", err, res.Err, fn.Logs())
-	}
-	groups, err := w.Store.OpenGroups(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fn, groups := routeAccuracyDrop(t, w, bin)
 	if len(groups) != 1 || groups[0].Model != "credit-approval" {
 		t.Errorf("open groups = %+v, want credit-approval's", groups)
 	}
@@ -305,4 +288,22 @@ func requireCompact(b testing.TB, logs, bin string, models int) {
 	if !strings.Contains(logs, loaded) || !strings.Contains(logs, fmt.Sprintf(`"models":%d,`, models)) {
 		b.Fatalf("the router did not load the compact form of %d models (%s):\n%s", models, loaded, logs)
 	}
+}
+
+// routeAccuracyDrop starts bin with w's environment, sends it
+// credit-approval's accuracy drop and returns the function and the alert
+// groups then open.
+func routeAccuracyDrop(t *testing.T, w *deploytest.World, bin string) (*runtimeapitest.Server, []*state.Group) {
+	t.Helper()
+	fn := runtimeapitest.Start(t, bin, w.Env)
+	ctx := context.Background()
+	res, err := fn.Invoke(ctx, measuredNow(t, "../../testdata/events/envelope/credit-approval-accuracy-drop.json"))
+	if err != nil || res.Err != nil {
+		t.Fatalf("invoke: %v %v\n%s", err, res.Err, fn.Logs())
+	}
+	groups, err := w.Store.OpenGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fn, groups
 }

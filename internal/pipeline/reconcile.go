@@ -38,7 +38,8 @@ import (
 // window, the labels' series and the latest opening judged), so that a redelivered event — whose own
 // commit is then a duplicate, and which judges from the evaluation kept
 // on its series (Series.Labels) — judges what its first delivery did not,
-// and nothing twice.
+// and nothing twice: once the mark is pushed out (state.MaxJudged), the
+// verdict's stored Slack reply says it was judged (replyStored).
 
 // Judgement is a verdict late labels gave an alert's opening.
 type Judgement struct {

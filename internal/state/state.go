@@ -209,7 +209,9 @@ type Alert struct {
 }
 
 // MaxJudged bounds Alert.Judged: far more label windows and series than
-// judge one alert in practice (daily, weekly, monthly labels).
+// judge one alert in practice (daily, weekly, monthly labels). A verdict
+// whose mark was dropped is still known by its stored Slack reply
+// (NoticeExists); only one told nowhere could be recorded again.
 const MaxJudged = 16
 
 // MaxOpenings bounds Alert.Openings: enough to count a flapping alert's

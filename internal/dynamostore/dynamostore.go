@@ -210,6 +210,9 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 				if id := closedWindow(c, items[i]); id != "" {
 					return &state.WindowClosed{ID: id}
 				}
+				if id := queuedNotice(c, items[i]); id != "" {
+					return &state.NoticeExists{ID: id}
+				}
 				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
 			case "TransactionConflict":
 				return fmt.Errorf("commit event %s: %w", c.EventID, state.ErrConflict)
@@ -227,16 +230,34 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 // closedWindow names the update window of a join whose condition failed
 // on item it ("": it is not one).
 func closedWindow(c *state.Commit, it types.TransactWriteItem) string {
-	if it.Update == nil {
-		return ""
-	}
-	pk, _ := it.Update.Key[attrPK].(*types.AttributeValueMemberS)
 	for _, j := range c.Joins {
-		if npk, _ := layout.Notice(j.Update.ID); pk != nil && pk.Value == npk {
+		if isNotice(it, j.Update.ID) {
 			return j.Update.ID
 		}
 	}
 	return ""
+}
+
+// queuedNotice names the notification of c's outbox whose condition failed
+// on item it ("": it is not one): a new notification's only condition is
+// that none by its id is stored.
+func queuedNotice(c *state.Commit, it types.TransactWriteItem) string {
+	for _, n := range c.Outbox {
+		if isNotice(it, n.ID) {
+			return n.ID
+		}
+	}
+	return ""
+}
+
+// isNotice says whether item it writes notification id.
+func isNotice(it types.TransactWriteItem, id string) bool {
+	if it.Update == nil {
+		return false
+	}
+	pk, _ := it.Update.Key[attrPK].(*types.AttributeValueMemberS)
+	npk, _ := layout.Notice(id)
+	return pk != nil && pk.Value == npk
 }
 
 // rejected marks DynamoDB's ValidationException — a request DynamoDB will

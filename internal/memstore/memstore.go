@@ -294,7 +294,7 @@ func (s *Store) checkJoin(j *state.Join) error {
 func (s *Store) checkDelivery(c *state.Commit) error {
 	for _, n := range c.Outbox {
 		if s.queued[n.ID] != nil {
-			return fmt.Errorf("notification %s: %w", n.ID, state.ErrConflict)
+			return &state.NoticeExists{ID: n.ID}
 		}
 	}
 	for _, n := range c.Notices {

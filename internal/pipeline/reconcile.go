@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,7 +38,8 @@ import (
 // window, the labels' series and the latest opening judged), so that a redelivered event — whose own
 // commit is then a duplicate, and which judges from the evaluation kept
 // on its series (Series.Labels) — judges what its first delivery did not,
-// and nothing twice.
+// and nothing twice: once the mark is pushed out (state.MaxJudged), the
+// verdict's stored Slack reply says it was judged (replyStored).
 
 // Judgement is a verdict late labels gave an alert's opening.
 type Judgement struct {
@@ -269,6 +271,9 @@ func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o
 			c.Outbox = append(c.Outbox, n)
 		}
 		if err := p.Store.Commit(ctx, c); err != nil {
+			if replyStored(n, err) {
+				return nil
+			}
 			return err
 		}
 		ch := Change{At: ev.ObservedAt, Alert: a.ID, Model: a.Model, Rule: a.Rule, State: action, Severity: a.Severity,
@@ -281,6 +286,17 @@ func (p *Processor) judge(ctx context.Context, ev *signal.Event, out *Outcome, o
 		out.Judged = append(out.Judged, Judgement{Alert: a.ID, Opened: o.at, Confirmed: action == audit.LabelsConfirmed})
 		return nil
 	})
+}
+
+// replyStored says whether a verdict's commit failed because its reply n is
+// stored: its id derives from the verdict, so an earlier delivery judged
+// the opening and its mark was pushed out since (more than
+// state.MaxJudged windows and series judged the alert after it). Skipped,
+// the opening is judged and told once; retried, the commit would conflict
+// every time until the event is dead-lettered.
+func replyStored(n *state.Notification, err error) bool {
+	var exists *state.NoticeExists
+	return n != nil && errors.As(err, &exists) && exists.ID == n.ID
 }
 
 // labelsVerdict is the audit action and the words of a verdict: "labels

@@ -151,13 +151,21 @@ func TestLateLabelsJudgeEachOpeningOfAFlappingAlertOnce(t *testing.T) {
 				process(t, p, labels("q1", 0.6, 0, 7, 21))
 			}
 			before := labelsReplies(t, st.Store)
-			for range 2 {
+			for i := range 2 {
+				if i == 1 {
+					before = labelsReplies(t, st.Store) // the first redelivery told the rest
+				}
 				out, err := p.Process(context.Background(), labels("q1", 0.6, 0, 7, 21))
 				if err != nil {
 					t.Fatalf("redelivery: %v (the event would be retried until dead-lettered)", err)
 				}
-				if failAt < 0 && (len(out.Judged) != 0 || labelsRepliesIn(out.Queued) != 0) {
-					t.Errorf("redelivery judged %d openings and queued %d replies, want none", len(out.Judged), labelsRepliesIn(out.Queued))
+				// After a failed verdict the first redelivery judges the
+				// openings left; every other judges none.
+				if (failAt < 0 || i == 1) && (len(out.Judged) != 0 || labelsRepliesIn(out.Queued) != 0) {
+					t.Errorf("redelivery %d judged %d openings and queued %d replies, want none", i+1, len(out.Judged), labelsRepliesIn(out.Queued))
+				}
+				if failAt >= 0 && i == 0 && len(out.Judged) != openings-failAt {
+					t.Errorf("redelivery after the failed verdict judged %d openings, want the %d left", len(out.Judged), openings-failAt)
 				}
 			}
 			got := verdicts(t, st.Store, "m/psi/feature=income")
@@ -168,10 +176,46 @@ func TestLateLabelsJudgeEachOpeningOfAFlappingAlertOnce(t *testing.T) {
 			if len(got) != openings || len(covers) != openings {
 				t.Errorf("%d verdicts on %d openings, want one on each of %d", len(got), len(covers), openings)
 			}
-			if after := labelsReplies(t, st.Store); failAt < 0 && after != before {
-				t.Errorf("Slack replies queued: %d after the redeliveries, %d before", after, before)
+			if after := labelsReplies(t, st.Store); after != before {
+				t.Errorf("Slack replies queued: %d after the last redelivery, %d before", after, before)
 			}
 		})
+	}
+}
+
+// A redelivery arriving after more than state.MaxJudged other windows and
+// series judged the same opening (its mark on the alert pushed out) finds
+// that opening's Slack reply stored: it judges nothing again, tells
+// nothing again, and is acknowledged rather than retried until
+// dead-lettered.
+func TestLateLabelsRedeliveredAfterTheirMarkWasPushedOutJudgeNothing(t *testing.T) {
+	p, st := newLabelsProcessor(t)
+	process(t, p, event("d1", "drift", "psi", "income", 0.4, 2*day))
+	process(t, p, labels("q1", 0.6, 0, 7, 21))
+	for i := range state.MaxJudged {
+		process(t, p, labelsOf(fmt.Sprintf("s%d", i), "auc", fmt.Sprintf("seg%d", i), 0.6, 0, 7, 21))
+	}
+	const judged = state.MaxJudged + 1
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != judged {
+		t.Fatalf("verdicts before the redelivery = %d, want %d", len(v), judged)
+	}
+	before := labelsReplies(t, st.Store)
+	if before != judged {
+		t.Fatalf("Slack replies before the redelivery = %d, want %d", before, judged)
+	}
+	out, err := p.Process(context.Background(), labels("q1", 0.6, 0, 7, 21))
+	if err != nil {
+		t.Fatalf("redelivery: %v (the event would be retried until dead-lettered)", err)
+	}
+	if !out.Duplicate || len(out.Judged) != 0 || labelsRepliesIn(out.Queued) != 0 {
+		t.Errorf("redelivery: duplicate %v, judged %d openings, queued %d replies; want a duplicate judging none",
+			out.Duplicate, len(out.Judged), labelsRepliesIn(out.Queued))
+	}
+	if v := verdicts(t, st.Store, "m/psi/feature=income"); len(v) != judged {
+		t.Errorf("verdicts after the redelivery = %d, want %d", len(v), judged)
+	}
+	if after := labelsReplies(t, st.Store); after != before {
+		t.Errorf("Slack replies: %d after the redelivery, %d before", after, before)
 	}
 }
 

@@ -23,6 +23,21 @@ import (
 // Re-read and re-apply the event.
 var ErrConflict = errors.New("state changed concurrently")
 
+// NoticeExists is the conflict of a commit queueing a notification (its
+// Outbox) whose id is stored already, unsent or sent: notifications are
+// kept. Where an id derives from what the notification tells (a late
+// labels verdict's reply), it existing means that was told, and the writer
+// may stop rather than retry a commit that can never pass. Otherwise it is
+// a conflict like any other.
+type NoticeExists struct{ ID string }
+
+func (e *NoticeExists) Error() string {
+	return "notification " + e.ID + " exists: " + ErrConflict.Error()
+}
+
+// Is makes an existing notification a conflict: read and decide again.
+func (e *NoticeExists) Is(target error) bool { return target == ErrConflict }
+
 // ErrDuplicate: the event was already applied.
 var ErrDuplicate = errors.New("event already applied")
 
@@ -194,7 +209,9 @@ type Alert struct {
 }
 
 // MaxJudged bounds Alert.Judged: far more label windows and series than
-// judge one alert in practice (daily, weekly, monthly labels).
+// judge one alert in practice (daily, weekly, monthly labels). A verdict
+// whose mark was dropped is still known by its stored Slack reply
+// (NoticeExists); only one told nowhere could be recorded again.
 const MaxJudged = 16
 
 // MaxOpenings bounds Alert.Openings: enough to count a flapping alert's

@@ -250,6 +250,35 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 			t.Errorf("GetNotice(absent) = %v, %v; want nil, nil", missing, err)
 		}
 	})
+	t.Run("queueing a notification whose id is stored, even sent, fails naming it and applies nothing", func(t *testing.T) {
+		st := newStore(t)
+		if err := st.Commit(ctx, &state.Commit{Outbox: []*state.Notification{{ID: "g/labels/1", Kind: state.NoticeLabels, Group: "g", Created: t0}}}); err != nil {
+			t.Fatal(err)
+		}
+		sent, _ := st.GetNotice(ctx, "g/labels/1")
+		sent.Sent = t0.Add(time.Minute)
+		if err := st.Commit(ctx, &state.Commit{Notices: []*state.Notification{sent}}); err != nil {
+			t.Fatalf("mark sent: %v", err)
+		}
+		again := &state.Commit{Series: newSeries(), Outbox: []*state.Notification{
+			{ID: "g/labels/2", Kind: state.NoticeLabels, Group: "g", Created: t0},
+			{ID: "g/labels/1", Kind: state.NoticeLabels, Group: "g", Created: t0.Add(time.Hour)},
+		}}
+		var exists *state.NoticeExists
+		err := st.Commit(ctx, again)
+		if !errors.As(err, &exists) || exists.ID != "g/labels/1" || !errors.Is(err, state.ErrConflict) {
+			t.Fatalf("Commit queueing a stored notification = %v, want NoticeExists naming g/labels/1, a conflict", err)
+		}
+		if s, _ := st.GetSeries(ctx, key); s.Version != 0 {
+			t.Errorf("series version %d after the failed commit, want 0: nothing applied", s.Version)
+		}
+		if n, _ := st.GetNotice(ctx, "g/labels/2"); n != nil {
+			t.Errorf("notification g/labels/2 queued by the failed commit")
+		}
+		if n, _ := st.GetNotice(ctx, "g/labels/1"); n == nil || n.Version != 2 || !n.Sent.Equal(t0.Add(time.Minute)) {
+			t.Errorf("stored notification after the failed commit = %+v, want it sent, version 2", n)
+		}
+	})
 	t.Run("deliveries are versioned; digest entries are kept once per owner", func(t *testing.T) {
 		st := newStore(t)
 		d, err := st.GetDelivery(ctx, "m/r@1")

@@ -46,9 +46,10 @@ const CompactDir = "stakeout-config"
 // compactIndexFile is the index inside the compact form's directory.
 const compactIndexFile = "index.json"
 
-// compactVersion changes whenever the index's shape does: a router never
-// reads an index of another shape as its own.
-const compactVersion = 1
+// CompactVersion is the compact form's format: it changes whenever the
+// index's shape does, so that a router never reads an index of another
+// shape as its own (it loads its embedded configuration instead).
+const CompactVersion = 1
 
 // compactIndex is index.json.
 type compactIndex struct {
@@ -124,20 +125,65 @@ func (z *lazyRules) compile(m *Model) error {
 	return nil
 }
 
+// CompactForm is a compact form's index, read (OpenCompact) before the
+// form is loaded (Load): its Version and Digest say whether it is of the
+// format this build reads and of the files it was built with.
+type CompactForm struct {
+	// Version is the form's format (CompactVersion, for one this build
+	// wrote; 0 when the index has none).
+	Version int
+	// Digest is the Digest of the configuration it was written from.
+	Digest string
+	dir    string
+	ix     compactIndex
+}
+
+// OpenCompact reads the index of the compact form in dir, of whatever
+// version: an index of another shape still gives its Version and Digest.
+func OpenCompact(dir string) (*CompactForm, error) {
+	name := filepath.Join(dir, compactIndexFile)
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	f := &CompactForm{dir: dir}
+	if err := json.Unmarshal(raw, &f.ix); err == nil {
+		f.Version, f.Digest = f.ix.Version, f.ix.Digest
+		return f, nil
+	}
+	// Not this build's shape: decoded again for the two fields every
+	// version has, so that the caller can tell the form is another's.
+	var stamp struct {
+		Version int
+		Digest  string
+	}
+	if err := json.Unmarshal(raw, &stamp); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f.Version, f.Digest = stamp.Version, stamp.Digest
+	if f.Version == CompactVersion {
+		f.Version = 0 // this version's number on another shape: not this build's form
+	}
+	return f, nil
+}
+
 // LoadCompact reads the compact form in dir (see WriteCompact): owners and
 // stakes decoded now, each model's rules at its first Ready. The Config's
 // Digest and Problems are those of the configuration it was written from.
 func LoadCompact(dir string) (*Config, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, compactIndexFile))
+	f, err := OpenCompact(dir)
 	if err != nil {
 		return nil, err
 	}
-	var ix compactIndex
-	if err := json.Unmarshal(raw, &ix); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, compactIndexFile), err)
-	}
-	if ix.Version != compactVersion {
-		return nil, fmt.Errorf("%s: version %d, this build reads version %d (rebuild the function)", filepath.Join(dir, compactIndexFile), ix.Version, compactVersion)
+	return f.Load()
+}
+
+// Load loads the form (LoadCompact): an error if it is not of the version
+// this build reads.
+func (f *CompactForm) Load() (*Config, error) {
+	dir, ix := f.dir, f.ix
+	if f.Version != CompactVersion {
+		return nil, fmt.Errorf("%s: version %d, this build reads version %d (rebuild the function)", filepath.Join(dir, compactIndexFile), f.Version, CompactVersion)
 	}
 	l := newLoader(os.DirFS(dir), ix.Display, time.Now())
 	owners, err := l.files("owners")
@@ -172,7 +218,7 @@ func WriteCompact(cfg *Config, fsys fs.FS, display, dir string) error {
 	if errs := cfg.Errors(); len(errs) > 0 || len(cfg.Broken) > 0 {
 		return fmt.Errorf("the configuration has %d error(s): no compact form is written", len(errs))
 	}
-	ix := compactIndex{Version: compactVersion, Display: display, Digest: cfg.Digest, StakesBuiltIn: cfg.StakesBuiltIn, Problems: cfg.Problems}
+	ix := compactIndex{Version: CompactVersion, Display: display, Digest: cfg.Digest, StakesBuiltIn: cfg.StakesBuiltIn, Problems: cfg.Problems}
 	files := map[string][]byte{}
 	for _, o := range cfg.Owners {
 		name := path.Join("owners", filepath.Base(o.File))

@@ -32,6 +32,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -79,11 +80,29 @@ type compactHead struct {
 
 // lazyRules compiles a compact model's rules on first use.
 type lazyRules struct {
-	once   sync.Once
+	// done is set once err is final: nil, the model compiled; else a
+	// problem of its file, or a panic, kept for the life of the process.
+	done   atomic.Bool
+	mu     sync.Mutex
 	l      *loader
 	source string
 	err    error
 }
+
+// ReadError is a compact model's file that could not be read at its first
+// use: an I/O error, not the model's. Unlike a problem in the file, it is
+// not kept: the next Ready reads the file again, so the caller retries
+// (the router: the event, as it does any transient fault).
+type ReadError struct {
+	Model string
+	Err   error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("model %q: its rules could not be read: %v", e.Model, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // Ready makes sure the model's rules, maintenance windows, Scope and
 // HistoryDepth are there: always, for a model loaded whole; for a model of
@@ -91,23 +110,44 @@ type lazyRules struct {
 // call, safely for concurrent callers, and kept. An error names the model
 // and every problem at FILE:LINE:COL; the model must then not be routed
 // (it cannot happen with a compact form WriteCompact wrote and checked,
-// short of its files being changed after the build).
+// short of its files being changed after the build). A *ReadError is the
+// exception: the file could not be read, and the next call tries again.
 func (m *Model) Ready() error {
 	z := m.lazy
 	if z == nil {
 		return nil
 	}
-	z.once.Do(func() {
-		// Once is done even when compile panics: the error set first
-		// stays, so that later uses fail instead of serving no rules.
-		z.err = fmt.Errorf("model %q: compiling its rules panicked at first use", m.ID)
-		z.err = z.compile(m)
-	})
-	return z.err
+	if z.done.Load() {
+		return z.err
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.done.Load() {
+		return z.err
+	}
+	returned := false
+	defer func() {
+		// compile panicked: later uses fail, rather than serve no rules.
+		if !returned {
+			z.err = fmt.Errorf("model %q: compiling its rules panicked at first use", m.ID)
+			z.done.Store(true)
+		}
+	}()
+	err := z.compile(m)
+	returned = true
+	if unread := (*ReadError)(nil); errors.As(err, &unread) {
+		return err
+	}
+	z.err = err
+	z.done.Store(true)
+	return err
 }
 
 func (z *lazyRules) compile(m *Model) error {
-	full, d := z.l.decodeAlone(z.source)
+	full, d, err := z.l.decodeAlone(z.source)
+	if err != nil {
+		return &ReadError{Model: m.ID, Err: err}
+	}
 	var errs []string
 	for _, p := range d.problems {
 		if !p.Warning {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -273,6 +274,50 @@ func TestCompactModelWhoseCompilationPanickedKeepsFailing(t *testing.T) {
 	}
 	if m.Rules != nil {
 		t.Errorf("fraud-detection has %d rules after a panicked Ready, want none", len(m.Rules))
+	}
+}
+
+// failOnceFS fails the first Open of every file with an I/O error, then
+// opens it: a read that fails once (a throttled or briefly unavailable
+// disk), as none of a healthy build's files does twice.
+type failOnceFS struct {
+	fs.FS
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+var errDisk = errors.New("input/output error")
+
+func (f *failOnceFS) Open(name string) (fs.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.failed[name] {
+		f.failed[name] = true
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errDisk}
+	}
+	return f.FS.Open(name)
+}
+
+// A model's file that cannot be read at its first use is no problem of the
+// model's: Ready says so (a ReadError, wrapping the I/O error) and keeps
+// nothing, so that the next use reads it again and compiles it.
+func TestCompactModelUnreadableOnceIsReadAgainAtItsNextUse(t *testing.T) {
+	whole, dir := compacted(t, exampleFS(t))
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Models["fraud-detection"]
+	m.lazy.l.fsys = &failOnceFS{FS: os.DirFS(dir), failed: map[string]bool{}}
+	err = m.Ready()
+	if unread := (*ReadError)(nil); !errors.As(err, &unread) || !errors.Is(err, errDisk) || !strings.Contains(err.Error(), `model "fraud-detection"`) {
+		t.Errorf("first Ready = %v, want a ReadError naming the model and wrapping the I/O error", err)
+	}
+	if m.Rules != nil {
+		t.Errorf("fraud-detection has %d rules after a failed read", len(m.Rules))
+	}
+	if err := m.Ready(); err != nil || !sameCompiled(m, whole.Models["fraud-detection"]) {
+		t.Errorf("second Ready = %v, %d rules; want the model compiled as the whole load has it", err, len(m.Rules))
 	}
 }
 

@@ -419,7 +419,7 @@ const MaxFileBytes = 1 << 20
 
 // read returns a doc for the file and feeds the digest.
 func (l *loader) read(name string) *doc {
-	d := l.readDoc(name)
+	d, _ := l.readDoc(name)
 	if d.src == nil {
 		return d
 	}
@@ -464,25 +464,29 @@ func Digest(fsys fs.FS) (string, error) {
 	return hex.EncodeToString(l.hash.Sum(nil)), nil
 }
 
-// readDoc returns a doc for the file, a problem when it cannot be read.
-// It changes nothing shared (the digest is read's).
-func (l *loader) readDoc(name string) *doc {
+// readDoc returns a doc for the file, a problem when it cannot be read,
+// and the reason. It changes nothing shared (the digest is read's).
+func (l *loader) readDoc(name string) (*doc, error) {
 	d := &doc{file: filepath.Join(l.display, filepath.FromSlash(name))}
 	src, err := readFile(l.fsys, name)
 	if err != nil {
 		d.errorAt(Pos{1, 1}, "%v", err)
-		return d
+		return d, err
 	}
 	d.src = src
-	return d
+	return d, nil
 }
 
 // decodeAlone reads and decodes one model file apart from the others (a
 // compact form's model at first use): safe for concurrent callers, as
-// decodeModel is.
-func (l *loader) decodeAlone(name string) (*Model, *doc) {
-	d := l.readDoc(name)
-	return l.decodeModel(d, name), d
+// decodeModel is. An I/O error reading it is returned, not made a
+// problem of the file: reading it again may succeed.
+func (l *loader) decodeAlone(name string) (*Model, *doc, error) {
+	d, err := l.readDoc(name)
+	if errors.As(err, new(*ioError)) {
+		return nil, d, err
+	}
+	return l.decodeModel(d, name), d, nil
 }
 
 func (l *loader) report(d *doc) {
@@ -511,7 +515,7 @@ func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	}
 	fi, err := fs.Stat(fsys, name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, &ioError{err}
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file (%s): rules and owners are regular files", fileKind(fi.Mode()))
@@ -521,7 +525,7 @@ func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, &ioError{err}
 	}
 	defer f.Close()
 	// One byte more than its size, so that a file that grew is read to
@@ -532,12 +536,20 @@ func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	src, err := readAll(buf[:0], io.LimitReader(f, MaxFileBytes+1))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, &ioError{err}
 	case len(src) > MaxFileBytes:
 		return nil, tooLarge("over " + strconv.Itoa(MaxFileBytes) + " bytes") // it grew since it was looked at
 	}
 	return src, nil
 }
+
+// ioError is a file that could not be read (stat, open or read failed),
+// as opposed to one that was read and refused (its kind, its size): the
+// one may read at another try, the other not.
+type ioError struct{ err error }
+
+func (e *ioError) Error() string { return "cannot read: " + e.err.Error() }
+func (e *ioError) Unwrap() error { return e.err }
 
 // readAll is io.ReadAll appending to b.
 func readAll(b []byte, r io.Reader) ([]byte, error) {

@@ -340,28 +340,39 @@ type loader struct {
 const StakesFile = "rules/stakes.yaml"
 
 func (l *loader) load() error {
-	owners, err := l.files("owners")
+	owners, stakes, models, err := l.configFiles()
 	if err != nil {
 		return err
 	}
-	rules, err := l.files("rules")
-	if err != nil {
-		return err
-	}
-	if len(owners) == 0 && len(rules) == 0 {
+	if len(owners) == 0 && !stakes && len(models) == 0 {
 		return errors.New("no rules/*.yaml or owners/*.yaml files found (is --dir the directory that holds rules/ and owners/?)")
 	}
 	for _, f := range owners {
 		l.loadOwner(f)
 	}
 	l.checkEscalations()
-	if slices.Contains(rules, StakesFile) {
+	if stakes {
 		l.loadStakes(StakesFile)
 	} else {
 		l.cfg.Stakes, l.cfg.StakesBuiltIn = DefaultStakes(), true
 	}
-	l.loadModels(slices.DeleteFunc(rules, func(f string) bool { return f == StakesFile }))
+	l.loadModels(models)
 	return nil
+}
+
+// configFiles lists the files load reads, in the order it reads them (the
+// digest's): the owners, then the stakes table when there is one, then the
+// models. Digest reads the same list.
+func (l *loader) configFiles() (owners []string, stakes bool, models []string, err error) {
+	if owners, err = l.files("owners"); err != nil {
+		return nil, false, nil, err
+	}
+	rules, err := l.files("rules")
+	if err != nil {
+		return nil, false, nil, err
+	}
+	models = slices.DeleteFunc(rules, func(f string) bool { return f == StakesFile })
+	return owners, len(models) < len(rules), models, nil
 }
 
 // loadModels reads the model files in order (the digest depends on it),
@@ -437,25 +448,19 @@ func digestFile(h hash.Hash, name string, src []byte) {
 
 // Digest is the Digest loading the configuration in fsys gives, from its
 // files alone, nothing decoded: the files load reads, in its order
-// (owners, the stakes table, the models), a file it cannot read left out
-// as load leaves it. The router checks its compact form against the
+// (configFiles), a file it cannot read left out as load leaves it. The router checks its compact form against the
 // embedded configuration with it, for the price of a hash.
 func Digest(fsys fs.FS) (string, error) {
 	l := newLoader(fsys, ".", time.Time{})
-	owners, err := l.files("owners")
+	files, stakes, models, err := l.configFiles()
 	if err != nil {
 		return "", err
 	}
-	rules, err := l.files("rules")
-	if err != nil {
-		return "", err
-	}
-	models := slices.DeleteFunc(slices.Clone(rules), func(f string) bool { return f == StakesFile })
-	if len(models) < len(rules) {
-		owners = append(owners, StakesFile)
+	if stakes {
+		files = append(files, StakesFile)
 	}
 	var buf []byte
-	for _, f := range append(owners, models...) {
+	for _, f := range append(files, models...) {
 		if src, err := readFileInto(fsys, f, buf); err == nil {
 			digestFile(l.hash, f, src)
 			buf = src

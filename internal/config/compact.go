@@ -2,9 +2,10 @@ package config
 
 // The compact form: what the router's build step (functions/router/compact,
 // run by make build-RouterFunction) writes next to the router's bootstrap,
-// so that a cold start pays per model, not per configuration. Loading every model means parsing every rules
-// file (their tests: too) and compiling every expression — about 50 µs a
-// rule — while one invocation touches one model. The compact form keeps
+// so that a cold start pays per model, not per configuration. Loading
+// every model means parsing every rules file (their tests: too) and
+// compiling every expression — about 50 µs a rule — while one invocation
+// touches one model. The compact form keeps
 // an index of the models with what routing and delivery need of every
 // model (id, file, stakes, owners, business constants, expectations,
 // match globs, inhibition), the owners' and stakes files as they are, and

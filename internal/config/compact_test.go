@@ -329,7 +329,8 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 		"business: {cost: 2}\n" +
 		"expect: [{kind: quality, every: 1d}]\n" +
 		"maintenance:\n  - name: retrain\n    reason: weekly retrain\n    times: [\"01:00-05:00\"]\n" +
-		"rules:\n  - name: r\n    when: kind == \"quality\" && baseline - value > 0.05\n    severity: warning\n    owner: data\n" +
+		"  - name: migration\n    rules: [r]\n    from: 2030-01-01T00:00:00Z\n    until: 2030-01-01T06:00:00Z\n    long: false\n" +
+		"rules:\n  - name: r\n    description: accuracy fell\n    when: kind == \"quality\" && baseline - value > 0.05\n    severity: warning\n    owner: data\n" +
 		"    for: 2\n    impact: (baseline - value) * business.cost\n    resolve_when: baseline - value < 0.02\n    resolve_after: 2\n" +
 		"    escalate_when: {members: 5}\n    flapping: false\n" +
 		"    summary: \"accuracy {{value}}\"\n    runbook: https://wiki.example.com/r\n"
@@ -365,6 +366,11 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 		{"runbook", "wiki.example.com/r", "wiki.example.com/s"},
 		{"window reason", "weekly retrain", "the weekly retrain"},
 		{"window times", "01:00-05:00", "01:00-06:00"},
+		{"description", "accuracy fell", "accuracy dropped"},
+		{"window rules", "    rules: [r]\n", ""},
+		{"window long", "long: false", "long: true"},
+		{"window from", "from: 2030-01-01T00:00:00Z", "from: 2030-01-01T01:00:00Z"},
+		{"window until", "until: 2030-01-01T06:00:00Z", "until: 2030-01-01T07:00:00Z"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(base, tc.old) {
@@ -374,6 +380,11 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 				t.Errorf("sameCompiled with %s %q → %q = true, want false", tc.name, tc.old, tc.new)
 			}
 		})
+	}
+	deeper := *m
+	deeper.HistoryDepth++
+	if sameCompiled(m, &deeper) {
+		t.Errorf("sameCompiled with history depth %d → %d = true, want false", m.HistoryDepth, deeper.HistoryDepth)
 	}
 }
 

@@ -448,8 +448,9 @@ func digestFile(h hash.Hash, name string, src []byte) {
 
 // Digest is the Digest loading the configuration in fsys gives, from its
 // files alone, nothing decoded: the files load reads, in its order
-// (configFiles), a file it cannot read left out as load leaves it. The router checks its compact form against the
-// embedded configuration with it, for the price of a hash.
+// (configFiles), a file it cannot read left out as load leaves it. The
+// router checks its compact form against the embedded configuration with
+// it, for the price of a hash.
 func Digest(fsys fs.FS) (string, error) {
 	l := newLoader(fsys, ".", time.Time{})
 	files, stakes, models, err := l.configFiles()

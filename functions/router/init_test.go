@@ -26,8 +26,8 @@ var initExempt = map[string]string{
 }
 
 // No package of ours the router links compiles a regular expression or a
-// template into a package variable: those run at process start, before
-// main, for every cold start; they are compiled at first use instead
+// template at package initialisation (a package variable's value, a func
+// init): those run at process start, before main, for every cold start; they are compiled at first use instead
 // (sync.OnceValue), by the events that need them (a CloudWatch alarm's
 // reason, a Slack mention).
 func TestNoPatternCompiledAtInit(t *testing.T) {
@@ -48,34 +48,77 @@ func TestNoPatternCompiledAtInit(t *testing.T) {
 	}
 }
 
-// initCompiles lists the positions in the Go file path where a package
-// variable's initial value calls one of compiledAtInit (not inside a
-// function literal, which runs later).
+// initCompiles lists the positions in the Go file path where code run at
+// package initialisation calls one of compiledAtInit.
 func initCompiles(t *testing.T, path string) []string {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return initCompilesIn(fset, f)
+}
+
+// initCompilesIn lists where f calls one of compiledAtInit at package
+// initialisation: in a package variable's initial value, a function
+// literal called there included (one only passed along, to
+// sync.OnceValue say, runs later), and in a func init.
+func initCompilesIn(fset *token.FileSet, f *ast.File) []string {
 	var found []string
-	for _, decl := range f.Decls {
-		gen, ok := decl.(*ast.GenDecl)
-		if !ok || gen.Tok != token.VAR {
-			continue
-		}
-		ast.Inspect(gen, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.FuncLit:
-				return false
-			case *ast.CallExpr:
-				if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
-					if pkg, ok := sel.X.(*ast.Ident); ok && compiledAtInit[pkg.Name+"."+sel.Sel.Name] {
-						found = append(found, fset.Position(n.Pos()).String())
-					}
+	called := map[*ast.FuncLit]bool{}
+	inspect := func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return called[n]
+		case *ast.CallExpr:
+			if lit, ok := n.Fun.(*ast.FuncLit); ok {
+				called[lit] = true
+			}
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
+				if pkg, ok := sel.X.(*ast.Ident); ok && compiledAtInit[pkg.Name+"."+sel.Sel.Name] {
+					found = append(found, fset.Position(n.Pos()).String())
 				}
 			}
-			return true
-		})
+		}
+		return true
+	}
+	for _, decl := range f.Decls {
+		switch d := decl.(type) {
+		case *ast.GenDecl:
+			if d.Tok == token.VAR {
+				ast.Inspect(d, inspect)
+			}
+		case *ast.FuncDecl:
+			if d.Name.Name == "init" && d.Recv == nil && d.Body != nil {
+				ast.Inspect(d.Body, inspect)
+			}
+		}
 	}
 	return found
+}
+
+// The check sees a pattern compiled at init however it is written, and
+// not one compiled later.
+func TestInitCompilesSeesEveryWayOfCompilingAtInit(t *testing.T) {
+	for src, want := range map[string]int{
+		`var re = regexp.MustCompile("a")`:                                                  1,
+		`var re = func() *regexp.Regexp { return regexp.MustCompile("a") }()`:               1,
+		`var re *regexp.Regexp; func init() { re = regexp.MustCompile("a") }`:               1,
+		`func init() { regexp.MustCompile("a") }`:                                           1,
+		`func init() { func() { regexp.MustCompile("a") }() }`:                              1,
+		`var t = template.Must(template.New("t").Parse("x"))`:                               1,
+		`var re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("a") })`: 0,
+		`func f() *regexp.Regexp { return regexp.MustCompile("a") }`:                        0,
+		`type T struct{}; func (T) init() { regexp.MustCompile("a") }`:                      0,
+		`func init() { _ = func() { regexp.MustCompile("a") } }`:                            0,
+	} {
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, "x.go", "package x\n"+src, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := initCompilesIn(fset, f); len(got) != want {
+			t.Errorf("%s: found %v, want %d", src, got, want)
+		}
+	}
 }

@@ -2,9 +2,10 @@ package config
 
 // The compact form: what the router's build step (functions/router/compact,
 // run by make build-RouterFunction) writes next to the router's bootstrap,
-// so that a cold start pays per model, not per configuration. Loading every model means parsing every rules
-// file (their tests: too) and compiling every expression — about 50 µs a
-// rule — while one invocation touches one model. The compact form keeps
+// so that a cold start pays per model, not per configuration. Loading
+// every model means parsing every rules file (their tests: too) and
+// compiling every expression — about 50 µs a rule — while one invocation
+// touches one model. The compact form keeps
 // an index of the models with what routing and delivery need of every
 // model (id, file, stakes, owners, business constants, expectations,
 // match globs, inhibition), the owners' and stakes files as they are, and
@@ -32,6 +33,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -46,9 +48,10 @@ const CompactDir = "stakeout-config"
 // compactIndexFile is the index inside the compact form's directory.
 const compactIndexFile = "index.json"
 
-// compactVersion changes whenever the index's shape does: a router never
-// reads an index of another shape as its own.
-const compactVersion = 1
+// CompactVersion is the compact form's format: it changes whenever the
+// index's shape does, so that a router never reads an index of another
+// shape as its own (it loads its embedded configuration instead).
+const CompactVersion = 1
 
 // compactIndex is index.json.
 type compactIndex struct {
@@ -78,11 +81,29 @@ type compactHead struct {
 
 // lazyRules compiles a compact model's rules on first use.
 type lazyRules struct {
-	once   sync.Once
+	// done is set once err is final: nil, the model compiled; else a
+	// problem of its file, or a panic, kept for the life of the process.
+	done   atomic.Bool
+	mu     sync.Mutex
 	l      *loader
 	source string
 	err    error
 }
+
+// ReadError is a compact model's file that could not be read at its first
+// use: an I/O error, not the model's. Unlike a problem in the file, it is
+// not kept: the next Ready reads the file again, so the caller retries
+// (the router: the event, as it does any transient fault).
+type ReadError struct {
+	Model string
+	Err   error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("model %q: its rules could not be read: %v", e.Model, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
 
 // Ready makes sure the model's rules, maintenance windows, Scope and
 // HistoryDepth are there: always, for a model loaded whole; for a model of
@@ -90,23 +111,44 @@ type lazyRules struct {
 // call, safely for concurrent callers, and kept. An error names the model
 // and every problem at FILE:LINE:COL; the model must then not be routed
 // (it cannot happen with a compact form WriteCompact wrote and checked,
-// short of its files being changed after the build).
+// short of its files being changed after the build). A *ReadError is the
+// exception: the file could not be read, and the next call tries again.
 func (m *Model) Ready() error {
 	z := m.lazy
 	if z == nil {
 		return nil
 	}
-	z.once.Do(func() {
-		// Once is done even when compile panics: the error set first
-		// stays, so that later uses fail instead of serving no rules.
-		z.err = fmt.Errorf("model %q: compiling its rules panicked at first use", m.ID)
-		z.err = z.compile(m)
-	})
-	return z.err
+	if z.done.Load() {
+		return z.err
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.done.Load() {
+		return z.err
+	}
+	returned := false
+	defer func() {
+		// compile panicked: later uses fail, rather than serve no rules.
+		if !returned {
+			z.err = fmt.Errorf("model %q: compiling its rules panicked at first use", m.ID)
+			z.done.Store(true)
+		}
+	}()
+	err := z.compile(m)
+	returned = true
+	if unread := (*ReadError)(nil); errors.As(err, &unread) {
+		return err
+	}
+	z.err = err
+	z.done.Store(true)
+	return err
 }
 
 func (z *lazyRules) compile(m *Model) error {
-	full, d := z.l.decodeAlone(z.source)
+	full, d, err := z.l.decodeAlone(z.source)
+	if err != nil {
+		return &ReadError{Model: m.ID, Err: err}
+	}
 	var errs []string
 	for _, p := range d.problems {
 		if !p.Warning {
@@ -124,20 +166,65 @@ func (z *lazyRules) compile(m *Model) error {
 	return nil
 }
 
+// CompactForm is a compact form's index, read (OpenCompact) before the
+// form is loaded (Load): its Version and Digest say whether it is of the
+// format this build reads and of the files it was built with.
+type CompactForm struct {
+	// Version is the form's format (CompactVersion, for one this build
+	// wrote; 0 when the index has none).
+	Version int
+	// Digest is the Digest of the configuration it was written from.
+	Digest string
+	dir    string
+	ix     compactIndex
+}
+
+// OpenCompact reads the index of the compact form in dir, of whatever
+// version: an index of another shape still gives its Version and Digest.
+func OpenCompact(dir string) (*CompactForm, error) {
+	name := filepath.Join(dir, compactIndexFile)
+	raw, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	f := &CompactForm{dir: dir}
+	if err := json.Unmarshal(raw, &f.ix); err == nil {
+		f.Version, f.Digest = f.ix.Version, f.ix.Digest
+		return f, nil
+	}
+	// Not this build's shape: decoded again for the two fields every
+	// version has, so that the caller can tell the form is another's.
+	var stamp struct {
+		Version int
+		Digest  string
+	}
+	if err := json.Unmarshal(raw, &stamp); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	f.Version, f.Digest = stamp.Version, stamp.Digest
+	if f.Version == CompactVersion {
+		f.Version = 0 // this version's number on another shape: not this build's form
+	}
+	return f, nil
+}
+
 // LoadCompact reads the compact form in dir (see WriteCompact): owners and
 // stakes decoded now, each model's rules at its first Ready. The Config's
 // Digest and Problems are those of the configuration it was written from.
 func LoadCompact(dir string) (*Config, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, compactIndexFile))
+	f, err := OpenCompact(dir)
 	if err != nil {
 		return nil, err
 	}
-	var ix compactIndex
-	if err := json.Unmarshal(raw, &ix); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, compactIndexFile), err)
-	}
-	if ix.Version != compactVersion {
-		return nil, fmt.Errorf("%s: version %d, this build reads version %d (rebuild the function)", filepath.Join(dir, compactIndexFile), ix.Version, compactVersion)
+	return f.Load()
+}
+
+// Load loads the form (LoadCompact): an error if it is not of the version
+// this build reads.
+func (f *CompactForm) Load() (*Config, error) {
+	dir, ix := f.dir, f.ix
+	if f.Version != CompactVersion {
+		return nil, fmt.Errorf("%s: version %d, this build reads version %d (rebuild the function)", filepath.Join(dir, compactIndexFile), f.Version, CompactVersion)
 	}
 	l := newLoader(os.DirFS(dir), ix.Display, time.Now())
 	owners, err := l.files("owners")
@@ -172,7 +259,7 @@ func WriteCompact(cfg *Config, fsys fs.FS, display, dir string) error {
 	if errs := cfg.Errors(); len(errs) > 0 || len(cfg.Broken) > 0 {
 		return fmt.Errorf("the configuration has %d error(s): no compact form is written", len(errs))
 	}
-	ix := compactIndex{Version: compactVersion, Display: display, Digest: cfg.Digest, StakesBuiltIn: cfg.StakesBuiltIn, Problems: cfg.Problems}
+	ix := compactIndex{Version: CompactVersion, Display: display, Digest: cfg.Digest, StakesBuiltIn: cfg.StakesBuiltIn, Problems: cfg.Problems}
 	files := map[string][]byte{}
 	for _, o := range cfg.Owners {
 		name := path.Join("owners", filepath.Base(o.File))

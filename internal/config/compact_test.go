@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -276,6 +277,50 @@ func TestCompactModelWhoseCompilationPanickedKeepsFailing(t *testing.T) {
 	}
 }
 
+// failOnceFS fails the first Open of every file with an I/O error, then
+// opens it: a read that fails once (a throttled or briefly unavailable
+// disk), as none of a healthy build's files does twice.
+type failOnceFS struct {
+	fs.FS
+	mu     sync.Mutex
+	failed map[string]bool
+}
+
+var errDisk = errors.New("input/output error")
+
+func (f *failOnceFS) Open(name string) (fs.File, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.failed[name] {
+		f.failed[name] = true
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errDisk}
+	}
+	return f.FS.Open(name)
+}
+
+// A model's file that cannot be read at its first use is no problem of the
+// model's: Ready says so (a ReadError, wrapping the I/O error) and keeps
+// nothing, so that the next use reads it again and compiles it.
+func TestCompactModelUnreadableOnceIsReadAgainAtItsNextUse(t *testing.T) {
+	whole, dir := compacted(t, exampleFS(t))
+	c, err := LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Models["fraud-detection"]
+	m.lazy.l.fsys = &failOnceFS{FS: os.DirFS(dir), failed: map[string]bool{}}
+	err = m.Ready()
+	if unread := (*ReadError)(nil); !errors.As(err, &unread) || !errors.Is(err, errDisk) || !strings.Contains(err.Error(), `model "fraud-detection"`) {
+		t.Errorf("first Ready = %v, want a ReadError naming the model and wrapping the I/O error", err)
+	}
+	if m.Rules != nil {
+		t.Errorf("fraud-detection has %d rules after a failed read", len(m.Rules))
+	}
+	if err := m.Ready(); err != nil || !sameCompiled(m, whole.Models["fraud-detection"]) {
+		t.Errorf("second Ready = %v, %d rules; want the model compiled as the whole load has it", err, len(m.Rules))
+	}
+}
+
 // sameCompiled, the check that a model's compact file reads back as the
 // whole load read it, tells apart models that differ in any one setting
 // of a rule or window, not only in their names.
@@ -284,7 +329,8 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 		"business: {cost: 2}\n" +
 		"expect: [{kind: quality, every: 1d}]\n" +
 		"maintenance:\n  - name: retrain\n    reason: weekly retrain\n    times: [\"01:00-05:00\"]\n" +
-		"rules:\n  - name: r\n    when: kind == \"quality\" && baseline - value > 0.05\n    severity: warning\n    owner: data\n" +
+		"  - name: migration\n    rules: [r]\n    from: 2030-01-01T00:00:00Z\n    until: 2030-01-01T06:00:00Z\n    long: false\n" +
+		"rules:\n  - name: r\n    description: accuracy fell\n    when: kind == \"quality\" && baseline - value > 0.05\n    severity: warning\n    owner: data\n" +
 		"    for: 2\n    impact: (baseline - value) * business.cost\n    resolve_when: baseline - value < 0.02\n    resolve_after: 2\n" +
 		"    escalate_when: {members: 5}\n    flapping: false\n" +
 		"    summary: \"accuracy {{value}}\"\n    runbook: https://wiki.example.com/r\n"
@@ -320,6 +366,11 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 		{"runbook", "wiki.example.com/r", "wiki.example.com/s"},
 		{"window reason", "weekly retrain", "the weekly retrain"},
 		{"window times", "01:00-05:00", "01:00-06:00"},
+		{"description", "accuracy fell", "accuracy dropped"},
+		{"window rules", "    rules: [r]\n", ""},
+		{"window long", "long: false", "long: true"},
+		{"window from", "from: 2030-01-01T00:00:00Z", "from: 2030-01-01T01:00:00Z"},
+		{"window until", "until: 2030-01-01T06:00:00Z", "until: 2030-01-01T07:00:00Z"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(base, tc.old) {
@@ -329,6 +380,11 @@ func TestSameCompiledSeesEveryRuleSetting(t *testing.T) {
 				t.Errorf("sameCompiled with %s %q → %q = true, want false", tc.name, tc.old, tc.new)
 			}
 		})
+	}
+	deeper := *m
+	deeper.HistoryDepth++
+	if sameCompiled(m, &deeper) {
+		t.Errorf("sameCompiled with history depth %d → %d = true, want false", m.HistoryDepth, deeper.HistoryDepth)
 	}
 }
 

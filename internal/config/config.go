@@ -340,28 +340,39 @@ type loader struct {
 const StakesFile = "rules/stakes.yaml"
 
 func (l *loader) load() error {
-	owners, err := l.files("owners")
+	owners, stakes, models, err := l.configFiles()
 	if err != nil {
 		return err
 	}
-	rules, err := l.files("rules")
-	if err != nil {
-		return err
-	}
-	if len(owners) == 0 && len(rules) == 0 {
+	if len(owners) == 0 && !stakes && len(models) == 0 {
 		return errors.New("no rules/*.yaml or owners/*.yaml files found (is --dir the directory that holds rules/ and owners/?)")
 	}
 	for _, f := range owners {
 		l.loadOwner(f)
 	}
 	l.checkEscalations()
-	if slices.Contains(rules, StakesFile) {
+	if stakes {
 		l.loadStakes(StakesFile)
 	} else {
 		l.cfg.Stakes, l.cfg.StakesBuiltIn = DefaultStakes(), true
 	}
-	l.loadModels(slices.DeleteFunc(rules, func(f string) bool { return f == StakesFile }))
+	l.loadModels(models)
 	return nil
+}
+
+// configFiles lists the files load reads, in the order it reads them (the
+// digest's): the owners, then the stakes table when there is one, then the
+// models. Digest reads the same list.
+func (l *loader) configFiles() (owners []string, stakes bool, models []string, err error) {
+	if owners, err = l.files("owners"); err != nil {
+		return nil, false, nil, err
+	}
+	rules, err := l.files("rules")
+	if err != nil {
+		return nil, false, nil, err
+	}
+	models = slices.DeleteFunc(rules, func(f string) bool { return f == StakesFile })
+	return owners, len(models) < len(rules), models, nil
 }
 
 // loadModels reads the model files in order (the digest depends on it),
@@ -419,7 +430,7 @@ const MaxFileBytes = 1 << 20
 
 // read returns a doc for the file and feeds the digest.
 func (l *loader) read(name string) *doc {
-	d := l.readDoc(name)
+	d, _ := l.readDoc(name)
 	if d.src == nil {
 		return d
 	}
@@ -437,25 +448,20 @@ func digestFile(h hash.Hash, name string, src []byte) {
 
 // Digest is the Digest loading the configuration in fsys gives, from its
 // files alone, nothing decoded: the files load reads, in its order
-// (owners, the stakes table, the models), a file it cannot read left out
-// as load leaves it. The router checks its compact form against the
-// embedded configuration with it, for the price of a hash.
+// (configFiles), a file it cannot read left out as load leaves it. The
+// router checks its compact form against the embedded configuration with
+// it, for the price of a hash.
 func Digest(fsys fs.FS) (string, error) {
 	l := newLoader(fsys, ".", time.Time{})
-	owners, err := l.files("owners")
+	files, stakes, models, err := l.configFiles()
 	if err != nil {
 		return "", err
 	}
-	rules, err := l.files("rules")
-	if err != nil {
-		return "", err
-	}
-	models := slices.DeleteFunc(slices.Clone(rules), func(f string) bool { return f == StakesFile })
-	if len(models) < len(rules) {
-		owners = append(owners, StakesFile)
+	if stakes {
+		files = append(files, StakesFile)
 	}
 	var buf []byte
-	for _, f := range append(owners, models...) {
+	for _, f := range append(files, models...) {
 		if src, err := readFileInto(fsys, f, buf); err == nil {
 			digestFile(l.hash, f, src)
 			buf = src
@@ -464,25 +470,29 @@ func Digest(fsys fs.FS) (string, error) {
 	return hex.EncodeToString(l.hash.Sum(nil)), nil
 }
 
-// readDoc returns a doc for the file, a problem when it cannot be read.
-// It changes nothing shared (the digest is read's).
-func (l *loader) readDoc(name string) *doc {
+// readDoc returns a doc for the file, a problem when it cannot be read,
+// and the reason. It changes nothing shared (the digest is read's).
+func (l *loader) readDoc(name string) (*doc, error) {
 	d := &doc{file: filepath.Join(l.display, filepath.FromSlash(name))}
 	src, err := readFile(l.fsys, name)
 	if err != nil {
 		d.errorAt(Pos{1, 1}, "%v", err)
-		return d
+		return d, err
 	}
 	d.src = src
-	return d
+	return d, nil
 }
 
 // decodeAlone reads and decodes one model file apart from the others (a
 // compact form's model at first use): safe for concurrent callers, as
-// decodeModel is.
-func (l *loader) decodeAlone(name string) (*Model, *doc) {
-	d := l.readDoc(name)
-	return l.decodeModel(d, name), d
+// decodeModel is. An I/O error reading it is returned, not made a
+// problem of the file: reading it again may succeed.
+func (l *loader) decodeAlone(name string) (*Model, *doc, error) {
+	d, err := l.readDoc(name)
+	if errors.As(err, new(*ioError)) {
+		return nil, d, err
+	}
+	return l.decodeModel(d, name), d, nil
 }
 
 func (l *loader) report(d *doc) {
@@ -511,7 +521,7 @@ func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	}
 	fi, err := fs.Stat(fsys, name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, &ioError{err}
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file (%s): rules and owners are regular files", fileKind(fi.Mode()))
@@ -521,7 +531,7 @@ func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	}
 	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, &ioError{err}
 	}
 	defer f.Close()
 	// One byte more than its size, so that a file that grew is read to
@@ -532,12 +542,20 @@ func readFileInto(fsys fs.FS, name string, buf []byte) ([]byte, error) {
 	src, err := readAll(buf[:0], io.LimitReader(f, MaxFileBytes+1))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, &ioError{err}
 	case len(src) > MaxFileBytes:
 		return nil, tooLarge("over " + strconv.Itoa(MaxFileBytes) + " bytes") // it grew since it was looked at
 	}
 	return src, nil
 }
+
+// ioError is a file that could not be read (stat, open or read failed),
+// as opposed to one that was read and refused (its kind, its size): the
+// one may read at another try, the other not.
+type ioError struct{ err error }
+
+func (e *ioError) Error() string { return "cannot read: " + e.err.Error() }
+func (e *ioError) Unwrap() error { return e.err }
 
 // readAll is io.ReadAll appending to b.
 func readAll(b []byte, r io.Reader) ([]byte, error) {

@@ -240,6 +240,11 @@ func (p *Processor) ProcessEvent(ctx context.Context, id string, ev signal.Event
 
 func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev *signal.Event) (Outcome, error) {
 	m, err := p.find(ctx, ev.Model)
+	if unread := (*config.ReadError)(nil); errors.As(err, &unread) {
+		// The model's file could not be read at its first use: a
+		// transient fault, retried as a store's is, not the model's.
+		return Outcome{EventID: id, Model: ev.Model}, err
+	}
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
@@ -268,10 +273,12 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 // find is Find, saying at error level when a model known to the
 // configuration cannot be compiled (its file changed after the build):
 // the model routes nothing, which its owners must hear of at once, not
-// from a quarantine count.
+// from a quarantine count. A file that could not be read is not said
+// here: its event is retried, and the caller logs why.
 func (p *Processor) find(ctx context.Context, model string) (*config.Model, error) {
 	m, err := Find(p.Config, model)
-	if unknown := (*UnknownModelError)(nil); err != nil && !errors.As(err, &unknown) && p.Log != nil {
+	unknown, unread := (*UnknownModelError)(nil), (*config.ReadError)(nil)
+	if err != nil && !errors.As(err, &unknown) && !errors.As(err, &unread) && p.Log != nil {
 		p.Log.ErrorContext(ctx, "model not served", "model", model, "reason", err.Error())
 	}
 	return m, err

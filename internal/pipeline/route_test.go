@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -206,6 +207,43 @@ func TestModelThatDoesNotCompileAtFirstUseIsQuarantinedLoudly(t *testing.T) {
 		[]byte(`{"model":"fraud-detection","kind":"drift","metric":"psi","value":0.01,"observed_at":"2026-03-01T00:00:00Z"}`))
 	if err != nil || out.Quarantined != "" {
 		t.Errorf("another model's event: %v, quarantined %q; want it applied", err, out.Quarantined)
+	}
+}
+
+// A model of a compact configuration whose file cannot be read at its
+// first event (an I/O error: here, the file briefly gone) is a transient
+// fault: Process returns it, so the event is retried, not quarantined as
+// if the model were broken; the retry reads the file and applies it.
+func TestModelUnreadableAtFirstUseIsRetriedNotQuarantined(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), config.CompactDir)
+	if err := config.WriteCompact(example(t), os.DirFS("../.."), "../..", dir); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.LoadCompact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "rules", "credit-approval.yaml")
+	if err := os.Rename(file, file+".away"); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	p := explaining(cfg)
+	p.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	event := []byte(`{"id":"e1","model":"credit-approval","kind":"quality","metric":"accuracy","value":0.5,"baseline":0.9,"observed_at":"2026-03-01T00:00:00Z"}`)
+	out, err := p.Process(context.Background(), event)
+	if unread := (*config.ReadError)(nil); !errors.As(err, &unread) || out.Quarantined != "" {
+		t.Errorf("Process with the file unreadable: %v, quarantined %q; want the read error returned (retried), nothing quarantined", err, out.Quarantined)
+	}
+	if strings.Contains(logs.String(), "model not served") {
+		t.Errorf("a read that may succeed at the retry is logged as a model not served:\n%s", logs.String())
+	}
+	if err := os.Rename(file+".away", file); err != nil {
+		t.Fatal(err)
+	}
+	out, err = p.Process(context.Background(), event)
+	if err != nil || out.Quarantined != "" || out.Duplicate || len(out.Changes) == 0 {
+		t.Errorf("the retry: %v, quarantined %q, duplicate %v, %d changes; want it applied", err, out.Quarantined, out.Duplicate, len(out.Changes))
 	}
 }
 

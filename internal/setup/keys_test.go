@@ -68,6 +68,13 @@ func TestTheAuditKeyComesFromTheEnvironment(t *testing.T) {
 
 func loadWith(t *testing.T, extra map[string]string) *Deps {
 	t.Helper()
+	return loadReading(t, extra, func(string) {})
+}
+
+// loadReading is loadWith, calling read with the name of every variable
+// Load's wiring reads, whenever it reads it.
+func loadReading(t *testing.T, extra map[string]string, read func(name string)) *Deps {
+	t.Helper()
 	table := dynamotest.TableName(t)
 	if err := dynamostore.CreateTable(context.Background(), dynamotest.Client(t), table); err != nil {
 		t.Fatal(err)
@@ -80,7 +87,7 @@ func loadWith(t *testing.T, extra map[string]string) *Deps {
 	for k, v := range extra {
 		env[k] = v
 	}
-	d, err := Load(context.Background(), func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	d, err := Load(context.Background(), func(k string) string { read(k); return env[k] }, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -289,13 +289,15 @@ func loadConfig(dir string, compact compactForm, log *slog.Logger) (*config.Conf
 }
 
 // loadCompact loads the compact form in dir, or returns nil when it is not
-// of the files the binary embeds: a plain go build beside an older build's
-// stakeout-config/ would otherwise route with the older rules, unlike
-// every other function. The embedded configuration, loaded whole, is then
-// right and only slower: failing instead would fail every event until the
-// next deploy. The check costs a hash of the embedded files.
+// of the files the binary embeds or not of the format it reads: a plain go
+// build beside an older build's stakeout-config/ would otherwise route
+// with the older rules, unlike every other function, or not start at all.
+// The embedded configuration, loaded whole, is then right and only slower:
+// failing instead would fail every event until the next deploy. The index's
+// version and digest are read first; the check costs a hash of the
+// embedded files.
 func loadCompact(dir string, log *slog.Logger) (*config.Config, error) {
-	cfg, err := config.LoadCompact(dir)
+	form, err := config.OpenCompact(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load the compact configuration: %w", err)
 	}
@@ -303,10 +305,15 @@ func loadCompact(dir string, log *slog.Logger) (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("digest the embedded configuration: %w", err)
 	}
-	if cfg.Digest != embedded {
-		log.Error("the compact configuration beside the router is not of the files it embeds: loading the embedded configuration whole (a slower cold start); build with make build-RouterFunction",
-			"compact", dir, "compact_digest", cfg.Digest, "embedded_digest", embedded)
+	if form.Version != config.CompactVersion || form.Digest != embedded {
+		log.Error("the compact configuration beside the router is not of the files it embeds or not of the format it reads: loading the embedded configuration whole (a slower cold start); build with make build-RouterFunction",
+			"compact", dir, "compact_version", form.Version, "reads_version", config.CompactVersion,
+			"compact_digest", form.Digest, "embedded_digest", embedded)
 		return nil, nil
+	}
+	cfg, err := form.Load()
+	if err != nil {
+		return nil, fmt.Errorf("load the compact configuration: %w", err)
 	}
 	return cfg, nil
 }

@@ -132,3 +132,42 @@ func TestRouterWithoutACompactFormSaysWhy(t *testing.T) {
 		t.Errorf("logs do not say once that the embedded configuration loads because there is %s:\n%s", want, logs.String())
 	}
 }
+
+// A compact form in another format version (an older build's, beside a
+// plain go build) is stale as one of other files is, whatever shape its
+// index has: the router names both versions at ERROR and loads the
+// embedded configuration whole, rather than failing to start.
+func TestCompactFormOfAnotherVersionGivesWayToTheEmbeddedConfiguration(t *testing.T) {
+	embedded, err := config.LoadFS(stakeout.Config, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, index := range map[string]string{
+		"an older index of the same files":   `{"Version":0,"Digest":"` + embedded.Digest + `"}`,
+		"an index of another shape entirely": `{"Version":7,"Digest":"` + embedded.Digest + `","Models":{"credit-approval":1}}`,
+		"an index with no version":           `{"Digest":"` + embedded.Digest + `","Models":"all"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			compact := filepath.Join(t.TempDir(), config.CompactDir)
+			if err := os.Mkdir(compact, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(compact, "index.json"), []byte(index), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var logs strings.Builder
+			cfg, from, err := loadConfig("", compactForm{dir: compact}, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if err != nil {
+				t.Fatalf("loadConfig: %v, want the embedded configuration", err)
+			}
+			if from != "embedded" || cfg.Digest != embedded.Digest || len(cfg.Models) != len(embedded.Models) {
+				t.Errorf("from %q, digest %s, %d models; want embedded, %s, %d", from, cfg.Digest, len(cfg.Models), embedded.Digest, len(embedded.Models))
+			}
+			for _, want := range []string{`"level":"ERROR"`, compact, `"compact_version":`, fmt.Sprintf(`"reads_version":%d`, config.CompactVersion), embedded.Digest} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("logs do not say %s:\n%s", want, logs.String())
+				}
+			}
+		})
+	}
+}

@@ -42,6 +42,13 @@ type routed struct {
 // compactExample is the example configuration as the router function
 // loads it: its compact form, each model compiled at its first event.
 func compactExample(t *testing.T) *config.Config {
+	cfg, _ := compactExampleIn(t)
+	return cfg
+}
+
+// compactExampleIn is compactExample and the directory of its compact
+// form, for tests that tamper with its files.
+func compactExampleIn(t *testing.T) (*config.Config, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), config.CompactDir)
 	if err := config.WriteCompact(example(t), os.DirFS("../.."), "../..", dir); err != nil {
@@ -51,7 +58,7 @@ func compactExample(t *testing.T) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return cfg, dir
 }
 
 // Each captured event, applied alone to the example configuration, opens
@@ -215,14 +222,7 @@ func TestModelThatDoesNotCompileAtFirstUseIsQuarantinedLoudly(t *testing.T) {
 // fault: Process returns it, so the event is retried, not quarantined as
 // if the model were broken; the retry reads the file and applies it.
 func TestModelUnreadableAtFirstUseIsRetriedNotQuarantined(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), config.CompactDir)
-	if err := config.WriteCompact(example(t), os.DirFS("../.."), "../..", dir); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.LoadCompact(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, dir := compactExampleIn(t)
 	file := filepath.Join(dir, "rules", "credit-approval.yaml")
 	if err := os.Rename(file, file+".away"); err != nil {
 		t.Fatal(err)

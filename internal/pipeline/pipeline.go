@@ -239,14 +239,9 @@ func (p *Processor) ProcessEvent(ctx context.Context, id string, ev signal.Event
 }
 
 func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev *signal.Event) (Outcome, error) {
-	m, err := p.find(ctx, ev.Model)
-	if unread := (*config.ReadError)(nil); errors.As(err, &unread) {
-		// The model's file could not be read at its first use: a
-		// transient fault, retried as a store's is, not the model's.
-		return Outcome{EventID: id, Model: ev.Model}, err
-	}
-	if err != nil {
-		return p.quarantine(ctx, id, raw, err.Error())
+	m, out, err := p.model(ctx, id, raw, ev.Model)
+	if m == nil {
+		return out, err
 	}
 	if reason := p.implausible(ev); reason != "" {
 		return p.quarantine(ctx, id, raw, reason)
@@ -259,7 +254,7 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 	// Arrival counts before evaluation: the signal came, whatever the
 	// rules make of it.
 	p.sight(ctx, m, ev)
-	out, err := p.apply(ctx, id, m, ev)
+	out, err = p.apply(ctx, id, m, ev)
 	if errors.Is(err, state.ErrRejected) {
 		// The store will refuse it however often it is retried: kept
 		// with the reason, rather than retried into the dead-letter queue.
@@ -268,6 +263,22 @@ func (p *Processor) processEvent(ctx context.Context, id string, raw []byte, ev 
 		return q, qerr
 	}
 	return out, err
+}
+
+// model is the event's model, found by find; when there is none, it is
+// nil and the event's outcome: quarantined with the reason, or, when the
+// model's file could not be read at its first use (a transient fault,
+// retried as a store's is, not the model's), the error to return.
+func (p *Processor) model(ctx context.Context, id string, raw []byte, name string) (*config.Model, Outcome, error) {
+	m, err := p.find(ctx, name)
+	if unread := (*config.ReadError)(nil); errors.As(err, &unread) {
+		return nil, Outcome{EventID: id, Model: name}, err
+	}
+	if err != nil {
+		out, qerr := p.quarantine(ctx, id, raw, err.Error())
+		return nil, out, qerr
+	}
+	return m, Outcome{}, nil
 }
 
 // find is Find, saying at error level when a model known to the

@@ -23,11 +23,11 @@ func (p *Processor) recordVersion(ctx context.Context, id string, raw []byte, c 
 	if err != nil {
 		return p.quarantine(ctx, id, raw, err.Error())
 	}
-	m, err := p.find(ctx, c.Model)
-	if err != nil {
-		return p.quarantine(ctx, id, raw, err.Error())
+	m, out, err := p.model(ctx, id, raw, c.Model)
+	if m == nil {
+		return out, err
 	}
-	out := Outcome{EventID: id, Model: m.ID}
+	out = Outcome{EventID: id, Model: m.ID}
 	if p.Timelines == nil {
 		out.Ignored = "this router keeps no version timeline"
 		return out, nil

@@ -208,6 +208,10 @@ func (s *step) request() (outcome, string) {
 		if c.Target != "" {
 			o.detail += " to version " + c.Target
 			o.msg = "Rollback to " + c.Target + " requested: the pipeline will get it."
+			if c.TargetNote != "" {
+				o.detail += " (" + c.TargetNote + ")"
+				o.msg = "Rollback to " + c.Target + " requested (" + c.TargetNote + "): the pipeline will get it."
+			}
 		} else {
 			o.msg = "Rollback requested (no earlier version without an open alert is known: the pipeline chooses)."
 		}

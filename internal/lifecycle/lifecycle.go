@@ -93,6 +93,9 @@ type Change struct {
 	// choose); Reason says why, in the requester's words.
 	Target string
 	Reason string
+	// TargetNote says why Target is not the version the alert showed (it
+	// was revoked since): on the audit record, the request and the reply.
+	TargetNote string
 	// Echo marks a change reported by another system mirroring
 	// stakeout's own (PagerDuty's acknowledgement of the incident a
 	// snooze acknowledged): it never undoes a snooze.
@@ -138,6 +141,7 @@ const (
 func (c Change) bounded() Change {
 	c.By.ID, c.By.Name = state.Clip(c.By.ID, MaxNameBytes), state.Clip(c.By.Name, MaxNameBytes)
 	c.Target, c.Reason = state.Clip(c.Target, MaxNameBytes), state.Clip(c.Reason, MaxReasonBytes)
+	c.TargetNote = state.Clip(c.TargetNote, MaxReasonBytes) // it names versions, which come from events
 	return c
 }
 

@@ -181,7 +181,7 @@ func (a *App) request(ctx context.Context, verb string, args []string, user, nam
 	res, err := a.apply(ctx, c, user)
 	if err != nil {
 		a.log().ErrorContext(ctx, "request failed", "error", err)
-		return ephemeralReply("⚠️ stakeout could not record the request just now; nothing was sent. Try again.")
+		return ephemeralReply("%s", failed(err, "⚠️ stakeout could not record the request just now; nothing was sent. Try again."))
 	}
 	if res.Done && len(res.Queued) > 0 && a.Deliver != nil {
 		if err := a.Deliver(ctx, res.Queued); err != nil {

@@ -20,9 +20,12 @@ import (
 
 	"github.com/stakeout-ml/stakeout/internal/audit"
 	"github.com/stakeout-ml/stakeout/internal/config"
+	"github.com/stakeout-ml/stakeout/internal/dynamotest"
 	"github.com/stakeout-ml/stakeout/internal/memstore"
 	"github.com/stakeout-ml/stakeout/internal/notifytest"
 	"github.com/stakeout-ml/stakeout/internal/pipeline"
+	"github.com/stakeout-ml/stakeout/internal/setup"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/signature"
 	"github.com/stakeout-ml/stakeout/internal/slackapp"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
@@ -55,7 +58,7 @@ const (
 type env struct {
 	t     *testing.T
 	cfg   *config.Config
-	st    *memstore.Store
+	st    testStore
 	slack *notifytest.Slack
 	app   *slackapp.App
 	group *state.Group // as the router opened it
@@ -69,12 +72,28 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, func(e *env) testStore { return memstore.New(e.clock) }, nil)
+}
+
+// testStore is what the tests read and write: a store the functions run
+// on (the embedded one, or DynamoDB Local's), with the outbox and trail.
+type testStore interface {
+	setup.Backend
+	GetNotice(ctx context.Context, id string) (*state.Notification, error)
+	AlertRecords(ctx context.Context, id string) ([]audit.Record, error)
+}
+
+// newEnvWith is newEnv on the store newStore makes, whose model version
+// timeline holds versions (recorded before the scenario, and read by the
+// router when any are given).
+func newEnvWith(t *testing.T, newStore func(e *env) testStore, versions []signal.VersionChange) *env {
+	t.Helper()
 	cfg, err := config.Load("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, cfg: cfg, now: t0}
-	e.st = memstore.New(e.clock)
+	e.st = newStore(e)
 	e.slack = notifytest.NewSlack(t)
 	e.app = &slackapp.App{Config: cfg, Store: e.st, Now: e.clock,
 		SigningSecret: func(context.Context) ([]byte, error) { return signingSecret, nil },
@@ -85,6 +104,12 @@ func newEnv(t *testing.T) *env {
 			return nil
 		}}
 	p := &pipeline.Processor{Config: cfg, Store: e.st, Now: e.clock}
+	for _, c := range versions {
+		if _, err := e.st.RecordVersionChange(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		p.Timelines = e.st
+	}
 	for _, raw := range scenario(t, "credit-accuracy-collapse.jsonl")[:3] {
 		if _, err := p.Process(context.Background(), raw); err != nil {
 			t.Fatal(err)
@@ -367,3 +392,6 @@ type commandReply struct {
 var errNoSecret = errors.New("secret store unavailable")
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+// DynamoDB Local for the tests that run the app on the real store.
+func TestMain(m *testing.M) { dynamotest.Main(m) }

@@ -40,6 +40,7 @@ import (
 	"github.com/stakeout-ml/stakeout/internal/config"
 	"github.com/stakeout-ml/stakeout/internal/funcurl"
 	"github.com/stakeout-ml/stakeout/internal/lifecycle"
+	"github.com/stakeout-ml/stakeout/internal/signal"
 	"github.com/stakeout-ml/stakeout/internal/signature"
 	"github.com/stakeout-ml/stakeout/internal/slacknotify"
 	"github.com/stakeout-ml/stakeout/internal/state"
@@ -50,6 +51,7 @@ type Store interface {
 	lifecycle.Store
 	OpenGroups(ctx context.Context) ([]*state.Group, error)
 	Versions(ctx context.Context, model string) ([]state.ModelVersion, error)
+	Timelines
 	// GetQuiets and GetSchedule: windows made from Slack (internal/quiet).
 	GetQuiets(ctx context.Context, model string) (*state.Quiets, error)
 	GetSchedule(ctx context.Context, name string) (*state.Schedule, error)
@@ -172,7 +174,7 @@ func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback, si
 	res, err := a.apply(ctx, change, user)
 	if err != nil {
 		log.ErrorContext(ctx, "Slack action failed", "error", err)
-		a.ephemeral(ctx, ic.ResponseURL, "⚠️ stakeout could not record that (its store did not answer in time). Nothing changed; please try again.")
+		a.ephemeral(ctx, ic.ResponseURL, failed(err, "⚠️ stakeout could not record that (its store did not answer in time). Nothing changed; please try again."))
 		return
 	}
 	log.InfoContext(ctx, "Slack action", "done", res.Done, "duplicate", res.Duplicate, "request", change.Once.ID, "message", res.Message)
@@ -187,6 +189,15 @@ func (a *App) interaction(ctx context.Context, ic *slack.InteractionCallback, si
 			log.WarnContext(ctx, "message update left to the outbox", "error", err)
 		}
 	}
+}
+
+// failed is what the user is told when a change could not be made: msg,
+// or, when the rollback target could not be checked, that.
+func failed(err error, msg string) string {
+	if errors.Is(err, errTimeline) {
+		return "⚠️ stakeout could not read the model's version timeline to check the rollback target (its store did not answer in time). Nothing was requested; please try again."
+	}
+	return msg
 }
 
 // RequestMemory is how long a Slack request's id is remembered. A copy of a
@@ -278,9 +289,14 @@ func (a *App) apply(ctx context.Context, c lifecycle.Change, user string) (lifec
 		}
 		if c.Action == lifecycle.Rollback && c.Target == "" {
 			// Not picked (the button): the last version that looked healthy.
-			if c.Target, err = a.rollbackTarget(ctx, g); err != nil {
+			rb, err := a.rollbackTarget(ctx, g)
+			if err != nil {
 				return lifecycle.Result{}, err
 			}
+			if rb.refuse != "" {
+				return lifecycle.Result{Message: rb.refuse}, nil
+			}
+			c.Target, c.TargetNote = rb.target, rb.note
 		}
 	default:
 		allowed, err := a.allowed(ctx, g)
@@ -341,44 +357,51 @@ func (a *App) modelMember(model, user string) bool {
 	return m != nil && a.member([]string{m.Owners["model"]}, user)
 }
 
-// rollbackTarget is the version the model's registry timeline approved
-// before the live one (the alert's Release), unless an open alert names it;
-// else the latest version seen before the live one that no open alert
-// names: the last one that looked healthy. "" when there is none (the
-// pipeline chooses).
-func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error) {
+// Timelines reads a model's version timeline: the registry's approvals
+// and the deploys, as the router records them (pipeline.Timelines).
+type Timelines interface {
+	Timeline(ctx context.Context, model string) (*state.Timeline, error)
+}
+
+// errTimeline marks a version timeline that could not be read: without it
+// the rollback target cannot be checked, so nothing is requested.
+var errTimeline = errors.New("the version timeline could not be read")
+
+// rollback is what a Rollback press asks for.
+type rollback struct {
+	target string // "": the pipeline chooses
+	note   string // why target is not the version the alert showed
+	refuse string // set: nothing is requested, and the user is told this
+}
+
+// rollbackTarget is the version the model's registry timeline approves,
+// now, before the group's live version (its alert's Release), unless an
+// open alert names it; else the latest version seen before the live one
+// that no open alert names and the registry has not revoked: the last one
+// that looked healthy. The alert's stored target is checked at the press,
+// not trusted: the registry may have rejected it since the alert opened.
+func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (rollback, error) {
 	versions, err := a.Store.Versions(ctx, g.Model)
 	if err != nil {
-		return "", fmt.Errorf("read versions of %s: %w", g.Model, err)
+		return rollback{}, fmt.Errorf("read versions of %s: %w", g.Model, err)
 	}
-	groups, err := a.Store.OpenGroups(ctx)
+	tl, err := a.Store.Timeline(ctx, g.Model)
 	if err != nil {
-		return "", fmt.Errorf("read open alerts: %w", err)
+		return rollback{}, fmt.Errorf("%w: %s: %w", errTimeline, g.Model, err)
 	}
-	bad := map[string]bool{}
-	live, approved := "", ""
-	for _, og := range groups {
-		if og.Model != g.Model {
-			continue
-		}
-		for _, id := range og.Members {
-			al, err := a.Store.GetAlert(ctx, id)
-			if err != nil {
-				return "", fmt.Errorf("read alert %s: %w", id, err)
-			}
-			if al != nil && al.Status == state.Open && al.ModelVersion != "" {
-				bad[al.ModelVersion] = true
-				if og.ID == g.ID && live == "" {
-					live = al.ModelVersion
-				}
-				if og.ID == g.ID && approved == "" && al.Release != nil {
-					approved = al.Release.Previous
-				}
+	bad, lead, err := a.openVersions(ctx, g)
+	if err != nil {
+		return rollback{}, err
+	}
+	var rb rollback
+	live := ""
+	if lead != nil {
+		live = lead.ModelVersion
+		if lead.Release != nil {
+			if rb = previousApproved(tl, lead); rb.refuse != "" || !bad[rb.target] {
+				return rb, nil
 			}
 		}
-	}
-	if approved != "" && !bad[approved] {
-		return approved, nil
 	}
 	if live == "" && len(versions) > 0 {
 		// The alerts do not say (a CloudWatch alarm carries no version):
@@ -387,15 +410,74 @@ func (a *App) rollbackTarget(ctx context.Context, g *state.Group) (string, error
 	}
 	for i := len(versions) - 1; i >= 0; i-- {
 		v := versions[i].Version
-		if v == live {
+		if v == live || bad[v] || revoked(tl.Approval(v)) {
 			continue
 		}
-		if !bad[v] && (live == "" || versionBefore(versions, v, live)) {
-			return v, nil
+		if live == "" || versionBefore(versions, v, live) {
+			return rollback{target: v, note: rb.note}, nil
 		}
 	}
-	return "", nil
+	return rollback{}, nil
 }
+
+// openVersions are the model versions the model's open alerts name (none
+// is a rollback target), and g's first open alert that names one.
+func (a *App) openVersions(ctx context.Context, g *state.Group) (map[string]bool, *state.Alert, error) {
+	groups, err := a.Store.OpenGroups(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read open alerts: %w", err)
+	}
+	bad := map[string]bool{}
+	var lead *state.Alert
+	for _, og := range groups {
+		if og.Model != g.Model {
+			continue
+		}
+		for _, id := range og.Members {
+			al, err := a.Store.GetAlert(ctx, id)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read alert %s: %w", id, err)
+			}
+			if al != nil && al.Status == state.Open && al.ModelVersion != "" {
+				bad[al.ModelVersion] = true
+				if og.ID == g.ID && lead == nil {
+					lead = al
+				}
+			}
+		}
+	}
+	return bad, lead, nil
+}
+
+// previousApproved recomputes, on the timeline as it is now, the version
+// approved before al's live one (state.Timeline.PreviousApproved), and
+// says so when the one al stored was revoked since; with none left it
+// refuses rather than roll back to a revoked version or a blind guess.
+func previousApproved(tl *state.Timeline, al *state.Alert) rollback {
+	r := al.Release
+	now := tl.PreviousApproved(signal.VersionChange{Model: al.Model, Version: al.ModelVersion, At: r.LiveSince,
+		Change: signal.ChangeDeployed, Environment: r.Environment})
+	var why string
+	if status := tl.Approval(r.Previous); r.Previous != "" && r.Previous != now && revoked(status) {
+		why = r.Previous + " was rejected since the alert opened"
+		if status != "Rejected" {
+			why = fmt.Sprintf("%s went back to %s since the alert opened", r.Previous, status)
+		}
+	}
+	if now != "" {
+		return rollback{target: now, note: why}
+	}
+	env := cmp.Or(r.Environment, "production")
+	refuse := fmt.Sprintf("🚫 No rollback requested: no version approved before %s in %s is known", al.ModelVersion, env)
+	if why != "" {
+		refuse = fmt.Sprintf("🚫 No rollback requested: %s, and no other version approved before %s in %s is left", why, al.ModelVersion, env)
+	}
+	return rollback{refuse: refuse + fmt.Sprintf(". To ask for one anyway, name it: `/stakeout rollback %s <version>`.", al.Model)}
+}
+
+// revoked reports whether a registry approval status bars a version as a
+// rollback target ("": the registry never spoke of it, which does not).
+func revoked(status string) bool { return status != "" && status != signal.Approved }
 
 // versionBefore reports whether v was first seen before w.
 func versionBefore(vs []state.ModelVersion, v, w string) bool {

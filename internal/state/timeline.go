@@ -126,6 +126,18 @@ func (t *Timeline) PreviousApproved(live signal.VersionChange) string {
 	return ""
 }
 
+// Approval is the registry's latest approval status of version on the
+// timeline: "" when the registry never gave it one. A version whose status
+// is set and not signal.Approved is no rollback target.
+func (t *Timeline) Approval(version string) string {
+	for i := len(t.Entries) - 1; i >= 0; i-- {
+		if e := t.Entries[i]; e.Version == version && e.Approval != "" {
+			return e.Approval
+		}
+	}
+	return ""
+}
+
 // approvals are the versions' latest approval status in the registry, of
 // the versions it gave one.
 func (t *Timeline) approvals() map[string]string {

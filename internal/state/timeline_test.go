@@ -141,3 +141,26 @@ func TestEnvironmentsAreComparedWithoutCase(t *testing.T) {
 		t.Errorf("Environments = %q, want [PROD Staging]", envs)
 	}
 }
+
+// Approval is the registry's latest word on a version, whenever it came;
+// "" for a version the registry never spoke of (deploys alone).
+func TestApprovalIsTheRegistrysLatestStatus(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tl := &Timeline{Model: "m"}
+	for i, c := range []signal.VersionChange{
+		{Version: "7", Change: signal.ChangeRegistry, Approval: signal.Approved},
+		{Version: "8", Change: signal.ChangeRegistry, Approval: signal.Approved},
+		{Version: "8", Change: signal.ChangeDeployed, Environment: "prod"},
+		{Version: "9", Change: signal.ChangeDeployed, Environment: "prod"},
+		{Version: "8", Change: signal.ChangeRegistry, Approval: "Rejected"},
+		{Version: "7", Change: signal.ChangeRegistry, Stage: "Production"},
+	} {
+		c.Model, c.At = "m", at.Add(time.Duration(i)*time.Hour)
+		tl.Add(c)
+	}
+	for v, want := range map[string]string{"7": signal.Approved, "8": "Rejected", "9": "", "10": ""} {
+		if got := tl.Approval(v); got != want {
+			t.Errorf("Approval(%s) = %q, want %q", v, got, want)
+		}
+	}
+}

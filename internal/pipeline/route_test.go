@@ -327,7 +327,8 @@ func TestGlueRulesetsOfOneTableAreSeparateSeries(t *testing.T) {
 }
 
 // Each run of a processing job has a name of its own: the series (and so
-// the alert) is the stable part — a Model Monitor execution's schedule, or
+// the alert) is the stable part — a Model Monitor execution's schedule, a
+// SageMaker Pipelines step (from its job's tags, else its name), or
 // another job's name without its run's timestamp or id — so that a later
 // completed run resolves the failed one.
 func TestCompletedRunResolvesTheFailedOne(t *testing.T) {
@@ -335,17 +336,29 @@ func TestCompletedRunResolvesTheFailedOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ file, job, next, series string }{
-		{"sagemaker-model-monitor-failed-constructed.json", "model-monitoring-202401031500-0a1b2c3d4e5f60718293a4b5", "model-monitoring-202401031600-0a1b2c3d4e5f60718293a4b5",
-			"ml-pipeline/operational/monitoring_execution/feature=churn-data-quality-schedule"},
-		{"sagemaker-processing-job-failed.json", "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02", "integ-test-analytics-algo-0f9e8d7c-1a2b-4c3d-9e8f-7a6b5c4d3e2",
-			"ml-pipeline/operational/processing_job/feature=integ-test-analytics-algo"},
+	const pipelineTags = `"ProcessingJobStatus": "Failed",
+    "Tags": {"sagemaker:pipeline-execution-arn": "arn:aws:sagemaker:us-east-1:111122223333:pipeline/mypipeline-123/execution/p4jn9xou8a8s",
+      "sagemaker:pipeline-step-name": "myprocessingstep1"},`
+	for _, tc := range []struct{ name, file, job, next, series, tags string }{
+		{"monitor", "sagemaker-model-monitor-failed-constructed.json", "model-monitoring-202401031500-0a1b2c3d4e5f60718293a4b5", "model-monitoring-202401031600-0a1b2c3d4e5f60718293a4b5",
+			"ml-pipeline/operational/monitoring_execution/feature=churn-data-quality-schedule", ""},
+		{"other job", "sagemaker-processing-job-failed.json", "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02", "integ-test-analytics-algo-0f9e8d7c-1a2b-4c3d-9e8f-7a6b5c4d3e2",
+			"ml-pipeline/operational/processing_job/feature=integ-test-analytics-algo", ""},
+		// The next execution of the pipeline runs the step under a new
+		// execution id (and suffix).
+		{"pipeline step", "sagemaker-processing-job-pipelines-failed-constructed.json", "p4jn9xou8a8s-myprocessingstep1-tmgxry49ug", "q7rb2kd0w1zx-myprocessingstep1-Hk3Jd9aQ2m",
+			"ml-pipeline/operational/processing_job/feature=myprocessingstep1", ""},
+		{"pipeline step tagged", "sagemaker-processing-job-pipelines-failed-constructed.json", "p4jn9xou8a8s", "q7rb2kd0w1zx",
+			"ml-pipeline/operational/processing_job/feature=mypipeline-123/myprocessingstep1", pipelineTags},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			p := explaining(cfg)
 			b, err := os.ReadFile("../../testdata/events/aws/" + tc.file)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tc.tags != "" {
+				b = bytes.Replace(b, []byte(`"ProcessingJobStatus": "Failed",`), []byte(tc.tags), 1)
 			}
 			failed := process(t, p, b)
 			if states(failed) != "monitor-run-failed:opened" || failed.Series != tc.series {

@@ -59,6 +59,14 @@ func TestAWSServiceEventsBecomeSignals(t *testing.T) {
 				Labels: map[string]string{"source": "sagemaker", "status": "Failed", "processing_job": "integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02",
 					"failure_reason": "InternalServerError: We encountered an internal error.  Please try again."}},
 			key: "sagemaker-processing-job/integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02/Failed"},
+		{file: "sagemaker-processing-job-pipelines-failed-constructed.json",
+			match: map[MatchKind][]string{MatchProcessingJob: {"pipelines-p4jn9xou8a8s-myprocessingstep1-tmgxry49ug"}},
+			want: Event{Model: "m", Kind: "operational", Metric: "processing_job", Value: 1, Feature: "myprocessingstep1",
+				ObservedAt: time.UnixMilli(1704320746000).UTC(),
+				Labels: map[string]string{"source": "sagemaker", "status": "Failed", "processing_job": "pipelines-p4jn9xou8a8s-myprocessingstep1-tmgxry49ug",
+					"pipeline_step": "myprocessingstep1", "pipeline_execution": "p4jn9xou8a8s",
+					"failure_reason": "AlgorithmError: See job logs for more information"}},
+			key: "sagemaker-processing-job/pipelines-p4jn9xou8a8s-myprocessingstep1-tmgxry49ug/Failed"},
 		{file: "glue-dq-results-catalog.json",
 			match: map[MatchKind][]string{MatchGlueTable: {"db-123.table-123"}},
 			want: Event{Model: "m", Kind: "data_quality", Metric: "dq_score", Value: 1, Feature: "db-123.table-123", Segment: "rulset1",
@@ -218,6 +226,69 @@ func TestStableJobNameDropsTheRunsTimestampOrID(t *testing.T) {
 	} {
 		if got := StableJobName(name); got != want {
 			t.Errorf("StableJobName(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// SageMaker Pipelines names a step's job pipelines-<execution id>-<step
+// name>-<suffix>: the step is what stays between runs (a step name may
+// hold "-"). A name of another shape is not read as a step's.
+func TestPipelineStepIsReadFromItsJobName(t *testing.T) {
+	for name, want := range map[string][2]string{
+		"pipelines-p4jn9xou8a8s-myprocessingstep1-tmgxry49ug":       {"myprocessingstep1", "p4jn9xou8a8s"}, // AWS's step event sample
+		"pipelines-kytlemm1lvpq-PreprocessingStep-cIpzShs3Qp":       {"PreprocessingStep", "kytlemm1lvpq"}, // amazon-sagemaker-examples#3106
+		"pipelines-kytlemm1lvpq-prepare-data-cIpzShs3Qp":            {"prepare-data", "kytlemm1lvpq"},
+		"pipelines-nightly-export-v2":                               {},
+		"pipelines-kytlemm1lvpq-cIpzShs3Qp":                         {}, // no step
+		"pipelines-KYTLEMM1LVPQ-Preprocessing-cIpzShs3Qp":           {}, // an execution id is lower case
+		"my-pipelines-kytlemm1lvpq-Preprocessing-cIpzShs3Qp":        {},
+		"integ-test-analytics-algo-54ee3282-5899-4aa3-afc2-7ce1d02": {},
+	} {
+		step, execution, ok := pipelineStep(name)
+		if ok != (want[0] != "") || step != want[0] || execution != want[1] {
+			t.Errorf("pipelineStep(%q) = %q, %q, %v; want %q, %q", name, step, execution, ok, want[0], want[1])
+		}
+	}
+}
+
+// When the event carries the tags SageMaker Pipelines puts on a step's
+// job, the series is the pipeline's step (two pipelines with a step of
+// one name are two series), and match.processing_jobs can name it as
+// pipeline/step.
+func TestPipelineTagsNameThePipelinesStep(t *testing.T) {
+	b, err := os.ReadFile("../../testdata/events/aws/sagemaker-processing-job-pipelines-failed-constructed.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagged := strings.Replace(string(b), `"ProcessingJobStatus": "Failed",`, `"ProcessingJobStatus": "Failed",
+    "Tags": {"sagemaker:pipeline-execution-arn": "arn:aws:sagemaker:us-east-1:111122223333:pipeline/mypipeline-123/execution/p4jn9xou8a8s",
+      "sagemaker:pipeline-step-name": "MyProcessingStep1", "team": "ml"},`, 1)
+	in, err := Parse([]byte(tagged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := in.Resolve(matchAll(map[MatchKind][]string{MatchProcessingJob: {"mypipeline-123/MyProcessingStep1"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Feature != "mypipeline-123/MyProcessingStep1" || ev.Labels["pipeline"] != "mypipeline-123" ||
+		ev.Labels["pipeline_step"] != "MyProcessingStep1" || ev.Labels["pipeline_execution"] != "p4jn9xou8a8s" {
+		t.Errorf("feature %q, labels %v; want the pipeline's step from its tags", ev.Feature, ev.Labels)
+	}
+	// Tags as a list of Key/Value (the API's shape) read alike; another
+	// shape is no tags, not a fault.
+	listed := strings.Replace(string(b), `"ProcessingJobStatus": "Failed",`, `"ProcessingJobStatus": "Failed",
+    "Tags": [{"Key": "sagemaker:pipeline-execution-arn", "Value": "arn:aws:sagemaker:us-east-1:111122223333:pipeline/mypipeline-123/execution/p4jn9xou8a8s"},
+      {"Key": "sagemaker:pipeline-step-name", "Value": "MyProcessingStep1"}],`, 1)
+	odd := strings.Replace(string(b), `"ProcessingJobStatus": "Failed",`, `"ProcessingJobStatus": "Failed", "Tags": "none",`, 1)
+	for raw, feature := range map[string]string{listed: "mypipeline-123/MyProcessingStep1", odd: "myprocessingstep1"} {
+		in, err := Parse([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, err := in.Resolve(func(MatchKind, string) []string { return []string{"m"} })
+		if err != nil || ev.Feature != feature {
+			t.Errorf("feature %q, %v; want %q", ev.Feature, err, feature)
 		}
 	}
 }

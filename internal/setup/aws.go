@@ -179,17 +179,16 @@ var (
 	_ bus.API                     = lazyEventBridge{}
 )
 
-// kmsClient makes the audit key's KMS client, when one is needed.
-func kmsClient(awsCfg aws.Config, getenv func(string) string) func() kmsmac.API {
-	return func() kmsmac.API {
-		return lazyKMS{onFirstUse(func() *kms.Client {
-			return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-				if ep := getenv(EnvKMSEndpoint); ep != "" {
-					o.BaseEndpoint = &ep
-				}
-			})
-		})}
-	}
+// kmsClient is the audit key's KMS client, built at its first call: a
+// function keyed locally, or an event that opens no alert, builds none.
+func kmsClient(awsCfg aws.Config, getenv func(string) string) kmsmac.API {
+	return lazyKMS{onFirstUse(func() *kms.Client {
+		return kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+			if ep := getenv(EnvKMSEndpoint); ep != "" {
+				o.BaseEndpoint = &ep
+			}
+		})
+	})}
 }
 
 // secretsManager resolves secret references from Secrets Manager.

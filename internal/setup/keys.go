@@ -56,13 +56,13 @@ func (s *Store) Commit(ctx context.Context, c *state.Commit) error {
 // "unkeyed" (STAKEOUT_AUDIT_KEY). No key at all is an error: a function
 // that writes an unkeyed trail without anyone having asked for it would
 // fail quietly.
-func auditKey(getenv func(string) string, log *slog.Logger, client func() kmsmac.API) (audit.Signer, error) {
+func auditKey(getenv func(string) string, log *slog.Logger, client kmsmac.API) (audit.Signer, error) {
 	local, arn := getenv(EnvAuditKey), getenv(EnvAuditKeyID)
 	switch {
 	case local != "" && arn != "":
 		return nil, fmt.Errorf("both %s and %s are set: the audit chain has one key", EnvAuditKeyID, EnvAuditKey)
 	case arn != "":
-		k, err := kmsmac.New(client(), arn)
+		k, err := kmsmac.New(client, arn)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", EnvAuditKeyID, err)
 		}

@@ -27,7 +27,7 @@ var localKey = strings.Repeat("5a", 32)
 func TestTheAuditKeyComesFromTheEnvironment(t *testing.T) {
 	kms := kmstest.New(t)
 	arn := kms.CreateKey()
-	client := func() kmsmac.API { return kms.Client(t) }
+	client := kms.Client(t)
 	for _, tc := range []struct {
 		name   string
 		env    map[string]string

@@ -121,8 +121,8 @@ func LoadWith(ctx context.Context, getenv func(string) string, log *slog.Logger,
 // compact configuration next to the executable (config.CompactDir; make
 // build-RouterFunction does, from what `stakeout validate` passed), it
 // routes with that: owners and the models' index decoded at start, each
-// model's rules compiled at its first event, so that a cold start costs
-// the same with 5 models or 200. Only the router: every event it handles
+// model's rules compiled at its first event, so that a cold start grows
+// with the models' index, not their rules. Only the router: every event it handles
 // names its model, which pipeline.Find readies; the other functions read
 // every model's rules (the escalator's windows and expectations, Slack's
 // /stakeout commands) and load the embedded configuration whole.
